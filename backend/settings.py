@@ -1,0 +1,110 @@
+"""The one settings object: every knob comes from the environment (prefix GRIDBOT_) or `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEV_PLACEHOLDER = "dev-only-change-me"
+
+_SECRET_FIELDS = (
+    "secret_key",
+    "wechat_token",
+    "wecom_token",
+    "telegram_secret",
+    "open311_api_key",
+)
+
+
+class Settings(BaseSettings):
+    """Validated configuration for every gridbot process."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDBOT_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'gridbot.db'}"
+    config_dir: Path = PROJECT_ROOT / "config"
+    data_dir: Path = PROJECT_ROOT / "var"
+    model_dir: Path = PROJECT_ROOT / "var" / "models"
+    log_level: str = "INFO"
+
+    # Security
+    secret_key: SecretStr = SecretStr(DEV_PLACEHOLDER)
+    token_ttl_minutes: int = 8 * 60
+    upload_max_bytes: int = 5 * 1024 * 1024
+    request_max_bytes: int = 8 * 1024 * 1024
+
+    # Ticket rules
+    reopen_limit: int = 2
+    duplicate_window_hours: int = 72
+    low_confidence_threshold: float = 0.55
+    ticket_number_prefix: str = "GB"
+
+    # Conversations
+    session_idle_minutes: int = 30
+
+    # WeChat Official Account
+    wechat_token: SecretStr = SecretStr(DEV_PLACEHOLDER)
+    wechat_app_id: str = "wx0000000000000000"
+    wechat_app_secret: SecretStr = SecretStr("")
+    wechat_aes_key: str = ""
+    wechat_api_base: str = "https://api.weixin.qq.com/cgi-bin/"
+    wechat_template_id: str = ""
+
+    # WeCom (企业微信)
+    wecom_corp_id: str = "ww0000000000000000"
+    wecom_agent_id: int = 1000002
+    wecom_secret: SecretStr = SecretStr("")
+    wecom_token: SecretStr = SecretStr(DEV_PLACEHOLDER)
+    wecom_aes_key: str = ""
+    wecom_api_base: str = "https://qyapi.weixin.qq.com/cgi-bin/"
+
+    # Telegram
+    telegram_token: SecretStr = SecretStr("")
+    telegram_secret: SecretStr = SecretStr(DEV_PLACEHOLDER)
+    telegram_api_base: str = "https://api.telegram.org/bot"
+
+    # Open311
+    open311_api_key: SecretStr = SecretStr(DEV_PLACEHOLDER)
+    open311_jurisdiction: str = "demo.gridbot"
+
+    # Workers
+    worker_lease_seconds: int = 60
+    worker_batch_size: int = 100
+    sla_tick_seconds: int = 60
+    digest_time: str = Field(default="08:00", pattern=r"^\d{2}:\d{2}$")
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets_outside_development(self) -> Settings:
+        if self.env == "development" or self.env == "test":
+            return self
+        weak = [
+            name
+            for name in _SECRET_FIELDS
+            if getattr(self, name).get_secret_value() in ("", DEV_PLACEHOLDER)
+        ]
+        if weak:
+            names = ", ".join(f"GRIDBOT_{n.upper()}" for n in weak)
+            raise ValueError(f"set real secrets before running in {self.env}: {names}")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Build the settings once per process."""
+    return Settings()

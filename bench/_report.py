@@ -1,0 +1,61 @@
+"""Shared output for benchmarks: a rich table on stdout, JSON on request, a section in BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+_HEADER = "# Benchmarks\n\nEvery section below is written by the benchmark run itself (`python -m bench.<name>`).\n"
+
+
+def report(name: str, title: str, rows: list[tuple[str, Any, str]], *, as_json: bool,
+           figures: dict[str, Any], notes: str = "") -> None:
+    """Print rows (figure, value, target) as a table or JSON, and record them in BENCHMARKS.md."""
+    if as_json:
+        print(json.dumps(figures, ensure_ascii=False, default=str))
+    else:
+        table = Table(title=title)
+        for col in ("figure", "value", "target"):
+            table.add_column(col)
+        for label, value, target in rows:
+            table.add_row(label, _fmt(value), target)
+        Console().print(table)
+    write_section(name, title, rows, notes)
+
+
+def write_section(name: str, title: str, rows: list[tuple[str, Any, str]], notes: str = "") -> None:
+    """Replace (or append) this benchmark's section in BENCHMARKS.md."""
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [f"<!-- bench:{name} -->", f"## {title}", "",
+             f"Run `python -m bench.{name}` on {stamp}, {platform.python_implementation()} "
+             f"{platform.python_version()}, {_cpu_count()} cores.", "",
+             "| figure | value | target |", "|---|---|---|"]
+    lines += [f"| {label} | {_fmt(value)} | {target} |" for label, value, target in rows]
+    if notes:
+        lines += ["", notes]
+    lines.append(f"<!-- /bench:{name} -->")
+    section = "\n".join(lines)
+    text = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else _HEADER
+    pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S)
+    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
+    BENCHMARKS_MD.write_text(text, encoding="utf-8")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def _cpu_count() -> int:
+    import os
+
+    return os.cpu_count() or 1
