@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEV_PLACEHOLDER = "dev-only-change-me"
+DEV_PLACEHOLDER = "dev-only-change-me-this-is-not-a-secret"
 
 _SECRET_FIELDS = (
     "secret_key",

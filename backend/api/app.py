@@ -1,0 +1,70 @@
+"""The FastAPI application: staff API, health, and the error mapping every route shares."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+
+from backend.api.routes import auth, geo, stats, tickets
+from backend.domain.errors import DomainError, GuardFailed, InvalidTransition, NotFound, PermissionDenied
+from backend.runtime import Runtime
+from backend.services.attachments import TooLarge
+
+logger = logging.getLogger(__name__)
+
+_STATUS = {NotFound: 404, PermissionDenied: 403, InvalidTransition: 409, TooLarge: 413, GuardFailed: 422}
+
+
+class BodyLimit(BaseHTTPMiddleware):
+    """Refuse bodies over the configured size before reading them (413)."""
+
+    def __init__(self, app: object, max_bytes: int) -> None:
+        super().__init__(app)  # type: ignore[arg-type]
+        self.max_bytes = max_bytes
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            return JSONResponse({"detail": "请求体过大"}, status_code=413)
+        return await call_next(request)
+
+
+def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> FastAPI:
+    """Build the app around an already-composed runtime and session factory."""
+    app = FastAPI(title="gridbot", version="0.1.0",
+                  description="网格化治理 — tickets, routing, SLA and escalation for a city's grid system.")
+    app.state.runtime = runtime
+    app.state.session_factory = session_factory
+    app.add_middleware(BodyLimit, max_bytes=runtime.settings.request_max_bytes)
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
+        code = next((c for cls, c in _STATUS.items() if isinstance(exc, cls)), 400)
+        return JSONResponse({"detail": exc.message, "error": exc.code}, status_code=code)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_request: Request, exc: OperationalError) -> JSONResponse:
+        logger.error("database unavailable: %s", exc.__class__.__name__)
+        return JSONResponse({"detail": "数据库暂时不可用，请稍后再试"}, status_code=503, headers={"Retry-After": "5"})
+
+    @app.get("/health", tags=["health"])
+    def health() -> JSONResponse:
+        """Liveness and database reachability."""
+        try:
+            with session_factory() as session:
+                session.execute(text("SELECT 1"))
+        except OperationalError:
+            return JSONResponse({"status": "degraded", "database": "down"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "up",
+                             "model": runtime.classifier is not None})
+
+    for router in (auth.router, tickets.router, geo.router, stats.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,59 @@
+"""FastAPI dependencies: the database session, the runtime and the current staff member."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from backend.db.models import Staff
+from backend.runtime import Runtime
+from backend.services.actors import ActorContext
+from backend.services.people import staff_actor
+from backend.services.security import read_token
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """A session per request; services commit, anything left open is rolled back."""
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The process's runtime."""
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def staff_from_token(token: str | None, session: Session, rt: Runtime) -> Staff | None:
+    """The active staff member a token names, or None."""
+    if not token:
+        return None
+    try:
+        claims = read_token(token, secret=rt.settings.secret_key.get_secret_value(), now=rt.clock.now())
+    except jwt.PyJWTError:
+        return None
+    staff = session.get(Staff, int(claims["sub"])) if str(claims.get("sub", "")).isdigit() else None
+    return staff if staff is not None and staff.active else None
+
+
+def get_current_staff(request: Request, session: SessionDep, rt: RuntimeDep,
+                      token: Annotated[str | None, Depends(oauth2_scheme)]) -> ActorContext:
+    """The logged-in staff member (bearer token or dashboard cookie), else 401."""
+    staff = staff_from_token(token or request.cookies.get("gridbot_token"), session, rt)
+    if staff is None:
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "未登录或登录已过期",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return staff_actor(staff)
+
+
+CurrentStaff = Annotated[ActorContext, Depends(get_current_staff)]

@@ -1,0 +1,39 @@
+"""The city configuration (config/): departments, taxonomy, responsibility list, calendar, areas, staff."""
+
+from backend.cityconfig.errors import ConfigError
+from backend.cityconfig.geojson import load_areas
+from backend.cityconfig.loader import load_city_config
+from backend.cityconfig.schemas import (
+    LEVELS,
+    STAFF_ROLES,
+    TIERS,
+    AddressRange,
+    Alias,
+    Area,
+    BuildingSet,
+    CalendarConfig,
+    Category,
+    CityConfig,
+    Department,
+    StaffRecord,
+    Subcategory,
+)
+
+__all__ = [
+    "LEVELS",
+    "STAFF_ROLES",
+    "TIERS",
+    "AddressRange",
+    "Alias",
+    "Area",
+    "BuildingSet",
+    "CalendarConfig",
+    "Category",
+    "CityConfig",
+    "ConfigError",
+    "Department",
+    "StaffRecord",
+    "Subcategory",
+    "load_areas",
+    "load_city_config",
+]

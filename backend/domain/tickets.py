@@ -1,0 +1,299 @@
+"""The ticket state machine: ONE table of allowed moves and a pure `transition()`.
+
+`TRANSITIONS[(status, action)]` gives the target status and the roles that may make the move.
+`transition()` checks, in this order, and raises on the first failure (changing nothing):
+
+1. the (status, action) pair is in the table             → else InvalidTransition
+2. the actor's role is in the rule's roles               → else PermissionDenied
+3. a reason is given when the rule needs one             → else GuardFailed
+4. the action's guard holds                              → else GuardFailed
+   verify: the verifier is not the handler (巡办分离);
+   reopen: reopen_count < reopen_limit;
+   escalate: not already at the department tier;
+   self_close: the category allows 自办自结;
+   leaving a hold: status_before_hold is a status the hold can be entered from.
+
+On success it returns one `TransitionResult` carrying the new field values and exactly one
+`AuditEvent`. Choices beyond the brief's table, documented here:
+
+- `to=None` means "back to `status_before_hold`" (approve/refuse extension, resume); entering a
+  hold (extension_requested, suspended) stores the status left, leaving it clears it.
+- `handler_id` in the result: accept and self_close make the actor the handler; return and
+  escalate clear it (the ticket goes back to a dispatcher / to a new tier); other moves keep it.
+- An escalation moves dispatched → dispatched, so its audit note starts with "grid→community".
+- Scope checks (is this resident the reporter, is this gridworker on that grid, is the actor the
+  assignee) belong to the services, which know the database; this module checks roles only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from types import MappingProxyType
+
+from backend.domain.errors import GuardFailed, InvalidTransition, PermissionDenied
+from backend.domain.roles import Role, Tier
+
+logger = logging.getLogger(__name__)
+
+
+class TicketStatus(StrEnum):
+    """Where a ticket stands in the closed loop."""
+
+    submitted = "submitted"
+    dispatched = "dispatched"
+    accepted = "accepted"
+    in_progress = "in_progress"
+    extension_requested = "extension_requested"
+    suspended = "suspended"
+    returned = "returned"
+    resolved = "resolved"
+    verified = "verified"
+    closed = "closed"
+    cancelled = "cancelled"
+    merged = "merged"
+
+
+class Action(StrEnum):
+    """A move a person (or the system) makes on a ticket."""
+
+    dispatch = "dispatch"
+    accept = "accept"
+    start = "start"  # 到场 / on site
+    resolve = "resolve"
+    verify = "verify"
+    close = "close"
+    reopen = "reopen"
+    return_ = "return"
+    escalate = "escalate"  # 吹哨
+    request_extension = "request_extension"
+    approve_extension = "approve_extension"
+    refuse_extension = "refuse_extension"
+    suspend = "suspend"
+    resume = "resume"
+    cancel = "cancel"
+    merge = "merge"
+    self_close = "self_close"  # 自办自结
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One allowed move: target status (None = back to the status before the hold) and roles."""
+
+    to: TicketStatus | None
+    roles: frozenset[Role]
+    needs_reason: bool = False
+
+
+_S = TicketStatus
+_R = Role
+
+HANDLERS = frozenset(
+    {_R.gridworker, _R.grid_leader, _R.department_handler, _R.community_dispatcher, _R.street_dispatcher}
+)
+DISPATCHERS = frozenset({_R.community_dispatcher, _R.street_dispatcher})
+_EXTENSION_DECIDERS = DISPATCHERS | {_R.supervisor, _R.admin}
+_HOLDERS = DISPATCHERS | {_R.supervisor, _R.admin}
+
+
+def _rows(
+    froms: tuple[TicketStatus, ...],
+    action: Action,
+    to: TicketStatus | None,
+    roles: frozenset[Role],
+    *,
+    needs_reason: bool = False,
+) -> dict[tuple[TicketStatus, Action], Rule]:
+    rule = Rule(to, roles, needs_reason)
+    return {(status, action): rule for status in froms}
+
+
+# fmt: off
+TRANSITIONS: Mapping[tuple[TicketStatus, Action], Rule] = MappingProxyType({
+    **_rows((_S.submitted, _S.returned), Action.dispatch, _S.dispatched,
+            DISPATCHERS | {_R.admin, _R.system}),
+    **_rows((_S.dispatched,), Action.accept, _S.accepted, HANDLERS),
+    **_rows((_S.accepted,), Action.start, _S.in_progress, HANDLERS),
+    **_rows((_S.in_progress,), Action.resolve, _S.resolved, HANDLERS),
+    **_rows((_S.resolved,), Action.verify, _S.verified,
+            frozenset({_R.gridworker, _R.grid_leader, _R.community_dispatcher, _R.street_dispatcher,
+                       _R.supervisor})),
+    **_rows((_S.verified,), Action.close, _S.closed,
+            DISPATCHERS | {_R.resident, _R.admin, _R.system}),
+    **_rows((_S.verified, _S.closed), Action.reopen, _S.dispatched,
+            frozenset({_R.resident, _R.supervisor, _R.admin}), needs_reason=True),
+    **_rows((_S.dispatched, _S.accepted), Action.return_, _S.returned,
+            frozenset({_R.gridworker, _R.grid_leader, _R.department_handler}), needs_reason=True),
+    **_rows((_S.dispatched, _S.accepted, _S.in_progress, _S.returned), Action.escalate, _S.dispatched,
+            HANDLERS | DISPATCHERS | {_R.supervisor, _R.system}, needs_reason=True),
+    **_rows((_S.accepted, _S.in_progress), Action.request_extension, _S.extension_requested,
+            HANDLERS, needs_reason=True),
+    **_rows((_S.extension_requested,), Action.approve_extension, None, _EXTENSION_DECIDERS),
+    **_rows((_S.extension_requested,), Action.refuse_extension, None, _EXTENSION_DECIDERS,
+            needs_reason=True),
+    **_rows((_S.dispatched, _S.accepted, _S.in_progress), Action.suspend, _S.suspended, _HOLDERS,
+            needs_reason=True),
+    **_rows((_S.suspended,), Action.resume, None, _HOLDERS),
+    **_rows((_S.submitted, _S.dispatched, _S.returned), Action.cancel, _S.cancelled,
+            frozenset({_R.resident, _R.admin})),
+    **_rows((_S.submitted, _S.dispatched, _S.returned), Action.merge, _S.merged,
+            DISPATCHERS | {_R.resident, _R.admin, _R.system}),
+    **_rows((_S.submitted, _S.dispatched, _S.accepted, _S.in_progress), Action.self_close, _S.closed,
+            frozenset({_R.gridworker})),
+})
+# fmt: on
+
+TERMINAL_STATUSES: frozenset[TicketStatus] = frozenset({_S.closed, _S.cancelled, _S.merged})
+OPEN_STATUSES: frozenset[TicketStatus] = frozenset(TicketStatus) - TERMINAL_STATUSES
+HOLD_STATUSES: frozenset[TicketStatus] = frozenset({_S.extension_requested, _S.suspended})
+# The SLA clock runs (and 吹哨 is possible) exactly where escalation is allowed.
+CLOCK_RUNNING_STATUSES: frozenset[TicketStatus] = frozenset(
+    status for (status, action) in TRANSITIONS if action is Action.escalate
+)
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSnapshot:
+    """The fields of a ticket the state machine needs to decide a move."""
+
+    status: TicketStatus
+    tier: Tier
+    handler_id: int | None = None
+    reopen_count: int = 0
+    reopen_limit: int = 2
+    status_before_hold: TicketStatus | None = None
+    self_close_allowed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who makes a move: a person's id (None for the system) and the role they act in."""
+
+    id: int | None
+    role: Role
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One line of the append-only audit trail: who did what, from → to, with a note."""
+
+    action: Action
+    from_status: TicketStatus
+    to_status: TicketStatus
+    actor_id: int | None
+    actor_role: Role
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TransitionResult:
+    """New values for the ticket after a successful move, and its one audit event."""
+
+    from_status: TicketStatus
+    to_status: TicketStatus
+    action: Action
+    tier: Tier
+    status_before_hold: TicketStatus | None
+    reopen_count: int
+    handler_id: int | None
+    event: AuditEvent
+
+
+def _has_reason(reason: str | None) -> bool:
+    return reason is not None and reason.strip() != ""
+
+
+def _check_guards(ticket: TicketSnapshot, action: Action, rule: Rule, actor_id: int | None) -> None:
+    """Raise GuardFailed when an action-specific rule forbids the move right now."""
+    if action is Action.verify and actor_id is not None and actor_id == ticket.handler_id:
+        raise GuardFailed("核查人不能是处置人 (巡办分离: the verifier must not be the handler)")
+    if action is Action.reopen and ticket.reopen_count >= ticket.reopen_limit:
+        raise GuardFailed(
+            f"已重新打开 {ticket.reopen_count} 次，达到上限 {ticket.reopen_limit} (reopen limit reached)"
+        )
+    if action is Action.escalate and ticket.tier.is_top:
+        raise GuardFailed("已在职能部门层级，无法继续上报 (department tier cannot escalate)")
+    if action is Action.self_close and not ticket.self_close_allowed:
+        raise GuardFailed("该类别不允许自办自结 (this category cannot be self-closed)")
+    if rule.to is None and ticket.status_before_hold not in _hold_entries(ticket.status):
+        raise GuardFailed(
+            f"无法恢复到挂起前状态 {ticket.status_before_hold!r} (no valid status before the hold)"
+        )
+
+
+def _hold_entries(hold: TicketStatus) -> frozenset[TicketStatus]:
+    """Statuses from which the given hold status can be entered (where leaving it may return)."""
+    return _HOLD_ENTRIES.get(hold, frozenset())
+
+
+_HOLD_ENTRIES: Mapping[TicketStatus, frozenset[TicketStatus]] = {
+    hold: frozenset(status for (status, _), rule in TRANSITIONS.items() if rule.to is hold)
+    for hold in HOLD_STATUSES
+}
+
+
+def transition(
+    ticket: TicketSnapshot, action: Action, actor: Actor, *, reason: str | None = None
+) -> TransitionResult:
+    """Apply one move to a ticket snapshot, or raise a DomainError and change nothing."""
+    rule = TRANSITIONS.get((ticket.status, action))
+    if rule is None:
+        raise InvalidTransition(
+            f"状态为 {ticket.status} 的工单不能执行 {action} (action not allowed from this status)"
+        )
+    if actor.role not in rule.roles:
+        raise PermissionDenied(f"角色 {actor.role} 不能执行 {action} (role not allowed)")
+    if rule.needs_reason and not _has_reason(reason):
+        raise GuardFailed(f"执行 {action} 需要填写原因 (a reason is required)")
+    _check_guards(ticket, action, rule, actor.id)
+
+    to_status = rule.to if rule.to is not None else ticket.status_before_hold
+    assert to_status is not None  # guaranteed by _check_guards
+    if to_status in HOLD_STATUSES:
+        status_before_hold: TicketStatus | None = ticket.status
+    elif ticket.status in HOLD_STATUSES:
+        status_before_hold = None
+    else:
+        status_before_hold = ticket.status_before_hold
+
+    tier = ticket.tier
+    note = reason.strip() if reason is not None and reason.strip() else None
+    if action is Action.escalate:
+        tier = ticket.tier.next()
+        note = f"{ticket.tier}→{tier}: {note}"
+
+    handler_id = ticket.handler_id
+    if action in (Action.accept, Action.self_close):
+        handler_id = actor.id
+    elif action in (Action.return_, Action.escalate):
+        handler_id = None
+
+    event = AuditEvent(action, ticket.status, to_status, actor.id, actor.role, note)
+    logger.debug("ticket move %s: %s → %s by %s", action, ticket.status, to_status, actor.role)
+    return TransitionResult(
+        from_status=ticket.status,
+        to_status=to_status,
+        action=action,
+        tier=tier,
+        status_before_hold=status_before_hold,
+        reopen_count=ticket.reopen_count + (1 if action is Action.reopen else 0),
+        handler_id=handler_id,
+        event=event,
+    )
+
+
+def allowed_actions(ticket: TicketSnapshot, role: Role, *, actor_id: int | None = None) -> list[Action]:
+    """Actions this role may take on the ticket now (reasons aside), for UI buttons."""
+    result = []
+    for action in Action:
+        rule = TRANSITIONS.get((ticket.status, action))
+        if rule is None or role not in rule.roles:
+            continue
+        try:
+            _check_guards(ticket, action, rule, actor_id)
+        except GuardFailed:
+            continue
+        result.append(action)
+    return result

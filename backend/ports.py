@@ -1,0 +1,79 @@
+"""The small interfaces the backend needs from the outside world (nlp models, clocks, channels)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+
+class Prediction(Protocol):
+    """What a classifier says about one text."""
+
+    subcategory: str
+    confidence: float
+    top3: Sequence[tuple[str, float]]
+
+
+class Classifier(Protocol):
+    """Categorises a complaint text."""
+
+    def predict(self, text: str) -> Prediction: ...
+
+
+class PlaceMatch(Protocol):
+    """A place found in a text."""
+
+    area_code: str
+    grid_code: str | None
+    confidence: float
+    span: tuple[int, int]
+    matched: str
+
+
+class PlaceExtractor(Protocol):
+    """Finds the best-matching area for a text."""
+
+    def best(self, text: str) -> PlaceMatch | None: ...
+
+
+class UrgencyResult(Protocol):
+    """Whether a text reports an emergency."""
+
+    is_urgent: bool
+    kinds: tuple[str, ...]
+    hotlines: tuple[str, ...]
+
+
+class UrgencyDetector(Protocol):
+    """Detects emergencies in a text."""
+
+    def __call__(self, text: str) -> UrgencyResult: ...
+
+
+class Clock(Protocol):
+    """Tells the time (a frozen clock in tests)."""
+
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """The real clock, in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FrozenClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: Any) -> None:
+        from datetime import timedelta
+
+        self.at = self.at + timedelta(**delta)

@@ -1,0 +1,86 @@
+"""Everything a request or a job needs besides the database: config, indexes, models, the clock."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from backend.cityconfig import CityConfig, load_city_config
+from backend.domain.routing import GridIndex
+from backend.domain.sla import WorkingCalendar
+from backend.ports import Classifier, Clock, PlaceExtractor, SystemClock
+from backend.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The composed, read-only collaborators of the services."""
+
+    settings: Settings
+    city: CityConfig
+    grids: GridIndex
+    calendar: WorkingCalendar
+    clock: Clock = field(default_factory=SystemClock)
+    classifier: Classifier | None = None
+    places: PlaceExtractor | None = None
+
+    @cached_property
+    def duplicates(self):  # type: ignore[no-untyped-def]
+        from nlp.duplicates import DuplicateDetector
+
+        return DuplicateDetector(window_hours=self.settings.duplicate_window_hours)
+
+    def grid_of(self, area_code: str | None) -> str | None:
+        """The responsible grid of an area: a micro-grid's parent grid, else the area itself."""
+        if area_code is None:
+            return None
+        area = self.city.areas.get(area_code)
+        if area is None:
+            return None
+        if area.level == "microgrid":
+            return area.parent
+        return area.code if area.level in ("grid", "special") else None
+
+    def ancestor_at(self, area_code: str | None, level: str) -> str | None:
+        """The ancestor (or self) of an area at a level: community, street or district."""
+        code = area_code
+        while code is not None:
+            area = self.city.areas.get(code)
+            if area is None:
+                return None
+            if area.level == level:
+                return area.code
+            code = area.parent
+        return None
+
+
+def build_runtime(settings: Settings, *, clock: Clock | None = None, classifier: Classifier | None = None,
+                  load_classifier: bool = True) -> Runtime:
+    """Load config and models once for a process."""
+    city = load_city_config(settings.config_dir)
+    grids = GridIndex.build(city.areas.values())
+    calendar = WorkingCalendar.from_config(city.calendar)
+    places = _load_places(settings)
+    if classifier is None and load_classifier:
+        classifier = load_default_classifier(settings)
+    return Runtime(settings=settings, city=city, grids=grids, calendar=calendar,
+                   clock=clock or SystemClock(), classifier=classifier, places=places)
+
+
+def load_default_classifier(settings: Settings) -> Classifier:
+    """The shipped (or configured) model from the model directory, building it if missing."""
+    from nlp.cli import ensure_default_model
+    from nlp.modelfile import load_model
+
+    model_dir = ensure_default_model(settings.config_dir, settings.model_dir)
+    return load_model(model_dir, allowed_root=settings.model_dir)
+
+
+def _load_places(settings: Settings) -> PlaceExtractor | None:
+    from nlp.places import Gazetteer
+
+    path = settings.config_dir / "demo_city.geojson"
+    return Gazetteer.from_geojson(path) if path.exists() else None

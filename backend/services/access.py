@@ -1,0 +1,65 @@
+"""Who may see which tickets: one place for the scope rules the API, dashboard and bot share."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, false, or_, select, true
+
+from backend.db.models import Ticket, TicketFollower
+from backend.domain.errors import NotFound, PermissionDenied
+from backend.domain.roles import Role
+from backend.services.actors import ActorContext
+
+HANDLER_ACTIONS = frozenset({"accept", "start", "resolve", "return", "request_extension", "self_close"})
+
+
+def visible_tickets(actor: ActorContext) -> ColumnElement[bool]:
+    """A WHERE clause selecting the tickets this actor may see."""
+    role, scope = actor.role, actor.scope_code
+    if role in (Role.admin, Role.supervisor, Role.system):
+        return true()
+    if role is Role.resident:
+        followed = select(TicketFollower.ticket_id).where(TicketFollower.person_id == actor.person_id)
+        return or_(Ticket.reporter_id == actor.person_id, Ticket.id.in_(followed))
+    mine = Ticket.assignee_id == actor.staff_id
+    if role is Role.gridworker:
+        return or_(Ticket.grid_code == scope, mine)
+    if role in (Role.grid_leader, Role.community_dispatcher):
+        return or_(Ticket.community_code == scope, mine)
+    if role is Role.street_dispatcher:
+        return or_(Ticket.street_code == scope, mine)
+    if role is Role.department_handler:
+        return or_(Ticket.department_code == scope, mine)
+    return false()
+
+
+def can_see(actor: ActorContext, ticket: Ticket, *, follower_ids: set[int] | None = None) -> bool:
+    """The same rule as visible_tickets, for one loaded ticket."""
+    role, scope = actor.role, actor.scope_code
+    if role in (Role.admin, Role.supervisor, Role.system):
+        return True
+    if role is Role.resident:
+        return ticket.reporter_id == actor.person_id or actor.person_id in (follower_ids or set())
+    if ticket.assignee_id is not None and ticket.assignee_id == actor.staff_id:
+        return True
+    return {
+        Role.gridworker: ticket.grid_code,
+        Role.grid_leader: ticket.community_code,
+        Role.community_dispatcher: ticket.community_code,
+        Role.street_dispatcher: ticket.street_code,
+        Role.department_handler: ticket.department_code,
+    }.get(role) == scope and scope is not None
+
+
+def check_may_act(actor: ActorContext, ticket: Ticket, action: str, *, follower_ids: set[int] | None = None) -> None:
+    """Raise unless the actor may take this action on this ticket (scope and assignee rules)."""
+    if not can_see(actor, ticket, follower_ids=follower_ids):
+        raise NotFound(f"工单 {ticket.number} 不存在或无权查看")
+    if actor.role is Role.resident and ticket.reporter_id != actor.person_id and action != "merge":
+        raise PermissionDenied("只有反映人本人可以操作该工单")
+    if action in HANDLER_ACTIONS and actor.role is not Role.system and actor.role is not Role.admin \
+            and ticket.assignee_id is not None and ticket.assignee_id != actor.staff_id:
+        raise PermissionDenied(f"工单 {ticket.number} 未派给您，不能{_ACTION_NAMES.get(action, action)}")
+
+
+_ACTION_NAMES = {"accept": "接单", "start": "到场", "resolve": "办结", "return": "退回",
+                 "request_extension": "申请延期", "self_close": "自办自结"}

@@ -1,0 +1,79 @@
+"""Who gets a ticket: the responsible staff member for its area, tier and department."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Staff, Ticket
+from backend.domain.roles import Role, Tier
+from backend.domain.tickets import OPEN_STATUSES
+from backend.runtime import Runtime
+
+
+def _first(session: Session, role: Role, scope: str | None) -> Staff | None:
+    if scope is None:
+        return None
+    open_load = (
+        select(func.count(Ticket.id))
+        .where(Ticket.assignee_id == Staff.id, Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+        .correlate(Staff)
+        .scalar_subquery()
+    )
+    # Least-loaded first, so two handlers of one department share the work.
+    return session.scalars(
+        select(Staff).where(Staff.role == role.value, Staff.scope_code == scope, Staff.active.is_(True))
+        .order_by(open_load, Staff.id)
+        .limit(1)
+    ).first()
+
+
+def choose_assignee(session: Session, rt: Runtime, *, grid_code: str | None, tier: Tier,
+                    department_code: str | None) -> Staff | None:
+    """The handler for a tier: gridworker → grid leader → community dispatcher at grid tier, and so on."""
+    community = rt.ancestor_at(grid_code, "community")
+    street = rt.ancestor_at(grid_code, "street")
+    ladder: list[tuple[Role, str | None]]
+    if tier is Tier.grid:
+        ladder = [(Role.gridworker, grid_code), (Role.grid_leader, community),
+                  (Role.community_dispatcher, community), (Role.street_dispatcher, street)]
+    elif tier is Tier.community:
+        ladder = [(Role.community_dispatcher, community), (Role.grid_leader, community),
+                  (Role.street_dispatcher, street)]
+    elif tier is Tier.street:
+        ladder = [(Role.street_dispatcher, street)]
+    else:
+        ladder = [(Role.department_handler, department_code), (Role.street_dispatcher, street)]
+    for role, scope in ladder:
+        staff = _first(session, role, scope)
+        if staff is not None:
+            return staff
+    return None
+
+
+def choose_verifier(session: Session, rt: Runtime, ticket: Ticket) -> Staff | None:
+    """Someone other than the handler who checks the result on site (巡办分离)."""
+    community = rt.ancestor_at(ticket.grid_code, "community")
+    street = rt.ancestor_at(ticket.grid_code, "street")
+    for role, scope in ((Role.grid_leader, community), (Role.community_dispatcher, community),
+                        (Role.street_dispatcher, street)):
+        for staff in session.scalars(
+            select(Staff).where(Staff.role == role.value, Staff.scope_code == scope, Staff.active.is_(True))
+            .order_by(Staff.id)
+        ):
+            if staff.id != ticket.handler_id:
+                return staff
+    return None
+
+
+def dispatchers_for(session: Session, rt: Runtime, ticket: Ticket) -> list[Staff]:
+    """The dispatchers who look after a ticket's area (community first, then street)."""
+    community = rt.ancestor_at(ticket.grid_code, "community")
+    street = rt.ancestor_at(ticket.grid_code, "street")
+    rows = session.scalars(
+        select(Staff).where(
+            ((Staff.role == Role.community_dispatcher.value) & (Staff.scope_code == community))
+            | ((Staff.role == Role.street_dispatcher.value) & (Staff.scope_code == street))
+        ).where(Staff.active.is_(True)).order_by(Staff.id)
+    ).all()
+    return list(rows)

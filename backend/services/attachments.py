@@ -1,0 +1,51 @@
+"""Photos: type sniffed from the bytes, size limited, stored content-addressed on disk."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import filetype
+from sqlalchemy.orm import Session
+
+from backend.db.models import Attachment, Ticket
+from backend.domain.errors import GuardFailed
+
+ALLOWED_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
+
+
+class TooLarge(GuardFailed):
+    """The upload is bigger than the configured limit."""
+
+    code = "too_large"
+
+
+def check_photo(data: bytes, *, max_bytes: int) -> str:
+    """The sniffed MIME type of an acceptable photo; raises GuardFailed or TooLarge otherwise."""
+    if len(data) > max_bytes:
+        raise TooLarge(f"照片太大了（最大 {max_bytes // (1024 * 1024)} MB）")
+    if not data:
+        raise GuardFailed("照片是空的")
+    kind = filetype.guess(data[:262])
+    if kind is None or kind.mime not in ALLOWED_TYPES:
+        raise GuardFailed("只接受 JPEG、PNG、WebP 或 GIF 格式的照片")
+    return str(kind.mime)
+
+
+def store_photo(session: Session, *, upload_dir: Path, ticket: Ticket, data: bytes, stage: str,
+                uploaded_by: int | None, max_bytes: int) -> Attachment:
+    """Check and store a photo for a ticket (does not commit)."""
+    mime = check_photo(data, max_bytes=max_bytes)
+    digest = hashlib.sha256(data).hexdigest()
+    name = f"{digest}.{ALLOWED_TYPES[mime]}"
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    path = upload_dir / name
+    if not path.exists():
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    att = Attachment(ticket_id=ticket.id, stage=stage, content_type=mime, size=len(data), sha256=digest,
+                     path=name, uploaded_by=uploaded_by)
+    session.add(att)
+    session.flush()
+    return att

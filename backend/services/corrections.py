@@ -1,0 +1,59 @@
+"""Category corrections by dispatchers: re-route the ticket and keep the correction for retraining."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Category, CategoryCorrection, TicketEvent
+from backend.domain.errors import NotFound, PermissionDenied
+from backend.domain.roles import Role
+from backend.runtime import Runtime
+from backend.services.access import check_may_act
+from backend.services.actors import ActorContext
+from backend.services.workflow import load_ticket
+
+CORRECTORS = (Role.community_dispatcher, Role.street_dispatcher, Role.supervisor, Role.admin)
+
+
+def correct_category(session: Session, rt: Runtime, number: str, actor: ActorContext, *,
+                     category_code: str) -> CategoryCorrection:
+    """Set a ticket's category, re-derive department and tier, and record the correction. Commits."""
+    if actor.role not in CORRECTORS:
+        raise PermissionDenied("只有调度员、督办员或管理员可以更正分类")
+    ticket = load_ticket(session, number, lock=True)
+    check_may_act(actor, ticket, "correct_category")
+    category = session.get(Category, category_code)
+    if category is None or category.parent_code is None:
+        raise NotFound(f"没有这个事项小类：{category_code}")
+    old = ticket.category_code
+    ticket.category_code = category.code
+    ticket.category_confidence = 1.0
+    ticket.department_code = category.department_code
+    if ticket.status in ("submitted", "returned") and category.tier:
+        ticket.tier = category.tier
+    correction = CategoryCorrection(ticket_id=ticket.id, text=ticket.text, old_category=old,
+                                    new_category=category.code, corrected_by=actor.person_id,
+                                    created_at=rt.clock.now())
+    session.add(correction)
+    session.add(TicketEvent(ticket_id=ticket.id, at=rt.clock.now(), actor_id=actor.person_id,
+                            actor_role=actor.role.value, action="correct_category", from_status=ticket.status,
+                            to_status=ticket.status, note=f"{old} → {category.code}",
+                            data={"from": old, "to": category.code}))
+    session.commit()
+    return correction
+
+
+def export_corrections(session: Session, path: Path) -> int:
+    """Write every correction as a training CSV (label,text); returns the row count."""
+    rows = session.execute(select(CategoryCorrection.new_category, CategoryCorrection.text)
+                           .order_by(CategoryCorrection.id)).all()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["label", "text"])
+        writer.writerows(rows)
+    return len(rows)

@@ -1,0 +1,80 @@
+"""Outbox rows: every notification is written in the transaction of the change it announces.
+
+Rows carry a message kind and its parameters, not rendered text: the channel sender renders them
+from the message catalogue in the recipient's language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Notification, Person, Staff, Ticket, TicketFollower
+from backend.services.people import preferred_identity
+
+# Resident-facing kinds
+RESIDENT_KINDS = ("dispatched", "accepted", "in_progress", "resolved", "closed", "reopened",
+                  "cancelled", "merged", "escalated")
+# Staff-facing kinds
+STAFF_KINDS = ("task_new", "task_reminder", "task_escalated", "task_returned", "verify_request",
+               "extension_request", "extension_decided", "supervise", "digest")
+
+
+def ticket_payload(ticket: Ticket, **extra: Any) -> dict[str, Any]:
+    """The parameters every ticket message can use."""
+    payload: dict[str, Any] = {
+        "number": ticket.number,
+        "status": ticket.status,
+        "category": ticket.category_code,
+        "priority": ticket.priority,
+        "light": ticket.light,
+        "text": ticket.text[:200],
+        "location": ticket.location_text,
+        "due_at": ticket.due_at.isoformat() if ticket.due_at else None,
+    }
+    payload.update({k: v for k, v in extra.items() if v is not None})
+    return payload
+
+
+def notify_person(session: Session, *, person: Person, kind: str, key: str, ticket: Ticket | None,
+                  payload: dict[str, Any], channel: str | None = None) -> Notification | None:
+    """Queue one message to a person on their preferred channel; None if they cannot be reached."""
+    ident = preferred_identity(person, channel)
+    if ident is None:
+        return None
+    payload = {**payload, "lang": ident.language}
+    row = Notification(key=key, ticket_id=ticket.id if ticket else None, person_id=person.id,
+                       channel=ident.channel, external_id=ident.external_id, kind=kind, payload=payload)
+    session.add(row)
+    return row
+
+
+def notify_reporters(session: Session, *, ticket: Ticket, kind: str, event_id: int, **extra: Any) -> int:
+    """Tell the reporter and every follower (merged duplicates' reporters) about a ticket."""
+    people: list[Person] = []
+    if ticket.reporter_id is not None:
+        reporter = session.get(Person, ticket.reporter_id)
+        if reporter is not None and reporter.kind == "resident":
+            people.append(reporter)
+    followers = session.scalars(
+        select(Person).join(TicketFollower, TicketFollower.person_id == Person.id)
+        .where(TicketFollower.ticket_id == ticket.id)
+    ).all()
+    people += [p for p in followers if p not in people]
+    payload = ticket_payload(ticket, **extra)
+    sent = 0
+    for person in people:
+        channel = ticket.channel if person.id == ticket.reporter_id else None
+        if notify_person(session, person=person, kind=kind, key=f"t{ticket.id}:e{event_id}:p{person.id}:{kind}",
+                         ticket=ticket, payload=payload, channel=channel):
+            sent += 1
+    return sent
+
+
+def notify_staff(session: Session, *, staff: Staff, ticket: Ticket | None, kind: str, key: str,
+                 **extra: Any) -> Notification | None:
+    """Tell a staff member about a task (new, reminder, escalation, verification …)."""
+    payload = ticket_payload(ticket, **extra) if ticket else dict(extra)
+    return notify_person(session, person=staff.person, kind=kind, key=key, ticket=ticket, payload=payload)

@@ -1,0 +1,233 @@
+"""Moving tickets through the state machine: one transaction holds the change, its audit event
+and its notifications."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Category, Staff, Ticket, TicketEvent, TicketFollower
+from backend.domain.errors import GuardFailed, NotFound
+from backend.domain.roles import Role, Tier
+from backend.domain.tickets import Action, TicketSnapshot, TicketStatus, transition
+from backend.runtime import Runtime
+from backend.services import notify
+from backend.services.access import check_may_act
+from backend.services.actors import SYSTEM, ActorContext
+from backend.services.assignment import choose_assignee, choose_verifier, dispatchers_for
+
+logger = logging.getLogger(__name__)
+
+# What the reporter hears after each action (if anything).
+_RESIDENT_NOTICE: dict[Action, str] = {
+    Action.dispatch: "dispatched",
+    Action.accept: "accepted",
+    Action.start: "in_progress",
+    Action.verify: "resolved",
+    Action.self_close: "closed",
+    Action.close: "closed",
+    Action.reopen: "reopened",
+    Action.escalate: "escalated",
+    Action.cancel: "cancelled",
+    Action.merge: "merged",
+}
+
+
+def load_ticket(session: Session, number_or_id: str | int, *, lock: bool = False) -> Ticket:
+    """A ticket by public number or id, optionally locked FOR UPDATE; NotFound otherwise."""
+    stmt = select(Ticket)
+    stmt = stmt.where(Ticket.id == number_or_id) if isinstance(number_or_id, int) \
+        else stmt.where(Ticket.number == number_or_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    ticket = session.scalar(stmt)
+    if ticket is None:
+        raise NotFound(f"工单 {number_or_id} 不存在")
+    return ticket
+
+
+def followers_of(session: Session, ticket: Ticket) -> set[int]:
+    """Ids of people following a ticket besides the reporter."""
+    return set(session.scalars(select(TicketFollower.person_id).where(TicketFollower.ticket_id == ticket.id)))
+
+
+def category_of(session: Session, ticket: Ticket) -> Category | None:
+    """The ticket's subcategory row."""
+    return session.get(Category, ticket.category_code) if ticket.category_code else None
+
+
+def snapshot(session: Session, rt: Runtime, ticket: Ticket) -> TicketSnapshot:
+    """The pure-domain view of a ticket."""
+    category = category_of(session, ticket)
+    return TicketSnapshot(
+        status=TicketStatus(ticket.status), tier=Tier(ticket.tier), handler_id=ticket.handler_id,
+        reopen_count=ticket.reopen_count, reopen_limit=rt.settings.reopen_limit,
+        status_before_hold=TicketStatus(ticket.status_before_hold) if ticket.status_before_hold else None,
+        self_close_allowed=bool(category and category.self_close),
+    )
+
+
+def apply_action(session: Session, rt: Runtime, ticket: Ticket, action: Action, actor: ActorContext, *,
+                 reason: str | None = None, assignee: Staff | None = None, merge_into: Ticket | None = None,
+                 data: dict[str, Any] | None = None) -> TicketEvent:
+    """Make one allowed move and write its audit event and notifications; raises DomainError otherwise.
+
+    Does not commit: the caller owns the transaction.
+    """
+    check_may_act(actor, ticket, action.value, follower_ids=followers_of(session, ticket))
+    if action is Action.merge and (merge_into is None or merge_into.id == ticket.id):
+        raise GuardFailed("合并需要指定另一张工单")
+    result = transition(snapshot(session, rt, ticket), action, actor.domain_actor, reason=reason)
+    now = rt.clock.now()
+    old_tier = ticket.tier
+    ticket.status = result.to_status.value
+    ticket.tier = result.tier.value
+    ticket.status_before_hold = result.status_before_hold.value if result.status_before_hold else None
+    ticket.reopen_count = result.reopen_count
+    ticket.handler_id = result.handler_id
+    ticket.updated_at = now
+    extra: dict[str, Any] = dict(data or {})
+
+    if action in (Action.dispatch, Action.escalate, Action.reopen):
+        target = assignee or choose_assignee(session, rt, grid_code=ticket.grid_code, tier=Tier(ticket.tier),
+                                             department_code=ticket.department_code)
+        ticket.assignee_id = target.id if target else None
+        extra["assignee"] = target.code if target else None
+        _start_clock(session, rt, ticket, now)
+        if action is Action.escalate:
+            ticket.escalated_at = now
+            extra["from_tier"], extra["to_tier"] = old_tier, ticket.tier
+    elif action is Action.accept and actor.staff_id is not None:
+        ticket.assignee_id = actor.staff_id
+    elif action is Action.resolve:
+        ticket.resolved_at = now
+    elif action in (Action.close, Action.self_close):
+        ticket.closed_at = now
+    elif action is Action.approve_extension:
+        hours = float((data or {}).get("hours") or 8)
+        if ticket.due_at is not None:
+            ticket.due_at = rt.calendar.add_working_hours(max(ticket.due_at, now), hours)
+            ticket.light = "green"
+        extra["hours"] = hours
+    elif action is Action.merge and merge_into is not None:
+        ticket.merged_into_id = merge_into.id
+        extra["into"] = merge_into.number
+        _follow(session, merge_into, ticket.reporter_id)
+        for pid in followers_of(session, ticket):
+            _follow(session, merge_into, pid)
+
+    event = TicketEvent(ticket_id=ticket.id, at=now, actor_id=actor.person_id, actor_role=actor.role.value,
+                        action=action.value, from_status=result.from_status.value,
+                        to_status=result.to_status.value, note=result.event.note, data=extra)
+    session.add(event)
+    session.flush()
+    _notify(session, rt, ticket, action, event, reason)
+    return event
+
+
+def perform_action(session: Session, rt: Runtime, number: str, action: Action, actor: ActorContext, *,
+                   reason: str | None = None, assignee_code: str | None = None,
+                   merge_into: str | None = None, data: dict[str, Any] | None = None) -> Ticket:
+    """Take one action on a ticket by its number, in one committed transaction."""
+    ticket = load_ticket(session, number, lock=True)
+    assignee = None
+    if assignee_code:
+        assignee = session.scalar(select(Staff).where(Staff.code == assignee_code, Staff.active.is_(True)))
+        if assignee is None:
+            raise NotFound(f"没有编号为 {assignee_code} 的在岗工作人员")
+    target = load_ticket(session, merge_into) if merge_into else None
+    apply_action(session, rt, ticket, action, actor, reason=reason, assignee=assignee, merge_into=target,
+                 data=data)
+    session.commit()
+    return ticket
+
+
+def reassign(session: Session, rt: Runtime, number: str, actor: ActorContext, *, assignee_code: str,
+             note: str | None = None) -> Ticket:
+    """Give a ticket to another staff member (dispatchers and admins), keeping its status."""
+    if actor.role not in (Role.community_dispatcher, Role.street_dispatcher, Role.supervisor, Role.admin):
+        from backend.domain.errors import PermissionDenied
+
+        raise PermissionDenied("只有调度员、督办员或管理员可以改派")
+    ticket = load_ticket(session, number, lock=True)
+    check_may_act(actor, ticket, "reassign")
+    staff = session.scalar(select(Staff).where(Staff.code == assignee_code, Staff.active.is_(True)))
+    if staff is None:
+        raise NotFound(f"没有编号为 {assignee_code} 的在岗工作人员")
+    previous = ticket.assignee_id
+    ticket.assignee_id = staff.id
+    event = TicketEvent(ticket_id=ticket.id, at=rt.clock.now(), actor_id=actor.person_id,
+                        actor_role=actor.role.value, action="reassign", from_status=ticket.status,
+                        to_status=ticket.status, note=note, data={"from": previous, "to": staff.code})
+    session.add(event)
+    session.flush()
+    notify.notify_staff(session, staff=staff, ticket=ticket, kind="task_new", key=f"t{ticket.id}:e{event.id}:new")
+    session.commit()
+    return ticket
+
+
+def comment(session: Session, rt: Runtime, number: str, actor: ActorContext, *, note: str) -> TicketEvent:
+    """Add a note to a ticket's timeline."""
+    if not note.strip():
+        raise GuardFailed("备注不能为空")
+    ticket = load_ticket(session, number)
+    check_may_act(actor, ticket, "comment", follower_ids=followers_of(session, ticket))
+    event = TicketEvent(ticket_id=ticket.id, at=rt.clock.now(), actor_id=actor.person_id,
+                        actor_role=actor.role.value, action="comment", from_status=ticket.status,
+                        to_status=ticket.status, note=note.strip()[:2000])
+    session.add(event)
+    session.commit()
+    return event
+
+
+def _start_clock(session: Session, rt: Runtime, ticket: Ticket, now: datetime) -> None:
+    category = category_of(session, ticket)
+    if category is None or category.hours_normal is None:
+        return
+    urgent = ticket.priority == "urgent"
+    hours = category.hours_urgent if urgent and category.hours_urgent else category.hours_normal
+    ticket.clock_started_at = now
+    ticket.due_at = rt.calendar.due_at(now, hours, urgent=urgent)
+    ticket.light = "green"
+    ticket.reminded_at = None
+
+
+def _follow(session: Session, ticket: Ticket, person_id: int | None) -> None:
+    if person_id is None or person_id == ticket.reporter_id:
+        return
+    if session.get(TicketFollower, (ticket.id, person_id)) is None:
+        session.add(TicketFollower(ticket_id=ticket.id, person_id=person_id))
+        session.flush()
+
+
+def _notify(session: Session, rt: Runtime, ticket: Ticket, action: Action, event: TicketEvent,
+            reason: str | None) -> None:
+    kind = _RESIDENT_NOTICE.get(action)
+    if kind:
+        notify.notify_reporters(session, ticket=ticket, kind=kind, event_id=event.id, note=reason)
+    key = f"t{ticket.id}:e{event.id}"
+    staff_kind = {Action.dispatch: "task_new", Action.reopen: "task_new", Action.escalate: "task_escalated"}
+    if action in staff_kind and ticket.assignee_id is not None:
+        assignee = session.get(Staff, ticket.assignee_id)
+        if assignee is not None:
+            notify.notify_staff(session, staff=assignee, ticket=ticket, kind=staff_kind[action],
+                                key=f"{key}:{staff_kind[action]}", reason=reason)
+    elif action is Action.resolve:
+        verifier = choose_verifier(session, rt, ticket)
+        if verifier is not None:
+            notify.notify_staff(session, staff=verifier, ticket=ticket, kind="verify_request",
+                                key=f"{key}:verify")
+    elif action in (Action.return_, Action.request_extension):
+        kind_ = "task_returned" if action is Action.return_ else "extension_request"
+        for staff in dispatchers_for(session, rt, ticket):
+            notify.notify_staff(session, staff=staff, ticket=ticket, kind=kind_,
+                                key=f"{key}:{kind_}:{staff.id}", reason=reason)
+
+
+def system_actor() -> ActorContext:
+    """The actor for automatic moves (routing, SLA escalation)."""
+    return SYSTEM

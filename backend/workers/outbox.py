@@ -1,0 +1,387 @@
+"""The outbox worker: claim due notifications under a lease, send them, record every attempt.
+
+Delivery is at-least-once. Claiming a row (attempts + 1, lease set) is the "sending" mark and the
+recording transaction after the send is the "sent" mark; a worker that dies between the two leaves
+rows whose lease expires, another worker claims them again, and a message may go out twice. Such
+rows show up as claims without a recorded outcome: `repeat_report` counts them.
+
+On PostgreSQL any number of workers may run (claims use FOR UPDATE SKIP LOCKED). On SQLite run one
+worker: the claim is one UPDATE statement and so atomic there too, but SQLite serialises all writers.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.db.models import Notification, NotificationAttempt
+from backend.db.session import transaction
+from backend.db.types import utcnow
+from backend.workers.channels import ChannelError, Fallback, PermanentChannelError, Sender
+from backend.workers.periodic import PeriodicJob, PeriodicRunner
+from backend.workers.ratelimit import RateLimiter, RateLimits
+from backend.workers.retry import Decision, Outcome, RetryPolicy, decide
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    """Tuning of one worker process."""
+
+    batch_size: int = 100
+    lease_seconds: float = 60.0
+    send_threads: int = 16
+    idle_sleep: float = 0.5
+    # A message the rate limits would hold back longer than this is put back with a later next_attempt_at.
+    max_rate_wait: float = 2.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    limits: RateLimits = field(default_factory=RateLimits)
+    job_check_seconds: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.lease_seconds <= 2 * self.max_rate_wait:
+            raise ValueError("lease_seconds must be well above max_rate_wait, or leases expire mid-send")
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> OutboxConfig:
+        """Build from backend.settings.Settings (worker_lease_seconds, worker_batch_size)."""
+        values: dict[str, Any] = {"lease_seconds": float(settings.worker_lease_seconds),
+                                  "batch_size": int(settings.worker_batch_size)}
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclass
+class DrainResult:
+    """What one drain step did."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    fallback: int = 0
+    dead: int = 0
+    deferred: int = 0
+
+    def add(self, other: DrainResult) -> None:
+        """Accumulate another step's counts."""
+        for name in ("claimed", "sent", "retried", "fallback", "dead", "deferred"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+_COUNTERS = {Outcome.RETRY: "retried", Outcome.FALLBACK: "fallback", Outcome.DEAD: "dead"}
+
+
+@dataclass
+class _Result:
+    row: Notification
+    at: datetime
+    error: BaseException | None = None
+    duration_ms: float | None = None
+    deferred_for: float | None = None  # set when the rate limits put the row back unsent
+
+
+def claim(session: Session, *, worker_id: str, channels: Iterable[str], batch_size: int,
+          lease_seconds: float, now: datetime) -> list[Notification]:
+    """Lease up to batch_size due rows (pending, due, lease free or expired) of the given channels."""
+    due = (
+        select(Notification.id)
+        .where(Notification.status == "pending", Notification.next_attempt_at <= now,
+               Notification.channel.in_(list(channels)),
+               or_(Notification.lease_until.is_(None), Notification.lease_until < now))
+        .order_by(Notification.next_attempt_at, Notification.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(Notification)
+        .where(Notification.id.in_(due.scalar_subquery()))
+        .values(lease_owner=worker_id, lease_until=now + timedelta(seconds=lease_seconds),
+                attempts=Notification.attempts + 1)
+        .returning(Notification)
+        .execution_options(synchronize_session=False)
+    )
+    rows = list(session.scalars(stmt).all())
+    rows.sort(key=lambda r: (r.next_attempt_at, r.id))
+    return rows
+
+
+class OutboxWorker:
+    """One worker's state: its senders, rate limiter and send threads. Call drain_once() repeatedly."""
+
+    def __init__(self, session_factory: sessionmaker[Session], senders: Mapping[str, Sender], *,
+                 worker_id: str, config: OutboxConfig | None = None, fallback: Fallback | None = None,
+                 limiter: RateLimiter | None = None, rng: random.Random | None = None) -> None:
+        self.session_factory = session_factory
+        self.senders = dict(senders)
+        self.worker_id = worker_id
+        self.config = config or OutboxConfig()
+        self.fallback = fallback
+        self.limiter = limiter or RateLimiter(self.config.limits)
+        self.rng = rng or random.Random()
+        self._pool = ThreadPoolExecutor(max_workers=self.config.send_threads,
+                                        thread_name_prefix=f"outbox-{worker_id}")
+
+    def close(self) -> None:
+        """Stop the send threads."""
+        self._pool.shutdown(wait=True)
+
+    def __enter__(self) -> OutboxWorker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def drain_once(self) -> DrainResult:
+        """Claim one batch, send it (in parallel, under the rate limits) and record the outcomes."""
+        if not self.senders:
+            return DrainResult()
+        with transaction(self.session_factory) as session:
+            rows = claim(session, worker_id=self.worker_id, channels=self.senders.keys(),
+                         batch_size=self.config.batch_size, lease_seconds=self.config.lease_seconds,
+                         now=utcnow())
+        if not rows:
+            return DrainResult()
+        results = list(self._pool.map(self._deliver, rows))
+        return self._record(results)
+
+    def _deliver(self, row: Notification) -> _Result:
+        sender = self.senders[row.channel]
+        booking = self.limiter.reserve(row.channel, row.external_id, max_wait=self.config.max_rate_wait)
+        if not booking.granted:
+            return _Result(row, utcnow(), deferred_for=booking.delay)
+        if booking.delay > 0:
+            time.sleep(booking.delay)
+        at = utcnow()
+        start = time.perf_counter()
+        try:
+            sender.send(row)
+        except Exception as exc:  # every failure is classified below, none may kill the worker
+            if not isinstance(exc, ChannelError):
+                logger.warning("sender for %s raised an unexpected %s on notification %s",
+                               row.channel, type(exc).__name__, row.id, exc_info=True)
+            return _Result(row, at, error=exc, duration_ms=(time.perf_counter() - start) * 1000)
+        return _Result(row, at, duration_ms=(time.perf_counter() - start) * 1000)
+
+    def _record(self, results: Sequence[_Result]) -> DrainResult:
+        out = DrainResult(claimed=len(results))
+        now = utcnow()
+        attempts: list[dict[str, Any]] = []
+        sent_ids: list[int] = []
+        with transaction(self.session_factory) as session:
+            for res in results:
+                row = res.row
+                if res.deferred_for is not None:
+                    out.deferred += 1
+                    session.execute(
+                        update(Notification).where(Notification.id == row.id)
+                        .values(attempts=Notification.attempts - 1, lease_owner=None, lease_until=None,
+                                next_attempt_at=now + timedelta(seconds=res.deferred_for))
+                    )
+                    continue
+                if res.error is None:
+                    sent_ids.append(row.id)
+                    attempts.append(self._attempt(row, res, Outcome.SENT, None))
+                    continue
+                decision = decide(res.error, row.attempts, self.config.retry,
+                                  has_fallback=self.fallback is not None, rng=self.rng)
+                outcome = self._apply_failure(session, row, decision, now, res.error)
+                counter = _COUNTERS[outcome]
+                setattr(out, counter, getattr(out, counter) + 1)
+                attempts.append(self._attempt(row, res, outcome, decision.reason))
+            if sent_ids:
+                session.execute(
+                    update(Notification).where(Notification.id.in_(sent_ids))
+                    .values(status="sent", sent_at=now, lease_owner=None, lease_until=None, last_error=None)
+                    .execution_options(synchronize_session=False)
+                )
+                out.sent = len(sent_ids)
+            if attempts:
+                session.execute(insert(NotificationAttempt), attempts)
+        return out
+
+    def _attempt(self, row: Notification, res: _Result, outcome: str, error: str | None) -> dict[str, Any]:
+        return {"notification_id": row.id, "at": res.at, "worker": self.worker_id, "outcome": outcome,
+                "error": error, "duration_ms": res.duration_ms}
+
+    def _apply_failure(self, session: Session, row: Notification, decision: Decision, now: datetime,
+                       error: BaseException) -> str:
+        """Write a failed attempt's consequence on the row; returns the outcome actually taken."""
+        base = update(Notification).where(Notification.id == row.id)
+        if decision.outcome is Outcome.RETRY:
+            assert decision.delay is not None
+            session.execute(base.values(lease_owner=None, lease_until=None, last_error=decision.reason,
+                                        next_attempt_at=now + timedelta(seconds=decision.delay)))
+            return Outcome.RETRY
+        if decision.outcome is Outcome.FALLBACK:
+            assert isinstance(error, PermanentChannelError)
+            alt_key = self._fallback(session, row, error)
+            if alt_key is not None:
+                session.execute(base.values(status="fallback", lease_owner=None, lease_until=None,
+                                            last_error=f"{decision.reason} → fallback {alt_key}"))
+                return Outcome.FALLBACK
+            decision = Decision(Outcome.DEAD, None, f"{decision.reason}; no fallback")
+        session.execute(base.values(status="dead", lease_owner=None, lease_until=None,
+                                    last_error=decision.reason))
+        logger.info("notification %s (%s) dead-lettered: %s", row.id, row.kind, decision.reason)
+        return Outcome.DEAD
+
+    def _fallback(self, session: Session, row: Notification, error: PermanentChannelError) -> str | None:
+        assert self.fallback is not None
+        fresh = session.get(Notification, row.id)
+        assert fresh is not None
+        try:
+            with session.begin_nested():
+                alt = self.fallback(session, fresh, error)
+                if alt is None:
+                    return None
+                session.add(alt)
+                session.flush()
+        except IntegrityError:
+            # The fallback row exists already: an earlier attempt created it before a crash.
+            logger.info("fallback for notification %s already queued", row.id)
+            return f"{row.key} (existing)"
+        except Exception:
+            logger.exception("fallback hook failed for notification %s", row.id)
+            return None
+        return alt.key
+
+
+def drain_once(session_factory: sessionmaker[Session], senders: Mapping[str, Sender], *, worker_id: str,
+               config: OutboxConfig | None = None, fallback: Fallback | None = None) -> DrainResult:
+    """One claim-send-record step with a fresh worker (tests; a loop should keep one OutboxWorker)."""
+    with OutboxWorker(session_factory, senders, worker_id=worker_id, config=config, fallback=fallback) as w:
+        return w.drain_once()
+
+
+def drain_until_idle(worker: OutboxWorker, *, timeout: float = 30.0) -> DrainResult:
+    """Drain until no row is due (rows waiting for a retry later do not count); for tests and the CLI."""
+    total = DrainResult()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        step = worker.drain_once()
+        total.add(step)
+        if step.claimed == 0:
+            break
+    return total
+
+
+def run_worker(session_factory: sessionmaker[Session], senders: Mapping[str, Sender], *, worker_id: str,
+               stop_event: threading.Event, jobs: Sequence[PeriodicJob] = (),
+               config: OutboxConfig | None = None, fallback: Fallback | None = None) -> DrainResult:
+    """Send notifications (and run the periodic jobs in a side thread) until stop_event is set."""
+    config = config or OutboxConfig()
+    total = DrainResult()
+    job_thread: threading.Thread | None = None
+    if jobs:
+        runner = PeriodicRunner(session_factory, jobs, worker_id=worker_id, lease_seconds=config.lease_seconds)
+        job_thread = threading.Thread(target=runner.loop, args=(stop_event, config.job_check_seconds),
+                                      name=f"jobs-{worker_id}", daemon=True)
+        job_thread.start()
+    logger.info("worker %s started: channels %s, %d jobs", worker_id, sorted(senders), len(jobs))
+    with OutboxWorker(session_factory, senders, worker_id=worker_id, config=config, fallback=fallback) as worker:
+        while not stop_event.is_set():
+            try:
+                step = worker.drain_once()
+            except DBAPIError:
+                # The database went away: leased rows come back when their lease expires; wait and go on.
+                logger.exception("worker %s: database error, pausing", worker_id)
+                stop_event.wait(max(config.idle_sleep, 1.0))
+                continue
+            total.add(step)
+            if step.claimed == 0:
+                stop_event.wait(config.idle_sleep)
+    if job_thread is not None:
+        job_thread.join(timeout=config.lease_seconds)
+    logger.info("worker %s stopped: %s", worker_id, total)
+    return total
+
+
+@dataclass(frozen=True)
+class RepeatReport:
+    """Claims that ended without a recorded outcome (a worker died or lost its database mid-batch)."""
+
+    possible_repeats: int
+    notifications: int
+
+
+def repeat_report(session: Session, *, now: datetime | None = None) -> RepeatReport:
+    """Count claims without an outcome: each is one message that may have gone out twice (an upper bound)."""
+    now = now or utcnow()
+    outcomes = (
+        select(NotificationAttempt.notification_id.label("nid"), func.count().label("n"))
+        .group_by(NotificationAttempt.notification_id).subquery()
+    )
+    in_flight = case((Notification.lease_until > now, 1), else_=0)
+    lost = Notification.attempts - func.coalesce(outcomes.c.n, 0) - in_flight
+    stmt = (
+        select(func.coalesce(func.sum(lost), 0), func.count())
+        .select_from(Notification).outerjoin(outcomes, outcomes.c.nid == Notification.id)
+        .where(lost > 0)
+    )
+    total, rows = session.execute(stmt).one()
+    return RepeatReport(possible_repeats=int(total), notifications=int(rows))
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A notification that could not be delivered, with the reason, for the admin list."""
+
+    id: int
+    key: str
+    kind: str
+    channel: str
+    ticket_id: int | None
+    person_id: int | None
+    attempts: int
+    reason: str | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+
+
+def dead_letters(session: Session, limit: int = 100, offset: int = 0) -> list[DeadLetter]:
+    """The dead-letter list, newest failure first."""
+    last_at = (
+        select(NotificationAttempt.notification_id.label("nid"), func.max(NotificationAttempt.at).label("at"))
+        .group_by(NotificationAttempt.notification_id).subquery()
+    )
+    stmt = (
+        select(Notification, last_at.c.at)
+        .outerjoin(last_at, last_at.c.nid == Notification.id)
+        .where(Notification.status == "dead")
+        .order_by(last_at.c.at.desc(), Notification.id.desc())
+        .limit(limit).offset(offset)
+    )
+    return [
+        DeadLetter(id=n.id, key=n.key, kind=n.kind, channel=n.channel, ticket_id=n.ticket_id,
+                   person_id=n.person_id, attempts=n.attempts, reason=n.last_error, created_at=n.created_at,
+                   last_attempt_at=at)
+        for n, at in session.execute(stmt).all()
+    ]
+
+
+def requeue_dead(session: Session, ids: Sequence[int], *, now: datetime | None = None) -> int:
+    """Put dead-lettered notifications back in the queue (an admin action); returns how many.
+
+    attempts is kept (repeat_report relies on it), so a requeued row that fails transiently again is
+    dead-lettered after that one try unless the retry policy allows more attempts.
+    """
+    if not ids:
+        return 0
+    result = session.execute(
+        update(Notification).where(Notification.id.in_(list(ids)), Notification.status == "dead")
+        .values(status="pending", next_attempt_at=now or utcnow(), lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,143 @@
+"""Per-channel and per-recipient rate limits: token buckets kept as GCRA schedules, thread-safe.
+
+The limits live in one worker process. With N workers on PostgreSQL, give each worker its share of the
+channel limit (`RateLimits.share(n)`); a recipient's limit is then held per worker, which is exact with
+one worker and at most N× too generous with N (documented trade-off: no shared state per message).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A token bucket: `per_second` tokens flow in, at most `burst` are stored."""
+
+    per_second: float
+    burst: float = 1.0
+
+    def max_in_window(self, seconds: float) -> float:
+        """The most messages this bucket lets through in any window of the given length."""
+        return self.burst + self.per_second * seconds
+
+
+@dataclass(frozen=True)
+class ChannelLimits:
+    """The limits of one channel: for the whole bot/account and for each recipient."""
+
+    channel: Rate | None = None
+    recipient: Rate | None = None
+
+
+# Telegram Bot API FAQ: about 30 messages per second overall, no more than one per second to one chat.
+# WeChat Official Account customer-service messages: the documented quota is 500,000 calls a day per account
+# (~5.8/s on average; bursts allowed) and the API answers errcode 45047 when one user gets too many in a row;
+# we allow 20/s per account with bursts of 20 and 1/s per user. WeCom application messages: 30/min per member.
+DEFAULT_LIMITS: dict[str, ChannelLimits] = {
+    "telegram": ChannelLimits(channel=Rate(30.0, 30.0), recipient=Rate(1.0, 1.0)),
+    "wechat": ChannelLimits(channel=Rate(20.0, 20.0), recipient=Rate(1.0, 1.0)),
+    "wechat_template": ChannelLimits(channel=Rate(20.0, 20.0), recipient=Rate(1.0, 3.0)),
+    "wecom": ChannelLimits(channel=Rate(20.0, 20.0), recipient=Rate(0.5, 3.0)),
+}
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """The rate-limit configuration of a worker; `enabled=False` switches every limit off."""
+
+    per_channel: Mapping[str, ChannelLimits] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    enabled: bool = True
+
+    def share(self, workers: int) -> RateLimits:
+        """This configuration with each channel-wide rate split between `workers` worker processes."""
+        if workers <= 1:
+            return self
+        split = {
+            name: replace(lim, channel=Rate(lim.channel.per_second / workers, max(1.0, lim.channel.burst / workers))
+                          if lim.channel else None)
+            for name, lim in self.per_channel.items()
+        }
+        return replace(self, per_channel=split)
+
+
+class _Schedule:
+    """GCRA: the theoretical arrival time of the next conforming message (a token bucket in one float)."""
+
+    __slots__ = ("interval", "tolerance", "tat")
+
+    def __init__(self, rate: Rate) -> None:
+        self.interval = 1.0 / rate.per_second
+        self.tolerance = (max(rate.burst, 1.0) - 1.0) * self.interval
+        self.tat = 0.0
+
+    def earliest(self, at: float) -> float:
+        """The earliest time ≥ `at` at which one more message conforms."""
+        return max(at, self.tat - self.tolerance)
+
+    def take(self, at: float) -> None:
+        """Account for a message sent at `at` (which must conform)."""
+        self.tat = max(self.tat, at) + self.interval
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """The answer of the limiter: send after `delay` seconds, or (granted=False) come back after `delay`."""
+
+    granted: bool
+    delay: float
+
+
+class RateLimiter:
+    """Reserves send slots under the channel and recipient limits of a RateLimits configuration."""
+
+    def __init__(self, limits: RateLimits | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits or RateLimits()
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._channels: dict[str, _Schedule] = {}
+        self._recipients: dict[tuple[str, str], _Schedule] = {}
+        self._last_prune = clock()
+
+    def reserve(self, channel: str, recipient: str, *, max_wait: float) -> Reservation:
+        """Book the earliest slot for one message; if it is more than max_wait away, book nothing."""
+        if not self.limits.enabled:
+            return Reservation(True, 0.0)
+        lim = self.limits.per_channel.get(channel)
+        if lim is None:
+            return Reservation(True, 0.0)
+        with self._lock:
+            now = self._clock()
+            self._prune(now)
+            rec = self._schedule(self._recipients, (channel, recipient), lim.recipient)
+            chan = self._schedule(self._channels, channel, lim.channel)
+            at = rec.earliest(now) if rec else now
+            # The channel slot is booked at the recipient's time, so a message held back for its chat
+            # cannot later push the channel over its rate.
+            at = chan.earliest(at) if chan else at
+            if at - now > max_wait:
+                return Reservation(False, at - now)
+            if rec:
+                rec.take(at)
+            if chan:
+                chan.take(at)
+            return Reservation(True, at - now)
+
+    @staticmethod
+    def _schedule(table: dict, key: object, rate: Rate | None) -> _Schedule | None:  # type: ignore[type-arg]
+        if rate is None:
+            return None
+        sched = table.get(key)
+        if sched is None:
+            sched = table[key] = _Schedule(rate)
+        return sched
+
+    def _prune(self, now: float) -> None:
+        # Forget recipients whose bucket is full again, so the table does not grow with every chat ever seen.
+        if now - self._last_prune < 60.0:
+            return
+        self._last_prune = now
+        self._recipients = {k: s for k, s in self._recipients.items() if s.tat > now}

@@ -1,0 +1,83 @@
+"""A minimal Telegram Bot API sender over httpx (sendMessage, JSON), with the error mapping to our errors.
+
+The real adapter (bot/telegram, on python-telegram-bot) replaces it in production; this one keeps the
+outbox testable and benchmarkable against the fake Bot API server without the bot package.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from backend.db.models import Notification
+from backend.workers.channels import BlockedError, PermanentChannelError, TransientChannelError
+
+logger = logging.getLogger(__name__)
+
+# Telegram's 403 descriptions meaning the chat is gone for good.
+_BLOCKED_MARKERS = ("bot was blocked by the user", "user is deactivated", "bot was kicked",
+                    "bot can't initiate conversation")
+
+
+def plain_text(notification: Notification) -> str:
+    """A neutral rendering (kind, ticket number, status) for when no message catalogue is given."""
+    p = notification.payload or {}
+    parts = [notification.kind, str(p.get("number") or ""), str(p.get("status") or "")]
+    return " ".join(part for part in parts if part) or notification.kind
+
+
+class TelegramHttpSender:
+    """Sends a notification as one sendMessage call to <api_base><token>/sendMessage."""
+
+    def __init__(self, api_base: str, token: str, *, render: Callable[[Notification], str] = plain_text,
+                 timeout: float = 10.0, client: httpx.Client | None = None) -> None:
+        self.url = f"{api_base}{token}/sendMessage"
+        self.render = render
+        self._own_client = client is None
+        self.client = client or httpx.Client(
+            timeout=timeout, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        )
+
+    def close(self) -> None:
+        """Close the HTTP client if this sender created it."""
+        if self._own_client:
+            self.client.close()
+
+    def send(self, notification: Notification) -> None:
+        """Post one message; raise TransientChannelError, BlockedError or PermanentChannelError on failure."""
+        body: dict[str, Any] = {"chat_id": notification.external_id, "text": self.render(notification)}
+        markup = (notification.payload or {}).get("reply_markup")
+        if markup:
+            body["reply_markup"] = markup
+        try:
+            response = self.client.post(self.url, json=body)
+        except httpx.TimeoutException as exc:
+            raise TransientChannelError(f"telegram timeout: {type(exc).__name__}") from exc
+        except httpx.TransportError as exc:
+            raise TransientChannelError(f"telegram transport error: {type(exc).__name__}") from exc
+        raise_for_telegram(response)
+
+
+def raise_for_telegram(response: httpx.Response) -> None:
+    """Map a Bot API response to our channel errors (nothing on success)."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = {}
+    if response.status_code == 200 and isinstance(data, dict) and data.get("ok"):
+        return
+    description = str(data.get("description", "")) if isinstance(data, dict) else ""
+    status = response.status_code
+    if status == 429:
+        params = data.get("parameters") or {} if isinstance(data, dict) else {}
+        retry_after = params.get("retry_after")
+        raise TransientChannelError(f"telegram 429: {description}",
+                                    retry_after=float(retry_after) if retry_after is not None else None)
+    if status >= 500:
+        raise TransientChannelError(f"telegram {status}: {description}")
+    if status == 403 and any(marker in description.lower() for marker in _BLOCKED_MARKERS):
+        raise BlockedError(f"telegram 403: {description}")
+    raise PermanentChannelError(f"telegram {status}: {description}")

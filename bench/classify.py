@@ -1,0 +1,217 @@
+"""Classifier: CV quality on real and seed data, cold-start accuracy, throughput, load time, memory.
+
+Run: .venv/bin/python -m bench.classify [--json] [--data-dir ../shared/data] [--folds 5]
+
+The real citizen messages in ../shared/data are read for measuring only (never trained into the
+shipped model, never committed). Without them, the real-data rows say so and the rest is measured
+on the seed corpus in config/seed_corpus/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench._report import report
+from nlp.cli import DEFAULT_CONFIG_DIR, DEFAULT_MODEL_ROOT, SEED_CORPUS, ensure_default_model
+from nlp.dataio import Dataset, load_label_info, read_dataset, read_frame
+from nlp.evaluate import evaluate_model
+from nlp.modelfile import MODEL_FILE, load_model
+from nlp.tokenize import words_from_config
+from nlp.train import cross_validate, train_model
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+TAIDI = "taidi2020c_dev_labeled.csv"
+COCC = "cocc_telecom_complaints.csv"
+TAIDI_MAP = {"城乡建设": "housing", "环境保护": "environment", "交通运输": "transport",
+             "教育文体": "education_culture", "劳动和社会保障": "labour_social_security",
+             "商贸旅游": "commerce_tourism", "卫生计生": "health"}
+# Column names seen in these datasets' public releases, then our own.
+TITLE_COLS = ("留言主题", "title", "主题")
+TEXT_COLS = ("留言详情", "text", "content", "投诉内容", "内容", "complaint")
+LABEL_COLS = ("一级标签", "label", "category", "类别", "标签")
+MESSAGE_CHARS = 100
+ABSENT = "not measured: ../shared/data absent"
+
+_LOAD_PROBE = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+from pathlib import Path
+from nlp.modelfile import load_model
+t1 = time.perf_counter()
+model = load_model(Path(sys.argv[1]), allowed_root=Path(sys.argv[2]))
+t2 = time.perf_counter()
+texts = json.loads(Path(sys.argv[3]).read_text(encoding="utf-8"))
+model.predict_many(texts)
+print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _pick(columns: list[str], candidates: tuple[str, ...]) -> str | None:
+    return next((c for c in candidates if c in columns), None)
+
+
+def read_real(path: Path, *, labelled: bool = True) -> Dataset:
+    """A real dataset with title+text joined, guessing its column names."""
+    columns = list(read_frame(path).columns)
+    text_cols = [c for c in (_pick(columns, TITLE_COLS), _pick(columns, TEXT_COLS)) if c]
+    label = _pick(columns, LABEL_COLS) if labelled else None
+    if not text_cols or (labelled and not label):
+        raise ValueError(f"{path.name}: cannot tell text/label columns among {columns}")
+    return read_dataset(path, text_cols, label)
+
+
+def as_messages(texts: list[str], count: int, seed: int = 0) -> list[str]:
+    """count messages of about MESSAGE_CHARS characters, cut or joined from texts."""
+    rnd = random.Random(seed)
+    out = []
+    while len(out) < count:
+        text = rnd.choice(texts)
+        while len(text) < MESSAGE_CHARS:
+            text += rnd.choice(texts)
+        out.append(text[:MESSAGE_CHARS])
+    return out
+
+
+def measure_throughput(model: Any, messages: list[str]) -> tuple[float, float]:
+    """Messages per second through predict_many, and median single-message latency in ms."""
+    model.predict_many(messages[:200])  # warm-up
+    started = time.perf_counter()
+    model.predict_many(messages)
+    per_second = len(messages) / (time.perf_counter() - started)
+    latencies = []
+    for text in messages[:300]:
+        t = time.perf_counter()
+        model.predict(text)
+        latencies.append(time.perf_counter() - t)
+    return per_second, sorted(latencies)[len(latencies) // 2] * 1000
+
+
+def probe_load(model_dir: Path, model_root: Path, messages: list[str]) -> dict[str, float]:
+    """Load time and peak RSS in a fresh process that loads the model and classifies the messages."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False) as f:
+        json.dump(messages, f, ensure_ascii=False)
+    try:
+        out = subprocess.run([sys.executable, "-c", _LOAD_PROBE, str(model_dir), str(model_root), f.name],
+                             capture_output=True, text=True, check=True, cwd=REPO_ROOT)
+    finally:
+        Path(f.name).unlink()
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def main() -> None:
+    """Measure everything measurable and report it."""
+    parser = argparse.ArgumentParser(description="classifier benchmark")
+    parser.add_argument("--json", action="store_true", help="print one JSON object of the figures")
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--config-dir", type=Path, default=DEFAULT_CONFIG_DIR)
+    parser.add_argument("--model-root", type=Path, default=DEFAULT_MODEL_ROOT)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--messages", type=int, default=20_000, help="messages for the throughput run")
+    args = parser.parse_args()
+
+    config, folds = args.config_dir, args.folds
+    info = load_label_info(config)
+    words = words_from_config(config)
+    figures: dict[str, Any] = {"data_dir_present": args.data_dir.is_dir()}
+    rows: list[tuple[str, Any, str]] = []
+    quiet = lambda *_: None  # noqa: E731
+
+    def cv_rows(name: str, key: str, path: Path, target: str) -> None:
+        if not path.is_file():
+            figures[f"{key}_macro_f1"] = figures[f"{key}_accuracy"] = None
+            rows.append((f"{name}: {folds}-fold CV macro-F1", ABSENT, target))
+            rows.append((f"{name}: {folds}-fold CV accuracy", ABSENT, "—"))
+            return
+        data = read_real(path)
+        m = cross_validate(data.texts, data.labels or [], info={}, user_words=words, folds=folds, progress=quiet)
+        figures[f"{key}_macro_f1"], figures[f"{key}_accuracy"] = m["cv"]["macro_f1_mean"], m["cv"]["accuracy_mean"]
+        figures[f"{key}_n"] = len(data)
+        rows.append((f"{name} ({len(data)} msgs): {folds}-fold CV macro-F1",
+                     f"{m['cv']['macro_f1_mean']:.3f} ± {m['cv']['macro_f1_std']:.3f}", target))
+        rows.append((f"{name}: {folds}-fold CV accuracy",
+                     f"{m['cv']['accuracy_mean']:.3f} ± {m['cv']['accuracy_std']:.3f}", "—"))
+
+    cv_rows("taidi2020c dev, title+text", "taidi_cv", args.data_dir / TAIDI, "≥ 0.85")
+    cv_rows("COCC telecom", "cocc_cv", args.data_dir / COCC, "≥ 0.90")
+
+    seed = read_dataset(config / SEED_CORPUS, ["text"], "label")
+    m = cross_validate(seed.texts, seed.labels or [], info=info, user_words=words, folds=folds, progress=quiet)
+    cv = m["cv"]
+    figures.update(seed_n=len(seed), seed_labels=len(set(seed.labels or [])), seed_cv_macro_f1=cv["macro_f1_mean"],
+                   seed_cv_macro_f1_std=cv["macro_f1_std"], seed_cv_accuracy=cv["accuracy_mean"])
+    rows.append((f"seed corpus ({len(seed)} msgs, {figures['seed_labels']} labels): {folds}-fold CV macro-F1",
+                 f"{cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f}", "— (own corpus, optimistic)"))
+    rows.append(("seed corpus: CV accuracy", f"{cv['accuracy_mean']:.3f} ± {cv['accuracy_std']:.3f}", "—"))
+
+    model_dir = ensure_default_model(config, args.model_root)
+    model = load_model(model_dir, allowed_root=args.model_root)
+    if (args.data_dir / TAIDI).is_file():
+        taidi = read_real(args.data_dir / TAIDI)
+        cold = evaluate_model(model, taidi.texts, taidi.labels or [], label_map=TAIDI_MAP)
+        figures["cold_start_accuracy"] = cold["accuracy"]
+        rows.append((f"cold start: shipped model on taidi via label map ({cold['n_evaluated']} msgs)",
+                     cold["accuracy"], "≥ 0.75"))
+    else:
+        figures["cold_start_accuracy"] = None
+        rows.append(("cold start: shipped model on taidi via label map", ABSENT, "≥ 0.75"))
+
+    unlabelled = sorted(args.data_dir.glob("*unlabel*.csv")) if args.data_dir.is_dir() else []
+    if unlabelled:
+        source, pool = unlabelled[0].name, read_real(unlabelled[0], labelled=False).texts
+    else:
+        source, pool = "seed corpus (real unlabelled messages absent)", seed.texts
+    messages = as_messages(pool, args.messages)
+    per_second, latency_ms = measure_throughput(model, messages)
+    figures.update(throughput_msgs_per_s=per_second, predict_one_ms_p50=latency_ms, throughput_source=source)
+    rows.append((f"throughput, predict_many, {MESSAGE_CHARS}-char messages from {source}",
+                 f"{per_second:,.0f} msgs/s", "≥ 5,000 msgs/s"))
+    rows.append(("latency, predict() one message, median", f"{latency_ms:.2f} ms", "—"))
+
+    probe = probe_load(model_dir, args.model_root, messages[:2000])
+    figures.update(model_load_s=probe["load_s"], import_s=probe["import_s"], peak_rss_mb=probe["peak_rss_mb"],
+                   model_file_mb=(model_dir / MODEL_FILE).stat().st_size / 1e6)
+    rows.append(("model load (fresh process, after imports)", f"{probe['load_s']:.3f} s", "< 1 s"))
+    rows.append(("imports before load (nlp, sklearn, rjieba)", f"{probe['import_s']:.3f} s", "—"))
+    rows.append(("peak RSS: load + classify 2,000 messages", f"{probe['peak_rss_mb']:.0f} MB", "—"))
+    rows.append(("model file size", f"{figures['model_file_mb']:.1f} MB", "—"))
+
+    big = seed_to(seed, 10_000)
+    started = time.perf_counter()
+    train_model(big.texts, big.labels or [], label_info=info, user_words=words)
+    figures["train_10k_s"] = time.perf_counter() - started
+    rows.append(("training time, 10,000 messages (seed corpus, pairs of same-label messages joined)",
+                 f"{figures['train_10k_s']:.1f} s", "< 60 s"))
+
+    notes = ("Real-data rows need ../shared/data (not on this machine: " + ("present" if args.data_dir.is_dir()
+             else "absent") + "). Seed-corpus CV measures the pipeline on our own hand-written messages "
+             "and overstates real-world accuracy. Throughput is one process, one predict_many call.")
+    report("classify", "Complaint classifier", rows, as_json=args.json, figures=figures, notes=notes)
+
+
+def seed_to(seed: Dataset, count: int) -> Dataset:
+    """count distinct messages from the seed corpus: each joins two random messages of one label."""
+    rnd = random.Random(0)
+    by_label: dict[str, list[str]] = {}
+    for text, label in zip(seed.texts, seed.labels or [], strict=True):
+        by_label.setdefault(label, []).append(text)
+    labels = sorted(by_label)
+    texts, out_labels = [], []
+    for i in range(count):
+        label = labels[i % len(labels)]
+        texts.append(rnd.choice(by_label[label]) + rnd.choice(by_label[label]))
+        out_labels.append(label)
+    return Dataset(texts, out_labels, "seed corpus, joined pairs")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Benchmark: notifications per second through the fake Telegram Bot API with 1, 2 and 4 worker processes.
+
+PostgreSQL (GRIDBOT_TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test) in a database
+of its own, `gridbot_bench`; rate limits off. Workers are started and idle first; the clock starts when
+the notifications are committed and stops when the last one is delivered. Two modes: `http` sends through
+the httpx sender to a fast fake Bot API (its own process); `null` uses a sender that does nothing, which
+measures the outbox machinery alone (claim, lease, record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import time
+from collections import Counter
+from typing import Any
+
+import psycopg
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import make_url
+
+from backend.db.migrate import upgrade
+from backend.db.models import Notification
+from backend.db.session import make_engine
+from bench._report import report
+from tests.workers.fast_fake_telegram import FastFakeProcess
+
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+TARGET = 2000.0
+
+
+def bench_database() -> str:
+    """Create (if needed) and migrate the gridbot_bench database next to the configured one."""
+    url = make_url(os.environ.get("GRIDBOT_TEST_POSTGRES_URL") or DEFAULT_URL)
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = 'gridbot_bench'").fetchone() is None:
+            conn.execute('CREATE DATABASE "gridbot_bench"')
+    bench_url = url.set(database="gridbot_bench").render_as_string(hide_password=False)
+    upgrade(bench_url)
+    return bench_url
+
+
+class NullSender:
+    """Accepts every message without any I/O."""
+
+    def send(self, notification: Notification) -> None:
+        return None
+
+
+def _worker(db_url: str, api_base: str | None, worker_id: str, stop: Any, batch: int, threads: int) -> None:
+    import logging
+
+    from backend.db.session import make_session_factory
+    from backend.workers.outbox import OutboxConfig, run_worker
+    from backend.workers.ratelimit import RateLimits
+    from backend.workers.telegram_http import TelegramHttpSender
+
+    logging.basicConfig(level=logging.WARNING)
+    engine = make_engine(db_url, pool_size=2)
+    sender = TelegramHttpSender(api_base, "BENCH:TOKEN", timeout=10.0) if api_base else None
+    config = OutboxConfig(batch_size=batch, lease_seconds=30.0, send_threads=threads, idle_sleep=0.02,
+                          limits=RateLimits(enabled=False))
+    try:
+        run_worker(make_session_factory(engine), {"telegram": sender or NullSender()}, worker_id=worker_id,
+                   stop_event=stop, config=config)
+    finally:
+        if sender:
+            sender.close()
+        engine.dispose()
+
+
+def run_once(db_url: str, workers: int, count: int, batch: int, threads: int, mode: str) -> dict[str, Any]:
+    """Send `count` notifications with `workers` processes; returns rate and repeat figures."""
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE notification_attempts, notifications, job_leases RESTART IDENTITY CASCADE"))
+    ctx = mp.get_context("spawn")
+    stop = ctx.Event()
+    fake = FastFakeProcess().start() if mode == "http" else None
+    api_base = fake.base_url if fake else None
+    procs = [ctx.Process(target=_worker, args=(db_url, api_base, f"bench{i}", stop, batch, threads))
+             for i in range(workers)]
+    for p in procs:
+        p.start()
+    time.sleep(3.0)  # let the workers import, connect and start polling
+    rows = [{"key": f"b{i}", "channel": "telegram", "external_id": str(10_000 + i % 5000),
+             "kind": "task_new", "payload": {"number": f"b{i}"}} for i in range(count)]
+    with engine.begin() as conn:
+        conn.execute(insert(Notification), rows)
+    started = time.monotonic()
+    sent_query = select(func.count()).select_from(Notification).where(Notification.status == "sent")
+    while time.monotonic() < started + 300:
+        if fake is not None and fake.delivered >= count:
+            break
+        if fake is None:
+            with engine.connect() as conn:
+                if conn.scalar(sent_query) == count:
+                    break
+        time.sleep(0.01 if fake else 0.05)
+    elapsed = time.monotonic() - started
+    stop.set()
+    for p in procs:
+        p.join(timeout=30)
+    texts = Counter(fake.stop()) if fake else Counter()
+    with engine.connect() as conn:
+        sent = int(conn.scalar(sent_query) or 0)
+    engine.dispose()
+    delivered = len(texts) if fake else sent
+    return {"mode": mode, "workers": workers, "notifications": count, "seconds": round(elapsed, 3),
+            "per_second": round(delivered / elapsed, 1), "delivered": delivered,
+            "duplicates": sum(n - 1 for n in texts.values()), "recorded_sent": sent}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--count", type=int, default=10_000, help="notifications per run")
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--batch", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=16, help="send threads per worker")
+    parser.add_argument("--modes", default="http,null", help="http (httpx to the fake API), null (no I/O)")
+    args = parser.parse_args()
+    db_url = bench_database()
+    rows: list[tuple[str, Any, str]] = []
+    figures: dict[str, Any] = {"cpus": os.cpu_count(), "count": args.count, "batch": args.batch,
+                               "threads": args.threads}
+    for mode in args.modes.split(","):
+        for n in (int(w) for w in args.workers.split(",")):
+            r = run_once(db_url, n, args.count, args.batch, args.threads, mode)
+            target = f"≥ {TARGET:,.0f}" if (mode, n) == ("http", 4) else ""
+            rows.append((f"{mode}, {n} worker(s): notifications/s", r["per_second"], target))
+            if mode == "http":
+                rows.append((f"{mode}, {n} worker(s): delivered / duplicates",
+                             f"{r['delivered']} / {r['duplicates']}", f"{r['notifications']} / 0"))
+            figures[f"{mode}_workers_{n}"] = r
+    notes = (f"PostgreSQL database `gridbot_bench`, rate limits off, batch {args.batch}, {args.threads} send "
+             f"threads per worker, {args.count} notifications per run. `http`: httpx sender to a fake Bot API "
+             "(uvloop + httptools, its own process); `null`: a sender without I/O, i.e. the outbox alone. "
+             f"The fake, PostgreSQL and the workers share this machine's {os.cpu_count()} cores.")
+    report("outbox", "Outbox worker throughput", rows, as_json=args.json, figures=figures, notes=notes)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""The `gridbot` command line: serve, database, demo data, staff, SLA job, model training."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from backend.cityconfig import ConfigError, load_city_config
+from backend.settings import get_settings
+
+cli = typer.Typer(help="gridbot — chat-first grid-based community governance (网格化治理).", no_args_is_help=True)
+db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+console = Console()
+
+DEMO_PASSWORD = "gridbot-demo"
+
+
+def _session_factory():  # type: ignore[no-untyped-def]
+    from backend.db.session import make_engine, make_session_factory
+
+    return make_session_factory(make_engine(get_settings().database_url))
+
+
+def _city(config_dir: Path | None = None, city_file: str = "demo_city.geojson", staff_file: str = "staff.csv"):  # type: ignore[no-untyped-def]
+    try:
+        return load_city_config(config_dir or get_settings().config_dir, city_file, staff_file)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Migrate the database to the latest schema."""
+    from backend.db.migrate import upgrade
+
+    upgrade(get_settings().database_url, revision)
+    console.print(f"database at {revision}")
+
+
+@cli.command("load-demo")
+def load_demo() -> None:
+    """Load the demo city: departments, categories, areas and staff (demo passwords in development)."""
+    from backend.services.reference import sync_reference, sync_staff
+
+    settings = get_settings()
+    city = _city()
+    with _session_factory()() as session:
+        summary = sync_reference(session, city)
+        password = DEMO_PASSWORD if settings.env == "development" else None
+        staff = sync_staff(session, city, demo_password=password)
+        session.commit()
+    console.print(f"loaded {summary.departments} departments, {summary.categories} categories, "
+                  f"{summary.areas} areas, {staff} staff")
+    if password:
+        console.print(f"demo staff log in with their code and the password [bold]{password}[/bold] (development only)")
+
+
+@cli.command("import-grids")
+def import_grids(path: Annotated[Path, typer.Argument(exists=True, help="a GeoJSON FeatureCollection")]) -> None:
+    """Validate and import areas from a GeoJSON file."""
+    from backend.services.reference import sync_reference
+
+    city = _city(city_file=str(path.resolve()))
+    with _session_factory()() as session:
+        summary = sync_reference(session, city)
+        session.commit()
+    console.print(f"imported {summary.areas} areas from {path}")
+
+
+@cli.command("import-staff")
+def import_staff(path: Annotated[Path, typer.Argument(exists=True, help="staff CSV, as config/staff.csv")]) -> None:
+    """Validate and import staff from a CSV file."""
+    from backend.services.reference import sync_staff
+
+    city = _city(staff_file=str(path.resolve()))
+    with _session_factory()() as session:
+        count = sync_staff(session, city, demo_password=None)
+        session.commit()
+    console.print(f"imported {count} staff from {path}; set passwords with create-admin or the admin API")
+
+
+@cli.command("create-admin")
+def create_admin(code: Annotated[str, typer.Option(help="login name")] = "admin",
+                 name: Annotated[str, typer.Option(help="display name")] = "系统管理员",
+                 password: Annotated[str | None, typer.Option(help="omit to generate one")] = None) -> None:
+    """Create (or reset) an admin account."""
+    from sqlalchemy import select
+
+    from backend.db.models import Person, Staff
+    from backend.services.security import hash_password
+
+    password = password or secrets.token_urlsafe(12)
+    with _session_factory()() as session:
+        staff = session.scalar(select(Staff).where(Staff.code == code))
+        if staff is None:
+            person = Person(kind="staff", name=name)
+            session.add(person)
+            session.flush()
+            staff = Staff(person_id=person.id, code=code, role="admin")
+            session.add(staff)
+        staff.role, staff.active, staff.password_hash = "admin", True, hash_password(password)
+        session.commit()
+    console.print(f"admin [bold]{code}[/bold] ready; password: {password}")
+
+
+@cli.command("sla-tick")
+def sla_tick() -> None:
+    """Run the SLA job once: lights, 督办 reminders, escalation."""
+    from backend.runtime import build_runtime
+    from backend.services.sla_job import run_sla_tick
+
+    rt = build_runtime(get_settings(), load_classifier=False)
+    with _session_factory()() as session:
+        summary = run_sla_tick(session, rt)
+    console.print(summary)
+
+
+@cli.command("train")
+def train(ctx: typer.Context,
+          data: Annotated[Path, typer.Option("--data", help="CSV/XLSX file or a directory of CSVs")] = Path("config/seed_corpus"),
+          text_cols: Annotated[str, typer.Option("--text-cols")] = "text",
+          label_col: Annotated[str, typer.Option("--label-col")] = "label",
+          cv: Annotated[int | None, typer.Option("--cv", min=2)] = None,
+          out: Annotated[Path | None, typer.Option("--out")] = None,
+          metrics_out: Annotated[Path | None, typer.Option("--metrics-out")] = None,
+          include_corrections: Annotated[bool, typer.Option(
+              "--include-corrections", help="add dispatchers' category corrections from the database")] = False,
+          ) -> None:
+    """Train the classifier (see `nlp train`); optionally with staff corrections from the database."""
+    from nlp.cli import train as nlp_train
+
+    settings = get_settings()
+    extra: list[Path] = []
+    if include_corrections:
+        from backend.services.corrections import export_corrections
+
+        tmp = Path(tempfile.mkdtemp()) / "corrections.csv"
+        with _session_factory()() as session:
+            n = export_corrections(session, tmp)
+        console.print(f"including {n} staff corrections")
+        if n:
+            extra.append(tmp)
+    nlp_train(data=data, text_cols=text_cols, label_col=label_col, cv=cv, out=out, metrics_out=metrics_out,
+              extra_data=extra or None, config_dir=settings.config_dir, model_root=settings.model_dir)
+
+
+@cli.command("build-model")
+def build_model() -> None:
+    """Build the shipped default model from the seed corpus if it is missing or stale."""
+    from nlp.cli import ensure_default_model
+
+    settings = get_settings()
+    path = ensure_default_model(settings.config_dir, settings.model_dir)
+    console.print(f"default model ready at {path}")
+
+
+@cli.command("serve")
+def serve(host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None,
+          workers: Annotated[int, typer.Option(help="API processes")] = 1) -> None:
+    """Start the web service (staff API, chat webhooks, dashboard)."""
+    import uvicorn
+
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level)
+    _city()  # fail fast with a clear message on bad config
+    from nlp.cli import ensure_default_model
+
+    ensure_default_model(settings.config_dir, settings.model_dir)
+    uvicorn.run("bot.app:build_app", factory=True, host=host or settings.host, port=port or settings.port,
+                workers=workers, log_level=settings.log_level.lower())
+
+
+def _register_nlp_eval() -> None:
+    from nlp.cli import evaluate
+
+    cli.command("eval", help="Evaluate a saved model on labelled messages (optionally through a label map).")(evaluate)
+
+
+_register_nlp_eval()
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,157 @@
+"""Evaluation: accuracy, macro-F1, per-class figures, confusion matrix, label maps and plots."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+from nlp.dataio import read_frame
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from nlp.classify import ComplaintClassifier
+
+logger = logging.getLogger(__name__)
+
+LEVELS = ("subcategory", "category", "department")
+
+
+def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
+    """accuracy, macro_f1 (over the labels present in y_true), per_class and the confusion matrix."""
+    y_true, y_pred = [str(y) for y in y_true], [str(y) for y in y_pred]
+    present = sorted(set(y_true))
+    labels = sorted(set(y_true) | set(y_pred))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0)
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
+        "per_class": {lab: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+                      for lab, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)},
+        "confusion_matrix": {"labels": labels,
+                             "matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist()},
+        "n_evaluated": len(y_true),
+    }
+
+
+def read_label_map(path: Path) -> dict[str, str]:
+    """A CSV with columns source_label,target_label → {source: target}."""
+    frame = read_frame(path)
+    for col in ("source_label", "target_label"):
+        if col not in frame.columns:
+            raise ValueError(f"{path}: label map needs columns source_label,target_label")
+    return {str(s).strip(): str(t).strip() for s, t in zip(frame["source_label"], frame["target_label"],
+                                                            strict=True) if str(s).strip()}
+
+
+def map_level(targets: Sequence[str], model: ComplaintClassifier) -> str:
+    """Which level of our labels the map's targets name: subcategory, category or department."""
+    wanted = set(targets)
+    for level in LEVELS:
+        known = set(model.labels) if level == "subcategory" else {
+            str(v.get(level)) for v in model.label_info.values() if v.get(level)}
+        if wanted <= known:
+            return level
+    raise ValueError(f"label map targets {sorted(wanted)[:8]} are not all subcategories, categories "
+                     "or departments known to the model")
+
+
+def evaluate_model(model: ComplaintClassifier, texts: Sequence[str], labels: Sequence[str], *,
+                   label_map: dict[str, str] | None = None) -> dict[str, Any]:
+    """Metrics of a model on labelled texts; with a label map, predictions are restricted to its targets.
+
+    Under a map, the model's subcategory probabilities are summed per target (e.g. per department)
+    and the prediction is the most probable target among those the map names. Rows whose label is
+    not in the map are skipped and counted.
+    """
+    if label_map is None:
+        predicted = [p.subcategory for p in model.predict_many(texts)]
+        metrics = classification_metrics(labels, predicted)
+        metrics["level"] = "subcategory"
+        return metrics
+    keep = [i for i, lab in enumerate(labels) if lab in label_map]
+    targets = sorted(set(label_map.values()))
+    level = map_level(targets, model)
+    y_true = [label_map[labels[i]] for i in keep]
+    groups, proba = model.group_proba([texts[i] for i in keep], level)
+    columns = [groups.index(t) for t in targets]
+    restricted = proba[:, columns]
+    y_pred = [targets[j] for j in np.argmax(restricted, axis=1)] if len(keep) else []
+    metrics = classification_metrics(y_true, y_pred)
+    metrics.update({"level": level, "unmapped_rows": len(labels) - len(keep),
+                    "label_map": dict(sorted(label_map.items()))})
+    return metrics
+
+
+def print_metrics(metrics: dict[str, Any], console: Console) -> None:
+    """Per-class precision/recall/F1 and the confusion matrix as rich tables."""
+    from rich.table import Table
+
+    table = Table(title="per-class figures")
+    for col in ("label", "precision", "recall", "F1", "support"):
+        table.add_column(col, justify="left" if col == "label" else "right")
+    for label, row in metrics["per_class"].items():
+        table.add_row(label, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
+                      str(row["support"]))
+    console.print(table)
+    cm = metrics["confusion_matrix"]
+    labels = cm["labels"]
+    cell = max(len(str(len(labels))), *(len(str(v)) for row in cm["matrix"] for v in row), 1) + 3
+    if len(labels) * cell + max(map(len, labels), default=0) + 8 <= console.width:
+        matrix = Table(title="confusion matrix (rows: true, columns: predicted)")
+        matrix.add_column("true \\ pred")
+        for i, _ in enumerate(labels):
+            matrix.add_column(str(i), justify="right")
+        for i, (label, row) in enumerate(zip(labels, cm["matrix"], strict=True)):
+            matrix.add_row(f"{i} {label}", *[str(v) if v else "·" for v in row])
+        console.print(matrix)
+    else:
+        console.print(f"confusion matrix: {len(labels)} labels, too wide for this terminal; "
+                      "use --metrics-out or --plot. Most frequent confusions:")
+        pairs = [(v, labels[i], labels[j]) for i, row in enumerate(cm["matrix"])
+                 for j, v in enumerate(row) if i != j and v]
+        for v, true, pred in sorted(pairs, reverse=True)[:15]:
+            console.print(f"  {true} → {pred}: {v}")
+    summary = f"accuracy {metrics['accuracy']:.3f}  macro-F1 {metrics['macro_f1']:.3f}"
+    if "cv" in metrics:
+        cv = metrics["cv"]
+        summary += (f"  ({cv['folds']}-fold CV: accuracy {cv['accuracy_mean']:.3f} ± {cv['accuracy_std']:.3f},"
+                    f" macro-F1 {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f})")
+    console.print(summary)
+
+
+def plot_confusion(metrics: dict[str, Any], path: Path) -> Path:
+    """Draw the (row-normalised) confusion matrix to a PNG with matplotlib's Agg backend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = metrics["confusion_matrix"]["labels"]
+    counts = np.asarray(metrics["confusion_matrix"]["matrix"], dtype=float)
+    rates = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    size = max(4.0, 0.28 * len(labels) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    try:
+        image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+        ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(labels)), labels, fontsize=7)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+        ax.set_title(f"accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics['macro_f1']:.3f}")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+        fig.tight_layout()
+        with warnings.catch_warnings():
+            # Labels in Chinese may lack a glyph in the default font; the plot is still useful.
+            warnings.filterwarnings("ignore", message="Glyph .* missing", category=UserWarning)
+            fig.savefig(path, dpi=120)
+    finally:
+        plt.close(fig)
+    return path

@@ -1,0 +1,101 @@
+"""Training the complaint classifier, optionally with stratified k-fold cross-validation."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import StratifiedKFold
+
+from nlp.classify import RANDOM_STATE, ComplaintClassifier, build_pipeline
+from nlp.dataio import LabelInfo, data_sha256, label_info_for
+from nlp.evaluate import classification_metrics
+
+logger = logging.getLogger(__name__)
+
+# progress(description, done, total): called before and after each fit.
+Progress = Callable[[str, int, int], None]
+
+
+def train_model(texts: Sequence[str], labels: Sequence[str], *, label_info: LabelInfo,
+                user_words: Sequence[str] = (), cv: int | None = None,
+                progress: Progress | None = None) -> tuple[ComplaintClassifier, dict[str, Any]]:
+    """Fit on all data (after k-fold CV when cv is given) and return the model and its metrics.
+
+    With cv, ``accuracy``/``macro_f1``/``per_class`` are measured on the pooled out-of-fold
+    predictions and ``cv`` holds the per-fold figures with their mean and standard deviation;
+    without cv they are measured on the training data itself (optimistic, marked as such).
+    """
+    texts, labels = list(texts), list(labels)
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    counts = Counter(labels)
+    if len(counts) < 2:
+        raise ValueError("training needs at least two different labels")
+    info = label_info_for(labels, label_info)
+    total = (cv or 0) + 1
+    report = progress or (lambda *_: None)
+    metrics: dict[str, Any] = {}
+    started = time.perf_counter()
+
+    if cv:
+        if cv < 2:
+            raise ValueError("cv needs at least 2 folds")
+        if min(counts.values()) < cv:
+            rare = sorted(lab for lab, n in counts.items() if n < cv)
+            raise ValueError(f"cv={cv} needs at least {cv} examples per label; too few for {rare[:10]}")
+        metrics = cross_validate(texts, labels, info=info, user_words=user_words, folds=cv,
+                                 progress=report, total=total)
+
+    report("fitting on all data", total - 1, total)
+    pipeline = build_pipeline(user_words, min_class_count=min(counts.values()))
+    pipeline.fit(texts, labels)
+    model = ComplaintClassifier(pipeline, info)
+    report("done", total, total)
+
+    if not cv:
+        predicted = [p.subcategory for p in model.predict_many(texts)]
+        metrics = classification_metrics(labels, predicted)
+        metrics["evaluated_on"] = "training data (resubstitution, optimistic)"
+    metrics.update({
+        "n_samples": len(texts),
+        "n_labels": len(counts),
+        "training_data_sha256": data_sha256(texts, labels),
+        "train_seconds": round(time.perf_counter() - started, 2),
+    })
+    return model, metrics
+
+
+def cross_validate(texts: list[str], labels: list[str], *, info: LabelInfo, user_words: Sequence[str],
+                   folds: int, progress: Progress, total: int | None = None) -> dict[str, Any]:
+    """Stratified k-fold CV: pooled out-of-fold metrics plus per-fold mean and std."""
+    total = total or folds
+    splitter = StratifiedKFold(folds, shuffle=True, random_state=RANDOM_STATE)
+    y = np.asarray(labels)
+    oof = np.empty(len(labels), dtype=object)
+    per_fold: list[dict[str, float]] = []
+    for i, (train_idx, test_idx) in enumerate(splitter.split(np.zeros(len(y)), y)):
+        progress(f"cross-validation fold {i + 1}/{folds}", i, total)
+        fold_train = [texts[j] for j in train_idx]
+        fold_labels = y[train_idx].tolist()
+        pipeline = build_pipeline(user_words, min_class_count=min(Counter(fold_labels).values()))
+        pipeline.fit(fold_train, fold_labels)
+        predicted = pipeline.predict([texts[j] for j in test_idx])
+        oof[test_idx] = predicted
+        fold_metrics = classification_metrics(y[test_idx].tolist(), list(predicted))
+        per_fold.append({"accuracy": fold_metrics["accuracy"], "macro_f1": fold_metrics["macro_f1"]})
+    metrics = classification_metrics(labels, [str(p) for p in oof])
+    metrics["evaluated_on"] = f"out-of-fold predictions, stratified {folds}-fold CV"
+    acc = np.array([f["accuracy"] for f in per_fold])
+    f1 = np.array([f["macro_f1"] for f in per_fold])
+    metrics["cv"] = {
+        "folds": folds,
+        "accuracy_mean": float(acc.mean()), "accuracy_std": float(acc.std()),
+        "macro_f1_mean": float(f1.mean()), "macro_f1_std": float(f1.std()),
+        "per_fold": per_fold,
+    }
+    return metrics

@@ -1,0 +1,84 @@
+"""Intake: numbering, classification, placement, routing to department/tier/assignee, SLA, audit, outbox."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.db.models import Notification, Staff, Ticket, TicketEvent
+from backend.domain.errors import GuardFailed
+from backend.services.intake import ReportIn, submit_report
+from tests.backend.conftest import GRID
+
+
+def test_report_with_pin_is_numbered_routed_and_dispatched_to_the_gridworker(session, report, runtime):
+    ticket = report()
+    assert re.fullmatch(r"GB20261123-\d{4}", ticket.number)
+    assert ticket.grid_code == GRID and ticket.community_code == "LC0101" and ticket.street_code == "LC01"
+    assert ticket.department_code == "urban_management" and ticket.tier == "grid"
+    assert ticket.status == "dispatched"
+    assignee = session.get(Staff, ticket.assignee_id)
+    assert assignee.code == "GW001"
+    assert ticket.due_at is not None and ticket.due_at > ticket.created_at
+    actions = [e.action for e in ticket.events]
+    assert actions == ["submit", "dispatch"]
+    kinds = set(session.scalars(select(Notification.kind).where(Notification.ticket_id == ticket.id)))
+    assert {"dispatched", "task_new"} <= kinds
+
+
+def test_ticket_numbers_are_sequential_per_day(report):
+    first, second = report(), report(openid="o_other")
+    n1, n2 = int(first.number[-4:]), int(second.number[-4:])
+    assert n2 == n1 + 1
+
+
+def test_place_in_text_routes_by_alias_without_a_pin(session, report, runtime):
+    alias = runtime.city.areas["LC010102"].aliases[0].name
+    ticket = report(f"{alias}门口垃圾堆成山了", lon=None, lat=None)
+    assert ticket.grid_code == "LC010102"
+    assert ticket.status == "dispatched"
+
+
+def test_report_without_place_waits_for_a_dispatcher(session, report):
+    ticket = report("垃圾没人收", lon=None, lat=None)
+    assert ticket.grid_code is None
+    assert ticket.status == "submitted"
+    assert ticket.assignee_id is None
+
+
+def test_urgent_text_sets_urgent_priority_and_shorter_limit(session, report, runtime):
+    normal = report("楼道里堆满了杂物", category="fire_hazard")
+    urgent = report("楼道里着火了，好大的烟！", category="fire_hazard", openid="o_2")
+    assert urgent.priority == "urgent" and normal.priority == "normal"
+    assert urgent.due_at < normal.due_at
+
+
+def test_classifier_picks_category_when_none_given(session, report):
+    ticket = report("小区路灯坏了好几天，晚上黑漆漆的看不见路", category=None)
+    assert ticket.category_code is not None
+    assert ticket.category_confidence is not None and 0 < ticket.category_confidence <= 1
+
+
+def test_empty_report_is_refused_and_stores_nothing(session, runtime, resident):
+    person = resident("o_empty")
+    before = session.scalar(select(func.count(Ticket.id)))
+    with pytest.raises(GuardFailed):
+        submit_report(session, runtime, ReportIn(text="   ", channel="wechat", reporter_id=person.id))
+    assert session.scalar(select(func.count(Ticket.id))) == before
+
+
+def test_microgrid_pin_keeps_the_area_and_routes_to_the_parent_grid(session, report, runtime):
+    micro = runtime.city.areas["LC010101M1"]
+    point = micro.geometry.representative_point()
+    ticket = report(lon=point.x, lat=point.y)
+    assert ticket.area_code == "LC010101M1"
+    assert ticket.grid_code == "LC010101"
+
+
+def test_submit_writes_one_submit_event(session, report):
+    ticket = report()
+    n = session.scalar(select(func.count(TicketEvent.id)).where(TicketEvent.ticket_id == ticket.id,
+                                                                TicketEvent.action == "submit"))
+    assert n == 1

@@ -1,0 +1,98 @@
+"""A fast fake Bot API for the benchmark: asyncio (uvloop) + httptools in a process of its own.
+
+It answers sendMessage like FakeTelegram but keeps no scripts: it only counts deliveries and keeps the
+texts, so the benchmark measures the outbox rather than Python's http.server. Use `FastFakeProcess`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing as mp
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+import httptools
+import uvloop
+
+
+class _Protocol(asyncio.Protocol):
+    def __init__(self, texts: list[str], counter: Any) -> None:
+        self.texts = texts
+        self.counter = counter
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.body: list[bytes] = []
+        self.next_id = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            assert self.transport is not None
+            self.transport.close()
+
+    def on_message_begin(self) -> None:
+        self.body = []
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        params = json.loads(b"".join(self.body) or b"{}")
+        text = params.get("text", "")
+        self.texts.append(text)
+        with self.counter.get_lock():
+            self.counter.value += 1
+        self.next_id += 1
+        payload = json.dumps({"ok": True, "result": {
+            "message_id": self.next_id, "date": int(time.time()), "chat": {"id": params.get("chat_id"),
+                                                                          "type": "private"}, "text": text}}).encode()
+        head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                + str(len(payload)).encode() + b"\r\n\r\n")
+        assert self.transport is not None
+        self.transport.write(head + payload)
+
+
+def _serve(conn: Connection, counter: Any) -> None:
+    texts: list[str] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: _Protocol(texts, counter), "127.0.0.1", 0)
+        conn.send(server.sockets[0].getsockname()[1])
+        await loop.run_in_executor(None, conn.recv)  # wait for "stop"
+        server.close()
+
+    uvloop.run(main())
+    conn.send(texts)
+
+
+class FastFakeProcess:
+    """Start the fast fake in a child process; `delivered` counts messages; stop() returns their texts."""
+
+    def __init__(self) -> None:
+        ctx = mp.get_context("spawn")
+        self.counter = ctx.Value("q", 0)
+        self._conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(child, self.counter), daemon=True)
+
+    def start(self) -> FastFakeProcess:
+        self.process.start()
+        port = self._conn.recv()
+        self.base_url = f"http://127.0.0.1:{port}/bot"
+        return self
+
+    @property
+    def delivered(self) -> int:
+        return int(self.counter.value)
+
+    def stop(self) -> list[str]:
+        self._conn.send("stop")
+        texts: list[str] = self._conn.recv()
+        self.process.join(timeout=10)
+        return texts

@@ -1,0 +1,70 @@
+"""The rate limits hold as measured by the fake Bot API's arrival timestamps."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.db.models import Notification
+from backend.db.session import transaction
+from backend.workers.outbox import OutboxConfig, OutboxWorker
+from backend.workers.ratelimit import ChannelLimits, Rate, RateLimits
+from backend.workers.telegram_http import TelegramHttpSender
+from tests.workers.conftest import add_notifications
+from tests.workers.fake_telegram import FakeTelegram
+
+CHANNEL = Rate(20.0, 5.0)
+RECIPIENT = Rate(2.0, 1.0)
+JITTER = 0.1  # seconds of scheduling noise between the limiter's clock and the fake's arrival times
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    times = sorted(times)
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while times[lo] < t - window:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
+def test_channel_and_per_chat_limits_hold_at_the_server(
+        factory: sessionmaker[Session], fake_tg: FakeTelegram) -> None:
+    add_notifications(factory, 30, prefix="single")  # 30 chats, one message each
+    with transaction(factory) as session:  # three busy chats with five messages each
+        session.add_all([Notification(key=f"busy{c}-{i}", channel="telegram", external_id=f"busy{c}",
+                                      kind="task_new", payload={"number": f"busy{c}-{i}"})
+                         for c in range(3) for i in range(5)])
+    limits = RateLimits({"telegram": ChannelLimits(CHANNEL, RECIPIENT)})
+    config = OutboxConfig(batch_size=50, lease_seconds=10.0, send_threads=16, idle_sleep=0.05,
+                          max_rate_wait=0.5, limits=limits)
+    sender = TelegramHttpSender(fake_tg.base_url, "TEST:TOKEN", timeout=2.0)
+    deadline = time.monotonic() + 20
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
+        while time.monotonic() < deadline:
+            step = worker.drain_once()
+            with factory() as session:
+                if session.scalar(select(func.count()).where(Notification.status == "pending")) == 0:
+                    break
+            if step.claimed == 0:
+                time.sleep(0.05)
+    sender.close()
+
+    calls = fake_tg.delivered()
+    assert len(calls) == 45 and len({c.params["text"] for c in calls}) == 45
+    # Channel: at most burst + rate·w messages in any window w.
+    all_times = [c.at for c in calls]
+    assert max_in_window(all_times, 1.0 - JITTER) <= CHANNEL.max_in_window(1.0)
+    # Each chat: one message per 1/rate seconds.
+    per_chat: dict[str, list[float]] = defaultdict(list)
+    for c in calls:
+        per_chat[str(c.params["chat_id"])].append(c.at)
+    for chat in ("busy0", "busy1", "busy2"):
+        times = sorted(per_chat[chat])
+        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        assert len(times) == 5 and min(gaps) >= 1 / RECIPIENT.per_second - JITTER
+    # The limits really held messages back: 5 messages to one chat at 2/s need 2 s.
+    assert max(all_times) - min(all_times) >= 2.0 - JITTER

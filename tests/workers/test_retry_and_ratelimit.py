@@ -1,0 +1,113 @@
+"""Backoff arithmetic, error classification and the token buckets, on a fake clock."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from backend.workers.channels import BlockedError, PermanentChannelError, TransientChannelError, WindowClosedError
+from backend.workers.ratelimit import ChannelLimits, Rate, RateLimiter, RateLimits
+from backend.workers.retry import Outcome, RetryPolicy, decide
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_backoff_grows_exponentially_within_its_jitter_band_and_is_capped() -> None:
+    policy = RetryPolicy(base_seconds=1.0, factor=2.0, cap_seconds=30.0)
+    rng = random.Random(7)
+    for attempt in range(1, 10):
+        raw = min(30.0, 2.0 ** (attempt - 1))
+        delays = [policy.delay(attempt, rng=rng) for _ in range(200)]
+        assert raw / 2 <= min(delays) and max(delays) <= raw
+        assert max(delays) - min(delays) > raw / 4  # jitter actually spreads the retries
+
+
+def test_backoff_never_comes_back_before_retry_after() -> None:
+    policy = RetryPolicy(base_seconds=1.0)
+    rng = random.Random(1)
+    assert all(policy.delay(1, retry_after=17, rng=rng) >= 17 for _ in range(100))
+    assert all(policy.delay(1, retry_after=17, rng=rng) <= 18 for _ in range(100))
+
+
+@pytest.mark.parametrize(("error", "has_fallback", "outcome"), [
+    (TransientChannelError("500"), True, Outcome.RETRY),
+    (RuntimeError("renderer bug"), False, Outcome.RETRY),
+    (BlockedError("403"), True, Outcome.FALLBACK),
+    (WindowClosedError("48h"), True, Outcome.FALLBACK),
+    (BlockedError("403"), False, Outcome.DEAD),
+    (PermanentChannelError("400 chat not found"), True, Outcome.DEAD),
+])
+def test_errors_are_classified_into_retry_fallback_or_dead(
+        error: BaseException, has_fallback: bool, outcome: Outcome) -> None:
+    assert decide(error, 1, RetryPolicy(), has_fallback=has_fallback).outcome is outcome
+
+
+def test_transient_errors_stop_being_retried_at_max_attempts() -> None:
+    policy = RetryPolicy(max_attempts=4)
+    assert decide(TransientChannelError("x"), 3, policy, has_fallback=False).outcome is Outcome.RETRY
+    last = decide(TransientChannelError("x"), 4, policy, has_fallback=False)
+    assert last.outcome is Outcome.DEAD and "gave up after 4 attempts" in last.reason
+
+
+def limiter(channel: Rate | None, recipient: Rate | None, clock: Clock, enabled: bool = True) -> RateLimiter:
+    limits = RateLimits({"telegram": ChannelLimits(channel, recipient)}, enabled=enabled)
+    return RateLimiter(limits, clock=clock)
+
+
+def test_one_chat_gets_one_message_per_second() -> None:
+    clock = Clock()
+    lim = limiter(None, Rate(1.0, 1.0), clock)
+    delays = [lim.reserve("telegram", "42", max_wait=10).delay for _ in range(4)]
+    assert delays == pytest.approx([0.0, 1.0, 2.0, 3.0])
+    assert lim.reserve("telegram", "43", max_wait=10).delay == 0.0  # other chats are not held back
+
+
+def test_channel_burst_then_steady_rate() -> None:
+    clock = Clock()
+    lim = limiter(Rate(30.0, 30.0), None, clock)
+    delays = [lim.reserve("telegram", str(i), max_wait=10).delay for i in range(60)]
+    assert delays[:30] == [0.0] * 30
+    assert delays[30:] == pytest.approx([(i + 1) / 30 for i in range(30)])
+
+
+def test_reservation_beyond_max_wait_is_refused_and_books_nothing() -> None:
+    clock = Clock()
+    lim = limiter(None, Rate(1.0, 1.0), clock)
+    assert lim.reserve("telegram", "42", max_wait=0.5).granted
+    refused = lim.reserve("telegram", "42", max_wait=0.5)
+    assert not refused.granted and refused.delay == pytest.approx(1.0)
+    clock.t += 1.0
+    assert lim.reserve("telegram", "42", max_wait=0.5).delay == 0.0
+
+
+def test_message_held_for_its_chat_books_its_channel_slot_at_send_time() -> None:
+    clock = Clock()
+    lim = limiter(Rate(2.0, 1.0), Rate(0.5, 1.0), clock)
+    assert lim.reserve("telegram", "a", max_wait=5).delay == 0.0
+    assert lim.reserve("telegram", "a", max_wait=5).delay == pytest.approx(2.0)
+    # The channel's next slot is after the one booked at t+2 s, not squeezed in before it.
+    assert lim.reserve("telegram", "b", max_wait=5).delay == pytest.approx(2.5)
+
+
+def test_switched_off_limits_never_delay() -> None:
+    clock = Clock()
+    lim = limiter(Rate(1.0, 1.0), Rate(1.0, 1.0), clock, enabled=False)
+    assert {lim.reserve("telegram", "42", max_wait=0).delay for _ in range(50)} == {0.0}
+
+
+def test_channels_without_configured_limits_are_not_delayed() -> None:
+    lim = limiter(Rate(1.0, 1.0), Rate(1.0, 1.0), Clock())
+    assert {lim.reserve("console", "x", max_wait=0).delay for _ in range(5)} == {0.0}
+
+
+def test_share_splits_the_channel_rate_between_workers() -> None:
+    limits = RateLimits({"telegram": ChannelLimits(Rate(30.0, 30.0), Rate(1.0, 1.0))}).share(3)
+    lim = limits.per_channel["telegram"]
+    assert lim.channel == Rate(10.0, 10.0) and lim.recipient == Rate(1.0, 1.0)
