@@ -58,9 +58,12 @@ def _t2s() -> tuple[re.Pattern[str], dict[int, str], dict[str, str], re.Pattern[
     phrases = _read_table("TSPhrases.txt")
     pattern = re.compile("(" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)) + ")")
     # A phrase can change although none of its characters does alone (一目瞭然 → 一目了然).
-    triggers = set(chars).union(*(set(k) for k, v in phrases.items() if k != v))
-    # A regex character class tests membership in C without building a str per character.
-    trigger_re = re.compile("[" + "".join(re.escape(c) for c in sorted(triggers)) + "]")
+    triggers = set(chars).union(*({a for a, b in zip(k, v, strict=False) if a != b} for k, v in phrases.items()))
+    # A regex character class tests membership in C without building a str per character; it is
+    # only fast (a bitmap) for BMP characters, so the few others go in an alternation after it.
+    bmp = "".join(re.escape(c) for c in sorted(triggers) if c <= "\uffff")
+    astral = "".join(re.escape(c) for c in sorted(triggers) if c > "\uffff")
+    trigger_re = re.compile(f"[{bmp}]" + (f"|[\U00010000-\U0010ffff](?<=[{astral}])" if astral else ""))
     return trigger_re, str.maketrans(chars), phrases, pattern
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from backend.cityconfig.errors import ConfigError
 from backend.cityconfig.geojson import load_areas
 from backend.cityconfig.schemas import CityConfig
-from backend.cityconfig.staff import check_staff_scopes, load_staff
+from backend.cityconfig.staff import check_feature_staff, check_staff_scopes, load_staff
 from backend.cityconfig.yamlfiles import load_calendar, load_departments, load_taxonomy
 
 logger = logging.getLogger(__name__)
@@ -31,8 +31,10 @@ def load_city_config(
     calendar = load_calendar(config_dir / "calendar.yaml")
     staff_path = config_dir / staff_file
     staff = load_staff(staff_path)
-    areas = load_areas(config_dir / city_file, staff_codes=staff.keys())
+    city_path = config_dir / city_file
+    areas = load_areas(city_path, staff_codes=staff.keys())
     check_staff_scopes(staff_path, staff, areas, departments)
+    check_feature_staff(city_path, areas, staff)
     logger.info(
         "city config loaded from %s: %d departments, %d subcategories, %d areas, %d staff",
         config_dir,

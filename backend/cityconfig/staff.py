@@ -108,3 +108,17 @@ def check_staff_scopes(
                 record.code,
                 f"role {record.role} needs a scope of {shown}, got '{record.scope}' ({kind or 'empty'})",
             )
+
+
+def check_feature_staff(city_path: Path, areas: dict[str, Area], staff: dict[str, StaffRecord]) -> None:
+    """A feature's staff must be scoped to that feature in staff.csv (district-wide staff to the district)."""
+    for area in sorted(areas.values(), key=lambda a: a.code):
+        for code in area.staff:
+            record = staff[code]
+            if record.scope == area.code or (area.level == "district" and not record.scope):
+                continue
+            raise ConfigError(
+                city_path,
+                area.code,
+                f"staff '{code}' is scoped to '{record.scope or 'the whole district'}' in staff.csv",
+            )

@@ -1,7 +1,9 @@
-"""A minimal Telegram Bot API sender over httpx (sendMessage, JSON), with the error mapping to our errors.
+"""A minimal Telegram Bot API sender (sendMessage, JSON), with the error mapping to our errors.
 
 The real adapter (bot/telegram, on python-telegram-bot) replaces it in production; this one keeps the
-outbox testable and benchmarkable against the fake Bot API server without the bot package.
+outbox testable and benchmarkable against the fake Bot API server without the bot package. It speaks
+through httpcore, the connection pool underneath httpx: per request it costs about half of httpx's CPU,
+which is what limits the benchmark on a small machine.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import httpx
+import json
+
+import httpcore
 
 from backend.db.models import Notification
 from backend.workers.channels import BlockedError, PermanentChannelError, TransientChannelError
@@ -33,18 +37,16 @@ class TelegramHttpSender:
     """Sends a notification as one sendMessage call to <api_base><token>/sendMessage."""
 
     def __init__(self, api_base: str, token: str, *, render: Callable[[Notification], str] = plain_text,
-                 timeout: float = 10.0, client: httpx.Client | None = None) -> None:
+                 timeout: float = 10.0, max_connections: int = 64) -> None:
         self.url = f"{api_base}{token}/sendMessage"
         self.render = render
-        self._own_client = client is None
-        self.client = client or httpx.Client(
-            timeout=timeout, limits=httpx.Limits(max_connections=64, max_keepalive_connections=64)
-        )
+        self._timeouts = {"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}}
+        self.pool = httpcore.ConnectionPool(max_connections=max_connections,
+                                            max_keepalive_connections=max_connections)
 
     def close(self) -> None:
-        """Close the HTTP client if this sender created it."""
-        if self._own_client:
-            self.client.close()
+        """Close the connection pool."""
+        self.pool.close()
 
     def send(self, notification: Notification) -> None:
         """Post one message; raise TransientChannelError, BlockedError or PermanentChannelError on failure."""
@@ -53,24 +55,28 @@ class TelegramHttpSender:
         if markup:
             body["reply_markup"] = markup
         try:
-            response = self.client.post(self.url, json=body)
-        except httpx.TimeoutException as exc:
+            response = self.pool.request("POST", self.url, headers=_HEADERS,
+                                         content=json.dumps(body, ensure_ascii=False).encode(),
+                                         extensions=self._timeouts)
+        except httpcore.TimeoutException as exc:
             raise TransientChannelError(f"telegram timeout: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
+        except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
             raise TransientChannelError(f"telegram transport error: {type(exc).__name__}") from exc
-        raise_for_telegram(response)
+        raise_for_telegram(response.status, response.content)
 
 
-def raise_for_telegram(response: httpx.Response) -> None:
-    """Map a Bot API response to our channel errors (nothing on success)."""
+_HEADERS = {"Content-Type": "application/json"}
+
+
+def raise_for_telegram(status: int, content: bytes) -> None:
+    """Map a Bot API answer (status, body) to our channel errors (nothing on success)."""
     try:
-        data = response.json()
+        data: Any = json.loads(content)
     except ValueError:
         data = {}
-    if response.status_code == 200 and isinstance(data, dict) and data.get("ok"):
+    if status == 200 and isinstance(data, dict) and data.get("ok"):
         return
     description = str(data.get("description", "")) if isinstance(data, dict) else ""
-    status = response.status_code
     if status == 429:
         params = data.get("parameters") or {} if isinstance(data, dict) else {}
         retry_after = params.get("retry_after")

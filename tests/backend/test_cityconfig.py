@@ -338,6 +338,15 @@ def test_feature_staff_must_be_in_staff_csv(config_dir: Path) -> None:
         load_city_config(config_dir)
 
 
+def test_feature_staff_must_be_scoped_to_that_feature(config_dir: Path) -> None:
+    _edit_staff(config_dir, "GW001", "scope", "LC010102")
+    with pytest.raises(ConfigError) as caught:
+        load_city_config(config_dir)
+    err = caught.value
+    assert err.file.endswith("demo_city.geojson") and err.entry == "LC010101"
+    assert "staff 'GW001' is scoped to 'LC010102'" in err.problem
+
+
 # ---------------------------------------------------------------- bad GeoJSON (a small fixture city)
 
 

@@ -1,0 +1,79 @@
+"""Channel-neutral messages: adapters turn platform updates into `Inbound` and render `Outbound`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class InboundKind(StrEnum):
+    """What a user sent."""
+
+    text = "text"
+    voice = "voice"  # `text` holds the platform's speech recognition
+    location = "location"
+    image = "image"
+    button = "button"  # `data` holds the button's payload
+    follow = "follow"  # subscribe / /start
+    unfollow = "unfollow"
+    unknown = "unknown"  # a message type we do not handle (video, sticker, file …)
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One message from a chat user, whatever the platform."""
+
+    channel: str  # wechat | wecom | telegram | console
+    user_id: str  # openid, WeCom userid, Telegram user id, console name
+    kind: InboundKind
+    text: str = ""
+    data: str = ""  # button payload
+    lon: float | None = None
+    lat: float | None = None
+    label: str = ""  # a location's address label
+    image: bytes | None = None  # the photo's bytes, when the adapter could fetch them
+    image_ref: str = ""  # platform media id / file id / URL of the photo
+    message_id: str = ""  # platform id for dedupe (MsgId, update_id …)
+    language: str = "zh"
+    display_name: str = ""
+    received_at: datetime | None = None
+
+
+class OutboundKind(StrEnum):
+    """What the bot sends back."""
+
+    text = "text"
+    buttons = "buttons"  # text with choice buttons
+    image = "image"
+    card = "card"  # a task card: title, text and action buttons (WeCom template card, Telegram message)
+    location_request = "location_request"  # ask the user to share a location pin
+
+
+@dataclass(frozen=True)
+class Button:
+    """A choice the user can tap; `data` comes back as an Inbound button press."""
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """One message to a chat user, whatever the platform."""
+
+    kind: OutboundKind
+    text: str = ""
+    title: str = ""
+    buttons: tuple[Button, ...] = field(default_factory=tuple)
+    image_url: str = ""
+
+    @classmethod
+    def say(cls, text: str) -> Outbound:
+        """A plain text message."""
+        return cls(OutboundKind.text, text=text)
+
+    @classmethod
+    def choose(cls, text: str, *buttons: Button) -> Outbound:
+        """A text with buttons."""
+        return cls(OutboundKind.buttons, text=text, buttons=tuple(buttons))
