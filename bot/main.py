@@ -125,7 +125,8 @@ def sla_tick() -> None:
 
 @cli.command("train")
 def train(ctx: typer.Context,
-          data: Annotated[Path, typer.Option("--data", help="CSV/XLSX file or a directory of CSVs")] = Path("config/seed_corpus"),
+          data: Annotated[Path | None, typer.Option(
+              "--data", help="CSV/XLSX file or a directory of CSVs [default: config/seed_corpus]")] = None,
           text_cols: Annotated[str, typer.Option("--text-cols")] = "text",
           label_col: Annotated[str, typer.Option("--label-col")] = "label",
           cv: Annotated[int | None, typer.Option("--cv", min=2)] = None,
@@ -148,7 +149,7 @@ def train(ctx: typer.Context,
         console.print(f"including {n} staff corrections")
         if n:
             extra.append(tmp)
-    nlp_train(data=data, text_cols=text_cols, label_col=label_col, cv=cv, out=out, metrics_out=metrics_out,
+    nlp_train(data=data or settings.config_dir / "seed_corpus", text_cols=text_cols, label_col=label_col, cv=cv, out=out, metrics_out=metrics_out,
               extra_data=extra or None, config_dir=settings.config_dir, model_root=settings.model_dir)
 
 

@@ -36,11 +36,14 @@ def city() -> CityConfig:
 
 
 @pytest.fixture(scope="session")
-def model_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model directory holding the default model built from the seed corpus (once per run)."""
+def model_root() -> Path:
+    """A model directory holding the default model built from the seed corpus.
+
+    Kept under var/ between runs: ensure_default_model rebuilds it whenever the corpus changes.
+    """
     from nlp.cli import ensure_default_model
 
-    root = tmp_path_factory.mktemp("models")
+    root = PROJECT_ROOT / "var" / "test-models"
     ensure_default_model(CONFIG_DIR, root)
     return root
 

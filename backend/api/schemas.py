@@ -102,6 +102,19 @@ class TicketPage(BaseModel):
     has_more: bool
 
 
+class TicketCreate(BaseModel):
+    """A report taken by staff (hotline call, walk-in, patrol) through the API."""
+
+    text: str = Field(min_length=1, max_length=4000)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    location_text: str | None = Field(default=None, max_length=300)
+    area_code: str | None = Field(default=None, max_length=64)
+    category_code: str | None = Field(default=None, max_length=64)
+    urgent: bool | None = None
+    channel: str = Field(default="hotline", pattern="^(hotline|walk_in|patrol|api)$")
+
+
 class ActionIn(BaseModel):
     """Parameters of a state-machine action."""
 

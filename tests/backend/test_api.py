@@ -198,3 +198,20 @@ def test_token_expires(client, login, clock, runtime):
     assert client.get("/api/tickets", headers=h).status_code == 200
     clock.advance(minutes=runtime.settings.token_ttl_minutes + 1)
     assert client.get("/api/tickets", headers=h).status_code == 401
+
+
+def test_hotline_operator_registers_a_ticket(client, login):
+    resp = client.post("/api/tickets", headers=login("CD01"),
+                       json={"text": "市民来电：建设路路灯不亮", "lon": 113.5895, "lat": 34.73925,
+                             "category_code": "street_lights"})
+    assert resp.status_code == 201, resp.text
+    body = resp.json()
+    assert body["grid_code"] == "LC010101" and body["department_code"] == "urban_management"
+    assert body["status"] == "dispatched" and body["channel"] == "hotline"
+
+
+@pytest.mark.parametrize("payload", [{"text": ""}, {"text": "x", "lon": 999, "lat": 1}, {"text": "x", "channel": "fax"},
+                                     {"text": "垃圾", "category_code": "no_such_category"}])
+def test_bad_ticket_creation_is_4xx(client, login, payload):
+    resp = client.post("/api/tickets", headers=login("CD01"), json=payload)
+    assert 400 <= resp.status_code < 500, resp.text

@@ -19,6 +19,7 @@ from backend.api.schemas import (
     RatingPublic,
     ReassignIn,
     TicketDetail,
+    TicketCreate,
     TicketPage,
     TicketPublic,
 )
@@ -28,6 +29,7 @@ from backend.domain.tickets import Action, allowed_actions
 from backend.services import attachments as photos
 from backend.services.access import check_may_act
 from backend.services.corrections import correct_category
+from backend.services.intake import ReportIn, submit_report
 from backend.services.queries import TicketFilter, list_tickets
 from backend.services.workflow import comment, followers_of, load_ticket, perform_action, reassign, snapshot
 
@@ -61,6 +63,17 @@ def list_(session: SessionDep, actor: CurrentStaff,
     rows, more = list_tickets(session, actor, flt, limit=limit, offset=offset)
     codes = _staff_codes(session, {t.assignee_id for t in rows if t.assignee_id})
     return TicketPage(items=[to_public(t, codes) for t in rows], limit=limit, offset=offset, has_more=more)
+
+
+@router.post("", response_model=TicketPublic, status_code=status.HTTP_201_CREATED)
+def create(ticket_in: TicketCreate, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) -> TicketPublic:
+    """Register a report taken by staff (a hotline call, a walk-in, a patrol finding)."""
+    ticket = submit_report(session, rt, ReportIn(
+        text=ticket_in.text, channel=ticket_in.channel, lon=ticket_in.lon, lat=ticket_in.lat,
+        location_text=ticket_in.location_text, area_code=ticket_in.area_code,
+        category_code=ticket_in.category_code, urgent=ticket_in.urgent,
+        source="patrol" if ticket_in.channel == "patrol" else "staff"), actor=actor)
+    return to_public(ticket, _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
 
 
 @router.get("/{number}", response_model=TicketDetail)

@@ -1,0 +1,56 @@
+"""The gridbot CLI end to end on a fresh SQLite file: migrate, load the demo city, admin, imports, SLA job."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from backend.settings import PROJECT_ROOT, get_settings
+from bot.main import cli
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("GRIDBOT_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("GRIDBOT_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("GRIDBOT_MODEL_DIR", str(PROJECT_ROOT / "var" / "test-models"))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    return result.exit_code, result.output
+
+
+def test_upgrade_load_demo_admin_and_sla_tick(env):
+    assert run("db", "upgrade")[0] == 0
+    code, out = run("load-demo")
+    assert code == 0 and "115 areas" in out.replace("\n", " ")
+    code, out = run("create-admin", "--code", "boss", "--password", "s3cret-pass")
+    assert code == 0 and "boss" in out
+    code, out = run("sla-tick")
+    assert code == 0 and "checked=0" in out
+
+
+def test_import_grids_rejects_bad_geojson_naming_the_culprit(env):
+    run("db", "upgrade")
+    bad = env / "bad.geojson"
+    city = json.loads((PROJECT_ROOT / "config" / "demo_city.geojson").read_text(encoding="utf-8"))
+    city["features"][5]["properties"]["parent"] = "NOPE"
+    bad.write_text(json.dumps(city, ensure_ascii=False), encoding="utf-8")
+    code, out = run("import-grids", str(bad))
+    flat = out.replace("\n", "")
+    assert code == 2
+    assert "bad.geojson" in flat and "NOPE" in flat
+
+
+def test_import_staff_from_csv(env):
+    run("db", "upgrade")
+    run("load-demo")
+    code, out = run("import-staff", str(PROJECT_ROOT / "config" / "staff.csv"))
+    assert code == 0 and "125 staff" in out.replace("\n", " ")
