@@ -20,7 +20,6 @@ import psycopg
 from rich.progress import Progress
 from sqlalchemy.orm import Session
 
-from bench._report import report
 from backend.db.migrate import upgrade
 from backend.db.session import make_engine, make_session_factory
 from backend.runtime import build_runtime
@@ -28,6 +27,7 @@ from backend.services.intake import ReportIn, submit_report
 from backend.services.people import resident_for
 from backend.services.reference import sync_reference, sync_staff
 from backend.settings import Settings
+from bench._report import report
 
 TEXTS = ["小区门口垃圾堆了好几天没人清运", "楼下路灯坏了一个星期了晚上很黑", "井盖松动了踩上去哐哐响很危险",
          "隔壁工地晚上十一点还在施工吵得睡不着", "公交站台的座椅坏了老人没地方坐", "小区电梯又停了老人上不了楼"]

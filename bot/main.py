@@ -28,7 +28,8 @@ def _session_factory():  # type: ignore[no-untyped-def]
     return make_session_factory(make_engine(get_settings().database_url))
 
 
-def _city(config_dir: Path | None = None, city_file: str = "demo_city.geojson", staff_file: str = "staff.csv"):  # type: ignore[no-untyped-def]
+def _city(config_dir: Path | None = None, city_file: str = "demo_city.geojson",  # type: ignore[no-untyped-def]
+          staff_file: str = "staff.csv"):
     try:
         return load_city_config(config_dir or get_settings().config_dir, city_file, staff_file)
     except ConfigError as exc:
@@ -149,8 +150,8 @@ def train(ctx: typer.Context,
         console.print(f"including {n} staff corrections")
         if n:
             extra.append(tmp)
-    nlp_train(data=data or settings.config_dir / "seed_corpus", text_cols=text_cols, label_col=label_col, cv=cv, out=out, metrics_out=metrics_out,
-              extra_data=extra or None, config_dir=settings.config_dir, model_root=settings.model_dir)
+    nlp_train(data=data or settings.config_dir / "seed_corpus", text_cols=text_cols, label_col=label_col, cv=cv,
+              out=out, metrics_out=metrics_out, extra_data=extra or None, config_dir=settings.config_dir, model_root=settings.model_dir)
 
 
 @cli.command("build-model")

@@ -36,7 +36,6 @@ class SlaTickSummary:
 def run_sla_tick(session: Session, rt: Runtime) -> SlaTickSummary:
     """Check every ticket whose clock runs, in batches, each batch in its own transaction."""
     summary = SlaTickSummary()
-    now = rt.clock.now()
     hours = {c.code: (c.hours_normal or 8.0, c.hours_urgent or 2.0)
              for c in session.scalars(select(Category).where(Category.parent_code.is_not(None)))}
     last_id = 0

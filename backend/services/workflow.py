@@ -11,13 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Category, Staff, Ticket, TicketEvent, TicketFollower
-from backend.domain.errors import GuardFailed, NotFound
+from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
 from backend.domain.roles import Role, Tier
 from backend.domain.tickets import Action, TicketSnapshot, TicketStatus, transition
 from backend.runtime import Runtime
 from backend.services import notify
 from backend.services.access import check_may_act
-from backend.services.actors import SYSTEM, ActorContext
+from backend.services.actors import ActorContext
 from backend.services.assignment import choose_assignee, choose_verifier, dispatchers_for
 
 logger = logging.getLogger(__name__)
@@ -150,8 +150,6 @@ def reassign(session: Session, rt: Runtime, number: str, actor: ActorContext, *,
              note: str | None = None) -> Ticket:
     """Give a ticket to another staff member (dispatchers and admins), keeping its status."""
     if actor.role not in (Role.community_dispatcher, Role.street_dispatcher, Role.supervisor, Role.admin):
-        from backend.domain.errors import PermissionDenied
-
         raise PermissionDenied("只有调度员、督办员或管理员可以改派")
     ticket = load_ticket(session, number, lock=True)
     check_may_act(actor, ticket, "reassign")
@@ -226,8 +224,3 @@ def _notify(session: Session, rt: Runtime, ticket: Ticket, action: Action, event
         for staff in dispatchers_for(session, rt, ticket):
             notify.notify_staff(session, staff=staff, ticket=ticket, kind=kind_,
                                 key=f"{key}:{kind_}:{staff.id}", reason=reason)
-
-
-def system_actor() -> ActorContext:
-    """The actor for automatic moves (routing, SLA escalation)."""
-    return SYSTEM

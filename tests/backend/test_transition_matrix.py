@@ -52,7 +52,7 @@ def test_every_status_action_role_combination(session, runtime, report, staff, s
         actor = _actor(role, staff, reporter)
         nested = session.begin_nested()
         ticket.status = status.value
-        ticket.status_before_hold = HOLDS.get(status, None) and HOLDS[status].value
+        ticket.status_before_hold = HOLDS.get(status) and HOLDS[status].value
         # The actor is the assignee (handler moves), and someone else handled it (so 巡办分离 holds).
         ticket.assignee_id = actor.staff_id
         ticket.handler_id = someone_else if actor.staff_id is not None else None

@@ -18,8 +18,8 @@ from backend.api.schemas import (
     EventPublic,
     RatingPublic,
     ReassignIn,
-    TicketDetail,
     TicketCreate,
+    TicketDetail,
     TicketPage,
     TicketPublic,
 )
@@ -34,6 +34,7 @@ from backend.services.queries import TicketFilter, list_tickets
 from backend.services.workflow import comment, followers_of, load_ticket, perform_action, reassign, snapshot
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
+StageQuery = Annotated[str, Query(pattern="^(report|on_site|resolved|verify)$")]
 
 
 def to_public(ticket: Ticket, codes: dict[int, str]) -> TicketPublic:
@@ -124,8 +125,7 @@ def correct(number: str, body: CategoryIn, session: SessionDep, rt: RuntimeDep, 
 
 @router.post("/{number}/photos", response_model=AttachmentPublic, status_code=status.HTTP_201_CREATED)
 async def upload(number: str, file: UploadFile, request: Request, session: SessionDep, rt: RuntimeDep,
-                 actor: CurrentStaff, stage: Annotated[str, Query(pattern="^(report|on_site|resolved|verify)$")] = "resolved",
-                 ) -> AttachmentPublic:
+                 actor: CurrentStaff, stage: StageQuery = "resolved") -> AttachmentPublic:
     """Attach a photo (JPEG/PNG/WebP/GIF, size limited; the type is sniffed from the bytes)."""
     limit = rt.settings.upload_max_bytes
     data = await file.read(limit + 1)
