@@ -151,7 +151,8 @@ def train(ctx: typer.Context,
         if n:
             extra.append(tmp)
     nlp_train(data=data or settings.config_dir / "seed_corpus", text_cols=text_cols, label_col=label_col, cv=cv,
-              out=out, metrics_out=metrics_out, extra_data=extra or None, config_dir=settings.config_dir, model_root=settings.model_dir)
+              out=out, metrics_out=metrics_out, extra_data=extra or None, config_dir=settings.config_dir,
+              model_root=settings.model_dir)
 
 
 @cli.command("build-model")
