@@ -34,27 +34,12 @@ class Runtime:
         return DuplicateDetector(window_hours=self.settings.duplicate_window_hours)
 
     def grid_of(self, area_code: str | None) -> str | None:
-        """The responsible grid of an area: a micro-grid's parent grid, else the area itself."""
-        if area_code is None:
-            return None
-        area = self.city.areas.get(area_code)
-        if area is None:
-            return None
-        if area.level == "microgrid":
-            return area.parent
-        return area.code if area.level in ("grid", "special") else None
+        """The responsible grid of an area: a micro-grid's parent grid, else the grid or special grid itself."""
+        return self.city.grid_of(area_code) if area_code else None
 
     def ancestor_at(self, area_code: str | None, level: str) -> str | None:
-        """The ancestor (or self) of an area at a level: community, street or district."""
-        code = area_code
-        while code is not None:
-            area = self.city.areas.get(code)
-            if area is None:
-                return None
-            if area.level == level:
-                return area.code
-            code = area.parent
-        return None
+        """The area or its ancestor at a level (community, street, district)."""
+        return self.city.ancestor_at(area_code, level) if area_code in self.city.areas else None
 
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None, classifier: Classifier | None = None,

@@ -1,4 +1,27 @@
-"""Areas from the city GeoJSON: parsing, geometry checks and hierarchy checks."""
+"""Areas from the city GeoJSON: parsing, geometry checks and hierarchy checks.
+
+The file is a FeatureCollection of Polygon features in lon/lat (WGS 84), one per area. Properties:
+- code, name: required.
+- level: district | street | community | grid | microgrid | special.
+- parent: a code, or null for the district.
+  - street → district;
+  - community → street;
+  - grid → community;
+  - microgrid → grid;
+  - special → community or street.
+- households: an integer, default 0.
+- staff: staff codes from staff.csv, scoped to this area.
+- aliases: [{name, kind}], with kind estate (小区) | compound (楼院) | road | landmark | other.
+  Every name except a road belongs to one area only.
+- special_kind: for special grids only: school | hospital | market | station | industrial_park.
+- address_ranges: [{road, start, end}], inclusive door numbers of a road inside this area.
+- buildings: [{estate, numbers}], micro-grids only; the building numbers (号楼) of one of the
+  parent grid's estates.
+
+Areas of one level must not overlap, beyond RELATIVE_AREA_TOLERANCE of the smaller one:
+touching borders are fine. Every area lies inside its parent. Special grids may overlap
+ordinary grids, but not each other.
+"""
 
 from __future__ import annotations
 
@@ -71,9 +94,7 @@ def load_areas(path: Path, staff_codes: Iterable[str] | None = None) -> dict[str
     except OSError as exc:
         raise ConfigError(path, None, f"cannot read file: {exc.strerror or exc}") from exc
     except json.JSONDecodeError as exc:
-        raise ConfigError(
-            path, None, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        ) from exc
+        raise ConfigError(path, None, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
     if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
         raise ConfigError(path, None, "not a GeoJSON FeatureCollection")
     features = data.get("features")
@@ -194,8 +215,7 @@ def _check_hierarchy(path: Path, areas: dict[str, Area]) -> None:
             raise ConfigError(
                 path,
                 area.code,
-                f"a {area.level} needs a {' or '.join(allowed)} parent, "
-                f"but '{parent.code}' is a {parent.level}",
+                f"a {area.level} needs a {' or '.join(allowed)} parent, but '{parent.code}' is a {parent.level}",
             )
 
 
@@ -207,9 +227,7 @@ def _check_aliases(path: Path, areas: dict[str, Area]) -> None:
             if alias.kind == "road":
                 continue  # one road runs through many grids; door numbers tell them apart
             if alias.name in owner and owner[alias.name] != area.code:
-                raise ConfigError(
-                    path, area.code, f"alias '{alias.name}' already belongs to '{owner[alias.name]}'"
-                )
+                raise ConfigError(path, area.code, f"alias '{alias.name}' already belongs to '{owner[alias.name]}'")
             owner[alias.name] = area.code
         for rng in area.address_ranges:
             for other, other_code in ranges[rng.road]:
@@ -285,6 +303,5 @@ def _check_containment(path: Path, areas: dict[str, Area]) -> None:
             raise ConfigError(
                 path,
                 area.code,
-                f"{area.level} is not inside its parent {parent.level} '{parent.code}' "
-                f"({share:.1%} lies outside)",
+                f"{area.level} is not inside its parent {parent.level} '{parent.code}' ({share:.1%} lies outside)",
             )

@@ -201,6 +201,4 @@ class CityConfig:
 
     def staff_for(self, code: str, role: str) -> list[StaffRecord]:
         """Staff with this role scoped to this area or department code, sorted by code."""
-        return sorted(
-            (s for s in self.staff.values() if s.scope == code and s.role == role), key=lambda s: s.code
-        )
+        return sorted((s for s in self.staff.values() if s.scope == code and s.role == role), key=lambda s: s.code)

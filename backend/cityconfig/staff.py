@@ -1,4 +1,15 @@
-"""Staff records from staff.csv."""
+"""Staff records from staff.csv.
+
+Columns: code, name, role, scope, phone, wecom_userid, telegram_user_id (may be empty).
+Each role has a kind of scope:
+- gridworker: a grid, micro-grid or special grid;
+- grid_leader: a community (or a grid);
+- community_dispatcher: a community;
+- street_dispatcher: a street;
+- department_handler: a department code;
+- supervisor: empty or the district (the whole district), or a street;
+- admin: empty or the district.
+"""
 
 from __future__ import annotations
 
@@ -48,9 +59,7 @@ def load_staff(path: Path) -> dict[str, StaffRecord]:
             raise ConfigError(path, code, "duplicate staff code")
         role = row["role"].strip()
         if role not in STAFF_ROLES:
-            raise ConfigError(
-                path, code, f"unknown staff role '{role}' (expected one of {', '.join(STAFF_ROLES)})"
-            )
+            raise ConfigError(path, code, f"unknown staff role '{role}' (expected one of {', '.join(STAFF_ROLES)})")
         name = row["name"].strip()
         if not name:
             raise ConfigError(path, code, "missing name")
@@ -98,9 +107,7 @@ def check_staff_scopes(
         elif record.scope in areas:
             kind = areas[record.scope].level
         else:
-            raise ConfigError(
-                path, record.code, f"unknown scope '{record.scope}' (not an area or department)"
-            )
+            raise ConfigError(path, record.code, f"unknown scope '{record.scope}' (not an area or department)")
         if kind not in allowed:
             shown = " or ".join(k or "empty" for k in allowed)
             raise ConfigError(

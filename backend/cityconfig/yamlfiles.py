@@ -191,9 +191,7 @@ def load_taxonomy(
         if normal <= 0 or urgent <= 0:
             raise ConfigError(responsibilities_path, code, "hours must be positive")
         if urgent > normal:
-            raise ConfigError(
-                responsibilities_path, code, f"urgent hours {urgent:g} exceed normal hours {normal:g}"
-            )
+            raise ConfigError(responsibilities_path, code, f"urgent hours {urgent:g} exceed normal hours {normal:g}")
         sub, category = subs[code]
         tier: Tier = resp.tier  # checked against TIERS above
         subcategories[code] = Subcategory(

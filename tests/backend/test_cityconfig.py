@@ -313,9 +313,7 @@ def test_unknown_staff_role_is_refused(config_dir: Path) -> None:
 
 def test_staff_scope_must_exist_and_fit_the_role(config_dir: Path) -> None:
     _edit_staff(config_dir, "DH01", "scope", "LC010101")
-    with pytest.raises(
-        ConfigError, match=r"entry 'DH01': role department_handler needs a scope of department"
-    ):
+    with pytest.raises(ConfigError, match=r"entry 'DH01': role department_handler needs a scope of department"):
         load_city_config(config_dir)
     _edit_staff(config_dir, "DH01", "scope", "nowhere")
     with pytest.raises(ConfigError, match=r"entry 'DH01': unknown scope 'nowhere'"):
@@ -325,16 +323,10 @@ def test_staff_scope_must_exist_and_fit_the_role(config_dir: Path) -> None:
 def test_feature_staff_must_be_in_staff_csv(config_dir: Path) -> None:
     path = config_dir / "staff.csv"
     path.write_text(
-        "".join(
-            ln
-            for ln in path.read_text(encoding="utf-8").splitlines(keepends=True)
-            if not ln.startswith("GW003,")
-        ),
+        "".join(ln for ln in path.read_text(encoding="utf-8").splitlines(keepends=True) if not ln.startswith("GW003,")),
         encoding="utf-8",
     )
-    with pytest.raises(
-        ConfigError, match=r"demo_city\.geojson: entry 'LC\d+': staff code 'GW003' is not in staff"
-    ):
+    with pytest.raises(ConfigError, match=r"demo_city\.geojson: entry 'LC\d+': staff code 'GW003' is not in staff"):
         load_city_config(config_dir)
 
 
@@ -369,9 +361,7 @@ def _load(tmp_path: Path, data: dict[str, Any]) -> Any:
     return load_areas(path, staff_codes=MINI_STAFF)
 
 
-def test_mini_city_loads_with_touching_grids_and_an_overlapping_special(
-    tmp_path: Path, mini: dict[str, Any]
-) -> None:
+def test_mini_city_loads_with_touching_grids_and_an_overlapping_special(tmp_path: Path, mini: dict[str, Any]) -> None:
     areas = _load(tmp_path, mini)
     assert areas["G1"].geometry.touches(areas["G2"].geometry)
     assert areas["Z1"].geometry.intersection(areas["G1"].geometry).area > 0

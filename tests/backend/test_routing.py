@@ -163,9 +163,7 @@ def test_non_rectangular_lattice_agrees_with_a_plain_strtree_query(x: float, y: 
 
 @settings(max_examples=300, deadline=None)
 @given(st.integers(0, len(SKEWED) - 1), st.integers(0, 3), st.floats(0.0, 1.0))
-def test_points_on_slanted_edges_and_vertices_agree_with_a_plain_strtree_query(
-    which: int, edge: int, t: float
-) -> None:
+def test_points_on_slanted_edges_and_vertices_agree_with_a_plain_strtree_query(which: int, edge: int, t: float) -> None:
     index = GridIndex.from_polygons(SKEWED)
     coords = list(SKEWED[which][2].exterior.coords)
     (ax, ay), (bx, by) = coords[edge], coords[edge + 1]
