@@ -10,9 +10,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Notification
+from backend.db.models import ChannelIdentity, Notification
 
 # WeChat lets an Official Account send customer-service messages only this long after the user's last message.
 WECHAT_SERVICE_WINDOW = timedelta(hours=48)
@@ -44,15 +45,39 @@ class WindowClosedError(PermanentChannelError):
 
 @runtime_checkable
 class Sender(Protocol):
-    """Delivers one notification on one channel, or raises a ChannelError."""
+    """Delivers one notification on one channel, or raises a ChannelError.
+
+    A sender may also have a `service_window: timedelta` attribute (WeChat: WECHAT_SERVICE_WINDOW): the
+    worker then raises WindowClosedError itself, without calling send(), for a recipient whose last
+    inbound message (ChannelIdentity.last_inbound_at) is older than that.
+    """
 
     def send(self, notification: Notification) -> None: ...
 
 
-# A hook that turns a notification a channel refused for good into another one (e.g. a WeChat template
-# message), or returns None to dead-letter it. It runs inside the worker's recording transaction; the
+# A hook that turns a notification a channel refused for good into another one (wechat_template_fallback
+# below), or returns None to dead-letter it. It runs inside the worker's recording transaction; the
 # returned row must not be added to the session yet and needs its own unique key.
 Fallback = Callable[[Session, Notification, PermanentChannelError], "Notification | None"]
+
+
+TEMPLATE_CHANNEL = "wechat_template"
+
+
+def wechat_template_fallback(session: Session, row: Notification,
+                             error: PermanentChannelError) -> Notification | None:
+    """The default fallback: the same message as a WeChat template message to the person's openid, if any."""
+    if row.channel == TEMPLATE_CHANNEL or row.person_id is None:
+        return None
+    openid = session.scalar(
+        select(ChannelIdentity.external_id)
+        .where(ChannelIdentity.person_id == row.person_id, ChannelIdentity.channel == "wechat")
+    )
+    if openid is None:
+        return None
+    return Notification(key=f"{row.key}:template"[:200], ticket_id=row.ticket_id, person_id=row.person_id,
+                        channel=TEMPLATE_CHANNEL, external_id=openid, kind=row.kind,
+                        payload={**row.payload, "fallback_from": row.channel, "fallback_reason": str(error)})
 
 
 def fallback_is_due(error: PermanentChannelError) -> bool:

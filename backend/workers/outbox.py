@@ -5,6 +5,9 @@ recording transaction after the send is the "sent" mark; a worker that dies betw
 rows whose lease expires, another worker claims them again, and a message may go out twice. Such
 rows show up as claims without a recorded outcome: `repeat_report` counts them.
 
+Channels with a service window (a sender with a `service_window` attribute: WeChat's 48 hours) are
+checked against ChannelIdentity.last_inbound_at before sending; a closed window takes the fallback.
+
 On PostgreSQL any number of workers may run (claims use FOR UPDATE SKIP LOCKED). On SQLite run one
 worker: the claim is one UPDATE statement and so atomic there too, but SQLite serialises all writers.
 """
@@ -15,20 +18,28 @@ import logging
 import random
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, insert, or_, select, update
+from sqlalchemy import Table, case, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import Notification, NotificationAttempt
+from backend.db.models import ChannelIdentity, Notification, NotificationAttempt
 from backend.db.session import transaction
 from backend.db.types import utcnow
-from backend.workers.channels import ChannelError, Fallback, PermanentChannelError, Sender
+from backend.workers.channels import (
+    ChannelError,
+    Fallback,
+    PermanentChannelError,
+    Sender,
+    TransientChannelError,
+    WindowClosedError,
+)
 from backend.workers.periodic import PeriodicJob, PeriodicRunner
 from backend.workers.ratelimit import RateLimiter, RateLimits
 from backend.workers.retry import Decision, Outcome, RetryPolicy, decide
@@ -80,7 +91,8 @@ class DrainResult:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
-_COUNTERS = {Outcome.RETRY: "retried", Outcome.FALLBACK: "fallback", Outcome.DEAD: "dead"}
+_ATTEMPTS = cast(Table, NotificationAttempt.__table__)
+_COUNTERS: dict[str, str] = {Outcome.RETRY: "retried", Outcome.FALLBACK: "fallback", Outcome.DEAD: "dead"}
 
 
 @dataclass
@@ -104,9 +116,15 @@ def claim(session: Session, *, worker_id: str, channels: Iterable[str], batch_si
         .limit(batch_size)
         .with_for_update(skip_locked=True)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # = ANY(ARRAY(subquery)) runs the locking subquery once and updates through the primary key;
+        # IN (subquery) lets the planner hash-join against a scan of the whole table.
+        chosen = Notification.id == func.any(func.array(due.scalar_subquery()))
+    else:
+        chosen = Notification.id.in_(due.scalar_subquery())
     stmt = (
         update(Notification)
-        .where(Notification.id.in_(due.scalar_subquery()))
+        .where(chosen)
         .values(lease_owner=worker_id, lease_until=now + timedelta(seconds=lease_seconds),
                 attempts=Notification.attempts + 1)
         .returning(Notification)
@@ -145,18 +163,47 @@ class OutboxWorker:
 
     def drain_once(self) -> DrainResult:
         """Claim one batch, send it (in parallel, under the rate limits) and record the outcomes."""
+        return self._record([f.result() for f in self.claim_and_send()])
+
+    def claim_and_send(self) -> list[Future[_Result]]:
+        """Claim one batch and start sending it on the send threads; record the results with record()."""
         if not self.senders:
-            return DrainResult()
+            return []
+        now = utcnow()
         with transaction(self.session_factory) as session:
             rows = claim(session, worker_id=self.worker_id, channels=self.senders.keys(),
-                         batch_size=self.config.batch_size, lease_seconds=self.config.lease_seconds,
-                         now=utcnow())
-        if not rows:
-            return DrainResult()
-        results = list(self._pool.map(self._deliver, rows))
-        return self._record(results)
+                         batch_size=self.config.batch_size, lease_seconds=self.config.lease_seconds, now=now)
+            closed = self._closed_windows(session, rows, now)
+        return [self._pool.submit(self._deliver, row, row.id in closed) for row in rows]
 
-    def _deliver(self, row: Notification) -> _Result:
+    def record(self, sending: Sequence[Future[_Result]]) -> DrainResult:
+        """Wait for a batch started by claim_and_send() and record its outcomes in one transaction."""
+        return self._record([f.result() for f in sending]) if sending else DrainResult()
+
+    def _closed_windows(self, session: Session, rows: Sequence[Notification], now: datetime) -> set[int]:
+        """Rows for channels with a service window (WeChat: 48 h) whose recipient has been silent too long."""
+        by_channel: dict[tuple[str, timedelta], list[Notification]] = defaultdict(list)
+        for row in rows:
+            window = getattr(self.senders[row.channel], "service_window", None)
+            if window is not None:
+                by_channel[(row.channel, window)].append(row)
+        closed: set[int] = set()
+        for (channel, window), group in by_channel.items():
+            last_seen = dict(session.execute(
+                select(ChannelIdentity.external_id, ChannelIdentity.last_inbound_at)
+                .where(ChannelIdentity.channel == channel,
+                       ChannelIdentity.external_id.in_({r.external_id for r in group}))
+            ).all())
+            for row in group:
+                seen = last_seen.get(row.external_id)
+                if seen is None or seen < now - window:
+                    closed.add(row.id)
+        return closed
+
+    def _deliver(self, row: Notification, window_closed: bool = False) -> _Result:
+        if window_closed:
+            error = WindowClosedError(f"no message from the user within the {row.channel} service window")
+            return _Result(row, utcnow(), error=error, duration_ms=0.0)
         sender = self.senders[row.channel]
         booking = self.limiter.reserve(row.channel, row.external_id, max_wait=self.config.max_rate_wait)
         if not booking.granted:
@@ -168,6 +215,8 @@ class OutboxWorker:
         try:
             sender.send(row)
         except Exception as exc:  # every failure is classified below, none may kill the worker
+            if isinstance(exc, TransientChannelError) and exc.retry_after:
+                self.limiter.hold(row.channel, row.external_id, exc.retry_after)
             if not isinstance(exc, ChannelError):
                 logger.warning("sender for %s raised an unexpected %s on notification %s",
                                row.channel, type(exc).__name__, row.id, exc_info=True)
@@ -208,7 +257,8 @@ class OutboxWorker:
                 )
                 out.sent = len(sent_ids)
             if attempts:
-                session.execute(insert(NotificationAttempt), attempts)
+                # Core table insert: a cached statement and the driver's executemany, no ORM bookkeeping.
+                session.execute(insert(_ATTEMPTS), attempts)
         return out
 
     def _attempt(self, row: Notification, res: _Result, outcome: str, error: str | None) -> dict[str, Any]:
@@ -241,6 +291,7 @@ class OutboxWorker:
         assert self.fallback is not None
         fresh = session.get(Notification, row.id)
         assert fresh is not None
+        alt: Notification | None = None
         try:
             with session.begin_nested():
                 alt = self.fallback(session, fresh, error)
@@ -249,9 +300,9 @@ class OutboxWorker:
                 session.add(alt)
                 session.flush()
         except IntegrityError:
-            # The fallback row exists already: an earlier attempt created it before a crash.
+            # The fallback row exists already: an earlier attempt created it, then its worker died.
             logger.info("fallback for notification %s already queued", row.id)
-            return f"{row.key} (existing)"
+            return f"{alt.key if alt is not None else '?'} (already queued)"
         except Exception:
             logger.exception("fallback hook failed for notification %s", row.id)
             return None
@@ -285,23 +336,40 @@ def run_worker(session_factory: sessionmaker[Session], senders: Mapping[str, Sen
     total = DrainResult()
     job_thread: threading.Thread | None = None
     if jobs:
-        runner = PeriodicRunner(session_factory, jobs, worker_id=worker_id, lease_seconds=config.lease_seconds)
+        runner = PeriodicRunner(session_factory, jobs, worker_id=worker_id,
+                                lease_seconds=config.lease_seconds)
         job_thread = threading.Thread(target=runner.loop, args=(stop_event, config.job_check_seconds),
                                       name=f"jobs-{worker_id}", daemon=True)
         job_thread.start()
     logger.info("worker %s started: channels %s, %d jobs", worker_id, sorted(senders), len(jobs))
-    with OutboxWorker(session_factory, senders, worker_id=worker_id, config=config, fallback=fallback) as worker:
+    worker = OutboxWorker(session_factory, senders, worker_id=worker_id, config=config, fallback=fallback)
+    with worker:
+        # Pipelined: while one batch is on the wire, the previous one is recorded and the next one claimed,
+        # so at most two batches per worker are claimed but unrecorded (the bound on repeats after a crash).
+        sending: list[Future[_Result]] = []
         while not stop_event.is_set():
+            db_error = False
             try:
-                step = worker.drain_once()
+                claimed = worker.claim_and_send()
             except DBAPIError:
-                # The database went away: leased rows come back when their lease expires; wait and go on.
-                logger.exception("worker %s: database error, pausing", worker_id)
+                logger.exception("worker %s: database error while claiming, pausing", worker_id)
+                claimed, db_error = [], True
+            try:
+                total.add(worker.record(sending))
+            except DBAPIError:
+                # Those rows stay leased and come back when the lease expires: possible repeats,
+                # which repeat_report counts.
+                logger.exception("worker %s: could not record a batch", worker_id)
+                db_error = True
+            sending = claimed
+            if db_error:
                 stop_event.wait(max(config.idle_sleep, 1.0))
-                continue
-            total.add(step)
-            if step.claimed == 0:
+            elif not sending:
                 stop_event.wait(config.idle_sleep)
+        try:
+            total.add(worker.record(sending))
+        except DBAPIError:
+            logger.exception("worker %s: could not record its last batch", worker_id)
     if job_thread is not None:
         job_thread.join(timeout=config.lease_seconds)
     logger.info("worker %s stopped: %s", worker_id, total)
@@ -310,25 +378,28 @@ def run_worker(session_factory: sessionmaker[Session], senders: Mapping[str, Sen
 
 @dataclass(frozen=True)
 class RepeatReport:
-    """Claims that ended without a recorded outcome (a worker died or lost its database mid-batch)."""
+    """Messages that may have gone out more than once, after crashes or expired leases."""
 
-    possible_repeats: int
-    notifications: int
+    possible_repeats: int  # an upper bound on the extra messages recipients got
+    notifications: int  # how many notifications are concerned
 
 
 def repeat_report(session: Session, *, now: datetime | None = None) -> RepeatReport:
-    """Count claims without an outcome: each is one message that may have gone out twice (an upper bound)."""
+    """Count claims that ended without a recorded outcome, plus 'sent' outcomes beyond the first."""
     now = now or utcnow()
     outcomes = (
-        select(NotificationAttempt.notification_id.label("nid"), func.count().label("n"))
+        select(NotificationAttempt.notification_id.label("nid"), func.count().label("n"),
+               func.sum(case((NotificationAttempt.outcome == Outcome.SENT.value, 1), else_=0)).label("sent"))
         .group_by(NotificationAttempt.notification_id).subquery()
     )
     in_flight = case((Notification.lease_until > now, 1), else_=0)
     lost = Notification.attempts - func.coalesce(outcomes.c.n, 0) - in_flight
+    extra_sent = func.coalesce(outcomes.c.sent, 0) - 1
+    repeats = case((lost > 0, lost), else_=0) + case((extra_sent > 0, extra_sent), else_=0)
     stmt = (
-        select(func.coalesce(func.sum(lost), 0), func.count())
+        select(func.coalesce(func.sum(repeats), 0), func.count())
         .select_from(Notification).outerjoin(outcomes, outcomes.c.nid == Notification.id)
-        .where(lost > 0)
+        .where(repeats > 0)
     )
     total, rows = session.execute(stmt).one()
     return RepeatReport(possible_repeats=int(total), notifications=int(rows))

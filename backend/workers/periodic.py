@@ -37,6 +37,8 @@ class PeriodicJob:
     name: str
     period: PeriodKey
     run: Callable[[datetime], object]
+    # How long one run may take before another worker assumes this one died (default: the runner's).
+    lease_seconds: float | None = None
 
 
 def every(seconds: float) -> PeriodKey:
@@ -83,7 +85,7 @@ class PeriodicRunner:
         for job in self.jobs:
             now = self.clock()
             period = job.period(now)
-            if period is None or not self._take(job.name, period, now):
+            if period is None or not self._take(job.name, period, now, job.lease_seconds):
                 continue
             try:
                 job.run(now)
@@ -117,15 +119,16 @@ class PeriodicRunner:
                     pass  # another worker created it at the same moment
         self._known.add(name)
 
-    def _take(self, name: str, period: str, now: datetime) -> bool:
+    def _take(self, name: str, period: str, now: datetime, lease_seconds: float | None = None) -> bool:
         self._ensure_row(name)
+        lease = timedelta(seconds=lease_seconds or self.lease_seconds)
         with transaction(self.session_factory) as session:
             result = session.execute(
                 update(JobLease)
                 .where(JobLease.name == name,
                        or_(JobLease.last_period.is_(None), JobLease.last_period < period),
                        or_(JobLease.lease_until.is_(None), JobLease.lease_until < now))
-                .values(owner=self.worker_id, lease_until=now + timedelta(seconds=self.lease_seconds))
+                .values(owner=self.worker_id, lease_until=now + lease)
                 .execution_options(synchronize_session=False)
             )
             return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -139,3 +142,20 @@ class PeriodicRunner:
                 update(JobLease).where(JobLease.name == name, JobLease.owner == self.worker_id)
                 .values(**values).execution_options(synchronize_session=False)
             )
+
+
+def standard_jobs(*, sla_tick_seconds: float, digest_time: str, timezone: str,
+                  sla_tick: Callable[[datetime], object],
+                  supervise: Callable[[datetime], object] | None = None,
+                  digest: Callable[[datetime], object] | None = None) -> list[PeriodicJob]:
+    """The worker's periodic jobs: the SLA tick (lights, escalation), 督办 reminders, the daily digest.
+
+    Pass settings.sla_tick_seconds, settings.digest_time and the calendar's timezone; the callables are the
+    backend's use cases (each runs its own transaction).
+    """
+    jobs = [PeriodicJob("sla_tick", every(sla_tick_seconds), sla_tick)]
+    if supervise is not None:
+        jobs.append(PeriodicJob("supervise_reminders", every(sla_tick_seconds), supervise))
+    if digest is not None:
+        jobs.append(PeriodicJob("daily_digest", daily_at(digest_time, tz=timezone), digest))
+    return jobs

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,10 @@ class Rate:
 
     per_second: float
     burst: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.per_second <= 0 or self.burst < 1:
+            raise ValueError(f"a rate needs per_second > 0 and burst >= 1, got {self}")
 
     def max_in_window(self, seconds: float) -> float:
         """The most messages this bucket lets through in any window of the given length."""
@@ -52,16 +57,34 @@ class RateLimits:
     per_channel: Mapping[str, ChannelLimits] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     enabled: bool = True
 
+    @classmethod
+    def from_config(cls, overrides: Mapping[str, Mapping[str, Sequence[float] | None]] | None = None, *,
+                    enabled: bool = True) -> RateLimits:
+        """The defaults with per-channel overrides, e.g. {"telegram": {"recipient": [1, 1], "channel": None}}.
+
+        Each value is [per_second, burst] (burst optional) or None to switch that limit off; the shape
+        fits a JSON settings field such as GRIDBOT_WORKER_RATE_LIMITS.
+        """
+        limits = dict(DEFAULT_LIMITS)
+        for channel, spec in (overrides or {}).items():
+            unknown = set(spec) - {"channel", "recipient"}
+            if unknown:
+                raise ValueError(f"rate limits of {channel!r}: unknown keys {sorted(unknown)}")
+            current = limits.get(channel, ChannelLimits())
+            values = {key: (Rate(*value) if value is not None else None) for key, value in spec.items()}
+            limits[channel] = replace(current, **values)
+        return cls(per_channel=limits, enabled=enabled)
+
     def share(self, workers: int) -> RateLimits:
         """This configuration with each channel-wide rate split between `workers` worker processes."""
         if workers <= 1:
             return self
-        split = {
-            name: replace(lim, channel=Rate(lim.channel.per_second / workers, max(1.0, lim.channel.burst / workers))
-                          if lim.channel else None)
-            for name, lim in self.per_channel.items()
-        }
-        return replace(self, per_channel=split)
+        def split(rate: Rate | None) -> Rate | None:
+            return Rate(rate.per_second / workers, max(1.0, rate.burst / workers)) if rate else None
+
+        per_channel = {name: replace(lim, channel=split(lim.channel))
+                       for name, lim in self.per_channel.items()}
+        return replace(self, per_channel=per_channel)
 
 
 class _Schedule:
@@ -94,16 +117,30 @@ class Reservation:
 class RateLimiter:
     """Reserves send slots under the channel and recipient limits of a RateLimits configuration."""
 
-    def __init__(self, limits: RateLimits | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limits: RateLimits | None = None, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits or RateLimits()
         self._clock = clock
         self._lock = threading.Lock()
         self._channels: dict[str, _Schedule] = {}
         self._recipients: dict[tuple[str, str], _Schedule] = {}
+        self._held_until: dict[tuple[str, str], float] = {}
         self._last_prune = clock()
+
+    def hold(self, channel: str, recipient: str, seconds: float) -> None:
+        """The platform said "retry after N s" for this recipient: hold its other messages that long too."""
+        with self._lock:
+            key = (channel, recipient)
+            self._held_until[key] = max(self._held_until.get(key, 0.0), self._clock() + seconds)
 
     def reserve(self, channel: str, recipient: str, *, max_wait: float) -> Reservation:
         """Book the earliest slot for one message; if it is more than max_wait away, book nothing."""
+        if self._held_until:
+            # Flood control from the platform applies even with our own limits switched off.
+            with self._lock:
+                held = self._held_until.get((channel, recipient), 0.0) - self._clock()
+            if held > 0:
+                return Reservation(False, held)
         if not self.limits.enabled:
             return Reservation(True, 0.0)
         lim = self.limits.per_channel.get(channel)
@@ -127,7 +164,7 @@ class RateLimiter:
             return Reservation(True, at - now)
 
     @staticmethod
-    def _schedule(table: dict, key: object, rate: Rate | None) -> _Schedule | None:  # type: ignore[type-arg]
+    def _schedule(table: dict[Any, _Schedule], key: object, rate: Rate | None) -> _Schedule | None:
         if rate is None:
             return None
         sched = table.get(key)
@@ -141,3 +178,4 @@ class RateLimiter:
             return
         self._last_prune = now
         self._recipients = {k: s for k, s in self._recipients.items() if s.tat > now}
+        self._held_until = {k: t for k, t in self._held_until.items() if t > now}

@@ -29,15 +29,16 @@ class RetryPolicy:
     # Never wait longer than this for a platform's retry_after; beyond it the platform is misbehaving.
     max_retry_after: float = 3600.0
 
-    def delay(self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+    def delay(self, attempt: int, retry_after: float | None = None,
+              rng: random.Random | None = None) -> float:
         """Seconds to wait before attempt number `attempt + 1`, never less than the platform's retry_after."""
-        rng = rng or random
+        draw = rng.uniform if rng is not None else random.uniform
         raw = min(self.cap_seconds, self.base_seconds * self.factor ** max(0, attempt - 1))
-        jittered = raw / 2 + rng.uniform(0, raw / 2)
+        jittered = raw / 2 + draw(0, raw / 2)
         if retry_after is not None and retry_after > 0:
             honoured = min(retry_after, self.max_retry_after)
             # A little jitter on top so a crowd told "retry after 5 s" does not come back in one burst.
-            return max(jittered, honoured + rng.uniform(0, min(1.0, honoured * 0.1)))
+            return max(jittered, honoured + draw(0, min(1.0, honoured * 0.1)))
         return jittered
 
 
@@ -58,7 +59,7 @@ def decide(error: BaseException, attempt: int, policy: RetryPolicy, *, has_fallb
         if has_fallback and fallback_is_due(error):
             return Decision(Outcome.FALLBACK, None, reason)
         return Decision(Outcome.DEAD, None, reason)
-    # Transient errors and unexpected exceptions (a renderer bug, a driver hiccup) are retried, but not forever.
+    # Transient errors and unexpected exceptions (a renderer bug, a driver hiccup) are retried, not forever.
     if attempt >= policy.max_attempts:
         return Decision(Outcome.DEAD, None, f"gave up after {attempt} attempts: {reason}")
     retry_after = error.retry_after if isinstance(error, TransientChannelError) else None

@@ -8,11 +8,10 @@ which is what limits the benchmark on a small machine.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
-
-import json
 
 import httpcore
 
@@ -65,7 +64,7 @@ class TelegramHttpSender:
         raise_for_telegram(response.status, response.content)
 
 
-_HEADERS = {"Content-Type": "application/json"}
+_HEADERS: dict[bytes | str, bytes | str] = {"Content-Type": "application/json"}
 
 
 def raise_for_telegram(status: int, content: bytes) -> None:

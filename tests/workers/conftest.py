@@ -1,4 +1,4 @@
-"""Fixtures for the outbox tests: a migrated database (SQLite always, PostgreSQL when configured), the fake."""
+"""Outbox test fixtures: a migrated database (SQLite always, PostgreSQL when configured), the fake API."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from backend.db.session import make_engine, make_session_factory, transaction
 from tests.workers.fake_telegram import FakeTelegram
 
 PG_ENV = "GRIDBOT_TEST_POSTGRES_URL"
-_TABLES = "notification_attempts, notifications, job_leases"
+_TABLES = "notification_attempts, notifications, job_leases, channel_identities, people"
 
 
 def postgres_workers_url() -> str | None:

@@ -120,6 +120,7 @@ class FakeTelegram:
         self._calls: list[Call] = []
         self._scripts: dict[str, deque[Failure]] = defaultdict(deque)
         self._next_id = 5000
+        self._delivered = 0
 
     @property
     def base_url(self) -> str:
@@ -149,6 +150,13 @@ class FakeTelegram:
     def record(self, call: Call) -> None:
         with self._lock:
             self._calls.append(call)
+            if call.method == "sendMessage" and call.status == 200:
+                self._delivered += 1
+
+    @property
+    def delivered_count(self) -> int:
+        """How many sendMessage calls were answered 200 (cheap, for polling)."""
+        return self._delivered
 
     @property
     def calls(self) -> list[Call]:
@@ -179,10 +187,12 @@ class FakeTelegram:
             time.sleep(failure.delay)
             return 504, {"ok": False, "error_code": 504, "description": "answered too late"}
         if failure is not None:
-            body: dict[str, Any] = {"ok": False, "error_code": failure.status, "description": failure.description}
+            body: dict[str, Any] = {"ok": False, "error_code": failure.status,
+                                    "description": failure.description}
             if failure.retry_after is not None:
                 body["parameters"] = {"retry_after": failure.retry_after}
             return failure.status, body
+        chat_id: int | str = int(chat) if chat.lstrip("-").isdigit() else chat
         message = {"message_id": message_id, "date": int(time.time()), "from": BOT_USER,
-                   "chat": {"id": chat, "type": "private"}, "text": params.get("text", "")}
+                   "chat": {"id": chat_id, "type": "private"}, "text": params.get("text", "")}
         return 200, {"ok": True, "result": message}

@@ -12,7 +12,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import Notification, NotificationAttempt
 from backend.db.session import transaction
 from backend.db.types import utcnow
-from backend.workers.outbox import OutboxConfig, OutboxWorker, claim, drain_until_idle, repeat_report
+from backend.settings import Settings
+from backend.workers.outbox import (
+    OutboxConfig,
+    OutboxWorker,
+    RepeatReport,
+    claim,
+    drain_once,
+    drain_until_idle,
+    repeat_report,
+)
 from backend.workers.ratelimit import RateLimits
 from backend.workers.telegram_http import TelegramHttpSender
 from tests.workers.conftest import add_notifications
@@ -48,8 +57,8 @@ def test_every_queued_notification_is_sent_once_and_logged(
 def test_message_goes_to_the_rows_chat_with_the_rendered_text(
         factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
     add_notifications(factory, 3, chats=3, prefix="GB-")
-    with OutboxWorker(factory, {"telegram": sender}, worker_id="w1", config=FAST) as worker:
-        drain_until_idle(worker)
+    result = drain_once(factory, {"telegram": sender}, worker_id="w1", config=FAST)
+    assert (result.claimed, result.sent) == (3, 3)
     got = {(c.params["chat_id"], c.params["text"]) for c in fake_tg.delivered()}
     assert got == {("1000", "task_new GB-0"), ("1001", "task_new GB-1"), ("1002", "task_new GB-2")}
 
@@ -74,7 +83,8 @@ def test_live_lease_blocks_a_claim_and_expired_lease_allows_it(factory: sessionm
         session.execute(update(Notification).where(Notification.id == ids[0])
                         .values(lease_owner="ghost", lease_until=now + timedelta(seconds=30), attempts=1))
         session.execute(update(Notification).where(Notification.id == ids[1])
-                        .values(lease_owner="dead-worker", lease_until=now - timedelta(seconds=1), attempts=1))
+                        .values(lease_owner="dead-worker", lease_until=now - timedelta(seconds=1),
+                                attempts=1))
     with transaction(factory) as session:
         rows = claim(session, worker_id="w2", channels=["telegram"], batch_size=10, lease_seconds=10, now=now)
     assert [(r.id, r.lease_owner, r.attempts) for r in rows] == [(ids[1], "w2", 2)]
@@ -89,5 +99,26 @@ def test_rows_not_yet_due_are_not_claimed(factory: sessionmaker[Session]) -> Non
         session.execute(update(Notification).where(Notification.id == ids[0])
                         .values(next_attempt_at=utcnow() + timedelta(minutes=5)))
     with transaction(factory) as session:
-        rows = claim(session, worker_id="w", channels=["telegram"], batch_size=10, lease_seconds=10, now=utcnow())
+        rows = claim(session, worker_id="w", channels=["telegram"], batch_size=10, lease_seconds=10,
+                     now=utcnow())
     assert [r.id for r in rows] == [ids[1]]
+
+
+def test_a_second_sent_outcome_counts_as_a_repeat(factory: sessionmaker[Session]) -> None:
+    (nid,) = add_notifications(factory, 1)
+    now = utcnow()
+    with transaction(factory) as session:
+        # Two workers both sent it (the first one's lease ran out while it was still sending).
+        session.execute(update(Notification).where(Notification.id == nid).values(attempts=2, status="sent"))
+        session.add_all([NotificationAttempt(notification_id=nid, worker=w, outcome="sent", at=now)
+                         for w in ("slow", "fast")])
+    with factory() as session:
+        assert repeat_report(session) == RepeatReport(possible_repeats=1, notifications=1)
+
+
+def test_config_takes_lease_and_batch_from_settings() -> None:
+    settings = Settings(worker_lease_seconds=30, worker_batch_size=7)
+    config = OutboxConfig.from_settings(settings, send_threads=2)
+    assert (config.lease_seconds, config.batch_size, config.send_threads) == (30.0, 7, 2)
+    with pytest.raises(ValueError, match="lease_seconds"):
+        OutboxConfig(lease_seconds=3, max_rate_wait=2)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import Notification, NotificationAttempt
+from backend.db.models import ChannelIdentity, Notification, NotificationAttempt, Person
 from backend.db.session import transaction
-from backend.workers.channels import PermanentChannelError
+from backend.db.types import utcnow
+from backend.workers.channels import WECHAT_SERVICE_WINDOW, PermanentChannelError, wechat_template_fallback
 from backend.workers.outbox import OutboxConfig, OutboxWorker, dead_letters, requeue_dead
 from backend.workers.ratelimit import RateLimits
 from backend.workers.retry import RetryPolicy
@@ -63,6 +65,19 @@ def test_flood_control_waits_at_least_retry_after(
     assert [o for o, _ in attempt_log(factory)] == ["retry", "sent"]
 
 
+def test_flood_control_holds_the_chats_other_messages_too(
+        factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
+    add_notifications(factory, 3, chats=1)  # three messages to one chat
+    fake_tg.script(CHAT, Failure.flood(retry_after=1))
+    one_thread = OutboxConfig(batch_size=10, lease_seconds=5.0, send_threads=1, max_rate_wait=0.5,
+                              retry=POLICY, limits=RateLimits(enabled=False))
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=one_thread) as worker:
+        drain_until_settled(worker, factory)
+    calls = sorted(fake_tg.sent(CHAT), key=lambda c: c.at)
+    assert [c.status for c in calls] == [429, 200, 200, 200]
+    assert calls[1].at - calls[0].at >= 1.0  # nothing else went to that chat during the flood wait
+
+
 def test_server_errors_and_timeouts_are_retried_with_growing_backoff(
         factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
     add_notifications(factory, 1)
@@ -86,7 +101,8 @@ def test_persistent_server_errors_end_in_the_dead_letter_list(
         factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
     add_notifications(factory, 2)
     config = OutboxConfig(batch_size=10, lease_seconds=5.0, send_threads=2, max_rate_wait=0.5,
-                          retry=RetryPolicy(base_seconds=0.02, max_attempts=3), limits=RateLimits(enabled=False))
+                          retry=RetryPolicy(base_seconds=0.02, max_attempts=3),
+                          limits=RateLimits(enabled=False))
     fake_tg.script(CHAT, *[Failure.server_error()] * 5)
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
         drain_until_settled(worker, factory)
@@ -94,7 +110,8 @@ def test_persistent_server_errors_end_in_the_dead_letter_list(
     with factory() as session:
         dead = dead_letters(session, limit=10)
     assert [(d.key, d.attempts) for d in dead] == [("n0", 3)]
-    assert dead[0].reason is not None and "gave up after 3 attempts" in dead[0].reason and "500" in dead[0].reason
+    reason = dead[0].reason or ""
+    assert "gave up after 3 attempts" in reason and "500" in reason
     assert dead[0].last_attempt_at is not None
 
 
@@ -113,7 +130,8 @@ def test_blocked_user_without_fallback_is_dead_lettered_at_once_with_the_reason(
     assert statuses == {"n0": "dead", "n1": "sent", "n2": "sent"}
 
 
-def template_fallback(session: Session, row: Notification, error: PermanentChannelError) -> Notification | None:
+def template_fallback(session: Session, row: Notification,
+                      error: PermanentChannelError) -> Notification | None:
     """The fallback a deployment configures: the same message as a WeChat template message, if bound."""
     return Notification(key=f"{row.key}:template", ticket_id=row.ticket_id, person_id=row.person_id,
                         channel="wechat_template", external_id=f"openid-{row.external_id}", kind=row.kind,
@@ -163,3 +181,60 @@ def test_requeued_dead_letter_is_delivered(
     with factory() as session:
         assert session.scalar(select(Notification.status)) == "sent"
         assert dead_letters(session, limit=10) == []
+
+
+class RecordingWeChat:
+    """A stand-in for the WeChat customer-service sender: accepts everything, remembers the recipients."""
+
+    service_window = WECHAT_SERVICE_WINDOW
+
+    def __init__(self) -> None:
+        self.recipients: list[str] = []
+
+    def send(self, notification: Notification) -> None:
+        self.recipients.append(notification.external_id)
+
+
+def test_wechat_window_closed_after_48_hours_takes_the_template_fallback(
+        factory: sessionmaker[Session]) -> None:
+    now = utcnow()
+    with transaction(factory) as session:
+        for openid, silent in (("o-recent", timedelta(hours=47)), ("o-stale", timedelta(hours=49)),
+                               ("o-never", None)):
+            person = Person(kind="resident", name=openid)
+            session.add(person)
+            session.flush()
+            session.add(ChannelIdentity(person_id=person.id, channel="wechat", external_id=openid,
+                                        last_inbound_at=now - silent if silent else None))
+            session.add(Notification(key=f"k-{openid}", person_id=person.id, channel="wechat",
+                                     external_id=openid, kind="resolved", payload={"number": openid}))
+    wechat = RecordingWeChat()
+    with OutboxWorker(factory, {"wechat": wechat}, worker_id="w", config=CONFIG,
+                      fallback=wechat_template_fallback) as worker:
+        result = worker.drain_once()
+    assert wechat.recipients == ["o-recent"]
+    assert (result.sent, result.fallback) == (1, 2)
+    with factory() as session:
+        status = dict(session.execute(select(Notification.key, Notification.status)).all())
+    assert status == {"k-o-recent": "sent", "k-o-stale": "fallback", "k-o-never": "fallback",
+                      "k-o-stale:template": "pending", "k-o-never:template": "pending"}
+    with factory() as session:
+        template = session.scalars(select(Notification).where(Notification.key == "k-o-stale:template")).one()
+    assert (template.channel, template.external_id) == ("wechat_template", "o-stale")
+    assert template.kind == "resolved"
+    assert template.payload["number"] == "o-stale" and template.payload["fallback_from"] == "wechat"
+
+
+def test_default_fallback_declines_without_a_wechat_identity(
+        factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
+    with transaction(factory) as session:
+        person = Person(kind="resident", name="tg only")
+        session.add(person)
+        session.flush()
+        session.add(Notification(key="k1", person_id=person.id, channel="telegram", external_id=CHAT,
+                                 kind="closed", payload={}))
+    fake_tg.script(CHAT, Failure.blocked())
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG,
+                      fallback=wechat_template_fallback) as worker:
+        result = worker.drain_once()
+    assert (result.fallback, result.dead) == (0, 1)

@@ -18,7 +18,7 @@ from tests.workers.fake_telegram import FakeTelegram
 
 CHANNEL = Rate(20.0, 5.0)
 RECIPIENT = Rate(2.0, 1.0)
-JITTER = 0.1  # seconds of scheduling noise between the limiter's clock and the fake's arrival times
+JITTER = 0.25  # seconds of scheduling noise between the limiter's clock and the fake's arrival times
 
 
 def max_in_window(times: list[float], window: float) -> int:

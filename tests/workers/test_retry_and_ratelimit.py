@@ -6,8 +6,13 @@ import random
 
 import pytest
 
-from backend.workers.channels import BlockedError, PermanentChannelError, TransientChannelError, WindowClosedError
-from backend.workers.ratelimit import ChannelLimits, Rate, RateLimiter, RateLimits
+from backend.workers.channels import (
+    BlockedError,
+    PermanentChannelError,
+    TransientChannelError,
+    WindowClosedError,
+)
+from backend.workers.ratelimit import ChannelLimits, Rate, RateLimiter, RateLimits, Reservation
 from backend.workers.retry import Outcome, RetryPolicy, decide
 
 
@@ -111,3 +116,26 @@ def test_share_splits_the_channel_rate_between_workers() -> None:
     limits = RateLimits({"telegram": ChannelLimits(Rate(30.0, 30.0), Rate(1.0, 1.0))}).share(3)
     lim = limits.per_channel["telegram"]
     assert lim.channel == Rate(10.0, 10.0) and lim.recipient == Rate(1.0, 1.0)
+
+
+def test_limits_from_config_override_the_defaults_per_channel() -> None:
+    limits = RateLimits.from_config({"telegram": {"recipient": [0.5, 2]}, "wecom": {"channel": None}})
+    assert limits.per_channel["telegram"] == ChannelLimits(Rate(30.0, 30.0), Rate(0.5, 2.0))
+    assert limits.per_channel["wecom"].channel is None and limits.per_channel["wecom"].recipient is not None
+    assert limits.per_channel["wechat"] == RateLimits().per_channel["wechat"]
+
+
+def test_limits_config_with_a_typo_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown keys"):
+        RateLimits.from_config({"telegram": {"per_chat": [1, 1]}})
+
+
+def test_platform_flood_control_holds_the_recipient_even_with_limits_off() -> None:
+    clock = Clock()
+    lim = limiter(None, None, clock, enabled=False)
+    lim.hold("telegram", "42", 5.0)
+    held = lim.reserve("telegram", "42", max_wait=1)
+    assert not held.granted and held.delay == pytest.approx(5.0)
+    assert lim.reserve("telegram", "43", max_wait=1).granted
+    clock.t += 5.0
+    assert lim.reserve("telegram", "42", max_wait=1) == Reservation(True, 0.0)
