@@ -51,27 +51,48 @@ def train(
     text_cols: TextColsOpt = "text",
     label_col: LabelColOpt = "label",
     cv: Annotated[int | None, typer.Option("--cv", min=2, help="stratified k-fold CV before the fit")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="model directory [default: MODEL_ROOT/default]")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="model directory (default: MODEL_ROOT/default)")] = None,
     metrics_out: Annotated[Path | None, typer.Option("--metrics-out", help="write metrics JSON here")] = None,
-    extra_data: Annotated[list[Path] | None, typer.Option(
-        "--extra-data", exists=True, help="more labelled data (same columns, or label,text); repeatable")] = None,
+    extra_data: Annotated[
+        list[Path] | None,
+        typer.Option("--extra-data", exists=True, help="more labelled data (same columns, or label,text); repeatable"),
+    ] = None,
     config_dir: ConfigDirOpt = DEFAULT_CONFIG_DIR,
     model_root: ModelRootOpt = DEFAULT_MODEL_ROOT,
 ) -> None:
     """Train a classifier on labelled messages and save it with its metadata."""
-    cols = parse_cols(text_cols)
-    datasets = [read_dataset(data, cols, label_col)]
-    datasets += [_read_extra(path, cols, label_col) for path in extra_data or []]
-    dataset = concat(datasets)
-    console.print(f"training on {len(dataset)} messages from {dataset.source}")
+    try:
+        cols = parse_cols(text_cols)
+        datasets = [read_dataset(data, cols, label_col)]
+        datasets += [_read_extra(path, cols, label_col) for path in extra_data or []]
+        dataset = concat(datasets)
+        console.print(f"training on {len(dataset)} messages from {dataset.source}")
+        with _progress_bar() as progress:
+            model, metrics = train_model(
+                dataset.texts,
+                dataset.labels or [],
+                label_info=load_label_info(config_dir),
+                user_words=words_from_config(config_dir),
+                cv=cv,
+                progress=progress,
+            )
+    except ValueError as exc:  # bad columns, too few examples per label for --cv, ...
+        console.print(f"[red]cannot train:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
     model_dir = out or model_root / DEFAULT_MODEL_NAME
-    with _progress_bar() as progress:
-        model, metrics = train_model(dataset.texts, dataset.labels or [], label_info=load_label_info(config_dir),
-                                     user_words=words_from_config(config_dir), cv=cv, progress=progress)
     print_metrics(metrics, console)
-    save_model(model, model_dir, metadata={
-        "built_from": "custom", "data_sources": [d.source for d in datasets], "text_cols": cols,
-        "label_col": label_col, "training_data_sha256": metrics["training_data_sha256"], "metrics": _brief(metrics)})
+    save_model(
+        model,
+        model_dir,
+        metadata={
+            "built_from": "custom",
+            "data_sources": [d.source for d in datasets],
+            "text_cols": cols,
+            "label_col": label_col,
+            "training_data_sha256": metrics["training_data_sha256"],
+            "metrics": _brief(metrics),
+        },
+    )
     if metrics_out:
         _write_json(metrics_out, metrics)
     console.print(f"model saved to {model_dir}")
@@ -83,8 +104,10 @@ def evaluate(
     model: Annotated[str, typer.Option("--model", help="model directory, or 'default'")] = DEFAULT_MODEL_NAME,
     text_cols: TextColsOpt = "text",
     label_col: LabelColOpt = "label",
-    label_map: Annotated[Path | None, typer.Option(
-        "--label-map", exists=True, help="CSV source_label,target_label (targets: our department codes)")] = None,
+    label_map: Annotated[
+        Path | None,
+        typer.Option("--label-map", exists=True, help="CSV source_label,target_label (targets: our department codes)"),
+    ] = None,
     metrics_out: Annotated[Path | None, typer.Option("--metrics-out", help="write metrics JSON here")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="write the confusion matrix as a PNG")] = None,
     model_root: ModelRootOpt = DEFAULT_MODEL_ROOT,
@@ -96,13 +119,19 @@ def evaluate(
     except ModelLoadError as exc:
         console.print(f"[red]cannot load model:[/red] {exc}")
         raise typer.Exit(code=2) from exc
-    dataset = read_dataset(data, parse_cols(text_cols), label_col)
-    mapping = read_label_map(label_map) if label_map else None
-    metrics = evaluate_model(classifier, dataset.texts, dataset.labels or [], label_map=mapping)
+    try:
+        dataset = read_dataset(data, parse_cols(text_cols), label_col)
+        mapping = read_label_map(label_map) if label_map else None
+        metrics = evaluate_model(classifier, dataset.texts, dataset.labels or [], label_map=mapping)
+    except ValueError as exc:  # bad columns, label map naming classes the model does not know, ...
+        console.print(f"[red]cannot evaluate:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
     metrics["model"] = str(model_dir)
     print_metrics(metrics, console)
     if mapping is not None:
-        console.print(f"label map: evaluated at {metrics['level']} level, {metrics['unmapped_rows']} unmapped rows skipped")
+        console.print(
+            f"label map: evaluated at {metrics['level']} level, {metrics['unmapped_rows']} unmapped rows skipped"
+        )
     if metrics_out:
         _write_json(metrics_out, metrics)
     if plot:
@@ -116,16 +145,30 @@ def default_source_sha256(config_dir: Path) -> str:
     return f"{PIPELINE_VERSION}:{digest}"
 
 
-def build_default_model(config_dir: Path, model_root: Path, *, cv: int | None = None,
-                        progress: ProgressFn | None = None) -> Path:
+def build_default_model(
+    config_dir: Path, model_root: Path, *, cv: int | None = None, progress: ProgressFn | None = None
+) -> Path:
     """Train the shipped model from config/seed_corpus/ into MODEL_ROOT/default and return that directory."""
     dataset = read_dataset(config_dir / SEED_CORPUS, ["text"], "label")
-    model, metrics = train_model(dataset.texts, dataset.labels or [], label_info=load_label_info(config_dir),
-                                 user_words=words_from_config(config_dir), cv=cv, progress=progress)
-    return save_model(model, model_root / DEFAULT_MODEL_NAME, metadata={
-        "built_from": SEED_CORPUS, "data_sources": [str(config_dir / SEED_CORPUS)],
-        "source_sha256": default_source_sha256(config_dir),
-        "training_data_sha256": metrics["training_data_sha256"], "metrics": _brief(metrics)})
+    model, metrics = train_model(
+        dataset.texts,
+        dataset.labels or [],
+        label_info=load_label_info(config_dir),
+        user_words=words_from_config(config_dir),
+        cv=cv,
+        progress=progress,
+    )
+    return save_model(
+        model,
+        model_root / DEFAULT_MODEL_NAME,
+        metadata={
+            "built_from": SEED_CORPUS,
+            "data_sources": [str(config_dir / SEED_CORPUS)],
+            "source_sha256": default_source_sha256(config_dir),
+            "training_data_sha256": metrics["training_data_sha256"],
+            "metrics": _brief(metrics),
+        },
+    )
 
 
 def ensure_default_model(config_dir: Path, model_root: Path) -> Path:
@@ -145,6 +188,8 @@ def ensure_default_model(config_dir: Path, model_root: Path) -> Path:
 
 
 def _rebuild_reason(model_dir: Path, config_dir: Path) -> str | None:
+    if not model_dir.exists():
+        return f"no model in {model_dir} yet"
     try:
         meta = read_meta(model_dir)
     except ModelLoadError as exc:
@@ -179,8 +224,14 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 @contextmanager
 def _progress_bar() -> Iterator[ProgressFn]:
-    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console, transient=False) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         task = bar.add_task("training", total=1)
 
         def update(description: str, done: int, total: int) -> None:
@@ -198,3 +249,7 @@ def _file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+if __name__ == "__main__":
+    app()

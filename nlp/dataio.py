@@ -118,8 +118,11 @@ def load_label_info(config_dir: Path) -> LabelInfo:
     for cat in taxonomy["categories"]:
         for sub in cat["subcategories"]:
             duty = duties.get(sub["code"], {})
-            info[sub["code"]] = {"category": cat["code"], "department": duty.get("department"),
-                                 "name": sub.get("name", sub["code"])}
+            info[sub["code"]] = {
+                "category": cat["code"],
+                "department": duty.get("department"),
+                "name": sub.get("name", sub["code"]),
+            }
     return info
 
 
@@ -128,5 +131,4 @@ def label_info_for(labels: Sequence[str], known: LabelInfo) -> LabelInfo:
     unknown = sorted(set(labels) - known.keys())
     if unknown:
         logger.warning("labels not in the taxonomy (no category/department): %s", ", ".join(unknown[:10]))
-    return {lab: known.get(lab, {"category": None, "department": None, "name": lab})
-            for lab in sorted(set(labels))}
+    return {lab: known.get(lab, {"category": None, "department": None, "name": lab}) for lab in sorted(set(labels))}

@@ -28,15 +28,18 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict
     y_true, y_pred = [str(y) for y in y_true], [str(y) for y in y_pred]
     present = sorted(set(y_true))
     labels = sorted(set(y_true) | set(y_pred))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0)
+    precision, recall, f1, support = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
     return {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
-        "per_class": {lab: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-                      for lab, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)},
-        "confusion_matrix": {"labels": labels,
-                             "matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist()},
+        "per_class": {
+            lab: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for lab, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
+        },
+        "confusion_matrix": {
+            "labels": labels,
+            "matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+        },
         "n_evaluated": len(y_true),
     }
 
@@ -47,24 +50,37 @@ def read_label_map(path: Path) -> dict[str, str]:
     for col in ("source_label", "target_label"):
         if col not in frame.columns:
             raise ValueError(f"{path}: label map needs columns source_label,target_label")
-    return {str(s).strip(): str(t).strip() for s, t in zip(frame["source_label"], frame["target_label"],
-                                                            strict=True) if str(s).strip()}
+    return {
+        str(s).strip(): str(t).strip()
+        for s, t in zip(frame["source_label"], frame["target_label"], strict=True)
+        if str(s).strip()
+    }
 
 
 def map_level(targets: Sequence[str], model: ComplaintClassifier) -> str:
     """Which level of our labels the map's targets name: subcategory, category or department."""
     wanted = set(targets)
     for level in LEVELS:
-        known = set(model.labels) if level == "subcategory" else {
-            str(v.get(level)) for v in model.label_info.values() if v.get(level)}
+        known = (
+            set(model.labels)
+            if level == "subcategory"
+            else {str(v.get(level)) for v in model.label_info.values() if v.get(level)}
+        )
         if wanted <= known:
             return level
-    raise ValueError(f"label map targets {sorted(wanted)[:8]} are not all subcategories, categories "
-                     "or departments known to the model")
+    raise ValueError(
+        f"label map targets {sorted(wanted)[:8]} are not all subcategories, categories "
+        "or departments known to the model"
+    )
 
 
-def evaluate_model(model: ComplaintClassifier, texts: Sequence[str], labels: Sequence[str], *,
-                   label_map: dict[str, str] | None = None) -> dict[str, Any]:
+def evaluate_model(
+    model: ComplaintClassifier,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    *,
+    label_map: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Metrics of a model on labelled texts; with a label map, predictions are restricted to its targets.
 
     Under a map, the model's subcategory probabilities are summed per target (e.g. per department)
@@ -85,8 +101,13 @@ def evaluate_model(model: ComplaintClassifier, texts: Sequence[str], labels: Seq
     restricted = proba[:, columns]
     y_pred = [targets[j] for j in np.argmax(restricted, axis=1)] if len(keep) else []
     metrics = classification_metrics(y_true, y_pred)
-    metrics.update({"level": level, "unmapped_rows": len(labels) - len(keep),
-                    "label_map": dict(sorted(label_map.items()))})
+    metrics.update(
+        {
+            "level": level,
+            "unmapped_rows": len(labels) - len(keep),
+            "label_map": dict(sorted(label_map.items())),
+        }
+    )
     return metrics
 
 
@@ -98,8 +119,7 @@ def print_metrics(metrics: dict[str, Any], console: Console) -> None:
     for col in ("label", "precision", "recall", "F1", "support"):
         table.add_column(col, justify="left" if col == "label" else "right")
     for label, row in metrics["per_class"].items():
-        table.add_row(label, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}",
-                      str(row["support"]))
+        table.add_row(label, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
     console.print(table)
     cm = metrics["confusion_matrix"]
     labels = cm["labels"]
@@ -113,17 +133,22 @@ def print_metrics(metrics: dict[str, Any], console: Console) -> None:
             matrix.add_row(f"{i} {label}", *[str(v) if v else "·" for v in row])
         console.print(matrix)
     else:
-        console.print(f"confusion matrix: {len(labels)} labels, too wide for this terminal; "
-                      "use --metrics-out or --plot. Most frequent confusions:")
-        pairs = [(v, labels[i], labels[j]) for i, row in enumerate(cm["matrix"])
-                 for j, v in enumerate(row) if i != j and v]
+        console.print(
+            f"confusion matrix: {len(labels)} labels, too wide for this terminal; "
+            "use --metrics-out or --plot. Most frequent confusions:"
+        )
+        pairs = [
+            (v, labels[i], labels[j]) for i, row in enumerate(cm["matrix"]) for j, v in enumerate(row) if i != j and v
+        ]
         for v, true, pred in sorted(pairs, reverse=True)[:15]:
             console.print(f"  {true} → {pred}: {v}")
     summary = f"accuracy {metrics['accuracy']:.3f}  macro-F1 {metrics['macro_f1']:.3f}"
     if "cv" in metrics:
         cv = metrics["cv"]
-        summary += (f"  ({cv['folds']}-fold CV: accuracy {cv['accuracy_mean']:.3f} ± {cv['accuracy_std']:.3f},"
-                    f" macro-F1 {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f})")
+        summary += (
+            f"  ({cv['folds']}-fold CV: accuracy {cv['accuracy_mean']:.3f} ± {cv['accuracy_std']:.3f},"
+            f" macro-F1 {cv['macro_f1_mean']:.3f} ± {cv['macro_f1_std']:.3f})"
+        )
     console.print(summary)
 
 

@@ -99,8 +99,11 @@ def version_mismatches(meta: dict[str, Any]) -> list[str]:
     """Human-readable differences between the model's strict library versions and the installed ones."""
     recorded = meta.get("versions", {})
     installed = library_versions()
-    return [f"{name} {recorded.get(name, 'unknown')} (model) vs {installed[name]} (installed)"
-            for name in STRICT_PACKAGES if recorded.get(name) != installed[name]]
+    return [
+        f"{name} {recorded.get(name, 'unknown')} (model) vs {installed[name]} (installed)"
+        for name in STRICT_PACKAGES
+        if recorded.get(name) != installed[name]
+    ]
 
 
 def load_model(model_dir: Path, *, allowed_root: Path) -> ComplaintClassifier:
@@ -116,12 +119,17 @@ def load_model(model_dir: Path, *, allowed_root: Path) -> ComplaintClassifier:
     expected = meta.get("model_sha256")
     actual = file_sha256(model_path)
     if not expected or actual != expected:
-        raise ModelLoadError(f"{model_path} has sha256 {actual} but meta.json records {expected}: "
-                             "the file was changed after training; rebuild it with `gridbot train`")
+        raise ModelLoadError(
+            f"{model_path} has sha256 {actual} but meta.json records {expected}: "
+            "the file was changed after training; rebuild it with `gridbot train`"
+        )
     mismatches = version_mismatches(meta)
     if mismatches:
-        raise ModelLoadError("model was built with other library versions: " + "; ".join(mismatches)
-                             + ". Rebuild it with `gridbot train` under the installed versions.")
+        raise ModelLoadError(
+            "model was built with other library versions: "
+            + "; ".join(mismatches)
+            + ". Rebuild it with `gridbot train` under the installed versions."
+        )
     model = joblib.load(model_path)
     if not isinstance(model, ComplaintClassifier):
         raise ModelLoadError(f"{model_path} holds a {type(model).__name__}, not a ComplaintClassifier")

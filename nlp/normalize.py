@@ -27,9 +27,7 @@ import opencc
 
 logger = logging.getLogger(__name__)
 
-_EMOJI = re.compile(
-    "[\U0001f000-\U0001faff\U0001f1e6-\U0001f1ff\u2600-\u27bf\u2b00-\u2bff\ufe0e\ufe0f\u200d\u20e3]+"
-)
+_EMOJI = re.compile("[\U0001f000-\U0001faff\U0001f1e6-\U0001f1ff\u2600-\u27bf\u2b00-\u2bff\ufe0e\ufe0f\u200d\u20e3]+")
 _INVISIBLE = re.compile("[\u200b-\u200c\u200e\u200f\u2060\ufeff\u00ad]")
 _SPACES = re.compile(r"\s+")
 _DICTIONARY = Path(opencc.__file__).parent / "dictionary"

@@ -106,3 +106,21 @@ def test_directory_without_meta_is_refused(tmp_path: Path) -> None:
     (tmp_path / "m").mkdir()
     with pytest.raises(ModelLoadError, match="meta.json"):
         load_model(tmp_path / "m", allowed_root=tmp_path)
+
+
+def test_probabilities_equal_the_calibrated_pipeline_and_sum_to_one(model: ComplaintClassifier) -> None:
+    texts, _ = _corpus(3)
+    ours = model.predict_proba(texts)
+    assert ours == pytest.approx(model.pipeline.predict_proba(texts), abs=1e-9)
+    assert ours.sum(axis=1) == pytest.approx(1.0)
+    top3 = model.predict(texts[0]).top3
+    assert [p for _, p in top3] == sorted((p for _, p in top3), reverse=True)
+
+
+def test_two_class_model_probabilities_equal_the_calibrated_pipeline() -> None:
+    texts, labels = _corpus(4)
+    keep = [i for i, label in enumerate(labels) if label != "water_supply"]
+    two, _ = train_model([texts[i] for i in keep], [labels[i] for i in keep], label_info=INFO)
+    assert two.labels == ["garbage_piling", "street_lights"]
+    assert two.predict_proba(texts) == pytest.approx(two.pipeline.predict_proba(texts), abs=1e-9)
+    assert two.predict("路灯不亮").subcategory == "street_lights"

@@ -87,18 +87,68 @@ def test_tokenizer_shared_between_threads_gives_same_tokens() -> None:
 
 
 def test_words_from_config_collects_departments_categories_and_places(tmp_path: Path) -> None:
-    (tmp_path / "departments.yaml").write_text(yaml.safe_dump(
-        {"departments": [{"code": "urban_management", "name": "城市管理和综合执法局", "short": "城管"}]},
-        allow_unicode=True), encoding="utf-8")
-    (tmp_path / "taxonomy.yaml").write_text(yaml.safe_dump({"categories": [{
-        "code": "city_appearance", "name": "市容环境",
-        "subcategories": [{"code": "garbage_piling", "name": "垃圾堆放与清运"}]}]}, allow_unicode=True),
-        encoding="utf-8")
-    geojson = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": None,
-         "properties": {"name": "锦绣苑社区", "aliases": ["锦绣苑", "锦绣小区"]}}]}
+    (tmp_path / "departments.yaml").write_text(
+        yaml.safe_dump(
+            {"departments": [{"code": "urban_management", "name": "城市管理和综合执法局", "short": "城管"}]},
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    (tmp_path / "taxonomy.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "categories": [
+                    {
+                        "code": "city_appearance",
+                        "name": "市容环境",
+                        "subcategories": [{"code": "garbage_piling", "name": "垃圾堆放与清运"}],
+                    }
+                ]
+            },
+            allow_unicode=True,
+        ),
+        encoding="utf-8",
+    )
+    geojson = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "geometry": None,
+                "properties": {"name": "锦绣苑社区", "aliases": ["锦绣苑", "锦绣小区"]},
+            }
+        ],
+    }
     (tmp_path / "demo_city.geojson").write_text(json.dumps(geojson, ensure_ascii=False), encoding="utf-8")
     words = words_from_config(tmp_path)
-    for word in ["城市管理和综合执法局", "城管", "市容环境", "垃圾堆放", "清运", "锦绣苑社区", "锦绣苑", "锦绣小区"]:
+    for word in [
+        "城市管理和综合执法局",
+        "城管",
+        "市容环境",
+        "垃圾堆放",
+        "清运",
+        "锦绣苑社区",
+        "锦绣苑",
+        "锦绣小区",
+    ]:
         assert word in words
     assert "垃圾堆放与清运" not in words
+
+
+def test_fast_traditional_conversion_agrees_with_opencc() -> None:
+    from opencc import OpenCC
+
+    simplified = [
+        "楼道里的电动车充电线乱拉太危险了",
+        "这里的路灯坏了一目了然",
+        "干干净净的小区变成了垃圾场",
+        "乾隆年间的古建筑外墙脱落",
+        "后面的面馆卫生不合格",
+        "发现有人在河里偷排污水",
+        "台风过后积水严重",
+    ]
+    to_traditional, reference = OpenCC("s2t"), OpenCC("t2s")
+    for text in simplified:
+        traditional = to_traditional.convert(text)
+        assert to_simplified(traditional) == reference.convert(traditional)
+    assert to_simplified("一目瞭然") == reference.convert("一目瞭然") == "一目了然"

@@ -25,9 +25,18 @@ PHRASES = {
 PLACES = ["阳光花园小区", "锦绣苑", "建设路88号", "丰产路社区", ""]
 ENDINGS = ["，请尽快处理", "，谢谢", "！！", "，希望有关部门管一管", ""]
 # The dataset's own labels, as an outside dataset would name them, mapped to our departments.
-SOURCE_LABELS = {"garbage_piling": "市容", "street_lights": "路灯", "water_supply": "供水", "wage_arrears": "欠薪"}
-LABEL_MAP = {"市容": "urban_management", "路灯": "urban_management", "供水": "utilities",
-             "欠薪": "labour_social_security"}
+SOURCE_LABELS = {
+    "garbage_piling": "市容",
+    "street_lights": "路灯",
+    "water_supply": "供水",
+    "wage_arrears": "欠薪",
+}
+LABEL_MAP = {
+    "市容": "urban_management",
+    "路灯": "urban_management",
+    "供水": "utilities",
+    "欠薪": "labour_social_security",
+}
 
 runner = CliRunner()
 
@@ -40,8 +49,13 @@ def write_corpus(path: Path, *, seed: int, per_class: int = 15, label_names: dic
         writer.writerow(["label", "title", "text"])
         for label, phrases in PHRASES.items():
             for _ in range(per_class):
-                writer.writerow([(label_names or {}).get(label, label), rnd.choice(["反映问题", "投诉", ""]),
-                                 f"{rnd.choice(PLACES)}{rnd.choice(phrases)}{rnd.choice(ENDINGS)}"])
+                writer.writerow(
+                    [
+                        (label_names or {}).get(label, label),
+                        rnd.choice(["反映问题", "投诉", ""]),
+                        f"{rnd.choice(PLACES)}{rnd.choice(phrases)}{rnd.choice(ENDINGS)}",
+                    ]
+                )
     return path
 
 
@@ -53,8 +67,21 @@ def invoke(*args: str) -> str:
 
 def test_train_with_cv_writes_model_and_metrics_with_mean_and_std(tmp_path: Path) -> None:
     data = write_corpus(tmp_path / "train.csv", seed=1)
-    out = invoke("train", "--data", str(data), "--text-cols", "title,text", "--label-col", "label",
-                 "--cv", "3", "--out", str(tmp_path / "models" / "m"), "--metrics-out", str(tmp_path / "m.json"))
+    out = invoke(
+        "train",
+        "--data",
+        str(data),
+        "--text-cols",
+        "title,text",
+        "--label-col",
+        "label",
+        "--cv",
+        "3",
+        "--out",
+        str(tmp_path / "models" / "m"),
+        "--metrics-out",
+        str(tmp_path / "m.json"),
+    )
     metrics = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
     assert {"accuracy", "macro_f1", "per_class", "confusion_matrix"} <= metrics.keys()
     assert set(metrics["per_class"]) == set(PHRASES)
@@ -72,15 +99,39 @@ def test_train_with_cv_writes_model_and_metrics_with_mean_and_std(tmp_path: Path
 
 def test_eval_with_label_map_scores_departments_on_held_out_data(tmp_path: Path) -> None:
     models = tmp_path / "models"
-    invoke("train", "--data", str(write_corpus(tmp_path / "train.csv", seed=1)), "--text-cols", "title,text",
-           "--out", str(models / "m"))
+    invoke(
+        "train",
+        "--data",
+        str(write_corpus(tmp_path / "train.csv", seed=1)),
+        "--text-cols",
+        "title,text",
+        "--out",
+        str(models / "m"),
+    )
     test_data = write_corpus(tmp_path / "test.csv", seed=7, per_class=10, label_names=SOURCE_LABELS)
     label_map = tmp_path / "map.csv"
     pd.DataFrame({"source_label": list(LABEL_MAP), "target_label": list(LABEL_MAP.values())}).to_csv(
-        label_map, index=False)
-    invoke("eval", "--model", str(models / "m"), "--model-root", str(models), "--data", str(test_data),
-           "--text-cols", "title,text", "--label-col", "label", "--label-map", str(label_map),
-           "--metrics-out", str(tmp_path / "e.json"), "--plot", str(tmp_path / "cm.png"))
+        label_map, index=False
+    )
+    invoke(
+        "eval",
+        "--model",
+        str(models / "m"),
+        "--model-root",
+        str(models),
+        "--data",
+        str(test_data),
+        "--text-cols",
+        "title,text",
+        "--label-col",
+        "label",
+        "--label-map",
+        str(label_map),
+        "--metrics-out",
+        str(tmp_path / "e.json"),
+        "--plot",
+        str(tmp_path / "cm.png"),
+    )
     metrics = json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))
     assert metrics["level"] == "department"
     assert set(metrics["per_class"]) == {"urban_management", "utilities", "labour_social_security"}
@@ -95,11 +146,21 @@ def test_label_map_restricts_predictions_to_mapped_classes(tmp_path: Path) -> No
     # Wage complaints mapped to a department the map offers next to utilities only: every prediction
     # must be one of the two mapped departments, never urban_management or the unmapped rows' labels.
     label_map = tmp_path / "map.csv"
-    label_map.write_text("source_label,target_label\n欠薪,labour_social_security\n供水,utilities\n",
-                         encoding="utf-8")
+    label_map.write_text("source_label,target_label\n欠薪,labour_social_security\n供水,utilities\n", encoding="utf-8")
     test_data = write_corpus(tmp_path / "test.csv", seed=3, per_class=5, label_names=SOURCE_LABELS)
-    invoke("eval", "--model", str(models / "m"), "--model-root", str(models), "--data", str(test_data),
-           "--label-map", str(label_map), "--metrics-out", str(tmp_path / "e.json"))
+    invoke(
+        "eval",
+        "--model",
+        str(models / "m"),
+        "--model-root",
+        str(models),
+        "--data",
+        str(test_data),
+        "--label-map",
+        str(label_map),
+        "--metrics-out",
+        str(tmp_path / "e.json"),
+    )
     metrics = json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))
     assert set(metrics["confusion_matrix"]["labels"]) == {"labour_social_security", "utilities"}
     assert metrics["unmapped_rows"] == 10
@@ -110,17 +171,43 @@ def test_train_reads_xlsx_and_extra_data(tmp_path: Path) -> None:
     main.to_excel(tmp_path / "a.xlsx", index=False)
     extra = tmp_path / "corrections.csv"
     extra.write_text("label,text\n" + "street_lights,小区路灯又不亮了\n" * 3, encoding="utf-8")
-    invoke("train", "--data", str(tmp_path / "a.xlsx"), "--text-cols", "title,text", "--extra-data", str(extra),
-           "--out", str(tmp_path / "models" / "m"), "--metrics-out", str(tmp_path / "m.json"))
+    invoke(
+        "train",
+        "--data",
+        str(tmp_path / "a.xlsx"),
+        "--text-cols",
+        "title,text",
+        "--extra-data",
+        str(extra),
+        "--out",
+        str(tmp_path / "models" / "m"),
+        "--metrics-out",
+        str(tmp_path / "m.json"),
+    )
     metrics = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))
     assert metrics["n_samples"] == 4 * 8 + 3
 
 
 def test_eval_refuses_a_model_outside_the_model_root(tmp_path: Path) -> None:
-    invoke("train", "--data", str(write_corpus(tmp_path / "train.csv", seed=1, per_class=6)),
-           "--out", str(tmp_path / "stray" / "m"))
-    result = runner.invoke(app, ["eval", "--model", str(tmp_path / "stray" / "m"), "--model-root",
-                                 str(tmp_path / "models"), "--data", str(tmp_path / "train.csv")])
+    invoke(
+        "train",
+        "--data",
+        str(write_corpus(tmp_path / "train.csv", seed=1, per_class=6)),
+        "--out",
+        str(tmp_path / "stray" / "m"),
+    )
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--model",
+            str(tmp_path / "stray" / "m"),
+            "--model-root",
+            str(tmp_path / "models"),
+            "--data",
+            str(tmp_path / "train.csv"),
+        ],
+    )
     assert result.exit_code == 2
     assert "outside" in result.output
 
@@ -137,8 +224,7 @@ def small_config(tmp_path: Path) -> Path:
     return config
 
 
-def test_default_model_is_built_once_and_rebuilt_when_the_corpus_changes(small_config: Path,
-                                                                        tmp_path: Path) -> None:
+def test_default_model_is_built_once_and_rebuilt_when_the_corpus_changes(small_config: Path, tmp_path: Path) -> None:
     root = tmp_path / "models"
     model_dir = ensure_default_model(small_config, root)
     first = read_meta(model_dir)
@@ -163,3 +249,27 @@ def test_default_model_rebuilds_identically(small_config: Path, tmp_path: Path) 
     b = read_meta(build_default_model(small_config, tmp_path / "b"))
     assert a["model_sha256"] == b["model_sha256"]
     assert a["training_data_sha256"] == b["training_data_sha256"]
+
+
+def test_text_features_weigh_char_ngrams_like_sklearn_tfidf() -> None:
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from nlp.classify import TextFeatures
+
+    docs = ["路灯不亮了", "垃圾没人清运 路灯", "abc路灯路灯", "路灯不亮"]
+    unseen = docs + ["新的路灯xyz", ""]
+    ours = TextFeatures(word_min_df=10**9, char_min_df=1).fit(docs).transform(unseen)  # chars only
+    ref = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), lowercase=False, sublinear_tf=True).fit(docs)
+    theirs = ref.transform(unseen)
+    assert ours.shape == theirs.shape
+    # Same weights per row; only the column order differs.
+    assert np.allclose(np.sort(ours.toarray(), axis=1), np.sort(theirs.toarray(), axis=1), atol=1e-6)
+
+
+def test_train_explains_too_few_examples_for_cv(tmp_path: Path) -> None:
+    data = write_corpus(tmp_path / "train.csv", seed=1, per_class=2)
+    result = runner.invoke(app, ["train", "--data", str(data), "--cv", "5", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2
+    assert "cannot train" in result.output and "at least 5 examples per label" in result.output
+    assert not (tmp_path / "m").exists()
