@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
-from backend.api.routes import auth, geo, stats, tickets
+from backend.api.routes import admin, auth, geo, stats, tickets
+from backend.dashboard import include_dashboard
 from backend.domain.errors import DomainError, GuardFailed, InvalidTransition, NotFound, PermissionDenied
 from backend.runtime import Runtime
 from backend.services.attachments import TooLarge
@@ -65,6 +66,7 @@ def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> Fast
         return JSONResponse({"status": "ok", "database": "up",
                              "model": runtime.classifier is not None})
 
-    for router in (auth.router, tickets.router, geo.router, stats.router):
+    for router in (auth.router, tickets.router, geo.router, stats.router, admin.router):
         app.include_router(router)
+    include_dashboard(app)
     return app

@@ -136,6 +136,7 @@ class Ticket(Base):
         Index("ix_tickets_status_light", "status", "light"),
         Index("ix_tickets_grid_status", "grid_code", "status"),
         Index("ix_tickets_department_status", "department_code", "status"),
+        Index("ix_tickets_department_light_status", "department_code", "light", "status"),
         Index("ix_tickets_created_at", "created_at"),
     )
 
@@ -234,7 +235,7 @@ class Rating(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
-    score: Mapped[str] = mapped_column(String(16))  # satisfied | basically_satisfied | dissatisfied
+    score: Mapped[str] = mapped_column(String(32))  # satisfied | basically_satisfied | dissatisfied
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

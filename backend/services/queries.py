@@ -27,7 +27,7 @@ class TicketFilter:
     q: str | None = None
 
 
-def filtered(actor: ActorContext, f: TicketFilter) -> Select[tuple[Ticket]]:
+def filtered(actor: ActorContext, f: TicketFilter) -> Select[Ticket]:
     """SELECT tickets matching the filter within the actor's scope."""
     stmt = select(Ticket).where(visible_tickets(actor))
     if f.status:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 21:14:57.331385
+Create Date: 2026-11-22 22:28:13.365071
 """
 
 from collections.abc import Sequence
@@ -186,6 +186,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_tickets_category_code'), ['category_code'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_community_code'), ['community_code'], unique=False)
         batch_op.create_index('ix_tickets_created_at', ['created_at'], unique=False)
+        batch_op.create_index('ix_tickets_department_light_status', ['department_code', 'light', 'status'], unique=False)
         batch_op.create_index('ix_tickets_department_status', ['department_code', 'status'], unique=False)
         batch_op.create_index('ix_tickets_grid_status', ['grid_code', 'status'], unique=False)
         batch_op.create_index(batch_op.f('ix_tickets_reporter_id'), ['reporter_id'], unique=False)
@@ -254,7 +255,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('ticket_id', sa.Integer(), nullable=False),
     sa.Column('person_id', sa.Integer(), nullable=True),
-    sa.Column('score', sa.String(length=16), nullable=False),
+    sa.Column('score', sa.String(length=32), nullable=False),
     sa.Column('comment', sa.Text(), nullable=True),
     sa.Column('created_at', backend.db.types.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['person_id'], ['people.id'], name=op.f('fk_ratings_person_id_people')),
@@ -340,6 +341,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_tickets_reporter_id'))
         batch_op.drop_index('ix_tickets_grid_status')
         batch_op.drop_index('ix_tickets_department_status')
+        batch_op.drop_index('ix_tickets_department_light_status')
         batch_op.drop_index('ix_tickets_created_at')
         batch_op.drop_index(batch_op.f('ix_tickets_community_code'))
         batch_op.drop_index(batch_op.f('ix_tickets_category_code'))

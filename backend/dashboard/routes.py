@@ -1,0 +1,291 @@
+"""The operations-centre pages: login, queue with bulk actions, ticket page, map, statistics and exports."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Annotated, Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from sqlalchemy import select
+from starlette.datastructures import QueryParams
+
+from backend.api.deps import RuntimeDep, SessionDep
+from backend.dashboard import exports, labels, mapsvg
+from backend.dashboard.stats import compute_statistics, open_by_grid
+from backend.dashboard.web import COOKIE, DashboardUser, SameOrigin, filter_query, parse_filter, templates
+from backend.db.models import Category, Department, Person, Staff
+from backend.domain.errors import DomainError
+from backend.domain.tickets import Action, allowed_actions
+from backend.runtime import Runtime
+from backend.services.access import check_may_act
+from backend.services.corrections import correct_category
+from backend.services.queries import TicketFilter, list_tickets
+from backend.services.security import issue_token, verify_password
+from backend.services.workflow import comment, load_ticket, perform_action, reassign, snapshot
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
+PAGE_SIZE = 50
+
+
+def _back(url: str, *, msg: str | None = None, error: str | None = None) -> RedirectResponse:
+    sep = "&" if "?" in url else "?"
+    if msg:
+        url += f"{sep}msg={quote(msg)}"
+    elif error:
+        url += f"{sep}error={quote(error)}"
+    return RedirectResponse(url, status_code=303)
+
+
+def _choices(session: SessionDep, rt: RuntimeDep) -> dict[str, object]:
+    cats = session.execute(select(Category.code, Category.name, Category.parent_code).order_by(Category.code)).all()
+    tops = [(c, n) for c, n, p in cats if p is None]
+    subs = {top: [(c, n) for c, n, p in cats if p == top] for top, _ in tops}
+    areas = sorted(rt.city.areas.values(), key=lambda a: a.code)
+    return {
+        "categories": tops, "subcategories": subs,
+        "departments": session.execute(select(Department.code, Department.name).order_by(Department.code)).all(),
+        "streets": [a for a in areas if a.level == "street"],
+        "communities": [a for a in areas if a.level == "community"],
+        "grids": [a for a in areas if a.level in ("grid", "special")],
+    }
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, error: str | None = None) -> HTMLResponse:
+    """The login form."""
+    return templates.TemplateResponse(request, "login.html", {"error": error})
+
+
+@router.post("/login", dependencies=[SameOrigin])
+def login(request: Request, session: SessionDep, rt: RuntimeDep, username: Annotated[str, Form(max_length=64)],
+          password: Annotated[str, Form(max_length=128)]) -> Response:
+    """Check the staff code and password and set the login cookie."""
+    staff = session.scalar(select(Staff).where(Staff.code == username.strip()))
+    if staff is None or not staff.active or not verify_password(password, staff.password_hash):
+        return templates.TemplateResponse(request, "login.html", {"error": "用户名或密码错误"}, status_code=401)
+    ttl = rt.settings.token_ttl_minutes
+    token = issue_token(subject=str(staff.id), secret=rt.settings.secret_key.get_secret_value(), ttl_minutes=ttl,
+                        now=rt.clock.now(), role=staff.role)
+    resp = RedirectResponse("/dashboard/", status_code=303)
+    resp.set_cookie(COOKIE, token, max_age=ttl * 60, httponly=True, samesite="lax",
+                    secure=rt.settings.env == "production", path="/")
+    logger.info("dashboard login: %s (%s)", staff.code, staff.role)
+    return resp
+
+
+@router.post("/logout", dependencies=[SameOrigin])
+def logout() -> RedirectResponse:
+    """Forget the login cookie."""
+    resp = RedirectResponse("/dashboard/login", status_code=303)
+    resp.delete_cookie(COOKIE, path="/")
+    return resp
+
+
+@router.get("/", response_class=HTMLResponse)
+def queue(request: Request, session: SessionDep, rt: RuntimeDep, actor: DashboardUser, page: int = 0) -> HTMLResponse:
+    """The ticket queue: filters, one page of tickets, bulk actions and export links."""
+    flt, echo = parse_filter(request.query_params, rt)
+    page = max(0, page)
+    rows, more = list_tickets(session, actor, flt, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+    ids = {t.assignee_id for t in rows if t.assignee_id}
+    assignees = {i: f"{c} {n}" for i, c, n in session.execute(
+        select(Staff.id, Staff.code, Person.name).join(Person, Staff.person_id == Person.id).where(Staff.id.in_(ids)))}
+    names = {a.code: a.name for a in rt.city.areas.values()}
+    return templates.TemplateResponse(request, "queue.html", {
+        "actor": actor, "rows": rows, "more": more, "page": page, "f": echo, "assignees": assignees,
+        "area_names": names, "query": filter_query(echo), **_choices(session, rt),
+        "cat_names": dict(session.execute(select(Category.code, Category.name)).all()),
+        "dept_names": dict(session.execute(select(Department.code, Department.short)).all()),
+        "msg": request.query_params.get("msg"), "error": request.query_params.get("error"),
+    })
+
+
+@router.post("/bulk", dependencies=[SameOrigin])
+def bulk(session: SessionDep, rt: RuntimeDep, actor: DashboardUser, action: Annotated[str, Form()],
+         numbers: Annotated[list[str], Form()], reason: Annotated[str, Form(max_length=2000)] = "",
+         back: Annotated[str, Form()] = "/dashboard/") -> RedirectResponse:
+    """Apply one action to every selected ticket; report how many succeeded."""
+    back = back if back.startswith("/dashboard/") else "/dashboard/"
+    if action not in labels.BULK_ACTIONS:
+        return _back(back, error="不支持的批量操作")
+    done, failed = 0, []
+    for number in numbers[:200]:
+        try:
+            perform_action(session, rt, number, Action(action), actor, reason=reason or None)
+            done += 1
+        except DomainError as exc:
+            session.rollback()
+            failed.append(f"{number}：{exc.message}")
+    summary = f"批量{labels.ACTION[action]}：成功 {done} 张"
+    if failed:
+        summary += f"，失败 {len(failed)} 张（{failed[0]}）"
+    return _back(back, msg=summary)
+
+
+@router.get("/tickets/{number}", response_class=HTMLResponse)
+def ticket_page(number: str, request: Request, session: SessionDep, rt: RuntimeDep, actor: DashboardUser) -> Response:
+    """One ticket: details, timeline, photos, a map pin, the actions allowed and the category correction."""
+    try:
+        ticket = load_ticket(session, number)
+        check_may_act(actor, ticket, "read")
+    except DomainError as exc:
+        return templates.TemplateResponse(request, "error.html", {"actor": actor, "message": exc.message},
+                                          status_code=404)
+    allowed = [a.value for a in allowed_actions(snapshot(session, rt, ticket), actor.role, actor_id=actor.staff_id)]
+    actors = {p.id: p.name for p in session.scalars(select(Person).where(
+        Person.id.in_({e.actor_id for e in ticket.events if e.actor_id})))}
+    staff = session.execute(select(Staff.code, Person.name, Staff.role).join(Person, Staff.person_id == Person.id)
+                            .where(Staff.active.is_(True)).order_by(Staff.code)).all()
+    assignee = session.get(Staff, ticket.assignee_id) if ticket.assignee_id else None
+    return templates.TemplateResponse(request, "ticket.html", {
+        "actor": actor, "t": ticket, "allowed": [a for a in labels.DASHBOARD_ACTIONS if a in allowed],
+        "actors": actors, "staff": staff, "assignee": assignee, **_choices(session, rt),
+        "category": session.get(Category, ticket.category_code) if ticket.category_code else None,
+        "department": session.get(Department, ticket.department_code) if ticket.department_code else None,
+        "area_names": {a.code: a.name for a in rt.city.areas.values()},
+        "cat_names": dict(session.execute(select(Category.code, Category.name)).all()),
+        "pin": mapsvg.pin_svg(rt.city, ticket.area_code or ticket.grid_code, ticket.lon, ticket.lat),
+        "msg": request.query_params.get("msg"), "error": request.query_params.get("error"),
+    })
+
+
+@router.post("/tickets/{number}/action", dependencies=[SameOrigin])
+def ticket_action(number: str, session: SessionDep, rt: RuntimeDep, actor: DashboardUser,
+                  action: Annotated[str, Form()], reason: Annotated[str, Form(max_length=2000)] = "",
+                  assignee_code: Annotated[str, Form(max_length=64)] = "",
+                  hours: Annotated[str, Form(max_length=8)] = "") -> RedirectResponse:
+    """Take one state-machine action from the ticket page."""
+    url = f"/dashboard/tickets/{quote(number)}"
+    if action not in labels.DASHBOARD_ACTIONS:
+        return _back(url, error="不支持的操作")
+    data = {"hours": float(hours)} if hours.replace(".", "", 1).isdigit() and float(hours) > 0 else None
+    try:
+        perform_action(session, rt, number, Action(action), actor, reason=reason.strip() or None,
+                       assignee_code=assignee_code or None, data=data)
+    except DomainError as exc:
+        session.rollback()
+        return _back(url, error=exc.message)
+    return _back(url, msg=f"已{labels.ACTION[action]}")
+
+
+@router.post("/tickets/{number}/reassign", dependencies=[SameOrigin])
+def ticket_reassign(number: str, session: SessionDep, rt: RuntimeDep, actor: DashboardUser,
+                    assignee_code: Annotated[str, Form(max_length=64)],
+                    note: Annotated[str, Form(max_length=2000)] = "") -> RedirectResponse:
+    """Give the ticket to another staff member."""
+    url = f"/dashboard/tickets/{quote(number)}"
+    try:
+        reassign(session, rt, number, actor, assignee_code=assignee_code, note=note or None)
+    except DomainError as exc:
+        session.rollback()
+        return _back(url, error=exc.message)
+    return _back(url, msg=f"已改派给 {assignee_code}")
+
+
+@router.post("/tickets/{number}/category", dependencies=[SameOrigin])
+def ticket_category(number: str, session: SessionDep, rt: RuntimeDep, actor: DashboardUser,
+                    category_code: Annotated[str, Form(max_length=64)]) -> RedirectResponse:
+    """Correct the category (kept for retraining)."""
+    url = f"/dashboard/tickets/{quote(number)}"
+    try:
+        correct_category(session, rt, number, actor, category_code=category_code)
+    except DomainError as exc:
+        session.rollback()
+        return _back(url, error=exc.message)
+    return _back(url, msg="分类已更正，已记录用于模型再训练")
+
+
+@router.post("/tickets/{number}/comment", dependencies=[SameOrigin])
+def ticket_comment(number: str, session: SessionDep, rt: RuntimeDep, actor: DashboardUser,
+                   note: Annotated[str, Form(max_length=2000)]) -> RedirectResponse:
+    """Add a note to the timeline."""
+    url = f"/dashboard/tickets/{quote(number)}"
+    try:
+        comment(session, rt, number, actor, note=note)
+    except DomainError as exc:
+        session.rollback()
+        return _back(url, error=exc.message)
+    return _back(url, msg="备注已添加")
+
+
+@router.get("/map", response_class=HTMLResponse)
+def map_page(request: Request, session: SessionDep, rt: RuntimeDep, actor: DashboardUser) -> HTMLResponse:
+    """The district map, coloured by open tickets and warning lights in your scope."""
+    counts = open_by_grid(session, actor)
+    return templates.TemplateResponse(request, "map.html", {
+        "actor": actor, "svg": mapsvg.district_svg(rt.city, counts, selected=request.query_params.get("grid")),
+        "fills": mapsvg.FILL, "states": mapsvg.STATE_NAMES,
+        "open_total": sum(n for n, _, _ in counts.values()),
+        "red_total": sum(r for _, _, r in counts.values()),
+    })
+
+
+@router.get("/map.svg")
+def map_svg(session: SessionDep, rt: RuntimeDep, actor: DashboardUser) -> Response:
+    """The district map alone, as an SVG document."""
+    return Response(mapsvg.district_svg(rt.city, open_by_grid(session, actor)), media_type="image/svg+xml")
+
+
+def _stats_filter(request: Request, rt: Runtime) -> tuple[TicketFilter, dict[str, Any]]:
+    """The queue filter, defaulting to the last 30 local days when no date is given."""
+    params = request.query_params
+    if "created_from" not in params and "created_to" not in params:
+        today = rt.clock.now().astimezone(ZoneInfo(rt.city.calendar.timezone)).date()
+        params = QueryParams(f"{params}&created_from={(today - timedelta(days=29)).isoformat()}")
+    return parse_filter(params, rt)
+
+
+@router.get("/stats", response_class=HTMLResponse)
+def stats_page(request: Request, session: SessionDep, rt: RuntimeDep, actor: DashboardUser) -> HTMLResponse:
+    """Statistics of a period (default: the last 30 days) within your scope and filter."""
+    flt, echo = _stats_filter(request, rt)
+    stats = compute_statistics(session, rt, actor, flt)
+    return templates.TemplateResponse(request, "stats.html", {
+        "actor": actor, "s": stats, "f": echo, "query": filter_query(echo), **_choices(session, rt),
+        "chart": {
+            "days": [d.isoformat() for d, _ in stats.by_day], "day_counts": [n for _, n in stats.by_day],
+            "categories": [n for _, n, _ in stats.by_category[:16]],
+            "category_counts": [c for _, _, c in stats.by_category[:16]],
+            "departments": [n for _, n, _ in stats.by_department[:14]],
+            "department_counts": [c for _, _, c in stats.by_department[:14]],
+            "statuses": [labels.label(labels.STATUS, s) for s in stats.by_status],
+            "status_counts": list(stats.by_status.values()),
+        },
+    })
+
+
+@router.get("/export/tickets.{fmt}")
+def export_tickets(fmt: str, request: Request, session: SessionDep, rt: RuntimeDep, actor: DashboardUser) -> Response:
+    """The filtered queue as CSV or XLSX."""
+    flt, _ = parse_filter(request.query_params, rt)
+    rows = exports.ticket_rows(session, actor, flt, timezone=rt.city.calendar.timezone)
+    stamp = rt.clock.now().strftime("%Y%m%d%H%M")
+    if fmt == "csv":
+        return StreamingResponse(exports.to_csv(rows), media_type=exports.CSV_MIME,
+                                 headers={"Content-Disposition": f'attachment; filename="tickets-{stamp}.csv"'})
+    if fmt == "xlsx":
+        return Response(exports.to_xlsx({"工单": rows}), media_type=exports.XLSX_MIME,
+                        headers={"Content-Disposition": f'attachment; filename="tickets-{stamp}.xlsx"'})
+    return Response("未知的导出格式", status_code=404)
+
+
+@router.get("/export/stats.{fmt}")
+def export_stats(fmt: str, request: Request, session: SessionDep, rt: RuntimeDep, actor: DashboardUser) -> Response:
+    """The statistics of the period as CSV (sections) or XLSX (one sheet per table)."""
+    flt, _ = _stats_filter(request, rt)
+    stats = compute_statistics(session, rt, actor, flt)
+    stamp = rt.clock.now().strftime("%Y%m%d%H%M")
+    if fmt == "csv":
+        return Response(exports.statistics_csv(stats), media_type=exports.CSV_MIME,
+                        headers={"Content-Disposition": f'attachment; filename="stats-{stamp}.csv"'})
+    if fmt == "xlsx":
+        return Response(exports.to_xlsx(exports.statistics_tables(stats)), media_type=exports.XLSX_MIME,
+                        headers={"Content-Disposition": f'attachment; filename="stats-{stamp}.xlsx"'})
+    return Response("未知的导出格式", status_code=404)
+

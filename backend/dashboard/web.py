@@ -1,0 +1,105 @@
+"""Dashboard plumbing: the login cookie, the queue filter from query strings, templates and their filters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.templating import Jinja2Templates
+from starlette.datastructures import QueryParams
+
+from backend.api.deps import RuntimeDep, SessionDep, staff_from_token
+from backend.dashboard import labels
+from backend.domain.tickets import TicketStatus
+from backend.runtime import Runtime
+from backend.services.actors import ActorContext
+from backend.services.people import staff_actor
+from backend.services.queries import TicketFilter
+
+COOKIE = "gridbot_token"
+LOGIN_PATH = "/dashboard/login"
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.globals.update(labels=labels, label=labels.label)
+
+
+def login_required(request: Request, session: SessionDep, rt: RuntimeDep) -> ActorContext:
+    """The logged-in staff member from the cookie; otherwise a redirect to the login page."""
+    staff = staff_from_token(request.cookies.get(COOKIE), session, rt)
+    if staff is None:
+        # htmx follows HX-Redirect; a plain browser follows the 303.
+        raise HTTPException(status.HTTP_303_SEE_OTHER, "请先登录",
+                            headers={"Location": LOGIN_PATH, "HX-Redirect": LOGIN_PATH})
+    return staff_actor(staff)
+
+
+DashboardUser = Annotated[ActorContext, Depends(login_required)]
+
+
+def check_same_origin(request: Request) -> None:
+    """Refuse a form post whose Origin is another site (the cookie is SameSite=Lax as well)."""
+    origin = request.headers.get("origin")
+    if origin and origin.split("://", 1)[-1] != request.headers.get("host", ""):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "跨站请求被拒绝")
+
+
+SameOrigin = Depends(check_same_origin)
+
+
+def _local_day(value: str | None, tz: ZoneInfo) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), time(0), tzinfo=tz)
+    except ValueError:
+        return None
+
+
+def parse_filter(params: QueryParams, rt: Runtime) -> tuple[TicketFilter, dict[str, Any]]:
+    """The queue filter from a query string (dates are local days, the end day included) and its echo."""
+    tz = ZoneInfo(rt.city.calendar.timezone)
+    statuses = [s for s in params.getlist("status") if s in TicketStatus.__members__]
+    if params.get("open") == "1":
+        statuses = [s for s in labels.STATUS if s not in ("closed", "cancelled", "merged")]
+    lights = [v for v in params.getlist("light") if v in labels.LIGHT]
+    start = _local_day(params.get("created_from"), tz)
+    end = _local_day(params.get("created_to"), tz)
+    q = (params.get("q") or "").strip()[:100] or None
+    flt = TicketFilter(status=statuses or None, light=lights or None, category=params.get("category") or None,
+                       grid=params.get("grid") or None, department=params.get("department") or None,
+                       created_from=start, created_to=end + timedelta(days=1) if end else None, q=q)
+    echo = {"status": statuses if params.get("open") != "1" else [], "open": params.get("open") == "1",
+            "light": lights, "category": flt.category or "", "grid": flt.grid or "",
+            "department": flt.department or "", "created_from": params.get("created_from") or "",
+            "created_to": params.get("created_to") or "", "q": q or ""}
+    return flt, echo
+
+
+def filter_query(echo: dict[str, Any], **extra: Any) -> str:
+    """The query string that reproduces a filter (for exports, pages and links)."""
+    pairs: list[tuple[str, Any]] = []
+    for key, value in {**echo, **extra}.items():
+        if isinstance(value, list):
+            pairs += [(key, v) for v in value]
+        elif value is True:
+            pairs.append((key, "1"))
+        elif value not in (None, "", False):
+            pairs.append((key, value))
+    return urlencode(pairs)
+
+
+def local_time(value: datetime | None, tz: str = "Asia/Shanghai") -> str:
+    """A UTC datetime as local 'YYYY-MM-DD HH:MM'."""
+    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def percent(value: float | None) -> str:
+    """A rate as '87.5%', or '—'."""
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+templates.env.filters.update(localtime=local_time, percent=percent)
+templates.env.globals.update(filter_query=filter_query)
