@@ -37,6 +37,10 @@ def _city(config_dir: Path | None = None, city_file: str = "demo_city.geojson", 
         raise typer.Exit(code=2) from exc
 
 
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 @db_cli.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Migrate the database to the latest schema."""
@@ -124,6 +128,47 @@ def sla_tick() -> None:
     console.print(summary)
 
 
+@cli.command("worker")
+def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this worker process")] = None) -> None:
+    """Send outbox notifications and run the periodic jobs (SLA tick, 督办, daily digest) until stopped."""
+    import os
+    import signal
+    import socket
+    import threading
+
+    from backend.runtime import build_runtime
+    from backend.services.digest import daily_digest_job
+    from backend.services.sla_job import run_sla_tick
+    from backend.workers.outbox import OutboxConfig, run_worker
+    from backend.workers.periodic import standard_jobs
+    from bot.adapters import build_fallback, build_senders, close_senders
+
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    factory = _session_factory()
+    rt = build_runtime(settings, load_classifier=False)
+    senders = build_senders(settings, factory)
+    timezone = rt.city.calendar.timezone
+
+    def sla_tick(_now: object) -> object:
+        with factory() as session:
+            return run_sla_tick(session, rt)
+
+    jobs = standard_jobs(sla_tick_seconds=settings.sla_tick_seconds, digest_time=settings.digest_time,
+                         timezone=timezone, sla_tick=sla_tick, digest=daily_digest_job(factory, timezone))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    name = worker_id or f"{socket.gethostname()}-{os.getpid()}"
+    console.print(f"worker {name}: channels {', '.join(sorted(senders)) or 'none configured'}")
+    try:
+        result = run_worker(factory, senders, worker_id=name, stop_event=stop, jobs=jobs,
+                            config=OutboxConfig.from_settings(settings), fallback=build_fallback(settings))
+    finally:
+        close_senders(senders)
+    console.print(result)
+
+
 @cli.command("train")
 def train(ctx: typer.Context,
           data: Annotated[Path | None, typer.Option(
@@ -172,7 +217,7 @@ def serve(host: Annotated[str | None, typer.Option()] = None, port: Annotated[in
     import uvicorn
 
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level)
+    _configure_logging(settings.log_level)
     _city()  # fail fast with a clear message on bad config
     from nlp.cli import ensure_default_model
 
@@ -181,13 +226,15 @@ def serve(host: Annotated[str | None, typer.Option()] = None, port: Annotated[in
                 workers=workers, log_level=settings.log_level.lower())
 
 
-def _register_nlp_eval() -> None:
+def _register_borrowed_commands() -> None:
+    from bot.console.cli import chat_command
     from nlp.cli import evaluate
 
     cli.command("eval", help="Evaluate a saved model on labelled messages (optionally through a label map).")(evaluate)
+    cli.command("chat", help="Chat with the bot in the terminal, as a resident or (--as CODE) as staff.")(chat_command)
 
 
-_register_nlp_eval()
+_register_borrowed_commands()
 
 if __name__ == "__main__":
     cli()

@@ -43,7 +43,8 @@ class ReportIn:
     lat: float | None = None
     location_text: str | None = None
     area_code: str | None = None  # chosen by the reporter (e.g. a 小区 button)
-    category_code: str | None = None  # confirmed by the reporter or staff
+    category_code: str | None = None  # confirmed by the reporter or staff, or already predicted
+    category_confidence: float | None = None  # None with a category: confirmed by a person (1.0)
     urgent: bool | None = None  # None: decide from the text
     source: str = "resident"
     extra_notes: list[str] = field(default_factory=list)
@@ -63,12 +64,12 @@ class Triage:
 
 
 def triage(rt: Runtime, text: str, *, lon: float | None = None, lat: float | None = None,
-           home_area: str | None = None) -> Triage:
-    """Classify, locate and check urgency, without touching the database."""
+           home_area: str | None = None, classify: bool = True) -> Triage:
+    """Classify (unless told not to), locate and check urgency, without touching the database."""
     from nlp.urgency import detect
 
     category, confidence, top3 = None, 0.0, []
-    if rt.classifier is not None and text.strip():
+    if classify and rt.classifier is not None and text.strip():
         pred = rt.classifier.predict(text)
         category, confidence, top3 = pred.subcategory, float(pred.confidence), list(pred.top3)
     urgency = detect(text)
@@ -103,8 +104,12 @@ def submit_report(session: Session, rt: Runtime, report: ReportIn, *,
 
 
 def create_ticket(session: Session, rt: Runtime, report: ReportIn, *,
-                  actor: ActorContext | None = None) -> Ticket:
-    """The body of submit_report, without the commit (for callers that add more to the transaction)."""
+                  actor: ActorContext | None = None, dispatch: bool = True) -> Ticket:
+    """The body of submit_report, without the commit (for callers that add more to the transaction).
+
+    A report that already carries its category is not classified again; `dispatch=False` leaves the
+    ticket submitted (e.g. when it is about to be merged into another).
+    """
     text = (report.text or "").strip()
     if not text:
         raise GuardFailed("请描述一下您要反映的问题")
@@ -116,7 +121,7 @@ def create_ticket(session: Session, rt: Runtime, report: ReportIn, *,
         if reporter is None:
             raise NotFound("反映人不存在")
         home = reporter.home_area_code
-    tri = triage(rt, text, lon=report.lon, lat=report.lat, home_area=home)
+    tri = triage(rt, text, lon=report.lon, lat=report.lat, home_area=home, classify=not report.category_code)
     place = tri.place
     if report.area_code or (report.lon is None and report.location_text):
         chosen = locate(rt, area_code=report.area_code, text=report.location_text)
@@ -133,7 +138,7 @@ def create_ticket(session: Session, rt: Runtime, report: ReportIn, *,
                                   timezone=rt.city.calendar.timezone),
         channel=report.channel, reporter_id=report.reporter_id, source=report.source, text=text,
         category_code=category.code if category else None,
-        category_confidence=1.0 if report.category_code else tri.confidence,
+        category_confidence=(report.category_confidence or 1.0) if report.category_code else tri.confidence,
         priority="urgent" if urgent else "normal",
         lon=report.lon, lat=report.lat, location_text=report.location_text,
         area_code=place.area_code, grid_code=place.grid_code,
@@ -154,7 +159,7 @@ def create_ticket(session: Session, rt: Runtime, report: ReportIn, *,
               "top3": [[c, round(p, 3)] for c, p in tri.top3], "urgency": list(tri.urgency_kinds)},
     ))
     session.flush()
-    if ticket.grid_code and ticket.category_code:
+    if dispatch and ticket.grid_code and ticket.category_code:
         apply_action(session, rt, ticket, Action.dispatch, SYSTEM, reason="自动分拨")
     return ticket
 

@@ -1,0 +1,44 @@
+"""Every text a chat user sees, in one catalogue (bot/catalogue.yaml): Chinese by default, English too."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
+LANGUAGES = ("zh", "en")
+DEFAULT_LANG = "zh"
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> dict[str, dict[str, str]]:
+    """The catalogue: key → {language → text}."""
+    raw = yaml.safe_load(CATALOGUE_PATH.read_text(encoding="utf-8"))
+    return {str(k): {str(lang): str(text) for lang, text in v.items()} for k, v in raw.items()}
+
+
+def lang_of(language: str | None) -> str:
+    """The catalogue language for a platform language code (en, en-US → en; anything else → zh)."""
+    return "en" if language and language.lower().startswith("en") else DEFAULT_LANG
+
+
+def t(key: str, lang: str = DEFAULT_LANG, **params: Any) -> str:
+    """The text for a key in a language, with {placeholders} filled; falls back to Chinese."""
+    entry = catalogue().get(key)
+    if entry is None:
+        logger.error("missing catalogue key %s", key)
+        return key
+    text = entry.get(lang) or entry[DEFAULT_LANG]
+    return text.format(**params) if params else text
+
+
+def matches(key: str, text: str) -> bool:
+    """True when a user's text is one of a key's words in any language (commands like 我的工单)."""
+    words = {w.strip().lower() for lang in LANGUAGES for w in t(key, lang).split("|")}
+    return text.strip().lower() in words

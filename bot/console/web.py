@@ -1,0 +1,97 @@
+"""/simulator: a small web chat page against the engine (channel "console"), for trying the loop locally."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from bot.console.inbox import CHANNEL, bind_console_staff, take_pending
+from bot.engine import ConversationEngine
+from bot.messages import Inbound, InboundKind, Outbound
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["simulator"])
+PAGE = Path(__file__).with_name("simulator.html")
+MAX_PHOTO_B64 = 8 * 1024 * 1024
+
+
+class SimulatorMessage(BaseModel):
+    """One message typed, tapped or uploaded in the simulator page."""
+
+    user: str = Field("demo", min_length=1, max_length=40, pattern=r"^[\w\-]+$")
+    staff: str | None = Field(None, max_length=64, pattern=r"^[\w\-]+$")
+    kind: InboundKind = InboundKind.text
+    text: str = Field("", max_length=4000)
+    data: str = Field("", max_length=200)
+    lon: float | None = None
+    lat: float | None = None
+    label: str = Field("", max_length=200)
+    photo_base64: str = Field("", max_length=MAX_PHOTO_B64)
+    language: str = Field("zh", max_length=8)
+
+
+def _engine(request: Request) -> ConversationEngine:
+    state = request.app.state
+    settings = state.runtime.settings
+    if settings.env == "production":
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
+    engine = getattr(state, "conversation_engine", None)
+    if engine is None:
+        engine = state.conversation_engine = ConversationEngine(state.runtime, state.session_factory)
+    return engine
+
+
+def _user_id(engine: ConversationEngine, user: str, staff: str | None) -> str:
+    if staff:
+        with engine.session_factory() as session:
+            return bind_console_staff(session, staff)
+    return f"resident-{user}"
+
+
+def _json(messages: list[Outbound]) -> list[dict[str, Any]]:
+    return [asdict(m) for m in messages]
+
+
+@router.get("/simulator", response_class=HTMLResponse, include_in_schema=False)
+def simulator_page(request: Request) -> HTMLResponse:
+    """The chat page (development and test only)."""
+    _engine(request)
+    return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+
+@router.post("/simulator/api/send")
+def simulator_send(msg: SimulatorMessage, request: Request) -> dict[str, Any]:
+    """Deliver one message as the chosen resident or staff member; the replies and pending notifications."""
+    engine = _engine(request)
+    try:
+        image = base64.b64decode(msg.photo_base64, validate=True) if msg.photo_base64 else None
+    except (binascii.Error, ValueError) as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "photo_base64 is not base64") from exc
+    user_id = _user_id(engine, msg.user, msg.staff)
+    inbound = Inbound(CHANNEL, user_id, msg.kind, text=msg.text, data=msg.data, lon=msg.lon, lat=msg.lat,
+                      label=msg.label, image=image, language=msg.language)
+    replies = engine.handle(inbound)
+    with engine.session_factory() as session:
+        pending = take_pending(session, user_id)
+    return {"user_id": user_id, "replies": _json(replies), "notifications": _json(pending)}
+
+
+@router.get("/simulator/api/inbox")
+def simulator_inbox(request: Request,
+                    user: Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[\w\-]+$")] = "demo",
+                    staff: Annotated[str | None, Query(max_length=64, pattern=r"^[\w\-]+$")] = None,
+                    ) -> dict[str, Any]:
+    """Pending notifications for a simulator user (the page polls this)."""
+    engine = _engine(request)
+    user_id = _user_id(engine, user, staff)
+    with engine.session_factory() as session:
+        return {"user_id": user_id, "notifications": _json(take_pending(session, user_id))}

@@ -1,0 +1,160 @@
+"""The channel-neutral conversation engine: one Inbound in, a list of Outbound back.
+
+Adapters call `handle_once` (dedupe on the platform's message id, then `handle`). Everything a
+dialogue needs between turns lives in the database (ConversationState), never in this object, so
+a restart or a second process continues the conversation.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from contextlib import nullcontext
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import delete, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.db.models import InboundMessage, Person, Staff
+from backend.runtime import Runtime
+from backend.services.people import identity_of, resident_for
+from bot.catalogue import lang_of, t
+from bot.flows import resident, staff
+from bot.flows.context import Turn
+from bot.flows.state import load_state, save_state
+from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind
+
+logger = logging.getLogger(__name__)
+
+
+class ConversationEngine:
+    """Runs one dialogue turn per inbound message against the database and the services."""
+
+    def __init__(self, runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
+        self.runtime = runtime
+        self.session_factory = session_factory
+        bind = session_factory.kw.get("bind")
+        # SQLite allows one writer and a turn reads before it writes: turns on one file take turns
+        # within a process (PostgreSQL needs no such thing).
+        self._serial = _sqlite_lock(str(bind.engine.url)) if bind is not None and bind.dialect.name == "sqlite" \
+            else None
+
+    def handle(self, inbound: Inbound) -> list[Outbound]:
+        """Answer one inbound message (synchronous; run it in a threadpool from async code)."""
+        return self._answer(inbound)[0]
+
+    def _answer(self, inbound: Inbound) -> tuple[list[Outbound], bool]:
+        lang = lang_of(inbound.language)
+        with self._serial or nullcontext(), self.session_factory() as session:
+            try:
+                if self._serial is not None:
+                    # Take SQLite's write lock before the turn's first read: a deferred transaction that
+                    # reads, then writes, fails at once ("database is locked") if another writer got in.
+                    session.execute(_SQLITE_WRITE_LOCK)
+                out = self._turn(session, inbound)
+                session.commit()
+                return out, True
+            except Exception:
+                logger.exception("conversation turn failed on %s", inbound.channel)
+                session.rollback()
+                return [Outbound.say(t("error.internal", lang))], False
+
+    def handle_once(self, inbound: Inbound) -> list[Outbound]:
+        """`handle` at most once per (channel, message_id): a redelivery gets the stored reply.
+
+        While the first delivery is still being answered, a duplicate gets an empty list. A turn that
+        failed is forgotten, so the platform's retry is answered afresh.
+        """
+        if not inbound.message_id:
+            return self.handle(inbound)
+        key = inbound.message_id[:128]
+        with self.session_factory() as session:
+            try:
+                session.add(InboundMessage(channel=inbound.channel, message_key=key, reply=None,
+                                           created_at=self.runtime.clock.now()))
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                stored = session.scalar(select(InboundMessage.reply).where(
+                    InboundMessage.channel == inbound.channel, InboundMessage.message_key == key))
+                logger.info("duplicate delivery %s/%s", inbound.channel, key)
+                return outbound_from_json(stored) if stored else []
+        try:
+            out, ok = self._answer(inbound)
+        except BaseException:
+            self._forget(inbound.channel, key)
+            raise
+        if not ok:
+            self._forget(inbound.channel, key)
+            return out
+        with self.session_factory() as session:
+            session.execute(update(InboundMessage).where(
+                InboundMessage.channel == inbound.channel, InboundMessage.message_key == key,
+            ).values(reply=outbound_to_json(out)))
+            session.commit()
+        return out
+
+    def _forget(self, channel: str, key: str) -> None:
+        with self.session_factory() as session:
+            session.execute(delete(InboundMessage).where(InboundMessage.channel == channel,
+                                                         InboundMessage.message_key == key))
+            session.commit()
+
+    def _turn(self, session: Session, inbound: Inbound) -> list[Outbound]:
+        rt = self.runtime
+        now = rt.clock.now()
+        lang = lang_of(inbound.language)
+        ident = identity_of(session, channel=inbound.channel, external_id=inbound.user_id)
+        if inbound.kind is InboundKind.unfollow:
+            save_state(session, inbound.channel, inbound.user_id, {}, now)
+            return []
+        member: Staff | None = None
+        if ident is not None:
+            person: Person = ident.person
+            if person.staff is not None and person.staff.active:
+                member = person.staff
+            ident.last_inbound_at = now
+            if inbound.language and ident.language != lang:
+                ident.language = lang
+        else:
+            person = resident_for(session, channel=inbound.channel, external_id=inbound.user_id,
+                                  name=inbound.display_name, language=lang)
+        state, expired = load_state(session, inbound.channel, inbound.user_id, now,
+                                    idle_minutes=rt.settings.session_idle_minutes)
+        turn = Turn(session=session, rt=rt, inbound=inbound, person=person, staff=member, lang=lang,
+                    state=state)
+        if expired:
+            turn.say("session.expired")
+        if member is not None:
+            staff.handle(turn)
+        else:
+            resident.handle(turn)
+        save_state(session, inbound.channel, inbound.user_id, turn.state, rt.clock.now())
+        return turn.out
+
+
+_SQLITE_WRITE_LOCK = text("UPDATE conversation_states SET channel = channel WHERE 0")
+_SQLITE_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _sqlite_lock(url: str) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _SQLITE_LOCKS.setdefault(url, threading.Lock())
+
+
+def outbound_to_json(messages: list[Outbound]) -> dict[str, Any]:
+    """A reply as JSON for the dedupe table (and the simulator)."""
+    return {"messages": [asdict(m) for m in messages]}
+
+
+def outbound_from_json(data: dict[str, Any]) -> list[Outbound]:
+    """The inverse of outbound_to_json."""
+    out = []
+    for m in data.get("messages", []):
+        buttons = tuple(Button(**b) for b in m.get("buttons", ()))
+        out.append(Outbound(kind=OutboundKind(m["kind"]), text=m.get("text", ""), title=m.get("title", ""),
+                            buttons=buttons, image_url=m.get("image_url", "")))
+    return out

@@ -1,0 +1,1 @@
+"""Channel-neutral dialogues: residents report and follow up, staff handle their tasks."""

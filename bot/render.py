@@ -1,0 +1,102 @@
+"""Outbox notifications (kind + payload rows from backend/services/notify.py) as neutral messages."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from backend.settings import get_settings
+from bot.catalogue import lang_of, t
+from bot.flows.common import rating_buttons
+from bot.messages import Button, Outbound, OutboundKind
+
+logger = logging.getLogger(__name__)
+
+RESIDENT_KINDS = ("dispatched", "accepted", "in_progress", "resolved", "closed", "reopened", "cancelled", "merged",
+                  "escalated")
+STAFF_KINDS = ("task_new", "task_reminder", "task_escalated", "task_returned", "verify_request",
+               "extension_request", "extension_decided", "supervise", "digest")
+# The buttons on each staff card, as task verbs (see bot/flows/staff.py VERBS).
+CARD_VERBS: dict[str, tuple[str, ...]] = {
+    "task_new": ("accept", "return", "escalate", "extend"),
+    "task_escalated": ("accept", "return", "escalate", "extend"),
+    "task_reminder": ("view",),
+    "supervise": ("view",),
+    "task_returned": ("view",),
+    "extension_request": ("approve", "refuse", "view"),
+    "extension_decided": ("view",),
+    "verify_request": ("verify", "view"),
+}
+TIMEZONE = "Asia/Shanghai"
+
+
+@lru_cache(maxsize=1)
+def _category_names() -> dict[str, str]:
+    from backend.cityconfig.yamlfiles import read_yaml
+
+    try:
+        raw = read_yaml(get_settings().config_dir / "taxonomy.yaml", "categories")
+    except Exception:  # rendering must not fail on a config problem; codes are shown instead
+        logger.exception("cannot read the taxonomy for category names")
+        return {}
+    return {str(sub["code"]): str(sub["name"]) for cat in raw for sub in cat.get("subcategories", [])}
+
+
+def _category(code: str | None, lang: str) -> str:
+    if not code:
+        return t("category.unknown", lang)
+    return _category_names().get(code, code) if lang == "zh" else code.replace("_", " ")
+
+
+def _due(value: str | None) -> str:
+    if not value:
+        return "—"
+    try:
+        return datetime.fromisoformat(value).astimezone(ZoneInfo(TIMEZONE)).strftime("%m-%d %H:%M")
+    except ValueError:
+        return value
+
+
+def params_of(payload: dict[str, Any], lang: str) -> dict[str, Any]:
+    """The catalogue parameters of a notification payload."""
+    reason = payload.get("reason") or payload.get("note") or ""
+    return {
+        "number": payload.get("number", ""),
+        "category": _category(payload.get("category"), lang),
+        "status": t(f"status.{payload['status']}", lang) if payload.get("status") else "",
+        "place": payload.get("location") or t("place.unknown", lang),
+        "text": str(payload.get("text") or "")[:120],
+        "due": _due(payload.get("due_at")),
+        "light": t(f"light.{payload.get('light', 'green')}", lang),
+        "reason": reason,
+        "reason_line": t("notice.reason_line", lang, reason=reason) if reason else "",
+        "priority": t("priority.urgent", lang) if payload.get("priority") == "urgent" else "",
+        "into": payload.get("into", ""),
+    }
+
+
+def render_notification(kind: str, payload: dict[str, Any], lang: str) -> list[Outbound]:
+    """The messages for one outbox row, in the recipient's language (payload["lang"] wins if set)."""
+    lang = lang_of(payload.get("lang") or lang)
+    p = params_of(payload, lang)
+    number = p["number"]
+    if kind in RESIDENT_KINDS:
+        text = t(f"notice.{kind}", lang, **p)
+        if kind == "resolved":
+            return [Outbound.choose(text, *(Button(label, data) for label, data in rating_buttons(lang, number)))]
+        return [Outbound.say(text)]
+    if kind == "digest":
+        from bot.digest import digest_messages
+
+        return digest_messages(payload, lang)
+    if kind in CARD_VERBS:
+        body = t("notice.card_body", lang, **p)
+        if kind != "task_new" and kind != "task_escalated":
+            body = t(f"notice.{kind}", lang, **p) + "\n" + body
+        buttons = tuple(Button(t(f"verb.{v}", lang), f"task:{v}:{number}") for v in CARD_VERBS[kind])
+        return [Outbound(OutboundKind.card, title=t(f"notice.title.{kind}", lang, **p), text=body, buttons=buttons)]
+    logger.warning("no rendering for notification kind %s", kind)
+    return [Outbound.say(t("notice.generic", lang, **p))]

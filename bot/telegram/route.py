@@ -1,0 +1,142 @@
+"""Telegram on python-telegram-bot v22: the Application (webhook mode, `.updater(None)`), the
+/telegram/webhook route with its secret-token check, and long polling for local development."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session, sessionmaker
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ContextTypes, TypeHandler
+
+from bot.adapters import Engine, FirstDelivery, read_body
+from bot.telegram.convert import CHANNEL, send_outbound, to_inbound
+from bot.wechat.reply import turn_pool
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def file_base_url(api_base: str) -> str:
+    """The file download base for a Bot API base: …/bot → …/file/bot."""
+    head, sep, tail = api_base.rstrip("/").rpartition("/")
+    return f"{head}/file/{tail}" if sep else api_base + "file/"
+
+
+def build_application(settings: Settings, engine: Engine, *, polling: bool = False,
+                      first: FirstDelivery | None = None) -> Application:  # type: ignore[type-arg]
+    """The PTB Application that turns every update into one engine turn and sends the replies.
+
+    `first` drops redelivered updates: Telegram redelivers an update whose webhook call failed, and its
+    replies went out the first time.
+    """
+    builder = (Application.builder().token(settings.telegram_token.get_secret_value())
+               .base_url(settings.telegram_api_base).base_file_url(file_base_url(settings.telegram_api_base)))
+    if not polling:
+        builder = builder.updater(None)
+    application = builder.build()
+    max_photo = settings.upload_max_bytes
+    pool = turn_pool(settings.database_url)
+
+    async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.callback_query is not None:
+            try:
+                await update.callback_query.answer()
+            except TelegramError as exc:  # an old query; the press still counts
+                logger.info("telegram: answerCallbackQuery failed: %s", type(exc).__name__)
+        key = str(update.update_id)
+        if first is not None and not await asyncio.to_thread(first.claim, key):
+            logger.info("telegram: update %s already handled", key)
+            return
+        try:
+            inbound = await to_inbound(update, context.bot, max_photo_bytes=max_photo)
+            if inbound is None or update.effective_chat is None:
+                return
+            out = await asyncio.get_running_loop().run_in_executor(pool, engine.handle_once, inbound)
+            for message in out:
+                await send_outbound(context.bot, update.effective_chat.id, message, inbound.language)
+        finally:
+            if first is not None:
+                first.release(key)
+
+    application.add_handler(TypeHandler(Update, on_update))
+    return application
+
+
+def mount_telegram(app: FastAPI, *, settings: Settings, engine: Engine,
+                   session_factory: sessionmaker[Session]) -> Application:  # type: ignore[type-arg]
+    """Add POST /telegram/webhook and start/stop the PTB Application with the app's lifespan."""
+    application = build_application(settings, engine, first=FirstDelivery(session_factory, CHANNEL))
+    secret = settings.telegram_secret.get_secret_value().encode()
+    max_bytes = settings.request_max_bytes
+    app.state.telegram = application
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(asgi_app: FastAPI) -> AsyncIterator[Any]:
+        async with previous(asgi_app) as state:
+            await application.initialize()  # getMe
+            try:
+                yield state
+            finally:
+                await application.shutdown()
+
+    app.router.lifespan_context = lifespan
+
+    @app.post("/telegram/webhook", include_in_schema=False)
+    async def telegram_webhook(request: Request, x_telegram_bot_api_secret_token: str | None = Header(
+            default=None)) -> JSONResponse:
+        """One update from Telegram, answered before we return (so Telegram does not redeliver)."""
+        given = (x_telegram_bot_api_secret_token or "").encode()
+        if not hmac.compare_digest(given, secret):
+            raise HTTPException(status_code=403, detail="bad secret token")
+        body = await read_body(request, max_bytes)
+        try:
+            data = json.loads(body)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update object")
+            update = Update.de_json(data, application.bot)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            logger.warning("telegram: refused update: %s", type(exc).__name__)
+            raise HTTPException(status_code=400, detail="bad update") from None
+        if update is None:
+            raise HTTPException(status_code=400, detail="bad update")
+        await application.process_update(update)
+        return JSONResponse({"ok": True})
+
+    return application
+
+
+async def poll(settings: Settings, engine: Engine, stop: asyncio.Event) -> None:
+    """Long polling for local development: delete any webhook, fetch updates until `stop` is set."""
+    application = build_application(settings, engine, polling=True)
+    async with application:
+        await application.bot.delete_webhook()
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0.0, timeout=10)
+        await application.start()
+        try:
+            await stop.wait()
+        finally:
+            await application.updater.stop()
+            await application.stop()
+
+
+def run_polling(settings: Settings, engine: Engine) -> None:
+    """Block in long-polling mode until Ctrl-C (for `gridbot` development use)."""
+    stop = asyncio.Event()
+    try:
+        asyncio.run(poll(settings, engine, stop))
+    except KeyboardInterrupt:
+        logger.info("telegram polling stopped")

@@ -1,0 +1,90 @@
+"""The Telegram outbox sender: a PTB Bot on its own event loop thread, PTB errors mapped to channel errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.request import HTTPXRequest
+
+from backend.db.models import Notification
+from backend.workers.channels import BlockedError, PermanentChannelError, TransientChannelError
+from bot.adapters import notification_messages
+from bot.telegram.convert import send_outbound
+from bot.telegram.route import file_base_url
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+SEND_TIMEOUT = 30.0
+
+
+@contextmanager
+def telegram_errors() -> Iterator[None]:
+    """Translate PTB exceptions into ChannelErrors."""
+    try:
+        yield
+    except RetryAfter as exc:
+        wait = exc.retry_after  # a timedelta under PTB_TIMEDELTA (see bot/telegram/__init__.py)
+        delay = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        raise TransientChannelError(f"telegram flood control: retry in {delay:.0f}s", retry_after=delay) from exc
+    except Forbidden as exc:
+        raise BlockedError(f"telegram forbidden: {exc.message}") from exc
+    except BadRequest as exc:  # a NetworkError subclass in PTB: catch it first
+        raise PermanentChannelError(f"telegram bad request: {exc.message}") from exc
+    except (TimedOut, NetworkError) as exc:  # NetworkError covers 5xx and connection failures
+        raise TransientChannelError(f"telegram {type(exc).__name__}: {exc.message}") from exc
+    except TelegramError as exc:
+        raise PermanentChannelError(f"telegram {type(exc).__name__}: {exc.message}") from exc
+    except TimeoutError as exc:
+        raise TransientChannelError("telegram: no answer in time") from exc
+
+
+class TelegramSender:
+    """Sends outbox rows with PTB. `send` is synchronous and thread-safe (the worker calls it from threads)."""
+
+    def __init__(self, token: str, *, api_base: str, pool_size: int = 64) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="telegram-sender", daemon=True)
+        self._thread.start()
+        request = HTTPXRequest(connection_pool_size=pool_size, pool_timeout=10.0)
+        self.bot = Bot(token, base_url=api_base, base_file_url=file_base_url(api_base), request=request)
+        self._run(self.bot.initialize())
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TelegramSender:
+        """A sender for the configured bot."""
+        return cls(settings.telegram_token.get_secret_value(), api_base=settings.telegram_api_base)
+
+    def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=SEND_TIMEOUT)
+
+    def send(self, notification: Notification) -> None:
+        """Send every message of a notification to its chat."""
+        lang = str((notification.payload or {}).get("lang") or "zh")
+        messages = notification_messages(notification)
+
+        async def go() -> None:
+            for message in messages:
+                await send_outbound(self.bot, notification.external_id, message, lang)
+
+        with telegram_errors():
+            self._run(go())
+
+    def close(self) -> None:
+        """Shut the bot down and stop the loop thread."""
+        try:
+            self._run(self.bot.shutdown())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=5)
+            self._loop.close()

@@ -1,0 +1,73 @@
+"""wechatpy messages (Official Account and WeCom) → neutral `Inbound`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.messages import Inbound, InboundKind
+
+logger = logging.getLogger(__name__)
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def message_key(fields: dict[str, str]) -> str:
+    """The dedupe key WeChat documents: MsgId, or FromUserName + CreateTime for events."""
+    if fields.get("MsgId"):
+        return fields["MsgId"]
+    return f"{fields.get('FromUserName', '')}:{fields.get('CreateTime', '')}:{fields.get('Event', '')}"
+
+
+def to_inbound(message: Any, fields: dict[str, str], *, channel: str) -> Inbound | None:
+    """Turn a parsed wechatpy message into an Inbound; None for events the bot ignores."""
+    msg_type = (fields.get("MsgType") or "").lower()
+    base: dict[str, Any] = {
+        "channel": channel,
+        "user_id": fields.get("FromUserName", ""),
+        "message_id": message_key(fields),
+        "received_at": datetime.fromtimestamp(int(fields["CreateTime"]), UTC)
+        if fields.get("CreateTime", "").isdigit() else None,
+    }
+    if msg_type == "text":
+        # A tap on a customer-service menu (msgmenu) arrives as text carrying bizmsgmenuid.
+        if fields.get("bizmsgmenuid"):
+            return Inbound(kind=InboundKind.button, data=fields["bizmsgmenuid"], text=fields.get("Content", ""), **base)
+        return Inbound(kind=InboundKind.text, text=getattr(message, "content", None) or fields.get("Content", ""),
+                       **base)
+    if msg_type == "voice":
+        return Inbound(kind=InboundKind.voice, text=fields.get("Recognition", "") or "",
+                       image_ref="", **base)
+    if msg_type == "image":
+        return Inbound(kind=InboundKind.image, image_ref=fields.get("MediaId", ""),
+                       label=fields.get("PicUrl", ""), **base)
+    if msg_type == "location":
+        # Location_X is the latitude and Location_Y the longitude (both arrive as strings).
+        return Inbound(kind=InboundKind.location, lat=_float(fields.get("Location_X")),
+                       lon=_float(fields.get("Location_Y")), label=fields.get("Label", ""), **base)
+    if msg_type == "event":
+        return _event(fields, base)
+    return Inbound(kind=InboundKind.unknown, **base)
+
+
+def _event(fields: dict[str, str], base: dict[str, Any]) -> Inbound | None:
+    event = (fields.get("Event") or "").lower()
+    if event == "subscribe":
+        return Inbound(kind=InboundKind.follow, **base)
+    if event == "unsubscribe":
+        return Inbound(kind=InboundKind.unfollow, **base)
+    if event == "click" and fields.get("EventKey"):
+        return Inbound(kind=InboundKind.button, data=fields["EventKey"], **base)
+    if event == "template_card_event":
+        # WeCom sends TaskId per card; a press on the same card twice keeps one key per button.
+        key = f"card:{fields.get('TaskId', '')}:{fields.get('EventKey', '')}:{base['user_id']}"
+        return Inbound(**{**base, "message_id": key}, kind=InboundKind.button, data=fields.get("EventKey", ""))
+    # Periodic location reports, menu views, card enter events …: nothing to answer.
+    logger.debug("ignoring %s event", event or "unnamed")
+    return None

@@ -1,0 +1,136 @@
+"""The Official Account webhook at /wechat: URL verification, signature check, plain and safe (AES) mode."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from fastapi import APIRouter, HTTPException, Request, Response
+from sqlalchemy.orm import Session, sessionmaker
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+from bot.adapters import Engine, FirstDelivery, queue_reply, read_body
+from bot.messages import Inbound, InboundKind, Outbound
+from bot.wechat.parse import to_inbound
+from bot.wechat.reply import REPLY_BUDGET_SECONDS, answer_within, split_passive, turn_pool
+from bot.wechat.xmlsafe import safe_fields
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "wechat"
+# "success" (or an empty body) tells WeChat there is no passive reply and not to retry.
+NO_REPLY = "success"
+IMAGE_FETCH_TIMEOUT = 1.5
+
+
+def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessionmaker[Session],
+                  reply_budget: float = REPLY_BUDGET_SECONDS) -> APIRouter:
+    """The /wechat routes for the configured Official Account."""
+    router = APIRouter(tags=["wechat"])
+    token = settings.wechat_token.get_secret_value()
+    crypto = WeChatCrypto(token, settings.wechat_aes_key, settings.wechat_app_id) if settings.wechat_aes_key else None
+    max_bytes = settings.request_max_bytes
+    first = FirstDelivery(session_factory, CHANNEL)
+    pool = turn_pool(settings.database_url)
+
+    async def queue(user_id: str, messages: list[Outbound], key: str) -> None:
+        """Queue replies for the outbox on the turn threads (a database write must not block the loop)."""
+        await asyncio.get_running_loop().run_in_executor(pool, partial(
+            queue_reply, session_factory, channel=CHANNEL, external_id=user_id, messages=messages, key=key))
+
+    def verify(signature: str, timestamp: str, nonce: str) -> None:
+        try:
+            check_signature(token, signature, timestamp, nonce)
+        except InvalidSignatureException:
+            logger.warning("wechat: bad signature")
+            raise HTTPException(status_code=403, detail="invalid signature") from None
+
+    @router.get("/wechat", include_in_schema=False)
+    def verify_url(signature: str, timestamp: str, nonce: str, echostr: str) -> Response:
+        """WeChat's URL check: echo echostr back when the signature holds."""
+        verify(signature, timestamp, nonce)
+        return Response(content=echostr, media_type="text/plain")
+
+    @router.post("/wechat", include_in_schema=False)
+    async def receive(request: Request, signature: str, timestamp: str, nonce: str, encrypt_type: str = "raw",
+                      msg_signature: str | None = None) -> Response:
+        """One message or event: answer with a passive reply within WeChat's 5 s."""
+        arrived = time.monotonic()
+        verify(signature, timestamp, nonce)
+        body = await read_body(request, max_bytes)
+        aes = encrypt_type.lower() == "aes"
+        if aes != (crypto is not None):
+            raise HTTPException(status_code=400, detail="encryption mode does not match the configuration")
+        try:
+            outer = safe_fields(body)
+            if crypto is not None:
+                body = crypto.decrypt_message(outer, msg_signature or "", timestamp, nonce).encode()
+            fields = safe_fields(body)
+            message = parse_message(body)
+        except (InvalidSignatureException, InvalidAppIdException):
+            logger.warning("wechat: bad msg_signature or app id")
+            raise HTTPException(status_code=403, detail="invalid signature") from None
+        except Exception as exc:  # malformed XML, undecryptable or corrupt payloads
+            logger.warning("wechat: refused body: %s", type(exc).__name__)
+            raise HTTPException(status_code=400, detail="bad xml") from None
+        inbound = to_inbound(message, fields, channel=CHANNEL)
+        if inbound is None or not await asyncio.to_thread(first.claim, inbound.message_id):
+            return Response(content=NO_REPLY, media_type="text/plain")
+        try:
+            return await answer(inbound, message, nonce, timestamp, arrived)
+        finally:
+            first.release(inbound.message_id)
+
+    async def answer(inbound: Inbound, message: Any, nonce: str, timestamp: str, arrived: float) -> Response:
+        if inbound.kind is InboundKind.image and inbound.label.startswith(("http://", "https://")):
+            inbound = dataclasses.replace(inbound, image=await fetch_image(inbound.label, settings.upload_max_bytes))
+
+        def late(out: list[Outbound]) -> None:
+            queue_reply(session_factory, channel=CHANNEL, external_id=inbound.user_id, messages=out,
+                        key=f"{CHANNEL}:late:{inbound.message_id}")
+
+        budget = reply_budget - (time.monotonic() - arrived)
+        out = await answer_within(engine.handle_once, inbound, budget, late, pool)
+        if out is None:
+            return Response(content=NO_REPLY, media_type="text/plain")
+        text, later = split_passive(out, keep_button_text=True)
+        if later:
+            await queue(inbound.user_id, later, f"{CHANNEL}:menu:{inbound.message_id}")
+        if not text:
+            return Response(content=NO_REPLY, media_type="text/plain")
+        xml = TextReply(content=text, message=message).render()
+        if crypto is not None:
+            xml = crypto.encrypt_message(xml, nonce, timestamp)
+        return Response(content=xml, media_type="application/xml")
+
+    return router
+
+
+async def fetch_image(url: str, max_bytes: int) -> bytes | None:
+    """Download a photo WeChat links to (PicUrl), or None if it is slow, missing or too large."""
+    try:
+        async with httpx.AsyncClient(timeout=IMAGE_FETCH_TIMEOUT) as client, client.stream("GET", url) as resp:
+            if resp.status_code != 200:
+                return None
+            data = bytearray()
+            async for chunk in resp.aiter_bytes():
+                data += chunk
+                if len(data) > max_bytes:
+                    return None
+            return bytes(data)
+    except httpx.HTTPError as exc:
+        logger.warning("wechat: photo download failed: %s", type(exc).__name__)
+        return None
+

@@ -1,0 +1,129 @@
+"""The WeCom callback at /wecom: URL verification and decryption with wechatpy.enterprise, messages and
+template-card button presses turned into Inbound, a passive (encrypted) reply, the rest via the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from sqlalchemy.orm import Session, sessionmaker
+from wechatpy.enterprise import parse_message
+from wechatpy.enterprise.crypto import WeChatCrypto
+from wechatpy.enterprise.exceptions import InvalidCorpIdException
+from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.replies import TextReply
+
+from bot.adapters import Engine, FirstDelivery, queue_reply, read_body
+from bot.catalogue import catalogue, lang_of, t
+from bot.messages import Inbound, InboundKind, Outbound
+from bot.wechat.parse import to_inbound
+from bot.wechat.reply import REPLY_BUDGET_SECONDS, answer_within, split_passive, turn_pool
+from bot.wechat.route import fetch_image
+from bot.wechat.xmlsafe import BadXML, safe_fields
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "wecom"
+# The catalogue text a pressed card button is replaced with, if the catalogue has it.
+PRESSED_KEY = "card.pressed"
+
+
+def update_button_xml(fields: dict[str, str], label: str) -> str:
+    """The passive reply to a template_card_event that relabels the pressed button (and disables it)."""
+    return ("<xml><ToUserName><![CDATA[{to}]]></ToUserName><FromUserName><![CDATA[{frm}]]></FromUserName>"
+            "<CreateTime>{ts}</CreateTime><MsgType><![CDATA[update_button]]></MsgType>"
+            "<Button><ReplaceName><![CDATA[{label}]]></ReplaceName></Button></xml>").format(
+        to=fields.get("FromUserName", ""), frm=fields.get("ToUserName", ""), ts=int(time.time()), label=label)
+
+
+def wecom_router(*, settings: Settings, engine: Engine, session_factory: sessionmaker[Session],
+                 reply_budget: float = REPLY_BUDGET_SECONDS) -> APIRouter:
+    """The /wecom routes for the configured corp and agent."""
+    router = APIRouter(tags=["wecom"])
+    crypto = WeChatCrypto(settings.wecom_token.get_secret_value(), settings.wecom_aes_key, settings.wecom_corp_id)
+    max_bytes = settings.request_max_bytes
+    first = FirstDelivery(session_factory, CHANNEL)
+    pool = turn_pool(settings.database_url)
+
+    async def queue(user_id: str, messages: list[Outbound], key: str) -> None:
+        """Queue replies for the outbox on the turn threads (a database write must not block the loop)."""
+        await asyncio.get_running_loop().run_in_executor(pool, partial(
+            queue_reply, session_factory, channel=CHANNEL, external_id=user_id, messages=messages, key=key))
+
+    @router.get("/wecom", include_in_schema=False)
+    def verify_url(msg_signature: str, timestamp: str, nonce: str, echostr: str) -> Response:
+        """WeCom's URL check: decrypt echostr and send the plain text back."""
+        try:
+            echo = crypto.check_signature(msg_signature, timestamp, nonce, echostr)
+        except (InvalidSignatureException, InvalidCorpIdException):
+            raise HTTPException(status_code=403, detail="invalid signature") from None
+        except Exception:  # a corrupt echostr: undecryptable, bad padding
+            raise HTTPException(status_code=400, detail="bad echostr") from None
+        return Response(content=echo, media_type="text/plain")
+
+    @router.post("/wecom", include_in_schema=False)
+    async def receive(request: Request, msg_signature: str, timestamp: str, nonce: str) -> Response:
+        """One message or event from a staff member."""
+        arrived = time.monotonic()
+        body = await read_body(request, max_bytes)
+        try:
+            outer = safe_fields(body)
+            if "Encrypt" not in outer:
+                raise BadXML("no Encrypt field")
+            plain = crypto.decrypt_message(outer, msg_signature, timestamp, nonce)
+            fields = safe_fields(plain)
+            message = parse_message(plain)
+        except (InvalidSignatureException, InvalidCorpIdException):
+            logger.warning("wecom: bad signature or corp id")
+            raise HTTPException(status_code=403, detail="invalid signature") from None
+        except Exception as exc:  # malformed XML, undecryptable or corrupt payloads
+            logger.warning("wecom: refused body: %s", type(exc).__name__)
+            raise HTTPException(status_code=400, detail="bad xml") from None
+        inbound = to_inbound(message, fields, channel=CHANNEL)
+        if inbound is None or not await asyncio.to_thread(first.claim, inbound.message_id):
+            return Response(content="", media_type="text/plain")
+        try:
+            return await answer(inbound, message, fields, nonce, timestamp, arrived)
+        finally:
+            first.release(inbound.message_id)
+
+    async def answer(inbound: Inbound, message: Any, fields: dict[str, str], nonce: str,
+                     timestamp: str, arrived: float) -> Response:
+        if inbound.kind is InboundKind.image and inbound.label.startswith(("http://", "https://")):
+            inbound = dataclasses.replace(inbound, image=await fetch_image(inbound.label, settings.upload_max_bytes))
+
+        def late(out: list[Outbound]) -> None:
+            queue_reply(session_factory, channel=CHANNEL, external_id=inbound.user_id, messages=out,
+                        key=f"{CHANNEL}:late:{inbound.message_id}")
+
+        budget = reply_budget - (time.monotonic() - arrived)
+        out = await answer_within(engine.handle_once, inbound, budget, late, pool)
+        if out is None:
+            return Response(content="", media_type="text/plain")
+        if inbound.kind is InboundKind.button and fields.get("Event", "").lower() == "template_card_event":
+            # A card press can only be answered by updating the card; everything else goes through the outbox.
+            await queue(inbound.user_id, out, f"{CHANNEL}:reply:{inbound.message_id}")
+            if PRESSED_KEY not in catalogue():
+                return Response(content="", media_type="text/plain")
+            xml = update_button_xml(fields, t(PRESSED_KEY, lang_of(inbound.language)))
+            return _encrypted(crypto, xml, nonce, timestamp)
+        text, later = split_passive(out, keep_button_text=False)
+        if later:
+            await queue(inbound.user_id, later, f"{CHANNEL}:card:{inbound.message_id}")
+        if not text:
+            return Response(content="", media_type="text/plain")
+        return _encrypted(crypto, TextReply(content=text, message=message).render(), nonce, timestamp)
+
+    return router
+
+
+def _encrypted(crypto: Any, xml: str, nonce: str, timestamp: str) -> Response:
+    return Response(content=crypto.encrypt_message(xml, nonce, timestamp), media_type="application/xml")

@@ -1,0 +1,119 @@
+"""Redelivery at once: the same platform message id three times concurrently makes one ticket.
+
+Threads need real commits, so this uses its own database (a copy of a migrated, loaded SQLite file, and
+PostgreSQL when GRIDBOT_TEST_POSTGRES_URL is set) instead of the shared savepoint fixture.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.cityconfig import CityConfig
+from backend.db.migrate import upgrade
+from backend.db.models import InboundMessage, Ticket
+from backend.db.session import make_engine, make_session_factory
+from backend.runtime import Runtime
+from backend.services.reference import sync_reference, sync_staff
+from bot.engine import ConversationEngine
+from bot.messages import Inbound, InboundKind, Outbound
+
+PG_ENV = "GRIDBOT_TEST_POSTGRES_URL"
+
+
+def _load(engine: Engine, city: CityConfig) -> None:
+    with Session(engine) as session:
+        sync_reference(session, city)
+        sync_staff(session, city, demo_password=None)
+        session.commit()
+
+
+@pytest.fixture(scope="module")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory, city: CityConfig) -> Path:
+    path = tmp_path_factory.mktemp("bot-template") / "gridbot.db"
+    upgrade(f"sqlite:///{path}")
+    eng = make_engine(f"sqlite:///{path}")
+    _load(eng, city)
+    eng.dispose()
+    return path
+
+
+def _postgres_url(city: CityConfig) -> str:
+    base = os.environ.get(PG_ENV)
+    if not base:
+        pytest.skip(f"PostgreSQL tests need {PG_ENV}")
+    import psycopg
+
+    url = make_url(base)
+    name = f"{url.database or 'test'}_bot"
+    admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    out = url.set(database=name).render_as_string(hide_password=False)
+    upgrade(out)
+    eng = make_engine(out)
+    _load(eng, city)
+    eng.dispose()
+    return out
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def real_factory(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path,
+                 city: CityConfig) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a database of this test's own, committing for real."""
+    if request.param == "sqlite":
+        shutil.copy(sqlite_template, tmp_path / "gridbot.db")
+        eng = make_engine(f"sqlite:///{tmp_path / 'gridbot.db'}")
+    else:
+        eng = make_engine(_postgres_url(city))
+    yield make_session_factory(eng)
+    eng.dispose()
+
+
+def _deliver_at_once(engine: ConversationEngine, message: Inbound, times: int) -> list[list[Outbound]]:
+    barrier = threading.Barrier(times)
+    results: list[list[Outbound]] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            results.append(engine.handle_once(message))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(times)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+def test_same_msgid_three_times_at_once_makes_one_ticket_and_one_reply(
+        real_factory: sessionmaker[Session], runtime: Runtime) -> None:
+    engine = ConversationEngine(runtime, real_factory)
+    message = Inbound("wechat", "o-concurrent", InboundKind.text, message_id="24000000000000042",
+                      text="怡和花园门口的垃圾桶满了好几天没人清运，臭得不行")
+    results = _deliver_at_once(engine, message, 3)
+    answered = [r for r in results if r]
+    assert len(results) == 3
+    assert len({tuple(r) for r in answered}) == 1 and answered  # whoever answered said the same thing
+    with real_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 1
+        stored = session.scalar(select(InboundMessage).where(InboundMessage.message_key == "24000000000000042"))
+        assert stored is not None and stored.reply is not None
+    # A later redelivery gets the stored reply, and still no second ticket.
+    assert engine.handle_once(message) == answered[0]
+    with real_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 1

@@ -1,0 +1,63 @@
+"""Notification rendering: every outbox kind becomes neutral messages in the recipient's language."""
+
+from __future__ import annotations
+
+import pytest
+
+from backend.services.notify import RESIDENT_KINDS, STAFF_KINDS
+from bot.catalogue import t
+from bot.messages import OutboundKind
+from bot.render import render_notification
+
+PAYLOAD = {"number": "GB20261123-0007", "status": "dispatched", "category": "garbage_piling", "priority": "normal",
+           "light": "green", "text": "怡和花园门口垃圾没人清运", "location": "怡和花园",
+           "due_at": "2026-11-24T02:30:00+00:00"}
+
+
+@pytest.mark.parametrize("kind", RESIDENT_KINDS + STAFF_KINDS)
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_outbox_kind_renders_with_the_ticket_number(kind: str, lang: str) -> None:
+    out = render_notification(kind, dict(PAYLOAD), lang)
+    assert out
+    text = "\n".join(m.title + m.text for m in out)
+    if kind != "digest":
+        assert "GB20261123-0007" in text
+    assert "{" not in text  # no unfilled placeholder
+
+
+def test_resolved_asks_for_a_rating_with_three_buttons() -> None:
+    (message,) = render_notification("resolved", dict(PAYLOAD), "zh")
+    assert message.kind is OutboundKind.buttons
+    assert [b.label for b in message.buttons] == ["满意", "基本满意", "不满意"]
+    assert [b.data for b in message.buttons] == [f"rate:GB20261123-0007:{s}"
+                                                 for s in ("satisfied", "basically_satisfied", "dissatisfied")]
+
+
+def test_a_new_task_is_a_card_with_accept_return_escalate_and_extension() -> None:
+    (card,) = render_notification("task_new", dict(PAYLOAD, priority="urgent"), "zh")
+    assert card.kind is OutboundKind.card
+    assert [b.label for b in card.buttons] == ["接单", "退回", "吹哨", "申请延期"]
+    assert card.buttons[0].data == "task:accept:GB20261123-0007"
+    assert "垃圾堆放与清运" in card.text and "紧急" in card.text and "11-24 10:30" in card.text
+
+
+def test_verify_request_offers_verify() -> None:
+    (card,) = render_notification("verify_request", dict(PAYLOAD, status="resolved"), "zh")
+    assert card.buttons[0].data == "task:verify:GB20261123-0007"
+
+
+def test_the_payload_language_wins_and_english_has_no_chinese_labels() -> None:
+    (message,) = render_notification("accepted", dict(PAYLOAD, lang="en"), "zh")
+    assert message.text == t("notice.accepted", "en", number="GB20261123-0007")
+
+
+def test_reason_is_shown_on_reopened_and_escalated() -> None:
+    (message,) = render_notification("reopened", dict(PAYLOAD, note="垃圾还在"), "zh")
+    assert "垃圾还在" in message.text
+    (card,) = render_notification("task_escalated", dict(PAYLOAD, reason="需要城管协同"), "zh")
+    assert "需要城管协同" in card.text
+
+
+def test_digest_renders_its_counts() -> None:
+    (message,) = render_notification("digest", {"red": 2, "yellow": 1, "green": 4, "total": 7}, "zh")
+    assert "红灯 2" in message.text and "待办 7" in message.text

@@ -1,0 +1,143 @@
+"""Golden transcripts (tests/transcripts/*.yaml): whole conversations through a driver, then the ticket's
+final state and audit trail.
+
+A step names a participant (`resident: alice` or `staff: GW001`) and one of: `send` (text), `voice`,
+`location` [lon, lat, label], `photo`, `follow`, `press` (a button label from the last messages the
+participant saw), `inbox` (read pushed notifications); or `advance` (move the frozen clock). `expect`
+lists substrings the replies must contain, `expect_buttons` button labels, `expect_kind` a message kind,
+`capture` names the first ticket number in the replies. `{name}` in texts is replaced by captured numbers.
+A top-level `language: en` (or a step's `language`) sets the participant's platform language, and
+`only_channels` limits a transcript to drivers of those channels. Transcripts stay channel-neutral: a
+location request or a long button list may look different on WeChat, so they assert words and labels.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.db.models import Attachment, Ticket, TicketFollower
+from backend.ports import FrozenClock
+from bot.messages import Inbound, InboundKind, Outbound
+from tests.bot.drivers import Driver, Who, driver  # noqa: F401  (the fixture)
+
+TRANSCRIPTS = sorted((Path(__file__).parent.parent / "transcripts").glob("*.yaml"))
+NUMBER = re.compile(r"[A-Z]{1,8}\d{8}-\d{3,6}")
+# A minimal PNG: the signature and an IHDR chunk are what type sniffing looks at.
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89" \
+      b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _who(step: dict[str, Any]) -> Who:
+    if "resident" in step:
+        return ("resident", str(step["resident"]))
+    return ("staff", str(step["staff"]))
+
+
+def _fill(text: str, numbers: dict[str, str]) -> str:
+    return re.sub(r"\{(\w+)\}", lambda m: numbers.get(m.group(1), m.group(0)), text)
+
+
+def _message(step: dict[str, Any], seen: list[Outbound], numbers: dict[str, str]) -> Inbound:
+    if "send" in step:
+        return Inbound("", "", InboundKind.text, text=_fill(str(step["send"]), numbers))
+    if "voice" in step:
+        return Inbound("", "", InboundKind.voice, text=_fill(str(step["voice"]), numbers))
+    if "location" in step:
+        lon, lat, *label = step["location"]
+        return Inbound("", "", InboundKind.location, lon=float(lon), lat=float(lat), label=label[0] if label else "")
+    if "photo" in step:
+        return Inbound("", "", InboundKind.image, image=PNG, image_ref="photo-1")
+    if "follow" in step:
+        return Inbound("", "", InboundKind.follow)
+    if "unknown" in step:
+        return Inbound("", "", InboundKind.unknown)
+    if "press" in step:
+        label = _fill(str(step["press"]), numbers)
+        for message in reversed(seen):
+            for button in message.buttons:
+                if button.label == label:
+                    return Inbound("", "", InboundKind.button, data=button.data, text=label)
+        pytest.fail(f"no button {label!r} in {[b.label for m in seen for b in m.buttons]}")
+    raise AssertionError(f"a step needs something to send: {step}")
+
+
+def _check(step: dict[str, Any], replies: list[Outbound], where: str, numbers: dict[str, str]) -> None:
+    text = "\n".join(f"{m.title}\n{m.text}" for m in replies)
+    step = {k: [_fill(str(x), numbers) for x in v] if isinstance(v, list) else v for k, v in step.items()}
+    for part in step.get("expect", []):
+        assert part in text, f"{where}: {part!r} not in replies:\n{text}"
+    for part in step.get("expect_not", []):
+        assert part not in text, f"{where}: {part!r} unexpectedly in replies:\n{text}"
+    labels = [b.label for m in replies for b in m.buttons]
+    for label in step.get("expect_buttons", []):
+        assert label in labels, f"{where}: button {label!r} not in {labels}"
+    if "expect_kind" in step:
+        kinds = [m.kind.value for m in replies]
+        assert step["expect_kind"] in kinds, f"{where}: no {step['expect_kind']} message in {kinds}"
+
+
+def _check_ticket(session: Session, spec: dict[str, Any], numbers: dict[str, str]) -> None:
+    number = numbers[spec["ticket"]]
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+    assert ticket is not None, number
+    session.refresh(ticket)
+    if "status" in spec:
+        assert ticket.status == spec["status"], f"{number}: status {ticket.status}"
+    if "actions" in spec:
+        actions = [e.action for e in ticket.events if e.action not in ("light", "supervise")]
+        assert actions == spec["actions"], f"{number}: audit trail {actions}"
+    for field in ("priority", "source", "category_code", "grid_code", "tier", "reopen_count"):
+        if field in spec:
+            assert getattr(ticket, field) == spec[field], f"{number}: {field} {getattr(ticket, field)}"
+    if "merged_into" in spec:
+        into = session.scalar(select(Ticket).where(Ticket.number == numbers[spec["merged_into"]]))
+        assert into is not None and ticket.merged_into_id == into.id
+    if "attachments" in spec:
+        stages = sorted(session.scalars(select(Attachment.stage).where(Attachment.ticket_id == ticket.id)))
+        assert stages == sorted(spec["attachments"]), f"{number}: attachments {stages}"
+    if "followers" in spec:
+        n = len(session.scalars(select(TicketFollower).where(TicketFollower.ticket_id == ticket.id)).all())
+        assert n == spec["followers"], f"{number}: {n} followers"
+    if "ratings" in spec:
+        assert [r.score for r in ticket.ratings] == spec["ratings"]
+    if "comments" in spec:
+        notes = [e.note for e in ticket.events if e.action == "comment"]
+        assert notes == spec["comments"], f"{number}: comments {notes}"
+
+
+@pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
+def test_transcript(path: Path, driver: Driver, session_factory: sessionmaker[Session],  # noqa: F811
+                    clock: FrozenClock) -> None:
+    """The conversation goes as written and leaves the tickets as written."""
+    script = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if "only_channels" in script and driver.channel not in script["only_channels"]:
+        pytest.skip(f"{path.stem} runs only on {script['only_channels']}")
+    language = str(script.get("language", "zh"))
+    numbers: dict[str, str] = {}
+    seen: dict[Who, list[Outbound]] = {}
+    for i, step in enumerate(script["steps"], 1):
+        where = f"{path.stem} step {i}"
+        if "advance" in step:
+            clock.advance(**step["advance"])
+            continue
+        who = _who(step)
+        sent = None if "inbox" in step else replace(_message(step, seen.get(who, []), numbers),
+                                                    language=str(step.get("language", language)))
+        replies = driver.inbox(who) if sent is None else driver.send(who, sent)
+        seen[who] = seen.get(who, [])[-5:] + replies
+        _check(step, replies, where, numbers)
+        if "capture" in step:
+            found = NUMBER.search("\n".join(m.text for m in replies))
+            assert found, f"{where}: no ticket number to capture in {[m.text for m in replies]}"
+            numbers[step["capture"]] = found.group()
+    with session_factory() as session:
+        for spec in script["final"]:
+            _check_ticket(session, spec, numbers)
