@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 import tempfile
 from pathlib import Path
@@ -38,7 +37,9 @@ def _city(config_dir: Path | None = None, city_file: str = "demo_city.geojson", 
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from backend.logging_setup import configure_logging
+
+    configure_logging(level)
 
 
 @db_cli.command("upgrade")
@@ -169,6 +170,21 @@ def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this w
     console.print(result)
 
 
+@cli.command("telegram-poll")
+def telegram_poll() -> None:
+    """Talk to Telegram by long polling instead of a webhook (local development)."""
+    from backend.runtime import build_runtime
+    from bot.engine import ConversationEngine
+    from bot.telegram.route import run_polling
+
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    if not settings.telegram_token.get_secret_value():
+        console.print("[red]set GRIDBOT_TELEGRAM_TOKEN first[/red]")
+        raise typer.Exit(code=2)
+    run_polling(settings, ConversationEngine(build_runtime(settings), _session_factory()))
+
+
 @cli.command("train")
 def train(ctx: typer.Context,
           data: Annotated[Path | None, typer.Option(
@@ -222,8 +238,11 @@ def serve(host: Annotated[str | None, typer.Option()] = None, port: Annotated[in
     from nlp.cli import ensure_default_model
 
     ensure_default_model(settings.config_dir, settings.model_dir)
+    from backend.logging_setup import uvicorn_log_config
+
     uvicorn.run("bot.app:build_app", factory=True, host=host or settings.host, port=port or settings.port,
-                workers=workers, log_level=settings.log_level.lower())
+                workers=workers, log_level=settings.log_level.lower(),
+                log_config=uvicorn_log_config(settings.log_level))
 
 
 def _register_borrowed_commands() -> None:

@@ -14,3 +14,9 @@ def test_import_contracts_are_kept():
     result = subprocess.run([str(exe)], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "broken" in result.stdout and "0 broken" in result.stdout
+
+
+def test_ruff_lint_is_clean():
+    exe = Path(sys.executable).parent / "ruff"
+    result = subprocess.run([str(exe), "check", "."], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
@@ -49,6 +49,11 @@ def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> Fast
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
         code = next((c for cls, c in _STATUS.items() if isinstance(exc, cls)), 400)
         return JSONResponse({"detail": exc.message, "error": exc.code}, status_code=code)
+
+    @app.exception_handler(DataError)
+    async def _bad_value(_request: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot hold (e.g. an integer out of range) is the client's mistake.
+        return JSONResponse({"detail": "参数取值超出范围"}, status_code=422)
 
     @app.exception_handler(OperationalError)
     async def _db_down(_request: Request, exc: OperationalError) -> JSONResponse:

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from backend.db.models import ChannelIdentity, Notification
 from backend.db.types import utcnow
 from backend.services.people import identity_of, staff_by_code
+from bot.adapters import notification_messages
 from bot.messages import Outbound
-from bot.render import render_notification
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ def take_pending(session: Session, user_id: str, *, channel: str = CHANNEL) -> l
     out: list[Outbound] = []
     now = utcnow()
     for row in rows:
-        out.extend(render_notification(row.kind, dict(row.payload or {}), str((row.payload or {}).get("lang", "zh"))))
+        out.extend(notification_messages(row))
         row.status, row.sent_at = "sent", now
     session.commit()
     return out

@@ -114,7 +114,8 @@ def live(tmp_path_factory: pytest.TempPathFactory, base_runtime: Runtime, city: 
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium through Playwright (never a downloaded browser)."""
     if not CHROMIUM.exists():
-        pytest.fail("Chromium is not installed: run scripts/test.sh as root, or apt-get install -y chromium chromium-driver")
+        pytest.fail("Chromium is not installed: run scripts/test.sh as root, "
+                    "or apt-get install -y chromium chromium-driver")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, UploadFile, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, UploadFile, status
 from fastapi.responses import FileResponse
 from sqlalchemy import select
 
@@ -57,7 +57,8 @@ def list_(session: SessionDep, actor: CurrentStaff,
           category: str | None = None, grid: str | None = None, department: str | None = None,
           created_from: datetime | None = None, created_to: datetime | None = None,
           q: Annotated[str | None, Query(max_length=100)] = None,
-          limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0) -> TicketPage:
+          limit: Annotated[int, Query(ge=1, le=500)] = 50,
+          offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> TicketPage:
     """Tickets in your scope, newest first, filtered by status, light, category, grid, department, dates."""
     flt = TicketFilter(status=status_, light=light, category=category, grid=grid, department=department,
                        created_from=created_from, created_to=created_to, q=q)
@@ -138,14 +139,18 @@ async def upload(number: str, file: UploadFile, request: Request, session: Sessi
 
 
 @router.get("/{number}/photos/{photo_id}")
-def download(number: str, photo_id: int, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) -> FileResponse:
+def download(number: str, photo_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, rt: RuntimeDep,
+             actor: CurrentStaff) -> FileResponse:
     """Download one of the ticket's photos."""
     ticket = load_ticket(session, number)
     check_may_act(actor, ticket, "read")
     att = session.get(Attachment, photo_id)
     if att is None or att.ticket_id != ticket.id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "照片不存在")
-    return FileResponse(rt.settings.upload_dir / att.path, media_type=att.content_type)
+    # Served as the sniffed image type, never rendered inline as anything else.
+    return FileResponse(rt.settings.upload_dir / att.path, media_type=att.content_type,
+                        headers={"X-Content-Type-Options": "nosniff"},
+                        content_disposition_type="attachment", filename=att.path)
 
 
 __all__ = ["router", "to_public", "Role"]

@@ -1,0 +1,315 @@
+"""Webhook throughput: simulated residents post signed WeChat XML reports and Telegram updates to the real
+app under uvicorn; reports/s and request-to-reply latency, on SQLite and on PostgreSQL.
+
+    python -m bench.webhook [--json] [--requests 2000] [--concurrency 100] [--workers 2] [--backends sqlite,postgresql]
+
+PostgreSQL: GRIDBOT_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test) names the
+server; the benchmark creates and uses its own database `gridbot_bench` there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench._report import report
+
+TOKEN = "bench-wechat-token"
+TG_TOKEN = "123456:BENCH"
+TG_SECRET = "bench-telegram-secret"
+PG_DEFAULT = "postgresql://postgres@127.0.0.1:5432/test"
+BENCH_DB = "gridbot_bench"
+REPORTS = [
+    "怡和花园门口的垃圾好几天没人清运了，臭得不行",
+    "星河公寓3号楼楼道的灯坏了一个星期了",
+    "建设路上有个井盖丢了，晚上很危险",
+    "和谐家园小区里有人私搭乱建，占了消防通道",
+    "天伦小区门口有人占道经营，堵得走不动",
+    "纺织厂家属院的下水道堵了，污水漫到路上",
+    "金水湾公寓楼下的路灯不亮了",
+    "建业新城小区里有辆僵尸车停了半年了",
+    "春华嘉园门口的人行道砖松动了好几块",
+    "供电局宿舍楼顶的广告牌摇摇欲坠",
+]
+
+
+def make_app():  # type: ignore[no-untyped-def]
+    """The uvicorn factory: bot.app.build_app, with the chat channels mounted if the lead has not wired them yet."""
+    from bot.adapters import mount_channels
+    from bot.app import build_app
+    from bot.engine import ConversationEngine
+
+    app = build_app()
+    if not any(getattr(r, "path", "") == "/wechat" for r in app.router.routes):
+        rt, factory = app.state.runtime, app.state.session_factory
+        mount_channels(app, rt, factory, ConversationEngine(rt, factory))
+    return app
+
+
+def wechat_request(i: int) -> tuple[dict[str, str], bytes]:
+    """A signed plain-mode text report from resident i."""
+    ts, nonce = str(int(time.time())), str(100000 + i)
+    signature = hashlib.sha1("".join(sorted((TOKEN, ts, nonce))).encode()).hexdigest()
+    text = REPORTS[i % len(REPORTS)]
+    xml = (f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[obench{i}]]></FromUserName>"
+           f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+           f"<Content><![CDATA[{text}]]></Content><MsgId>{10_000_000 + i}</MsgId></xml>")
+    return {"signature": signature, "timestamp": ts, "nonce": nonce, "openid": f"obench{i}"}, xml.encode()
+
+
+def telegram_update(i: int) -> dict[str, Any]:
+    """A Telegram text report from resident i."""
+    user = {"id": 500000 + i, "is_bot": False, "first_name": "居民", "language_code": "zh-hans"}
+    return {"update_id": 700000 + i, "message": {"message_id": i, "date": int(time.time()), "from": user,
+                                                 "chat": {"id": 500000 + i, "type": "private"},
+                                                 "text": REPORTS[i % len(REPORTS)]}}
+
+
+@dataclass
+class Run:
+    """Latencies of one load run."""
+
+    wall: float = 0.0
+    latencies: dict[str, list[float]] = field(default_factory=lambda: {"wechat": [], "telegram": []})
+    errors: int = 0
+    replied: int = 0  # WeChat requests answered with a passive reply
+    deferred: int = 0  # WeChat requests answered "success" (reply later through the outbox)
+
+    def all(self) -> list[float]:
+        return self.latencies["wechat"] + self.latencies["telegram"]
+
+
+async def load(base: str, total: int, concurrency: int, telegram_share: float, offset: int) -> Run:
+    """Post `total` reports with `concurrency` simulated residents at once."""
+    run = Run()
+    counter = iter(range(total))
+    every = max(1, round(1 / telegram_share)) if telegram_share else 0
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def resident(client: httpx.AsyncClient) -> None:
+        for n in counter:
+            i = offset + n
+            channel = "telegram" if every and n % every == 0 else "wechat"
+            started = time.perf_counter()
+            try:
+                if channel == "telegram":
+                    r = await client.post("/telegram/webhook", json=telegram_update(i),
+                                          headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
+                    ok = r.status_code == 200
+                else:
+                    params, body = wechat_request(i)
+                    r = await client.post("/wechat", params=params, content=body)
+                    ok = r.status_code == 200
+                    run.replied += int(ok and "<Content>" in r.text)
+                    run.deferred += int(ok and r.text == "success")
+            except httpx.HTTPError:
+                ok = False
+            if ok:
+                run.latencies[channel].append(time.perf_counter() - started)
+            else:
+                run.errors += 1
+
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+        started = time.perf_counter()
+        await asyncio.gather(*(resident(client) for _ in range(concurrency)))
+        run.wall = time.perf_counter() - started
+    return run
+
+
+def prepare_database(url: str, workdir: Path) -> None:
+    """Migrate and load the demo city into a fresh database."""
+    from sqlalchemy.orm import Session
+
+    from backend.cityconfig import load_city_config
+    from backend.db.migrate import upgrade
+    from backend.db.session import make_engine
+    from backend.services.reference import sync_reference, sync_staff
+    from backend.settings import PROJECT_ROOT
+
+    if url.startswith("postgresql"):
+        import psycopg
+
+        admin = url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    upgrade(url)
+    engine = make_engine(url)
+    city = load_city_config(PROJECT_ROOT / "config")
+    with Session(engine) as session:
+        sync_reference(session, city)
+        sync_staff(session, city, demo_password=None)
+        session.commit()
+    engine.dispose()
+
+
+def engine_turn_ms(url: str, workdir: Path, turns: int) -> float:
+    """The mean time of one engine turn called directly (one thread, no HTTP): the adapters' floor."""
+    from backend.db.session import make_engine, make_session_factory
+    from backend.runtime import build_runtime
+    from backend.settings import Settings
+    from bot.engine import ConversationEngine
+    from bot.messages import Inbound, InboundKind
+
+    settings = Settings(database_url=url, data_dir=workdir / "var")
+    engine = make_engine(url)
+    bot_engine = ConversationEngine(build_runtime(settings), make_session_factory(engine))
+
+    def turn(i: int) -> None:
+        bot_engine.handle_once(Inbound("wechat", f"oturn{i}", InboundKind.text, text=REPORTS[i % len(REPORTS)],
+                                       message_id=f"turn-{i}"))
+
+    for i in range(10):
+        turn(i)
+    started = time.perf_counter()
+    for i in range(10, 10 + turns):
+        turn(i)
+    elapsed = time.perf_counter() - started
+    engine.dispose()
+    return elapsed / turns * 1000
+
+
+def start_server(url: str, workdir: Path, telegram_base: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    """uvicorn with the app factory in a child process; returns it once /health answers."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "GRIDBOT_DATABASE_URL": url, "GRIDBOT_DATA_DIR": str(workdir / "var"),
+           "GRIDBOT_WECHAT_TOKEN": TOKEN, "GRIDBOT_WECHAT_AES_KEY": "", "GRIDBOT_WECOM_AES_KEY": "",
+           "GRIDBOT_TELEGRAM_TOKEN": TG_TOKEN, "GRIDBOT_TELEGRAM_SECRET": TG_SECRET,
+           "GRIDBOT_TELEGRAM_API_BASE": telegram_base, "GRIDBOT_LOG_LEVEL": "WARNING", "GRIDBOT_ENV": "development"}
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.webhook:make_app", "--factory",
+                             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                             "--log-level", "warning", "--no-access-log"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("uvicorn exited during start-up")
+        try:
+            if httpx.get(base + "/health", timeout=2).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    proc.terminate()
+    raise RuntimeError("uvicorn did not come up")
+
+
+def pct(values: list[float], q: float) -> float:
+    """The q-quantile of values, in milliseconds."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def bench_backend(name: str, url: str, args: argparse.Namespace, telegram_base: str) -> dict[str, Any]:
+    """Prepare a database, start the server, warm it up, run the load; the figures."""
+    workdir = Path(tempfile.mkdtemp(prefix=f"gridbot-bench-{name}-"))
+    prepare_database(url, workdir)
+    turn_ms = engine_turn_ms(url, workdir, args.turns)
+    # SQLite takes one writer at a time: several server processes only add lock contention.
+    workers = 1 if name == "sqlite" else args.workers
+    proc, base = start_server(url, workdir, telegram_base, workers)
+    try:
+        asyncio.run(load(base, args.warmup, min(args.concurrency, args.warmup), args.telegram_share, 0))
+        run = asyncio.run(load(base, args.requests, args.concurrency, args.telegram_share, args.warmup))
+        light = asyncio.run(load(base, args.light_requests, args.light_concurrency, args.telegram_share,
+                                 args.warmup + args.requests))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    done = len(run.all())
+    return {
+        "backend": name, "workers": workers, "requests": args.requests, "engine_turn_ms": turn_ms,
+        "ok": done, "errors": run.errors,
+        "reports_per_s": done / run.wall if run.wall else 0.0,
+        "p50_ms": pct(run.all(), 0.50), "p99_ms": pct(run.all(), 0.99),
+        "wechat_p50_ms": pct(run.latencies["wechat"], 0.50), "wechat_p99_ms": pct(run.latencies["wechat"], 0.99),
+        "telegram_p50_ms": pct(run.latencies["telegram"], 0.50),
+        "telegram_p99_ms": pct(run.latencies["telegram"], 0.99),
+        "wechat_passive_replies": run.replied, "wechat_deferred": run.deferred,
+        "light_reports_per_s": len(light.all()) / light.wall if light.wall else 0.0,
+        "light_p50_ms": pct(light.all(), 0.50), "light_p99_ms": pct(light.all(), 0.99),
+        "mean_ms": statistics.fmean(run.all()) * 1000 if done else None,
+    }
+
+
+def main() -> None:
+    """Run the benchmark on each backend and report."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--warmup", type=int, default=100)
+    parser.add_argument("--concurrency", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--turns", type=int, default=100, help="direct engine turns to time")
+    parser.add_argument("--light-requests", type=int, default=150, help="requests of the light-load run")
+    parser.add_argument("--light-concurrency", type=int, default=4, help="senders of the light-load run")
+    parser.add_argument("--telegram-share", type=float, default=0.25)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    args = parser.parse_args()
+    load_avg = os.getloadavg()[0]
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.fakes.telegram import FakeTelegramAPI
+
+    pg_server = os.environ.get("GRIDBOT_TEST_POSTGRES_URL", PG_DEFAULT)
+    urls = {"sqlite": f"sqlite:///{Path(tempfile.mkdtemp(prefix='gridbot-bench-')) / 'bench.db'}",
+            "postgresql": pg_server.rsplit("/", 1)[0] + "/" + BENCH_DB}
+    results = []
+    with FakeTelegramAPI() as fake:
+        for name in args.backends.split(","):
+            results.append(bench_backend(name, urls[name], args, fake.base_url))  # type: ignore[attr-defined]
+
+    rows: list[tuple[str, Any, str]] = []
+    for r in results:
+        target_rate = "≥ 300" if r["backend"] == "postgresql" else ""
+        target_p99 = "< 200 ms" if r["backend"] == "postgresql" else ""
+        rows += [(f"{r['backend']}: engine turn alone, 1 thread (ms)", r["engine_turn_ms"], ""),
+                 (f"{r['backend']}: reports/s", r["reports_per_s"], target_rate),
+                 (f"{r['backend']}: p50 request→reply (ms)", r["p50_ms"], ""),
+                 (f"{r['backend']}: p99 request→reply (ms)", r["p99_ms"], target_p99),
+                 (f"{r['backend']}: WeChat p50 / p99 (ms)", f"{r['wechat_p50_ms']:.0f} / {r['wechat_p99_ms']:.0f}", ""),
+                 (f"{r['backend']}: Telegram p50 / p99 (ms)",
+                  f"{r['telegram_p50_ms']:.0f} / {r['telegram_p99_ms']:.0f}", ""),
+                 (f"{r['backend']}: WeChat passive replies / deferred to outbox",
+                  f"{r['wechat_passive_replies']} / {r['wechat_deferred']}", ""),
+                 (f"{r['backend']}: errors", r["errors"], "0"),
+                 (f"{r['backend']}: light load ({args.light_concurrency} senders) reports/s",
+                  r["light_reports_per_s"], ""),
+                 (f"{r['backend']}: light load p50 / p99 (ms)",
+                  f"{r['light_p50_ms']:.0f} / {r['light_p99_ms']:.0f}", "")]
+    notes = (f"{args.requests} report messages per backend after {args.warmup} warm-up ones, "
+             f"{args.concurrency} concurrent senders, {round(args.telegram_share * 100)}% Telegram updates "
+             f"(reply sent to a fake Bot API before the webhook returns), the rest signed plain-mode WeChat XML "
+             f"(passive reply in the response). uvicorn with {args.workers} worker process(es) on PostgreSQL, 1 on "
+             f"SQLite; load generator "
+             f"and fake Bot API on the same machine. Each message is a new resident's first report: classify, "
+             f"extract the place, check urgency and duplicates, store state; most get a question back. "
+             f"'engine turn alone' times ConversationEngine.handle_once called directly: with it at tens of ms "
+             f"of CPU per report, a {os.cpu_count()}-core machine cannot reach the 300 reports/s target whatever "
+             f"the adapters do; the light-load run shows the request→reply time without queueing. "
+             f"Load average when the run started: {load_avg:.1f}.")
+    report("webhook", "Chat webhooks under load (bench/webhook)", rows, as_json=args.json,
+           figures={"runs": results, "concurrency": args.concurrency, "workers": args.workers,
+                    "load_average": load_avg}, notes=notes)
+
+
+if __name__ == "__main__":
+    main()
