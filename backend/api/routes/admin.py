@@ -1,15 +1,17 @@
-"""Admin-only endpoints: one-time codes that bind staff chat accounts."""
+"""Admin-only endpoints: one-time codes that bind staff chat accounts, and the outbox dead-letter list."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from backend.api.deps import CurrentStaff, RuntimeDep, SessionDep
 from backend.domain.roles import Role
+from backend.services.actors import ActorContext
 from backend.services.binding import issue_bind_code
+from backend.workers.outbox import dead_letters, requeue_dead
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
@@ -31,3 +33,48 @@ def create_bind_code(code: str, session: SessionDep, rt: RuntimeDep, actor: Curr
     row = issue_bind_code(session, code, rt.clock.now(), timedelta(hours=ttl_hours))
     session.commit()
     return BindCodePublic(staff_code=code, code=row.code, expires_at=row.expires_at)
+
+
+class DeadLetterPublic(BaseModel):
+    """A notification that could not be delivered, and why."""
+
+    id: int
+    key: str
+    kind: str
+    channel: str
+    ticket_id: int | None
+    attempts: int
+    reason: str | None
+    created_at: datetime
+    last_attempt_at: datetime | None
+
+
+class RequeueIn(BaseModel):
+    """Dead letters to try again (e.g. after the user unblocked the bot)."""
+
+    ids: list[int] = Field(min_length=1, max_length=1000)
+
+
+def _require_admin(actor: ActorContext) -> None:
+    if actor.role is not Role.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "只有管理员可以查看和处理投递失败的消息")
+
+
+@router.get("/dead-letters", response_model=list[DeadLetterPublic])
+def list_dead_letters(session: SessionDep, actor: CurrentStaff, limit: int = Query(100, ge=1, le=1000),
+                      offset: int = Query(0, ge=0, le=1_000_000)) -> list[DeadLetterPublic]:
+    """Notifications that could not be delivered, newest first, with the reason."""
+    _require_admin(actor)
+    return [DeadLetterPublic(id=d.id, key=d.key, kind=d.kind, channel=d.channel, ticket_id=d.ticket_id,
+                             attempts=d.attempts, reason=d.reason, created_at=d.created_at,
+                             last_attempt_at=d.last_attempt_at)
+            for d in dead_letters(session, limit=limit, offset=offset)]
+
+
+@router.post("/dead-letters/requeue")
+def requeue_dead_letters(body: RequeueIn, session: SessionDep, actor: CurrentStaff) -> dict[str, int]:
+    """Put dead letters back in the outbox queue."""
+    _require_admin(actor)
+    count = requeue_dead(session, body.ids)
+    session.commit()
+    return {"requeued": count}
