@@ -18,7 +18,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.adapters import Engine, FirstDelivery, read_body
+from bot.adapters import Engine, FirstDelivery, queue_reply, read_body
 from bot.telegram.convert import CHANNEL, send_outbound, to_inbound
 from bot.wechat.reply import turn_pool
 
@@ -35,11 +35,14 @@ def file_base_url(api_base: str) -> str:
 
 
 def build_application(settings: Settings, engine: Engine, *, polling: bool = False,
-                      first: FirstDelivery | None = None) -> Application:  # type: ignore[type-arg]
-    """The PTB Application that turns every update into one engine turn and sends the replies.
+                      first: FirstDelivery | None = None,
+                      outbox: sessionmaker[Session] | None = None) -> Application:  # type: ignore[type-arg]
+    """The PTB Application that turns every update into one engine turn and delivers the replies.
 
+    With `outbox` (webhook mode) the replies are queued as outbox rows that `gridbot worker` sends, like
+    every other platform call; without it (long polling for development) they are sent at once.
     `first` drops redelivered updates: Telegram redelivers an update whose webhook call failed, and its
-    replies went out the first time.
+    replies were queued the first time.
     """
     builder = (Application.builder().token(settings.telegram_token.get_secret_value())
                .base_url(settings.telegram_api_base).base_file_url(file_base_url(settings.telegram_api_base)))
@@ -64,6 +67,10 @@ def build_application(settings: Settings, engine: Engine, *, polling: bool = Fal
             if inbound is None or update.effective_chat is None:
                 return
             out = await asyncio.get_running_loop().run_in_executor(pool, engine.handle_once, inbound)
+            if outbox is not None:
+                await asyncio.to_thread(queue_reply, outbox, channel=CHANNEL, external_id=str(update.effective_chat.id),
+                                        messages=out, key=f"{CHANNEL}:reply:{key}")
+                return
             for message in out:
                 await send_outbound(context.bot, update.effective_chat.id, message, inbound.language)
         finally:
@@ -77,7 +84,8 @@ def build_application(settings: Settings, engine: Engine, *, polling: bool = Fal
 def mount_telegram(app: FastAPI, *, settings: Settings, engine: Engine,
                    session_factory: sessionmaker[Session]) -> Application:  # type: ignore[type-arg]
     """Add POST /telegram/webhook and start/stop the PTB Application with the app's lifespan."""
-    application = build_application(settings, engine, first=FirstDelivery(session_factory, CHANNEL))
+    application = build_application(settings, engine, first=FirstDelivery(session_factory, CHANNEL),
+                                    outbox=session_factory)
     secret = settings.telegram_secret.get_secret_value().encode()
     max_bytes = settings.request_max_bytes
     app.state.telegram = application
@@ -97,7 +105,7 @@ def mount_telegram(app: FastAPI, *, settings: Settings, engine: Engine,
     @app.post("/telegram/webhook", include_in_schema=False)
     async def telegram_webhook(request: Request, x_telegram_bot_api_secret_token: str | None = Header(
             default=None)) -> JSONResponse:
-        """One update from Telegram, answered before we return (so Telegram does not redeliver)."""
+        """One update from Telegram: the engine turn runs and its replies are queued before we return."""
         given = (x_telegram_bot_api_secret_token or "").encode()
         if not hmac.compare_digest(given, secret):
             raise HTTPException(status_code=403, detail="bad secret token")

@@ -287,7 +287,7 @@ class WeComDriver(_PlatformDriver):
 
 
 class TelegramDriver(_PlatformDriver):
-    """Anyone on Telegram: replies are sent by the webhook itself; notifications by the outbox sender."""
+    """Anyone on Telegram: replies and notifications are queued in the outbox and sent by the real sender."""
 
     channel = "telegram"
 
@@ -341,6 +341,7 @@ class TelegramDriver(_PlatformDriver):
         response = self.client.post("/telegram/webhook", json=self.update(ext, message),
                                     headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET})
         assert response.status_code == 200, response.text
+        self.deliver_pending(ext, replies_only=True)
         return self.read_calls(ext, self.new_calls())
 
     def read_calls(self, ext: str, calls: list[Call]) -> list[Outbound]:

@@ -87,11 +87,40 @@ def chat_runtime(runtime: Runtime, settings: Settings, wechat_api: FakeWeChatAPI
                                                                   wechat_aes_key=aes))
 
 
+class WorkerBackedClient(TestClient):
+    """A test client that, like a running `gridbot worker`, sends the Telegram outbox after each update."""
+
+    def __init__(self, app: Any, *, session_factory: sessionmaker[Session], settings: Settings) -> None:
+        super().__init__(app)
+        self._factory = session_factory
+        self._settings = settings
+        self._sender: Any = None
+
+    def post(self, url: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        response = super().post(url, *args, **kwargs)
+        if str(url).startswith("/telegram/webhook") and response.status_code == 200:
+            from backend.workers.outbox import drain_once
+            from bot.telegram.send import TelegramSender
+
+            if self._sender is None:
+                self._sender = TelegramSender.from_settings(self._settings)
+            drain_once(self._factory, {"telegram": self._sender}, worker_id="test-worker")
+        return response
+
+    def close_sender(self) -> None:
+        if self._sender is not None:
+            self._sender.close()
+
+
 @pytest.fixture
 def client(chat_runtime: Runtime, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
-    """A client of the app with every channel mounted on the real engine (lifespan run)."""
-    with TestClient(build_channel_app(chat_runtime, session_factory)) as c:
+    """A client of the app with every channel mounted on the real engine (lifespan run); Telegram replies
+    queued in the outbox are sent after each update, as a running worker would."""
+    c = WorkerBackedClient(build_channel_app(chat_runtime, session_factory), session_factory=session_factory,
+                           settings=chat_runtime.settings)
+    with c:
         yield c
+    c.close_sender()
 
 
 @pytest.fixture
