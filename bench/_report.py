@@ -36,7 +36,8 @@ def write_section(name: str, title: str, rows: list[tuple[str, Any, str]], notes
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"<!-- bench:{name} -->", f"## {title}", "",
              f"Run `python -m bench.{name}` on {stamp}, {platform.python_implementation()} "
-             f"{platform.python_version()}, {_cpu_count()} cores.", "",
+             f"{platform.python_version()}, {_cpu_count()} cores, 1-minute load average at the end "
+             f"{_load():.1f}.", "",
              "| figure | value | target |", "|---|---|---|"]
     lines += [f"| {label} | {_fmt(value)} | {target} |" for label, value, target in rows]
     if notes:
@@ -53,6 +54,12 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.0f}"
     return str(value)
+
+
+def _load() -> float:
+    import os
+
+    return os.getloadavg()[0]
 
 
 def _cpu_count() -> int:
