@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -139,9 +140,10 @@ def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this w
 
     from backend.runtime import build_runtime
     from backend.services.digest import daily_digest_job
+    from backend.services.housekeeping import purge_inbound
     from backend.services.sla_job import run_sla_tick
     from backend.workers.outbox import OutboxConfig, run_worker
-    from backend.workers.periodic import standard_jobs
+    from backend.workers.periodic import PeriodicJob, every, standard_jobs
     from bot.adapters import build_fallback, build_senders, close_senders
 
     settings = get_settings()
@@ -155,8 +157,13 @@ def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this w
         with factory() as session:
             return run_sla_tick(session, rt)
 
+    def purge(now: datetime) -> object:
+        with factory() as session:
+            return purge_inbound(session, now)
+
     jobs = standard_jobs(sla_tick_seconds=settings.sla_tick_seconds, digest_time=settings.digest_time,
                          timezone=timezone, sla_tick=sla_tick, digest=daily_digest_job(factory, timezone))
+    jobs.append(PeriodicJob("purge_inbound", every(3600), purge))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
