@@ -58,7 +58,8 @@ class TelegramSender:
         self._thread.start()
         request = HTTPXRequest(connection_pool_size=pool_size, pool_timeout=10.0)
         self.bot = Bot(token, base_url=api_base, base_file_url=file_base_url(api_base), request=request)
-        self._run(self.bot.initialize())
+        # getMe waits for the first send, so a worker starts (and retries) while the Bot API is unreachable.
+        self._ready = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TelegramSender:
@@ -78,12 +79,16 @@ class TelegramSender:
                 await send_outbound(self.bot, notification.external_id, message, lang)
 
         with telegram_errors():
+            if not self._ready:
+                self._run(self.bot.initialize())
+                self._ready = True
             self._run(go())
 
     def close(self) -> None:
         """Shut the bot down and stop the loop thread."""
         try:
-            self._run(self.bot.shutdown())
+            if self._ready:
+                self._run(self.bot.shutdown())
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
