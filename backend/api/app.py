@@ -50,8 +50,9 @@ def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> Fast
         code = next((c for cls, c in _STATUS.items() if isinstance(exc, cls)), 400)
         return JSONResponse({"detail": exc.message, "error": exc.code}, status_code=code)
 
+    @app.exception_handler(OverflowError)  # SQLite's form of the same mistake
     @app.exception_handler(DataError)
-    async def _bad_value(_request: Request, exc: DataError) -> JSONResponse:
+    async def _bad_value(_request: Request, exc: Exception) -> JSONResponse:
         # A value the database cannot hold (e.g. an integer out of range) is the client's mistake.
         return JSONResponse({"detail": "参数取值超出范围"}, status_code=422)
 

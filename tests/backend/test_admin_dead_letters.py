@@ -38,3 +38,9 @@ def test_dead_letters_are_listed_for_admins_and_can_be_requeued(client, session,
     session.expire_all()
     assert session.get(Notification, row.id).status == "pending"
     assert client.get("/api/admin/dead-letters", headers=admin).json() == []
+
+
+def test_requeue_refuses_ids_out_of_range(client):
+    admin = _auth(client, "ADM01")
+    for ids in ([2**70], [-1], []):
+        assert client.post("/api/admin/dead-letters/requeue", headers=admin, json={"ids": ids}).status_code == 422

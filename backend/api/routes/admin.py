@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel, Field
@@ -52,7 +53,7 @@ class DeadLetterPublic(BaseModel):
 class RequeueIn(BaseModel):
     """Dead letters to try again (e.g. after the user unblocked the bot)."""
 
-    ids: list[int] = Field(min_length=1, max_length=1000)
+    ids: list[Annotated[int, Field(ge=1, le=2**63 - 1)]] = Field(min_length=1, max_length=1000)
 
 
 def _require_admin(actor: ActorContext) -> None:
