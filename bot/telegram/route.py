@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
@@ -68,8 +69,11 @@ def build_application(settings: Settings, engine: Engine, *, polling: bool = Fal
                 return
             out = await asyncio.get_running_loop().run_in_executor(pool, engine.handle_once, inbound)
             if outbox is not None:
-                await asyncio.to_thread(queue_reply, outbox, channel=CHANNEL, external_id=str(update.effective_chat.id),
-                                        messages=out, key=f"{CHANNEL}:reply:{key}")
+                # On the turn pool: on SQLite that serialises this write with the engine's own.
+                enqueue = functools.partial(queue_reply, outbox, channel=CHANNEL,
+                                            external_id=str(update.effective_chat.id), messages=out,
+                                            key=f"{CHANNEL}:reply:{key}")
+                await asyncio.get_running_loop().run_in_executor(pool, enqueue)
                 return
             for message in out:
                 await send_outbound(context.bot, update.effective_chat.id, message, inbound.language)
