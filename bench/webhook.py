@@ -297,7 +297,8 @@ def main() -> None:
                   f"{r['light_p50_ms']:.0f} / {r['light_p99_ms']:.0f}", "")]
     notes = (f"{args.requests} report messages per backend after {args.warmup} warm-up ones, "
              f"{args.concurrency} concurrent senders, {round(args.telegram_share * 100)}% Telegram updates "
-             f"(reply sent to a fake Bot API before the webhook returns), the rest signed plain-mode WeChat XML "
+             f"(reply queued in the outbox before the webhook returns; the reply time is the webhook round trip), "
+             f"the rest signed plain-mode WeChat XML "
              f"(passive reply in the response). uvicorn with {args.workers} worker process(es) on PostgreSQL, 1 on "
              f"SQLite; load generator "
              f"and fake Bot API on the same machine. Each message is a new resident's first report: classify, "
