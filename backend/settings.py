@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     token_ttl_minutes: int = 8 * 60
     upload_max_bytes: int = 5 * 1024 * 1024
     request_max_bytes: int = 8 * 1024 * 1024
+    # A signed webhook request (WeChat, WeCom) whose timestamp is further than this from our clock is refused.
+    webhook_replay_window_seconds: int = Field(default=300, ge=30)
+    # Per chat sender: messages a minute on average, and how many may come at once (0 switches the limit off).
+    chat_rate_per_minute: float = Field(default=20.0, ge=0)
+    chat_rate_burst: int = Field(default=15, ge=1)
 
     # Ticket rules
     reopen_limit: int = 2

@@ -13,12 +13,18 @@ from rich.console import Console
 from rich.table import Table
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
-_HEADER = "# Benchmarks\n\nEvery section below is written by the benchmark run itself (`python -m bench.<name>`).\n"
+RELIABILITY_MD = Path(__file__).resolve().parent.parent / "RELIABILITY.md"
+_HEADERS = {
+    BENCHMARKS_MD: "# Benchmarks\n\nEvery section below is written by the benchmark run itself "
+                   "(`python -m bench.<name>`).\n",
+    RELIABILITY_MD: "# Reliability\n\nEvery section below is written by the run it describes: the load, fault and "
+                    "fuzz scripts (see each section for its command).\n",
+}
 
 
 def report(name: str, title: str, rows: list[tuple[str, Any, str]], *, as_json: bool,
-           figures: dict[str, Any], notes: str = "") -> None:
-    """Print rows (figure, value, target) as a table or JSON, and record them in BENCHMARKS.md."""
+           figures: dict[str, Any], notes: str = "", target: Path = BENCHMARKS_MD, command: str = "") -> None:
+    """Print rows (figure, value, target) as a table or JSON, and record them in `target` (BENCHMARKS.md)."""
     if as_json:
         print(json.dumps(figures, ensure_ascii=False, default=str))
     else:
@@ -28,14 +34,15 @@ def report(name: str, title: str, rows: list[tuple[str, Any, str]], *, as_json: 
         for label, value, target in rows:
             table.add_row(label, _fmt(value), target)
         Console().print(table)
-    write_section(name, title, rows, notes)
+    write_section(name, title, rows, notes, target=target, command=command)
 
 
-def write_section(name: str, title: str, rows: list[tuple[str, Any, str]], notes: str = "") -> None:
-    """Replace (or append) this benchmark's section in BENCHMARKS.md."""
+def write_section(name: str, title: str, rows: list[tuple[str, Any, str]], notes: str = "", *,
+                  target: Path = BENCHMARKS_MD, command: str = "") -> None:
+    """Replace (or append) this run's section in `target` (BENCHMARKS.md unless told otherwise)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [f"<!-- bench:{name} -->", f"## {title}", "",
-             f"Run `python -m bench.{name}` on {stamp}, {platform.python_implementation()} "
+             f"Run `{command or f'python -m bench.{name}'}` on {stamp}, {platform.python_implementation()} "
              f"{platform.python_version()}, {_cpu_count()} cores, 1-minute load average at the end "
              f"{_load():.1f}.", "",
              "| figure | value | target |", "|---|---|---|"]
@@ -44,10 +51,10 @@ def write_section(name: str, title: str, rows: list[tuple[str, Any, str]], notes
         lines += ["", notes]
     lines.append(f"<!-- /bench:{name} -->")
     section = "\n".join(lines)
-    text = BENCHMARKS_MD.read_text(encoding="utf-8") if BENCHMARKS_MD.exists() else _HEADER
+    text = target.read_text(encoding="utf-8") if target.exists() else _HEADERS.get(target, f"# {target.stem}\n")
     pattern = re.compile(rf"<!-- bench:{re.escape(name)} -->.*?<!-- /bench:{re.escape(name)} -->", re.S)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section + "\n"
-    BENCHMARKS_MD.write_text(text, encoding="utf-8")
+    target.write_text(text, encoding="utf-8")
 
 
 def _fmt(value: Any) -> str:

@@ -25,6 +25,8 @@ from bot.flows import resident, staff
 from bot.flows.context import Turn
 from bot.flows.state import load_state, save_state
 from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind
+from bot.throttle import STATE_KEY as THROTTLE_KEY
+from bot.throttle import SenderLimit, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ class ConversationEngine:
     def __init__(self, runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
         self.runtime = runtime
         self.session_factory = session_factory
+        self.limit = SenderLimit(runtime.settings.chat_rate_per_minute, runtime.settings.chat_rate_burst)
         bind = session_factory.kw.get("bind")
         # SQLite allows one writer and a turn reads before it writes: turns on one file take turns
         # within a process (PostgreSQL needs no such thing).
@@ -123,6 +126,13 @@ class ConversationEngine:
                                   name=inbound.display_name, language=lang)
         state, expired = load_state(session, inbound.channel, inbound.user_id, now,
                                     idle_minutes=rt.settings.session_idle_minutes)
+        throttle = state.pop(THROTTLE_KEY, None)
+        if self.limit.enabled:
+            verdict, throttle = self.limit.check(throttle, now.timestamp())
+            if verdict is not Verdict.handle:
+                logger.info("rate limited %s sender (%s)", inbound.channel, verdict.value)
+                save_state(session, inbound.channel, inbound.user_id, {**state, THROTTLE_KEY: throttle}, now)
+                return [Outbound.say(t("throttle.slow_down", lang))] if verdict is Verdict.warn else []
         turn = Turn(session=session, rt=rt, inbound=inbound, person=person, staff=member, lang=lang,
                     state=state)
         if expired:
@@ -131,7 +141,8 @@ class ConversationEngine:
             staff.handle(turn)
         else:
             resident.handle(turn)
-        save_state(session, inbound.channel, inbound.user_id, turn.state, rt.clock.now())
+        kept = {**turn.state, THROTTLE_KEY: throttle} if throttle is not None else turn.state
+        save_state(session, inbound.channel, inbound.user_id, kept, rt.clock.now())
         return turn.out
 
 

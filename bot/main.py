@@ -140,7 +140,7 @@ def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this w
 
     from backend.runtime import build_runtime
     from backend.services.digest import daily_digest_job
-    from backend.services.housekeeping import purge_inbound
+    from backend.services.housekeeping import purge_inbound, purge_nonces
     from backend.services.sla_job import run_sla_tick
     from backend.workers.outbox import OutboxConfig, run_worker
     from backend.workers.periodic import PeriodicJob, every, standard_jobs
@@ -159,7 +159,7 @@ def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this w
 
     def purge(now: datetime) -> object:
         with factory() as session:
-            return purge_inbound(session, now)
+            return {"inbound": purge_inbound(session, now), "nonces": purge_nonces(session, now)}
 
     jobs = standard_jobs(sla_tick_seconds=settings.sla_tick_seconds, digest_time=settings.digest_time,
                          timezone=timezone, sla_tick=sla_tick, digest=daily_digest_job(factory, timezone))

@@ -338,6 +338,18 @@ class InboundMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class WebhookNonce(Base):
+    """A (timestamp, nonce) a signed webhook request used, with a digest of its body, to refuse replays."""
+
+    __tablename__ = "webhook_nonces"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    body_sha256: Mapped[str] = mapped_column(String(64))
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class BindCode(Base):
     """A one-time code an admin issues so a staff member can bind a chat account."""
 

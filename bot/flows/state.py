@@ -11,7 +11,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from backend.db.models import ConversationState
 
 # Keys that survive an idle expiry (they are preferences, not a half-finished dialogue).
-_STICKY = ("last_ticket",)
+_STICKY = ("last_ticket", "throttle")
 
 
 def load_state(session: Session, channel: str, external_id: str, now: datetime, *,

@@ -20,6 +20,7 @@ from wechatpy.utils import check_signature
 
 from bot.adapters import Engine, FirstDelivery, queue_reply, read_body
 from bot.messages import Inbound, InboundKind, Outbound
+from bot.replay import ReplayGuard
 from bot.wechat.parse import to_inbound
 from bot.wechat.reply import REPLY_BUDGET_SECONDS, answer_within, split_passive, turn_pool
 from bot.wechat.xmlsafe import safe_fields
@@ -43,6 +44,7 @@ def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessio
     crypto = WeChatCrypto(token, settings.wechat_aes_key, settings.wechat_app_id) if settings.wechat_aes_key else None
     max_bytes = settings.request_max_bytes
     first = FirstDelivery(session_factory, CHANNEL)
+    guard = ReplayGuard(session_factory, CHANNEL, window_seconds=settings.webhook_replay_window_seconds)
     pool = turn_pool(settings.database_url)
 
     async def queue(user_id: str, messages: list[Outbound], key: str) -> None:
@@ -56,6 +58,16 @@ def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessio
         except InvalidSignatureException:
             logger.warning("wechat: bad signature")
             raise HTTPException(status_code=403, detail="invalid signature") from None
+        if not guard.fresh(timestamp, nonce):
+            logger.warning("wechat: stale timestamp or bad nonce")
+            raise HTTPException(status_code=403, detail="stale request") from None
+
+    def admit(message_id: str, timestamp: str, nonce: str, body: bytes) -> bool:
+        """Refuse a replayed nonce (plain mode signs no body); then let only a first delivery through."""
+        if crypto is None and not guard.first_use(timestamp, nonce, body):
+            logger.warning("wechat: nonce replayed with another body")
+            raise HTTPException(status_code=403, detail="replayed request")
+        return first.claim(message_id)
 
     @router.get("/wechat", include_in_schema=False)
     def verify_url(signature: str, timestamp: str, nonce: str, echostr: str) -> Response:
@@ -86,7 +98,7 @@ def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessio
             logger.warning("wechat: refused body: %s", type(exc).__name__)
             raise HTTPException(status_code=400, detail="bad xml") from None
         inbound = to_inbound(message, fields, channel=CHANNEL)
-        if inbound is None or not await asyncio.to_thread(first.claim, inbound.message_id):
+        if inbound is None or not await asyncio.to_thread(admit, inbound.message_id, timestamp, nonce, body):
             return Response(content=NO_REPLY, media_type="text/plain")
         try:
             return await answer(inbound, message, nonce, timestamp, arrived)

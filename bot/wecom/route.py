@@ -21,6 +21,7 @@ from wechatpy.replies import TextReply
 from bot.adapters import Engine, FirstDelivery, queue_reply, read_body
 from bot.catalogue import catalogue, lang_of, t
 from bot.messages import Inbound, InboundKind, Outbound
+from bot.replay import ReplayGuard
 from bot.wechat.parse import to_inbound
 from bot.wechat.reply import REPLY_BUDGET_SECONDS, answer_within, split_passive, turn_pool
 from bot.wechat.route import fetch_image
@@ -51,7 +52,15 @@ def wecom_router(*, settings: Settings, engine: Engine, session_factory: session
     crypto = WeChatCrypto(settings.wecom_token.get_secret_value(), settings.wecom_aes_key, settings.wecom_corp_id)
     max_bytes = settings.request_max_bytes
     first = FirstDelivery(session_factory, CHANNEL)
+    # WeCom signs the encrypted body with the timestamp and nonce, so a fresh timestamp is all a replay
+    # window needs here (a replay of the very same request is a duplicate delivery).
+    guard = ReplayGuard(session_factory, CHANNEL, window_seconds=settings.webhook_replay_window_seconds)
     pool = turn_pool(settings.database_url)
+
+    def check_fresh(timestamp: str, nonce: str) -> None:
+        if not guard.fresh(timestamp, nonce):
+            logger.warning("wecom: stale timestamp or bad nonce")
+            raise HTTPException(status_code=403, detail="stale request")
 
     async def queue(user_id: str, messages: list[Outbound], key: str) -> None:
         """Queue replies for the outbox on the turn threads (a database write must not block the loop)."""
@@ -61,6 +70,7 @@ def wecom_router(*, settings: Settings, engine: Engine, session_factory: session
     @router.get("/wecom", include_in_schema=False)
     def verify_url(msg_signature: str, timestamp: str, nonce: str, echostr: str) -> Response:
         """WeCom's URL check: decrypt echostr and send the plain text back."""
+        check_fresh(timestamp, nonce)
         try:
             echo = crypto.check_signature(msg_signature, timestamp, nonce, echostr)
         except (InvalidSignatureException, InvalidCorpIdException):
@@ -73,6 +83,7 @@ def wecom_router(*, settings: Settings, engine: Engine, session_factory: session
     async def receive(request: Request, msg_signature: str, timestamp: str, nonce: str) -> Response:
         """One message or event from a staff member."""
         arrived = time.monotonic()
+        check_fresh(timestamp, nonce)
         body = await read_body(request, max_bytes)
         try:
             outer = safe_fields(body)

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import os
 import re
+import secrets
 import struct
 import threading
 import time
@@ -98,11 +99,9 @@ class WeChatPlatform:
         self.app_id = app_id
         self.aes_key = aes_key
         self.wecom = wecom
-        self._nonce = 1000
-
     def _stamp(self) -> tuple[str, str]:
-        self._nonce += 1
-        return str(int(time.time())), str(self._nonce)
+        # Like the platforms: the current time and a random nonce (our replay window checks both).
+        return str(int(time.time())), str(secrets.randbelow(10**10))
 
     def verify_params(self, echostr: str = "echo-123") -> dict[str, str]:
         """The GET a platform sends to verify the callback URL (WeCom: echostr encrypted)."""

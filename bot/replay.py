@@ -1,0 +1,57 @@
+"""Replay windows for the signed webhooks (WeChat OA and WeCom).
+
+Both platforms sign `timestamp` and `nonce` into every request. A request whose timestamp is more than
+`window` seconds from our wall clock is refused, so a captured request cannot be replayed later. Within the
+window, WeChat's plain mode signs only (token, timestamp, nonce), not the body: a captured signature could
+carry another body. So the first use of a (timestamp, nonce) is stored with a digest of its body, and the
+same pair with a different body is refused. The same pair with the same body is the platform retrying;
+it passes, and the message-id dedupe answers it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.db.models import WebhookNonce
+
+MAX_NONCE_LENGTH = 64
+
+
+class ReplayGuard:
+    """Checks the freshness of a signed request and, where the body is not signed, its nonce's first use."""
+
+    def __init__(self, session_factory: sessionmaker[Session], channel: str, *, window_seconds: int,
+                 wall_clock: Callable[[], float] = time.time) -> None:
+        self.session_factory = session_factory
+        self.channel = channel
+        self.window = window_seconds
+        self.wall_clock = wall_clock
+
+    def fresh(self, timestamp: str, nonce: str) -> bool:
+        """True when the timestamp is an integer within the window of now and the nonce is plausible."""
+        if not timestamp.isascii() or not timestamp.isdigit() or not 0 < len(nonce) <= MAX_NONCE_LENGTH:
+            return False
+        return abs(self.wall_clock() - int(timestamp)) <= self.window
+
+    def first_use(self, timestamp: str, nonce: str, body: bytes) -> bool:
+        """Record (timestamp, nonce) with this body; False if it was used before with a different body."""
+        digest = hashlib.sha256(body).hexdigest()
+        key = {"channel": self.channel, "timestamp": int(timestamp), "nonce": nonce}
+        with self.session_factory() as session:
+            try:
+                session.add(WebhookNonce(**key, body_sha256=digest,
+                                         seen_at=datetime.fromtimestamp(self.wall_clock(), UTC)))
+                session.commit()
+                return True
+            except IntegrityError:
+                session.rollback()
+            stored = session.scalar(select(WebhookNonce.body_sha256).filter_by(**key))
+        return stored == digest
+
