@@ -13,13 +13,13 @@ from contextlib import nullcontext
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import InboundMessage, Person, Staff
 from backend.runtime import Runtime
-from backend.services.people import identity_of, resident_for
+from backend.services.people import identity_of, new_resident
 from bot.catalogue import lang_of, t
 from bot.flows import resident, staff
 from bot.flows.context import Turn
@@ -46,9 +46,18 @@ class ConversationEngine:
 
     def handle(self, inbound: Inbound) -> list[Outbound]:
         """Answer one inbound message (synchronous; run it in a threadpool from async code)."""
-        return self._answer(inbound)[0]
+        return self._answer(inbound, dedupe_key=None)
 
-    def _answer(self, inbound: Inbound) -> tuple[list[Outbound], bool]:
+    def handle_once(self, inbound: Inbound) -> list[Outbound]:
+        """`handle` at most once per (channel, message_id): a redelivery gets the stored reply.
+
+        The delivery is recorded in the turn's own transaction, so a turn that fails leaves no record
+        and the platform's retry is answered afresh; a copy arriving while the first delivery is being
+        answered waits for it (PostgreSQL's unique index, SQLite's write lock) and gets the same reply.
+        """
+        return self._answer(inbound, dedupe_key=inbound.message_id[:128] if inbound.message_id else None)
+
+    def _answer(self, inbound: Inbound, *, dedupe_key: str | None) -> list[Outbound]:
         lang = lang_of(inbound.language)
         with self._serial or nullcontext(), self.session_factory() as session:
             try:
@@ -56,54 +65,38 @@ class ConversationEngine:
                     # Take SQLite's write lock before the turn's first read: a deferred transaction that
                     # reads, then writes, fails at once ("database is locked") if another writer got in.
                     session.execute(_SQLITE_WRITE_LOCK)
+                delivery = None
+                if dedupe_key is not None:
+                    delivery = self._record_delivery(session, inbound.channel, dedupe_key)
+                    if delivery is None:
+                        return self._stored_reply(session, inbound.channel, dedupe_key)
                 out = self._turn(session, inbound)
+                if delivery is not None:
+                    delivery.reply = outbound_to_json(out)
                 session.commit()
-                return out, True
+                return out
             except Exception:
                 logger.exception("conversation turn failed on %s", inbound.channel)
                 session.rollback()
-                return [Outbound.say(t("error.internal", lang))], False
+                return [Outbound.say(t("error.internal", lang))]
 
-    def handle_once(self, inbound: Inbound) -> list[Outbound]:
-        """`handle` at most once per (channel, message_id): a redelivery gets the stored reply.
-
-        While the first delivery is still being answered, a duplicate gets an empty list. A turn that
-        failed is forgotten, so the platform's retry is answered afresh.
-        """
-        if not inbound.message_id:
-            return self.handle(inbound)
-        key = inbound.message_id[:128]
-        with self.session_factory() as session:
-            try:
-                session.add(InboundMessage(channel=inbound.channel, message_key=key, reply=None,
-                                           created_at=self.runtime.clock.now()))
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                stored = session.scalar(select(InboundMessage.reply).where(
-                    InboundMessage.channel == inbound.channel, InboundMessage.message_key == key))
-                logger.info("duplicate delivery %s/%s", inbound.channel, key)
-                return outbound_from_json(stored) if stored else []
+    def _record_delivery(self, session: Session, channel: str, key: str) -> InboundMessage | None:
+        """The dedupe row of this delivery, flushed; None if the message id was seen before."""
+        delivery = InboundMessage(channel=channel, message_key=key, reply=None, created_at=self.runtime.clock.now())
+        session.add(delivery)
         try:
-            out, ok = self._answer(inbound)
-        except BaseException:
-            self._forget(inbound.channel, key)
-            raise
-        if not ok:
-            self._forget(inbound.channel, key)
-            return out
-        with self.session_factory() as session:
-            session.execute(update(InboundMessage).where(
-                InboundMessage.channel == inbound.channel, InboundMessage.message_key == key,
-            ).values(reply=outbound_to_json(out)))
-            session.commit()
-        return out
+            session.flush()
+        except IntegrityError:
+            session.rollback()
+            return None
+        return delivery
 
-    def _forget(self, channel: str, key: str) -> None:
-        with self.session_factory() as session:
-            session.execute(delete(InboundMessage).where(InboundMessage.channel == channel,
-                                                         InboundMessage.message_key == key))
-            session.commit()
+    @staticmethod
+    def _stored_reply(session: Session, channel: str, key: str) -> list[Outbound]:
+        stored = session.scalar(select(InboundMessage.reply).where(
+            InboundMessage.channel == channel, InboundMessage.message_key == key))
+        logger.info("duplicate delivery %s/%s", channel, key)
+        return outbound_from_json(stored) if stored else []
 
     def _turn(self, session: Session, inbound: Inbound) -> list[Outbound]:
         rt = self.runtime
@@ -122,7 +115,7 @@ class ConversationEngine:
             if inbound.language and ident.language != lang:
                 ident.language = lang
         else:
-            person = resident_for(session, channel=inbound.channel, external_id=inbound.user_id,
+            person = new_resident(session, channel=inbound.channel, external_id=inbound.user_id,
                                   name=inbound.display_name, language=lang)
         state, expired = load_state(session, inbound.channel, inbound.user_id, now,
                                     idle_minutes=rt.settings.session_idle_minutes)

@@ -30,6 +30,12 @@ def resident_for(session: Session, *, channel: str, external_id: str, name: str 
         if language and ident.language != language:
             ident.language = language
         return ident.person
+    return new_resident(session, channel=channel, external_id=external_id, name=name, language=language)
+
+
+def new_resident(session: Session, *, channel: str, external_id: str, name: str = "",
+                 language: str = "zh") -> Person:
+    """A resident created for a chat identity the caller has just looked up and not found."""
     person = Person(kind="resident", name=name)
     session.add(person)
     session.flush()
