@@ -1,21 +1,22 @@
 """Wiring of the chat platforms: mount their webhooks on the app, build their outbox senders.
 
-Also the pieces every adapter shares: reading a bounded body, queueing a reply the passive answer
-could not carry (buttons, cards, late answers) as an outbox row, and rendering an outbox row.
+Also the pieces every adapter shares: reading a bounded body, letting only a first delivery through,
+and rendering an outbox row (replies the passive answer could not carry are queued by the engine, in
+the turn's own commit).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI, HTTPException, Request
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import ChannelIdentity, InboundMessage, Notification
+from backend.db.models import InboundMessage, Notification
 from backend.runtime import Runtime
 from backend.workers.channels import Fallback, Sender
 from bot.messages import Inbound, Outbound
@@ -32,7 +33,8 @@ REPLY_KIND = "chat_reply"
 class Engine(Protocol):
     """What the adapters need of the conversation engine."""
 
-    def handle_once(self, inbound: Inbound) -> list[Outbound]: ...
+    def handle_once(self, inbound: Inbound, *,
+                    outbox: Callable[[list[Outbound]], list[Outbound]] | None = None) -> list[Outbound]: ...
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
@@ -70,9 +72,13 @@ class FirstDelivery:
             if key in self._in_flight:
                 return False
             self._in_flight.add(key)
-        with self.session_factory() as session:
-            seen = session.scalar(select(InboundMessage.id).where(
-                InboundMessage.channel == self.channel, InboundMessage.message_key == key[:128]))
+        try:
+            with self.session_factory() as session:
+                seen = session.scalar(select(InboundMessage.id).where(
+                    InboundMessage.channel == self.channel, InboundMessage.message_key == key[:128]))
+        except BaseException:
+            self.release(key)  # or the platform's redelivery would be taken for a copy in flight
+            raise
         if seen is not None:
             self.release(key)
             return False
@@ -82,26 +88,6 @@ class FirstDelivery:
         """Forget an in-flight key."""
         with self._lock:
             self._in_flight.discard(key)
-
-
-def queue_reply(session_factory: sessionmaker[Session], *, channel: str, external_id: str,
-                messages: list[Outbound], key: str) -> bool:
-    """Put chat replies in the outbox for the channel's sender; False if that key was queued already."""
-    from bot.engine import outbound_to_json
-
-    if not messages:
-        return False
-    with session_factory() as session:
-        person_id = session.scalar(select(ChannelIdentity.person_id).where(
-            ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id))
-        session.add(Notification(key=key[:200], person_id=person_id, channel=channel, external_id=external_id,
-                                 kind=REPLY_KIND, payload=outbound_to_json(messages)))
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            return False
-    return True
 
 
 def notification_messages(notification: Notification) -> list[Outbound]:

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import InboundMessage, Person, Staff
+from backend.db.models import InboundMessage, Notification, Person, Staff
 from backend.runtime import Runtime
 from backend.services.people import identity_of, new_resident
+from bot.adapters import REPLY_KIND
 from bot.catalogue import lang_of, t
 from bot.flows import resident, staff
 from bot.flows.context import Turn
@@ -29,6 +32,13 @@ from bot.throttle import STATE_KEY as THROTTLE_KEY
 from bot.throttle import SenderLimit, Verdict
 
 logger = logging.getLogger(__name__)
+
+# Chooses, inside a turn's transaction, which of its replies go to the outbox in the same commit.
+ReplyRoute = Callable[[list[Outbound]], list[Outbound]]
+
+
+class TurnUnavailable(Exception):
+    """The database could not be reached: nothing of the turn was stored; the message should come again."""
 
 
 class ConversationEngine:
@@ -45,19 +55,30 @@ class ConversationEngine:
             else None
 
     def handle(self, inbound: Inbound) -> list[Outbound]:
-        """Answer one inbound message (synchronous; run it in a threadpool from async code)."""
-        return self._answer(inbound, dedupe_key=None)
+        """Answer one inbound message (synchronous; run it in a threadpool from async code).
 
-    def handle_once(self, inbound: Inbound) -> list[Outbound]:
+        For the console and simulator: a database outage is answered with an apology."""
+        try:
+            return self._answer(inbound, dedupe_key=None, outbox=None)
+        except TurnUnavailable:
+            return [Outbound.say(t("error.internal", lang_of(inbound.language)))]
+
+    def handle_once(self, inbound: Inbound, *, outbox: ReplyRoute | None = None) -> list[Outbound]:
         """`handle` at most once per (channel, message_id): a redelivery gets the stored reply.
 
         The delivery is recorded in the turn's own transaction, so a turn that fails leaves no record
         and the platform's retry is answered afresh; a copy arriving while the first delivery is being
         answered waits for it (PostgreSQL's unique index, SQLite's write lock) and gets the same reply.
-        """
-        return self._answer(inbound, dedupe_key=inbound.message_id[:128] if inbound.message_id else None)
+        `outbox(replies)`, called just before the commit, names the replies to queue for the outbox in
+        that same commit, so a reply cannot be lost between the turn and the queue.
 
-    def _answer(self, inbound: Inbound, *, dedupe_key: str | None) -> list[Outbound]:
+        Raises TurnUnavailable when the database is unreachable, so the adapter can ask the platform
+        to deliver the message again rather than lose it.
+        """
+        return self._answer(inbound, dedupe_key=inbound.message_id[:128] if inbound.message_id else None,
+                            outbox=outbox)
+
+    def _answer(self, inbound: Inbound, *, dedupe_key: str | None, outbox: ReplyRoute | None) -> list[Outbound]:
         lang = lang_of(inbound.language)
         with self._serial or nullcontext(), self.session_factory() as session:
             try:
@@ -70,11 +91,22 @@ class ConversationEngine:
                     delivery = self._record_delivery(session, inbound.channel, dedupe_key)
                     if delivery is None:
                         return self._stored_reply(session, inbound.channel, dedupe_key)
-                out = self._turn(session, inbound)
+                out, person_id = self._turn(session, inbound)
                 if delivery is not None:
                     delivery.reply = outbound_to_json(out)
+                queued = outbox(out) if outbox is not None else []
+                if queued:
+                    session.add(Notification(
+                        key=f"{inbound.channel}:reply:{inbound.message_id or uuid.uuid4().hex}"[:200],
+                        person_id=person_id, channel=inbound.channel, external_id=inbound.user_id,
+                        kind=REPLY_KIND, payload=outbound_to_json(queued)))
                 session.commit()
                 return out
+            except (OperationalError, InterfaceError) as exc:
+                logger.warning("conversation turn on %s: database unavailable: %s", inbound.channel,
+                               type(exc).__name__)
+                session.rollback()
+                raise TurnUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc
             except Exception:
                 logger.exception("conversation turn failed on %s", inbound.channel)
                 session.rollback()
@@ -98,14 +130,15 @@ class ConversationEngine:
         logger.info("duplicate delivery %s/%s", channel, key)
         return outbound_from_json(stored) if stored else []
 
-    def _turn(self, session: Session, inbound: Inbound) -> list[Outbound]:
+    def _turn(self, session: Session, inbound: Inbound) -> tuple[list[Outbound], int | None]:
+        """The replies to one message, and the sender's person id (None if they just unfollowed)."""
         rt = self.runtime
         now = rt.clock.now()
         lang = lang_of(inbound.language)
         ident = identity_of(session, channel=inbound.channel, external_id=inbound.user_id)
         if inbound.kind is InboundKind.unfollow:
             save_state(session, inbound.channel, inbound.user_id, {}, now)
-            return []
+            return [], None
         member: Staff | None = None
         if ident is not None:
             person: Person = ident.person
@@ -125,7 +158,7 @@ class ConversationEngine:
             if verdict is not Verdict.handle:
                 logger.info("rate limited %s sender (%s)", inbound.channel, verdict.value)
                 save_state(session, inbound.channel, inbound.user_id, {**state, THROTTLE_KEY: throttle}, now)
-                return [Outbound.say(t("throttle.slow_down", lang))] if verdict is Verdict.warn else []
+                return ([Outbound.say(t("throttle.slow_down", lang))] if verdict is Verdict.warn else []), person.id
         turn = Turn(session=session, rt=rt, inbound=inbound, person=person, staff=member, lang=lang,
                     state=state)
         if expired:
@@ -136,7 +169,7 @@ class ConversationEngine:
             resident.handle(turn)
         kept = {**turn.state, THROTTLE_KEY: throttle} if throttle is not None else turn.state
         save_state(session, inbound.channel, inbound.user_id, kept, rt.clock.now())
-        return turn.out
+        return turn.out, person.id
 
 
 _SQLITE_WRITE_LOCK = text("UPDATE conversation_states SET channel = channel WHERE 0")

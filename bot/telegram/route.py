@@ -14,12 +14,15 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.adapters import Engine, FirstDelivery, queue_reply, read_body
+from bot.adapters import Engine, FirstDelivery, read_body
+from bot.engine import TurnUnavailable
+from bot.messages import Outbound
 from bot.telegram.convert import CHANNEL, send_outbound, to_inbound
 from bot.wechat.reply import turn_pool
 
@@ -27,6 +30,9 @@ if TYPE_CHECKING:
     from backend.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# bot_data key of the updates whose turn found the database unavailable.
+UNAVAILABLE = "gridbot.unavailable"
 
 
 def file_base_url(api_base: str) -> str:
@@ -52,6 +58,7 @@ def build_application(settings: Settings, engine: Engine, *, polling: bool = Fal
     application = builder.build()
     max_photo = settings.upload_max_bytes
     pool = turn_pool(settings.database_url)
+    unavailable: dict[int, Exception] = {}
 
     async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:
@@ -59,6 +66,13 @@ def build_application(settings: Settings, engine: Engine, *, polling: bool = Fal
                 await update.callback_query.answer()
             except TelegramError as exc:  # an old query; the press still counts
                 logger.info("telegram: answerCallbackQuery failed: %s", type(exc).__name__)
+        try:
+            await answer(update, context)
+        except (TurnUnavailable, OperationalError, InterfaceError) as exc:
+            logger.warning("telegram: update %s not taken, database unavailable", update.update_id)
+            unavailable[update.update_id] = exc
+
+    async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         key = str(update.update_id)
         if first is not None and not await asyncio.to_thread(first.claim, key):
             logger.info("telegram: update %s already handled", key)
@@ -67,13 +81,10 @@ def build_application(settings: Settings, engine: Engine, *, polling: bool = Fal
             inbound = await to_inbound(update, context.bot, max_photo_bytes=max_photo)
             if inbound is None or update.effective_chat is None:
                 return
-            out = await asyncio.get_running_loop().run_in_executor(pool, engine.handle_once, inbound)
-            if outbox is not None:
-                # On the turn pool: on SQLite that serialises this write with the engine's own.
-                enqueue = functools.partial(queue_reply, outbox, channel=CHANNEL,
-                                            external_id=str(update.effective_chat.id), messages=out,
-                                            key=f"{CHANNEL}:reply:{key}")
-                await asyncio.get_running_loop().run_in_executor(pool, enqueue)
+            # In webhook mode every reply is queued for the outbox in the turn's own commit.
+            turn = functools.partial(engine.handle_once, inbound, outbox=_everything if outbox else None)
+            out = await asyncio.get_running_loop().run_in_executor(pool, turn)
+            if outbox:
                 return
             for message in out:
                 await send_outbound(context.bot, update.effective_chat.id, message, inbound.language)
@@ -82,7 +93,14 @@ def build_application(settings: Settings, engine: Engine, *, polling: bool = Fal
                 first.release(key)
 
     application.add_handler(TypeHandler(Update, on_update))
+    # PTB hands a handler's exception to error handlers, never to process_update's caller: turns the
+    # database could not take are noted here, and the webhook answers 503 so Telegram delivers them again.
+    application.bot_data[UNAVAILABLE] = unavailable
     return application
+
+
+def _everything(out: list[Outbound]) -> list[Outbound]:
+    return out
 
 
 def mount_telegram(app: FastAPI, *, settings: Settings, engine: Engine,
@@ -125,6 +143,8 @@ def mount_telegram(app: FastAPI, *, settings: Settings, engine: Engine,
         if update is None:
             raise HTTPException(status_code=400, detail="bad update")
         await application.process_update(update)
+        if application.bot_data[UNAVAILABLE].pop(update.update_id, None) is not None:
+            raise HTTPException(status_code=503, detail="temporarily unavailable")
         return JSONResponse({"ok": True})
 
     return application

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from functools import lru_cache
 
 from bot.messages import Inbound, Outbound, OutboundKind
@@ -18,13 +19,39 @@ logger = logging.getLogger(__name__)
 
 # WeChat gives up after 5 s and retries; answer well before that.
 REPLY_BUDGET_SECONDS = 3.0
+# Past the budget, wait this long (from arrival) for the turn to commit before asking for a redelivery.
+ACK_DEADLINE_SECONDS = 4.5
 
 
-@dataclass
-class _Pending:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    result: list[Outbound] | None = None
-    abandoned: bool = False
+class PassiveRoute:
+    """Which replies of a turn go to the outbox, decided inside the turn's transaction.
+
+    While the platform still waits, only what a passive reply cannot carry (`split`'s second part) is
+    queued; once the adapter has given up waiting (`abandon`), every reply is. The decision and the
+    turn commit together, so no reply is lost between the two.
+    """
+
+    def __init__(self, split: Callable[[list[Outbound]], tuple[str, list[Outbound]]]) -> None:
+        self._split = split
+        self._lock = threading.Lock()
+        self._abandoned = False
+        self._passive = False
+
+    def __call__(self, out: list[Outbound]) -> list[Outbound]:
+        with self._lock:
+            if self._abandoned:
+                return out
+            self._passive = True
+        return self._split(out)[1]
+
+    def abandon(self) -> bool:
+        """Stop waiting: True if the replies will go to the outbox, False if the turn already chose the
+        passive reply and is committing it (then wait for it)."""
+        with self._lock:
+            if self._passive:
+                return False
+            self._abandoned = True
+            return True
 
 
 @lru_cache(maxsize=4)
@@ -35,38 +62,62 @@ def turn_pool(database_url: str) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=size, thread_name_prefix="chat-turn")
 
 
-async def answer_within(work: Callable[[Inbound], list[Outbound]], inbound: Inbound, budget: float,
-                        late: Callable[[list[Outbound]], None], pool: Executor) -> list[Outbound] | None:
-    """Run work(inbound) in a thread; its result, or None after `budget` s — then `late` gets the result."""
-    pending = _Pending()
-    budget = max(budget, 0.0)
-
-    def run() -> None:
-        out = work(inbound)
-        with pending.lock:
-            if not pending.abandoned:
-                pending.result = out
-                return
-        try:
-            late(out)
-        except Exception:
-            logger.exception("could not queue a late reply on %s", inbound.channel)
-
-    task = asyncio.get_running_loop().run_in_executor(pool, run)
-    task.add_done_callback(_log_failure)
-    done, _ = await asyncio.wait({task}, timeout=budget)
-    if done:
-        task.result()  # re-raise a failure of the engine
-    with pending.lock:
-        if pending.result is not None:
-            return pending.result
-        pending.abandoned = True
-    logger.warning("engine slower than %.1fs on %s; answering later through the outbox", budget, inbound.channel)
-    return None
+class NotCommitted(Exception):
+    """The turn was still running when the platform stopped waiting: answer so that it delivers again."""
 
 
-def _log_failure(future: asyncio.Future[None]) -> None:
-    # Retrieve the exception of an abandoned turn so asyncio does not report it as never retrieved.
+class Turns:
+    """Engine turns for one webhook, run so that a message is acknowledged only once its turn has committed.
+
+    Within `budget` seconds of arrival the replies come back for the passive answer. Past it, the turn
+    queues every reply in the outbox itself, and the request waits for the commit until `deadline`; a turn
+    still running then raises NotCommitted (the webhook answers 503), and the platform's redelivery waits
+    for that same turn instead of acknowledging a message that is not yet stored.
+    """
+
+    def __init__(self, work: Callable[..., list[Outbound]], pool: Executor, *, budget: float,
+                 deadline: float = ACK_DEADLINE_SECONDS) -> None:
+        self.work = work
+        self.pool = pool
+        self.budget = budget
+        self.deadline = max(deadline, budget)
+        self._running: dict[str, asyncio.Future[list[Outbound]]] = {}
+
+    async def answer(self, inbound: Inbound, route: PassiveRoute, arrived: float) -> list[Outbound] | None:
+        """The replies for a passive answer, or None once the turn has committed them to the outbox."""
+        turn = asyncio.get_running_loop().run_in_executor(
+            self.pool, functools.partial(self.work, inbound, outbox=route))
+        key = inbound.message_id
+        if key:
+            self._running[key] = turn
+            turn.add_done_callback(lambda _: self._running.pop(key, None))
+        turn.add_done_callback(_log_failure)
+        done, _ = await asyncio.wait({turn}, timeout=max(self.budget - (time.monotonic() - arrived), 0.0))
+        if done or not route.abandon():
+            return await turn
+        logger.warning("engine slower than %.1fs on %s; its replies go through the outbox", self.budget,
+                       inbound.channel)
+        await self._committed(turn, arrived)
+        return None
+
+    async def redelivered(self, message_id: str, arrived: float) -> bool:
+        """For a redelivery: wait for the first delivery's turn if it is still running; False if none is."""
+        turn = self._running.get(message_id)
+        if turn is None:
+            return False
+        await self._committed(turn, arrived)
+        return True
+
+    async def _committed(self, turn: asyncio.Future[list[Outbound]], arrived: float) -> None:
+        left = self.deadline - (time.monotonic() - arrived)
+        done, _ = await asyncio.wait({turn}, timeout=max(left, 0.0))
+        if not done:
+            raise NotCommitted
+        turn.result()  # TurnUnavailable if the database failed it
+
+
+def _log_failure(future: asyncio.Future[list[Outbound]]) -> None:
+    # Retrieve the exception of a turn nobody awaits any more, so asyncio does not report it as lost.
     if not future.cancelled() and future.exception() is not None:
         logger.error("conversation turn failed: %s", type(future.exception()).__name__)
 

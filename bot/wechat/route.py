@@ -18,11 +18,20 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
-from bot.adapters import Engine, FirstDelivery, queue_reply, read_body
-from bot.messages import Inbound, InboundKind, Outbound
+from bot.adapters import Engine, FirstDelivery, read_body
+from bot.engine import TurnUnavailable
+from bot.messages import Inbound, InboundKind
 from bot.replay import ReplayGuard
 from bot.wechat.parse import to_inbound
-from bot.wechat.reply import REPLY_BUDGET_SECONDS, answer_within, split_passive, turn_pool
+from bot.wechat.reply import (
+    ACK_DEADLINE_SECONDS,
+    REPLY_BUDGET_SECONDS,
+    NotCommitted,
+    PassiveRoute,
+    Turns,
+    split_passive,
+    turn_pool,
+)
 from bot.wechat.xmlsafe import safe_fields
 
 if TYPE_CHECKING:
@@ -37,7 +46,7 @@ IMAGE_FETCH_TIMEOUT = 1.5
 
 
 def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessionmaker[Session],
-                  reply_budget: float = REPLY_BUDGET_SECONDS) -> APIRouter:
+                  reply_budget: float = REPLY_BUDGET_SECONDS, ack_deadline: float = ACK_DEADLINE_SECONDS) -> APIRouter:
     """The /wechat routes for the configured Official Account."""
     router = APIRouter(tags=["wechat"])
     token = settings.wechat_token.get_secret_value()
@@ -45,12 +54,7 @@ def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessio
     max_bytes = settings.request_max_bytes
     first = FirstDelivery(session_factory, CHANNEL)
     guard = ReplayGuard(session_factory, CHANNEL, window_seconds=settings.webhook_replay_window_seconds)
-    pool = turn_pool(settings.database_url)
-
-    async def queue(user_id: str, messages: list[Outbound], key: str) -> None:
-        """Queue replies for the outbox on the turn threads (a database write must not block the loop)."""
-        await asyncio.get_running_loop().run_in_executor(pool, partial(
-            queue_reply, session_factory, channel=CHANNEL, external_id=user_id, messages=messages, key=key))
+    turns = Turns(engine.handle_once, turn_pool(settings.database_url), budget=reply_budget, deadline=ack_deadline)
 
     def verify(signature: str, timestamp: str, nonce: str) -> None:
         try:
@@ -98,28 +102,25 @@ def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessio
             logger.warning("wechat: refused body: %s", type(exc).__name__)
             raise HTTPException(status_code=400, detail="bad xml") from None
         inbound = to_inbound(message, fields, channel=CHANNEL)
-        if inbound is None or not await asyncio.to_thread(admit, inbound.message_id, timestamp, nonce, body):
-            return Response(content=NO_REPLY, media_type="text/plain")
         try:
-            return await answer(inbound, message, nonce, timestamp, arrived)
-        finally:
-            first.release(inbound.message_id)
+            if inbound is None or await turns.redelivered(inbound.message_id, arrived) \
+                    or not await asyncio.to_thread(admit, inbound.message_id, timestamp, nonce, body):
+                return Response(content=NO_REPLY, media_type="text/plain")
+            try:
+                return await answer(inbound, message, nonce, timestamp, arrived)
+            finally:
+                first.release(inbound.message_id)
+        except (TurnUnavailable, NotCommitted):
+            # Nothing acknowledged that is not stored: WeChat delivers the message again after a 5xx.
+            raise HTTPException(status_code=503, detail="temporarily unavailable") from None
 
     async def answer(inbound: Inbound, message: Any, nonce: str, timestamp: str, arrived: float) -> Response:
         if inbound.kind is InboundKind.image and inbound.label.startswith(("http://", "https://")):
             inbound = dataclasses.replace(inbound, image=await fetch_image(inbound.label, settings.upload_max_bytes))
-
-        def late(out: list[Outbound]) -> None:
-            queue_reply(session_factory, channel=CHANNEL, external_id=inbound.user_id, messages=out,
-                        key=f"{CHANNEL}:late:{inbound.message_id}")
-
-        budget = reply_budget - (time.monotonic() - arrived)
-        out = await answer_within(engine.handle_once, inbound, budget, late, pool)
+        out = await turns.answer(inbound, PassiveRoute(partial(split_passive, keep_button_text=True)), arrived)
         if out is None:
             return Response(content=NO_REPLY, media_type="text/plain")
-        text, later = split_passive(out, keep_button_text=True)
-        if later:
-            await queue(inbound.user_id, later, f"{CHANNEL}:menu:{inbound.message_id}")
+        text, _queued = split_passive(out, keep_button_text=True)
         if not text:
             return Response(content=NO_REPLY, media_type="text/plain")
         xml = TextReply(content=text, message=message).render()

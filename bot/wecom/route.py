@@ -18,12 +18,21 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.replies import TextReply
 
-from bot.adapters import Engine, FirstDelivery, queue_reply, read_body
+from bot.adapters import Engine, FirstDelivery, read_body
 from bot.catalogue import catalogue, lang_of, t
+from bot.engine import TurnUnavailable
 from bot.messages import Inbound, InboundKind, Outbound
 from bot.replay import ReplayGuard
 from bot.wechat.parse import to_inbound
-from bot.wechat.reply import REPLY_BUDGET_SECONDS, answer_within, split_passive, turn_pool
+from bot.wechat.reply import (
+    ACK_DEADLINE_SECONDS,
+    REPLY_BUDGET_SECONDS,
+    NotCommitted,
+    PassiveRoute,
+    Turns,
+    split_passive,
+    turn_pool,
+)
 from bot.wechat.route import fetch_image
 from bot.wechat.xmlsafe import BadXML, safe_fields
 
@@ -46,7 +55,8 @@ def update_button_xml(fields: dict[str, str], label: str) -> str:
 
 
 def wecom_router(*, settings: Settings, engine: Engine, session_factory: sessionmaker[Session],
-                 reply_budget: float = REPLY_BUDGET_SECONDS) -> APIRouter:
+                 reply_budget: float = REPLY_BUDGET_SECONDS, ack_deadline: float = ACK_DEADLINE_SECONDS,
+                 ) -> APIRouter:
     """The /wecom routes for the configured corp and agent."""
     router = APIRouter(tags=["wecom"])
     crypto = WeChatCrypto(settings.wecom_token.get_secret_value(), settings.wecom_aes_key, settings.wecom_corp_id)
@@ -55,17 +65,12 @@ def wecom_router(*, settings: Settings, engine: Engine, session_factory: session
     # WeCom signs the encrypted body with the timestamp and nonce, so a fresh timestamp is all a replay
     # window needs here (a replay of the very same request is a duplicate delivery).
     guard = ReplayGuard(session_factory, CHANNEL, window_seconds=settings.webhook_replay_window_seconds)
-    pool = turn_pool(settings.database_url)
+    turns = Turns(engine.handle_once, turn_pool(settings.database_url), budget=reply_budget, deadline=ack_deadline)
 
     def check_fresh(timestamp: str, nonce: str) -> None:
         if not guard.fresh(timestamp, nonce):
             logger.warning("wecom: stale timestamp or bad nonce")
             raise HTTPException(status_code=403, detail="stale request")
-
-    async def queue(user_id: str, messages: list[Outbound], key: str) -> None:
-        """Queue replies for the outbox on the turn threads (a database write must not block the loop)."""
-        await asyncio.get_running_loop().run_in_executor(pool, partial(
-            queue_reply, session_factory, channel=CHANNEL, external_id=user_id, messages=messages, key=key))
 
     @router.get("/wecom", include_in_schema=False)
     def verify_url(msg_signature: str, timestamp: str, nonce: str, echostr: str) -> Response:
@@ -99,41 +104,42 @@ def wecom_router(*, settings: Settings, engine: Engine, session_factory: session
             logger.warning("wecom: refused body: %s", type(exc).__name__)
             raise HTTPException(status_code=400, detail="bad xml") from None
         inbound = to_inbound(message, fields, channel=CHANNEL)
-        if inbound is None or not await asyncio.to_thread(first.claim, inbound.message_id):
-            return Response(content="", media_type="text/plain")
         try:
-            return await answer(inbound, message, fields, nonce, timestamp, arrived)
-        finally:
-            first.release(inbound.message_id)
+            if inbound is None or await turns.redelivered(inbound.message_id, arrived) \
+                    or not await asyncio.to_thread(first.claim, inbound.message_id):
+                return Response(content="", media_type="text/plain")
+            try:
+                return await answer(inbound, message, fields, nonce, timestamp, arrived)
+            finally:
+                first.release(inbound.message_id)
+        except (TurnUnavailable, NotCommitted):
+            raise HTTPException(status_code=503, detail="temporarily unavailable") from None
 
     async def answer(inbound: Inbound, message: Any, fields: dict[str, str], nonce: str,
                      timestamp: str, arrived: float) -> Response:
         if inbound.kind is InboundKind.image and inbound.label.startswith(("http://", "https://")):
             inbound = dataclasses.replace(inbound, image=await fetch_image(inbound.label, settings.upload_max_bytes))
-
-        def late(out: list[Outbound]) -> None:
-            queue_reply(session_factory, channel=CHANNEL, external_id=inbound.user_id, messages=out,
-                        key=f"{CHANNEL}:late:{inbound.message_id}")
-
-        budget = reply_budget - (time.monotonic() - arrived)
-        out = await answer_within(engine.handle_once, inbound, budget, late, pool)
+        card_press = inbound.kind is InboundKind.button and fields.get("Event", "").lower() == "template_card_event"
+        # A card press can only be answered by updating the card: all its replies go through the outbox.
+        split = _all_to_outbox if card_press else partial(split_passive, keep_button_text=False)
+        out = await turns.answer(inbound, PassiveRoute(split), arrived)
         if out is None:
             return Response(content="", media_type="text/plain")
-        if inbound.kind is InboundKind.button and fields.get("Event", "").lower() == "template_card_event":
-            # A card press can only be answered by updating the card; everything else goes through the outbox.
-            await queue(inbound.user_id, out, f"{CHANNEL}:reply:{inbound.message_id}")
+        if card_press:
             if PRESSED_KEY not in catalogue():
                 return Response(content="", media_type="text/plain")
             xml = update_button_xml(fields, t(PRESSED_KEY, lang_of(inbound.language)))
             return _encrypted(crypto, xml, nonce, timestamp)
-        text, later = split_passive(out, keep_button_text=False)
-        if later:
-            await queue(inbound.user_id, later, f"{CHANNEL}:card:{inbound.message_id}")
+        text, _queued = split_passive(out, keep_button_text=False)
         if not text:
             return Response(content="", media_type="text/plain")
         return _encrypted(crypto, TextReply(content=text, message=message).render(), nonce, timestamp)
 
     return router
+
+
+def _all_to_outbox(out: list[Outbound]) -> tuple[str, list[Outbound]]:
+    return "", out
 
 
 def _encrypted(crypto: Any, xml: str, nonce: str, timestamp: str) -> Response:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -114,7 +115,7 @@ def test_buttons_go_out_as_a_customer_service_menu(client: TestClient, wechat: W
     assert reply["Content"]  # the question itself comes in the passive reply
     with session_factory() as session:
         rows = session.scalars(select(Notification).where(Notification.kind == REPLY_KIND)).all()
-        assert [r.key for r in rows] == ["wechat:menu:7005"]
+        assert [r.key for r in rows] == ["wechat:reply:7005"]
         queued = rows[0]
     sender = WeChatSender(make_wechat_client(chat_runtime.settings), session_factory=session_factory)
     sender.send(queued)
@@ -146,36 +147,58 @@ class SlowEngine:
 
     def __init__(self, engine: ConversationEngine, delay: float) -> None:
         self.engine, self.delay = engine, delay
+        self.calls = 0
 
-    def handle_once(self, inbound: Inbound) -> list[Outbound]:
+    def handle_once(self, inbound: Inbound, *, outbox: Callable[[list[Outbound]], list[Outbound]] | None = None,
+                    ) -> list[Outbound]:
+        self.calls += 1
         time.sleep(self.delay)
-        return self.engine.handle_once(inbound)
+        return self.engine.handle_once(inbound, outbox=outbox)
 
 
-def test_a_slow_answer_replies_success_at_once_and_goes_through_the_outbox(
-        chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform) -> None:
-    session_factory = own_database
+def _slow_app(chat_runtime: Runtime, session_factory: sessionmaker[Session], delay: float, **deadlines: float,
+              ) -> tuple[TestClient, SlowEngine]:
     from bot.wechat.route import wechat_router
 
     app = create_app(chat_runtime, session_factory)
-    slow = SlowEngine(ConversationEngine(chat_runtime, session_factory), delay=0.6)
+    slow = SlowEngine(ConversationEngine(chat_runtime, session_factory), delay=delay)
     app.include_router(wechat_router(settings=chat_runtime.settings, engine=slow, session_factory=session_factory,
-                                     reply_budget=0.1))
-    with TestClient(app) as c:
+                                     **deadlines))
+    return TestClient(app), slow
+
+
+def _reply_rows(session_factory: sessionmaker[Session]) -> list[Notification]:
+    with session_factory() as session:
+        return list(session.scalars(select(Notification).where(Notification.kind == REPLY_KIND)))
+
+
+def test_a_slow_answer_is_acknowledged_once_committed_with_its_reply_in_the_outbox(
+        chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform) -> None:
+    client, _ = _slow_app(chat_runtime, own_database, 0.6, reply_budget=0.1, ack_deadline=3.0)
+    with client as c:
         signed = wechat.sign(message_xml("event", {"Event": "subscribe"}, from_user=OPENID))
-        started = time.monotonic()
         response = c.post("/wechat", params=signed.params, content=signed.body)
         assert response.text == "success"
-        assert time.monotonic() - started < 0.5
-        deadline = time.monotonic() + 5
-        row = None
-        while row is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-            with session_factory() as session:
-                row = session.scalar(select(Notification).where(Notification.kind == REPLY_KIND))
-    assert row is not None, "the late answer never reached the outbox"
-    assert row.external_id == OPENID
-    assert row.payload["messages"][0]["text"] == t("welcome", "zh")
+        rows = _reply_rows(own_database)  # already there when WeChat is told "success"
+    assert [(r.external_id, r.payload["messages"][0]["text"]) for r in rows] == [(OPENID, t("welcome", "zh"))]
+
+
+def test_a_turn_past_the_deadline_asks_for_a_redelivery_which_waits_for_the_same_turn(
+        chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform) -> None:
+    client, slow = _slow_app(chat_runtime, own_database, 1.0, reply_budget=0.1, ack_deadline=0.3)
+    with client as c:
+        signed = wechat.sign(message_xml("text", {"Content": "帮助"}, from_user=OPENID, msg_id="8801"))
+        first = c.post("/wechat", params=signed.params, content=signed.body)
+        assert first.status_code == 503  # not stored yet: WeChat will deliver it again
+        assert _reply_rows(own_database) == []
+        statuses = []
+        while not statuses or statuses[-1] != 200 and len(statuses) < 30:  # as WeChat keeps retrying
+            retry = c.post("/wechat", params=signed.params, content=signed.body)
+            statuses.append(retry.status_code)
+        assert set(statuses[:-1]) <= {503} and statuses[-1] == 200
+        assert retry.text == "success"
+    assert slow.calls == 1
+    assert [r.key for r in _reply_rows(own_database)] == ["wechat:reply:8801"]
 
 
 def test_settings_outside_safe_mode_refuse_encrypted_posts(client: TestClient, chat_runtime: Runtime) -> None:
