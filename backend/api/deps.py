@@ -17,6 +17,7 @@ from backend.services.people import staff_actor
 from backend.services.security import read_token
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -46,10 +47,20 @@ def staff_from_token(token: str | None, session: Session, rt: Runtime) -> Staff 
     return staff if staff is not None and staff.active else None
 
 
+def is_cross_origin(request: Request) -> bool:
+    """True when the request names an Origin other than the host it was sent to."""
+    origin = request.headers.get("origin")
+    return bool(origin) and origin.split("://", 1)[-1] != request.headers.get("host", "")
+
+
 def get_current_staff(request: Request, session: SessionDep, rt: RuntimeDep,
                       token: Annotated[str | None, Depends(oauth2_scheme)]) -> ActorContext:
     """The logged-in staff member (bearer token or dashboard cookie), else 401."""
-    staff = staff_from_token(token or request.cookies.get("gridbot_token"), session, rt)
+    cookie = request.cookies.get("gridbot_token")
+    if not token and cookie and request.method not in SAFE_METHODS and is_cross_origin(request):
+        # A browser attaches the cookie to a cross-site form post too: writes by cookie obey the dashboard's rule.
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "跨站请求被拒绝")
+    staff = staff_from_token(token or cookie, session, rt)
     if staff is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "未登录或登录已过期",
                             headers={"WWW-Authenticate": "Bearer"})

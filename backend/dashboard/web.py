@@ -12,7 +12,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.templating import Jinja2Templates
 from starlette.datastructures import QueryParams
 
-from backend.api.deps import RuntimeDep, SessionDep, staff_from_token
+from backend.api.deps import RuntimeDep, SessionDep, is_cross_origin, staff_from_token
 from backend.dashboard import labels
 from backend.domain.tickets import TicketStatus
 from backend.runtime import Runtime
@@ -41,8 +41,7 @@ DashboardUser = Annotated[ActorContext, Depends(login_required)]
 
 def check_same_origin(request: Request) -> None:
     """Refuse a form post whose Origin is another site (the cookie is SameSite=Lax as well)."""
-    origin = request.headers.get("origin")
-    if origin and origin.split("://", 1)[-1] != request.headers.get("host", ""):
+    if is_cross_origin(request):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "跨站请求被拒绝")
 
 

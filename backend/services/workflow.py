@@ -140,6 +140,8 @@ def perform_action(session: Session, rt: Runtime, number: str, action: Action, a
         if assignee is None:
             raise NotFound(f"没有编号为 {assignee_code} 的在岗工作人员")
     target = load_ticket(session, merge_into) if merge_into else None
+    if target is not None:
+        check_may_act(actor, target, "read")  # merging into a ticket must not reveal or touch one out of scope
     apply_action(session, rt, ticket, action, actor, reason=reason, assignee=assignee, merge_into=target,
                  data=data)
     session.commit()

@@ -4,13 +4,13 @@ Follows http://wiki.open311.org/GeoReport_v2: the format is the path suffix (.js
 list of {code, description}; POST takes form fields and needs the api_key. Our mapping: a service is a
 subcategory of the taxonomy (group = its top-level category); service_request_id is the ticket number;
 status is "open" until the ticket is closed, cancelled or merged; agency_responsible is the department's
-name. Requests are public in the spec, so descriptions have phone numbers masked.
+name. Requests are public in the spec, so descriptions and addresses are masked as log lines are
+(backend.logging_setup.mask_pii: phone and ID numbers, house and room numbers).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from backend.dashboard.labels import STATUS
 from backend.db.models import Area, Category, Department, Ticket
 from backend.domain.errors import DomainError
 from backend.domain.tickets import OPEN_STATUSES
+from backend.logging_setup import mask_pii
 from backend.runtime import Runtime
 from backend.services.actors import SYSTEM
 from backend.services.intake import ReportIn, submit_report
@@ -39,7 +40,6 @@ FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=
 MAX_RESULTS = 1000
 DEFAULT_WINDOW = timedelta(days=90)
 _OPEN = {s.value for s in OPEN_STATUSES}
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 # The element name of each list item in XML, per list element.
 _ITEM = {"services": "service", "service_requests": "request", "errors": "error", "attributes": "attribute",
          "values": "value"}
@@ -121,13 +121,13 @@ def _request(t: Ticket, cats: dict[str, str], depts: dict[str, str], areas: dict
         "status_notes": STATUS.get(t.status, t.status),
         "service_name": cats.get(t.category_code or "", ""),
         "service_code": t.category_code or "",
-        "description": _PHONE.sub(r"\1****\2", t.text),
+        "description": mask_pii(t.text),
         "agency_responsible": depts.get(t.department_code or "", ""),
         "service_notice": "",
         "requested_datetime": _w3c(t.created_at),
         "updated_datetime": _w3c(t.updated_at),
         "expected_datetime": _w3c(t.due_at),
-        "address": t.location_text or areas.get(t.area_code or "", ""),
+        "address": mask_pii(t.location_text or areas.get(t.area_code or "", "")),
         "address_id": t.area_code or "",
         "zipcode": "",
         "lat": t.lat,
