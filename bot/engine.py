@@ -104,7 +104,7 @@ class ConversationEngine:
                 return out
             except (OperationalError, InterfaceError) as exc:
                 logger.warning("conversation turn on %s: database unavailable: %s", inbound.channel,
-                               type(exc).__name__)
+                               str(exc.orig or exc).splitlines()[0][:200])
                 session.rollback()
                 raise TurnUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc
             except Exception:
