@@ -31,8 +31,8 @@ def report(name: str, title: str, rows: list[tuple[str, Any, str]], *, as_json: 
         table = Table(title=title)
         for col in ("figure", "value", "target"):
             table.add_column(col)
-        for label, value, target in rows:
-            table.add_row(label, _fmt(value), target)
+        for label, value, goal in rows:
+            table.add_row(label, _fmt(value), goal)
         Console().print(table)
     write_section(name, title, rows, notes, target=target, command=command)
 

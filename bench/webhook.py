@@ -129,7 +129,7 @@ async def load(base: str, total: int, concurrency: int, telegram_share: float, o
 
 
 def prepare_database(url: str, workdir: Path) -> None:
-    """Migrate and load the demo city into a fresh database."""
+    """Migrate and load the demo city into a fresh database (on PostgreSQL: re-created, named by the URL)."""
     from sqlalchemy.orm import Session
 
     from backend.cityconfig import load_city_config
@@ -141,10 +141,10 @@ def prepare_database(url: str, workdir: Path) -> None:
     if url.startswith("postgresql"):
         import psycopg
 
-        admin = url.rsplit("/", 1)[0] + "/postgres"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+        server, name = url.rsplit("/", 1)
+        with psycopg.connect(server + "/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
     upgrade(url)
     engine = make_engine(url)
     city = load_city_config(PROJECT_ROOT / "config")

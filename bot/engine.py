@@ -80,37 +80,50 @@ class ConversationEngine:
 
     def _answer(self, inbound: Inbound, *, dedupe_key: str | None, outbox: ReplyRoute | None) -> list[Outbound]:
         lang = lang_of(inbound.language)
-        with self._serial or nullcontext(), self.session_factory() as session:
-            try:
-                if self._serial is not None:
-                    # Take SQLite's write lock before the turn's first read: a deferred transaction that
-                    # reads, then writes, fails at once ("database is locked") if another writer got in.
-                    session.execute(_SQLITE_WRITE_LOCK)
-                delivery = None
-                if dedupe_key is not None:
-                    delivery = self._record_delivery(session, inbound.channel, dedupe_key)
-                    if delivery is None:
-                        return self._stored_reply(session, inbound.channel, dedupe_key)
-                out, person_id = self._turn(session, inbound)
-                if delivery is not None:
-                    delivery.reply = outbound_to_json(out)
-                queued = outbox(out) if outbox is not None else []
-                if queued:
-                    session.add(Notification(
-                        key=f"{inbound.channel}:reply:{inbound.message_id or uuid.uuid4().hex}"[:200],
-                        person_id=person_id, channel=inbound.channel, external_id=inbound.user_id,
-                        kind=REPLY_KIND, payload=outbound_to_json(queued)))
-                session.commit()
-                return out
-            except (OperationalError, InterfaceError) as exc:
-                logger.warning("conversation turn on %s: database unavailable: %s", inbound.channel,
-                               str(exc.orig or exc).splitlines()[0][:200])
-                session.rollback()
-                raise TurnUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc
-            except Exception:
-                logger.exception("conversation turn failed on %s", inbound.channel)
-                session.rollback()
-                return [Outbound.say(t("error.internal", lang))]
+        for attempt in (1, 2):
+            with self._serial or nullcontext(), self.session_factory() as session:
+                try:
+                    return self._attempt(session, inbound, dedupe_key, outbox)
+                except IntegrityError:
+                    session.rollback()
+                    if attempt == 1:
+                        # Another process inserted the same row (say, a new sender's identity) since this
+                        # turn began; a second try sees it.
+                        logger.info("conversation turn on %s met a concurrent insert; trying again", inbound.channel)
+                        continue
+                    logger.exception("conversation turn failed on %s", inbound.channel)
+                except (OperationalError, InterfaceError) as exc:
+                    logger.warning("conversation turn on %s: database unavailable: %s", inbound.channel,
+                                   str(exc.orig or exc).splitlines()[0][:200])
+                    session.rollback()
+                    raise TurnUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc
+                except Exception:
+                    logger.exception("conversation turn failed on %s", inbound.channel)
+                    session.rollback()
+        return [Outbound.say(t("error.internal", lang))]
+
+    def _attempt(self, session: Session, inbound: Inbound, dedupe_key: str | None,
+                 outbox: ReplyRoute | None) -> list[Outbound]:
+        if self._serial is not None:
+            # Take SQLite's write lock before the turn's first read: a deferred transaction that
+            # reads, then writes, fails at once ("database is locked") if another writer got in.
+            session.execute(_SQLITE_WRITE_LOCK)
+        delivery = None
+        if dedupe_key is not None:
+            delivery = self._record_delivery(session, inbound.channel, dedupe_key)
+            if delivery is None:
+                return self._stored_reply(session, inbound.channel, dedupe_key)
+        out, person_id = self._turn(session, inbound)
+        if delivery is not None:
+            delivery.reply = outbound_to_json(out)
+        queued = outbox(out) if outbox is not None else []
+        if queued:
+            session.add(Notification(
+                key=f"{inbound.channel}:reply:{inbound.message_id or uuid.uuid4().hex}"[:200],
+                person_id=person_id, channel=inbound.channel, external_id=inbound.user_id,
+                kind=REPLY_KIND, payload=outbound_to_json(queued)))
+        session.commit()
+        return out
 
     def _record_delivery(self, session: Session, channel: str, key: str) -> InboundMessage | None:
         """The dedupe row of this delivery, flushed; None if the message id was seen before."""

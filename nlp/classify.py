@@ -97,7 +97,7 @@ class TextFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         seps = np.concatenate(([0], np.cumsum(cp == 0)))  # separators before each position
         docs, keys = [], []
         for n in range(lo, hi + 1):
-            m = len(cp) - n + 1
+            m = max(len(cp) - n + 1, 0)  # a batch of one empty text is shorter than the n-gram
             inside = seps[n : n + m] == seps[:m]  # no separator within the window
             key = np.zeros(m, dtype=np.uint64)
             for k in range(n):

@@ -16,7 +16,9 @@ SCORES = ("satisfied", "basically_satisfied", "dissatisfied")
 
 def rate(session: Session, rt: Runtime, number: str, actor: ActorContext, *, score: str,
          comment: str | None = None) -> Ticket:
-    """Record a rating; satisfied closes a verified ticket, dissatisfied reopens it if allowed. Commits."""
+    """Record a rating; satisfied closes a verified ticket, dissatisfied reopens it if allowed.
+
+    Flushes; the caller commits (a chat turn commits it with the rest of the turn)."""
     if score not in SCORES:
         raise GuardFailed("评价只能是 满意、基本满意 或 不满意")
     ticket = load_ticket(session, number, lock=True)
@@ -34,5 +36,5 @@ def rate(session: Session, rt: Runtime, number: str, actor: ActorContext, *, sco
         apply_action(session, rt, ticket, Action.reopen, actor, reason=comment or "群众不满意")
     elif ticket.status == TicketStatus.verified.value:
         apply_action(session, rt, ticket, Action.close, actor, reason=f"群众评价：{score}")
-    session.commit()
+    session.flush()
     return ticket

@@ -67,9 +67,11 @@ class OutboxConfig:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> OutboxConfig:
-        """Build from backend.settings.Settings (worker_lease_seconds, worker_batch_size)."""
+        """Build from backend.settings.Settings (worker_lease_seconds, worker_batch_size, and worker_processes,
+        between which each account-wide rate limit is shared)."""
         values: dict[str, Any] = {"lease_seconds": float(settings.worker_lease_seconds),
-                                  "batch_size": int(settings.worker_batch_size)}
+                                  "batch_size": int(settings.worker_batch_size),
+                                  "limits": RateLimits().share(int(settings.worker_processes))}
         values.update(overrides)
         return cls(**values)
 

@@ -17,10 +17,9 @@ def try_bind(turn: Turn, text: str) -> bool:
     if m is None:
         return False
     try:
-        staff = redeem(turn.session, turn.inbound.channel, turn.inbound.user_id, m.group(1), turn.rt.clock.now())
-        turn.session.commit()
+        with turn.session.begin_nested():  # a refused step is taken back alone
+            staff = redeem(turn.session, turn.inbound.channel, turn.inbound.user_id, m.group(1), turn.rt.clock.now())
     except DomainError as exc:
-        turn.session.rollback()
         turn.say_text(str(exc))
         return True
     turn.reset()

@@ -52,11 +52,10 @@ def cancel(turn: Turn, number: str) -> None:
         turn.say("ticket.not_found", number=number)
         return
     try:
-        apply_action(turn.session, turn.rt, load_ticket(turn.session, number, lock=True), Action.cancel,
-                     turn.actor, reason="反映人撤回")
-        turn.session.commit()
+        with turn.session.begin_nested():  # a refused step is taken back alone
+            apply_action(turn.session, turn.rt, load_ticket(turn.session, number, lock=True), Action.cancel,
+                         turn.actor, reason="反映人撤回")
     except DomainError:
-        turn.session.rollback()
         turn.say("cancel.refused", number=number, status=status_label(ticket.status, turn.lang))
         return
     turn.say("cancel.done", number=number)
@@ -91,15 +90,14 @@ def on_details(turn: Turn) -> None:
 def add_comment(turn: Turn, number: str, note: str) -> bool:
     """A resident's note on their own ticket's timeline."""
     try:
-        ticket = load_ticket(turn.session, number)
-        if ticket.reporter_id != turn.person.id:
-            raise DomainError("只有反映人本人可以补充")
-        turn.session.add(TicketEvent(ticket_id=ticket.id, at=turn.rt.clock.now(), actor_id=turn.person.id,
-                                     actor_role="resident", action="comment", from_status=ticket.status,
-                                     to_status=ticket.status, note=note[:2000]))
-        turn.session.commit()
+        with turn.session.begin_nested():  # a refused step is taken back alone
+            ticket = load_ticket(turn.session, number)
+            if ticket.reporter_id != turn.person.id:
+                raise DomainError("只有反映人本人可以补充")
+            turn.session.add(TicketEvent(ticket_id=ticket.id, at=turn.rt.clock.now(), actor_id=turn.person.id,
+                                         actor_role="resident", action="comment", from_status=ticket.status,
+                                         to_status=ticket.status, note=note[:2000]))
     except DomainError as exc:
-        turn.session.rollback()
         turn.say_text(str(exc))
         return False
     return True
@@ -111,12 +109,11 @@ def add_photo(turn: Turn, number: str, *, stage: str = "report") -> bool:
         turn.say("photo.unavailable")
         return False
     try:
-        ticket = load_ticket(turn.session, number)
-        store_photo(turn.session, upload_dir=turn.rt.settings.upload_dir, ticket=ticket, data=turn.inbound.image,
-                    stage=stage, uploaded_by=turn.person.id, max_bytes=turn.rt.settings.upload_max_bytes)
-        turn.session.commit()
+        with turn.session.begin_nested():  # a refused step is taken back alone
+            ticket = load_ticket(turn.session, number)
+            store_photo(turn.session, upload_dir=turn.rt.settings.upload_dir, ticket=ticket, data=turn.inbound.image,
+                        stage=stage, uploaded_by=turn.person.id, max_bytes=turn.rt.settings.upload_max_bytes)
     except DomainError as exc:
-        turn.session.rollback()
         turn.say_text(str(exc))
         return False
     return True
@@ -137,9 +134,9 @@ def on_rating(turn: Turn) -> None:
     words = None if (turn.inbound.kind is InboundKind.button and turn.inbound.data == "skip") else (turn.text or None)
     turn.reset()
     try:
-        ticket = rate(turn.session, turn.rt, number, turn.actor, score=score, comment=words)
+        with turn.session.begin_nested():  # a refused step is taken back alone
+            ticket = rate(turn.session, turn.rt, number, turn.actor, score=score, comment=words)
     except DomainError as exc:
-        turn.session.rollback()
         turn.say_text(str(exc))
         return
     key = "rating.reopened" if ticket.status == "dispatched" else "rating.thanks"
@@ -169,6 +166,5 @@ def on_home(turn: Turn) -> None:
         return
     turn.person.home_area_code = place.area_code
     turn.person.home_text = (label or area_name(turn.rt, place.area_code))[:300]
-    turn.session.commit()
     turn.reset()
     turn.say("home.done", place=turn.person.home_text)

@@ -75,14 +75,13 @@ def _create(turn: Turn, category: str) -> None:
     d, staff = turn.data, turn.staff
     area = staff.scope_code if staff.role == Role.gridworker.value and d.get("lon") is None else None
     try:
-        ticket = create_ticket(turn.session, turn.rt, ReportIn(
-            text=d["text"], channel=turn.inbound.channel, reporter_id=turn.person.id, lon=d.get("lon"),
-            lat=d.get("lat"), location_text=d.get("label") or None, area_code=area, category_code=category,
-            source="patrol"), actor=turn.actor)
-        report.attach_photos(turn, ticket, d.get("photos", []), stage="report")
-        turn.session.commit()
+        with turn.session.begin_nested():  # a refused step is taken back alone
+            ticket = create_ticket(turn.session, turn.rt, ReportIn(
+                text=d["text"], channel=turn.inbound.channel, reporter_id=turn.person.id, lon=d.get("lon"),
+                lat=d.get("lat"), location_text=d.get("label") or None, area_code=area, category_code=category,
+                source="patrol"), actor=turn.actor)
+            report.attach_photos(turn, ticket, d.get("photos", []), stage="report")
     except DomainError as exc:
-        turn.session.rollback()
         turn.reset()
         turn.say_text(str(exc))
         return
@@ -113,11 +112,10 @@ def _on_after_photo(turn: Turn) -> None:
     if not add_photo(turn, number, stage="after"):
         return
     try:
-        ticket = load_ticket(turn.session, number, lock=True)
-        apply_action(turn.session, turn.rt, ticket, Action.self_close, turn.actor, reason="自办自结")
-        turn.session.commit()
+        with turn.session.begin_nested():  # a refused step is taken back alone
+            ticket = load_ticket(turn.session, number, lock=True)
+            apply_action(turn.session, turn.rt, ticket, Action.self_close, turn.actor, reason="自办自结")
     except DomainError as exc:
-        turn.session.rollback()
         turn.reset()
         turn.say("action.refused", reason=str(exc))
         return

@@ -142,11 +142,10 @@ def _on_urgent_place(turn: Turn) -> None:
         turn.ask_location(turn.t("report.urgent_no_place"))
         return
     try:
-        ticket = load_ticket(turn.session, number, lock=True)
-        placed = place_ticket(turn.session, turn.rt, ticket, turn.actor, lon=lon, lat=lat, location_text=label)
-        turn.session.commit()
+        with turn.session.begin_nested():  # a refused step is taken back alone
+            ticket = load_ticket(turn.session, number, lock=True)
+            placed = place_ticket(turn.session, turn.rt, ticket, turn.actor, lon=lon, lat=lat, location_text=label)
     except DomainError as exc:
-        turn.session.rollback()
         turn.reset()
         turn.say_text(str(exc))
         return
@@ -294,16 +293,15 @@ def _report_in(turn: Turn, *, urgent: bool | None) -> ReportIn:
 def _create(turn: Turn, *, urgent: bool = False, merge_into: str | None = None) -> None:
     session, rt = turn.session, turn.rt
     try:
-        ticket = create_ticket(session, rt, _report_in(turn, urgent=urgent), actor=turn.actor,
-                               dispatch=not merge_into)
-        attach_photos(turn, ticket, turn.data.get("photos", []), stage="report")
-        if merge_into:
-            old = load_ticket(session, merge_into)
-            apply_action(session, rt, ticket, Action.merge, turn.actor, merge_into=old,
-                         reason="反映人同意合并跟进")
-        session.commit()
+        with session.begin_nested():  # a refused step is taken back alone
+            ticket = create_ticket(session, rt, _report_in(turn, urgent=urgent), actor=turn.actor,
+                                   dispatch=not merge_into)
+            attach_photos(turn, ticket, turn.data.get("photos", []), stage="report")
+            if merge_into:
+                old = load_ticket(session, merge_into)
+                apply_action(session, rt, ticket, Action.merge, turn.actor, merge_into=old,
+                             reason="反映人同意合并跟进")
     except DomainError as exc:
-        session.rollback()
         turn.reset()
         turn.say_text(str(exc))
         return

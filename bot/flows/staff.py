@@ -174,11 +174,10 @@ def _task_button(turn: Turn, data: str) -> None:
 def act(turn: Turn, number: str, action: Action, *, reason: str | None = None) -> Ticket | None:
     """Make one move and reply with the updated card, or with the refusal."""
     try:
-        ticket = load_ticket(turn.session, number, lock=True)
-        apply_action(turn.session, turn.rt, ticket, action, turn.actor, reason=reason)
-        turn.session.commit()
+        with turn.session.begin_nested():  # a refused step is taken back alone
+            ticket = load_ticket(turn.session, number, lock=True)
+            apply_action(turn.session, turn.rt, ticket, action, turn.actor, reason=reason)
     except DomainError as exc:
-        turn.session.rollback()
         turn.say("action.refused", reason=str(exc))
         return None
     send_card(turn, ticket, headline=turn.t(f"done.{action.value}", number=number))

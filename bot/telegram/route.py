@@ -24,6 +24,7 @@ from bot.adapters import Engine, FirstDelivery, read_body
 from bot.engine import TurnUnavailable
 from bot.messages import Outbound
 from bot.telegram.convert import CHANNEL, send_outbound, to_inbound
+from bot.telegram.shape import check_update
 from bot.wechat.reply import turn_pool
 
 if TYPE_CHECKING:
@@ -134,8 +135,7 @@ def mount_telegram(app: FastAPI, *, settings: Settings, engine: Engine,
         body = await read_body(request, max_bytes)
         try:
             data = json.loads(body)
-            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-                raise ValueError("not an update object")
+            check_update(data)  # PTB trusts the JSON's types
             update = Update.de_json(data, application.bot)
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             logger.warning("telegram: refused update: %s", type(exc).__name__)

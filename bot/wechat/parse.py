@@ -18,6 +18,16 @@ def _float(value: Any) -> float | None:
         return None
 
 
+def _timestamp(value: str) -> datetime | None:
+    """CreateTime (Unix seconds) as a UTC datetime; None unless it is ASCII digits within datetime's range."""
+    if not (value.isascii() and value.isdigit()):
+        return None
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
 def message_key(fields: dict[str, str]) -> str:
     """The dedupe key WeChat documents: MsgId, or FromUserName + CreateTime for events."""
     if fields.get("MsgId"):
@@ -32,15 +42,15 @@ def to_inbound(message: Any, fields: dict[str, str], *, channel: str) -> Inbound
         "channel": channel,
         "user_id": fields.get("FromUserName", ""),
         "message_id": message_key(fields),
-        "received_at": datetime.fromtimestamp(int(fields["CreateTime"]), UTC)
-        if fields.get("CreateTime", "").isdigit() else None,
+        "received_at": _timestamp(fields.get("CreateTime", "")),
     }
     if msg_type == "text":
         # A tap on a customer-service menu (msgmenu) arrives as text carrying bizmsgmenuid.
         if fields.get("bizmsgmenuid"):
             return Inbound(kind=InboundKind.button, data=fields["bizmsgmenuid"], text=fields.get("Content", ""), **base)
-        return Inbound(kind=InboundKind.text, text=getattr(message, "content", None) or fields.get("Content", ""),
-                       **base)
+        content = getattr(message, "content", None)  # not a str when the element has attributes or children
+        return Inbound(kind=InboundKind.text, text=content if isinstance(content, str) and content
+                       else fields.get("Content", ""), **base)
     if msg_type == "voice":
         return Inbound(kind=InboundKind.voice, text=fields.get("Recognition", "") or "",
                        image_ref="", **base)

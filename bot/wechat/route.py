@@ -8,6 +8,7 @@ import logging
 import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import httpx
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -69,13 +70,6 @@ def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessio
             logger.warning("wechat: stale timestamp or bad nonce")
             raise HTTPException(status_code=403, detail="stale request") from None
 
-    def admit(message_id: str, timestamp: str, nonce: str, body: bytes) -> bool:
-        """Refuse a replayed nonce (plain mode signs no body); then let only a first delivery through."""
-        if crypto is None and not guard.first_use(timestamp, nonce, body):
-            logger.warning("wechat: nonce replayed with another body")
-            raise HTTPException(status_code=403, detail="replayed request")
-        return first.claim(message_id)
-
     @router.get("/wechat", include_in_schema=False)
     def verify_url(signature: str, timestamp: str, nonce: str, echostr: str) -> Response:
         """WeChat's URL check: echo echostr back when the signature holds."""
@@ -105,10 +99,15 @@ def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessio
             logger.warning("wechat: refused body: %s", type(exc).__name__)
             raise HTTPException(status_code=400, detail="bad xml") from None
         inbound = to_inbound(message, fields, channel=CHANNEL)
+        loop = asyncio.get_running_loop()
+        # Plain mode signs no body: a (timestamp, nonce) reused with another body is refused, even for a
+        # message we would then ignore.
+        if crypto is None and not await loop.run_in_executor(checks, guard.first_use, timestamp, nonce, body):
+            logger.warning("wechat: nonce replayed with another body")
+            raise HTTPException(status_code=403, detail="replayed request")
         try:
             if inbound is None or await turns.redelivered(inbound.message_id, arrived) \
-                    or not await asyncio.get_running_loop().run_in_executor(
-                        checks, admit, inbound.message_id, timestamp, nonce, body):
+                    or not await loop.run_in_executor(checks, first.claim, inbound.message_id):
                 return Response(content=NO_REPLY, media_type="text/plain")
             try:
                 return await answer(inbound, message, nonce, timestamp, arrived)
@@ -136,7 +135,13 @@ def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessio
 
 
 async def fetch_image(url: str, max_bytes: int) -> bytes | None:
-    """Download a photo WeChat links to (PicUrl), or None if it is slow, missing or too large."""
+    """Download a photo WeChat links to (PicUrl), or None if it is slow, missing, too large or no URL."""
+    try:
+        urlsplit(url).port  # noqa: B018  (raises ValueError for a port out of range)
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL):
+        logger.warning("wechat: photo URL refused")
+        return None
     try:
         async with httpx.AsyncClient(timeout=IMAGE_FETCH_TIMEOUT) as client, client.stream("GET", url) as resp:
             if resp.status_code != 200:

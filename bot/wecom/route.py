@@ -61,6 +61,7 @@ def wecom_router(*, settings: Settings, engine: Engine, session_factory: session
     router = APIRouter(tags=["wecom"])
     crypto = WeChatCrypto(settings.wecom_token.get_secret_value(), settings.wecom_aes_key, settings.wecom_corp_id)
     max_bytes = settings.request_max_bytes
+    agent_id = str(settings.wecom_agent_id)
     first = FirstDelivery(session_factory, CHANNEL)
     # WeCom signs the encrypted body with the timestamp and nonce, so a fresh timestamp is all a replay
     # window needs here (a replay of the very same request is a duplicate delivery).
@@ -96,6 +97,8 @@ def wecom_router(*, settings: Settings, engine: Engine, session_factory: session
                 raise BadXML("no Encrypt field")
             plain = crypto.decrypt_message(outer, msg_signature, timestamp, nonce)
             fields = safe_fields(plain)
+            if fields.get("AgentID", agent_id) != agent_id:
+                raise BadXML("a message for another application")
             message = parse_message(plain)
         except (InvalidSignatureException, InvalidCorpIdException):
             logger.warning("wecom: bad signature or corp id")

@@ -117,3 +117,40 @@ def test_same_msgid_three_times_at_once_makes_one_ticket_and_one_reply(
     assert engine.handle_once(message) == answered[0]
     with real_factory() as session:
         assert session.scalar(select(func.count()).select_from(Ticket)) == 1
+
+
+def test_a_new_sender_registered_by_another_process_mid_turn_is_answered(
+        real_factory: sessionmaker[Session], runtime: Runtime) -> None:
+    engine = real_factory.kw["bind"]
+    if engine.dialect.name == "sqlite":
+        pytest.skip("a SQLite turn holds the write lock from its start: no other process can insert mid-turn")
+    from sqlalchemy import event
+
+    from backend.db.models import ChannelIdentity, ConversationState, Person
+    from bot.catalogue import t
+
+    fired: list[bool] = []
+
+    def other_process_registers_the_sender(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("INSERT INTO people") and not fired:
+            fired.append(True)
+            with Session(engine) as other:  # another API process, first message of the same sender
+                person = Person(kind="resident", name="")
+                other.add(person)
+                other.flush()
+                other.add(ChannelIdentity(person_id=person.id, channel="wechat", external_id="o-race",
+                                          language="zh"))
+                other.commit()
+
+    event.listen(engine, "before_cursor_execute", other_process_registers_the_sender)
+    try:
+        out = ConversationEngine(runtime, real_factory).handle_once(
+            Inbound("wechat", "o-race", InboundKind.text, text="帮助", message_id="race-1"))
+    finally:
+        event.remove(engine, "before_cursor_execute", other_process_registers_the_sender)
+    assert fired
+    assert out and out[0].text != t("error.internal", "zh")
+    with real_factory() as session:
+        assert session.scalar(select(func.count()).select_from(ChannelIdentity).where(
+            ChannelIdentity.external_id == "o-race")) == 1
+        assert session.get(ConversationState, ("wechat", "o-race")) is not None

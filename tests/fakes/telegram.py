@@ -75,7 +75,9 @@ class FakeTelegramAPI(FakeServer):
         if scripted is not None:
             return scripted
         params = self.params(call)
-        return Answer.json(self.answer(method, params))
+        body = self.answer(method, params)
+        # Like the Bot API, a failed call carries its error code as the HTTP status too (PTB reads the status).
+        return Answer.json(body, status=200 if body.get("ok") else int(body.get("error_code", 400)))
 
     def answer(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """The successful answer to a method."""

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.openapi import from_asgi
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 WATCHED_TABLES = ("tickets", "ticket_events", "attachments", "notifications")
@@ -35,7 +35,9 @@ SEED_TICKET = {"text": "市民来电：建设路路灯不亮", "lon": 113.5895, 
 class Finding:
     """One failing request: what was sent and what came back."""
 
-    kind: str  # "5xx", "rows" (a rejected request created rows) or "exception" (the app raised through)
+    # "5xx", "rows" (a rejected request created rows), "exception" (the app raised through) or "accepted" (a
+    # request that must be refused, e.g. with a bad signature, was answered with a 2xx/3xx)
+    kind: str
     operation: str
     identity: str
     status: int | None
@@ -50,8 +52,17 @@ class FuzzReport:
     cases: int = 0
     statuses: Counter[int] = field(default_factory=Counter)
     per_operation: Counter[str] = field(default_factory=Counter)
+    statuses_by_operation: dict[str, Counter[int]] = field(default_factory=dict)
     findings: list[Finding] = field(default_factory=list)
     seconds: float = 0.0
+
+    def count(self, operation: str, status: int | None) -> None:
+        """Count one case of an operation and its status (None: no response)."""
+        self.cases += 1
+        self.per_operation[operation] += 1
+        if status is not None:
+            self.statuses[status] += 1
+            self.statuses_by_operation.setdefault(operation, Counter())[status] += 1
 
     @property
     def server_errors(self) -> list[Finding]:
@@ -63,21 +74,65 @@ class FuzzReport:
         """Rejected requests after which a watched table had more rows."""
         return [f for f in self.findings if f.kind == "rows"]
 
+    @property
+    def wrongly_accepted(self) -> list[Finding]:
+        """Requests that had to be refused (bad signature, stale, DTD …) but were answered 2xx/3xx."""
+        return [f for f in self.findings if f.kind == "accepted"]
+
     def summary(self) -> str:
         """A few lines for a human."""
         lines = [f"cases: {self.cases} in {self.seconds:.1f} s",
                  "statuses: " + ", ".join(f"{k}×{v}" for k, v in sorted(self.statuses.items())),
                  f"5xx (or crashes): {len(self.server_errors)}",
-                 f"rejected requests that created rows: {len(self.leaked_rows)}"]
-        for f in self.findings[:20]:
-            lines.append(f"- [{f.kind}] {f.operation} as {f.identity} → {f.status}\n    {f.request}\n    {f.detail}")
+                 f"rejected requests that created rows: {len(self.leaked_rows)}",
+                 f"requests that had to be refused but were accepted: {len(self.wrongly_accepted)}",
+                 f"other findings (errors logged, replies that do not verify): {len(self.other_findings)}"]
+        for (kind, operation, _), found in list(self.distinct_findings().items())[:30]:
+            f = found[0]
+            lines.append(f"- [{kind}] {operation} as {f.identity} → {f.status} ({len(found)}×)\n"
+                         f"    {f.request[:1500]}\n    {f.detail}")
         return "\n".join(lines)
 
+    def distinct_findings(self) -> dict[tuple[str, str, str], list[Finding]]:
+        """Findings grouped by kind, operation and error (its type and where in our code it was raised)."""
+        groups: dict[tuple[str, str, str], list[Finding]] = {}
+        for f in self.findings:
+            groups.setdefault((f.kind, f.operation, _signature(f.detail)), []).append(f)
+        return groups
 
-def row_counts(session_factory: sessionmaker[Session]) -> dict[str, int]:
-    """Row counts of the watched tables."""
+    @property
+    def other_findings(self) -> list[Finding]:
+        """Findings that are neither server errors, leaked rows nor wrongly accepted requests."""
+        return [f for f in self.findings if f.kind not in ("5xx", "exception", "rows", "accepted")]
+
+
+def _signature(detail: str) -> str:
+    """What makes two findings the same: the error type and the innermost frame in our code, or else the
+    detail's first clause."""
+    lines = detail.strip().splitlines()
+    ours = [line.strip() for line in lines if line.strip().startswith('File "/') and "site-packages" not in line
+            and "/lib/python" not in line]
+    if ours:
+        return f"{ours[-1]} {lines[-1].split(':', 1)[0]}"
+    return lines[0].split(";", 1)[0][:160] if lines else ""
+
+
+def row_counts(session_factory: sessionmaker[Session], tables: Iterable[str] = WATCHED_TABLES) -> dict[str, int]:
+    """Row counts of the watched tables (or of the given ones)."""
     with session_factory() as session:
-        return {t: int(session.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()) for t in WATCHED_TABLES}
+        return {t: int(session.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()) for t in tables}
+
+
+def all_tables(session_factory: sessionmaker[Session]) -> tuple[str, ...]:
+    """Every table of the database except Alembic's bookkeeping."""
+    with session_factory() as session:
+        names = inspect(session.connection()).get_table_names()
+    return tuple(sorted(n for n in names if n != "alembic_version"))
+
+
+def grown_tables(before: Mapping[str, int], after: Mapping[str, int]) -> dict[str, int]:
+    """Tables whose row count changed, with the change."""
+    return {t: after[t] - before[t] for t in before if after[t] != before[t]}
 
 
 def bearer(client: TestClient, username: str, password: str) -> dict[str, str]:
@@ -94,12 +149,14 @@ def seed_ticket(client: TestClient, headers: Mapping[str, str]) -> str:
     return str(resp.json()["number"])
 
 
-def _our_frames() -> str:
-    """The current exception: the frames in our own code, then the innermost frame and the error itself."""
-    frames = traceback.extract_tb(sys.exc_info()[2])
+def _our_frames(exc_info: Any = None) -> str:
+    """An exception (default: the current one): the frames in our own code, then the innermost frame and the
+    error itself."""
+    kind, error, tb = exc_info or sys.exc_info()
+    frames = traceback.extract_tb(tb)
     keep = [f for f in frames if "site-packages" not in f.filename and "/tests/security/" not in f.filename]
     lines = traceback.format_list(keep + frames[-1:])
-    return "".join(lines) + "".join(traceback.format_exception_only(*sys.exc_info()[:2])).strip()
+    return "".join(lines) + "".join(traceback.format_exception_only(kind, error)).strip()
 
 
 def _describe(case: Any) -> str:
@@ -161,15 +218,14 @@ def _fuzz_operation(operation: Any, report: FuzzReport, session_factory: session
     @given(case=strategy)
     def run(case: Any) -> None:
         before = row_counts(session_factory)
-        report.cases += 1
-        report.per_operation[name] += 1
         try:
             response = case.call(headers=headers)
         except Exception:
+            report.count(name, None)
             report.findings.append(Finding("exception", name, label, None, _describe(case), _our_frames()))
             return
         status = response.status_code
-        report.statuses[status] += 1
+        report.count(name, status)
         if status >= 500:
             report.findings.append(Finding("5xx", name, label, status, _describe(case), response.text[:500]))
         elif 400 <= status < 500:
@@ -208,28 +264,33 @@ RAW_HEADER_VALUES = st.dictionaries(st.sampled_from(_RAW_HEADERS),
 
 
 def fuzz_raw(app: FastAPI, session_factory: sessionmaker[Session], *, method: str, path: str, examples: int,
-             report: FuzzReport, seed: int | None = 0) -> None:
-    """Fuzz an endpoint outside the OpenAPI document with random query strings, headers and bodies."""
+             report: FuzzReport, seed: int | None = 0, tables: Iterable[str] = WATCHED_TABLES,
+             must_refuse: bool = False, queries: st.SearchStrategy[dict[str, str]] = RAW_QUERIES) -> None:
+    """Fuzz an endpoint outside the OpenAPI document with random query strings, headers and bodies.
+
+    tables are the ones whose row counts a rejected request must leave alone; with must_refuse (an unsigned
+    request to a signed webhook) any 2xx/3xx answer is a finding too. queries: the query strings to send.
+    """
     name = f"{method} {path} (raw)"
+    tables = tuple(tables)
     with TestClient(app, raise_server_exceptions=False) as client:
 
         @hypothesis.settings(max_examples=examples, deadline=None, database=None, derandomize=seed is not None,
                              suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
                              print_blob=False)
-        @given(query=RAW_QUERIES, headers=RAW_HEADER_VALUES, body=RAW_BODIES)
+        @given(query=queries, headers=RAW_HEADER_VALUES, body=RAW_BODIES)
         def run(query: dict[str, str], headers: dict[str, str], body: bytes) -> None:
-            before = row_counts(session_factory)
-            report.cases += 1
-            report.per_operation[name] += 1
+            before = row_counts(session_factory, tables)
             request = f"{method} {path} query={query!r} headers={headers!r} body={body[:200]!r}"
             response = client.request(method, path, params=query, headers=headers, content=body)
             status = response.status_code
-            report.statuses[status] += 1
+            report.count(name, status)
             if status >= 500:
                 report.findings.append(Finding("5xx", name, "anonymous", status, request, response.text[:500]))
-            elif 400 <= status < 500:
-                after = row_counts(session_factory)
-                grown = {t: after[t] - before[t] for t in WATCHED_TABLES if after[t] != before[t]}
+            elif must_refuse and status < 400:
+                report.findings.append(Finding("accepted", name, "anonymous", status, request, response.text[:300]))
+            if 400 <= status < 500 or (must_refuse and status < 400):
+                grown = grown_tables(before, row_counts(session_factory, tables))
                 if grown:
                     report.findings.append(Finding("rows", name, "anonymous", status, request,
                                                    f"rows changed: {grown}"))
