@@ -303,9 +303,11 @@ def main() -> None:
              f"SQLite; load generator "
              f"and fake Bot API on the same machine. Each message is a new resident's first report: classify, "
              f"extract the place, check urgency and duplicates, store state; most get a question back. "
-             f"'engine turn alone' times ConversationEngine.handle_once called directly: with it at tens of ms "
-             f"of CPU per report, a {os.cpu_count()}-core machine cannot reach the 300 reports/s target whatever "
-             f"the adapters do; the light-load run shows the request→reply time without queueing. "
+             f"'engine turn alone' times ConversationEngine.handle_once called directly, one thread: at "
+             f"{max(r['engine_turn_ms'] for r in results):.0f} ms a report (on the slower backend), one core can "
+             f"turn at most {1000 / max(r['engine_turn_ms'] for r in results):.0f} reports/s before HTTP, "
+             f"signatures and the database server take their share of the {os.cpu_count()} cores; the "
+             f"light-load run shows the request→reply time without queueing. "
              f"Load average when the run started: {load_avg:.1f}.")
     report("webhook", "Chat webhooks under load (bench/webhook)", rows, as_json=args.json,
            figures={"runs": results, "concurrency": args.concurrency, "workers": args.workers,
