@@ -119,11 +119,10 @@ def test_same_msgid_three_times_at_once_makes_one_ticket_and_one_reply(
         assert session.scalar(select(func.count()).select_from(Ticket)) == 1
 
 
-def test_a_new_sender_registered_by_another_process_mid_turn_is_answered(
-        real_factory: sessionmaker[Session], runtime: Runtime) -> None:
-    engine = real_factory.kw["bind"]
-    if engine.dialect.name == "sqlite":
-        pytest.skip("a SQLite turn holds the write lock from its start: no other process can insert mid-turn")
+def test_a_new_sender_registered_by_another_process_mid_turn_is_answered(runtime: Runtime, city: CityConfig) -> None:
+    """PostgreSQL only: a SQLite turn holds the write lock from its start, so no other process inserts mid-turn."""
+    engine = make_engine(_postgres_url(city))
+    real_factory = make_session_factory(engine)
     from sqlalchemy import event
 
     from backend.db.models import ChannelIdentity, ConversationState, Person
@@ -154,3 +153,4 @@ def test_a_new_sender_registered_by_another_process_mid_turn_is_answered(
         assert session.scalar(select(func.count()).select_from(ChannelIdentity).where(
             ChannelIdentity.external_id == "o-race")) == 1
         assert session.get(ConversationState, ("wechat", "o-race")) is not None
+    engine.dispose()
