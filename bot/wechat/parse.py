@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,11 +12,21 @@ from bot.messages import Inbound, InboundKind
 logger = logging.getLogger(__name__)
 
 
+# The longest sender id the database stores (channel_identities.external_id); openids are 28 characters.
+MAX_USER_ID = 128
+
+
+class BadSender(ValueError):
+    """A message without a usable FromUserName."""
+
+
 def _float(value: Any) -> float | None:
+    """A finite number, or None (JSON, and so the dialogue state, has no room for inf or nan)."""
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def _timestamp(value: str) -> datetime | None:
@@ -36,11 +47,16 @@ def message_key(fields: dict[str, str]) -> str:
 
 
 def to_inbound(message: Any, fields: dict[str, str], *, channel: str) -> Inbound | None:
-    """Turn a parsed wechatpy message into an Inbound; None for events the bot ignores."""
+    """Turn a parsed wechatpy message into an Inbound; None for events the bot ignores.
+
+    Raises BadSender for a FromUserName no platform sends (empty, or longer than we store)."""
+    sender = fields.get("FromUserName", "")
+    if not sender or len(sender) > MAX_USER_ID:
+        raise BadSender("FromUserName missing or too long")
     msg_type = (fields.get("MsgType") or "").lower()
     base: dict[str, Any] = {
         "channel": channel,
-        "user_id": fields.get("FromUserName", ""),
+        "user_id": sender,
         "message_id": message_key(fields),
         "received_at": _timestamp(fields.get("CreateTime", "")),
     }

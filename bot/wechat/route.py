@@ -92,13 +92,13 @@ def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessio
                 body = crypto.decrypt_message(outer, msg_signature or "", timestamp, nonce).encode()
             fields = safe_fields(body)
             message = parse_message(body)
+            inbound = to_inbound(message, fields, channel=CHANNEL)
         except (InvalidSignatureException, InvalidAppIdException):
             logger.warning("wechat: bad msg_signature or app id")
             raise HTTPException(status_code=403, detail="invalid signature") from None
         except Exception as exc:  # malformed XML, undecryptable or corrupt payloads
             logger.warning("wechat: refused body: %s", type(exc).__name__)
             raise HTTPException(status_code=400, detail="bad xml") from None
-        inbound = to_inbound(message, fields, channel=CHANNEL)
         loop = asyncio.get_running_loop()
         # Plain mode signs no body: a (timestamp, nonce) reused with another body is refused, even for a
         # message we would then ignore.

@@ -100,13 +100,13 @@ def wecom_router(*, settings: Settings, engine: Engine, session_factory: session
             if fields.get("AgentID", agent_id) != agent_id:
                 raise BadXML("a message for another application")
             message = parse_message(plain)
+            inbound = to_inbound(message, fields, channel=CHANNEL)
         except (InvalidSignatureException, InvalidCorpIdException):
             logger.warning("wecom: bad signature or corp id")
             raise HTTPException(status_code=403, detail="invalid signature") from None
         except Exception as exc:  # malformed XML, undecryptable or corrupt payloads
             logger.warning("wecom: refused body: %s", type(exc).__name__)
             raise HTTPException(status_code=400, detail="bad xml") from None
-        inbound = to_inbound(message, fields, channel=CHANNEL)
         try:
             if inbound is None or await turns.redelivered(inbound.message_id, arrived) \
                     or not await asyncio.to_thread(first.claim, inbound.message_id):

@@ -4,12 +4,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.db.models import ConversationState
 from bot.catalogue import t
 from bot.telegram.shape import check_update
 from tests.fakes.channels import (  # noqa: F401  (fixtures)
@@ -124,3 +126,28 @@ def test_the_nonce_of_an_ignored_event_cannot_be_replayed_with_another_body(
     response = client.post("/wechat", params=event.params, content=forged)
     assert response.status_code == 403
     assert row_counts(session_factory, tables) == before
+
+
+@pytest.mark.parametrize("sender", ["", "o" * 129])
+def test_a_sender_id_no_platform_sends_is_refused_and_stores_nothing(client: TestClient, wechat: WeChatPlatform,
+                                                                     session_factory: sessionmaker[Session],
+                                                                     sender: str) -> None:
+    signed = wechat.sign(message_xml("text", {"Content": "你好", "MsgId": 7100}, from_user=sender))
+    before = row_counts(session_factory, all_tables(session_factory))
+    assert client.post("/wechat", params=signed.params, content=signed.body).status_code == 400
+    assert row_counts(session_factory, all_tables(session_factory)) == before
+
+
+@pytest.mark.parametrize("x", ["inf", "-inf", "nan", "1e999"])
+def test_a_location_that_is_not_a_finite_number_is_no_location(client: TestClient, wechat: WeChatPlatform,
+                                                               session_factory: sessionmaker[Session],
+                                                               x: str) -> None:
+    xml = message_xml("location", {"Location_X": x, "Location_Y": "113.6", "Scale": "15", "Label": "某处"},
+                      from_user="oInfinity", msg_id="7200")
+    signed = wechat.sign(xml)
+    response = client.post("/wechat", params=signed.params, content=signed.body)
+    assert response.status_code == 200
+    assert reply_text(wechat, response.text) != t("error.internal", "zh")
+    with session_factory() as session:
+        state = session.get(ConversationState, ("wechat", "oInfinity"))
+        assert state is None or "inf" not in json.dumps(state.state).lower()
