@@ -9,10 +9,14 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import lru_cache
 
+from fastapi import HTTPException, Response
+
+from bot.adapters import FirstDelivery
+from bot.engine import TurnUnavailable
 from bot.messages import Inbound, Outbound, OutboundKind
 
 logger = logging.getLogger(__name__)
@@ -75,13 +79,34 @@ class Turns:
     for that same turn instead of acknowledging a message that is not yet stored.
     """
 
-    def __init__(self, work: Callable[..., list[Outbound]], pool: Executor, *, budget: float,
-                 deadline: float = ACK_DEADLINE_SECONDS) -> None:
+    def __init__(self, work: Callable[..., list[Outbound]], pool: Executor, *, first: FirstDelivery,
+                 sqlite: bool, budget: float, deadline: float = ACK_DEADLINE_SECONDS) -> None:
         self.work = work
         self.pool = pool
+        self.first = first
         self.budget = budget
         self.deadline = max(deadline, budget)
         self._running: dict[str, asyncio.Future[list[Outbound]]] = {}
+        # SQLite: the database work of a request runs on the turn thread too; a second writer thread in the
+        # process meets "database is locked" in the engine's turns despite the busy timeout.
+        self.checks: Executor | None = pool if sqlite else None
+
+    async def once(self, inbound: Inbound | None, arrived: float,
+                   answer: Callable[[Inbound], Awaitable[Response]], ignored: Response) -> Response:
+        """answer(inbound) for the first delivery of a message; `ignored` for no message or a copy of one
+        answered already (or, once that turn has committed, being answered). 503 when the message is not
+        stored yet (database unavailable, or a turn past the deadline): the platform delivers it again."""
+        try:
+            if inbound is None or await self.redelivered(inbound.message_id, arrived) \
+                    or not await asyncio.get_running_loop().run_in_executor(
+                        self.checks, self.first.claim, inbound.message_id):
+                return ignored
+            try:
+                return await answer(inbound)
+            finally:
+                self.first.release(inbound.message_id)
+        except (TurnUnavailable, NotCommitted):
+            raise HTTPException(status_code=503, detail="temporarily unavailable") from None
 
     async def answer(self, inbound: Inbound, route: PassiveRoute, arrived: float) -> list[Outbound] | None:
         """The replies for a passive answer, or None once the turn has committed them to the outbox."""

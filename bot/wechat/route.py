@@ -20,14 +20,12 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from bot.adapters import Engine, FirstDelivery, read_body
-from bot.engine import TurnUnavailable
 from bot.messages import Inbound, InboundKind
 from bot.replay import ReplayGuard
 from bot.wechat.parse import to_inbound
 from bot.wechat.reply import (
     ACK_DEADLINE_SECONDS,
     REPLY_BUDGET_SECONDS,
-    NotCommitted,
     PassiveRoute,
     Turns,
     split_passive,
@@ -53,12 +51,9 @@ def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessio
     token = settings.wechat_token.get_secret_value()
     crypto = WeChatCrypto(token, settings.wechat_aes_key, settings.wechat_app_id) if settings.wechat_aes_key else None
     max_bytes = settings.request_max_bytes
-    first = FirstDelivery(session_factory, CHANNEL)
     guard = ReplayGuard(session_factory, CHANNEL, window_seconds=settings.webhook_replay_window_seconds)
-    turns = Turns(engine.handle_once, turn_pool(settings.database_url), budget=reply_budget, deadline=ack_deadline)
-    # SQLite: the nonce write goes on the turn thread too; a second writer thread in the process meets
-    # "database is locked" in the engine's turns despite the busy timeout.
-    checks = turns.pool if settings.is_sqlite else None
+    turns = Turns(engine.handle_once, turn_pool(settings.database_url), first=FirstDelivery(session_factory, CHANNEL),
+                  sqlite=settings.is_sqlite, budget=reply_budget, deadline=ack_deadline)
 
     def verify(signature: str, timestamp: str, nonce: str) -> None:
         try:
@@ -99,23 +94,14 @@ def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessio
         except Exception as exc:  # malformed XML, undecryptable or corrupt payloads
             logger.warning("wechat: refused body: %s", type(exc).__name__)
             raise HTTPException(status_code=400, detail="bad xml") from None
-        loop = asyncio.get_running_loop()
         # Plain mode signs no body: a (timestamp, nonce) reused with another body is refused, even for a
         # message we would then ignore.
-        if crypto is None and not await loop.run_in_executor(checks, guard.first_use, timestamp, nonce, body):
+        if crypto is None and not await asyncio.get_running_loop().run_in_executor(
+                turns.checks, guard.first_use, timestamp, nonce, body):
             logger.warning("wechat: nonce replayed with another body")
             raise HTTPException(status_code=403, detail="replayed request")
-        try:
-            if inbound is None or await turns.redelivered(inbound.message_id, arrived) \
-                    or not await loop.run_in_executor(checks, first.claim, inbound.message_id):
-                return Response(content=NO_REPLY, media_type="text/plain")
-            try:
-                return await answer(inbound, message, nonce, timestamp, arrived)
-            finally:
-                first.release(inbound.message_id)
-        except (TurnUnavailable, NotCommitted):
-            # Nothing acknowledged that is not stored: WeChat delivers the message again after a 5xx.
-            raise HTTPException(status_code=503, detail="temporarily unavailable") from None
+        reply = partial(answer, message=message, nonce=nonce, timestamp=timestamp, arrived=arrived)
+        return await turns.once(inbound, arrived, reply, Response(content=NO_REPLY, media_type="text/plain"))
 
     async def answer(inbound: Inbound, message: Any, nonce: str, timestamp: str, arrived: float) -> Response:
         if inbound.kind is InboundKind.image and inbound.label.startswith(("http://", "https://")):

@@ -3,7 +3,6 @@ template-card button presses turned into Inbound, a passive (encrypted) reply, t
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import time
@@ -20,14 +19,12 @@ from wechatpy.replies import TextReply
 
 from bot.adapters import Engine, FirstDelivery, read_body
 from bot.catalogue import catalogue, lang_of, t
-from bot.engine import TurnUnavailable
 from bot.messages import Inbound, InboundKind, Outbound
 from bot.replay import ReplayGuard
 from bot.wechat.parse import to_inbound
 from bot.wechat.reply import (
     ACK_DEADLINE_SECONDS,
     REPLY_BUDGET_SECONDS,
-    NotCommitted,
     PassiveRoute,
     Turns,
     split_passive,
@@ -62,11 +59,11 @@ def wecom_router(*, settings: Settings, engine: Engine, session_factory: session
     crypto = WeChatCrypto(settings.wecom_token.get_secret_value(), settings.wecom_aes_key, settings.wecom_corp_id)
     max_bytes = settings.request_max_bytes
     agent_id = str(settings.wecom_agent_id)
-    first = FirstDelivery(session_factory, CHANNEL)
     # WeCom signs the encrypted body with the timestamp and nonce, so a fresh timestamp is all a replay
     # window needs here (a replay of the very same request is a duplicate delivery).
     guard = ReplayGuard(session_factory, CHANNEL, window_seconds=settings.webhook_replay_window_seconds)
-    turns = Turns(engine.handle_once, turn_pool(settings.database_url), budget=reply_budget, deadline=ack_deadline)
+    turns = Turns(engine.handle_once, turn_pool(settings.database_url), first=FirstDelivery(session_factory, CHANNEL),
+                  sqlite=settings.is_sqlite, budget=reply_budget, deadline=ack_deadline)
 
     def check_fresh(timestamp: str, nonce: str) -> None:
         if not guard.fresh(timestamp, nonce):
@@ -107,16 +104,8 @@ def wecom_router(*, settings: Settings, engine: Engine, session_factory: session
         except Exception as exc:  # malformed XML, undecryptable or corrupt payloads
             logger.warning("wecom: refused body: %s", type(exc).__name__)
             raise HTTPException(status_code=400, detail="bad xml") from None
-        try:
-            if inbound is None or await turns.redelivered(inbound.message_id, arrived) \
-                    or not await asyncio.to_thread(first.claim, inbound.message_id):
-                return Response(content="", media_type="text/plain")
-            try:
-                return await answer(inbound, message, fields, nonce, timestamp, arrived)
-            finally:
-                first.release(inbound.message_id)
-        except (TurnUnavailable, NotCommitted):
-            raise HTTPException(status_code=503, detail="temporarily unavailable") from None
+        reply = partial(answer, message=message, fields=fields, nonce=nonce, timestamp=timestamp, arrived=arrived)
+        return await turns.once(inbound, arrived, reply, Response(content="", media_type="text/plain"))
 
     async def answer(inbound: Inbound, message: Any, fields: dict[str, str], nonce: str,
                      timestamp: str, arrived: float) -> Response:
