@@ -22,10 +22,12 @@ _NORMALISE_NUMERALS = str.maketrans(_FULL_WIDTH + _CHINESE_DIGITS, "0123456789Xx
 
 _ID_NUMBER = re.compile(
     r"(?<![0-9])(?P<head>[1-9][0-9]{5})(?P<birth>(?:18|19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01]))"
-    r"(?P<tail>[0-9]{3}[0-9Xx])(?![0-9])")
+    r"(?P<tail>[0-9]{3}[0-9Xx])(?![0-9])"
+)
 _MOBILE = re.compile(
     r"(?<![0-9])(?P<cc>(?:\+|00)?86[ -]?)?(?P<head>1[3-9][0-9])[ -]?(?P<mid>[0-9]{4})[ -]?(?P<tail>[0-9]{4})"
-    r"(?![0-9])")
+    r"(?![0-9])"
+)
 _LANDLINE = re.compile(r"(?<![0-9])(?P<area>\(?0[1-9][0-9]{1,2}\)?)(?P<sep>[ -]?)(?P<local>[2-9][0-9]{6,7})(?![0-9])")
 # A house number right after a road, street or lane name: 建设路123号, 花园路12-3号, 东里胡同5号.
 _ROAD_NUMBER = re.compile(r"(?:(?<=[路街巷弄道])|(?<=胡同))[0-9]+(?:-[0-9]+)?(?=号)")

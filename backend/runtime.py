@@ -42,8 +42,13 @@ class Runtime:
         return self.city.ancestor_at(area_code, level) if area_code in self.city.areas else None
 
 
-def build_runtime(settings: Settings, *, clock: Clock | None = None, classifier: Classifier | None = None,
-                  load_classifier: bool = True) -> Runtime:
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    classifier: Classifier | None = None,
+    load_classifier: bool = True,
+) -> Runtime:
     """Load config and models once for a process."""
     city = load_city_config(settings.config_dir)
     grids = GridIndex.build(city.areas.values())
@@ -51,8 +56,15 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None, classifier:
     places = _load_places(settings)
     if classifier is None and load_classifier:
         classifier = load_default_classifier(settings)
-    return Runtime(settings=settings, city=city, grids=grids, calendar=calendar,
-                   clock=clock or SystemClock(), classifier=classifier, places=places)
+    return Runtime(
+        settings=settings,
+        city=city,
+        grids=grids,
+        calendar=calendar,
+        clock=clock or SystemClock(),
+        classifier=classifier,
+        places=places,
+    )
 
 
 def load_default_classifier(settings: Settings) -> Classifier:

@@ -92,11 +92,7 @@ class Settings(BaseSettings):
     def _no_placeholder_secrets_outside_development(self) -> Settings:
         if self.env == "development" or self.env == "test":
             return self
-        weak = [
-            name
-            for name in _SECRET_FIELDS
-            if getattr(self, name).get_secret_value() in ("", DEV_PLACEHOLDER)
-        ]
+        weak = [name for name in _SECRET_FIELDS if getattr(self, name).get_secret_value() in ("", DEV_PLACEHOLDER)]
         if weak:
             names = ", ".join(f"GRIDBOT_{n.upper()}" for n in weak)
             raise ValueError(f"set real secrets before running in {self.env}: {names}")

@@ -89,8 +89,11 @@ class FaultyTelegram(Switchable, FakeTelegramAPI):
             return None
         params = self.params(call)
         markup = params.get("reply_markup") or {}
-        buttons = tuple((str(b.get("text", "")), str(b.get("callback_data", "")))
-                        for row in markup.get("inline_keyboard", []) for b in row)
+        buttons = tuple(
+            (str(b.get("text", "")), str(b.get("callback_data", "")))
+            for row in markup.get("inline_keyboard", [])
+            for b in row
+        )
         return Said("telegram", str(params.get("chat_id")), str(params.get("text", "")), buttons)
 
 
@@ -110,22 +113,37 @@ class FaultyWeChat(Switchable, FakeWeChatAPI):
             return Said("wechat", body["touser"], body["text"]["content"])
         if body.get("msgtype") == "msgmenu":
             menu = body["msgmenu"]
-            return Said("wechat", body["touser"], menu.get("head_content", ""),
-                        tuple((i["content"], i["id"]) for i in menu.get("list", [])))
+            return Said(
+                "wechat",
+                body["touser"],
+                menu.get("head_content", ""),
+                tuple((i["content"], i["id"]) for i in menu.get("list", [])),
+            )
         return None
 
 
 def service_env(url: str, workdir: Path, wechat: FaultyWeChat, telegram: FaultyTelegram) -> dict[str, str]:
     """GRIDBOT_ settings for the API and the worker: WeChat, WeCom (staff notices) and Telegram pointed at the
     fakes (WeCom shares the fake WeChat API), no template fallback."""
-    return {**os.environ, "GRIDBOT_DATABASE_URL": url, "GRIDBOT_DATA_DIR": str(workdir / "var"),
-            "GRIDBOT_ENV": "development", "GRIDBOT_LOG_LEVEL": "WARNING",
-            "GRIDBOT_WECHAT_TOKEN": TOKEN, "GRIDBOT_WECHAT_AES_KEY": "", "GRIDBOT_WECHAT_APP_ID": WECHAT_APP_ID,
-            "GRIDBOT_WECHAT_APP_SECRET": "faults-secret", "GRIDBOT_WECHAT_API_BASE": wechat.api_base,
-            "GRIDBOT_WECHAT_TEMPLATE_ID": "", "GRIDBOT_WECOM_AES_KEY": "", "GRIDBOT_WECOM_SECRET": "faults-secret",
-            "GRIDBOT_WECOM_API_BASE": wechat.api_base,
-            "GRIDBOT_TELEGRAM_TOKEN": TG_TOKEN, "GRIDBOT_TELEGRAM_SECRET": TG_SECRET,
-            "GRIDBOT_TELEGRAM_API_BASE": telegram.base_url}
+    return {
+        **os.environ,
+        "GRIDBOT_DATABASE_URL": url,
+        "GRIDBOT_DATA_DIR": str(workdir / "var"),
+        "GRIDBOT_ENV": "development",
+        "GRIDBOT_LOG_LEVEL": "WARNING",
+        "GRIDBOT_WECHAT_TOKEN": TOKEN,
+        "GRIDBOT_WECHAT_AES_KEY": "",
+        "GRIDBOT_WECHAT_APP_ID": WECHAT_APP_ID,
+        "GRIDBOT_WECHAT_APP_SECRET": "faults-secret",
+        "GRIDBOT_WECHAT_API_BASE": wechat.api_base,
+        "GRIDBOT_WECHAT_TEMPLATE_ID": "",
+        "GRIDBOT_WECOM_AES_KEY": "",
+        "GRIDBOT_WECOM_SECRET": "faults-secret",
+        "GRIDBOT_WECOM_API_BASE": wechat.api_base,
+        "GRIDBOT_TELEGRAM_TOKEN": TG_TOKEN,
+        "GRIDBOT_TELEGRAM_SECRET": TG_SECRET,
+        "GRIDBOT_TELEGRAM_API_BASE": telegram.base_url,
+    }
 
 
 def free_port() -> int:
@@ -164,8 +182,9 @@ class Service:
         self.starts += 1
         self._log.write(f"\n=== start {self.starts} at {time.strftime('%H:%M:%S')} ===\n".encode())
         self._log.flush()
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def signal_group(self, sig: int) -> None:
         """Send sig to the whole process group."""
@@ -200,8 +219,22 @@ class Service:
 
 def api_service(env: dict[str, str], port: int, workers: int, workdir: Path) -> Service:
     """uvicorn with the bot.app factory and `workers` worker processes."""
-    argv = [sys.executable, "-m", "uvicorn", "bot.app:build_app", "--factory", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "bot.app:build_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     return Service("api", argv, env, workdir / "api.log")
 
 
@@ -248,8 +281,7 @@ def pg_cluster(port: int) -> tuple[str, str]:
 def restart_postgres(version: str, cluster: str) -> dict[str, Any]:
     """pg_ctlcluster <version> <cluster> restart (we run as root; it switches to the cluster's owner)."""
     started = time.monotonic()
-    done = subprocess.run(["pg_ctlcluster", version, cluster, "restart"], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(["pg_ctlcluster", version, cluster, "restart"], capture_output=True, text=True, timeout=120)
     took = time.monotonic() - started
     if done.returncode != 0:
         raise RuntimeError(f"pg_ctlcluster failed ({done.returncode}): {done.stderr.strip()[:300]}")

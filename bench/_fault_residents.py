@@ -46,18 +46,36 @@ NUMBER = re.compile(r"[A-Z]{1,8}\d{8}-\d{4,}")
 def _template(key: str) -> re.Pattern[str]:
     """A catalogue text (zh) as a regex: literal parts escaped, {number} captured, other fields anything."""
     parts = re.split(r"(\{\w+\})", t(key, "zh"))
-    body = "".join("(" + NUMBER.pattern + ")" if p == "{number}" else ".*?" if re.fullmatch(r"\{\w+\}", p)
-                   else re.escape(p) for p in parts)
+    body = "".join(
+        "(" + NUMBER.pattern + ")" if p == "{number}" else ".*?" if re.fullmatch(r"\{\w+\}", p) else re.escape(p)
+        for p in parts
+    )
     return re.compile(body, re.S)
 
 
 # Messages that tell the resident their own ticket number (group 1), and the prompts the resident answers.
 TOLD = [_template(k) for k in ("report.created", "report.merged", "report.urgent", "report.urgent_placed")]
-PROMPTS = {k: _template(k) for k in ("error.internal", "report.duplicate", "report.ask_place", "report.type_place",
-                                      "report.place_unknown", "report.pick_estate", "report.confirm_category",
-                                      "report.pick_group", "report.pick_subcategory", "report.describe")}
-WANT = {"report.pick_estate": "estate:", "report.confirm_category": "cat:", "report.pick_group": "group:",
-        "report.pick_subcategory": "cat:"}
+PROMPTS = {
+    k: _template(k)
+    for k in (
+        "error.internal",
+        "report.duplicate",
+        "report.ask_place",
+        "report.type_place",
+        "report.place_unknown",
+        "report.pick_estate",
+        "report.confirm_category",
+        "report.pick_group",
+        "report.pick_subcategory",
+        "report.describe",
+    )
+}
+WANT = {
+    "report.pick_estate": "estate:",
+    "report.confirm_category": "cat:",
+    "report.pick_group": "group:",
+    "report.pick_subcategory": "cat:",
+}
 
 
 @dataclass
@@ -117,8 +135,18 @@ class Book:
 class Load:
     """Keeps `concurrency` residents talking to the API until stopped; routes the fakes' messages to them."""
 
-    def __init__(self, base: str, wechat: FaultyWeChat, telegram: FaultyTelegram, *, concurrency: int,
-                 telegram_share: float, reply_wait: float, think: tuple[float, float], seed: int) -> None:
+    def __init__(
+        self,
+        base: str,
+        wechat: FaultyWeChat,
+        telegram: FaultyTelegram,
+        *,
+        concurrency: int,
+        telegram_share: float,
+        reply_wait: float,
+        think: tuple[float, float],
+        seed: int,
+    ) -> None:
         self.base = base
         self.wechat, self.telegram = wechat, telegram
         self.concurrency = concurrency
@@ -210,8 +238,9 @@ class Load:
         elif prompt in WANT:
             r.want = WANT[prompt]
         if r.want and said.buttons:
-            choice = next(((label, data) for label, data in said.buttons
-                           if data.startswith(r.want) and data != "cat:none"), None)
+            choice = next(
+                ((label, data) for label, data in said.buttons if data.startswith(r.want) and data != "cat:none"), None
+            )
             if choice is not None:
                 r.want = None
                 await self._pause()
@@ -264,8 +293,11 @@ class Load:
     async def _post_telegram(self, r: Resident, kind: str, text: str, data: str) -> None:
         assert self.client is not None
         update_id = 800_000_000 + next(self._ids)
-        update = callback_update(update_id, data, uid=int(r.user), message_id=1) if kind == "button" \
+        update = (
+            callback_update(update_id, data, uid=int(r.user), message_id=1)
+            if kind == "button"
             else text_update(update_id, text, uid=int(r.user))
+        )
         sent = Sent("telegram", str(update_id), r.n)
         r.sent.append(sent)
         deadline, delay = time.monotonic() + TELEGRAM_RETRY_FOR, 1.0
@@ -273,8 +305,12 @@ class Load:
             sent.attempts += 1
             self.book.attempts["telegram"] += 1
             try:
-                resp = await self.client.post("/telegram/webhook", json=update, timeout=TELEGRAM_TIMEOUT,
-                                              headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
+                resp = await self.client.post(
+                    "/telegram/webhook",
+                    json=update,
+                    timeout=TELEGRAM_TIMEOUT,
+                    headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET},
+                )
                 if resp.status_code == 200:
                     sent.acked = True
                     self.book.acked["telegram"] += 1

@@ -43,10 +43,17 @@ TICKET_NUMBER = re.compile(r"[A-Z]{1,8}\d{8}-\d{3,}")
 # facilities, bikes, e-bike charging, neighbours), some that go to a department (manhole, paving).
 SPOTS = ["", "", "门口", "3号楼前面", "东门", "南门口", "停车场旁边", "2单元", "中心花园", "5号楼后面", "菜市场边上"]
 PROBLEMS = [
-    "的垃圾好几天没人清运了，臭得不行", "单元门上贴满了小广告，撕了又贴", "电线杆上贴满了小广告",
-    "小区健身器材坏了，螺丝都松了", "楼道的灯坏了一个星期了，晚上上楼看不见", "共享单车乱停乱放，把路堵死了",
-    "有人在楼道里给电动车充电，电线从窗户拉下来", "楼上邻居天天半夜拖椅子，沟通了也不听",
-    "小区的休息座椅坏了好久没人修", "路边的井盖丢了，晚上很危险", "人行道砖松动了好几块，容易绊倒",
+    "的垃圾好几天没人清运了，臭得不行",
+    "单元门上贴满了小广告，撕了又贴",
+    "电线杆上贴满了小广告",
+    "小区健身器材坏了，螺丝都松了",
+    "楼道的灯坏了一个星期了，晚上上楼看不见",
+    "共享单车乱停乱放，把路堵死了",
+    "有人在楼道里给电动车充电，电线从窗户拉下来",
+    "楼上邻居天天半夜拖椅子，沟通了也不听",
+    "小区的休息座椅坏了好久没人修",
+    "路边的井盖丢了，晚上很危险",
+    "人行道砖松动了好几块，容易绊倒",
 ]
 
 
@@ -56,8 +63,11 @@ def _lead(key: str) -> str:
 
 
 CREATED = tuple(_lead(k) for k in ("report.created", "report.merged", "report.urgent"))
-DUPLICATE, CATEGORY, LOCATED = _lead("report.duplicate"), _lead("report.confirm_category"), \
-    _lead("report.location_first")
+DUPLICATE, CATEGORY, LOCATED = (
+    _lead("report.duplicate"),
+    _lead("report.confirm_category"),
+    _lead("report.location_first"),
+)
 NO_TASKS = _lead("tasks.none")
 
 _NONCES = itertools.count(random.SystemRandom().randrange(10**8, 10**9))
@@ -124,10 +134,12 @@ class InboxWeChatAPI(FakeWeChatAPI):
             item = Delivered(now, menu.get("head_content", ""), tuple((i["content"], i["id"]) for i in menu["list"]))
         elif kind == "template_card":
             card = body["template_card"]
-            text = "\n".join(p for p in (card.get("main_title", {}).get("title", ""), card.get("sub_title_text", ""))
-                             if p)
-            item = Delivered(now, text, tuple((b["text"], b["key"]) for b in card.get("button_list", [])),
-                             card.get("task_id", ""))
+            text = "\n".join(
+                p for p in (card.get("main_title", {}).get("title", ""), card.get("sub_title_text", "")) if p
+            )
+            item = Delivered(
+                now, text, tuple((b["text"], b["key"]) for b in card.get("button_list", [])), card.get("task_id", "")
+            )
         else:
             item = Delivered(now, json.dumps(body, ensure_ascii=False)[:200])
         for user in str(body.get("touser", "")).split("|"):
@@ -146,8 +158,12 @@ class InboxTelegramAPI(FakeTelegramAPI):
             try:
                 params = self.params(call)
                 markup = params.get("reply_markup") or {}
-                buttons = tuple((b.get("text", ""), b["callback_data"]) for row in markup.get("inline_keyboard", [])
-                                for b in row if b.get("callback_data"))
+                buttons = tuple(
+                    (b.get("text", ""), b["callback_data"])
+                    for row in markup.get("inline_keyboard", [])
+                    for b in row
+                    if b.get("callback_data")
+                )
                 text = re.sub(r"</?b>", "", html.unescape(str(params.get("text") or params.get("caption") or "")))
                 self.inbox.add(str(params.get("chat_id")), Delivered(time.monotonic(), text, buttons))
             except (ValueError, KeyError, TypeError, AttributeError):
@@ -239,13 +255,15 @@ class World:
         now = time.monotonic()
         return None if now >= self.deadline else now
 
-    async def timed(self, stream: str, call: Callable[[], Awaitable[httpx.Response]],
-                    ok: tuple[int, ...] = (200,)) -> httpx.Response | None:
+    async def timed(
+        self, stream: str, call: Callable[[], Awaitable[httpx.Response]], ok: tuple[int, ...] = (200,)
+    ) -> httpx.Response | None:
         """Run one request into a stream; the response, or None on failure."""
         return (await self._attempt(stream, call, ok))[0]
 
-    async def _attempt(self, stream: str, call: Callable[[], Awaitable[httpx.Response]],
-                       ok: tuple[int, ...]) -> tuple[httpx.Response | None, bool]:
+    async def _attempt(
+        self, stream: str, call: Callable[[], Awaitable[httpx.Response]], ok: tuple[int, ...]
+    ) -> tuple[httpx.Response | None, bool]:
         """One timed request: the response (None on failure) and whether a platform would try again."""
         started = time.perf_counter()
         try:
@@ -280,8 +298,9 @@ class World:
         self.counts["messages never acknowledged"] += 1
         return None
 
-    async def wait_inbox(self, user: str, mark: int, done: Callable[[list[Delivered]], bool],
-                         since: float, what: str) -> list[Delivered]:
+    async def wait_inbox(
+        self, user: str, mark: int, done: Callable[[list[Delivered]], bool], since: float, what: str
+    ) -> list[Delivered]:
         """Wait (up to reply_wait) until what arrived for `user` after `mark` satisfies `done`."""
         end = time.monotonic() + self.reply_wait
         while True:
@@ -375,9 +394,14 @@ class Resident:
         self.unfinished = True
         return True
 
-    async def say(self, *, text: str | None = None, location: tuple[float, float] | None = None,
-                  button: str | None = None,
-                  expect: Callable[[list[Delivered]], bool] | None = None) -> list[Delivered] | None:
+    async def say(
+        self,
+        *,
+        text: str | None = None,
+        location: tuple[float, float] | None = None,
+        button: str | None = None,
+        expect: Callable[[list[Delivered]], bool] | None = None,
+    ) -> list[Delivered] | None:
         """Send one message when it is time; the bot's replies ([] after a failed request), None when over.
         Replies through the outbox are awaited until `expect(replies)` (default: a reply the dialogue knows)."""
         at = await self.world.pace(self.last)
@@ -389,12 +413,12 @@ class Resident:
         self.expect = expect or recognised
         return await self.post(text, location, button)
 
-    async def post(self, text: str | None, location: tuple[float, float] | None,
-                   button: str | None) -> list[Delivered]:
+    async def post(self, text: str | None, location: tuple[float, float] | None, button: str | None) -> list[Delivered]:
         raise NotImplementedError
 
     async def button(self, prefix: str) -> str | None:
         """The data of the first button starting with `prefix` among the replies to the last message."""
+
         def has(items: list[Delivered]) -> bool:
             return any(d.startswith(prefix) for i in items for _, d in i.buttons)
 
@@ -407,16 +431,18 @@ class WeChatResident(Resident):
 
     channel, stream = "wechat", "WeChat residents (webhook)"
 
-    async def post(self, text: str | None, location: tuple[float, float] | None,
-                   button: str | None) -> list[Delivered]:
+    async def post(self, text: str | None, location: tuple[float, float] | None, button: str | None) -> list[Delivered]:
         w = self.world
         msg_id = str(next(_MSG_IDS))
         if location is not None:
-            xml = message_xml("location", {"Location_X": location[1], "Location_Y": location[0], "Scale": 15,
-                                           "Label": ""}, from_user=self.user, msg_id=msg_id)
+            xml = message_xml(
+                "location",
+                {"Location_X": location[1], "Location_Y": location[0], "Scale": 15, "Label": ""},
+                from_user=self.user,
+                msg_id=msg_id,
+            )
         elif button is not None:
-            xml = message_xml("text", {"Content": button, "bizmsgmenuid": button}, from_user=self.user,
-                              msg_id=msg_id)
+            xml = message_xml("text", {"Content": button, "bizmsgmenuid": button}, from_user=self.user, msg_id=msg_id)
         else:
             xml = message_xml("text", {"Content": text or ""}, from_user=self.user, msg_id=msg_id)
         client = w.client_for(self.user)
@@ -433,8 +459,7 @@ class WeChatResident(Resident):
             return [Delivered(time.monotonic(), reply["Content"])]
         # Answered "success": the engine missed the passive-reply budget and the reply comes through the outbox.
         w.counts["WeChat replies too late for the passive answer"] += 1
-        return await w.wait_inbox(self.user, self.mark, self.expect, self.sent_at,
-                                  "WeChat late reply")
+        return await w.wait_inbox(self.user, self.mark, self.expect, self.sent_at, "WeChat late reply")
 
 
 class TelegramResident(Resident):
@@ -442,8 +467,7 @@ class TelegramResident(Resident):
 
     channel, stream = "telegram", "Telegram residents (webhook)"
 
-    async def post(self, text: str | None, location: tuple[float, float] | None,
-                   button: str | None) -> list[Delivered]:
+    async def post(self, text: str | None, location: tuple[float, float] | None, button: str | None) -> list[Delivered]:
         w, uid, update_id = self.world, int(self.user), next(_UPDATE_IDS)
         if location is not None:
             update = location_update(update_id, location[1], location[0], uid=uid)
@@ -456,8 +480,7 @@ class TelegramResident(Resident):
         response = await w.push(self.stream, lambda: client.post("/telegram/webhook", json=update, headers=headers))
         if response is None:
             return []
-        return await w.wait_inbox(self.user, self.mark, self.expect, self.sent_at,
-                                  "Telegram reply")
+        return await w.wait_inbox(self.user, self.mark, self.expect, self.sent_at, "Telegram reply")
 
 
 # ---------------------------------------------------------------- staff
@@ -478,14 +501,19 @@ class GridWorker:
         """Work through the task list until the run is over."""
         w = self.world
         while True:
-            items = await self.send(message_xml("text", {"Content": "我的任务"}, msg_id=str(next(_MSG_IDS)),
-                                                **self._to()), wait_for="task:view:")
+            items = await self.send(
+                message_xml("text", {"Content": "我的任务"}, msg_id=str(next(_MSG_IDS)), **self._to()),
+                wait_for="task:view:",
+            )
             if items is None:
                 return
             listing = next((i for i in reversed(items) if any(d.startswith("task:view:") for _, d in i.buttons)), None)
             if listing is None:
-                w.counts["staff: task list empty" if any(NO_TASKS in i.text for i in items)
-                         else "staff: task list not delivered"] += 1
+                w.counts[
+                    "staff: task list empty"
+                    if any(NO_TASKS in i.text for i in items)
+                    else "staff: task list not delivered"
+                ] += 1
                 continue
             for _, data in listing.buttons[:3]:
                 if not await self.work_on(listing, data.rsplit(":", 1)[1]):
@@ -507,8 +535,12 @@ class GridWorker:
             if await self.press(card, f"task:onsite:{number}", wait_for=None) is None:
                 return False
             lon, lat = w.rng.choice(w.points[self.grid])
-            xml = message_xml("location", {"Location_X": lat, "Location_Y": lon, "Scale": 15, "Label": ""},
-                              msg_id=str(next(_MSG_IDS)), **self._to())
+            xml = message_xml(
+                "location",
+                {"Location_X": lat, "Location_Y": lon, "Scale": 15, "Label": ""},
+                msg_id=str(next(_MSG_IDS)),
+                **self._to(),
+            )
             done = await self.send(xml, wait_for=None)
             w.counts["staff: checked in on site"] += done is not None
             return done is not None
@@ -520,9 +552,17 @@ class GridWorker:
 
     async def press(self, card: Delivered, key: str, *, wait_for: str | None) -> list[Delivered] | None:
         """Press a button of a delivered template card."""
-        xml = message_xml("event", {"Event": "template_card_event", "EventKey": key, "TaskId": card.task_id,
-                                    "CardType": "button_interaction", "ResponseCode": f"rc{next(_NONCES)}"},
-                          **self._to())
+        xml = message_xml(
+            "event",
+            {
+                "Event": "template_card_event",
+                "EventKey": key,
+                "TaskId": card.task_id,
+                "CardType": "button_interaction",
+                "ResponseCode": f"rc{next(_NONCES)}",
+            },
+            **self._to(),
+        )
         return await self.send(xml, wait_for=wait_for)
 
     async def send(self, xml: str, *, wait_for: str | None) -> list[Delivered] | None:
@@ -547,8 +587,9 @@ class GridWorker:
         passive = [Delivered(time.monotonic(), reply["Content"])] if reply.get("Content") else []
         if wait_for is None or any(NO_TASKS in i.text for i in passive):
             return passive
-        items = await w.wait_inbox(self.userid, mark, lambda got: any(wait_for in d for i in got for _, d in i.buttons),
-                                   sent, "WeCom card")
+        items = await w.wait_inbox(
+            self.userid, mark, lambda got: any(wait_for in d for i in got for _, d in i.buttons), sent, "WeCom card"
+        )
         return passive + items
 
 
@@ -559,8 +600,9 @@ async def api_reader(world: World, base_url: str, code: str, password: str) -> N
     """A staff member's client on the API: log in once, then list tickets, open one, read the counts."""
     w, stream = world, "API reads"
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-        response = await w.timed("staff logins", lambda: client.post(
-            "/api/auth/token", data={"username": code, "password": password}))
+        response = await w.timed(
+            "staff logins", lambda: client.post("/api/auth/token", data={"username": code, "password": password})
+        )
         if response is None:
             return
         client.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
@@ -579,8 +621,11 @@ async def dashboard_reader(world: World, base_url: str, code: str, password: str
     """An operator on the dashboard (own cookie jar): the open queue, a ticket page, statistics, the map."""
     w, stream = world, "Dashboard reads"
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-        response = await w.timed("staff logins", lambda: client.post(
-            "/dashboard/login", data={"username": code, "password": password}), ok=(303,))
+        response = await w.timed(
+            "staff logins",
+            lambda: client.post("/dashboard/login", data={"username": code, "password": password}),
+            ok=(303,),
+        )
         if response is None:
             return
         last, rounds = time.monotonic() - w.rng.uniform(0, w.read_interval), 0

@@ -16,14 +16,23 @@ BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 RELIABILITY_MD = Path(__file__).resolve().parent.parent / "RELIABILITY.md"
 _HEADERS = {
     BENCHMARKS_MD: "# Benchmarks\n\nEvery section below is written by the benchmark run itself "
-                   "(`python -m bench.<name>`).\n",
+    "(`python -m bench.<name>`).\n",
     RELIABILITY_MD: "# Reliability\n\nEvery section below is written by the run it describes: the load, fault and "
-                    "fuzz scripts (see each section for its command).\n",
+    "fuzz scripts (see each section for its command).\n",
 }
 
 
-def report(name: str, title: str, rows: list[tuple[str, Any, str]], *, as_json: bool,
-           figures: dict[str, Any], notes: str = "", target: Path = BENCHMARKS_MD, command: str = "") -> None:
+def report(
+    name: str,
+    title: str,
+    rows: list[tuple[str, Any, str]],
+    *,
+    as_json: bool,
+    figures: dict[str, Any],
+    notes: str = "",
+    target: Path = BENCHMARKS_MD,
+    command: str = "",
+) -> None:
     """Print rows (figure, value, target) as a table or JSON, and record them in `target` (BENCHMARKS.md)."""
     if as_json:
         print(json.dumps(figures, ensure_ascii=False, default=str))
@@ -37,15 +46,28 @@ def report(name: str, title: str, rows: list[tuple[str, Any, str]], *, as_json: 
     write_section(name, title, rows, notes, target=target, command=command)
 
 
-def write_section(name: str, title: str, rows: list[tuple[str, Any, str]], notes: str = "", *,
-                  target: Path = BENCHMARKS_MD, command: str = "") -> None:
+def write_section(
+    name: str,
+    title: str,
+    rows: list[tuple[str, Any, str]],
+    notes: str = "",
+    *,
+    target: Path = BENCHMARKS_MD,
+    command: str = "",
+) -> None:
     """Replace (or append) this run's section in `target` (BENCHMARKS.md unless told otherwise)."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"<!-- bench:{name} -->", f"## {title}", "",
-             f"Run `{command or f'python -m bench.{name}'}` on {stamp}, {platform.python_implementation()} "
-             f"{platform.python_version()}, {_cpu_count()} cores, 1-minute load average at the end "
-             f"{_load():.1f}.", "",
-             "| figure | value | target |", "|---|---|---|"]
+    lines = [
+        f"<!-- bench:{name} -->",
+        f"## {title}",
+        "",
+        f"Run `{command or f'python -m bench.{name}'}` on {stamp}, {platform.python_implementation()} "
+        f"{platform.python_version()}, {_cpu_count()} cores, 1-minute load average at the end "
+        f"{_load():.1f}.",
+        "",
+        "| figure | value | target |",
+        "|---|---|---|",
+    ]
     lines += [f"| {label} | {_fmt(value)} | {target} |" for label, value, target in rows]
     if notes:
         lines += ["", notes]

@@ -49,16 +49,46 @@ CHUNK = 50_000
 # Indexes this benchmark suggests for the Alembic migration (the lead owns it); created only in the
 # benchmark's own database, after the queue has been timed without them.
 PROPOSED_INDEXES = {
-    "ix_tickets_department_light_status":
-        "CREATE INDEX IF NOT EXISTS ix_tickets_department_light_status ON tickets (department_code, light, status)",
+    "ix_tickets_department_light_status": "CREATE INDEX IF NOT EXISTS ix_tickets_department_light_status ON tickets (department_code, light, status)",
 }
-TICKET_COLS = ("id", "number", "channel", "source", "text", "category_code", "category_confidence", "priority",
-               "area_code", "grid_code", "community_code", "street_code", "department_code", "tier",
-               "assignee_id", "status", "light", "due_at", "escalated_at", "reopen_count", "created_at",
-               "updated_at", "resolved_at", "closed_at")
+TICKET_COLS = (
+    "id",
+    "number",
+    "channel",
+    "source",
+    "text",
+    "category_code",
+    "category_confidence",
+    "priority",
+    "area_code",
+    "grid_code",
+    "community_code",
+    "street_code",
+    "department_code",
+    "tier",
+    "assignee_id",
+    "status",
+    "light",
+    "due_at",
+    "escalated_at",
+    "reopen_count",
+    "created_at",
+    "updated_at",
+    "resolved_at",
+    "closed_at",
+)
 CLOSED_PATH = ("closed",) * 80 + ("verified",) * 3 + ("resolved",) * 3 + ("cancelled",) * 3 + ("merged",)
-OPEN_PATH = ("dispatched", "dispatched", "accepted", "in_progress", "in_progress", "extension_requested",
-             "returned", "submitted", "suspended")
+OPEN_PATH = (
+    "dispatched",
+    "dispatched",
+    "accepted",
+    "in_progress",
+    "in_progress",
+    "extension_requested",
+    "returned",
+    "submitted",
+    "suspended",
+)
 
 
 def bench_database(reuse: bool) -> str:
@@ -102,8 +132,10 @@ def load(url: str, city: CityConfig, n: int) -> float:
     where = {g.code: (city.ancestor_at(g.code, "community"), city.ancestor_at(g.code, "street")) for g in grids}
     pg_url = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(pg_url) as conn:
-        staff_of = {scope: sid for sid, scope in conn.execute(
-            "SELECT id, scope_code FROM staff WHERE role = 'gridworker'").fetchall()}
+        staff_of = {
+            scope: sid
+            for sid, scope in conn.execute("SELECT id, scope_code FROM staff WHERE role = 'gridworker'").fetchall()
+        }
     now = datetime.now(UTC).replace(microsecond=0)
     first = now - timedelta(days=365)
     # Ids grow with time, as they do when tickets arrive one by one.
@@ -138,12 +170,32 @@ def load(url: str, city: CityConfig, n: int) -> float:
                     escalated = created + timedelta(hours=2) if rng.random() < 0.04 else None
                     reopen = 1 if resolved and rng.random() < 0.03 else 0
                     text = rng.choice(texts[sub.code])
-                    row = (str(i), f"GB{created:%Y%m%d}-{i:07d}", "wechat", "resident", text, sub.code,
-                           f"{rng.uniform(0.5, 1):.3f}", "urgent" if urgent else "normal", grid.code, grid.code,
-                           community or r"\N", street or r"\N", sub.department, sub.tier,
-                           str(staff_of[grid.code]) if grid.code in staff_of else r"\N", status, light,
-                           _ts(due), _ts(escalated), str(reopen), _ts(created), _ts(closed or resolved or created),
-                           _ts(resolved), _ts(closed))
+                    row = (
+                        str(i),
+                        f"GB{created:%Y%m%d}-{i:07d}",
+                        "wechat",
+                        "resident",
+                        text,
+                        sub.code,
+                        f"{rng.uniform(0.5, 1):.3f}",
+                        "urgent" if urgent else "normal",
+                        grid.code,
+                        grid.code,
+                        community or r"\N",
+                        street or r"\N",
+                        sub.department,
+                        sub.tier,
+                        str(staff_of[grid.code]) if grid.code in staff_of else r"\N",
+                        status,
+                        light,
+                        _ts(due),
+                        _ts(escalated),
+                        str(reopen),
+                        _ts(created),
+                        _ts(closed or resolved or created),
+                        _ts(resolved),
+                        _ts(closed),
+                    )
                     lines.append("\t".join(row))
                     if status == "closed" and rng.random() < 0.3:
                         score = rng.choices(("satisfied", "basically_satisfied", "dissatisfied"), (75, 15, 10))[0]
@@ -210,6 +262,7 @@ def main() -> None:
     now = datetime.now(UTC)
     month = now - timedelta(days=30)
     with Session(engine) as session:
+
         def actor(code: str):  # type: ignore[no-untyped-def]
             return staff_actor(session.scalars(select(Staff).where(Staff.code == code)).one())
 
@@ -255,12 +308,18 @@ def main() -> None:
         figures["stats_ms[street dispatcher, 365 days]"] = round(statistics.median(times), 1)
     if load_s is not None:
         rows.insert(0, ("load 1M tickets + ratings (COPY), s", load_s, ""))
-    report("dashboard", f"Dashboard on {args.tickets:,} tickets (PostgreSQL)", rows, as_json=args.json,
-           figures=figures, notes="Queue: first page of 50 through backend.services.queries.list_tickets, "
-           f"{args.runs} runs each, p95; timed with the migration's indexes, then again with "
-           f"{', '.join(PROPOSED_INDEXES)}. Statistics: backend.dashboard.stats.compute_statistics (grouping "
-           "sets, ratings, median, hot phrases of the newest 500 texts), median of 5 runs. Data: tickets over "
-           "365 days in arrival order, 10 % of the last 60 days still open.")
+    report(
+        "dashboard",
+        f"Dashboard on {args.tickets:,} tickets (PostgreSQL)",
+        rows,
+        as_json=args.json,
+        figures=figures,
+        notes="Queue: first page of 50 through backend.services.queries.list_tickets, "
+        f"{args.runs} runs each, p95; timed with the migration's indexes, then again with "
+        f"{', '.join(PROPOSED_INDEXES)}. Statistics: backend.dashboard.stats.compute_statistics (grouping "
+        "sets, ratings, median, hot phrases of the newest 500 texts), median of 5 runs. Data: tickets over "
+        "365 days in arrival order, 10 % of the last 60 days still open.",
+    )
     engine.dispose()
 
 

@@ -108,12 +108,15 @@ async def inject(name: str, world: World) -> tuple[float, str]:
     for fake in fakes:
         fake.bring_up()
     resumed = await next_delivery(fakes)
-    return (time.monotonic() - started,
-            f"fake {' and '.join(world.platforms)} API down (refused / 502); next message in after {resumed}")
+    return (
+        time.monotonic() - started,
+        f"fake {' and '.join(world.platforms)} API down (refused / 502); next message in after {resumed}",
+    )
 
 
 async def next_delivery(fakes: list[FaultyWeChat | FaultyTelegram], timeout: float = 120.0) -> str:
     """How long until one of the fakes takes its next message from the worker (as text for the table)."""
+
     def sends(fake: FaultyWeChat | FaultyTelegram) -> int:
         return sum(1 for c in list(fake.delivered) if c.path.endswith(("/sendMessage", "/send")))
 
@@ -135,8 +138,9 @@ async def drive(world: World, load: Load, faults: list[str], duration: float, fi
     t0 = time.monotonic()
     done: list[Fault] = []
     for i, name in enumerate(faults):
-        await asyncio.sleep(max(0.0, t0 + gap * (i + 1) + sum(f.took for f in done if f.name == "platform")
-                                - time.monotonic()))
+        await asyncio.sleep(
+            max(0.0, t0 + gap * (i + 1) + sum(f.took for f in done if f.name == "platform") - time.monotonic())
+        )
         at = time.monotonic() - t0
         print(f"[{at:6.1f}s] fault: {name}", flush=True)
         try:
@@ -144,8 +148,9 @@ async def drive(world: World, load: Load, faults: list[str], duration: float, fi
             done.append(Fault(name, at, took, detail))
         except Exception as exc:  # a fault that could not be injected is reported, the run goes on
             done.append(Fault(name, at, time.monotonic() - t0 - at, "failed", f"{type(exc).__name__}: {exc}"))
-        print(f"[{time.monotonic() - t0:6.1f}s] fault {name} over: {done[-1].detail} {done[-1].error or ''}",
-              flush=True)
+        print(
+            f"[{time.monotonic() - t0:6.1f}s] fault {name} over: {done[-1].detail} {done[-1].error or ''}", flush=True
+        )
     await asyncio.sleep(max(0.0, t0 + duration - time.monotonic()))
     print(f"[{time.monotonic() - t0:6.1f}s] load stops; dialogues in progress get {finish_within:.0f}s", flush=True)
     stop.set()
@@ -181,15 +186,37 @@ def check(url: str, book: Book) -> dict[str, Any]:
 
     engine = make_engine(url)
     with Session(engine) as s:
-        tickets = {n: (reporter, text, status) for n, reporter, text, status in s.execute(
-            select(Ticket.number, Ticket.reporter_id, Ticket.text, Ticket.status))}
-        person = {(c, e): p for c, e, p in s.execute(
-            select(ChannelIdentity.channel, ChannelIdentity.external_id, ChannelIdentity.person_id))}
-        inbound = {(c, k): reply is not None for c, k, reply in s.execute(
-            select(InboundMessage.channel, InboundMessage.message_key, InboundMessage.reply))}
-        rows = s.execute(select(Notification.id, Notification.key, Notification.kind, Notification.channel,
-                                Notification.status, Notification.attempts, Notification.last_error,
-                                Notification.next_attempt_at, Notification.lease_until)).all()
+        tickets = {
+            n: (reporter, text, status)
+            for n, reporter, text, status in s.execute(
+                select(Ticket.number, Ticket.reporter_id, Ticket.text, Ticket.status)
+            )
+        }
+        person = {
+            (c, e): p
+            for c, e, p in s.execute(
+                select(ChannelIdentity.channel, ChannelIdentity.external_id, ChannelIdentity.person_id)
+            )
+        }
+        inbound = {
+            (c, k): reply is not None
+            for c, k, reply in s.execute(
+                select(InboundMessage.channel, InboundMessage.message_key, InboundMessage.reply)
+            )
+        }
+        rows = s.execute(
+            select(
+                Notification.id,
+                Notification.key,
+                Notification.kind,
+                Notification.channel,
+                Notification.status,
+                Notification.attempts,
+                Notification.last_error,
+                Notification.next_attempt_at,
+                Notification.lease_until,
+            )
+        ).all()
         repeats = repeat_report(s)
     engine.dispose()
     keys = {r.key for r in rows}
@@ -201,8 +228,11 @@ def check(url: str, book: Book) -> dict[str, Any]:
     ours = {person[(r.channel, r.user)]: r for r in book.residents if (r.channel, r.user) in person}
     # A resident reports one problem: more than one ticket not merged by the resident's own choice is a
     # duplicate; the service's fault unless the resident wrote again after a failed delivery or an apology.
-    extra = {ours[p].n: sorted(numbers) for p, numbers in by_reporter.items()
-             if p in ours and sum(tickets[n][2] != "merged" for n in numbers) > 1}
+    extra = {
+        ours[p].n: sorted(numbers)
+        for p, numbers in by_reporter.items()
+        if p in ours and sum(tickets[n][2] != "merged" for n in numbers) > 1
+    }
     duplicates = {n: numbers for n, numbers in extra.items() if not book.residents[n].resends}
     resent_twice = {n: numbers for n, numbers in extra.items() if book.residents[n].resends}
     same_text = Counter((reporter, text) for reporter, text, _ in tickets.values() if reporter in ours)
@@ -218,20 +248,36 @@ def check(url: str, book: Book) -> dict[str, Any]:
         if reason:
             no_effect.append({"channel": sent.channel, "key": sent.key, "resident": sent.resident, "why": reason})
     status = Counter(r.status for r in rows)
-    stuck = [{"id": r.id, "kind": r.kind, "channel": r.channel, "attempts": r.attempts, "last_error": r.last_error,
-              "next_attempt_at": str(r.next_attempt_at), "lease_until": str(r.lease_until)}
-             for r in rows if r.status == "pending"]
+    stuck = [
+        {
+            "id": r.id,
+            "kind": r.kind,
+            "channel": r.channel,
+            "attempts": r.attempts,
+            "last_error": r.last_error,
+            "next_attempt_at": str(r.next_attempt_at),
+            "lease_until": str(r.lease_until),
+        }
+        for r in rows
+        if r.status == "pending"
+    ]
     dead_no_reason = [r.id for r in rows if r.status == "dead" and not (r.last_error or "").strip()]
     reporters = {p for p in by_reporter if p in ours}
     return {
-        "tickets_told": len(book.told), "tickets_found": len(book.told) - len(lost), "lost": lost,
+        "tickets_told": len(book.told),
+        "tickets_found": len(book.told) - len(lost),
+        "lost": lost,
         "resident_tickets": sum(len(by_reporter.get(p, [])) for p in ours),
         "residents_with_ticket": len(reporters),
         "untold_tickets": sum(1 for p in reporters for n in by_reporter[p] if n not in book.told),
-        "duplicates": duplicates, "reported_twice_after_resend": resent_twice,
+        "duplicates": duplicates,
+        "reported_twice_after_resend": resent_twice,
         "same_text_repeats": sum(c - 1 for c in same_text.values() if c > 1),
-        "acked_without_effect": no_effect, "notifications": dict(status), "stuck": stuck,
-        "dead_without_reason": dead_no_reason, "possible_repeats": repeats.possible_repeats,
+        "acked_without_effect": no_effect,
+        "notifications": dict(status),
+        "stuck": stuck,
+        "dead_without_reason": dead_no_reason,
+        "possible_repeats": repeats.possible_repeats,
         "dead_reasons": dict(Counter(_short(r.last_error) for r in rows if r.status == "dead")),
     }
 
@@ -259,8 +305,14 @@ def log_errors(*paths: Path) -> dict[str, int]:
     return dict(counts.most_common(12))
 
 
-def summarise(args: argparse.Namespace, faults: list[Fault], book: Book, result: dict[str, Any],
-              drain_s: float, logs: dict[str, int]) -> tuple[list[tuple[str, Any, str]], bool]:
+def summarise(
+    args: argparse.Namespace,
+    faults: list[Fault],
+    book: Book,
+    result: dict[str, Any],
+    drain_s: float,
+    logs: dict[str, int],
+) -> tuple[list[tuple[str, Any, str]], bool]:
     """The summary table rows and whether the run passed."""
     rows: list[tuple[str, Any, str]] = []
     for f in faults:
@@ -268,28 +320,46 @@ def summarise(args: argparse.Namespace, faults: list[Fault], book: Book, result:
     outcomes = Counter(r.outcome for r in book.residents)
     rows += [
         ("residents (one report dialogue each)", len(book.residents), ""),
-        ("residents told their ticket number / unanswered / cut off at the end",
-         f"{outcomes['told']} / {outcomes['unanswered']} / {outcomes['cut off']}", ""),
+        (
+            "residents told their ticket number / unanswered / cut off at the end",
+            f"{outcomes['told']} / {outcomes['unanswered']} / {outcomes['cut off']}",
+            "",
+        ),
         ("messages sent WeChat / Telegram", f"{book.messages['wechat']} / {book.messages['telegram']}", ""),
-        ("webhook deliveries attempted WeChat / Telegram",
-         f"{book.attempts['wechat']} / {book.attempts['telegram']}", ""),
+        (
+            "webhook deliveries attempted WeChat / Telegram",
+            f"{book.attempts['wechat']} / {book.attempts['telegram']}",
+            "",
+        ),
         ("answered 200 WeChat / Telegram", f"{book.acked['wechat']} / {book.acked['telegram']}", ""),
         ("platform redeliveries WeChat / Telegram", f"{book.retries['wechat']} / {book.retries['telegram']}", ""),
-        ("platform gave up WeChat / Telegram (resident wrote again)",
-         f"{book.given_up['wechat']} / {book.given_up['telegram']}", ""),
+        (
+            "platform gave up WeChat / Telegram (resident wrote again)",
+            f"{book.given_up['wechat']} / {book.given_up['telegram']}",
+            "",
+        ),
         ("'please try again' replies (resident wrote again)", book.error_replies, ""),
-        ("ticket numbers told / found / lost",
-         f"{result['tickets_told']} / {result['tickets_found']} / {len(result['lost'])}", "lost 0"),
+        (
+            "ticket numbers told / found / lost",
+            f"{result['tickets_told']} / {result['tickets_found']} / {len(result['lost'])}",
+            "lost 0",
+        ),
         ("tickets of these residents (never told)", f"{result['resident_tickets']} ({result['untold_tickets']})", ""),
         ("duplicate tickets (residents with two unmerged tickets)", len(result["duplicates"]), "0"),
-        ("… the same after the resident wrote again (their choice: not counted)",
-         len(result["reported_twice_after_resend"]), ""),
+        (
+            "… the same after the resident wrote again (their choice: not counted)",
+            len(result["reported_twice_after_resend"]),
+            "",
+        ),
         ("same resident and text in two tickets (merged included)", result["same_text_repeats"], ""),
         ("first bot message after a resident's message p50 / p99 / max (s)", _quantiles(book), ""),
         ("200s without a recorded effect", len(result["acked_without_effect"]), "0"),
-        ("notifications sent / fallback / dead / stuck pending",
-         f"{result['notifications'].get('sent', 0)} / {result['notifications'].get('fallback', 0)} / "
-         f"{result['notifications'].get('dead', 0)} / {len(result['stuck'])}", "stuck 0"),
+        (
+            "notifications sent / fallback / dead / stuck pending",
+            f"{result['notifications'].get('sent', 0)} / {result['notifications'].get('fallback', 0)} / "
+            f"{result['notifications'].get('dead', 0)} / {len(result['stuck'])}",
+            "stuck 0",
+        ),
         ("dead-lettered without a reason", len(result["dead_without_reason"]), "0"),
         ("messages possibly sent twice (claims without outcome)", result["possible_repeats"], ""),
         (f"outbox drain after the last dialogue (bounded {args.drain:.0f}s)", f"{drain_s:.1f}s", ""),
@@ -298,8 +368,13 @@ def summarise(args: argparse.Namespace, faults: list[Fault], book: Book, result:
     ]
     if result["dead_reasons"]:
         rows.append(("dead-letter reasons", ", ".join(f"{k} {v}" for k, v in result["dead_reasons"].items()), ""))
-    ok = not (result["lost"] or result["duplicates"] or result["stuck"] or result["dead_without_reason"]
-              or result["acked_without_effect"])
+    ok = not (
+        result["lost"]
+        or result["duplicates"]
+        or result["stuck"]
+        or result["dead_without_reason"]
+        or result["acked_without_effect"]
+    )
     rows.append(("verdict", "pass" if ok else "FAIL", "pass"))
     return rows, ok
 
@@ -341,11 +416,27 @@ def main() -> None:
         env = service_env(url, workdir, wechat, telegram)  # type: ignore[arg-type]
         port = free_port()
         api, worker = api_service(env, port, args.api_workers, workdir), worker_service(env, workdir)
-        world = World(f"http://127.0.0.1:{port}", port, api, worker, wechat, telegram, pg,  # type: ignore[arg-type]
-                      args.outage, platforms)
-        load = Load(world.base, world.wechat, world.telegram, concurrency=args.residents,
-                    telegram_share=args.telegram_share, reply_wait=args.reply_wait, think=tuple(args.think),
-                    seed=args.seed)
+        world = World(
+            f"http://127.0.0.1:{port}",
+            port,
+            api,
+            worker,
+            wechat,
+            telegram,
+            pg,  # type: ignore[arg-type]
+            args.outage,
+            platforms,
+        )
+        load = Load(
+            world.base,
+            world.wechat,
+            world.telegram,
+            concurrency=args.residents,
+            telegram_share=args.telegram_share,
+            reply_wait=args.reply_wait,
+            think=tuple(args.think),
+            seed=args.seed,
+        )
         try:
             api.start()
             wait_healthy(world.base, api)
@@ -365,22 +456,46 @@ def main() -> None:
     result = check(url, load.book)
     logs = log_errors(workdir / "api.log", workdir / "worker.log")
     rows, ok = summarise(args, done, load.book, result, drain_s, logs)
-    notes = (f"{args.duration:.0f} s of load by {args.residents} concurrent simulated residents "
-             f"({round(args.telegram_share * 100)}% Telegram, the rest WeChat plain-mode XML), each reporting one "
-             f"problem and answering the bot until told a ticket number, pausing {args.think[0]:.0f}–"
-             f"{args.think[1]:.0f} s between messages. uvicorn with {args.api_workers} worker processes and one "
-             f"`gridbot worker` on PostgreSQL; fake WeChat and Telegram APIs in the load process. Faults in order, "
-             f"evenly spread: {', '.join(faults) or 'none'} (platform outage {args.outage:.0f} s). Clients redeliver "
-             f"like the platforms: WeChat up to {3} times with the same MsgId (5 s timeout), Telegram until 200 for "
-             f"up to 2 minutes. Service logs: {workdir}.")
-    figures = {"faults": [asdict(f) for f in done], "book": {
-        "residents": len(load.book.residents), "outcomes": dict(Counter(r.outcome for r in load.book.residents)),
-        "messages": dict(load.book.messages), "attempts": dict(load.book.attempts), "acked": dict(load.book.acked),
-        "retries": dict(load.book.retries), "given_up": dict(load.book.given_up), "errors": dict(load.book.errors),
-        "error_replies": load.book.error_replies, "resends": load.book.resends},
-        "check": result, "drain_s": drain_s, "log_errors": logs, "ok": ok, "workdir": str(workdir)}
-    report("faults", "Faults under load (bench/faults)", rows, as_json=args.json, figures=figures, notes=notes,
-           target=RELIABILITY_MD, command="python -m bench.faults")
+    notes = (
+        f"{args.duration:.0f} s of load by {args.residents} concurrent simulated residents "
+        f"({round(args.telegram_share * 100)}% Telegram, the rest WeChat plain-mode XML), each reporting one "
+        f"problem and answering the bot until told a ticket number, pausing {args.think[0]:.0f}–"
+        f"{args.think[1]:.0f} s between messages. uvicorn with {args.api_workers} worker processes and one "
+        f"`gridbot worker` on PostgreSQL; fake WeChat and Telegram APIs in the load process. Faults in order, "
+        f"evenly spread: {', '.join(faults) or 'none'} (platform outage {args.outage:.0f} s). Clients redeliver "
+        f"like the platforms: WeChat up to {3} times with the same MsgId (5 s timeout), Telegram until 200 for "
+        f"up to 2 minutes. Service logs: {workdir}."
+    )
+    figures = {
+        "faults": [asdict(f) for f in done],
+        "book": {
+            "residents": len(load.book.residents),
+            "outcomes": dict(Counter(r.outcome for r in load.book.residents)),
+            "messages": dict(load.book.messages),
+            "attempts": dict(load.book.attempts),
+            "acked": dict(load.book.acked),
+            "retries": dict(load.book.retries),
+            "given_up": dict(load.book.given_up),
+            "errors": dict(load.book.errors),
+            "error_replies": load.book.error_replies,
+            "resends": load.book.resends,
+        },
+        "check": result,
+        "drain_s": drain_s,
+        "log_errors": logs,
+        "ok": ok,
+        "workdir": str(workdir),
+    }
+    report(
+        "faults",
+        "Faults under load (bench/faults)",
+        rows,
+        as_json=args.json,
+        figures=figures,
+        notes=notes,
+        target=RELIABILITY_MD,
+        command="python -m bench.faults",
+    )
     if not ok and not args.json:
         for key in ("lost", "duplicates", "acked_without_effect", "stuck", "dead_without_reason"):
             if result[key]:

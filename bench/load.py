@@ -61,8 +61,14 @@ PASSWORD = "load-pass-123"
 # Who reads the API and the dashboard: the admin, the supervisor, street and community dispatchers.
 READERS = ["ADM01", "SUP01", "SD01", "CD01", "SD02", "CD02", "SD03", "CD03", "SD04", "CD04"]
 WECOM_CORP_ID, WECOM_AGENT_ID = "wwload0000000001", 1000002
-STREAMS = ["WeChat residents (webhook)", "Telegram residents (webhook)", "WeCom staff (webhook)", "API reads",
-           "Dashboard reads", "staff logins"]
+STREAMS = [
+    "WeChat residents (webhook)",
+    "Telegram residents (webhook)",
+    "WeCom staff (webhook)",
+    "API reads",
+    "Dashboard reads",
+    "staff logins",
+]
 RESIDENT_STREAMS = STREAMS[:2]
 WEBHOOK_ROUTES = {"/wechat": STREAMS[0], "/telegram/webhook": STREAMS[1], "/wecom": STREAMS[2]}
 PEOPLE_PER_CLIENT = 16  # people sharing one HTTP client (and its connection pool)
@@ -79,8 +85,9 @@ class Service:
         env = {**env, "GRIDBOT_WORKER_PROCESSES": str(workers)}  # the workers share the platforms' rate limits
         for i in range(1, workers + 1):
             self._start(f"worker-{i}", ["worker", "--worker-id", f"load-{i}"], env, workdir)
-        self._start("api", ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(api_procs)],
-                    env, workdir)
+        self._start(
+            "api", ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(api_procs)], env, workdir
+        )
 
     def _start(self, name: str, args: list[str], env: dict[str, str], workdir: Path) -> None:
         gridbot = Path(sys.executable).with_name("gridbot")
@@ -160,34 +167,50 @@ def _tree_cpu(pid: int) -> float:
     return own + sum(_tree_cpu(int(c)) for c in children)
 
 
-def service_env(url: str, workdir: Path, wechat_api: InboxWeChatAPI, telegram_api: InboxTelegramAPI,
-                keys: dict[str, str]) -> dict[str, str]:
+def service_env(
+    url: str, workdir: Path, wechat_api: InboxWeChatAPI, telegram_api: InboxTelegramAPI, keys: dict[str, str]
+) -> dict[str, str]:
     """The settings every process of the deployment shares (secrets generated for this run)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRIDBOT_")}
-    env.update({
-        "GRIDBOT_ENV": "development", "GRIDBOT_DATABASE_URL": url, "GRIDBOT_DATA_DIR": str(workdir / "var"),
-        "GRIDBOT_MODEL_DIR": str(PROJECT_ROOT / "var" / "models"), "GRIDBOT_LOG_LEVEL": "WARNING",
-        "GRIDBOT_SECRET_KEY": keys["secret_key"],
-        "GRIDBOT_WECHAT_TOKEN": keys["wechat_token"], "GRIDBOT_WECHAT_APP_ID": "wxload0000000001",
-        "GRIDBOT_WECHAT_APP_SECRET": keys["wechat_secret"], "GRIDBOT_WECHAT_AES_KEY": "",
-        "GRIDBOT_WECHAT_API_BASE": wechat_api.api_base,
-        "GRIDBOT_WECOM_CORP_ID": WECOM_CORP_ID, "GRIDBOT_WECOM_AGENT_ID": str(WECOM_AGENT_ID),
-        "GRIDBOT_WECOM_SECRET": keys["wecom_secret"], "GRIDBOT_WECOM_TOKEN": keys["wecom_token"],
-        "GRIDBOT_WECOM_AES_KEY": keys["wecom_aes_key"], "GRIDBOT_WECOM_API_BASE": wechat_api.api_base,
-        "GRIDBOT_TELEGRAM_TOKEN": keys["telegram_token"], "GRIDBOT_TELEGRAM_SECRET": keys["telegram_secret"],
-        "GRIDBOT_TELEGRAM_API_BASE": telegram_api.base_url,
-    })
+    env.update(
+        {
+            "GRIDBOT_ENV": "development",
+            "GRIDBOT_DATABASE_URL": url,
+            "GRIDBOT_DATA_DIR": str(workdir / "var"),
+            "GRIDBOT_MODEL_DIR": str(PROJECT_ROOT / "var" / "models"),
+            "GRIDBOT_LOG_LEVEL": "WARNING",
+            "GRIDBOT_SECRET_KEY": keys["secret_key"],
+            "GRIDBOT_WECHAT_TOKEN": keys["wechat_token"],
+            "GRIDBOT_WECHAT_APP_ID": "wxload0000000001",
+            "GRIDBOT_WECHAT_APP_SECRET": keys["wechat_secret"],
+            "GRIDBOT_WECHAT_AES_KEY": "",
+            "GRIDBOT_WECHAT_API_BASE": wechat_api.api_base,
+            "GRIDBOT_WECOM_CORP_ID": WECOM_CORP_ID,
+            "GRIDBOT_WECOM_AGENT_ID": str(WECOM_AGENT_ID),
+            "GRIDBOT_WECOM_SECRET": keys["wecom_secret"],
+            "GRIDBOT_WECOM_TOKEN": keys["wecom_token"],
+            "GRIDBOT_WECOM_AES_KEY": keys["wecom_aes_key"],
+            "GRIDBOT_WECOM_API_BASE": wechat_api.api_base,
+            "GRIDBOT_TELEGRAM_TOKEN": keys["telegram_token"],
+            "GRIDBOT_TELEGRAM_SECRET": keys["telegram_secret"],
+            "GRIDBOT_TELEGRAM_API_BASE": telegram_api.base_url,
+        }
+    )
     return env
 
 
 def new_keys() -> dict[str, str]:
     """Fresh secrets for one run (the WeCom EncodingAESKey is 43 characters of base64)."""
-    return {"secret_key": secrets.token_urlsafe(32), "wechat_token": secrets.token_hex(16),
-            "wechat_secret": secrets.token_hex(16), "wecom_secret": secrets.token_hex(16),
-            "wecom_token": secrets.token_hex(16),
-            "wecom_aes_key": base64.b64encode(os.urandom(32)).decode().rstrip("="),
-            "telegram_token": f"{random.randrange(10**8, 10**9)}:{secrets.token_urlsafe(24)}",
-            "telegram_secret": secrets.token_urlsafe(24)}
+    return {
+        "secret_key": secrets.token_urlsafe(32),
+        "wechat_token": secrets.token_hex(16),
+        "wechat_secret": secrets.token_hex(16),
+        "wecom_secret": secrets.token_hex(16),
+        "wecom_token": secrets.token_hex(16),
+        "wecom_aes_key": base64.b64encode(os.urandom(32)).decode().rstrip("="),
+        "telegram_token": f"{random.randrange(10**8, 10**9)}:{secrets.token_urlsafe(24)}",
+        "telegram_secret": secrets.token_urlsafe(24),
+    }
 
 
 def grid_points(per_grid: int = 12, seed: int = 7) -> dict[str, list[tuple[float, float]]]:
@@ -221,8 +244,11 @@ def gridworkers(points: dict[str, list[tuple[float, float]]], n: int) -> list[tu
     from backend.cityconfig import load_city_config
 
     city = load_city_config(PROJECT_ROOT / "config")
-    staff = [(r.wecom_userid, r.scope) for r in city.staff.values()
-             if r.role == "gridworker" and r.wecom_userid and r.scope in points]
+    staff = [
+        (r.wecom_userid, r.scope)
+        for r in city.staff.values()
+        if r.role == "gridworker" and r.wecom_userid and r.scope in points
+    ]
     return staff[:n]
 
 
@@ -295,20 +321,39 @@ def drain(url: str, timeout: float) -> tuple[float, dict[str, int], dict[str, in
         time.sleep(0.5)
 
 
-async def drive(args: argparse.Namespace, base_url: str, inbox: Inbox, keys: dict[str, str],
-                points: dict[str, list[tuple[float, float]]], staff: list[tuple[str, str]]) -> World:
+async def drive(
+    args: argparse.Namespace,
+    base_url: str,
+    inbox: Inbox,
+    keys: dict[str, str],
+    points: dict[str, list[tuple[float, float]]],
+    staff: list[tuple[str, str]],
+) -> World:
     """Run every simulated person against the service until the deadline."""
     rng = random.Random(args.seed)
     chatters = args.residents + args.staff
     limits = httpx.Limits(max_connections=PEOPLE_PER_CLIENT, max_keepalive_connections=PEOPLE_PER_CLIENT)
-    clients = [httpx.AsyncClient(base_url=base_url, timeout=args.webhook_timeout, limits=limits)
-               for _ in range(max(1, -(-chatters // PEOPLE_PER_CLIENT)))]
-    world = World(clients=clients, inbox=inbox, wechat=Platform(keys["wechat_token"]),
-                  wecom=Platform(keys["wecom_token"], app_id=WECOM_CORP_ID, aes_key=keys["wecom_aes_key"], wecom=True),
-                  wecom_corp_id=WECOM_CORP_ID, wecom_agent_id=WECOM_AGENT_ID, telegram_secret=keys["telegram_secret"],
-                  points=points, staff_grids=[grid for _, grid in staff] or list(points),
-                  deadline=time.monotonic() + args.duration, interval=args.interval,
-                  read_interval=args.read_interval, reply_wait=args.reply_wait, retries=args.platform_retries, rng=rng)
+    clients = [
+        httpx.AsyncClient(base_url=base_url, timeout=args.webhook_timeout, limits=limits)
+        for _ in range(max(1, -(-chatters // PEOPLE_PER_CLIENT)))
+    ]
+    world = World(
+        clients=clients,
+        inbox=inbox,
+        wechat=Platform(keys["wechat_token"]),
+        wecom=Platform(keys["wecom_token"], app_id=WECOM_CORP_ID, aes_key=keys["wecom_aes_key"], wecom=True),
+        wecom_corp_id=WECOM_CORP_ID,
+        wecom_agent_id=WECOM_AGENT_ID,
+        telegram_secret=keys["telegram_secret"],
+        points=points,
+        staff_grids=[grid for _, grid in staff] or list(points),
+        deadline=time.monotonic() + args.duration,
+        interval=args.interval,
+        read_interval=args.read_interval,
+        reply_wait=args.reply_wait,
+        retries=args.platform_retries,
+        rng=rng,
+    )
     for name in STREAMS:
         world.stream(name)
     # Residents live all over the city, spread evenly over the grids, those of the acting gridworkers first.
@@ -375,8 +420,10 @@ def server_latency(base_url: str, api_procs: int) -> dict[str, dict[str, float]]
         for buckets in seen.values():
             for le, n in buckets.get(route, []):
                 total[le] += n
-        out[name] = {"processes_seen": len(seen), **{f"p{round(q * 100)}_ms": _quantile(sorted(total.items()), q)
-                                                     for q in (0.5, 0.95, 0.99)}}
+        out[name] = {
+            "processes_seen": len(seen),
+            **{f"p{round(q * 100)}_ms": _quantile(sorted(total.items()), q) for q in (0.5, 0.95, 0.99)},
+        }
     return out
 
 
@@ -425,8 +472,23 @@ def run_config(args: argparse.Namespace, api_procs: int, workers: int) -> dict[s
             service.stop()
         wechat_api.stop()
         telegram_api.stop()
-    return figures(args, api_procs, workers, world, elapsed, drained, tickets, notes, cpu_service, cpu_own,
-                   service.log_errors(), service.commands, inbox.total, measured, sampler)
+    return figures(
+        args,
+        api_procs,
+        workers,
+        world,
+        elapsed,
+        drained,
+        tickets,
+        notes,
+        cpu_service,
+        cpu_own,
+        service.log_errors(),
+        service.commands,
+        inbox.total,
+        measured,
+        sampler,
+    )
 
 
 def _own_cpu() -> float:
@@ -434,31 +496,67 @@ def _own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def figures(args: argparse.Namespace, api_procs: int, workers: int, world: World, elapsed: float, drained: float,
-            tickets: dict[str, int], notes: dict[str, int], cpu_service: float, cpu_own: float,
-            log_errors: Counter[str], commands: list[str], delivered: int,
-            measured: dict[str, dict[str, float]], sampler: Sampler) -> dict[str, Any]:
+def figures(
+    args: argparse.Namespace,
+    api_procs: int,
+    workers: int,
+    world: World,
+    elapsed: float,
+    drained: float,
+    tickets: dict[str, int],
+    notes: dict[str, int],
+    cpu_service: float,
+    cpu_own: float,
+    log_errors: Counter[str],
+    commands: list[str],
+    delivered: int,
+    measured: dict[str, dict[str, float]],
+    sampler: Sampler,
+) -> dict[str, Any]:
     """The figures of one configuration as plain data."""
-    def summary(values: list[float]) -> dict[str, float]:
-        return {"n": len(values), "p50_ms": pct(values, 0.50), "p95_ms": pct(values, 0.95),
-                "p99_ms": pct(values, 0.99)}
 
-    streams = {name: {**summary(s.latencies), "requests": s.requests, "errors": s.failed, "messages": s.messages,
-                      "acknowledged": s.acknowledged,
-                      "per_s": s.requests / args.duration, "error_kinds": dict(s.errors)}
-               for name, s in world.streams.items()}
+    def summary(values: list[float]) -> dict[str, float]:
+        return {"n": len(values), "p50_ms": pct(values, 0.50), "p95_ms": pct(values, 0.95), "p99_ms": pct(values, 0.99)}
+
+    streams = {
+        name: {
+            **summary(s.latencies),
+            "requests": s.requests,
+            "errors": s.failed,
+            "messages": s.messages,
+            "acknowledged": s.acknowledged,
+            "per_s": s.requests / args.duration,
+            "error_kinds": dict(s.errors),
+        }
+        for name, s in world.streams.items()
+    }
     resident = [x for name in RESIDENT_STREAMS for x in world.streams[name].latencies]
     reports_ok = sum(world.streams[n].acknowledged for n in RESIDENT_STREAMS)
     return {
-        "label": f"{api_procs} API + {workers} worker{'s' if workers > 1 else ''}", "api_procs": api_procs,
-        "workers": workers, "duration_s": args.duration, "elapsed_s": elapsed, "streams": streams,
-        "reports_ok": reports_ok, "reports_per_s": reports_ok / args.duration, "webhook": summary(resident),
+        "label": f"{api_procs} API + {workers} worker{'s' if workers > 1 else ''}",
+        "api_procs": api_procs,
+        "workers": workers,
+        "duration_s": args.duration,
+        "elapsed_s": elapsed,
+        "streams": streams,
+        "reports_ok": reports_ok,
+        "reports_per_s": reports_ok / args.duration,
+        "webhook": summary(resident),
         "outbox_latency": {what: summary(v) for what, v in world.outbox_latency.items()},
-        "counts": dict(world.counts), "tickets": sum(tickets.values()), "tickets_by_status": tickets,
-        "outbox": notes, "drain_s": drained, "delivered_at_fakes": delivered,
-        "cpu_service_s": cpu_service, "cpu_loadgen_s": cpu_own, "loadgen_lag": summary(world.lag),
-        "server_side": measured, "peak_db_connections": sampler.connections, "peak_outbox_backlog": sampler.backlog,
-        "log_errors": sum(log_errors.values()), "log_error_kinds": dict(log_errors.most_common(8)),
+        "counts": dict(world.counts),
+        "tickets": sum(tickets.values()),
+        "tickets_by_status": tickets,
+        "outbox": notes,
+        "drain_s": drained,
+        "delivered_at_fakes": delivered,
+        "cpu_service_s": cpu_service,
+        "cpu_loadgen_s": cpu_own,
+        "loadgen_lag": summary(world.lag),
+        "server_side": measured,
+        "peak_db_connections": sampler.connections,
+        "peak_outbox_backlog": sampler.backlog,
+        "log_errors": sum(log_errors.values()),
+        "log_error_kinds": dict(log_errors.most_common(8)),
         "commands": commands,
     }
 
@@ -470,60 +568,107 @@ def _ms(s: dict[str, float], *keys: str) -> str:
 
 def table_rows(results: list[dict[str, Any]], *, compact: bool = False) -> list[tuple[str, Any, str]]:
     """(figure, value, target) rows; with several configurations each value cell lists them in order (a → b)."""
+
     def cell(fn: Any) -> Any:
         values = [fn(r) for r in results]
-        return values[0] if len(values) == 1 else " → ".join(v if isinstance(v, str) else f"{v:,.1f}"
-                                                                for v in values)
+        return values[0] if len(values) == 1 else " → ".join(v if isinstance(v, str) else f"{v:,.1f}" for v in values)
 
     def count(r: dict[str, Any], prefix: str) -> int:
         return sum(v for k, v in r["counts"].items() if k.startswith(prefix))
 
     rows: list[tuple[str, Any, str]] = [
-        ("webhook reports/s (resident messages acknowledged with a 2xx)", cell(lambda r: r["reports_per_s"]),
-         "≥ 300"),
-        ("webhook p99 (ms), resident messages, every attempt", cell(lambda r: _ms(r["webhook"], "p99_ms")),
-         "< 200 ms"),
+        ("webhook reports/s (resident messages acknowledged with a 2xx)", cell(lambda r: r["reports_per_s"]), "≥ 300"),
+        ("webhook p99 (ms), resident messages, every attempt", cell(lambda r: _ms(r["webhook"], "p99_ms")), "< 200 ms"),
         ("webhook p50 / p95 (ms)", cell(lambda r: _ms(r["webhook"], "p50_ms", "p95_ms")), ""),
         ("tickets created (in the database at the end)", cell(lambda r: str(r["tickets"])), ""),
     ]
     if compact:
-        rows += [(f"{n}: p50 / p99 (ms)", cell(lambda r, n=n: _ms(r["streams"][n], "p50_ms", "p99_ms")), "")
-                 for n in ("API reads", "Dashboard reads")]
+        rows += [
+            (f"{n}: p50 / p99 (ms)", cell(lambda r, n=n: _ms(r["streams"][n], "p50_ms", "p99_ms")), "")
+            for n in ("API reads", "Dashboard reads")
+        ]
     else:
         for n in STREAMS:
             rows += [
-                (f"{n}: requests (errors)", cell(lambda r, n=n: f"{r['streams'][n]['requests']} "
-                                                               f"({r['streams'][n]['errors']})"), ""),
+                (
+                    f"{n}: requests (errors)",
+                    cell(lambda r, n=n: f"{r['streams'][n]['requests']} ({r['streams'][n]['errors']})"),
+                    "",
+                ),
                 (f"{n}: per s", cell(lambda r, n=n: r["streams"][n]["per_s"]), ""),
-                (f"{n}: p50 / p95 / p99 (ms)", cell(lambda r, n=n: _ms(r["streams"][n], "p50_ms", "p95_ms",
-                                                                            "p99_ms")), ""),
+                (
+                    f"{n}: p50 / p95 / p99 (ms)",
+                    cell(lambda r, n=n: _ms(r["streams"][n], "p50_ms", "p95_ms", "p99_ms")),
+                    "",
+                ),
             ]
             if n in WEBHOOK_ROUTES.values():
-                rows += [(f"{n}: messages acknowledged / posted",
-                          cell(lambda r, n=n: f"{r['streams'][n]['acknowledged']} / {r['streams'][n]['messages']}"),
-                          "all"),
-                         (f"{n}: p50 / p95 / p99 (ms) measured by the service",
-                          cell(lambda r, n=n: _ms(r["server_side"][n], "p50_ms", "p95_ms", "p99_ms")), "")]
+                rows += [
+                    (
+                        f"{n}: messages acknowledged / posted",
+                        cell(lambda r, n=n: f"{r['streams'][n]['acknowledged']} / {r['streams'][n]['messages']}"),
+                        "all",
+                    ),
+                    (
+                        f"{n}: p50 / p95 / p99 (ms) measured by the service",
+                        cell(lambda r, n=n: _ms(r["server_side"][n], "p50_ms", "p95_ms", "p99_ms")),
+                        "",
+                    ),
+                ]
         for what in ("Telegram reply", "WeCom card", "WeChat late reply"):
-            rows.append((f"{what} through the outbox, from the request (ms) p50 / p95 / p99",
-                         cell(lambda r, w=what: _ms(r["outbox_latency"][w], "p50_ms", "p95_ms", "p99_ms")
-                              if w in r["outbox_latency"] else "–"), ""))
+            rows.append(
+                (
+                    f"{what} through the outbox, from the request (ms) p50 / p95 / p99",
+                    cell(
+                        lambda r, w=what: (
+                            _ms(r["outbox_latency"][w], "p50_ms", "p95_ms", "p99_ms")
+                            if w in r["outbox_latency"]
+                            else "–"
+                        )
+                    ),
+                    "",
+                )
+            )
         rows += [
-            ("dialogues completed / abandoned", cell(lambda r: f"{count(r, 'dialogues completed')} / "
-                                                               f"{count(r, 'dialogues abandoned')}"), ""),
-            ("staff: accepted / checked in on site", cell(lambda r: f"{count(r, 'staff: accepted')} / "
-                                                                    f"{count(r, 'staff: checked in')}"), ""),
-            ("CPU s during the load: service / load generator + fakes",
-             cell(lambda r: f"{r['cpu_service_s']:.0f} / {r['cpu_loadgen_s']:.0f}"), ""),
-            ("load generator timer lag p50 / p99 (ms)", cell(lambda r: _ms(r["loadgen_lag"], "p50_ms", "p99_ms")),
-             "small"),
-            ("peak PostgreSQL connections / peak outbox backlog (pending rows)",
-             cell(lambda r: f"{r['peak_db_connections']} / {r['peak_outbox_backlog']}"), ""),
+            (
+                "dialogues completed / abandoned",
+                cell(lambda r: f"{count(r, 'dialogues completed')} / {count(r, 'dialogues abandoned')}"),
+                "",
+            ),
+            (
+                "staff: accepted / checked in on site",
+                cell(lambda r: f"{count(r, 'staff: accepted')} / {count(r, 'staff: checked in')}"),
+                "",
+            ),
+            (
+                "CPU s during the load: service / load generator + fakes",
+                cell(lambda r: f"{r['cpu_service_s']:.0f} / {r['cpu_loadgen_s']:.0f}"),
+                "",
+            ),
+            (
+                "load generator timer lag p50 / p99 (ms)",
+                cell(lambda r: _ms(r["loadgen_lag"], "p50_ms", "p99_ms")),
+                "small",
+            ),
+            (
+                "peak PostgreSQL connections / peak outbox backlog (pending rows)",
+                cell(lambda r: f"{r['peak_db_connections']} / {r['peak_outbox_backlog']}"),
+                "",
+            ),
             ("ERROR lines in the service logs", cell(lambda r: str(r["log_errors"])), "0"),
         ]
-    rows.append(("outbox after the drain: sent / pending / dead (drain s)",
-                 cell(lambda r: f"{r['outbox'].get('sent', 0)} / {r['outbox'].get('pending', 0)} / "
-                                f"{r['outbox'].get('dead', 0)} ({r['drain_s']:.0f})"), "pending 0, dead 0"))
+    rows.append(
+        (
+            "outbox after the drain: sent / pending / dead (drain s)",
+            cell(
+                lambda r: (
+                    f"{r['outbox'].get('sent', 0)} / {r['outbox'].get('pending', 0)} / "
+                    f"{r['outbox'].get('dead', 0)} ({r['drain_s']:.0f})"
+                )
+            ),
+            "pending 0, dead 0",
+        )
+    )
     return rows
 
 
@@ -548,8 +693,10 @@ def notes_for(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
         errors = {f"{n}: {k}": v for n, s in r["streams"].items() for k, v in s["error_kinds"].items()}
         odd = {k: v for k, v in r["counts"].items() if "abandoned" in k or "not delivered" in k or "error" in k}
         if errors or odd or r["log_error_kinds"]:
-            parts.append(f" {r['label']}: request failures {errors or 'none'}; dialogue trouble {odd or 'none'}; "
-                         f"service log errors {r['log_error_kinds'] or 'none'}.")
+            parts.append(
+                f" {r['label']}: request failures {errors or 'none'}; dialogue trouble {odd or 'none'}; "
+                f"service log errors {r['log_error_kinds'] or 'none'}."
+            )
     return "".join(parts)
 
 
@@ -562,16 +709,29 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=1200)
     parser.add_argument("--staff", type=int, default=20, help="gridworkers acting in WeCom")
     parser.add_argument("--readers", type=int, default=4, help="API readers, and as many dashboard readers")
-    parser.add_argument("--interval", type=float, default=3.5,
-                        help="mean seconds between one person's chat messages (the chat limit is 20 a minute)")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=3.5,
+        help="mean seconds between one person's chat messages (the chat limit is 20 a minute)",
+    )
     parser.add_argument("--read-interval", type=float, default=2.0, help="mean seconds between a reader's rounds")
     parser.add_argument("--telegram-share", type=float, default=0.25)
-    parser.add_argument("--reply-wait", type=float, default=15.0,
-                        help="how long a person waits for a message through the outbox")
-    parser.add_argument("--webhook-timeout", type=float, default=5.0,
-                        help="seconds a platform waits for the webhook (WeChat and WeCom: 5)")
-    parser.add_argument("--platform-retries", type=int, default=3,
-                        help="times a platform posts a message again after a timeout or a 5xx (WeChat: 3)")
+    parser.add_argument(
+        "--reply-wait", type=float, default=15.0, help="how long a person waits for a message through the outbox"
+    )
+    parser.add_argument(
+        "--webhook-timeout",
+        type=float,
+        default=5.0,
+        help="seconds a platform waits for the webhook (WeChat and WeCom: 5)",
+    )
+    parser.add_argument(
+        "--platform-retries",
+        type=int,
+        default=3,
+        help="times a platform posts a message again after a timeout or a 5xx (WeChat: 3)",
+    )
     parser.add_argument("--drain", type=float, default=60.0, help="seconds the workers get to empty the outbox")
     parser.add_argument("--scale-out", action="store_true", help="run 1 API + 1 worker, then 2 + 2")
     parser.add_argument("--seed", type=int, default=1)
@@ -585,14 +745,28 @@ def main() -> None:
     configs = [(1, 1), (2, 2)] if args.scale_out else [(args.api_procs, args.workers)]
     results = [run_config(args, api, workers) for api, workers in configs]
     title = "Mixed load on PostgreSQL (bench/load)" + (
-        f": {' → '.join(r['label'] for r in results)}" if len(results) > 1 else f", {results[0]['label']}")
+        f": {' → '.join(r['label'] for r in results)}" if len(results) > 1 else f", {results[0]['label']}"
+    )
     command = "python -m bench.load " + " ".join(sys.argv[1:])
     notes = notes_for(args, results)
-    report("load", title, table_rows(results), as_json=args.json, figures={"runs": results}, notes=notes,
-           target=RELIABILITY_MD, command=command.strip())
-    write_section("load", title, table_rows(results, compact=True),
-                  "Compact copy; the full table, per-stream figures and failures are in RELIABILITY.md.",
-                  target=BENCHMARKS_MD, command=command.strip())
+    report(
+        "load",
+        title,
+        table_rows(results),
+        as_json=args.json,
+        figures={"runs": results},
+        notes=notes,
+        target=RELIABILITY_MD,
+        command=command.strip(),
+    )
+    write_section(
+        "load",
+        title,
+        table_rows(results, compact=True),
+        "Compact copy; the full table, per-stream figures and failures are in RELIABILITY.md.",
+        target=BENCHMARKS_MD,
+        command=command.strip(),
+    )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,9 @@ class NullSender:
         return None
 
 
-def _worker(db_url: str, api_base: str | None, worker_id: str, stop: Any, ready: Any, cpu: Any, batch: int,
-            threads: int) -> None:
+def _worker(
+    db_url: str, api_base: str | None, worker_id: str, stop: Any, ready: Any, cpu: Any, batch: int, threads: int
+) -> None:
     import logging
 
     from backend.db.session import make_session_factory
@@ -61,15 +62,21 @@ def _worker(db_url: str, api_base: str | None, worker_id: str, stop: Any, ready:
     logging.basicConfig(level=logging.WARNING)
     engine = make_engine(db_url, pool_size=2)
     sender = TelegramHttpSender(api_base, "BENCH:TOKEN", timeout=10.0) if api_base else None
-    config = OutboxConfig(batch_size=batch, lease_seconds=30.0, send_threads=threads, idle_sleep=0.02,
-                          limits=RateLimits(enabled=False))
+    config = OutboxConfig(
+        batch_size=batch, lease_seconds=30.0, send_threads=threads, idle_sleep=0.02, limits=RateLimits(enabled=False)
+    )
     with engine.connect():
         pass  # connected: ready to go
     ready.set()
     cpu_start = time.process_time()
     try:
-        run_worker(make_session_factory(engine), {"telegram": sender or NullSender()}, worker_id=worker_id,
-                   stop_event=stop, config=config)
+        run_worker(
+            make_session_factory(engine),
+            {"telegram": sender or NullSender()},
+            worker_id=worker_id,
+            stop_event=stop,
+            config=config,
+        )
     finally:
         cpu.put(time.process_time() - cpu_start)
         if sender:
@@ -88,16 +95,25 @@ def run_once(db_url: str, workers: int, count: int, batch: int, threads: int, mo
     api_base = fake.base_url if fake else None
     ready = [ctx.Event() for _ in range(workers)]
     cpu = ctx.Queue()
-    procs = [ctx.Process(target=_worker,
-                         args=(db_url, api_base, f"bench{i}", stop, ready[i], cpu, batch, threads))
-             for i in range(workers)]
+    procs = [
+        ctx.Process(target=_worker, args=(db_url, api_base, f"bench{i}", stop, ready[i], cpu, batch, threads))
+        for i in range(workers)
+    ]
     for p in procs:
         p.start()
     for event in ready:  # the workers have imported and connected
         event.wait(120)
     time.sleep(0.5)
-    rows = [{"key": f"b{i}", "channel": "telegram", "external_id": str(10_000 + i % 5000),
-             "kind": "task_new", "payload": {"number": f"b{i}"}} for i in range(count)]
+    rows = [
+        {
+            "key": f"b{i}",
+            "channel": "telegram",
+            "external_id": str(10_000 + i % 5000),
+            "kind": "task_new",
+            "payload": {"number": f"b{i}"},
+        }
+        for i in range(count)
+    ]
     with engine.begin() as conn:
         conn.execute(insert(Notification), rows)
     started = time.monotonic()
@@ -120,10 +136,17 @@ def run_once(db_url: str, workers: int, count: int, batch: int, threads: int, mo
         sent = int(conn.scalar(sent_query) or 0)
     engine.dispose()
     delivered = len(texts) if fake else sent
-    return {"mode": mode, "workers": workers, "notifications": count, "seconds": round(elapsed, 3),
-            "per_second": round(delivered / elapsed, 1), "delivered": delivered,
-            "duplicates": sum(n - 1 for n in texts.values()), "recorded_sent": sent,
-            "worker_cpu_ms_per_notification": round(worker_cpu * 1000 / max(sent, 1), 3)}
+    return {
+        "mode": mode,
+        "workers": workers,
+        "notifications": count,
+        "seconds": round(elapsed, 3),
+        "per_second": round(delivered / elapsed, 1),
+        "delivered": delivered,
+        "duplicates": sum(n - 1 for n in texts.values()),
+        "recorded_sent": sent,
+        "worker_cpu_ms_per_notification": round(worker_cpu * 1000 / max(sent, 1), 3),
+    }
 
 
 def main() -> None:
@@ -139,8 +162,13 @@ def main() -> None:
     db_url = bench_database()
     load_before = os.getloadavg()[0]
     rows: list[tuple[str, Any, str]] = []
-    figures: dict[str, Any] = {"cpus": os.cpu_count(), "count": args.count, "batch": args.batch,
-                               "threads": args.threads, "repeat": args.repeat}
+    figures: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "count": args.count,
+        "batch": args.batch,
+        "threads": args.threads,
+        "repeat": args.repeat,
+    }
     for mode in args.modes.split(","):
         for n in (int(w) for w in args.workers.split(",")):
             runs = [run_once(db_url, n, args.count, args.batch, args.threads, mode) for _ in range(args.repeat)]
@@ -148,21 +176,28 @@ def main() -> None:
             best["all_per_second"] = [r["per_second"] for r in runs]
             target = f"≥ {TARGET:,.0f}" if (mode, n) == ("http", 4) else ""
             rows.append((f"{mode}, {n} worker(s): notifications/s", best["per_second"], target))
-            rows.append((f"{mode}, {n} worker(s): worker CPU ms per notification",
-                         best["worker_cpu_ms_per_notification"], ""))
+            rows.append(
+                (f"{mode}, {n} worker(s): worker CPU ms per notification", best["worker_cpu_ms_per_notification"], "")
+            )
             if mode == "http":
-                rows.append((f"{mode}, {n} worker(s): delivered / duplicates (worst run)",
-                             f"{min(r['delivered'] for r in runs)} / {max(r['duplicates'] for r in runs)}",
-                             f"{args.count} / 0"))
+                rows.append(
+                    (
+                        f"{mode}, {n} worker(s): delivered / duplicates (worst run)",
+                        f"{min(r['delivered'] for r in runs)} / {max(r['duplicates'] for r in runs)}",
+                        f"{args.count} / 0",
+                    )
+                )
             figures[f"{mode}_workers_{n}"] = best
     load = (load_before, os.getloadavg()[0])
     figures["load_average"] = load
-    notes = (f"PostgreSQL database `gridbot_bench`, rate limits off, batch {args.batch}, {args.threads} send "
-             f"threads per worker, {args.count} notifications per run, best of {args.repeat} runs. `http`: the "
-             "httpcore sender to a fake Bot API (uvloop + httptools, in its own process); `null`: a sender "
-             "without I/O, i.e. the outbox machinery alone (claim, lease, record). The fake, PostgreSQL and "
-             f"the workers share this machine's {os.cpu_count()} cores (1-minute load average "
-             f"{load[0]:.1f} before, {load[1]:.1f} after: other jobs were running).")
+    notes = (
+        f"PostgreSQL database `gridbot_bench`, rate limits off, batch {args.batch}, {args.threads} send "
+        f"threads per worker, {args.count} notifications per run, best of {args.repeat} runs. `http`: the "
+        "httpcore sender to a fake Bot API (uvloop + httptools, in its own process); `null`: a sender "
+        "without I/O, i.e. the outbox machinery alone (claim, lease, record). The fake, PostgreSQL and "
+        f"the workers share this machine's {os.cpu_count()} cores (1-minute load average "
+        f"{load[0]:.1f} before, {load[1]:.1f} after: other jobs were running)."
+    )
     report("outbox", "Outbox worker throughput", rows, as_json=args.json, figures=figures, notes=notes)
 
 

@@ -29,8 +29,14 @@ from backend.services.reference import sync_reference, sync_staff
 from backend.settings import Settings
 from bench._report import report
 
-TEXTS = ["小区门口垃圾堆了好几天没人清运", "楼下路灯坏了一个星期了晚上很黑", "井盖松动了踩上去哐哐响很危险",
-         "隔壁工地晚上十一点还在施工吵得睡不着", "公交站台的座椅坏了老人没地方坐", "小区电梯又停了老人上不了楼"]
+TEXTS = [
+    "小区门口垃圾堆了好几天没人清运",
+    "楼下路灯坏了一个星期了晚上很黑",
+    "井盖松动了踩上去哐哐响很危险",
+    "隔壁工地晚上十一点还在施工吵得睡不着",
+    "公交站台的座椅坏了老人没地方坐",
+    "小区电梯又停了老人上不了楼",
+]
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 BENCH_DB = "gridbot_bench_tickets"
 
@@ -68,8 +74,17 @@ def run(url: str, n: int, progress: Progress, label: str) -> float:
 
 
 def _submit(session: Session, rt: object, text: str, point: object, person: int) -> None:
-    submit_report(session, rt, ReportIn(text=text, channel="wechat", reporter_id=person,  # type: ignore[arg-type]
-                                        lon=point.x, lat=point.y))  # type: ignore[attr-defined]
+    submit_report(
+        session,
+        rt,
+        ReportIn(
+            text=text,
+            channel="wechat",
+            reporter_id=person,  # type: ignore[arg-type]
+            lon=point.x,
+            lat=point.y,
+        ),
+    )  # type: ignore[attr-defined]
 
 
 def main() -> None:
@@ -81,13 +96,20 @@ def main() -> None:
     figures: dict[str, float] = {}
     with Progress(transient=True, disable=args.json) as progress, tempfile.TemporaryDirectory() as tmp:
         figures["sqlite_tickets_per_s"] = run(f"sqlite:///{Path(tmp) / 'bench.db'}", args.n, progress, "SQLite")
-        figures["postgres_tickets_per_s"] = run(_postgres_bench_url(args.postgres_url), args.n, progress,
-                                                "PostgreSQL")
-    rows = [("create + dispatch, SQLite (tickets/s)", figures["sqlite_tickets_per_s"], "—"),
-            ("create + dispatch, PostgreSQL (tickets/s)", figures["postgres_tickets_per_s"], "—")]
-    report("tickets", "Ticket throughput through the service layer", rows, as_json=args.json, figures=figures,
-           notes=f"{args.n} tickets per database, one transaction each (classify, locate, route, number, "
-                 "dispatch, audit, outbox), one process.")
+        figures["postgres_tickets_per_s"] = run(_postgres_bench_url(args.postgres_url), args.n, progress, "PostgreSQL")
+    rows = [
+        ("create + dispatch, SQLite (tickets/s)", figures["sqlite_tickets_per_s"], "—"),
+        ("create + dispatch, PostgreSQL (tickets/s)", figures["postgres_tickets_per_s"], "—"),
+    ]
+    report(
+        "tickets",
+        "Ticket throughput through the service layer",
+        rows,
+        as_json=args.json,
+        figures=figures,
+        notes=f"{args.n} tickets per database, one transaction each (classify, locate, route, number, "
+        "dispatch, audit, outbox), one process.",
+    )
 
 
 if __name__ == "__main__":

@@ -63,18 +63,27 @@ def wechat_request(i: int) -> tuple[dict[str, str], bytes]:
     ts, nonce = str(int(time.time())), str(100000 + i)
     signature = hashlib.sha1("".join(sorted((TOKEN, ts, nonce))).encode()).hexdigest()
     text = REPORTS[i % len(REPORTS)]
-    xml = (f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[obench{i}]]></FromUserName>"
-           f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-           f"<Content><![CDATA[{text}]]></Content><MsgId>{10_000_000 + i}</MsgId></xml>")
+    xml = (
+        f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[obench{i}]]></FromUserName>"
+        f"<CreateTime>{ts}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{text}]]></Content><MsgId>{10_000_000 + i}</MsgId></xml>"
+    )
     return {"signature": signature, "timestamp": ts, "nonce": nonce, "openid": f"obench{i}"}, xml.encode()
 
 
 def telegram_update(i: int) -> dict[str, Any]:
     """A Telegram text report from resident i."""
     user = {"id": 500000 + i, "is_bot": False, "first_name": "居民", "language_code": "zh-hans"}
-    return {"update_id": 700000 + i, "message": {"message_id": i, "date": int(time.time()), "from": user,
-                                                 "chat": {"id": 500000 + i, "type": "private"},
-                                                 "text": REPORTS[i % len(REPORTS)]}}
+    return {
+        "update_id": 700000 + i,
+        "message": {
+            "message_id": i,
+            "date": int(time.time()),
+            "from": user,
+            "chat": {"id": 500000 + i, "type": "private"},
+            "text": REPORTS[i % len(REPORTS)],
+        },
+    }
 
 
 @dataclass
@@ -105,8 +114,11 @@ async def load(base: str, total: int, concurrency: int, telegram_share: float, o
             started = time.perf_counter()
             try:
                 if channel == "telegram":
-                    r = await client.post("/telegram/webhook", json=telegram_update(i),
-                                          headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET})
+                    r = await client.post(
+                        "/telegram/webhook",
+                        json=telegram_update(i),
+                        headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET},
+                    )
                     ok = r.status_code == 200
                 else:
                     params, body = wechat_request(i)
@@ -168,8 +180,9 @@ def engine_turn_ms(url: str, workdir: Path, turns: int) -> float:
     bot_engine = ConversationEngine(build_runtime(settings), make_session_factory(engine))
 
     def turn(i: int) -> None:
-        bot_engine.handle_once(Inbound("wechat", f"oturn{i}", InboundKind.text, text=REPORTS[i % len(REPORTS)],
-                                       message_id=f"turn-{i}"))
+        bot_engine.handle_once(
+            Inbound("wechat", f"oturn{i}", InboundKind.text, text=REPORTS[i % len(REPORTS)], message_id=f"turn-{i}")
+        )
 
     for i in range(10):
         turn(i)
@@ -188,13 +201,38 @@ def start_server(url: str, workdir: Path, telegram_base: str, workers: int) -> t
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "GRIDBOT_DATABASE_URL": url, "GRIDBOT_DATA_DIR": str(workdir / "var"),
-           "GRIDBOT_WECHAT_TOKEN": TOKEN, "GRIDBOT_WECHAT_AES_KEY": "", "GRIDBOT_WECOM_AES_KEY": "",
-           "GRIDBOT_TELEGRAM_TOKEN": TG_TOKEN, "GRIDBOT_TELEGRAM_SECRET": TG_SECRET,
-           "GRIDBOT_TELEGRAM_API_BASE": telegram_base, "GRIDBOT_LOG_LEVEL": "WARNING", "GRIDBOT_ENV": "development"}
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.webhook:make_app", "--factory",
-                             "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-                             "--log-level", "warning", "--no-access-log"], env=env)
+    env = {
+        **os.environ,
+        "GRIDBOT_DATABASE_URL": url,
+        "GRIDBOT_DATA_DIR": str(workdir / "var"),
+        "GRIDBOT_WECHAT_TOKEN": TOKEN,
+        "GRIDBOT_WECHAT_AES_KEY": "",
+        "GRIDBOT_WECOM_AES_KEY": "",
+        "GRIDBOT_TELEGRAM_TOKEN": TG_TOKEN,
+        "GRIDBOT_TELEGRAM_SECRET": TG_SECRET,
+        "GRIDBOT_TELEGRAM_API_BASE": telegram_base,
+        "GRIDBOT_LOG_LEVEL": "WARNING",
+        "GRIDBOT_ENV": "development",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.webhook:make_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env=env,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
@@ -229,23 +267,32 @@ def bench_backend(name: str, url: str, args: argparse.Namespace, telegram_base: 
     try:
         asyncio.run(load(base, args.warmup, min(args.concurrency, args.warmup), args.telegram_share, 0))
         run = asyncio.run(load(base, args.requests, args.concurrency, args.telegram_share, args.warmup))
-        light = asyncio.run(load(base, args.light_requests, args.light_concurrency, args.telegram_share,
-                                 args.warmup + args.requests))
+        light = asyncio.run(
+            load(base, args.light_requests, args.light_concurrency, args.telegram_share, args.warmup + args.requests)
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=30)
     done = len(run.all())
     return {
-        "backend": name, "workers": workers, "requests": args.requests, "engine_turn_ms": turn_ms,
-        "ok": done, "errors": run.errors,
+        "backend": name,
+        "workers": workers,
+        "requests": args.requests,
+        "engine_turn_ms": turn_ms,
+        "ok": done,
+        "errors": run.errors,
         "reports_per_s": done / run.wall if run.wall else 0.0,
-        "p50_ms": pct(run.all(), 0.50), "p99_ms": pct(run.all(), 0.99),
-        "wechat_p50_ms": pct(run.latencies["wechat"], 0.50), "wechat_p99_ms": pct(run.latencies["wechat"], 0.99),
+        "p50_ms": pct(run.all(), 0.50),
+        "p99_ms": pct(run.all(), 0.99),
+        "wechat_p50_ms": pct(run.latencies["wechat"], 0.50),
+        "wechat_p99_ms": pct(run.latencies["wechat"], 0.99),
         "telegram_p50_ms": pct(run.latencies["telegram"], 0.50),
         "telegram_p99_ms": pct(run.latencies["telegram"], 0.99),
-        "wechat_passive_replies": run.replied, "wechat_deferred": run.deferred,
+        "wechat_passive_replies": run.replied,
+        "wechat_deferred": run.deferred,
         "light_reports_per_s": len(light.all()) / light.wall if light.wall else 0.0,
-        "light_p50_ms": pct(light.all(), 0.50), "light_p99_ms": pct(light.all(), 0.99),
+        "light_p50_ms": pct(light.all(), 0.50),
+        "light_p99_ms": pct(light.all(), 0.99),
         "mean_ms": statistics.fmean(run.all()) * 1000 if done else None,
     }
 
@@ -270,8 +317,10 @@ def main() -> None:
     from tests.fakes.telegram import FakeTelegramAPI
 
     pg_server = os.environ.get("GRIDBOT_TEST_POSTGRES_URL", PG_DEFAULT)
-    urls = {"sqlite": f"sqlite:///{Path(tempfile.mkdtemp(prefix='gridbot-bench-')) / 'bench.db'}",
-            "postgresql": pg_server.rsplit("/", 1)[0] + "/" + BENCH_DB}
+    urls = {
+        "sqlite": f"sqlite:///{Path(tempfile.mkdtemp(prefix='gridbot-bench-')) / 'bench.db'}",
+        "postgresql": pg_server.rsplit("/", 1)[0] + "/" + BENCH_DB,
+    }
     results = []
     with FakeTelegramAPI() as fake:
         for name in args.backends.split(","):
@@ -281,37 +330,50 @@ def main() -> None:
     for r in results:
         target_rate = "≥ 300" if r["backend"] == "postgresql" else ""
         target_p99 = "< 200 ms" if r["backend"] == "postgresql" else ""
-        rows += [(f"{r['backend']}: engine turn alone, 1 thread (ms)", r["engine_turn_ms"], ""),
-                 (f"{r['backend']}: reports/s", r["reports_per_s"], target_rate),
-                 (f"{r['backend']}: p50 request→reply (ms)", r["p50_ms"], ""),
-                 (f"{r['backend']}: p99 request→reply (ms)", r["p99_ms"], target_p99),
-                 (f"{r['backend']}: WeChat p50 / p99 (ms)", f"{r['wechat_p50_ms']:.0f} / {r['wechat_p99_ms']:.0f}", ""),
-                 (f"{r['backend']}: Telegram p50 / p99 (ms)",
-                  f"{r['telegram_p50_ms']:.0f} / {r['telegram_p99_ms']:.0f}", ""),
-                 (f"{r['backend']}: WeChat passive replies / deferred to outbox",
-                  f"{r['wechat_passive_replies']} / {r['wechat_deferred']}", ""),
-                 (f"{r['backend']}: errors", r["errors"], "0"),
-                 (f"{r['backend']}: light load ({args.light_concurrency} senders) reports/s",
-                  r["light_reports_per_s"], ""),
-                 (f"{r['backend']}: light load p50 / p99 (ms)",
-                  f"{r['light_p50_ms']:.0f} / {r['light_p99_ms']:.0f}", "")]
-    notes = (f"{args.requests} report messages per backend after {args.warmup} warm-up ones, "
-             f"{args.concurrency} concurrent senders, {round(args.telegram_share * 100)}% Telegram updates "
-             f"(reply queued in the outbox before the webhook returns; the reply time is the webhook round trip), "
-             f"the rest signed plain-mode WeChat XML "
-             f"(passive reply in the response). uvicorn with {args.workers} worker process(es) on PostgreSQL, 1 on "
-             f"SQLite; load generator "
-             f"and fake Bot API on the same machine. Each message is a new resident's first report: classify, "
-             f"extract the place, check urgency and duplicates, store state; most get a question back. "
-             f"'engine turn alone' times ConversationEngine.handle_once called directly, one thread: at "
-             f"{max(r['engine_turn_ms'] for r in results):.0f} ms a report (on the slower backend), one core can "
-             f"turn at most {1000 / max(r['engine_turn_ms'] for r in results):.0f} reports/s before HTTP, "
-             f"signatures and the database server take their share of the {os.cpu_count()} cores; the "
-             f"light-load run shows the request→reply time without queueing. "
-             f"Load average when the run started: {load_avg:.1f}.")
-    report("webhook", "Chat webhooks under load (bench/webhook)", rows, as_json=args.json,
-           figures={"runs": results, "concurrency": args.concurrency, "workers": args.workers,
-                    "load_average": load_avg}, notes=notes)
+        rows += [
+            (f"{r['backend']}: engine turn alone, 1 thread (ms)", r["engine_turn_ms"], ""),
+            (f"{r['backend']}: reports/s", r["reports_per_s"], target_rate),
+            (f"{r['backend']}: p50 request→reply (ms)", r["p50_ms"], ""),
+            (f"{r['backend']}: p99 request→reply (ms)", r["p99_ms"], target_p99),
+            (f"{r['backend']}: WeChat p50 / p99 (ms)", f"{r['wechat_p50_ms']:.0f} / {r['wechat_p99_ms']:.0f}", ""),
+            (
+                f"{r['backend']}: Telegram p50 / p99 (ms)",
+                f"{r['telegram_p50_ms']:.0f} / {r['telegram_p99_ms']:.0f}",
+                "",
+            ),
+            (
+                f"{r['backend']}: WeChat passive replies / deferred to outbox",
+                f"{r['wechat_passive_replies']} / {r['wechat_deferred']}",
+                "",
+            ),
+            (f"{r['backend']}: errors", r["errors"], "0"),
+            (f"{r['backend']}: light load ({args.light_concurrency} senders) reports/s", r["light_reports_per_s"], ""),
+            (f"{r['backend']}: light load p50 / p99 (ms)", f"{r['light_p50_ms']:.0f} / {r['light_p99_ms']:.0f}", ""),
+        ]
+    notes = (
+        f"{args.requests} report messages per backend after {args.warmup} warm-up ones, "
+        f"{args.concurrency} concurrent senders, {round(args.telegram_share * 100)}% Telegram updates "
+        f"(reply queued in the outbox before the webhook returns; the reply time is the webhook round trip), "
+        f"the rest signed plain-mode WeChat XML "
+        f"(passive reply in the response). uvicorn with {args.workers} worker process(es) on PostgreSQL, 1 on "
+        f"SQLite; load generator "
+        f"and fake Bot API on the same machine. Each message is a new resident's first report: classify, "
+        f"extract the place, check urgency and duplicates, store state; most get a question back. "
+        f"'engine turn alone' times ConversationEngine.handle_once called directly, one thread: at "
+        f"{max(r['engine_turn_ms'] for r in results):.0f} ms a report (on the slower backend), one core can "
+        f"turn at most {1000 / max(r['engine_turn_ms'] for r in results):.0f} reports/s before HTTP, "
+        f"signatures and the database server take their share of the {os.cpu_count()} cores; the "
+        f"light-load run shows the request→reply time without queueing. "
+        f"Load average when the run started: {load_avg:.1f}."
+    )
+    report(
+        "webhook",
+        "Chat webhooks under load (bench/webhook)",
+        rows,
+        as_json=args.json,
+        figures={"runs": results, "concurrency": args.concurrency, "workers": args.workers, "load_average": load_avg},
+        notes=notes,
+    )
 
 
 if __name__ == "__main__":

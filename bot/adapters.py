@@ -33,8 +33,9 @@ REPLY_KIND = "chat_reply"
 class Engine(Protocol):
     """What the adapters need of the conversation engine."""
 
-    def handle_once(self, inbound: Inbound, *,
-                    outbox: Callable[[list[Outbound]], list[Outbound]] | None = None) -> list[Outbound]: ...
+    def handle_once(
+        self, inbound: Inbound, *, outbox: Callable[[list[Outbound]], list[Outbound]] | None = None
+    ) -> list[Outbound]: ...
 
 
 async def read_body(request: Request, max_bytes: int) -> bytes:
@@ -74,8 +75,11 @@ class FirstDelivery:
             self._in_flight.add(key)
         try:
             with self.session_factory() as session:
-                seen = session.scalar(select(InboundMessage.id).where(
-                    InboundMessage.channel == self.channel, InboundMessage.message_key == key[:128]))
+                seen = session.scalar(
+                    select(InboundMessage.id).where(
+                        InboundMessage.channel == self.channel, InboundMessage.message_key == key[:128]
+                    )
+                )
         except BaseException:
             self.release(key)  # or the platform's redelivery would be taken for a copy in flight
             raise

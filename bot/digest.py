@@ -17,10 +17,18 @@ from bot.messages import Button, Outbound
 
 def digest_messages(counts: dict[str, Any], lang: str) -> list[Outbound]:
     """The digest text (and a button per overdue ticket) from digest_counts' figures."""
-    lines = [t("digest.title", lang),
-             t("digest.counts", lang, total=counts.get("total", 0), red=counts.get("red", 0),
-               yellow=counts.get("yellow", 0), green=counts.get("green", 0)),
-             t("digest.new", lang, count=counts.get("new", 0))]
+    lines = [
+        t("digest.title", lang),
+        t(
+            "digest.counts",
+            lang,
+            total=counts.get("total", 0),
+            red=counts.get("red", 0),
+            yellow=counts.get("yellow", 0),
+            green=counts.get("green", 0),
+        ),
+        t("digest.new", lang, count=counts.get("new", 0)),
+    ]
     overdue = [str(n) for n in counts.get("overdue") or []]
     if overdue:
         lines.append(t("digest.overdue", lang, numbers="、".join(overdue)))
@@ -31,8 +39,9 @@ def digest_messages(counts: dict[str, Any], lang: str) -> list[Outbound]:
     return [Outbound.choose(text, *buttons) if buttons else Outbound.say(text)]
 
 
-def build_digest(session: Session, staff: Staff, *, rt: Runtime | None = None, lang: str = "zh",
-                 now: datetime | None = None) -> list[Outbound]:
+def build_digest(
+    session: Session, staff: Staff, *, rt: Runtime | None = None, lang: str = "zh", now: datetime | None = None
+) -> list[Outbound]:
     """One message: open tasks by light, new in the last 24 h, and the overdue ones to look at first."""
     now = now or (rt.clock.now() if rt is not None else utcnow())
     return digest_messages(digest_counts(session, staff, now), lang)

@@ -51,8 +51,9 @@ class ConversationEngine:
         bind = session_factory.kw.get("bind")
         # SQLite allows one writer and a turn reads before it writes: turns on one file take turns
         # within a process (PostgreSQL needs no such thing).
-        self._serial = _sqlite_lock(str(bind.engine.url)) if bind is not None and bind.dialect.name == "sqlite" \
-            else None
+        self._serial = (
+            _sqlite_lock(str(bind.engine.url)) if bind is not None and bind.dialect.name == "sqlite" else None
+        )
 
     def handle(self, inbound: Inbound) -> list[Outbound]:
         """Answer one inbound message (synchronous; run it in a threadpool from async code).
@@ -75,8 +76,7 @@ class ConversationEngine:
         Raises TurnUnavailable when the database is unreachable, so the adapter can ask the platform
         to deliver the message again rather than lose it.
         """
-        return self._answer(inbound, dedupe_key=inbound.message_id[:128] if inbound.message_id else None,
-                            outbox=outbox)
+        return self._answer(inbound, dedupe_key=inbound.message_id[:128] if inbound.message_id else None, outbox=outbox)
 
     def _answer(self, inbound: Inbound, *, dedupe_key: str | None, outbox: ReplyRoute | None) -> list[Outbound]:
         lang = lang_of(inbound.language)
@@ -93,8 +93,11 @@ class ConversationEngine:
                         continue
                     logger.exception("conversation turn failed on %s", inbound.channel)
                 except (OperationalError, InterfaceError) as exc:
-                    logger.warning("conversation turn on %s: database unavailable: %s", inbound.channel,
-                                   str(exc.orig or exc).splitlines()[0][:200])
+                    logger.warning(
+                        "conversation turn on %s: database unavailable: %s",
+                        inbound.channel,
+                        str(exc.orig or exc).splitlines()[0][:200],
+                    )
                     session.rollback()
                     raise TurnUnavailable(str(exc.orig) if exc.orig else str(exc)) from exc
                 except Exception:
@@ -102,8 +105,9 @@ class ConversationEngine:
                     session.rollback()
         return [Outbound.say(t("error.internal", lang))]
 
-    def _attempt(self, session: Session, inbound: Inbound, dedupe_key: str | None,
-                 outbox: ReplyRoute | None) -> list[Outbound]:
+    def _attempt(
+        self, session: Session, inbound: Inbound, dedupe_key: str | None, outbox: ReplyRoute | None
+    ) -> list[Outbound]:
         if self._serial is not None:
             # Take SQLite's write lock before the turn's first read: a deferred transaction that
             # reads, then writes, fails at once ("database is locked") if another writer got in.
@@ -118,10 +122,16 @@ class ConversationEngine:
             delivery.reply = outbound_to_json(out)
         queued = outbox(out) if outbox is not None else []
         if queued:
-            session.add(Notification(
-                key=f"{inbound.channel}:reply:{inbound.message_id or uuid.uuid4().hex}"[:200],
-                person_id=person_id, channel=inbound.channel, external_id=inbound.user_id,
-                kind=REPLY_KIND, payload=outbound_to_json(queued)))
+            session.add(
+                Notification(
+                    key=f"{inbound.channel}:reply:{inbound.message_id or uuid.uuid4().hex}"[:200],
+                    person_id=person_id,
+                    channel=inbound.channel,
+                    external_id=inbound.user_id,
+                    kind=REPLY_KIND,
+                    payload=outbound_to_json(queued),
+                )
+            )
         session.commit()
         return out
 
@@ -138,8 +148,9 @@ class ConversationEngine:
 
     @staticmethod
     def _stored_reply(session: Session, channel: str, key: str) -> list[Outbound]:
-        stored = session.scalar(select(InboundMessage.reply).where(
-            InboundMessage.channel == channel, InboundMessage.message_key == key))
+        stored = session.scalar(
+            select(InboundMessage.reply).where(InboundMessage.channel == channel, InboundMessage.message_key == key)
+        )
         logger.info("duplicate delivery %s/%s", channel, key)
         return outbound_from_json(stored) if stored else []
 
@@ -161,10 +172,12 @@ class ConversationEngine:
             if inbound.language and ident.language != lang:
                 ident.language = lang
         else:
-            person = new_resident(session, channel=inbound.channel, external_id=inbound.user_id,
-                                  name=inbound.display_name, language=lang)
-        state, expired = load_state(session, inbound.channel, inbound.user_id, now,
-                                    idle_minutes=rt.settings.session_idle_minutes)
+            person = new_resident(
+                session, channel=inbound.channel, external_id=inbound.user_id, name=inbound.display_name, language=lang
+            )
+        state, expired = load_state(
+            session, inbound.channel, inbound.user_id, now, idle_minutes=rt.settings.session_idle_minutes
+        )
         throttle = state.pop(THROTTLE_KEY, None)
         if self.limit.enabled:
             verdict, throttle = self.limit.check(throttle, now.timestamp())
@@ -172,8 +185,7 @@ class ConversationEngine:
                 logger.info("rate limited %s sender (%s)", inbound.channel, verdict.value)
                 save_state(session, inbound.channel, inbound.user_id, {**state, THROTTLE_KEY: throttle}, now)
                 return ([Outbound.say(t("throttle.slow_down", lang))] if verdict is Verdict.warn else []), person.id
-        turn = Turn(session=session, rt=rt, inbound=inbound, person=person, staff=member, lang=lang,
-                    state=state)
+        turn = Turn(session=session, rt=rt, inbound=inbound, person=person, staff=member, lang=lang, state=state)
         if expired:
             turn.say("session.expired")
         if member is not None:
@@ -205,6 +217,13 @@ def outbound_from_json(data: dict[str, Any]) -> list[Outbound]:
     out = []
     for m in data.get("messages", []):
         buttons = tuple(Button(**b) for b in m.get("buttons", ()))
-        out.append(Outbound(kind=OutboundKind(m["kind"]), text=m.get("text", ""), title=m.get("title", ""),
-                            buttons=buttons, image_url=m.get("image_url", "")))
+        out.append(
+            Outbound(
+                kind=OutboundKind(m["kind"]),
+                text=m.get("text", ""),
+                title=m.get("title", ""),
+                buttons=buttons,
+                image_url=m.get("image_url", ""),
+            )
+        )
     return out

@@ -28,8 +28,11 @@ def _session_factory():  # type: ignore[no-untyped-def]
     return make_session_factory(make_engine(get_settings().database_url))
 
 
-def _city(config_dir: Path | None = None, city_file: str = "demo_city.geojson",  # type: ignore[no-untyped-def]
-          staff_file: str = "staff.csv"):
+def _city(
+    config_dir: Path | None = None,
+    city_file: str = "demo_city.geojson",  # type: ignore[no-untyped-def]
+    staff_file: str = "staff.csv",
+):
     try:
         return load_city_config(config_dir or get_settings().config_dir, city_file, staff_file)
     except ConfigError as exc:
@@ -64,8 +67,10 @@ def load_demo() -> None:
         password = DEMO_PASSWORD if settings.env == "development" else None
         staff = sync_staff(session, city, demo_password=password)
         session.commit()
-    console.print(f"loaded {summary.departments} departments, {summary.categories} categories, "
-                  f"{summary.areas} areas, {staff} staff")
+    console.print(
+        f"loaded {summary.departments} departments, {summary.categories} categories, "
+        f"{summary.areas} areas, {staff} staff"
+    )
     if password:
         console.print(f"demo staff log in with their code and the password [bold]{password}[/bold] (development only)")
 
@@ -95,9 +100,11 @@ def import_staff(path: Annotated[Path, typer.Argument(exists=True, help="staff C
 
 
 @cli.command("create-admin")
-def create_admin(code: Annotated[str, typer.Option(help="login name")] = "admin",
-                 name: Annotated[str, typer.Option(help="display name")] = "系统管理员",
-                 password: Annotated[str | None, typer.Option(help="omit to generate one")] = None) -> None:
+def create_admin(
+    code: Annotated[str, typer.Option(help="login name")] = "admin",
+    name: Annotated[str, typer.Option(help="display name")] = "系统管理员",
+    password: Annotated[str | None, typer.Option(help="omit to generate one")] = None,
+) -> None:
     """Create (or reset) an admin account."""
     from sqlalchemy import select
 
@@ -161,8 +168,13 @@ def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this w
         with factory() as session:
             return {"inbound": purge_inbound(session, now), "nonces": purge_nonces(session, now)}
 
-    jobs = standard_jobs(sla_tick_seconds=settings.sla_tick_seconds, digest_time=settings.digest_time,
-                         timezone=timezone, sla_tick=sla_tick, digest=daily_digest_job(factory, timezone))
+    jobs = standard_jobs(
+        sla_tick_seconds=settings.sla_tick_seconds,
+        digest_time=settings.digest_time,
+        timezone=timezone,
+        sla_tick=sla_tick,
+        digest=daily_digest_job(factory, timezone),
+    )
     jobs.append(PeriodicJob("purge_inbound", every(3600), purge))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -170,8 +182,15 @@ def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this w
     name = worker_id or f"{socket.gethostname()}-{os.getpid()}"
     console.print(f"worker {name}: channels {', '.join(sorted(senders)) or 'none configured'}")
     try:
-        result = run_worker(factory, senders, worker_id=name, stop_event=stop, jobs=jobs,
-                            config=OutboxConfig.from_settings(settings), fallback=build_fallback(settings))
+        result = run_worker(
+            factory,
+            senders,
+            worker_id=name,
+            stop_event=stop,
+            jobs=jobs,
+            config=OutboxConfig.from_settings(settings),
+            fallback=build_fallback(settings),
+        )
     finally:
         close_senders(senders)
     console.print(result)
@@ -193,17 +212,20 @@ def telegram_poll() -> None:
 
 
 @cli.command("train")
-def train(ctx: typer.Context,
-          data: Annotated[Path | None, typer.Option(
-              "--data", help="CSV/XLSX file or a directory of CSVs [default: config/seed_corpus]")] = None,
-          text_cols: Annotated[str, typer.Option("--text-cols")] = "text",
-          label_col: Annotated[str, typer.Option("--label-col")] = "label",
-          cv: Annotated[int | None, typer.Option("--cv", min=2)] = None,
-          out: Annotated[Path | None, typer.Option("--out")] = None,
-          metrics_out: Annotated[Path | None, typer.Option("--metrics-out")] = None,
-          include_corrections: Annotated[bool, typer.Option(
-              "--include-corrections", help="add dispatchers' category corrections from the database")] = False,
-          ) -> None:
+def train(
+    ctx: typer.Context,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="CSV/XLSX file or a directory of CSVs [default: config/seed_corpus]")
+    ] = None,
+    text_cols: Annotated[str, typer.Option("--text-cols")] = "text",
+    label_col: Annotated[str, typer.Option("--label-col")] = "label",
+    cv: Annotated[int | None, typer.Option("--cv", min=2)] = None,
+    out: Annotated[Path | None, typer.Option("--out")] = None,
+    metrics_out: Annotated[Path | None, typer.Option("--metrics-out")] = None,
+    include_corrections: Annotated[
+        bool, typer.Option("--include-corrections", help="add dispatchers' category corrections from the database")
+    ] = False,
+) -> None:
     """Train the classifier (see `nlp train`); optionally with staff corrections from the database."""
     from nlp.cli import train as nlp_train
 
@@ -218,9 +240,17 @@ def train(ctx: typer.Context,
         console.print(f"including {n} staff corrections")
         if n:
             extra.append(tmp)
-    nlp_train(data=data or settings.config_dir / "seed_corpus", text_cols=text_cols, label_col=label_col, cv=cv,
-              out=out, metrics_out=metrics_out, extra_data=extra or None, config_dir=settings.config_dir,
-              model_root=settings.model_dir)
+    nlp_train(
+        data=data or settings.config_dir / "seed_corpus",
+        text_cols=text_cols,
+        label_col=label_col,
+        cv=cv,
+        out=out,
+        metrics_out=metrics_out,
+        extra_data=extra or None,
+        config_dir=settings.config_dir,
+        model_root=settings.model_dir,
+    )
 
 
 @cli.command("build-model")
@@ -234,8 +264,11 @@ def build_model() -> None:
 
 
 @cli.command("serve")
-def serve(host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None,
-          workers: Annotated[int, typer.Option(help="API processes")] = 1) -> None:
+def serve(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+    workers: Annotated[int, typer.Option(help="API processes")] = 1,
+) -> None:
     """Start the web service (staff API, chat webhooks, dashboard)."""
     import uvicorn
 
@@ -247,9 +280,15 @@ def serve(host: Annotated[str | None, typer.Option()] = None, port: Annotated[in
     ensure_default_model(settings.config_dir, settings.model_dir)
     from backend.logging_setup import uvicorn_log_config
 
-    uvicorn.run("bot.app:build_app", factory=True, host=host or settings.host, port=port or settings.port,
-                workers=workers, log_level=settings.log_level.lower(),
-                log_config=uvicorn_log_config(settings.log_level))
+    uvicorn.run(
+        "bot.app:build_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        log_config=uvicorn_log_config(settings.log_level),
+    )
 
 
 def _register_borrowed_commands() -> None:

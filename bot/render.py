@@ -15,10 +15,28 @@ from bot.messages import Button, Outbound, OutboundKind
 
 logger = logging.getLogger(__name__)
 
-RESIDENT_KINDS = ("dispatched", "accepted", "in_progress", "resolved", "closed", "reopened", "cancelled", "merged",
-                  "escalated")
-STAFF_KINDS = ("task_new", "task_reminder", "task_escalated", "task_returned", "verify_request",
-               "extension_request", "extension_decided", "supervise", "digest")
+RESIDENT_KINDS = (
+    "dispatched",
+    "accepted",
+    "in_progress",
+    "resolved",
+    "closed",
+    "reopened",
+    "cancelled",
+    "merged",
+    "escalated",
+)
+STAFF_KINDS = (
+    "task_new",
+    "task_reminder",
+    "task_escalated",
+    "task_returned",
+    "verify_request",
+    "extension_request",
+    "extension_decided",
+    "supervise",
+    "digest",
+)
 # The buttons on each staff card, as task verbs (see bot/flows/staff.py VERBS).
 CARD_VERBS: dict[str, tuple[str, ...]] = {
     "task_new": ("accept", "return", "escalate", "extend"),

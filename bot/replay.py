@@ -27,8 +27,14 @@ MAX_NONCE_LENGTH = 64
 class ReplayGuard:
     """Checks the freshness of a signed request and, where the body is not signed, its nonce's first use."""
 
-    def __init__(self, session_factory: sessionmaker[Session], channel: str, *, window_seconds: int,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        channel: str,
+        *,
+        window_seconds: int,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.session_factory = session_factory
         self.channel = channel
         self.window = window_seconds
@@ -46,12 +52,12 @@ class ReplayGuard:
         key = {"channel": self.channel, "timestamp": int(timestamp), "nonce": nonce}
         with self.session_factory() as session:
             try:
-                session.add(WebhookNonce(**key, body_sha256=digest,
-                                         seen_at=datetime.fromtimestamp(self.wall_clock(), UTC)))
+                session.add(
+                    WebhookNonce(**key, body_sha256=digest, seen_at=datetime.fromtimestamp(self.wall_clock(), UTC))
+                )
                 session.commit()
                 return True
             except IntegrityError:
                 session.rollback()
             stored = session.scalar(select(WebhookNonce.body_sha256).filter_by(**key))
         return stored == digest
-

@@ -76,9 +76,7 @@ class DuplicateDetector:
         self.window = timedelta(hours=window_hours)
         self.threshold = threshold
 
-    def find(
-        self, new: Candidate, open_tickets: Iterable[Candidate], now: datetime
-    ) -> list[tuple[str, float]]:
+    def find(self, new: Candidate, open_tickets: Iterable[Candidate], now: datetime) -> list[tuple[str, float]]:
         """Return (ticket id, similarity) of likely duplicates of `new`, most similar first."""
         if new.grid_code is None or new.category is None:
             return []

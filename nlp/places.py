@@ -160,9 +160,7 @@ def _trie_pattern(keys: Iterable[str]) -> str:
         branches = [re.escape(ch) + render(child) for ch, child in sorted(node.items()) if ch]
         if not branches:
             return ""
-        body = (
-            branches[0] if len(branches) == 1 and len(branches[0]) == 1 else "(?:" + "|".join(branches) + ")"
-        )
+        body = branches[0] if len(branches) == 1 and len(branches[0]) == 1 else "(?:" + "|".join(branches) + ")"
         return body + "?" if "" in node else body
 
     return render(trie)
@@ -190,9 +188,7 @@ class Gazetteer:
         for p in props:
             self.areas[p["code"]] = Area(p["code"], p["name"], p["level"], p.get("parent"))
         # Landmark and area-name variants need every road name first.
-        self._road_names = {
-            a["name"] for p in props for a in p.get("aliases") or [] if a.get("kind") == "road"
-        }
+        self._road_names = {a["name"] for p in props for a in p.get("aliases") or [] if a.get("kind") == "road"}
         self._road_names |= {r["road"] for p in props for r in p.get("address_ranges") or []}
         for p in props:
             self._index_feature(p)
@@ -261,9 +257,7 @@ class Gazetteer:
             return []
         core, nth, micro = m.groups()
         nths = [nth] + [str(v) for v in [parse_number(nth)] if v is not None]
-        micro_forms = (
-            [""] if micro is None else [f"{mf}号微网格" for mf in {micro, str(parse_number(micro) or micro)}]
-        )
+        micro_forms = [""] if micro is None else [f"{mf}号微网格" for mf in {micro, str(parse_number(micro) or micro)}]
         return [
             f"{c}{sep}{n}网格{mf}"
             for c in (core + "社区", core)
@@ -290,9 +284,7 @@ class Gazetteer:
 
     def _index_landmark(self, code: str, alias: str, entry: _Entry) -> None:
         district_names = [a.name for a in self.areas.values() if a.level == "district"]
-        for prefix in sorted(
-            {*district_names, *(n[:-1] for n in district_names), "区"}, key=len, reverse=True
-        ):
+        for prefix in sorted({*district_names, *(n[:-1] for n in district_names), "区"}, key=len, reverse=True):
             if alias.startswith(prefix) and len(alias) - len(prefix) >= 3:
                 self._add(alias[len(prefix) :], entry, variant=True)
                 break

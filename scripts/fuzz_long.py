@@ -49,14 +49,21 @@ DEMO_PASSWORD = "fuzz-pass-123"
 def main(argv: list[str] | None = None) -> int:
     """Run the long fuzz and print its summary; the exit status is 1 when anything was found."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--examples", type=int, default=60,
-                        help="API: cases per operation, identity, mode and pass (0 skips the API)")
+    parser.add_argument(
+        "--examples", type=int, default=60, help="API: cases per operation, identity, mode and pass (0 skips the API)"
+    )
     parser.add_argument("--raw-examples", type=int, default=400, help="cases per raw (unsigned) webhook endpoint")
-    parser.add_argument("--webhook-examples", type=int, default=2000,
-                        help="signed cases per webhook endpoint and mode (6 of them)")
-    parser.add_argument("--endpoint", action="append", default=[], metavar="TEXT=N",
-                        help="signed cases for the webhook endpoints whose name contains TEXT (repeatable), "
-                             "e.g. --endpoint telegram=3000 --endpoint 'GET /wecom=0'")
+    parser.add_argument(
+        "--webhook-examples", type=int, default=2000, help="signed cases per webhook endpoint and mode (6 of them)"
+    )
+    parser.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="TEXT=N",
+        help="signed cases for the webhook endpoints whose name contains TEXT (repeatable), "
+        "e.g. --endpoint telegram=3000 --endpoint 'GET /wecom=0'",
+    )
     parser.add_argument("--database-url", default=None, help="a database to WIPE and use (default: temp SQLite)")
     parser.add_argument("--derandomize", action="store_true", help="the same cases on every run")
     parser.add_argument("--no-record", action="store_true", help="do not write the summary into RELIABILITY.md")
@@ -82,8 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(logging.ERROR)
     seed = 0 if args.derandomize else None
     say = None if args.quiet else (lambda line: print(line, flush=True))
-    with tempfile.TemporaryDirectory(prefix="gridbot-fuzz-") as tmp, FakeWeChatAPI() as wechat_api, \
-            FakeTelegramAPI() as telegram_api:
+    with (
+        tempfile.TemporaryDirectory(prefix="gridbot-fuzz-") as tmp,
+        FakeWeChatAPI() as wechat_api,
+        FakeTelegramAPI() as telegram_api,
+    ):
         url = args.database_url or f"sqlite:///{Path(tmp) / 'fuzz.db'}"
         base = _fresh_database(url, Path(tmp))
         settings = channel_settings(base, wechat_api, telegram_api)
@@ -101,14 +111,31 @@ def main(argv: list[str] | None = None) -> int:
                 identities: dict[str, dict[str, str]] = {"anonymous": {}}
                 identities.update({code: bearer(client, code, DEMO_PASSWORD) for code in IDENTITIES})
                 number = seed_ticket(client, identities["ADM01"])
-            report = fuzz_app(app, session_factory, identities=identities, examples_per_operation=args.examples,
-                              path_parameters={"number": number}, seed=seed, progress=say,
-                              include=lambda _method, path: path.startswith(SCHEMA_PREFIXES))
+            report = fuzz_app(
+                app,
+                session_factory,
+                identities=identities,
+                examples_per_operation=args.examples,
+                path_parameters={"number": number},
+                seed=seed,
+                progress=say,
+                include=lambda _method, path: path.startswith(SCHEMA_PREFIXES),
+            )
         parts = {"API (schemathesis)": (report.cases, time.perf_counter() - started)}
         mark = (report.cases, time.perf_counter())
         for method, path in RAW_ENDPOINTS if args.raw_examples > 0 else ():
-            fuzz_raw(app, session_factory, method=method, path=path, examples=args.raw_examples, report=report,
-                     seed=seed, tables=tables, must_refuse=True, queries=raw_webhook_queries)
+            fuzz_raw(
+                app,
+                session_factory,
+                method=method,
+                path=path,
+                examples=args.raw_examples,
+                report=report,
+                seed=seed,
+                tables=tables,
+                must_refuse=True,
+                queries=raw_webhook_queries,
+            )
             if say:
                 say(f"{method} {path} [raw] → {report.cases} cases so far")
         parts["webhooks, unsigned (raw)"] = (report.cases - mark[0], time.perf_counter() - mark[1])
@@ -121,9 +148,17 @@ def main(argv: list[str] | None = None) -> int:
             for text, n in overrides:
                 counts.update({name: n for name in counts if text.lower() in name.lower()})
             with TestClient(app) as client, TestClient(aes_app) as aes_client:
-                fuzz_webhooks({"plain": client, "aes": aes_client}, session_factory, keys, examples=counts,
-                              report=report, tables=tables, database_url=settings.database_url, seed=seed,
-                              progress=say)
+                fuzz_webhooks(
+                    {"plain": client, "aes": aes_client},
+                    session_factory,
+                    keys,
+                    examples=counts,
+                    report=report,
+                    tables=tables,
+                    database_url=settings.database_url,
+                    seed=seed,
+                    progress=say,
+                )
         parts["webhooks, signed"] = (report.cases - mark[0], time.perf_counter() - mark[1])
         report.seconds = time.perf_counter() - started
         end = row_counts(session_factory, tables)
@@ -135,13 +170,19 @@ def main(argv: list[str] | None = None) -> int:
     print("parts: " + ", ".join(f"{name} {n} cases in {sec:.0f} s" for name, (n, sec) in parts.items()))
     for name, n in sorted(report.per_operation.items()):
         print(f"  {n:6d}  {name:45s}  {_histogram(report.statuses_by_operation.get(name, Counter()))}")
-    print("rows written by accepted webhook requests: " + (", ".join(f"{t} +{n}" for t, n in written.items())
-                                                           or "none"))
+    print(
+        "rows written by accepted webhook requests: " + (", ".join(f"{t} +{n}" for t, n in written.items()) or "none")
+    )
     failed = bool(report.findings)
     print("FAIL" if failed else "OK: no 5xx, no rows from rejected input, no forged request accepted")
     if not args.no_record:
-        _record(report, parts=parts, written=written,
-                argv=sys.argv[1:] if argv is None else argv, database=url.split(":", 1)[0])
+        _record(
+            report,
+            parts=parts,
+            written=written,
+            argv=sys.argv[1:] if argv is None else argv,
+            database=url.split(":", 1)[0],
+        )
     return 1 if failed else 0
 
 
@@ -198,8 +239,9 @@ def _histogram(statuses: Counter[int]) -> str:
     return ", ".join(f"{k}×{v}" for k, v in sorted(statuses.items()))
 
 
-def _record(report: Any, *, parts: dict[str, tuple[int, float]], written: dict[str, int], argv: list[str],
-            database: str) -> None:
+def _record(
+    report: Any, *, parts: dict[str, tuple[int, float]], written: dict[str, int], argv: list[str], database: str
+) -> None:
     """Write the run's figures into RELIABILITY.md."""
     from bench._report import RELIABILITY_MD
     from bench._report import report as write_report
@@ -216,21 +258,35 @@ def _record(report: Any, *, parts: dict[str, tuple[int, float]], written: dict[s
         ("forged or hostile requests accepted", len(report.wrongly_accepted), "0"),
         ("errors caught and logged, replies that do not verify", len(report.other_findings), "0"),
     ]
-    rows += [(f"{name}", f"{n} cases: {_histogram(report.statuses_by_operation.get(name, Counter()))}", "")
-             for name, n in sorted(report.per_operation.items()) if not name.startswith(("GET /api", "POST /api"))]
-    notes = (f"Database: {database}. API operations fuzzed: "
-             f"{sum(1 for n in report.per_operation if n.startswith(('GET /api', 'POST /api', 'GET /health')))}. "
-             "Signed webhook cases are signed (and encrypted) at send time with a fresh nonce; about one in four is "
-             "forged (bad or missing signature, wrong token, stale/future/junk timestamp, replayed nonce, wrong "
-             "receiver, wrong Telegram secret). Rows written by accepted webhook requests: "
-             + (", ".join(f"{t} +{n}" for t, n in sorted(written.items())) or "none") + ".")
+    rows += [
+        (f"{name}", f"{n} cases: {_histogram(report.statuses_by_operation.get(name, Counter()))}", "")
+        for name, n in sorted(report.per_operation.items())
+        if not name.startswith(("GET /api", "POST /api"))
+    ]
+    notes = (
+        f"Database: {database}. API operations fuzzed: "
+        f"{sum(1 for n in report.per_operation if n.startswith(('GET /api', 'POST /api', 'GET /health')))}. "
+        "Signed webhook cases are signed (and encrypted) at send time with a fresh nonce; about one in four is "
+        "forged (bad or missing signature, wrong token, stale/future/junk timestamp, replayed nonce, wrong "
+        "receiver, wrong Telegram secret). Rows written by accepted webhook requests: "
+        + (", ".join(f"{t} +{n}" for t, n in sorted(written.items())) or "none")
+        + "."
+    )
     distinct = report.distinct_findings()
     if distinct:
         notes += "\n\nFindings (distinct; count, kind, endpoint, error):\n\n" + "\n".join(
-            f"- {len(found)}× [{kind}] {operation}: `{error}`" for (kind, operation, error), found in distinct.items())
-    write_report("fuzz", "Long fuzz: API and chat webhooks (scripts/fuzz_long.py)", rows, as_json=False,
-                 figures={}, notes=notes, target=RELIABILITY_MD,
-                 command=" ".join(["python scripts/fuzz_long.py", *argv]))
+            f"- {len(found)}× [{kind}] {operation}: `{error}`" for (kind, operation, error), found in distinct.items()
+        )
+    write_report(
+        "fuzz",
+        "Long fuzz: API and chat webhooks (scripts/fuzz_long.py)",
+        rows,
+        as_json=False,
+        figures={},
+        notes=notes,
+        target=RELIABILITY_MD,
+        command=" ".join(["python scripts/fuzz_long.py", *argv]),
+    )
 
 
 if __name__ == "__main__":

@@ -57,8 +57,9 @@ def classifier(model_root: Path):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-           city: CityConfig) -> Iterator[Engine]:
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, city: CityConfig
+) -> Iterator[Engine]:
     """A migrated database with the demo city and staff loaded, per backend."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'gridbot.db'}"
@@ -107,15 +108,25 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def settings(tmp_path: Path, model_root: Path) -> Settings:
     """Test settings with private data and upload directories."""
-    return Settings(env="test", data_dir=tmp_path / "var", model_dir=model_root, config_dir=CONFIG_DIR,
-                    database_url="sqlite:///unused.db")
+    return Settings(
+        env="test",
+        data_dir=tmp_path / "var",
+        model_dir=model_root,
+        config_dir=CONFIG_DIR,
+        database_url="sqlite:///unused.db",
+    )
 
 
 @pytest.fixture(scope="session")
 def base_runtime(model_root: Path, classifier, tmp_path_factory: pytest.TempPathFactory) -> Runtime:  # type: ignore[no-untyped-def]
     """Config, indexes and models, built once per run."""
-    settings = Settings(env="test", data_dir=tmp_path_factory.mktemp("var"), model_dir=model_root,
-                        config_dir=CONFIG_DIR, database_url="sqlite:///unused.db")
+    settings = Settings(
+        env="test",
+        data_dir=tmp_path_factory.mktemp("var"),
+        model_dir=model_root,
+        config_dir=CONFIG_DIR,
+        database_url="sqlite:///unused.db",
+    )
     return build_runtime(settings, classifier=classifier)
 
 

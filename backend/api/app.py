@@ -39,8 +39,11 @@ class BodyLimit(BaseHTTPMiddleware):
 
 def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> FastAPI:
     """Build the app around an already-composed runtime and session factory."""
-    app = FastAPI(title="gridbot", version="0.1.0",
-                  description="网格化治理 — tickets, routing, SLA and escalation for a city's grid system.")
+    app = FastAPI(
+        title="gridbot",
+        version="0.1.0",
+        description="网格化治理 — tickets, routing, SLA and escalation for a city's grid system.",
+    )
     app.state.runtime = runtime
     app.state.session_factory = session_factory
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.request_max_bytes)
@@ -69,8 +72,7 @@ def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> Fast
                 session.execute(text("SELECT 1"))
         except OperationalError:
             return JSONResponse({"status": "degraded", "database": "down"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "up",
-                             "model": runtime.classifier is not None})
+        return JSONResponse({"status": "ok", "database": "up", "model": runtime.classifier is not None})
 
     for router in (auth.router, tickets.router, geo.router, stats.router, admin.router):
         app.include_router(router)

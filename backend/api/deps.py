@@ -53,8 +53,9 @@ def is_cross_origin(request: Request) -> bool:
     return bool(origin) and origin.split("://", 1)[-1] != request.headers.get("host", "")
 
 
-def get_current_staff(request: Request, session: SessionDep, rt: RuntimeDep,
-                      token: Annotated[str | None, Depends(oauth2_scheme)]) -> ActorContext:
+def get_current_staff(
+    request: Request, session: SessionDep, rt: RuntimeDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> ActorContext:
     """The logged-in staff member (bearer token or dashboard cookie), else 401."""
     cookie = request.cookies.get("gridbot_token")
     if not token and cookie and request.method not in SAFE_METHODS and is_cross_origin(request):
@@ -62,8 +63,7 @@ def get_current_staff(request: Request, session: SessionDep, rt: RuntimeDep,
         raise HTTPException(status.HTTP_403_FORBIDDEN, "跨站请求被拒绝")
     staff = staff_from_token(token or cookie, session, rt)
     if staff is None:
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "未登录或登录已过期",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "未登录或登录已过期", headers={"WWW-Authenticate": "Bearer"})
     return staff_actor(staff)
 
 

@@ -37,13 +37,18 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
-        self.requests = Counter("gridbot_http_requests", "HTTP requests handled",
-                                ["method", "route", "status"], registry=registry)
-        self.latency = Histogram("gridbot_http_request_duration_seconds", "HTTP request latency",
-                                 ["method", "route"], registry=registry)
-        self.classifier = Histogram("gridbot_classifier_latency_seconds", "Time of one classifier prediction",
-                                    registry=registry,
-                                    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0))
+        self.requests = Counter(
+            "gridbot_http_requests", "HTTP requests handled", ["method", "route", "status"], registry=registry
+        )
+        self.latency = Histogram(
+            "gridbot_http_request_duration_seconds", "HTTP request latency", ["method", "route"], registry=registry
+        )
+        self.classifier = Histogram(
+            "gridbot_classifier_latency_seconds",
+            "Time of one classifier prediction",
+            registry=registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+        )
 
 
 class DatabaseCollector(Collector):
@@ -59,10 +64,14 @@ class DatabaseCollector(Collector):
             with self.session_factory() as session:
                 by_status = session.execute(select(Ticket.status, func.count()).group_by(Ticket.status)).all()
                 open_ = [s.value for s in OPEN_STATUSES]
-                by_light = session.execute(select(Ticket.light, func.count()).where(Ticket.status.in_(open_))
-                                           .group_by(Ticket.light)).all()
-                outbox = session.execute(select(Notification.status, func.count(), func.min(Notification.created_at))
-                                         .group_by(Notification.status)).all()
+                by_light = session.execute(
+                    select(Ticket.light, func.count()).where(Ticket.status.in_(open_)).group_by(Ticket.light)
+                ).all()
+                outbox = session.execute(
+                    select(Notification.status, func.count(), func.min(Notification.created_at)).group_by(
+                        Notification.status
+                    )
+                ).all()
         except SQLAlchemyError as exc:
             logger.warning("metrics: database unavailable (%s)", exc.__class__.__name__)
             return
@@ -70,13 +79,11 @@ class DatabaseCollector(Collector):
         for status, n in by_status:
             tickets.add_metric([status], n)
         yield tickets
-        lights = GaugeMetricFamily("gridbot_open_tickets_by_light", "Open tickets by warning light",
-                                   labels=["light"])
+        lights = GaugeMetricFamily("gridbot_open_tickets_by_light", "Open tickets by warning light", labels=["light"])
         for light, n in by_light:
             lights.add_metric([light], n)
         yield lights
-        backlog = GaugeMetricFamily("gridbot_outbox_notifications", "Outbox notifications by status",
-                                    labels=["status"])
+        backlog = GaugeMetricFamily("gridbot_outbox_notifications", "Outbox notifications by status", labels=["status"])
         oldest = GaugeMetricFamily("gridbot_outbox_oldest_pending_seconds", "Age of the oldest pending notification")
         pending_age = 0.0
         for status, n, first in outbox:

@@ -20,10 +20,39 @@ from backend.services.actors import ActorContext
 from backend.services.queries import TicketFilter, filtered
 
 MAX_EXPORT_ROWS = 200_000
-TICKET_HEADER = ["工单编号", "状态", "预警", "紧急程度", "事项大类", "事项小类", "网格", "社区", "街道", "责任部门",
-                 "处置层级", "处置人", "反映内容", "地点", "上报时间", "办理期限", "办结时间", "结案时间"]
-ASSESSMENT_HEADER = ["编码", "名称", "工单总数", "在办", "超期在办", "已办结", "按期办结率", "满意率", "重复办理",
-                     "吹哨上报", "考评得分"]
+TICKET_HEADER = [
+    "工单编号",
+    "状态",
+    "预警",
+    "紧急程度",
+    "事项大类",
+    "事项小类",
+    "网格",
+    "社区",
+    "街道",
+    "责任部门",
+    "处置层级",
+    "处置人",
+    "反映内容",
+    "地点",
+    "上报时间",
+    "办理期限",
+    "办结时间",
+    "结案时间",
+]
+ASSESSMENT_HEADER = [
+    "编码",
+    "名称",
+    "工单总数",
+    "在办",
+    "超期在办",
+    "已办结",
+    "按期办结率",
+    "满意率",
+    "重复办理",
+    "吹哨上报",
+    "考评得分",
+]
 CSV_MIME = "text/csv; charset=utf-8"
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -39,39 +68,74 @@ def _pct(rate: float | None) -> str:
 Row = Sequence[object]
 
 
-def ticket_rows(session: Session, actor: ActorContext, f: TicketFilter, *, timezone: str,
-                limit: int = MAX_EXPORT_ROWS) -> Iterator[Row]:
+def ticket_rows(
+    session: Session, actor: ActorContext, f: TicketFilter, *, timezone: str, limit: int = MAX_EXPORT_ROWS
+) -> Iterator[Row]:
     """The filtered tickets in the actor's scope as export rows (header first), newest first."""
     tz = ZoneInfo(timezone)
     areas = dict(session.execute(select(Area.code, Area.name)).all())
     depts = dict(session.execute(select(Department.code, Department.name)).all())
     cats = {c: (n, p) for c, n, p in session.execute(select(Category.code, Category.name, Category.parent_code))}
-    staff = {i: f"{c} {n}" for i, c, n in session.execute(
-        select(Staff.id, Staff.code, Person.name).join(Person, Staff.person_id == Person.id))}
+    staff = {
+        i: f"{c} {n}"
+        for i, c, n in session.execute(
+            select(Staff.id, Staff.code, Person.name).join(Person, Staff.person_id == Person.id)
+        )
+    }
     yield TICKET_HEADER
     stmt = filtered(actor, f).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
     for t in session.scalars(stmt.execution_options(yield_per=2000)):
         sub_name, parent = cats.get(t.category_code or "", ("", None))
-        yield [t.number, label(STATUS, t.status), label(LIGHT, t.light), label(PRIORITY, t.priority),
-               cats.get(parent or "", ("", None))[0], sub_name, areas.get(t.grid_code or "", ""),
-               areas.get(t.community_code or "", ""), areas.get(t.street_code or "", ""),
-               depts.get(t.department_code or "", ""), label(TIER, t.tier), staff.get(t.assignee_id or 0, ""),
-               t.text, t.location_text or "", _local(t.created_at, tz), _local(t.due_at, tz),
-               _local(t.resolved_at, tz), _local(t.closed_at, tz)]
+        yield [
+            t.number,
+            label(STATUS, t.status),
+            label(LIGHT, t.light),
+            label(PRIORITY, t.priority),
+            cats.get(parent or "", ("", None))[0],
+            sub_name,
+            areas.get(t.grid_code or "", ""),
+            areas.get(t.community_code or "", ""),
+            areas.get(t.street_code or "", ""),
+            depts.get(t.department_code or "", ""),
+            label(TIER, t.tier),
+            staff.get(t.assignee_id or 0, ""),
+            t.text,
+            t.location_text or "",
+            _local(t.created_at, tz),
+            _local(t.due_at, tz),
+            _local(t.resolved_at, tz),
+            _local(t.closed_at, tz),
+        ]
 
 
 def _assessment_row(row: Assessment) -> Row:
-    return [row.code, row.name, row.total, row.open, row.overdue, row.resolved, _pct(row.on_time_rate),
-            _pct(row.satisfaction_rate), row.reopened, row.escalated, row.score]
+    return [
+        row.code,
+        row.name,
+        row.total,
+        row.open,
+        row.overdue,
+        row.resolved,
+        _pct(row.on_time_rate),
+        _pct(row.satisfaction_rate),
+        row.reopened,
+        row.escalated,
+        row.score,
+    ]
 
 
 def statistics_tables(stats: Statistics) -> dict[str, list[Row]]:
     """The statistics as named tables (sheet name → rows with a header row)."""
     hours = stats.median_handling_hours
     overview: list[Row] = [
-        ["指标", "数值"], ["工单总数", stats.total], ["在办", stats.open], ["超期在办（红灯）", stats.overdue],
-        ["办理时长中位数（小时）", "" if hours is None else hours], ["按期办结率", _pct(stats.on_time_rate)],
-        ["满意率", _pct(stats.satisfaction_rate)], ["重复办理率", _pct(stats.reopen_rate)],
+        ["指标", "数值"],
+        ["工单总数", stats.total],
+        ["在办", stats.open],
+        ["超期在办（红灯）", stats.overdue],
+        ["办理时长中位数（小时）", "" if hours is None else hours],
+        ["按期办结率", _pct(stats.on_time_rate)],
+        ["满意率", _pct(stats.satisfaction_rate)],
+        ["重复办理率", _pct(stats.reopen_rate)],
         ["吹哨上报", stats.escalations],
     ]
     return {

@@ -18,10 +18,22 @@ from backend.cityconfig import Area, CityConfig
 WIDTH = 900
 PADDING = 10
 
-FILL = {"none": "#eef2f7", "few": "#bbf7d0", "some": "#4ade80", "many": "#16a34a", "yellow": "#f59e0b",
-        "red": "#dc2626"}
-STATE_NAMES = {"none": "无在办工单", "few": "在办 1–2 件", "some": "在办 3–9 件", "many": "在办 10 件以上",
-               "yellow": "有黄灯", "red": "有红灯"}
+FILL = {
+    "none": "#eef2f7",
+    "few": "#bbf7d0",
+    "some": "#4ade80",
+    "many": "#16a34a",
+    "yellow": "#f59e0b",
+    "red": "#dc2626",
+}
+STATE_NAMES = {
+    "none": "无在办工单",
+    "few": "在办 1–2 件",
+    "some": "在办 3–9 件",
+    "many": "在办 10 件以上",
+    "yellow": "有黄灯",
+    "red": "有红灯",
+}
 
 
 def grid_state(open_: int, yellow: int, red: int) -> str:
@@ -76,16 +88,23 @@ def _bounds(areas: Iterable[Area]) -> tuple[float, float, float, float]:
     return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
-def district_svg(city: CityConfig, counts: dict[str, tuple[int, int, int]], *,
-                 link: str = "/dashboard/?grid={code}", selected: str | None = None) -> str:
+def district_svg(
+    city: CityConfig,
+    counts: dict[str, tuple[int, int, int]],
+    *,
+    link: str = "/dashboard/?grid={code}",
+    selected: str | None = None,
+) -> str:
     """The whole district: grids and special grids coloured by (open, yellow, red) counts, streets outlined."""
     grids = [a for a in city.areas.values() if a.level == "grid"]
     specials = [a for a in city.areas.values() if a.level == "special"]
     streets = [a for a in city.areas.values() if a.level == "street"]
     frame = [a for a in city.areas.values() if a.level == "district"] or grids
     proj = Projection.fit(_bounds(frame))
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {proj.height:.0f}" '
-           f'class="district-map" role="img" aria-label="辖区网格地图">']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {proj.height:.0f}" '
+        f'class="district-map" role="img" aria-label="辖区网格地图">'
+    ]
     for layer, areas in (("grid", grids), ("special", specials)):
         for area in sorted(areas, key=lambda a: a.code):
             n, yellow, red = counts.get(area.code, (0, 0, 0))
@@ -93,22 +112,29 @@ def district_svg(city: CityConfig, counts: dict[str, tuple[int, int, int]], *,
             css = f"cell {layer} state-{state}" + (" selected" if area.code == selected else "")
             opacity = ' fill-opacity="0.75" stroke-dasharray="4 2"' if layer == "special" else ""
             title = escape(f"{area.name}（{area.code}）：在办 {n} 件，黄灯 {yellow}，红灯 {red}")
-            out.append(f'<a href="{escape(link.format(code=area.code))}" data-grid="{area.code}">'
-                       f'<path d="{_path(area.geometry, proj)}" fill="{FILL[state]}"{opacity} class="{css}" '
-                       f'data-grid="{area.code}" data-state="{state}" data-open="{n}">'
-                       f'<title>{title}</title></path></a>')
+            out.append(
+                f'<a href="{escape(link.format(code=area.code))}" data-grid="{area.code}">'
+                f'<path d="{_path(area.geometry, proj)}" fill="{FILL[state]}"{opacity} class="{css}" '
+                f'data-grid="{area.code}" data-state="{state}" data-open="{n}">'
+                f"<title>{title}</title></path></a>"
+            )
     for area in streets:
-        out.append(f'<path d="{_path(area.geometry, proj)}" class="street-outline" fill="none" '
-                   f'stroke="#1e3a8a" stroke-width="2.5" pointer-events="none"/>')
+        out.append(
+            f'<path d="{_path(area.geometry, proj)}" class="street-outline" fill="none" '
+            f'stroke="#1e3a8a" stroke-width="2.5" pointer-events="none"/>'
+        )
         cx, cy = proj.xy(area.geometry.centroid.x, area.geometry.centroid.y)
-        out.append(f'<text x="{cx:.0f}" y="{cy:.0f}" class="street-label" text-anchor="middle" '
-                   f'pointer-events="none">{escape(area.name)}</text>')
+        out.append(
+            f'<text x="{cx:.0f}" y="{cy:.0f}" class="street-label" text-anchor="middle" '
+            f'pointer-events="none">{escape(area.name)}</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 
 
-def pin_svg(city: CityConfig, area_code: str | None, lon: float | None, lat: float | None,
-            width: int = 360) -> str | None:
+def pin_svg(
+    city: CityConfig, area_code: str | None, lon: float | None, lat: float | None, width: int = 360
+) -> str | None:
     """A small map of a ticket's grid and its neighbours with a pin at the reported point."""
     area = city.areas.get(area_code or "")
     if area is None and (lon is None or lat is None):
@@ -120,8 +146,10 @@ def pin_svg(city: CityConfig, area_code: str | None, lon: float | None, lat: flo
         minx, miny, maxx, maxy = focus.buffer(0.0015).bounds
     box = Polygon([(minx, miny), (maxx, miny), (maxx, maxy), (minx, maxy)])
     proj = Projection.fit((minx, miny, maxx, maxy), width)
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {proj.height:.0f}" class="pin-map" '
-           f'role="img" aria-label="工单位置">']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {proj.height:.0f}" class="pin-map" '
+        f'role="img" aria-label="工单位置">'
+    ]
     for other in city.areas.values():
         if other.level in ("grid", "special") and other.geometry.intersects(box):
             clipped = other.geometry.intersection(box)
@@ -129,12 +157,16 @@ def pin_svg(city: CityConfig, area_code: str | None, lon: float | None, lat: flo
             mine = area is not None and other.code == city.grid_of(area.code)
             for poly in polys:
                 if isinstance(poly, Polygon) and not poly.is_empty:
-                    out.append(f'<path d="{_path(poly, proj)}" fill="{"#dbeafe" if mine else "#f8fafc"}" '
-                               f'stroke="#64748b" stroke-width="1"><title>{escape(other.name)}</title></path>')
+                    out.append(
+                        f'<path d="{_path(poly, proj)}" fill="{"#dbeafe" if mine else "#f8fafc"}" '
+                        f'stroke="#64748b" stroke-width="1"><title>{escape(other.name)}</title></path>'
+                    )
     if lon is not None and lat is not None:
         x, y = proj.xy(lon, lat)
-        out.append(f'<g class="pin"><circle cx="{x:.1f}" cy="{y - 14:.1f}" r="7" fill="#dc2626"/>'
-                   f'<path d="M{x - 6:.1f},{y - 11:.1f} L{x:.1f},{y:.1f} L{x + 6:.1f},{y - 11:.1f} Z" '
-                   f'fill="#dc2626"/></g>')
+        out.append(
+            f'<g class="pin"><circle cx="{x:.1f}" cy="{y - 14:.1f}" r="7" fill="#dc2626"/>'
+            f'<path d="M{x - 6:.1f},{y - 11:.1f} L{x:.1f},{y:.1f} L{x + 6:.1f},{y - 11:.1f} Z" '
+            f'fill="#dc2626"/></g>'
+        )
     out.append("</svg>")
     return "".join(out)

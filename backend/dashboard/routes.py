@@ -48,7 +48,8 @@ def _choices(session: SessionDep, rt: RuntimeDep) -> dict[str, object]:
     subs = {top: [(c, n) for c, n, p in cats if p == top] for top, _ in tops}
     areas = sorted(rt.city.areas.values(), key=lambda a: a.code)
     return {
-        "categories": tops, "subcategories": subs,
+        "categories": tops,
+        "subcategories": subs,
         "departments": session.execute(select(Department.code, Department.name).order_by(Department.code)).all(),
         "streets": [a for a in areas if a.level == "street"],
         "communities": [a for a in areas if a.level == "community"],
@@ -63,18 +64,29 @@ def login_page(request: Request, error: str | None = None) -> HTMLResponse:
 
 
 @router.post("/login", dependencies=[SameOrigin])
-def login(request: Request, session: SessionDep, rt: RuntimeDep, username: Annotated[str, Form(max_length=64)],
-          password: Annotated[str, Form(max_length=128)]) -> Response:
+def login(
+    request: Request,
+    session: SessionDep,
+    rt: RuntimeDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=128)],
+) -> Response:
     """Check the staff code and password and set the login cookie."""
     staff = session.scalar(select(Staff).where(Staff.code == username.strip()))
     if staff is None or not staff.active or not verify_password(password, staff.password_hash):
         return templates.TemplateResponse(request, "login.html", {"error": "用户名或密码错误"}, status_code=401)
     ttl = rt.settings.token_ttl_minutes
-    token = issue_token(subject=str(staff.id), secret=rt.settings.secret_key.get_secret_value(), ttl_minutes=ttl,
-                        now=rt.clock.now(), role=staff.role)
+    token = issue_token(
+        subject=str(staff.id),
+        secret=rt.settings.secret_key.get_secret_value(),
+        ttl_minutes=ttl,
+        now=rt.clock.now(),
+        role=staff.role,
+    )
     resp = RedirectResponse("/dashboard/", status_code=303)
-    resp.set_cookie(COOKIE, token, max_age=ttl * 60, httponly=True, samesite="lax",
-                    secure=rt.settings.env == "production", path="/")
+    resp.set_cookie(
+        COOKIE, token, max_age=ttl * 60, httponly=True, samesite="lax", secure=rt.settings.env == "production", path="/"
+    )
     logger.info("dashboard login: %s (%s)", staff.code, staff.role)
     return resp
 
@@ -94,22 +106,46 @@ def queue(request: Request, session: SessionDep, rt: RuntimeDep, actor: Dashboar
     page = max(0, page)
     rows, more = list_tickets(session, actor, flt, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
     ids = {t.assignee_id for t in rows if t.assignee_id}
-    assignees = {i: f"{c} {n}" for i, c, n in session.execute(
-        select(Staff.id, Staff.code, Person.name).join(Person, Staff.person_id == Person.id).where(Staff.id.in_(ids)))}
+    assignees = {
+        i: f"{c} {n}"
+        for i, c, n in session.execute(
+            select(Staff.id, Staff.code, Person.name)
+            .join(Person, Staff.person_id == Person.id)
+            .where(Staff.id.in_(ids))
+        )
+    }
     names = {a.code: a.name for a in rt.city.areas.values()}
-    return templates.TemplateResponse(request, "queue.html", {
-        "actor": actor, "rows": rows, "more": more, "page": page, "f": echo, "assignees": assignees,
-        "area_names": names, "query": filter_query(echo), **_choices(session, rt),
-        "cat_names": dict(session.execute(select(Category.code, Category.name)).all()),
-        "dept_names": dict(session.execute(select(Department.code, Department.short)).all()),
-        "msg": request.query_params.get("msg"), "error": request.query_params.get("error"),
-    })
+    return templates.TemplateResponse(
+        request,
+        "queue.html",
+        {
+            "actor": actor,
+            "rows": rows,
+            "more": more,
+            "page": page,
+            "f": echo,
+            "assignees": assignees,
+            "area_names": names,
+            "query": filter_query(echo),
+            **_choices(session, rt),
+            "cat_names": dict(session.execute(select(Category.code, Category.name)).all()),
+            "dept_names": dict(session.execute(select(Department.code, Department.short)).all()),
+            "msg": request.query_params.get("msg"),
+            "error": request.query_params.get("error"),
+        },
+    )
 
 
 @router.post("/bulk", dependencies=[SameOrigin])
-def bulk(session: SessionDep, rt: RuntimeDep, actor: DashboardUser, action: Annotated[str, Form()],
-         numbers: Annotated[list[str], Form()], reason: Annotated[str, Form(max_length=2000)] = "",
-         back: Annotated[str, Form()] = "/dashboard/") -> RedirectResponse:
+def bulk(
+    session: SessionDep,
+    rt: RuntimeDep,
+    actor: DashboardUser,
+    action: Annotated[str, Form()],
+    numbers: Annotated[list[str], Form()],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    back: Annotated[str, Form()] = "/dashboard/",
+) -> RedirectResponse:
     """Apply one action to every selected ticket; report how many succeeded."""
     back = back if back.startswith("/dashboard/") else "/dashboard/"
     if action not in labels.BULK_ACTIONS:
@@ -135,39 +171,70 @@ def ticket_page(number: str, request: Request, session: SessionDep, rt: RuntimeD
         ticket = load_ticket(session, number)
         check_may_act(actor, ticket, "read")
     except DomainError as exc:
-        return templates.TemplateResponse(request, "error.html", {"actor": actor, "message": exc.message},
-                                          status_code=404)
+        return templates.TemplateResponse(
+            request, "error.html", {"actor": actor, "message": exc.message}, status_code=404
+        )
     allowed = [a.value for a in allowed_actions(snapshot(session, rt, ticket), actor.role, actor_id=actor.staff_id)]
-    actors = {p.id: p.name for p in session.scalars(select(Person).where(
-        Person.id.in_({e.actor_id for e in ticket.events if e.actor_id})))}
-    staff = session.execute(select(Staff.code, Person.name, Staff.role).join(Person, Staff.person_id == Person.id)
-                            .where(Staff.active.is_(True)).order_by(Staff.code)).all()
+    actors = {
+        p.id: p.name
+        for p in session.scalars(select(Person).where(Person.id.in_({e.actor_id for e in ticket.events if e.actor_id})))
+    }
+    staff = session.execute(
+        select(Staff.code, Person.name, Staff.role)
+        .join(Person, Staff.person_id == Person.id)
+        .where(Staff.active.is_(True))
+        .order_by(Staff.code)
+    ).all()
     assignee = session.get(Staff, ticket.assignee_id) if ticket.assignee_id else None
-    return templates.TemplateResponse(request, "ticket.html", {
-        "actor": actor, "t": ticket, "allowed": [a for a in labels.DASHBOARD_ACTIONS if a in allowed],
-        "actors": actors, "staff": staff, "assignee": assignee, **_choices(session, rt),
-        "category": session.get(Category, ticket.category_code) if ticket.category_code else None,
-        "department": session.get(Department, ticket.department_code) if ticket.department_code else None,
-        "area_names": {a.code: a.name for a in rt.city.areas.values()},
-        "cat_names": dict(session.execute(select(Category.code, Category.name)).all()),
-        "pin": mapsvg.pin_svg(rt.city, ticket.area_code or ticket.grid_code, ticket.lon, ticket.lat),
-        "msg": request.query_params.get("msg"), "error": request.query_params.get("error"),
-    })
+    return templates.TemplateResponse(
+        request,
+        "ticket.html",
+        {
+            "actor": actor,
+            "t": ticket,
+            "allowed": [a for a in labels.DASHBOARD_ACTIONS if a in allowed],
+            "actors": actors,
+            "staff": staff,
+            "assignee": assignee,
+            **_choices(session, rt),
+            "category": session.get(Category, ticket.category_code) if ticket.category_code else None,
+            "department": session.get(Department, ticket.department_code) if ticket.department_code else None,
+            "area_names": {a.code: a.name for a in rt.city.areas.values()},
+            "cat_names": dict(session.execute(select(Category.code, Category.name)).all()),
+            "pin": mapsvg.pin_svg(rt.city, ticket.area_code or ticket.grid_code, ticket.lon, ticket.lat),
+            "msg": request.query_params.get("msg"),
+            "error": request.query_params.get("error"),
+        },
+    )
 
 
 @router.post("/tickets/{number}/action", dependencies=[SameOrigin])
-def ticket_action(number: str, session: SessionDep, rt: RuntimeDep, actor: DashboardUser,
-                  action: Annotated[str, Form()], reason: Annotated[str, Form(max_length=2000)] = "",
-                  assignee_code: Annotated[str, Form(max_length=64)] = "",
-                  hours: Annotated[str, Form(max_length=8)] = "") -> RedirectResponse:
+def ticket_action(
+    number: str,
+    session: SessionDep,
+    rt: RuntimeDep,
+    actor: DashboardUser,
+    action: Annotated[str, Form()],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    assignee_code: Annotated[str, Form(max_length=64)] = "",
+    hours: Annotated[str, Form(max_length=8)] = "",
+) -> RedirectResponse:
     """Take one state-machine action from the ticket page."""
     url = f"/dashboard/tickets/{quote(number)}"
     if action not in labels.DASHBOARD_ACTIONS:
         return _back(url, error="不支持的操作")
     data = {"hours": float(hours)} if hours.replace(".", "", 1).isdigit() and float(hours) > 0 else None
     try:
-        perform_action(session, rt, number, Action(action), actor, reason=reason.strip() or None,
-                       assignee_code=assignee_code or None, data=data)
+        perform_action(
+            session,
+            rt,
+            number,
+            Action(action),
+            actor,
+            reason=reason.strip() or None,
+            assignee_code=assignee_code or None,
+            data=data,
+        )
     except DomainError as exc:
         session.rollback()
         return _back(url, error=exc.message)
@@ -175,9 +242,14 @@ def ticket_action(number: str, session: SessionDep, rt: RuntimeDep, actor: Dashb
 
 
 @router.post("/tickets/{number}/reassign", dependencies=[SameOrigin])
-def ticket_reassign(number: str, session: SessionDep, rt: RuntimeDep, actor: DashboardUser,
-                    assignee_code: Annotated[str, Form(max_length=64)],
-                    note: Annotated[str, Form(max_length=2000)] = "") -> RedirectResponse:
+def ticket_reassign(
+    number: str,
+    session: SessionDep,
+    rt: RuntimeDep,
+    actor: DashboardUser,
+    assignee_code: Annotated[str, Form(max_length=64)],
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> RedirectResponse:
     """Give the ticket to another staff member."""
     url = f"/dashboard/tickets/{quote(number)}"
     try:
@@ -189,8 +261,13 @@ def ticket_reassign(number: str, session: SessionDep, rt: RuntimeDep, actor: Das
 
 
 @router.post("/tickets/{number}/category", dependencies=[SameOrigin])
-def ticket_category(number: str, session: SessionDep, rt: RuntimeDep, actor: DashboardUser,
-                    category_code: Annotated[str, Form(max_length=64)]) -> RedirectResponse:
+def ticket_category(
+    number: str,
+    session: SessionDep,
+    rt: RuntimeDep,
+    actor: DashboardUser,
+    category_code: Annotated[str, Form(max_length=64)],
+) -> RedirectResponse:
     """Correct the category (kept for retraining)."""
     url = f"/dashboard/tickets/{quote(number)}"
     try:
@@ -202,8 +279,9 @@ def ticket_category(number: str, session: SessionDep, rt: RuntimeDep, actor: Das
 
 
 @router.post("/tickets/{number}/comment", dependencies=[SameOrigin])
-def ticket_comment(number: str, session: SessionDep, rt: RuntimeDep, actor: DashboardUser,
-                   note: Annotated[str, Form(max_length=2000)]) -> RedirectResponse:
+def ticket_comment(
+    number: str, session: SessionDep, rt: RuntimeDep, actor: DashboardUser, note: Annotated[str, Form(max_length=2000)]
+) -> RedirectResponse:
     """Add a note to the timeline."""
     url = f"/dashboard/tickets/{quote(number)}"
     try:
@@ -218,12 +296,18 @@ def ticket_comment(number: str, session: SessionDep, rt: RuntimeDep, actor: Dash
 def map_page(request: Request, session: SessionDep, rt: RuntimeDep, actor: DashboardUser) -> HTMLResponse:
     """The district map, coloured by open tickets and warning lights in your scope."""
     counts = open_by_grid(session, actor)
-    return templates.TemplateResponse(request, "map.html", {
-        "actor": actor, "svg": mapsvg.district_svg(rt.city, counts, selected=request.query_params.get("grid")),
-        "fills": mapsvg.FILL, "states": mapsvg.STATE_NAMES,
-        "open_total": sum(n for n, _, _ in counts.values()),
-        "red_total": sum(r for _, _, r in counts.values()),
-    })
+    return templates.TemplateResponse(
+        request,
+        "map.html",
+        {
+            "actor": actor,
+            "svg": mapsvg.district_svg(rt.city, counts, selected=request.query_params.get("grid")),
+            "fills": mapsvg.FILL,
+            "states": mapsvg.STATE_NAMES,
+            "open_total": sum(n for n, _, _ in counts.values()),
+            "red_total": sum(r for _, _, r in counts.values()),
+        },
+    )
 
 
 @router.get("/map.svg")
@@ -246,18 +330,27 @@ def stats_page(request: Request, session: SessionDep, rt: RuntimeDep, actor: Das
     """Statistics of a period (default: the last 30 days) within your scope and filter."""
     flt, echo = _stats_filter(request, rt)
     stats = compute_statistics(session, rt, actor, flt)
-    return templates.TemplateResponse(request, "stats.html", {
-        "actor": actor, "s": stats, "f": echo, "query": filter_query(echo), **_choices(session, rt),
-        "chart": {
-            "days": [d.isoformat() for d, _ in stats.by_day], "day_counts": [n for _, n in stats.by_day],
-            "categories": [n for _, n, _ in stats.by_category[:16]],
-            "category_counts": [c for _, _, c in stats.by_category[:16]],
-            "departments": [n for _, n, _ in stats.by_department[:14]],
-            "department_counts": [c for _, _, c in stats.by_department[:14]],
-            "statuses": [labels.label(labels.STATUS, s) for s in stats.by_status],
-            "status_counts": list(stats.by_status.values()),
+    return templates.TemplateResponse(
+        request,
+        "stats.html",
+        {
+            "actor": actor,
+            "s": stats,
+            "f": echo,
+            "query": filter_query(echo),
+            **_choices(session, rt),
+            "chart": {
+                "days": [d.isoformat() for d, _ in stats.by_day],
+                "day_counts": [n for _, n in stats.by_day],
+                "categories": [n for _, n, _ in stats.by_category[:16]],
+                "category_counts": [c for _, _, c in stats.by_category[:16]],
+                "departments": [n for _, n, _ in stats.by_department[:14]],
+                "department_counts": [c for _, _, c in stats.by_department[:14]],
+                "statuses": [labels.label(labels.STATUS, s) for s in stats.by_status],
+                "status_counts": list(stats.by_status.values()),
+            },
         },
-    })
+    )
 
 
 @router.get("/export/tickets.{fmt}")
@@ -267,11 +360,17 @@ def export_tickets(fmt: str, request: Request, session: SessionDep, rt: RuntimeD
     rows = exports.ticket_rows(session, actor, flt, timezone=rt.city.calendar.timezone)
     stamp = rt.clock.now().strftime("%Y%m%d%H%M")
     if fmt == "csv":
-        return StreamingResponse(exports.to_csv(rows), media_type=exports.CSV_MIME,
-                                 headers={"Content-Disposition": f'attachment; filename="tickets-{stamp}.csv"'})
+        return StreamingResponse(
+            exports.to_csv(rows),
+            media_type=exports.CSV_MIME,
+            headers={"Content-Disposition": f'attachment; filename="tickets-{stamp}.csv"'},
+        )
     if fmt == "xlsx":
-        return Response(exports.to_xlsx({"工单": rows}), media_type=exports.XLSX_MIME,
-                        headers={"Content-Disposition": f'attachment; filename="tickets-{stamp}.xlsx"'})
+        return Response(
+            exports.to_xlsx({"工单": rows}),
+            media_type=exports.XLSX_MIME,
+            headers={"Content-Disposition": f'attachment; filename="tickets-{stamp}.xlsx"'},
+        )
     return Response("未知的导出格式", status_code=404)
 
 
@@ -282,10 +381,15 @@ def export_stats(fmt: str, request: Request, session: SessionDep, rt: RuntimeDep
     stats = compute_statistics(session, rt, actor, flt)
     stamp = rt.clock.now().strftime("%Y%m%d%H%M")
     if fmt == "csv":
-        return Response(exports.statistics_csv(stats), media_type=exports.CSV_MIME,
-                        headers={"Content-Disposition": f'attachment; filename="stats-{stamp}.csv"'})
+        return Response(
+            exports.statistics_csv(stats),
+            media_type=exports.CSV_MIME,
+            headers={"Content-Disposition": f'attachment; filename="stats-{stamp}.csv"'},
+        )
     if fmt == "xlsx":
-        return Response(exports.to_xlsx(exports.statistics_tables(stats)), media_type=exports.XLSX_MIME,
-                        headers={"Content-Disposition": f'attachment; filename="stats-{stamp}.xlsx"'})
+        return Response(
+            exports.to_xlsx(exports.statistics_tables(stats)),
+            media_type=exports.XLSX_MIME,
+            headers={"Content-Disposition": f'attachment; filename="stats-{stamp}.xlsx"'},
+        )
     return Response("未知的导出格式", status_code=404)
-

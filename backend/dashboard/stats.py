@@ -140,20 +140,42 @@ def _metrics(base: Any) -> list[ColumnElement[Any]]:
     def n(cond: ColumnElement[bool]) -> ColumnElement[Any]:
         return func.sum(case((cond, 1), else_=0))
 
-    return [func.count(), n(is_open), n(and_(is_open, base.c.light == "red")), n(resolved),
-            n(and_(with_due, base.c.resolved_at <= base.c.due_at)), n(with_due), n(base.c.reopen_count > 0),
-            n(base.c.escalated_at.is_not(None)), n(base.c.status == "closed"), n(base.c.resolved_at.is_not(None))]
+    return [
+        func.count(),
+        n(is_open),
+        n(and_(is_open, base.c.light == "red")),
+        n(resolved),
+        n(and_(with_due, base.c.resolved_at <= base.c.due_at)),
+        n(with_due),
+        n(base.c.reopen_count > 0),
+        n(base.c.escalated_at.is_not(None)),
+        n(base.c.status == "closed"),
+        n(base.c.resolved_at.is_not(None)),
+    ]
 
 
-METRICS = ("total", "open", "overdue", "resolved", "on_time", "with_due", "reopened", "escalated", "closed",
-           "ever_resolved")
+METRICS = (
+    "total",
+    "open",
+    "overdue",
+    "resolved",
+    "on_time",
+    "with_due",
+    "reopened",
+    "escalated",
+    "closed",
+    "ever_resolved",
+)
 
 
 def _ratings(session: Session, base: Any) -> list[tuple[Any, ...]]:
     """(grid, department, ratings, good ratings) of the tickets in base."""
     good = func.sum(case((Rating.score.in_(GOOD_SCORES), 1), else_=0))
-    q = select(base.c.grid_code, base.c.department_code, func.count(Rating.id), good) \
-        .join(Rating, Rating.ticket_id == base.c.id).group_by(base.c.grid_code, base.c.department_code)
+    q = (
+        select(base.c.grid_code, base.c.department_code, func.count(Rating.id), good)
+        .join(Rating, Rating.ticket_id == base.c.id)
+        .group_by(base.c.grid_code, base.c.department_code)
+    )
     return [tuple(r) for r in session.execute(q)]
 
 
@@ -188,8 +210,9 @@ def _grouped(session: Session, rt: Runtime, base: Any) -> _Groups:
         session.execute(text("SET LOCAL jit = off"))
         # The assessment sums per (grid, department); plain counts for the other groupings in one more pass
         # (GROUPING SETS would compute every sum for every set).
-        out.grid_dept = [tuple(r) for r in session.execute(
-            select(keys[0], keys[1], *metrics).group_by(keys[0], keys[1]))]
+        out.grid_dept = [
+            tuple(r) for r in session.execute(select(keys[0], keys[1], *metrics).group_by(keys[0], keys[1]))
+        ]
         sets = func.grouping_sets(tuple_(keys[2]), tuple_(keys[3]), tuple_(keys[4]))
         q = select(func.grouping(keys[2], keys[3], keys[4]), keys[2], keys[3], keys[4], func.count()).group_by(sets)
         for mask, cat, status, d, n in session.execute(q):
@@ -241,8 +264,10 @@ def compute_statistics(session: Session, rt: Runtime, actor: ActorContext, f: Ti
     rated = {(grid, dept): (n, good) for grid, dept, n, good in groups.ratings}
     for grid, dept, *nums in groups.grid_dept:
         part = _fill(Assessment(code="", name=""), [*nums, *rated.get((grid, dept), (0, 0))])
-        for table, code, names, missing in ((grids, grid or "", area_names, "未定位"),
-                                            (depts, dept or "", dept_names, "未分类")):
+        for table, code, names, missing in (
+            (grids, grid or "", area_names, "未定位"),
+            (depts, dept or "", dept_names, "未分类"),
+        ):
             row = table.setdefault(code, Assessment(code=code, name=names.get(code, missing)))
             _add(row, part)
         _add(totals, part)
@@ -257,18 +282,23 @@ def compute_statistics(session: Session, rt: Runtime, actor: ActorContext, f: Ti
     texts = list(session.scalars(select(base.c.text).order_by(base.c.created_at.desc()).limit(HOT_TEXT_SAMPLE)))
 
     def ranked(counts: dict[str, int], names: dict[str, str], missing: str) -> list[tuple[str, str, int]]:
-        return sorted(((c, names.get(c, missing) if c else missing, n) for c, n in counts.items()),
-                      key=lambda r: (-r[2], r[0]))
+        return sorted(
+            ((c, names.get(c, missing) if c else missing, n) for c, n in counts.items()), key=lambda r: (-r[2], r[0])
+        )
 
     return Statistics(
-        total=totals.total, open=totals.open, overdue=totals.overdue,
+        total=totals.total,
+        open=totals.open,
+        overdue=totals.overdue,
         by_category=ranked(dict(tops), cat_names, "未分类"),
         by_subcategory=ranked(dict(subs), cat_names, "未分类"),
         by_grid=ranked({c: r.total for c, r in grids.items()}, area_names, "未定位"),
         by_department=ranked({c: r.total for c, r in depts.items()}, dept_names, "未分类"),
-        by_day=by_day, by_status=by_status,
+        by_day=by_day,
+        by_status=by_status,
         median_handling_hours=groups.median,
-        on_time_rate=totals.on_time_rate, satisfaction_rate=totals.satisfaction_rate,
+        on_time_rate=totals.on_time_rate,
+        satisfaction_rate=totals.satisfaction_rate,
         reopen_rate=totals.reopened / totals.ever_resolved if totals.ever_resolved else None,
         escalations=totals.escalated,
         grid_table=sorted((r for c, r in grids.items() if c), key=lambda r: (-r.score, r.code)),
@@ -285,6 +315,10 @@ def _add(row: Assessment, part: Assessment) -> None:
 def open_by_grid(session: Session, actor: ActorContext) -> dict[str, tuple[int, int, int]]:
     """Open tickets per grid within scope: (open, yellow, red)."""
     base = filtered(actor, TicketFilter(status=OPEN)).subquery()
-    q = select(base.c.grid_code, func.count(), func.sum(case((base.c.light == "yellow", 1), else_=0)),
-               func.sum(case((base.c.light == "red", 1), else_=0))).group_by(base.c.grid_code)
+    q = select(
+        base.c.grid_code,
+        func.count(),
+        func.sum(case((base.c.light == "yellow", 1), else_=0)),
+        func.sum(case((base.c.light == "red", 1), else_=0)),
+    ).group_by(base.c.grid_code)
     return {code: (int(n), int(y or 0), int(r or 0)) for code, n, y, r in session.execute(q) if code}

@@ -31,8 +31,9 @@ def login_required(request: Request, session: SessionDep, rt: RuntimeDep) -> Act
     staff = staff_from_token(request.cookies.get(COOKIE), session, rt)
     if staff is None:
         # htmx follows HX-Redirect; a plain browser follows the 303.
-        raise HTTPException(status.HTTP_303_SEE_OTHER, "请先登录",
-                            headers={"Location": LOGIN_PATH, "HX-Redirect": LOGIN_PATH})
+        raise HTTPException(
+            status.HTTP_303_SEE_OTHER, "请先登录", headers={"Location": LOGIN_PATH, "HX-Redirect": LOGIN_PATH}
+        )
     return staff_actor(staff)
 
 
@@ -67,13 +68,27 @@ def parse_filter(params: QueryParams, rt: Runtime) -> tuple[TicketFilter, dict[s
     start = _local_day(params.get("created_from"), tz)
     end = _local_day(params.get("created_to"), tz)
     q = (params.get("q") or "").strip()[:100] or None
-    flt = TicketFilter(status=statuses or None, light=lights or None, category=params.get("category") or None,
-                       grid=params.get("grid") or None, department=params.get("department") or None,
-                       created_from=start, created_to=end + timedelta(days=1) if end else None, q=q)
-    echo = {"status": statuses if params.get("open") != "1" else [], "open": params.get("open") == "1",
-            "light": lights, "category": flt.category or "", "grid": flt.grid or "",
-            "department": flt.department or "", "created_from": params.get("created_from") or "",
-            "created_to": params.get("created_to") or "", "q": q or ""}
+    flt = TicketFilter(
+        status=statuses or None,
+        light=lights or None,
+        category=params.get("category") or None,
+        grid=params.get("grid") or None,
+        department=params.get("department") or None,
+        created_from=start,
+        created_to=end + timedelta(days=1) if end else None,
+        q=q,
+    )
+    echo = {
+        "status": statuses if params.get("open") != "1" else [],
+        "open": params.get("open") == "1",
+        "light": lights,
+        "category": flt.category or "",
+        "grid": flt.grid or "",
+        "department": flt.department or "",
+        "created_from": params.get("created_from") or "",
+        "created_to": params.get("created_to") or "",
+        "q": q or "",
+    }
     return flt, echo
 
 

@@ -92,9 +92,7 @@ def _clock_start(ticket: SlaView) -> datetime:
     return max(ticket.created_at, ticket.escalated_at)
 
 
-def _reminder_due(
-    ticket: SlaView, since: datetime, now: datetime, calendar: WorkingCalendar, every: float
-) -> bool:
+def _reminder_due(ticket: SlaView, since: datetime, now: datetime, calendar: WorkingCalendar, every: float) -> bool:
     """True when no reminder was sent since `since`, or the last one is `every` hours old."""
     if ticket.reminded_at is None or ticket.reminded_at < since:
         return True
@@ -116,9 +114,7 @@ def plan_for_ticket(
     light = calendar.light(start, ticket.due_at, now, urgent=ticket.urgent, threshold=threshold)
     actions: list[SlaAction] = []
     if light != ticket.light:
-        actions.append(
-            SlaAction(SlaActionKind.set_light, ticket.id, f"{ticket.light}→{light}", new_light=light)
-        )
+        actions.append(SlaAction(SlaActionKind.set_light, ticket.id, f"{ticket.light}→{light}", new_light=light))
 
     if light is Light.yellow and _reminder_due(ticket, start, now, calendar, remind_every_hours):
         actions.append(
@@ -131,9 +127,7 @@ def plan_for_ticket(
         )
     elif light is Light.red and ticket.tier.is_top:
         if _reminder_due(ticket, ticket.due_at, now, calendar, remind_every_hours):
-            actions.append(
-                SlaAction(SlaActionKind.remind, ticket.id, NOTE_SUPERVISOR, recipient=Recipient.supervisor)
-            )
+            actions.append(SlaAction(SlaActionKind.remind, ticket.id, NOTE_SUPERVISOR, recipient=Recipient.supervisor))
     elif light is Light.red and (ticket.escalated_at is None or ticket.escalated_at < ticket.due_at):
         new_tier = ticket.tier.next()
         hours = ticket.hours_urgent if ticket.urgent else ticket.hours_normal
@@ -162,9 +156,7 @@ def plan_sla_actions(
     """The SLA actions for all tickets at `now`, grouped per ticket in the order to apply them."""
     actions: list[SlaAction] = []
     for ticket in tickets:
-        actions.extend(
-            plan_for_ticket(ticket, now, calendar, threshold, remind_every_hours=remind_every_hours)
-        )
+        actions.extend(plan_for_ticket(ticket, now, calendar, threshold, remind_every_hours=remind_every_hours))
     if actions:
         logger.info("SLA plan at %s: %d actions", now.isoformat(), len(actions))
     return actions

@@ -137,9 +137,7 @@ class WorkingCalendar:
         total_days = (last - first).days
         weeks, rest = divmod(total_days, 7)
         count = weeks * len(self.workdays)
-        count += sum(
-            1 for i in range(rest) if (first + timedelta(days=weeks * 7 + i)).weekday() in self.workdays
-        )
+        count += sum(1 for i in range(rest) if (first + timedelta(days=weeks * 7 + i)).weekday() in self.workdays)
         count -= bisect_left(self._lost, last) - bisect_left(self._lost, first)
         count += bisect_left(self._gained, last) - bisect_left(self._gained, first)
         return count
@@ -191,9 +189,7 @@ class WorkingCalendar:
                     due, remaining = self._consume(day, None, remaining)
         return due
 
-    def _consume(
-        self, day: date, moment: datetime | None, remaining: timedelta
-    ) -> tuple[datetime | None, timedelta]:
+    def _consume(self, day: date, moment: datetime | None, remaining: timedelta) -> tuple[datetime | None, timedelta]:
         """Spend working time of one day from `moment` (None: from its start): (due or None, rest)."""
         if not self.is_workday(day):
             return None, remaining

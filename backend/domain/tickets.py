@@ -210,17 +210,13 @@ def _check_guards(ticket: TicketSnapshot, action: Action, rule: Rule, actor_id: 
     if action is Action.verify and actor_id is not None and actor_id == ticket.handler_id:
         raise GuardFailed("核查人不能是处置人 (巡办分离: the verifier must not be the handler)")
     if action is Action.reopen and ticket.reopen_count >= ticket.reopen_limit:
-        raise GuardFailed(
-            f"已重新打开 {ticket.reopen_count} 次，达到上限 {ticket.reopen_limit} (reopen limit reached)"
-        )
+        raise GuardFailed(f"已重新打开 {ticket.reopen_count} 次，达到上限 {ticket.reopen_limit} (reopen limit reached)")
     if action is Action.escalate and ticket.tier.is_top:
         raise GuardFailed("已在职能部门层级，无法继续上报 (department tier cannot escalate)")
     if action is Action.self_close and not ticket.self_close_allowed:
         raise GuardFailed("该类别不允许自办自结 (this category cannot be self-closed)")
     if rule.to is None and ticket.status_before_hold not in _hold_entries(ticket.status):
-        raise GuardFailed(
-            f"无法恢复到挂起前状态 {ticket.status_before_hold!r} (no valid status before the hold)"
-        )
+        raise GuardFailed(f"无法恢复到挂起前状态 {ticket.status_before_hold!r} (no valid status before the hold)")
 
 
 def _hold_entries(hold: TicketStatus) -> frozenset[TicketStatus]:
@@ -229,20 +225,15 @@ def _hold_entries(hold: TicketStatus) -> frozenset[TicketStatus]:
 
 
 _HOLD_ENTRIES: Mapping[TicketStatus, frozenset[TicketStatus]] = {
-    hold: frozenset(status for (status, _), rule in TRANSITIONS.items() if rule.to is hold)
-    for hold in HOLD_STATUSES
+    hold: frozenset(status for (status, _), rule in TRANSITIONS.items() if rule.to is hold) for hold in HOLD_STATUSES
 }
 
 
-def transition(
-    ticket: TicketSnapshot, action: Action, actor: Actor, *, reason: str | None = None
-) -> TransitionResult:
+def transition(ticket: TicketSnapshot, action: Action, actor: Actor, *, reason: str | None = None) -> TransitionResult:
     """Apply one move to a ticket snapshot, or raise a DomainError and change nothing."""
     rule = TRANSITIONS.get((ticket.status, action))
     if rule is None:
-        raise InvalidTransition(
-            f"状态为 {ticket.status} 的工单不能执行 {action} (action not allowed from this status)"
-        )
+        raise InvalidTransition(f"状态为 {ticket.status} 的工单不能执行 {action} (action not allowed from this status)")
     if actor.role not in rule.roles:
         raise PermissionDenied(f"角色 {actor.role} 不能执行 {action} (role not allowed)")
     if rule.needs_reason and not _has_reason(reason):

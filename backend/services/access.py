@@ -56,10 +56,21 @@ def check_may_act(actor: ActorContext, ticket: Ticket, action: str, *, follower_
         raise NotFound(f"工单 {ticket.number} 不存在或无权查看")
     if actor.role is Role.resident and ticket.reporter_id != actor.person_id and action != "merge":
         raise PermissionDenied("只有反映人本人可以操作该工单")
-    if action in HANDLER_ACTIONS and actor.role is not Role.system and actor.role is not Role.admin \
-            and ticket.assignee_id is not None and ticket.assignee_id != actor.staff_id:
+    if (
+        action in HANDLER_ACTIONS
+        and actor.role is not Role.system
+        and actor.role is not Role.admin
+        and ticket.assignee_id is not None
+        and ticket.assignee_id != actor.staff_id
+    ):
         raise PermissionDenied(f"工单 {ticket.number} 未派给您，不能{_ACTION_NAMES.get(action, action)}")
 
 
-_ACTION_NAMES = {"accept": "接单", "start": "到场", "resolve": "办结", "return": "退回",
-                 "request_extension": "申请延期", "self_close": "自办自结"}
+_ACTION_NAMES = {
+    "accept": "接单",
+    "start": "到场",
+    "resolve": "办结",
+    "return": "退回",
+    "request_extension": "申请延期",
+    "self_close": "自办自结",
+}

@@ -22,24 +22,33 @@ def _first(session: Session, role: Role, scope: str | None) -> Staff | None:
     )
     # Least-loaded first, so two handlers of one department share the work.
     return session.scalars(
-        select(Staff).where(Staff.role == role.value, Staff.scope_code == scope, Staff.active.is_(True))
+        select(Staff)
+        .where(Staff.role == role.value, Staff.scope_code == scope, Staff.active.is_(True))
         .order_by(open_load, Staff.id)
         .limit(1)
     ).first()
 
 
-def choose_assignee(session: Session, rt: Runtime, *, grid_code: str | None, tier: Tier,
-                    department_code: str | None) -> Staff | None:
+def choose_assignee(
+    session: Session, rt: Runtime, *, grid_code: str | None, tier: Tier, department_code: str | None
+) -> Staff | None:
     """The handler for a tier: gridworker → grid leader → community dispatcher at grid tier, and so on."""
     community = rt.ancestor_at(grid_code, "community")
     street = rt.ancestor_at(grid_code, "street")
     ladder: list[tuple[Role, str | None]]
     if tier is Tier.grid:
-        ladder = [(Role.gridworker, grid_code), (Role.grid_leader, community),
-                  (Role.community_dispatcher, community), (Role.street_dispatcher, street)]
+        ladder = [
+            (Role.gridworker, grid_code),
+            (Role.grid_leader, community),
+            (Role.community_dispatcher, community),
+            (Role.street_dispatcher, street),
+        ]
     elif tier is Tier.community:
-        ladder = [(Role.community_dispatcher, community), (Role.grid_leader, community),
-                  (Role.street_dispatcher, street)]
+        ladder = [
+            (Role.community_dispatcher, community),
+            (Role.grid_leader, community),
+            (Role.street_dispatcher, street),
+        ]
     elif tier is Tier.street:
         ladder = [(Role.street_dispatcher, street)]
     else:
@@ -55,10 +64,14 @@ def choose_verifier(session: Session, rt: Runtime, ticket: Ticket) -> Staff | No
     """Someone other than the handler who checks the result on site (巡办分离)."""
     community = rt.ancestor_at(ticket.grid_code, "community")
     street = rt.ancestor_at(ticket.grid_code, "street")
-    for role, scope in ((Role.grid_leader, community), (Role.community_dispatcher, community),
-                        (Role.street_dispatcher, street)):
+    for role, scope in (
+        (Role.grid_leader, community),
+        (Role.community_dispatcher, community),
+        (Role.street_dispatcher, street),
+    ):
         for staff in session.scalars(
-            select(Staff).where(Staff.role == role.value, Staff.scope_code == scope, Staff.active.is_(True))
+            select(Staff)
+            .where(Staff.role == role.value, Staff.scope_code == scope, Staff.active.is_(True))
             .order_by(Staff.id)
         ):
             if staff.id != ticket.handler_id:
@@ -71,9 +84,12 @@ def dispatchers_for(session: Session, rt: Runtime, ticket: Ticket) -> list[Staff
     community = rt.ancestor_at(ticket.grid_code, "community")
     street = rt.ancestor_at(ticket.grid_code, "street")
     rows = session.scalars(
-        select(Staff).where(
+        select(Staff)
+        .where(
             ((Staff.role == Role.community_dispatcher.value) & (Staff.scope_code == community))
             | ((Staff.role == Role.street_dispatcher.value) & (Staff.scope_code == street))
-        ).where(Staff.active.is_(True)).order_by(Staff.id)
+        )
+        .where(Staff.active.is_(True))
+        .order_by(Staff.id)
     ).all()
     return list(rows)

@@ -32,8 +32,16 @@ def check_photo(data: bytes, *, max_bytes: int) -> str:
     return str(kind.mime)
 
 
-def store_photo(session: Session, *, upload_dir: Path, ticket: Ticket, data: bytes, stage: str,
-                uploaded_by: int | None, max_bytes: int) -> Attachment:
+def store_photo(
+    session: Session,
+    *,
+    upload_dir: Path,
+    ticket: Ticket,
+    data: bytes,
+    stage: str,
+    uploaded_by: int | None,
+    max_bytes: int,
+) -> Attachment:
     """Check and store a photo for a ticket (does not commit)."""
     mime = check_photo(data, max_bytes=max_bytes)
     digest = hashlib.sha256(data).hexdigest()
@@ -44,8 +52,15 @@ def store_photo(session: Session, *, upload_dir: Path, ticket: Ticket, data: byt
         tmp = path.with_suffix(".part")
         tmp.write_bytes(data)
         tmp.replace(path)
-    att = Attachment(ticket_id=ticket.id, stage=stage, content_type=mime, size=len(data), sha256=digest,
-                     path=name, uploaded_by=uploaded_by)
+    att = Attachment(
+        ticket_id=ticket.id,
+        stage=stage,
+        content_type=mime,
+        size=len(data),
+        sha256=digest,
+        path=name,
+        uploaded_by=uploaded_by,
+    )
     session.add(att)
     session.flush()
     return att

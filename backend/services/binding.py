@@ -50,15 +50,20 @@ def redeem(session: Session, channel: str, external_id: str, code: str, now: dat
         raise NotFound("绑定码对应的工作人员不存在或已停用")
     ident = identity_of(session, channel=channel, external_id=external_id)
     if ident is None:
-        session.add(ChannelIdentity(person_id=staff.person_id, channel=channel, external_id=external_id,
-                                    last_inbound_at=now))
+        session.add(
+            ChannelIdentity(person_id=staff.person_id, channel=channel, external_id=external_id, last_inbound_at=now)
+        )
     else:
         # The account may have talked to the bot as a resident before; it now speaks for the staff member.
         ident.person_id = staff.person_id
     # One account per channel for a staff member: drop older bindings on this channel.
-    for old in session.scalars(select(ChannelIdentity).where(
-            ChannelIdentity.person_id == staff.person_id, ChannelIdentity.channel == channel,
-            ChannelIdentity.external_id != external_id)):
+    for old in session.scalars(
+        select(ChannelIdentity).where(
+            ChannelIdentity.person_id == staff.person_id,
+            ChannelIdentity.channel == channel,
+            ChannelIdentity.external_id != external_id,
+        )
+    ):
         session.delete(old)
     row.used_at = now
     session.flush()

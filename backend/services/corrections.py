@@ -19,8 +19,9 @@ from backend.services.workflow import load_ticket
 CORRECTORS = (Role.community_dispatcher, Role.street_dispatcher, Role.supervisor, Role.admin)
 
 
-def correct_category(session: Session, rt: Runtime, number: str, actor: ActorContext, *,
-                     category_code: str) -> CategoryCorrection:
+def correct_category(
+    session: Session, rt: Runtime, number: str, actor: ActorContext, *, category_code: str
+) -> CategoryCorrection:
     """Set a ticket's category, re-derive department and tier, and record the correction. Commits."""
     if actor.role not in CORRECTORS:
         raise PermissionDenied("只有调度员、督办员或管理员可以更正分类")
@@ -35,22 +36,37 @@ def correct_category(session: Session, rt: Runtime, number: str, actor: ActorCon
     ticket.department_code = category.department_code
     if ticket.status in ("submitted", "returned") and category.tier:
         ticket.tier = category.tier
-    correction = CategoryCorrection(ticket_id=ticket.id, text=ticket.text, old_category=old,
-                                    new_category=category.code, corrected_by=actor.person_id,
-                                    created_at=rt.clock.now())
+    correction = CategoryCorrection(
+        ticket_id=ticket.id,
+        text=ticket.text,
+        old_category=old,
+        new_category=category.code,
+        corrected_by=actor.person_id,
+        created_at=rt.clock.now(),
+    )
     session.add(correction)
-    session.add(TicketEvent(ticket_id=ticket.id, at=rt.clock.now(), actor_id=actor.person_id,
-                            actor_role=actor.role.value, action="correct_category", from_status=ticket.status,
-                            to_status=ticket.status, note=f"{old} → {category.code}",
-                            data={"from": old, "to": category.code}))
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=rt.clock.now(),
+            actor_id=actor.person_id,
+            actor_role=actor.role.value,
+            action="correct_category",
+            from_status=ticket.status,
+            to_status=ticket.status,
+            note=f"{old} → {category.code}",
+            data={"from": old, "to": category.code},
+        )
+    )
     session.commit()
     return correction
 
 
 def export_corrections(session: Session, path: Path) -> int:
     """Write every correction as a training CSV (label,text); returns the row count."""
-    rows = session.execute(select(CategoryCorrection.new_category, CategoryCorrection.text)
-                           .order_by(CategoryCorrection.id)).all()
+    rows = session.execute(
+        select(CategoryCorrection.new_category, CategoryCorrection.text).order_by(CategoryCorrection.id)
+    ).all()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)

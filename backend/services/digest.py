@@ -24,13 +24,23 @@ def digest_counts(session: Session, staff: Staff, now: datetime) -> dict[str, An
     """Open tasks by light, new in the last 24 h, and up to five overdue ticket numbers."""
     mine = (Ticket.assignee_id == staff.id) & Ticket.status.in_([s.value for s in OPEN_STATUSES])
     by_light = dict(session.execute(select(Ticket.light, func.count()).where(mine).group_by(Ticket.light)).all())
-    new = session.scalar(select(func.count()).select_from(Ticket)
-                         .where(mine, Ticket.created_at >= now - timedelta(hours=24))) or 0
-    overdue = session.scalars(select(Ticket.number).where(mine, Ticket.light == "red")
-                              .order_by(Ticket.due_at).limit(OVERDUE_LISTED)).all()
-    return {"red": int(by_light.get("red", 0)), "yellow": int(by_light.get("yellow", 0)),
-            "green": int(by_light.get("green", 0)), "total": int(sum(by_light.values())), "new": int(new),
-            "overdue": list(overdue)}
+    new = (
+        session.scalar(
+            select(func.count()).select_from(Ticket).where(mine, Ticket.created_at >= now - timedelta(hours=24))
+        )
+        or 0
+    )
+    overdue = session.scalars(
+        select(Ticket.number).where(mine, Ticket.light == "red").order_by(Ticket.due_at).limit(OVERDUE_LISTED)
+    ).all()
+    return {
+        "red": int(by_light.get("red", 0)),
+        "yellow": int(by_light.get("yellow", 0)),
+        "green": int(by_light.get("green", 0)),
+        "total": int(sum(by_light.values())),
+        "new": int(new),
+        "overdue": list(overdue),
+    }
 
 
 def queue_digests(session: Session, now: datetime, period: str) -> int:
@@ -38,8 +48,14 @@ def queue_digests(session: Session, now: datetime, period: str) -> int:
     queued = 0
     holders = select(Ticket.assignee_id).where(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
     for staff in session.scalars(select(Staff).where(Staff.active.is_(True), Staff.id.in_(holders))):
-        row = notify.notify_staff(session, staff=staff, ticket=None, kind="digest", key=f"digest:{period}:{staff.id}",
-                                  **digest_counts(session, staff, now))
+        row = notify.notify_staff(
+            session,
+            staff=staff,
+            ticket=None,
+            kind="digest",
+            key=f"digest:{period}:{staff.id}",
+            **digest_counts(session, staff, now),
+        )
         queued += row is not None
     logger.info("queued %d digests for %s", queued, period)
     return queued
@@ -51,8 +67,12 @@ def daily_digest_job(session_factory: sessionmaker[Session], timezone: str) -> C
     def run(now: datetime) -> int:
         period = now.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d")
         with session_factory() as session:
-            already = session.scalar(select(func.count()).select_from(Notification)
-                                     .where(Notification.key.like(f"digest:{period}:%"))) or 0
+            already = (
+                session.scalar(
+                    select(func.count()).select_from(Notification).where(Notification.key.like(f"digest:{period}:%"))
+                )
+                or 0
+            )
             if already:
                 return 0  # a rerun of the same day (e.g. after a crash) sends nothing twice
             queued = queue_digests(session, now, period)

@@ -63,8 +63,15 @@ class Triage:
     place: Placement
 
 
-def triage(rt: Runtime, text: str, *, lon: float | None = None, lat: float | None = None,
-           home_area: str | None = None, classify: bool = True) -> Triage:
+def triage(
+    rt: Runtime,
+    text: str,
+    *,
+    lon: float | None = None,
+    lat: float | None = None,
+    home_area: str | None = None,
+    classify: bool = True,
+) -> Triage:
     """Classify (unless told not to), locate and check urgency, without touching the database."""
     from nlp.urgency import detect
 
@@ -73,12 +80,26 @@ def triage(rt: Runtime, text: str, *, lon: float | None = None, lat: float | Non
         pred = rt.classifier.predict(text)
         category, confidence, top3 = pred.subcategory, float(pred.confidence), list(pred.top3)
     urgency = detect(text)
-    return Triage(category, confidence, top3, urgency.is_urgent, urgency.kinds, urgency.hotlines,
-                  locate(rt, text=text, lon=lon, lat=lat, home_area=home_area))
+    return Triage(
+        category,
+        confidence,
+        top3,
+        urgency.is_urgent,
+        urgency.kinds,
+        urgency.hotlines,
+        locate(rt, text=text, lon=lon, lat=lat, home_area=home_area),
+    )
 
 
-def locate(rt: Runtime, *, text: str | None = None, lon: float | None = None, lat: float | None = None,
-           area_code: str | None = None, home_area: str | None = None) -> Placement:
+def locate(
+    rt: Runtime,
+    *,
+    text: str | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+    area_code: str | None = None,
+    home_area: str | None = None,
+) -> Placement:
     """A pin first, then an area the reporter picked, then place words in the text, then their home."""
     if lon is not None and lat is not None:
         code = rt.grids.locate(lon, lat)
@@ -95,16 +116,16 @@ def locate(rt: Runtime, *, text: str | None = None, lon: float | None = None, la
     return Placement()
 
 
-def submit_report(session: Session, rt: Runtime, report: ReportIn, *,
-                  actor: ActorContext | None = None) -> Ticket:
+def submit_report(session: Session, rt: Runtime, report: ReportIn, *, actor: ActorContext | None = None) -> Ticket:
     """Create a ticket from a report and dispatch it when grid and category are known. Commits."""
     ticket = create_ticket(session, rt, report, actor=actor)
     session.commit()
     return ticket
 
 
-def create_ticket(session: Session, rt: Runtime, report: ReportIn, *,
-                  actor: ActorContext | None = None, dispatch: bool = True) -> Ticket:
+def create_ticket(
+    session: Session, rt: Runtime, report: ReportIn, *, actor: ActorContext | None = None, dispatch: bool = True
+) -> Ticket:
     """The body of submit_report, without the commit (for callers that add more to the transaction).
 
     A report that already carries its category is not classified again; `dispatch=False` leaves the
@@ -134,30 +155,50 @@ def create_ticket(session: Session, rt: Runtime, report: ReportIn, *,
     urgent = tri.urgent if report.urgent is None else report.urgent
     now = rt.clock.now()
     ticket = Ticket(
-        number=next_ticket_number(session, prefix=rt.settings.ticket_number_prefix, now=now,
-                                  timezone=rt.city.calendar.timezone),
-        channel=report.channel, reporter_id=report.reporter_id, source=report.source, text=text,
+        number=next_ticket_number(
+            session, prefix=rt.settings.ticket_number_prefix, now=now, timezone=rt.city.calendar.timezone
+        ),
+        channel=report.channel,
+        reporter_id=report.reporter_id,
+        source=report.source,
+        text=text,
         category_code=category.code if category else None,
         category_confidence=(report.category_confidence or 1.0) if report.category_code else tri.confidence,
         priority="urgent" if urgent else "normal",
-        lon=report.lon, lat=report.lat, location_text=report.location_text,
-        area_code=place.area_code, grid_code=place.grid_code,
+        lon=report.lon,
+        lat=report.lat,
+        location_text=report.location_text,
+        area_code=place.area_code,
+        grid_code=place.grid_code,
         community_code=rt.ancestor_at(place.grid_code, "community"),
         street_code=rt.ancestor_at(place.grid_code, "street"),
         department_code=category.department_code if category else None,
         tier=(category.tier if category and category.tier else Tier.grid.value),
-        status="submitted", created_at=now, updated_at=now,
+        status="submitted",
+        created_at=now,
+        updated_at=now,
     )
     session.add(ticket)
     session.flush()
     who = actor or SYSTEM
-    session.add(TicketEvent(
-        ticket_id=ticket.id, at=now, actor_id=who.person_id or report.reporter_id,
-        actor_role=(who.role if actor else Role.resident).value, action="submit", from_status=None,
-        to_status="submitted", note=None,
-        data={"place_source": place.source, "confidence": round(tri.confidence, 3),
-              "top3": [[c, round(p, 3)] for c, p in tri.top3], "urgency": list(tri.urgency_kinds)},
-    ))
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=now,
+            actor_id=who.person_id or report.reporter_id,
+            actor_role=(who.role if actor else Role.resident).value,
+            action="submit",
+            from_status=None,
+            to_status="submitted",
+            note=None,
+            data={
+                "place_source": place.source,
+                "confidence": round(tri.confidence, 3),
+                "top3": [[c, round(p, 3)] for c, p in tri.top3],
+                "urgency": list(tri.urgency_kinds),
+            },
+        )
+    )
     session.flush()
     if dispatch and ticket.grid_code and ticket.category_code:
         apply_action(session, rt, ticket, Action.dispatch, SYSTEM, reason="自动分拨")
@@ -171,14 +212,32 @@ def open_duplicates(session: Session, rt: Runtime, ticket: Ticket) -> list[tuple
     if not ticket.grid_code or not ticket.category_code:
         return []
     rows = session.scalars(
-        select(Ticket).where(
-            Ticket.grid_code == ticket.grid_code, Ticket.category_code == ticket.category_code,
-            Ticket.id != ticket.id, Ticket.status.in_([s.value for s in OPEN_STATUSES]),
-        ).order_by(Ticket.id.desc()).limit(200)
+        select(Ticket)
+        .where(
+            Ticket.grid_code == ticket.grid_code,
+            Ticket.category_code == ticket.category_code,
+            Ticket.id != ticket.id,
+            Ticket.status.in_([s.value for s in OPEN_STATUSES]),
+        )
+        .order_by(Ticket.id.desc())
+        .limit(200)
     ).all()
     by_id = {str(t.id): t for t in rows}
-    cands = [Candidate(id=str(t.id), text=t.text, grid_code=t.grid_code or "", category=t.category_code or "",
-                       created_at=t.created_at) for t in rows]
-    new = Candidate(id=str(ticket.id), text=ticket.text, grid_code=ticket.grid_code,
-                    category=ticket.category_code, created_at=ticket.created_at)
+    cands = [
+        Candidate(
+            id=str(t.id),
+            text=t.text,
+            grid_code=t.grid_code or "",
+            category=t.category_code or "",
+            created_at=t.created_at,
+        )
+        for t in rows
+    ]
+    new = Candidate(
+        id=str(ticket.id),
+        text=ticket.text,
+        grid_code=ticket.grid_code,
+        category=ticket.category_code,
+        created_at=ticket.created_at,
+    )
     return [(by_id[i], s) for i, s in rt.duplicates.find(new, cands, rt.clock.now())]

@@ -15,11 +15,29 @@ from backend.db.models import Notification, Person, Staff, Ticket, TicketFollowe
 from backend.services.people import preferred_identity
 
 # Resident-facing kinds
-RESIDENT_KINDS = ("dispatched", "accepted", "in_progress", "resolved", "closed", "reopened",
-                  "cancelled", "merged", "escalated")
+RESIDENT_KINDS = (
+    "dispatched",
+    "accepted",
+    "in_progress",
+    "resolved",
+    "closed",
+    "reopened",
+    "cancelled",
+    "merged",
+    "escalated",
+)
 # Staff-facing kinds
-STAFF_KINDS = ("task_new", "task_reminder", "task_escalated", "task_returned", "verify_request",
-               "extension_request", "extension_decided", "supervise", "digest")
+STAFF_KINDS = (
+    "task_new",
+    "task_reminder",
+    "task_escalated",
+    "task_returned",
+    "verify_request",
+    "extension_request",
+    "extension_decided",
+    "supervise",
+    "digest",
+)
 
 
 def ticket_payload(ticket: Ticket, **extra: Any) -> dict[str, Any]:
@@ -38,15 +56,30 @@ def ticket_payload(ticket: Ticket, **extra: Any) -> dict[str, Any]:
     return payload
 
 
-def notify_person(session: Session, *, person: Person, kind: str, key: str, ticket: Ticket | None,
-                  payload: dict[str, Any], channel: str | None = None) -> Notification | None:
+def notify_person(
+    session: Session,
+    *,
+    person: Person,
+    kind: str,
+    key: str,
+    ticket: Ticket | None,
+    payload: dict[str, Any],
+    channel: str | None = None,
+) -> Notification | None:
     """Queue one message to a person on their preferred channel; None if they cannot be reached."""
     ident = preferred_identity(person, channel)
     if ident is None:
         return None
     payload = {**payload, "lang": ident.language}
-    row = Notification(key=key, ticket_id=ticket.id if ticket else None, person_id=person.id,
-                       channel=ident.channel, external_id=ident.external_id, kind=kind, payload=payload)
+    row = Notification(
+        key=key,
+        ticket_id=ticket.id if ticket else None,
+        person_id=person.id,
+        channel=ident.channel,
+        external_id=ident.external_id,
+        kind=kind,
+        payload=payload,
+    )
     session.add(row)
     return row
 
@@ -59,7 +92,8 @@ def notify_reporters(session: Session, *, ticket: Ticket, kind: str, event_id: i
         if reporter is not None and reporter.kind == "resident":
             people.append(reporter)
     followers = session.scalars(
-        select(Person).join(TicketFollower, TicketFollower.person_id == Person.id)
+        select(Person)
+        .join(TicketFollower, TicketFollower.person_id == Person.id)
         .where(TicketFollower.ticket_id == ticket.id)
     ).all()
     people += [p for p in followers if p not in people]
@@ -67,14 +101,22 @@ def notify_reporters(session: Session, *, ticket: Ticket, kind: str, event_id: i
     sent = 0
     for person in people:
         channel = ticket.channel if person.id == ticket.reporter_id else None
-        if notify_person(session, person=person, kind=kind, key=f"t{ticket.id}:e{event_id}:p{person.id}:{kind}",
-                         ticket=ticket, payload=payload, channel=channel):
+        if notify_person(
+            session,
+            person=person,
+            kind=kind,
+            key=f"t{ticket.id}:e{event_id}:p{person.id}:{kind}",
+            ticket=ticket,
+            payload=payload,
+            channel=channel,
+        ):
             sent += 1
     return sent
 
 
-def notify_staff(session: Session, *, staff: Staff, ticket: Ticket | None, kind: str, key: str,
-                 **extra: Any) -> Notification | None:
+def notify_staff(
+    session: Session, *, staff: Staff, ticket: Ticket | None, kind: str, key: str, **extra: Any
+) -> Notification | None:
     """Tell a staff member about a task (new, reminder, escalation, verification …)."""
     payload = ticket_payload(ticket, **extra) if ticket else dict(extra)
     return notify_person(session, person=staff.person, kind=kind, key=key, ticket=ticket, payload=payload)

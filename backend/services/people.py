@@ -15,14 +15,11 @@ from backend.services.actors import ActorContext
 def identity_of(session: Session, *, channel: str, external_id: str) -> ChannelIdentity | None:
     """The identity for (channel, external id), if known."""
     return session.scalar(
-        select(ChannelIdentity).where(
-            ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
-        )
+        select(ChannelIdentity).where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
     )
 
 
-def resident_for(session: Session, *, channel: str, external_id: str, name: str = "",
-                 language: str = "zh") -> Person:
+def resident_for(session: Session, *, channel: str, external_id: str, name: str = "", language: str = "zh") -> Person:
     """The person behind a chat identity, created as a resident on first contact."""
     ident = identity_of(session, channel=channel, external_id=external_id)
     if ident is not None:
@@ -33,22 +30,29 @@ def resident_for(session: Session, *, channel: str, external_id: str, name: str 
     return new_resident(session, channel=channel, external_id=external_id, name=name, language=language)
 
 
-def new_resident(session: Session, *, channel: str, external_id: str, name: str = "",
-                 language: str = "zh") -> Person:
+def new_resident(session: Session, *, channel: str, external_id: str, name: str = "", language: str = "zh") -> Person:
     """A resident created for a chat identity the caller has just looked up and not found."""
     person = Person(kind="resident", name=name)
     session.add(person)
     session.flush()
-    session.add(ChannelIdentity(person_id=person.id, channel=channel, external_id=external_id,
-                                language=language, last_inbound_at=utcnow()))
+    session.add(
+        ChannelIdentity(
+            person_id=person.id, channel=channel, external_id=external_id, language=language, last_inbound_at=utcnow()
+        )
+    )
     session.flush()
     return person
 
 
 def staff_actor(staff: Staff) -> ActorContext:
     """The acting context of a staff member."""
-    return ActorContext(role=Role(staff.role), person_id=staff.person_id, staff_id=staff.id,
-                        scope_code=staff.scope_code, name=staff.person.name)
+    return ActorContext(
+        role=Role(staff.role),
+        person_id=staff.person_id,
+        staff_id=staff.id,
+        scope_code=staff.scope_code,
+        name=staff.person.name,
+    )
 
 
 def resident_actor(person: Person) -> ActorContext:

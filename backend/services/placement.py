@@ -16,8 +16,16 @@ from backend.services.workflow import apply_action
 logger = logging.getLogger(__name__)
 
 
-def place_ticket(session: Session, rt: Runtime, ticket: Ticket, actor: ActorContext, *, lon: float | None = None,
-                 lat: float | None = None, location_text: str | None = None) -> bool:
+def place_ticket(
+    session: Session,
+    rt: Runtime,
+    ticket: Ticket,
+    actor: ActorContext,
+    *,
+    lon: float | None = None,
+    lat: float | None = None,
+    location_text: str | None = None,
+) -> bool:
     """Give an unrouted ticket its place and dispatch it if it now can be; False if the place is unknown.
 
     Writes a "locate" audit event; does not commit.
@@ -29,14 +37,24 @@ def place_ticket(session: Session, rt: Runtime, ticket: Ticket, actor: ActorCont
         return False
     now = rt.clock.now()
     ticket.lon, ticket.lat = lon, lat
-    ticket.location_text = (location_text or ticket.location_text or None)
+    ticket.location_text = location_text or ticket.location_text or None
     ticket.area_code, ticket.grid_code = place.area_code, place.grid_code
     ticket.community_code = rt.ancestor_at(place.grid_code, "community")
     ticket.street_code = rt.ancestor_at(place.grid_code, "street")
     ticket.updated_at = now
-    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor_id=actor.person_id, actor_role=actor.role.value,
-                            action="locate", from_status=ticket.status, to_status=ticket.status,
-                            note=None, data={"place_source": place.source, "area": place.area_code}))
+    session.add(
+        TicketEvent(
+            ticket_id=ticket.id,
+            at=now,
+            actor_id=actor.person_id,
+            actor_role=actor.role.value,
+            action="locate",
+            from_status=ticket.status,
+            to_status=ticket.status,
+            note=None,
+            data={"place_source": place.source, "area": place.area_code},
+        )
+    )
     session.flush()
     if ticket.status == TicketStatus.submitted.value and ticket.category_code:
         apply_action(session, rt, ticket, Action.dispatch, SYSTEM, reason="补充位置后自动分拨")

@@ -41,8 +41,12 @@ def filtered(actor: ActorContext, f: TicketFilter) -> Select[Ticket]:
         subs = select(Category.code).where(Category.parent_code == f.category)
         stmt = stmt.where((Ticket.category_code == f.category) | Ticket.category_code.in_(subs))
     if f.grid:
-        stmt = stmt.where((Ticket.grid_code == f.grid) | (Ticket.community_code == f.grid)
-                          | (Ticket.street_code == f.grid) | (Ticket.area_code == f.grid))
+        stmt = stmt.where(
+            (Ticket.grid_code == f.grid)
+            | (Ticket.community_code == f.grid)
+            | (Ticket.street_code == f.grid)
+            | (Ticket.area_code == f.grid)
+        )
     if f.department:
         stmt = stmt.where(Ticket.department_code == f.department)
     if f.created_from:
@@ -55,8 +59,9 @@ def filtered(actor: ActorContext, f: TicketFilter) -> Select[Ticket]:
     return stmt
 
 
-def list_tickets(session: Session, actor: ActorContext, f: TicketFilter, *, limit: int = 50,
-                 offset: int = 0) -> tuple[list[Ticket], bool]:
+def list_tickets(
+    session: Session, actor: ActorContext, f: TicketFilter, *, limit: int = 50, offset: int = 0
+) -> tuple[list[Ticket], bool]:
     """One page of tickets, newest first, and whether more follow."""
     stmt = filtered(actor, f).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit + 1).offset(offset)
     rows = list(session.scalars(stmt))
@@ -67,8 +72,12 @@ def counts(session: Session, actor: ActorContext, f: TicketFilter) -> dict[str, 
     """Counts by status, light, category and department within scope and filter."""
     base = filtered(actor, f).subquery()
     out: dict[str, dict[str, int] | int] = {}
-    for key, col in (("by_status", base.c.status), ("by_light", base.c.light),
-                     ("by_category", base.c.category_code), ("by_department", base.c.department_code)):
+    for key, col in (
+        ("by_status", base.c.status),
+        ("by_light", base.c.light),
+        ("by_category", base.c.category_code),
+        ("by_department", base.c.department_code),
+    ):
         rows = session.execute(select(col, func.count()).group_by(col)).all()
         out[key] = {str(k): int(n) for k, n in rows if k is not None}
     out["total"] = int(session.scalar(select(func.count()).select_from(base)) or 0)

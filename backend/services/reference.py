@@ -36,17 +36,34 @@ def sync_reference(session: Session, city: CityConfig) -> LoadSummary:
         summary.categories += 1
     session.flush()
     for sub in city.subcategories.values():
-        session.merge(Category(code=sub.code, name=sub.name, parent_code=sub.category,
-                               department_code=sub.department, tier=sub.tier, hours_normal=sub.hours_normal,
-                               hours_urgent=sub.hours_urgent, self_close=sub.self_close))
+        session.merge(
+            Category(
+                code=sub.code,
+                name=sub.name,
+                parent_code=sub.category,
+                department_code=sub.department,
+                tier=sub.tier,
+                hours_normal=sub.hours_normal,
+                hours_urgent=sub.hours_urgent,
+                self_close=sub.self_close,
+            )
+        )
         summary.categories += 1
     # Parents before children, so the self-referencing foreign key holds.
     order = {"district": 0, "street": 1, "community": 2, "grid": 3, "special": 3, "microgrid": 4}
     for area in sorted(city.areas.values(), key=lambda a: (order.get(a.level, 9), a.code)):
-        session.merge(Area(code=area.code, name=area.name, level=area.level, parent_code=area.parent,
-                           households=area.households, special_kind=area.special_kind,
-                           aliases=[{"name": a.name, "kind": a.kind} for a in area.aliases],
-                           geometry_wkt=area.geometry.wkt))
+        session.merge(
+            Area(
+                code=area.code,
+                name=area.name,
+                level=area.level,
+                parent_code=area.parent,
+                households=area.households,
+                special_kind=area.special_kind,
+                aliases=[{"name": a.name, "kind": a.kind} for a in area.aliases],
+                geometry_wkt=area.geometry.wkt,
+            )
+        )
         summary.areas += 1
         if summary.areas % 50 == 0:
             session.flush()
@@ -65,8 +82,9 @@ def sync_staff(session: Session, city: CityConfig, *, demo_password: str | None)
             person = Person(kind="staff", name=rec.name, phone=rec.phone or None)
             session.add(person)
             session.flush()
-            staff = Staff(person_id=person.id, code=rec.code, role=rec.role, scope_code=rec.scope or None,
-                          password_hash=demo_hash)
+            staff = Staff(
+                person_id=person.id, code=rec.code, role=rec.role, scope_code=rec.scope or None, password_hash=demo_hash
+            )
             session.add(staff)
         else:
             staff.role, staff.scope_code = rec.role, rec.scope or None
@@ -75,8 +93,11 @@ def sync_staff(session: Session, city: CityConfig, *, demo_password: str | None)
         for channel, ext in (("wecom", rec.wecom_userid), ("telegram", rec.telegram_user_id)):
             if ext in (None, ""):
                 continue
-            exists = session.scalar(select(ChannelIdentity).where(
-                ChannelIdentity.channel == channel, ChannelIdentity.external_id == str(ext)))
+            exists = session.scalar(
+                select(ChannelIdentity).where(
+                    ChannelIdentity.channel == channel, ChannelIdentity.external_id == str(ext)
+                )
+            )
             if exists is None:
                 session.add(ChannelIdentity(person_id=staff.person_id, channel=channel, external_id=str(ext)))
         count += 1

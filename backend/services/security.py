@@ -28,15 +28,23 @@ def verify_password(password: str, hashed: str | None) -> bool:
 
 def issue_token(*, subject: str, secret: str, ttl_minutes: int, now: datetime, **claims: Any) -> str:
     """A signed token that expires after ttl_minutes."""
-    payload = {"sub": subject, "iat": int(now.timestamp()),
-               "exp": int((now + timedelta(minutes=ttl_minutes)).timestamp()), **claims}
+    payload = {
+        "sub": subject,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=ttl_minutes)).timestamp()),
+        **claims,
+    }
     return jwt.encode(payload, secret, algorithm="HS256")
 
 
 def read_token(token: str, *, secret: str, now: datetime) -> dict[str, Any]:
     """The claims of a valid token unexpired at `now` (the runtime's clock); raises jwt.PyJWTError otherwise."""
-    claims: dict[str, Any] = jwt.decode(token, secret, algorithms=["HS256"],
-                                        options={"require": ["exp", "sub"], "verify_exp": False, "verify_iat": False})
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        secret,
+        algorithms=["HS256"],
+        options={"require": ["exp", "sub"], "verify_exp": False, "verify_iat": False},
+    )
     if int(claims["exp"]) <= int(now.timestamp()):
         raise jwt.ExpiredSignatureError("token expired")
     return claims

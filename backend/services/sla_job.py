@@ -36,19 +36,27 @@ class SlaTickSummary:
 def run_sla_tick(session: Session, rt: Runtime) -> SlaTickSummary:
     """Check every ticket whose clock runs, in batches, each batch in its own transaction."""
     summary = SlaTickSummary()
-    hours = {c.code: (c.hours_normal or 8.0, c.hours_urgent or 2.0)
-             for c in session.scalars(select(Category).where(Category.parent_code.is_not(None)))}
+    hours = {
+        c.code: (c.hours_normal or 8.0, c.hours_urgent or 2.0)
+        for c in session.scalars(select(Category).where(Category.parent_code.is_not(None)))
+    }
     last_id = 0
     running = [s.value for s in CLOCK_RUNNING_STATUSES]
     while True:
-        ids = list(session.scalars(
-            select(Ticket.id).where(Ticket.status.in_(running), Ticket.due_at.is_not(None), Ticket.id > last_id)
-            .order_by(Ticket.id).limit(BATCH)))
+        ids = list(
+            session.scalars(
+                select(Ticket.id)
+                .where(Ticket.status.in_(running), Ticket.due_at.is_not(None), Ticket.id > last_id)
+                .order_by(Ticket.id)
+                .limit(BATCH)
+            )
+        )
         if not ids:
             break
         last_id = ids[-1]
-        for ticket in session.scalars(select(Ticket).where(Ticket.id.in_(ids)).order_by(Ticket.id)
-                                      .with_for_update(skip_locked=True)):
+        for ticket in session.scalars(
+            select(Ticket).where(Ticket.id.in_(ids)).order_by(Ticket.id).with_for_update(skip_locked=True)
+        ):
             summary.checked += 1
             _apply(session, rt, ticket, hours.get(ticket.category_code or "", (8.0, 2.0)), summary)
         session.commit()
@@ -58,10 +66,19 @@ def run_sla_tick(session: Session, rt: Runtime) -> SlaTickSummary:
 
 def _apply(session: Session, rt: Runtime, ticket: Ticket, hours: tuple[float, float], summary: SlaTickSummary) -> None:
     now = rt.clock.now()
-    view = SlaView(id=ticket.id, status=TicketStatus(ticket.status), tier=Tier(ticket.tier),
-                   created_at=ticket.clock_started_at or ticket.created_at, due_at=ticket.due_at,  # type: ignore[arg-type]
-                   urgent=ticket.priority == "urgent", light=Light(ticket.light), hours_normal=hours[0],
-                   hours_urgent=hours[1], reminded_at=ticket.reminded_at, escalated_at=ticket.escalated_at)
+    view = SlaView(
+        id=ticket.id,
+        status=TicketStatus(ticket.status),
+        tier=Tier(ticket.tier),
+        created_at=ticket.clock_started_at or ticket.created_at,
+        due_at=ticket.due_at,  # type: ignore[arg-type]
+        urgent=ticket.priority == "urgent",
+        light=Light(ticket.light),
+        hours_normal=hours[0],
+        hours_urgent=hours[1],
+        reminded_at=ticket.reminded_at,
+        escalated_at=ticket.escalated_at,
+    )
     for action in plan_for_ticket(view, now, rt.calendar, rt.city.calendar.warning_threshold):
         if action.kind is SlaActionKind.set_light and action.new_light is not None:
             _event(session, ticket, "light", f"预警亮灯：{ticket.light} → {action.new_light}", now)
@@ -71,9 +88,14 @@ def _apply(session: Session, rt: Runtime, ticket: Ticket, hours: tuple[float, fl
             event = _event(session, ticket, "supervise", action.note, now)
             ticket.reminded_at = now
             for staff in _reminder_recipients(session, ticket, action.recipient):
-                notify.notify_staff(session, staff=staff, ticket=ticket,
-                                    kind="supervise" if action.recipient is Recipient.supervisor else "task_reminder",
-                                    key=f"t{ticket.id}:e{event.id}:remind:{staff.id}", note=action.note)
+                notify.notify_staff(
+                    session,
+                    staff=staff,
+                    ticket=ticket,
+                    kind="supervise" if action.recipient is Recipient.supervisor else "task_reminder",
+                    key=f"t{ticket.id}:e{event.id}:remind:{staff.id}",
+                    note=action.note,
+                )
             summary.reminders += 1
         elif action.kind is SlaActionKind.escalate:
             apply_action(session, rt, ticket, Action.escalate, SYSTEM, reason=action.note)
@@ -84,8 +106,16 @@ def _apply(session: Session, rt: Runtime, ticket: Ticket, hours: tuple[float, fl
 
 
 def _event(session: Session, ticket: Ticket, action: str, note: str, now: object) -> TicketEvent:
-    event = TicketEvent(ticket_id=ticket.id, at=now, actor_id=None, actor_role=Role.system.value, action=action,
-                        from_status=ticket.status, to_status=ticket.status, note=note)
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        at=now,
+        actor_id=None,
+        actor_role=Role.system.value,
+        action=action,
+        from_status=ticket.status,
+        to_status=ticket.status,
+        note=note,
+    )
     session.add(event)
     session.flush()
     return event
@@ -93,7 +123,6 @@ def _event(session: Session, ticket: Ticket, action: str, note: str, now: object
 
 def _reminder_recipients(session: Session, ticket: Ticket, recipient: Recipient | None) -> list[Staff]:
     if recipient is Recipient.supervisor:
-        return list(session.scalars(select(Staff).where(Staff.role == Role.supervisor.value,
-                                                        Staff.active.is_(True))))
+        return list(session.scalars(select(Staff).where(Staff.role == Role.supervisor.value, Staff.active.is_(True))))
     staff = session.get(Staff, ticket.assignee_id) if ticket.assignee_id else None
     return [staff] if staff else []

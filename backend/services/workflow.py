@@ -40,8 +40,11 @@ _RESIDENT_NOTICE: dict[Action, str] = {
 def load_ticket(session: Session, number_or_id: str | int, *, lock: bool = False) -> Ticket:
     """A ticket by public number or id, optionally locked FOR UPDATE; NotFound otherwise."""
     stmt = select(Ticket)
-    stmt = stmt.where(Ticket.id == number_or_id) if isinstance(number_or_id, int) \
+    stmt = (
+        stmt.where(Ticket.id == number_or_id)
+        if isinstance(number_or_id, int)
         else stmt.where(Ticket.number == number_or_id)
+    )
     if lock:
         stmt = stmt.with_for_update()
     ticket = session.scalar(stmt)
@@ -64,16 +67,28 @@ def snapshot(session: Session, rt: Runtime, ticket: Ticket) -> TicketSnapshot:
     """The pure-domain view of a ticket."""
     category = category_of(session, ticket)
     return TicketSnapshot(
-        status=TicketStatus(ticket.status), tier=Tier(ticket.tier), handler_id=ticket.handler_id,
-        reopen_count=ticket.reopen_count, reopen_limit=rt.settings.reopen_limit,
+        status=TicketStatus(ticket.status),
+        tier=Tier(ticket.tier),
+        handler_id=ticket.handler_id,
+        reopen_count=ticket.reopen_count,
+        reopen_limit=rt.settings.reopen_limit,
         status_before_hold=TicketStatus(ticket.status_before_hold) if ticket.status_before_hold else None,
         self_close_allowed=bool(category and category.self_close),
     )
 
 
-def apply_action(session: Session, rt: Runtime, ticket: Ticket, action: Action, actor: ActorContext, *,
-                 reason: str | None = None, assignee: Staff | None = None, merge_into: Ticket | None = None,
-                 data: dict[str, Any] | None = None) -> TicketEvent:
+def apply_action(
+    session: Session,
+    rt: Runtime,
+    ticket: Ticket,
+    action: Action,
+    actor: ActorContext,
+    *,
+    reason: str | None = None,
+    assignee: Staff | None = None,
+    merge_into: Ticket | None = None,
+    data: dict[str, Any] | None = None,
+) -> TicketEvent:
     """Make one allowed move and write its audit event and notifications; raises DomainError otherwise.
 
     Does not commit: the caller owns the transaction.
@@ -93,8 +108,9 @@ def apply_action(session: Session, rt: Runtime, ticket: Ticket, action: Action, 
     extra: dict[str, Any] = dict(data or {})
 
     if action in (Action.dispatch, Action.escalate, Action.reopen):
-        target = assignee or choose_assignee(session, rt, grid_code=ticket.grid_code, tier=Tier(ticket.tier),
-                                             department_code=ticket.department_code)
+        target = assignee or choose_assignee(
+            session, rt, grid_code=ticket.grid_code, tier=Tier(ticket.tier), department_code=ticket.department_code
+        )
         ticket.assignee_id = target.id if target else None
         extra["assignee"] = target.code if target else None
         _start_clock(session, rt, ticket, now)
@@ -120,18 +136,35 @@ def apply_action(session: Session, rt: Runtime, ticket: Ticket, action: Action, 
         for pid in followers_of(session, ticket):
             _follow(session, merge_into, pid)
 
-    event = TicketEvent(ticket_id=ticket.id, at=now, actor_id=actor.person_id, actor_role=actor.role.value,
-                        action=action.value, from_status=result.from_status.value,
-                        to_status=result.to_status.value, note=result.event.note, data=extra)
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        at=now,
+        actor_id=actor.person_id,
+        actor_role=actor.role.value,
+        action=action.value,
+        from_status=result.from_status.value,
+        to_status=result.to_status.value,
+        note=result.event.note,
+        data=extra,
+    )
     session.add(event)
     session.flush()
     _notify(session, rt, ticket, action, event, reason)
     return event
 
 
-def perform_action(session: Session, rt: Runtime, number: str, action: Action, actor: ActorContext, *,
-                   reason: str | None = None, assignee_code: str | None = None,
-                   merge_into: str | None = None, data: dict[str, Any] | None = None) -> Ticket:
+def perform_action(
+    session: Session,
+    rt: Runtime,
+    number: str,
+    action: Action,
+    actor: ActorContext,
+    *,
+    reason: str | None = None,
+    assignee_code: str | None = None,
+    merge_into: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> Ticket:
     """Take one action on a ticket by its number, in one committed transaction."""
     ticket = load_ticket(session, number, lock=True)
     assignee = None
@@ -142,14 +175,14 @@ def perform_action(session: Session, rt: Runtime, number: str, action: Action, a
     target = load_ticket(session, merge_into) if merge_into else None
     if target is not None:
         check_may_act(actor, target, "read")  # merging into a ticket must not reveal or touch one out of scope
-    apply_action(session, rt, ticket, action, actor, reason=reason, assignee=assignee, merge_into=target,
-                 data=data)
+    apply_action(session, rt, ticket, action, actor, reason=reason, assignee=assignee, merge_into=target, data=data)
     session.commit()
     return ticket
 
 
-def reassign(session: Session, rt: Runtime, number: str, actor: ActorContext, *, assignee_code: str,
-             note: str | None = None) -> Ticket:
+def reassign(
+    session: Session, rt: Runtime, number: str, actor: ActorContext, *, assignee_code: str, note: str | None = None
+) -> Ticket:
     """Give a ticket to another staff member (dispatchers and admins), keeping its status."""
     if actor.role not in (Role.community_dispatcher, Role.street_dispatcher, Role.supervisor, Role.admin):
         raise PermissionDenied("只有调度员、督办员或管理员可以改派")
@@ -160,9 +193,17 @@ def reassign(session: Session, rt: Runtime, number: str, actor: ActorContext, *,
         raise NotFound(f"没有编号为 {assignee_code} 的在岗工作人员")
     previous = ticket.assignee_id
     ticket.assignee_id = staff.id
-    event = TicketEvent(ticket_id=ticket.id, at=rt.clock.now(), actor_id=actor.person_id,
-                        actor_role=actor.role.value, action="reassign", from_status=ticket.status,
-                        to_status=ticket.status, note=note, data={"from": previous, "to": staff.code})
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        at=rt.clock.now(),
+        actor_id=actor.person_id,
+        actor_role=actor.role.value,
+        action="reassign",
+        from_status=ticket.status,
+        to_status=ticket.status,
+        note=note,
+        data={"from": previous, "to": staff.code},
+    )
     session.add(event)
     session.flush()
     notify.notify_staff(session, staff=staff, ticket=ticket, kind="task_new", key=f"t{ticket.id}:e{event.id}:new")
@@ -176,9 +217,16 @@ def comment(session: Session, rt: Runtime, number: str, actor: ActorContext, *, 
         raise GuardFailed("备注不能为空")
     ticket = load_ticket(session, number)
     check_may_act(actor, ticket, "comment", follower_ids=followers_of(session, ticket))
-    event = TicketEvent(ticket_id=ticket.id, at=rt.clock.now(), actor_id=actor.person_id,
-                        actor_role=actor.role.value, action="comment", from_status=ticket.status,
-                        to_status=ticket.status, note=note.strip()[:2000])
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        at=rt.clock.now(),
+        actor_id=actor.person_id,
+        actor_role=actor.role.value,
+        action="comment",
+        from_status=ticket.status,
+        to_status=ticket.status,
+        note=note.strip()[:2000],
+    )
     session.add(event)
     session.commit()
     return event
@@ -204,8 +252,9 @@ def _follow(session: Session, ticket: Ticket, person_id: int | None) -> None:
         session.flush()
 
 
-def _notify(session: Session, rt: Runtime, ticket: Ticket, action: Action, event: TicketEvent,
-            reason: str | None) -> None:
+def _notify(
+    session: Session, rt: Runtime, ticket: Ticket, action: Action, event: TicketEvent, reason: str | None
+) -> None:
     kind = _RESIDENT_NOTICE.get(action)
     if kind:
         notify.notify_reporters(session, ticket=ticket, kind=kind, event_id=event.id, note=reason)
@@ -214,15 +263,21 @@ def _notify(session: Session, rt: Runtime, ticket: Ticket, action: Action, event
     if action in staff_kind and ticket.assignee_id is not None:
         assignee = session.get(Staff, ticket.assignee_id)
         if assignee is not None:
-            notify.notify_staff(session, staff=assignee, ticket=ticket, kind=staff_kind[action],
-                                key=f"{key}:{staff_kind[action]}", reason=reason)
+            notify.notify_staff(
+                session,
+                staff=assignee,
+                ticket=ticket,
+                kind=staff_kind[action],
+                key=f"{key}:{staff_kind[action]}",
+                reason=reason,
+            )
     elif action is Action.resolve:
         verifier = choose_verifier(session, rt, ticket)
         if verifier is not None:
-            notify.notify_staff(session, staff=verifier, ticket=ticket, kind="verify_request",
-                                key=f"{key}:verify")
+            notify.notify_staff(session, staff=verifier, ticket=ticket, kind="verify_request", key=f"{key}:verify")
     elif action in (Action.return_, Action.request_extension):
         kind_ = "task_returned" if action is Action.return_ else "extension_request"
         for staff in dispatchers_for(session, rt, ticket):
-            notify.notify_staff(session, staff=staff, ticket=ticket, kind=kind_,
-                                key=f"{key}:{kind_}:{staff.id}", reason=reason)
+            notify.notify_staff(
+                session, staff=staff, ticket=ticket, kind=kind_, key=f"{key}:{kind_}:{staff.id}", reason=reason
+            )

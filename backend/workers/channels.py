@@ -64,20 +64,26 @@ Fallback = Callable[[Session, Notification, PermanentChannelError], "Notificatio
 TEMPLATE_CHANNEL = "wechat_template"
 
 
-def wechat_template_fallback(session: Session, row: Notification,
-                             error: PermanentChannelError) -> Notification | None:
+def wechat_template_fallback(session: Session, row: Notification, error: PermanentChannelError) -> Notification | None:
     """The default fallback: the same message as a WeChat template message to the person's openid, if any."""
     if row.channel == TEMPLATE_CHANNEL or row.person_id is None:
         return None
     openid = session.scalar(
-        select(ChannelIdentity.external_id)
-        .where(ChannelIdentity.person_id == row.person_id, ChannelIdentity.channel == "wechat")
+        select(ChannelIdentity.external_id).where(
+            ChannelIdentity.person_id == row.person_id, ChannelIdentity.channel == "wechat"
+        )
     )
     if openid is None:
         return None
-    return Notification(key=f"{row.key}:template"[:200], ticket_id=row.ticket_id, person_id=row.person_id,
-                        channel=TEMPLATE_CHANNEL, external_id=openid, kind=row.kind,
-                        payload={**row.payload, "fallback_from": row.channel, "fallback_reason": str(error)})
+    return Notification(
+        key=f"{row.key}:template"[:200],
+        ticket_id=row.ticket_id,
+        person_id=row.person_id,
+        channel=TEMPLATE_CHANNEL,
+        external_id=openid,
+        kind=row.kind,
+        payload={**row.payload, "fallback_from": row.channel, "fallback_reason": str(error)},
+    )
 
 
 def fallback_is_due(error: PermanentChannelError) -> bool:

@@ -69,9 +69,11 @@ class OutboxConfig:
     def from_settings(cls, settings: Any, **overrides: Any) -> OutboxConfig:
         """Build from backend.settings.Settings (worker_lease_seconds, worker_batch_size, and worker_processes,
         between which each account-wide rate limit is shared)."""
-        values: dict[str, Any] = {"lease_seconds": float(settings.worker_lease_seconds),
-                                  "batch_size": int(settings.worker_batch_size),
-                                  "limits": RateLimits().share(int(settings.worker_processes))}
+        values: dict[str, Any] = {
+            "lease_seconds": float(settings.worker_lease_seconds),
+            "batch_size": int(settings.worker_batch_size),
+            "limits": RateLimits().share(int(settings.worker_processes)),
+        }
         values.update(overrides)
         return cls(**values)
 
@@ -106,14 +108,18 @@ class _Result:
     deferred_for: float | None = None  # set when the rate limits put the row back unsent
 
 
-def claim(session: Session, *, worker_id: str, channels: Iterable[str], batch_size: int,
-          lease_seconds: float, now: datetime) -> list[Notification]:
+def claim(
+    session: Session, *, worker_id: str, channels: Iterable[str], batch_size: int, lease_seconds: float, now: datetime
+) -> list[Notification]:
     """Lease up to batch_size due rows (pending, due, lease free or expired) of the given channels."""
     due = (
         select(Notification.id)
-        .where(Notification.status == "pending", Notification.next_attempt_at <= now,
-               Notification.channel.in_(list(channels)),
-               or_(Notification.lease_until.is_(None), Notification.lease_until < now))
+        .where(
+            Notification.status == "pending",
+            Notification.next_attempt_at <= now,
+            Notification.channel.in_(list(channels)),
+            or_(Notification.lease_until.is_(None), Notification.lease_until < now),
+        )
         .order_by(Notification.next_attempt_at, Notification.id)
         .limit(batch_size)
         .with_for_update(skip_locked=True)
@@ -127,8 +133,11 @@ def claim(session: Session, *, worker_id: str, channels: Iterable[str], batch_si
     stmt = (
         update(Notification)
         .where(chosen)
-        .values(lease_owner=worker_id, lease_until=now + timedelta(seconds=lease_seconds),
-                attempts=Notification.attempts + 1)
+        .values(
+            lease_owner=worker_id,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            attempts=Notification.attempts + 1,
+        )
         .returning(Notification)
         .execution_options(synchronize_session=False)
     )
@@ -140,9 +149,17 @@ def claim(session: Session, *, worker_id: str, channels: Iterable[str], batch_si
 class OutboxWorker:
     """One worker's state: its senders, rate limiter and send threads. Call drain_once() repeatedly."""
 
-    def __init__(self, session_factory: sessionmaker[Session], senders: Mapping[str, Sender], *,
-                 worker_id: str, config: OutboxConfig | None = None, fallback: Fallback | None = None,
-                 limiter: RateLimiter | None = None, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        senders: Mapping[str, Sender],
+        *,
+        worker_id: str,
+        config: OutboxConfig | None = None,
+        fallback: Fallback | None = None,
+        limiter: RateLimiter | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.session_factory = session_factory
         self.senders = dict(senders)
         self.worker_id = worker_id
@@ -150,8 +167,7 @@ class OutboxWorker:
         self.fallback = fallback
         self.limiter = limiter or RateLimiter(self.config.limits)
         self.rng = rng or random.Random()
-        self._pool = ThreadPoolExecutor(max_workers=self.config.send_threads,
-                                        thread_name_prefix=f"outbox-{worker_id}")
+        self._pool = ThreadPoolExecutor(max_workers=self.config.send_threads, thread_name_prefix=f"outbox-{worker_id}")
 
     def close(self) -> None:
         """Stop the send threads."""
@@ -173,8 +189,14 @@ class OutboxWorker:
             return []
         now = utcnow()
         with transaction(self.session_factory) as session:
-            rows = claim(session, worker_id=self.worker_id, channels=self.senders.keys(),
-                         batch_size=self.config.batch_size, lease_seconds=self.config.lease_seconds, now=now)
+            rows = claim(
+                session,
+                worker_id=self.worker_id,
+                channels=self.senders.keys(),
+                batch_size=self.config.batch_size,
+                lease_seconds=self.config.lease_seconds,
+                now=now,
+            )
             closed = self._closed_windows(session, rows, now)
         return [self._pool.submit(self._deliver, row, row.id in closed) for row in rows]
 
@@ -191,11 +213,14 @@ class OutboxWorker:
                 by_channel[(row.channel, window)].append(row)
         closed: set[int] = set()
         for (channel, window), group in by_channel.items():
-            last_seen = dict(session.execute(
-                select(ChannelIdentity.external_id, ChannelIdentity.last_inbound_at)
-                .where(ChannelIdentity.channel == channel,
-                       ChannelIdentity.external_id.in_({r.external_id for r in group}))
-            ).all())
+            last_seen = dict(
+                session.execute(
+                    select(ChannelIdentity.external_id, ChannelIdentity.last_inbound_at).where(
+                        ChannelIdentity.channel == channel,
+                        ChannelIdentity.external_id.in_({r.external_id for r in group}),
+                    )
+                ).all()
+            )
             for row in group:
                 seen = last_seen.get(row.external_id)
                 if seen is None or seen < now - window:
@@ -220,8 +245,13 @@ class OutboxWorker:
             if isinstance(exc, TransientChannelError) and exc.retry_after:
                 self.limiter.hold(row.channel, row.external_id, exc.retry_after)
             if not isinstance(exc, ChannelError):
-                logger.warning("sender for %s raised an unexpected %s on notification %s",
-                               row.channel, type(exc).__name__, row.id, exc_info=True)
+                logger.warning(
+                    "sender for %s raised an unexpected %s on notification %s",
+                    row.channel,
+                    type(exc).__name__,
+                    row.id,
+                    exc_info=True,
+                )
             return _Result(row, at, error=exc, duration_ms=(time.perf_counter() - start) * 1000)
         return _Result(row, at, duration_ms=(time.perf_counter() - start) * 1000)
 
@@ -236,24 +266,31 @@ class OutboxWorker:
                 if res.deferred_for is not None:
                     out.deferred += 1
                     session.execute(
-                        update(Notification).where(Notification.id == row.id)
-                        .values(attempts=Notification.attempts - 1, lease_owner=None, lease_until=None,
-                                next_attempt_at=now + timedelta(seconds=res.deferred_for))
+                        update(Notification)
+                        .where(Notification.id == row.id)
+                        .values(
+                            attempts=Notification.attempts - 1,
+                            lease_owner=None,
+                            lease_until=None,
+                            next_attempt_at=now + timedelta(seconds=res.deferred_for),
+                        )
                     )
                     continue
                 if res.error is None:
                     sent_ids.append(row.id)
                     attempts.append(self._attempt(row, res, Outcome.SENT, None))
                     continue
-                decision = decide(res.error, row.attempts, self.config.retry,
-                                  has_fallback=self.fallback is not None, rng=self.rng)
+                decision = decide(
+                    res.error, row.attempts, self.config.retry, has_fallback=self.fallback is not None, rng=self.rng
+                )
                 outcome = self._apply_failure(session, row, decision, now, res.error)
                 counter = _COUNTERS[outcome]
                 setattr(out, counter, getattr(out, counter) + 1)
                 attempts.append(self._attempt(row, res, outcome, decision.reason))
             if sent_ids:
                 session.execute(
-                    update(Notification).where(Notification.id.in_(sent_ids))
+                    update(Notification)
+                    .where(Notification.id.in_(sent_ids))
                     .values(status="sent", sent_at=now, lease_owner=None, lease_until=None, last_error=None)
                     .execution_options(synchronize_session=False)
                 )
@@ -264,28 +301,46 @@ class OutboxWorker:
         return out
 
     def _attempt(self, row: Notification, res: _Result, outcome: str, error: str | None) -> dict[str, Any]:
-        return {"notification_id": row.id, "at": res.at, "worker": self.worker_id, "outcome": outcome,
-                "error": error, "duration_ms": res.duration_ms}
+        return {
+            "notification_id": row.id,
+            "at": res.at,
+            "worker": self.worker_id,
+            "outcome": outcome,
+            "error": error,
+            "duration_ms": res.duration_ms,
+        }
 
-    def _apply_failure(self, session: Session, row: Notification, decision: Decision, now: datetime,
-                       error: BaseException) -> str:
+    def _apply_failure(
+        self, session: Session, row: Notification, decision: Decision, now: datetime, error: BaseException
+    ) -> str:
         """Write a failed attempt's consequence on the row; returns the outcome actually taken."""
         base = update(Notification).where(Notification.id == row.id)
         if decision.outcome is Outcome.RETRY:
             assert decision.delay is not None
-            session.execute(base.values(lease_owner=None, lease_until=None, last_error=decision.reason,
-                                        next_attempt_at=now + timedelta(seconds=decision.delay)))
+            session.execute(
+                base.values(
+                    lease_owner=None,
+                    lease_until=None,
+                    last_error=decision.reason,
+                    next_attempt_at=now + timedelta(seconds=decision.delay),
+                )
+            )
             return Outcome.RETRY
         if decision.outcome is Outcome.FALLBACK:
             assert isinstance(error, PermanentChannelError)
             alt_key = self._fallback(session, row, error)
             if alt_key is not None:
-                session.execute(base.values(status="fallback", lease_owner=None, lease_until=None,
-                                            last_error=f"{decision.reason} → fallback {alt_key}"))
+                session.execute(
+                    base.values(
+                        status="fallback",
+                        lease_owner=None,
+                        lease_until=None,
+                        last_error=f"{decision.reason} → fallback {alt_key}",
+                    )
+                )
                 return Outcome.FALLBACK
             decision = Decision(Outcome.DEAD, None, f"{decision.reason}; no fallback")
-        session.execute(base.values(status="dead", lease_owner=None, lease_until=None,
-                                    last_error=decision.reason))
+        session.execute(base.values(status="dead", lease_owner=None, lease_until=None, last_error=decision.reason))
         logger.info("notification %s (%s) dead-lettered: %s", row.id, row.kind, decision.reason)
         return Outcome.DEAD
 
@@ -311,8 +366,14 @@ class OutboxWorker:
         return alt.key
 
 
-def drain_once(session_factory: sessionmaker[Session], senders: Mapping[str, Sender], *, worker_id: str,
-               config: OutboxConfig | None = None, fallback: Fallback | None = None) -> DrainResult:
+def drain_once(
+    session_factory: sessionmaker[Session],
+    senders: Mapping[str, Sender],
+    *,
+    worker_id: str,
+    config: OutboxConfig | None = None,
+    fallback: Fallback | None = None,
+) -> DrainResult:
     """One claim-send-record step with a fresh worker (tests; a loop should keep one OutboxWorker)."""
     with OutboxWorker(session_factory, senders, worker_id=worker_id, config=config, fallback=fallback) as w:
         return w.drain_once()
@@ -330,18 +391,25 @@ def drain_until_idle(worker: OutboxWorker, *, timeout: float = 30.0) -> DrainRes
     return total
 
 
-def run_worker(session_factory: sessionmaker[Session], senders: Mapping[str, Sender], *, worker_id: str,
-               stop_event: threading.Event, jobs: Sequence[PeriodicJob] = (),
-               config: OutboxConfig | None = None, fallback: Fallback | None = None) -> DrainResult:
+def run_worker(
+    session_factory: sessionmaker[Session],
+    senders: Mapping[str, Sender],
+    *,
+    worker_id: str,
+    stop_event: threading.Event,
+    jobs: Sequence[PeriodicJob] = (),
+    config: OutboxConfig | None = None,
+    fallback: Fallback | None = None,
+) -> DrainResult:
     """Send notifications (and run the periodic jobs in a side thread) until stop_event is set."""
     config = config or OutboxConfig()
     total = DrainResult()
     job_thread: threading.Thread | None = None
     if jobs:
-        runner = PeriodicRunner(session_factory, jobs, worker_id=worker_id,
-                                lease_seconds=config.lease_seconds)
-        job_thread = threading.Thread(target=runner.loop, args=(stop_event, config.job_check_seconds),
-                                      name=f"jobs-{worker_id}", daemon=True)
+        runner = PeriodicRunner(session_factory, jobs, worker_id=worker_id, lease_seconds=config.lease_seconds)
+        job_thread = threading.Thread(
+            target=runner.loop, args=(stop_event, config.job_check_seconds), name=f"jobs-{worker_id}", daemon=True
+        )
         job_thread.start()
     logger.info("worker %s started: channels %s, %d jobs", worker_id, sorted(senders), len(jobs))
     worker = OutboxWorker(session_factory, senders, worker_id=worker_id, config=config, fallback=fallback)
@@ -390,9 +458,13 @@ def repeat_report(session: Session, *, now: datetime | None = None) -> RepeatRep
     """Count claims that ended without a recorded outcome, plus 'sent' outcomes beyond the first."""
     now = now or utcnow()
     outcomes = (
-        select(NotificationAttempt.notification_id.label("nid"), func.count().label("n"),
-               func.sum(case((NotificationAttempt.outcome == Outcome.SENT.value, 1), else_=0)).label("sent"))
-        .group_by(NotificationAttempt.notification_id).subquery()
+        select(
+            NotificationAttempt.notification_id.label("nid"),
+            func.count().label("n"),
+            func.sum(case((NotificationAttempt.outcome == Outcome.SENT.value, 1), else_=0)).label("sent"),
+        )
+        .group_by(NotificationAttempt.notification_id)
+        .subquery()
     )
     in_flight = case((Notification.lease_until > now, 1), else_=0)
     lost = Notification.attempts - func.coalesce(outcomes.c.n, 0) - in_flight
@@ -400,7 +472,8 @@ def repeat_report(session: Session, *, now: datetime | None = None) -> RepeatRep
     repeats = case((lost > 0, lost), else_=0) + case((extra_sent > 0, extra_sent), else_=0)
     stmt = (
         select(func.coalesce(func.sum(repeats), 0), func.count())
-        .select_from(Notification).outerjoin(outcomes, outcomes.c.nid == Notification.id)
+        .select_from(Notification)
+        .outerjoin(outcomes, outcomes.c.nid == Notification.id)
         .where(repeats > 0)
     )
     total, rows = session.execute(stmt).one()
@@ -427,19 +500,30 @@ def dead_letters(session: Session, limit: int = 100, offset: int = 0) -> list[De
     """The dead-letter list, newest failure first."""
     last_at = (
         select(NotificationAttempt.notification_id.label("nid"), func.max(NotificationAttempt.at).label("at"))
-        .group_by(NotificationAttempt.notification_id).subquery()
+        .group_by(NotificationAttempt.notification_id)
+        .subquery()
     )
     stmt = (
         select(Notification, last_at.c.at)
         .outerjoin(last_at, last_at.c.nid == Notification.id)
         .where(Notification.status == "dead")
         .order_by(last_at.c.at.desc(), Notification.id.desc())
-        .limit(limit).offset(offset)
+        .limit(limit)
+        .offset(offset)
     )
     return [
-        DeadLetter(id=n.id, key=n.key, kind=n.kind, channel=n.channel, ticket_id=n.ticket_id,
-                   person_id=n.person_id, attempts=n.attempts, reason=n.last_error, created_at=n.created_at,
-                   last_attempt_at=at)
+        DeadLetter(
+            id=n.id,
+            key=n.key,
+            kind=n.kind,
+            channel=n.channel,
+            ticket_id=n.ticket_id,
+            person_id=n.person_id,
+            attempts=n.attempts,
+            reason=n.last_error,
+            created_at=n.created_at,
+            last_attempt_at=at,
+        )
         for n, at in session.execute(stmt).all()
     ]
 
@@ -453,7 +537,8 @@ def requeue_dead(session: Session, ids: Sequence[int], *, now: datetime | None =
     if not ids:
         return 0
     result = session.execute(
-        update(Notification).where(Notification.id.in_(list(ids)), Notification.status == "dead")
+        update(Notification)
+        .where(Notification.id.in_(list(ids)), Notification.status == "dead")
         .values(status="pending", next_attempt_at=now or utcnow(), lease_owner=None, lease_until=None)
         .execution_options(synchronize_session=False)
     )

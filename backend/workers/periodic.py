@@ -67,8 +67,15 @@ def daily_at(hhmm: str, tz: str = "Asia/Shanghai") -> PeriodKey:
 class PeriodicRunner:
     """Runs the due jobs of one worker; several runners on one database share the work per period."""
 
-    def __init__(self, session_factory: sessionmaker[Session], jobs: Sequence[PeriodicJob], *,
-                 worker_id: str, lease_seconds: float = 60.0, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        jobs: Sequence[PeriodicJob],
+        *,
+        worker_id: str,
+        lease_seconds: float = 60.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         names = [job.name for job in jobs]
         if len(set(names)) != len(names):
             raise ValueError(f"job names must be unique: {names}")
@@ -125,9 +132,11 @@ class PeriodicRunner:
         with transaction(self.session_factory) as session:
             result = session.execute(
                 update(JobLease)
-                .where(JobLease.name == name,
-                       or_(JobLease.last_period.is_(None), JobLease.last_period < period),
-                       or_(JobLease.lease_until.is_(None), JobLease.lease_until < now))
+                .where(
+                    JobLease.name == name,
+                    or_(JobLease.last_period.is_(None), JobLease.last_period < period),
+                    or_(JobLease.lease_until.is_(None), JobLease.lease_until < now),
+                )
                 .values(owner=self.worker_id, lease_until=now + lease)
                 .execution_options(synchronize_session=False)
             )
@@ -139,15 +148,22 @@ class PeriodicRunner:
             values["last_period"] = period
         with transaction(self.session_factory) as session:
             session.execute(
-                update(JobLease).where(JobLease.name == name, JobLease.owner == self.worker_id)
-                .values(**values).execution_options(synchronize_session=False)
+                update(JobLease)
+                .where(JobLease.name == name, JobLease.owner == self.worker_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
             )
 
 
-def standard_jobs(*, sla_tick_seconds: float, digest_time: str, timezone: str,
-                  sla_tick: Callable[[datetime], object],
-                  supervise: Callable[[datetime], object] | None = None,
-                  digest: Callable[[datetime], object] | None = None) -> list[PeriodicJob]:
+def standard_jobs(
+    *,
+    sla_tick_seconds: float,
+    digest_time: str,
+    timezone: str,
+    sla_tick: Callable[[datetime], object],
+    supervise: Callable[[datetime], object] | None = None,
+    digest: Callable[[datetime], object] | None = None,
+) -> list[PeriodicJob]:
     """The worker's periodic jobs: the SLA tick (lights, escalation), 督办 reminders, the daily digest.
 
     Pass settings.sla_tick_seconds, settings.digest_time and the calendar's timezone; the callables are the

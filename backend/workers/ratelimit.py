@@ -58,8 +58,9 @@ class RateLimits:
     enabled: bool = True
 
     @classmethod
-    def from_config(cls, overrides: Mapping[str, Mapping[str, Sequence[float] | None]] | None = None, *,
-                    enabled: bool = True) -> RateLimits:
+    def from_config(
+        cls, overrides: Mapping[str, Mapping[str, Sequence[float] | None]] | None = None, *, enabled: bool = True
+    ) -> RateLimits:
         """The defaults with per-channel overrides, e.g. {"telegram": {"recipient": [1, 1], "channel": None}}.
 
         Each value is [per_second, burst] (burst optional) or None to switch that limit off; the shape
@@ -79,11 +80,11 @@ class RateLimits:
         """This configuration with each channel-wide rate split between `workers` worker processes."""
         if workers <= 1:
             return self
+
         def split(rate: Rate | None) -> Rate | None:
             return Rate(rate.per_second / workers, max(1.0, rate.burst / workers)) if rate else None
 
-        per_channel = {name: replace(lim, channel=split(lim.channel))
-                       for name, lim in self.per_channel.items()}
+        per_channel = {name: replace(lim, channel=split(lim.channel)) for name, lim in self.per_channel.items()}
         return replace(self, per_channel=per_channel)
 
 
@@ -117,8 +118,7 @@ class Reservation:
 class RateLimiter:
     """Reserves send slots under the channel and recipient limits of a RateLimits configuration."""
 
-    def __init__(self, limits: RateLimits | None = None, *,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, limits: RateLimits | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits or RateLimits()
         self._clock = clock
         self._lock = threading.Lock()

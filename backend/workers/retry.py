@@ -29,8 +29,7 @@ class RetryPolicy:
     # Never wait longer than this for a platform's retry_after; beyond it the platform is misbehaving.
     max_retry_after: float = 3600.0
 
-    def delay(self, attempt: int, retry_after: float | None = None,
-              rng: random.Random | None = None) -> float:
+    def delay(self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
         """Seconds to wait before attempt number `attempt + 1`, never less than the platform's retry_after."""
         draw = rng.uniform if rng is not None else random.uniform
         raw = min(self.cap_seconds, self.base_seconds * self.factor ** max(0, attempt - 1))
@@ -51,8 +50,9 @@ class Decision:
     reason: str
 
 
-def decide(error: BaseException, attempt: int, policy: RetryPolicy, *, has_fallback: bool,
-           rng: random.Random | None = None) -> Decision:
+def decide(
+    error: BaseException, attempt: int, policy: RetryPolicy, *, has_fallback: bool, rng: random.Random | None = None
+) -> Decision:
     """Classify a send error: transient → retry (until max_attempts), blocked/window → fallback, else dead."""
     reason = describe(error)
     if isinstance(error, PermanentChannelError):

@@ -21,8 +21,12 @@ from backend.workers.channels import BlockedError, PermanentChannelError, Transi
 logger = logging.getLogger(__name__)
 
 # Telegram's 403 descriptions meaning the chat is gone for good.
-_BLOCKED_MARKERS = ("bot was blocked by the user", "user is deactivated", "bot was kicked",
-                    "bot can't initiate conversation")
+_BLOCKED_MARKERS = (
+    "bot was blocked by the user",
+    "user is deactivated",
+    "bot was kicked",
+    "bot can't initiate conversation",
+)
 
 
 def plain_text(notification: Notification) -> str:
@@ -35,13 +39,19 @@ def plain_text(notification: Notification) -> str:
 class TelegramHttpSender:
     """Sends a notification as one sendMessage call to <api_base><token>/sendMessage."""
 
-    def __init__(self, api_base: str, token: str, *, render: Callable[[Notification], str] = plain_text,
-                 timeout: float = 10.0, max_connections: int = 64) -> None:
+    def __init__(
+        self,
+        api_base: str,
+        token: str,
+        *,
+        render: Callable[[Notification], str] = plain_text,
+        timeout: float = 10.0,
+        max_connections: int = 64,
+    ) -> None:
         self.url = f"{api_base}{token}/sendMessage"
         self.render = render
         self._timeouts = {"timeout": {"connect": timeout, "read": timeout, "write": timeout, "pool": timeout}}
-        self.pool = httpcore.ConnectionPool(max_connections=max_connections,
-                                            max_keepalive_connections=max_connections)
+        self.pool = httpcore.ConnectionPool(max_connections=max_connections, max_keepalive_connections=max_connections)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -54,9 +64,13 @@ class TelegramHttpSender:
         if markup:
             body["reply_markup"] = markup
         try:
-            response = self.pool.request("POST", self.url, headers=_HEADERS,
-                                         content=json.dumps(body, ensure_ascii=False).encode(),
-                                         extensions=self._timeouts)
+            response = self.pool.request(
+                "POST",
+                self.url,
+                headers=_HEADERS,
+                content=json.dumps(body, ensure_ascii=False).encode(),
+                extensions=self._timeouts,
+            )
         except httpcore.TimeoutException as exc:
             raise TransientChannelError(f"telegram timeout: {type(exc).__name__}") from exc
         except (httpcore.NetworkError, httpcore.ProtocolError) as exc:
@@ -79,8 +93,9 @@ def raise_for_telegram(status: int, content: bytes) -> None:
     if status == 429:
         params = data.get("parameters") or {} if isinstance(data, dict) else {}
         retry_after = params.get("retry_after")
-        raise TransientChannelError(f"telegram 429: {description}",
-                                    retry_after=float(retry_after) if retry_after is not None else None)
+        raise TransientChannelError(
+            f"telegram 429: {description}", retry_after=float(retry_after) if retry_after is not None else None
+        )
     if status >= 500:
         raise TransientChannelError(f"telegram {status}: {description}")
     if status == 403 and any(marker in description.lower() for marker in _BLOCKED_MARKERS):

@@ -16,8 +16,10 @@ from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind
 
 logger = logging.getLogger(__name__)
 
-HELP = ("Type a message, or: a number to press that button · /loc LON LAT [label] to share a location · "
-        "/photo PATH to send a photo · /follow · /quit")
+HELP = (
+    "Type a message, or: a number to press that button · /loc LON LAT [label] to share a location · "
+    "/photo PATH to send a photo · /follow · /quit"
+)
 
 
 def render_lines(messages: list[Outbound], buttons: list[Button]) -> list[str]:
@@ -46,8 +48,14 @@ def parse_input(line: str, buttons: list[Button]) -> Inbound | None:
     if line.startswith("/loc "):
         parts = line.split(maxsplit=3)
         try:
-            return Inbound("", "", InboundKind.location, lon=float(parts[1]), lat=float(parts[2]),
-                           label=parts[3] if len(parts) > 3 else "")
+            return Inbound(
+                "",
+                "",
+                InboundKind.location,
+                lon=float(parts[1]),
+                lat=float(parts[2]),
+                label=parts[3] if len(parts) > 3 else "",
+            )
         except (IndexError, ValueError):
             return Inbound("", "", InboundKind.unknown)
     if line.startswith("/photo "):
@@ -94,7 +102,18 @@ def chat_command(
         message = parse_input(typed, buttons)
         if message is None:
             break
-        inbound = Inbound(CHANNEL, user_id, message.kind, text=message.text, data=message.data, lon=message.lon,
-                          lat=message.lat, label=message.label, image=message.image, image_ref=message.image_ref,
-                          language=lang, message_id=f"console-{user_id}-{next(counter)}")
+        inbound = Inbound(
+            CHANNEL,
+            user_id,
+            message.kind,
+            text=message.text,
+            data=message.data,
+            lon=message.lon,
+            lat=message.lat,
+            label=message.label,
+            image=message.image,
+            image_ref=message.image_ref,
+            language=lang,
+            message_id=f"console-{user_id}-{next(counter)}",
+        )
         replies = engine.handle(inbound)

@@ -44,9 +44,14 @@ def take_pending(session: Session, user_id: str, *, channel: str = CHANNEL) -> l
     ident = identity_of(session, channel=channel, external_id=user_id)
     if ident is None:
         return []
-    rows = session.scalars(select(Notification).where(
-        Notification.person_id == ident.person_id, Notification.status == "pending",
-    ).order_by(Notification.id)).all()
+    rows = session.scalars(
+        select(Notification)
+        .where(
+            Notification.person_id == ident.person_id,
+            Notification.status == "pending",
+        )
+        .order_by(Notification.id)
+    ).all()
     out: list[Outbound] = []
     now = utcnow()
     for row in rows:

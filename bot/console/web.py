@@ -77,8 +77,18 @@ def simulator_send(msg: SimulatorMessage, request: Request) -> dict[str, Any]:
     except (binascii.Error, ValueError) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "photo_base64 is not base64") from exc
     user_id = _user_id(engine, msg.user, msg.staff)
-    inbound = Inbound(CHANNEL, user_id, msg.kind, text=msg.text, data=msg.data, lon=msg.lon, lat=msg.lat,
-                      label=msg.label, image=image, language=msg.language)
+    inbound = Inbound(
+        CHANNEL,
+        user_id,
+        msg.kind,
+        text=msg.text,
+        data=msg.data,
+        lon=msg.lon,
+        lat=msg.lat,
+        label=msg.label,
+        image=image,
+        language=msg.language,
+    )
     replies = engine.handle(inbound)
     with engine.session_factory() as session:
         pending = take_pending(session, user_id)
@@ -86,10 +96,11 @@ def simulator_send(msg: SimulatorMessage, request: Request) -> dict[str, Any]:
 
 
 @router.get("/simulator/api/inbox")
-def simulator_inbox(request: Request,
-                    user: Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[\w\-]+$")] = "demo",
-                    staff: Annotated[str | None, Query(max_length=64, pattern=r"^[\w\-]+$")] = None,
-                    ) -> dict[str, Any]:
+def simulator_inbox(
+    request: Request,
+    user: Annotated[str, Query(min_length=1, max_length=40, pattern=r"^[\w\-]+$")] = "demo",
+    staff: Annotated[str | None, Query(max_length=64, pattern=r"^[\w\-]+$")] = None,
+) -> dict[str, Any]:
     """Pending notifications for a simulator user (the page polls this)."""
     engine = _engine(request)
     user_id = _user_id(engine, user, staff)

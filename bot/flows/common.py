@@ -95,9 +95,14 @@ def visible_ticket(turn: Turn, number: str) -> Ticket | None:
 def show_status(turn: Turn, ticket: Ticket) -> None:
     """Reply with a ticket's status, its timeline and the actions open to a resident."""
     rt = turn.rt
-    text = turn.t("status.summary", number=ticket.number, status=status_label(ticket.status, turn.lang),
-                  category=category_name(rt, ticket.category_code, turn.lang),
-                  place=place_text(rt, ticket, turn.lang), text=ticket.text[:60])
+    text = turn.t(
+        "status.summary",
+        number=ticket.number,
+        status=status_label(ticket.status, turn.lang),
+        category=category_name(rt, ticket.category_code, turn.lang),
+        place=place_text(rt, ticket, turn.lang),
+        text=ticket.text[:60],
+    )
     if ticket.merged_into_id is not None:
         into = turn.session.get(Ticket, ticket.merged_into_id)
         if into is not None:
@@ -124,5 +129,7 @@ def _rated_since_resolution(ticket: Ticket, person_id: int) -> bool:
 
 def rating_buttons(lang: str, number: str) -> list[tuple[str, str]]:
     """满意 / 基本满意 / 不满意 buttons for a ticket."""
-    return [(t(f"rating.{score}", lang), f"rate:{number}:{score}")
-            for score in ("satisfied", "basically_satisfied", "dissatisfied")]
+    return [
+        (t(f"rating.{score}", lang), f"rate:{number}:{score}")
+        for score in ("satisfied", "basically_satisfied", "dissatisfied")
+    ]

@@ -56,13 +56,21 @@ class Turn:
 
     def ask_location(self, text: str, buttons: list[tuple[str, str]] | None = None) -> None:
         """Ask for a location pin (adapters show a share-location control), with optional choices."""
-        self.out.append(Outbound(OutboundKind.location_request, text=text,
-                                 buttons=tuple(Button(label, data) for label, data in buttons or [])))
+        self.out.append(
+            Outbound(
+                OutboundKind.location_request,
+                text=text,
+                buttons=tuple(Button(label, data) for label, data in buttons or []),
+            )
+        )
 
     def card(self, title: str, text: str, buttons: list[tuple[str, str]]) -> None:
         """Reply with a task card."""
-        self.out.append(Outbound(OutboundKind.card, title=title, text=text,
-                                 buttons=tuple(Button(label, data) for label, data in buttons)))
+        self.out.append(
+            Outbound(
+                OutboundKind.card, title=title, text=text, buttons=tuple(Button(label, data) for label, data in buttons)
+            )
+        )
 
     def reset(self) -> None:
         """End the dialogue in progress, keeping sticky keys."""

@@ -25,8 +25,12 @@ MY_TICKETS_LIMIT = 5
 
 def my_tickets(turn: Turn) -> None:
     """List the resident's latest tickets (their own and followed), with a button for each."""
-    rows = turn.session.scalars(select(Ticket).where(visible_tickets(turn.actor))
-                                .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(MY_TICKETS_LIMIT)).all()
+    rows = turn.session.scalars(
+        select(Ticket)
+        .where(visible_tickets(turn.actor))
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+        .limit(MY_TICKETS_LIMIT)
+    ).all()
     if not rows:
         turn.say("mytickets.none")
         return
@@ -53,8 +57,14 @@ def cancel(turn: Turn, number: str) -> None:
         return
     try:
         with turn.session.begin_nested():  # a refused step is taken back alone
-            apply_action(turn.session, turn.rt, load_ticket(turn.session, number, lock=True), Action.cancel,
-                         turn.actor, reason="反映人撤回")
+            apply_action(
+                turn.session,
+                turn.rt,
+                load_ticket(turn.session, number, lock=True),
+                Action.cancel,
+                turn.actor,
+                reason="反映人撤回",
+            )
     except DomainError:
         turn.say("cancel.refused", number=number, status=status_label(ticket.status, turn.lang))
         return
@@ -94,9 +104,18 @@ def add_comment(turn: Turn, number: str, note: str) -> bool:
             ticket = load_ticket(turn.session, number)
             if ticket.reporter_id != turn.person.id:
                 raise DomainError("只有反映人本人可以补充")
-            turn.session.add(TicketEvent(ticket_id=ticket.id, at=turn.rt.clock.now(), actor_id=turn.person.id,
-                                         actor_role="resident", action="comment", from_status=ticket.status,
-                                         to_status=ticket.status, note=note[:2000]))
+            turn.session.add(
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    at=turn.rt.clock.now(),
+                    actor_id=turn.person.id,
+                    actor_role="resident",
+                    action="comment",
+                    from_status=ticket.status,
+                    to_status=ticket.status,
+                    note=note[:2000],
+                )
+            )
     except DomainError as exc:
         turn.say_text(str(exc))
         return False
@@ -111,8 +130,15 @@ def add_photo(turn: Turn, number: str, *, stage: str = "report") -> bool:
     try:
         with turn.session.begin_nested():  # a refused step is taken back alone
             ticket = load_ticket(turn.session, number)
-            store_photo(turn.session, upload_dir=turn.rt.settings.upload_dir, ticket=ticket, data=turn.inbound.image,
-                        stage=stage, uploaded_by=turn.person.id, max_bytes=turn.rt.settings.upload_max_bytes)
+            store_photo(
+                turn.session,
+                upload_dir=turn.rt.settings.upload_dir,
+                ticket=ticket,
+                data=turn.inbound.image,
+                stage=stage,
+                uploaded_by=turn.person.id,
+                max_bytes=turn.rt.settings.upload_max_bytes,
+            )
     except DomainError as exc:
         turn.say_text(str(exc))
         return False

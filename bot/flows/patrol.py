@@ -66,8 +66,9 @@ def _triaged(turn: Turn, text: str) -> None:
 def _ask_category(turn: Turn) -> None:
     turn.state["step"] = "category"
     codes = list(dict.fromkeys(c for c in [turn.data.get("category"), *turn.data.get("top3", [])] if c))[:3]
-    turn.choose(turn.t("patrol.pick_category"),
-                [(category_name(turn.rt, c, turn.lang), f"patrol:cat:{c}") for c in codes])
+    turn.choose(
+        turn.t("patrol.pick_category"), [(category_name(turn.rt, c, turn.lang), f"patrol:cat:{c}") for c in codes]
+    )
 
 
 def _create(turn: Turn, category: str) -> None:
@@ -76,10 +77,22 @@ def _create(turn: Turn, category: str) -> None:
     area = staff.scope_code if staff.role == Role.gridworker.value and d.get("lon") is None else None
     try:
         with turn.session.begin_nested():  # a refused step is taken back alone
-            ticket = create_ticket(turn.session, turn.rt, ReportIn(
-                text=d["text"], channel=turn.inbound.channel, reporter_id=turn.person.id, lon=d.get("lon"),
-                lat=d.get("lat"), location_text=d.get("label") or None, area_code=area, category_code=category,
-                source="patrol"), actor=turn.actor)
+            ticket = create_ticket(
+                turn.session,
+                turn.rt,
+                ReportIn(
+                    text=d["text"],
+                    channel=turn.inbound.channel,
+                    reporter_id=turn.person.id,
+                    lon=d.get("lon"),
+                    lat=d.get("lat"),
+                    location_text=d.get("label") or None,
+                    area_code=area,
+                    category_code=category,
+                    source="patrol",
+                ),
+                actor=turn.actor,
+            )
             report.attach_photos(turn, ticket, d.get("photos", []), stage="report")
     except DomainError as exc:
         turn.reset()
@@ -87,12 +100,12 @@ def _create(turn: Turn, category: str) -> None:
         return
     cat = turn.rt.city.subcategories.get(category)
     name = category_name(turn.rt, category, turn.lang)
-    if cat is not None and cat.self_close and staff.role == Role.gridworker.value \
-            and ticket.assignee_id == staff.id:
+    if cat is not None and cat.self_close and staff.role == Role.gridworker.value and ticket.assignee_id == staff.id:
         turn.begin(FLOW, "close", number=ticket.number)
-        turn.choose(turn.t("patrol.created_self_close", number=ticket.number, category=name),
-                    [(turn.t("button.self_close"), "patrol:selfclose"),
-                     (turn.t("button.hand_over"), "patrol:handover")])
+        turn.choose(
+            turn.t("patrol.created_self_close", number=ticket.number, category=name),
+            [(turn.t("button.self_close"), "patrol:selfclose"), (turn.t("button.hand_over"), "patrol:handover")],
+        )
         return
     turn.reset()
     turn.say("patrol.created", number=ticket.number, category=name)

@@ -33,10 +33,14 @@ def start(turn: Turn, text: str) -> None:
     turn.begin(FLOW, "triage")
     turn.data.update(photos=photos, text=text[:4000], **pin)
     rt = turn.rt
-    tri = triage(rt, text, lon=turn.data.get("lon"), lat=turn.data.get("lat"),
-                 home_area=turn.person.home_area_code)
-    turn.data.update(category=tri.category_code, confidence=tri.confidence,
-                     top3=[c for c, _ in tri.top3], urgent=tri.urgent, hotlines=list(tri.hotlines))
+    tri = triage(rt, text, lon=turn.data.get("lon"), lat=turn.data.get("lat"), home_area=turn.person.home_area_code)
+    turn.data.update(
+        category=tri.category_code,
+        confidence=tri.confidence,
+        top3=[c for c, _ in tri.top3],
+        urgent=tri.urgent,
+        hotlines=list(tri.hotlines),
+    )
     if tri.urgent:
         _create(turn, urgent=True)
         return
@@ -161,14 +165,20 @@ def _on_category(turn: Turn) -> None:
     data = turn.inbound.data if turn.inbound.kind is InboundKind.button else ""
     city = turn.rt.city
     if data == "cat:none":
-        turn.choose(turn.t("report.pick_group"),
-                    [(c.name if turn.lang == "zh" else c.code.replace("_", " "), f"group:{c.code}")
-                     for c in city.categories.values()] + [(turn.t("button.category_unsure"), "cat:unsure")])
+        turn.choose(
+            turn.t("report.pick_group"),
+            [
+                (c.name if turn.lang == "zh" else c.code.replace("_", " "), f"group:{c.code}")
+                for c in city.categories.values()
+            ]
+            + [(turn.t("button.category_unsure"), "cat:unsure")],
+        )
         return
     if data.startswith("group:") and data[6:] in city.categories:
         subs = city.categories[data[6:]].subcategories
-        turn.choose(turn.t("report.pick_subcategory"),
-                    [(category_name(turn.rt, c, turn.lang), f"cat:{c}") for c in subs])
+        turn.choose(
+            turn.t("report.pick_subcategory"), [(category_name(turn.rt, c, turn.lang), f"cat:{c}") for c in subs]
+        )
         return
     if data.startswith("cat:"):
         code = data.split(":", 1)[1]
@@ -199,8 +209,14 @@ def placement(turn: Turn) -> Any:
         typed = locate(rt, text=d["location_text"])
         if typed.grid_code:
             return typed
-    return locate(rt, text=d.get("text"), lon=d.get("lon"), lat=d.get("lat"), area_code=d.get("area_code"),
-                  home_area=turn.person.home_area_code)
+    return locate(
+        rt,
+        text=d.get("text"),
+        lon=d.get("lon"),
+        lat=d.get("lat"),
+        area_code=d.get("area_code"),
+        home_area=turn.person.home_area_code,
+    )
 
 
 def advance(turn: Turn) -> None:
@@ -263,16 +279,19 @@ def _ask_category(turn: Turn) -> None:
 
 def _ask_merge(turn: Turn) -> None:
     turn.state["step"] = "merge"
-    turn.choose(turn.t("report.duplicate", number=turn.data["duplicate"], text=turn.data.get("duplicate_text", "")),
-                [(turn.t("button.merge_yes"), "merge:yes"), (turn.t("button.merge_no"), "merge:no")])
+    turn.choose(
+        turn.t("report.duplicate", number=turn.data["duplicate"], text=turn.data.get("duplicate_text", "")),
+        [(turn.t("button.merge_yes"), "merge:yes"), (turn.t("button.merge_no"), "merge:no")],
+    )
 
 
 def _duplicate(turn: Turn, grid_code: str | None) -> Ticket | None:
     d = turn.data
     if not grid_code or not d.get("category"):
         return None
-    probe = Ticket(id=-1, text=d["text"], grid_code=grid_code, category_code=d["category"],
-                   created_at=turn.rt.clock.now())
+    probe = Ticket(
+        id=-1, text=d["text"], grid_code=grid_code, category_code=d["category"], created_at=turn.rt.clock.now()
+    )
     found = open_duplicates(turn.session, turn.rt, probe)
     return found[0][0] if found else None
 
@@ -283,24 +302,31 @@ def _report_in(turn: Turn, *, urgent: bool | None) -> ReportIn:
     if location_text is None and d.get("lon") is None and turn.rt.places is not None:
         match = turn.rt.places.best(d["text"])
         location_text = match.matched if match is not None and match.confidence >= 0.5 else None
-    return ReportIn(text=d["text"], channel=turn.inbound.channel, reporter_id=turn.person.id,
-                    lon=d.get("lon"), lat=d.get("lat"), location_text=location_text, area_code=d.get("area_code"),
-                    category_code=d.get("category"),
-                    category_confidence=None if d.get("confirmed") else d.get("confidence"),
-                    urgent=True if urgent else None)
+    return ReportIn(
+        text=d["text"],
+        channel=turn.inbound.channel,
+        reporter_id=turn.person.id,
+        lon=d.get("lon"),
+        lat=d.get("lat"),
+        location_text=location_text,
+        area_code=d.get("area_code"),
+        category_code=d.get("category"),
+        category_confidence=None if d.get("confirmed") else d.get("confidence"),
+        urgent=True if urgent else None,
+    )
 
 
 def _create(turn: Turn, *, urgent: bool = False, merge_into: str | None = None) -> None:
     session, rt = turn.session, turn.rt
     try:
         with session.begin_nested():  # a refused step is taken back alone
-            ticket = create_ticket(session, rt, _report_in(turn, urgent=urgent), actor=turn.actor,
-                                   dispatch=not merge_into)
+            ticket = create_ticket(
+                session, rt, _report_in(turn, urgent=urgent), actor=turn.actor, dispatch=not merge_into
+            )
             attach_photos(turn, ticket, turn.data.get("photos", []), stage="report")
             if merge_into:
                 old = load_ticket(session, merge_into)
-                apply_action(session, rt, ticket, Action.merge, turn.actor, merge_into=old,
-                             reason="反映人同意合并跟进")
+                apply_action(session, rt, ticket, Action.merge, turn.actor, merge_into=old, reason="反映人同意合并跟进")
     except DomainError as exc:
         turn.reset()
         turn.say_text(str(exc))
@@ -321,9 +347,13 @@ def _create(turn: Turn, *, urgent: bool = False, merge_into: str | None = None) 
             turn.begin(FLOW, "urgent_place", number=ticket.number)
             turn.ask_location(turn.t("report.urgent_no_place"))
         return
-    turn.choose(turn.t("report.created", number=ticket.number, category=category, place=place),
-                [(turn.t("button.add_details"), f"add:{ticket.number}"),
-                 (turn.t("button.view_ticket"), f"view:{ticket.number}")])
+    turn.choose(
+        turn.t("report.created", number=ticket.number, category=category, place=place),
+        [
+            (turn.t("button.add_details"), f"add:{ticket.number}"),
+            (turn.t("button.view_ticket"), f"view:{ticket.number}"),
+        ],
+    )
 
 
 def attach_photos(turn: Turn, ticket: Ticket, names: list[str], *, stage: str) -> None:
@@ -332,7 +362,12 @@ def attach_photos(turn: Turn, ticket: Ticket, names: list[str], *, stage: str) -
     for name in names:
         path = folder / name
         if path.exists():
-            store_photo(turn.session, upload_dir=folder, ticket=ticket, data=path.read_bytes(), stage=stage,
-                        uploaded_by=turn.person.id, max_bytes=turn.rt.settings.upload_max_bytes)
-
-
+            store_photo(
+                turn.session,
+                upload_dir=folder,
+                ticket=ticket,
+                data=path.read_bytes(),
+                stage=stage,
+                uploaded_by=turn.person.id,
+                max_bytes=turn.rt.settings.upload_max_bytes,
+            )

@@ -22,10 +22,16 @@ logger = logging.getLogger(__name__)
 
 # Button data "task:<verb>:<number>" → the action it takes (None: a dialogue step comes first).
 VERBS: dict[str, Action] = {
-    "accept": Action.accept, "return": Action.return_, "escalate": Action.escalate,
-    "extend": Action.request_extension, "onsite": Action.start, "resolve": Action.resolve,
-    "verify": Action.verify, "selfclose": Action.self_close,
-    "approve": Action.approve_extension, "refuse": Action.refuse_extension,
+    "accept": Action.accept,
+    "return": Action.return_,
+    "escalate": Action.escalate,
+    "extend": Action.request_extension,
+    "onsite": Action.start,
+    "resolve": Action.resolve,
+    "verify": Action.verify,
+    "selfclose": Action.self_close,
+    "approve": Action.approve_extension,
+    "refuse": Action.refuse_extension,
 }
 NEEDS_REASON = {"return", "escalate", "extend", "refuse"}
 LIGHT_ORDER = {"red": 0, "yellow": 1, "green": 2}
@@ -98,18 +104,26 @@ def my_tasks(turn: Turn) -> None:
     assert turn.staff is not None
     order = case(LIGHT_ORDER, value=Ticket.light, else_=3)
     rows = turn.session.scalars(
-        select(Ticket).where(Ticket.assignee_id == turn.staff.id,
-                             Ticket.status.in_([s.value for s in OPEN_STATUSES]))
-        .order_by(order, Ticket.due_at.is_(None), Ticket.due_at, Ticket.id).limit(TASK_LIMIT)).all()
+        select(Ticket)
+        .where(Ticket.assignee_id == turn.staff.id, Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+        .order_by(order, Ticket.due_at.is_(None), Ticket.due_at, Ticket.id)
+        .limit(TASK_LIMIT)
+    ).all()
     if not rows:
         turn.say("tasks.none")
         return
     lines = [turn.t("tasks.header", count=len(rows))]
     for t in rows:
-        lines.append(turn.t("tasks.line", light=turn.t(f"light.{t.light}"), number=t.number,
-                            status=status_label(t.status, turn.lang),
-                            category=category_name(turn.rt, t.category_code, turn.lang),
-                            due=local_time(turn.rt, t.due_at)))
+        lines.append(
+            turn.t(
+                "tasks.line",
+                light=turn.t(f"light.{t.light}"),
+                number=t.number,
+                status=status_label(t.status, turn.lang),
+                category=category_name(turn.rt, t.category_code, turn.lang),
+                due=local_time(turn.rt, t.due_at),
+            )
+        )
     turn.choose("\n".join(lines), [(t.number, f"task:view:{t.number}") for t in rows])
 
 
@@ -132,15 +146,23 @@ def send_card(turn: Turn, ticket: Ticket, *, headline: str = "") -> None:
         verbs = [v for v in verbs if v != "selfclose"]  # residents' tickets go round the loop (check, rating)
     if ticket.assignee_id not in (None, turn.staff.id):
         verbs = [v for v in verbs if v in ("verify",)]
-    body = turn.t("card.body", category=category_name(rt, ticket.category_code, turn.lang),
-                  place=place_text(rt, ticket, turn.lang), text=ticket.text[:120],
-                  status=status_label(ticket.status, turn.lang), light=turn.t(f"light.{ticket.light}"),
-                  due=local_time(rt, ticket.due_at))
+    body = turn.t(
+        "card.body",
+        category=category_name(rt, ticket.category_code, turn.lang),
+        place=place_text(rt, ticket, turn.lang),
+        text=ticket.text[:120],
+        status=status_label(ticket.status, turn.lang),
+        light=turn.t(f"light.{ticket.light}"),
+        due=local_time(rt, ticket.due_at),
+    )
     body += "\n" + timeline(turn, ticket)
     if headline:
         body = headline + "\n" + body
-    turn.card(turn.t("card.title", number=ticket.number), body,
-              [(turn.t(f"verb.{v}"), f"task:{v}:{ticket.number}") for v in verbs])
+    turn.card(
+        turn.t("card.title", number=ticket.number),
+        body,
+        [(turn.t(f"verb.{v}"), f"task:{v}:{ticket.number}") for v in verbs],
+    )
 
 
 def _task_button(turn: Turn, data: str) -> None:

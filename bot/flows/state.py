@@ -14,8 +14,9 @@ from backend.db.models import ConversationState
 _STICKY = ("last_ticket", "throttle")
 
 
-def load_state(session: Session, channel: str, external_id: str, now: datetime, *,
-               idle_minutes: int) -> tuple[dict[str, Any], bool]:
+def load_state(
+    session: Session, channel: str, external_id: str, now: datetime, *, idle_minutes: int
+) -> tuple[dict[str, Any], bool]:
     """The stored state, and whether a dialogue in progress expired (its steps are then dropped)."""
     row = session.get(ConversationState, (channel, external_id))
     if row is None:

@@ -32,8 +32,13 @@ async def to_inbound(update: Update, bot: Bot, *, max_photo_bytes: int) -> Inbou
     user = update.effective_user
     if user is None or user.is_bot:
         return None
-    base: dict[str, Any] = {"channel": CHANNEL, "user_id": str(user.id), "message_id": str(update.update_id),
-            "language": lang_of(user.language_code), "display_name": user.first_name or ""}
+    base: dict[str, Any] = {
+        "channel": CHANNEL,
+        "user_id": str(user.id),
+        "message_id": str(update.update_id),
+        "language": lang_of(user.language_code),
+        "display_name": user.first_name or "",
+    }
     if update.callback_query is not None:
         return Inbound(kind=InboundKind.button, data=update.callback_query.data or "", **base)
     msg = update.message
@@ -48,8 +53,9 @@ async def to_inbound(update: Update, bot: Bot, *, max_photo_bytes: int) -> Inbou
     if msg.location is not None:
         # A venue (a pin picked from the map's place list) comes with its name and address.
         label = " ".join(p for p in (msg.venue.title, msg.venue.address) if p) if msg.venue else ""
-        return Inbound(kind=InboundKind.location, lat=msg.location.latitude, lon=msg.location.longitude,
-                       label=label, **base)
+        return Inbound(
+            kind=InboundKind.location, lat=msg.location.latitude, lon=msg.location.longitude, label=label, **base
+        )
     if msg.photo:
         largest = max(msg.photo, key=lambda p: p.width * p.height)
         data = await download(bot, largest.file_id, max_photo_bytes)
@@ -87,15 +93,17 @@ def share_location_label(lang: str) -> str:
 
 async def send_outbound(bot: Bot, chat_id: int | str, message: Outbound, lang: str = "zh") -> None:
     """Send one neutral message: inline keyboards for buttons, a reply keyboard to request a location."""
-    text = "\n".join(part for part in (f"<b>{_escape(message.title)}</b>" if message.title else "",
-                                       _escape(message.text)) if part)
+    text = "\n".join(
+        part for part in (f"<b>{_escape(message.title)}</b>" if message.title else "", _escape(message.text)) if part
+    )
     if message.kind is OutboundKind.image and message.image_url:
         await bot.send_photo(chat_id, message.image_url, caption=text or None, parse_mode="HTML")
         return
     if message.kind is OutboundKind.location_request:
         label = share_location_label(lang)
-        keyboard = ReplyKeyboardMarkup([[KeyboardButton(label, request_location=True)]],
-                                       resize_keyboard=True, one_time_keyboard=True)
+        keyboard = ReplyKeyboardMarkup(
+            [[KeyboardButton(label, request_location=True)]], resize_keyboard=True, one_time_keyboard=True
+        )
         if message.buttons:
             await bot.send_message(chat_id, text, reply_markup=_inline(message), parse_mode="HTML")
             await bot.send_message(chat_id, label, reply_markup=keyboard)

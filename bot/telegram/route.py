@@ -42,9 +42,14 @@ def file_base_url(api_base: str) -> str:
     return f"{head}/file/{tail}" if sep else api_base + "file/"
 
 
-def build_application(settings: Settings, engine: Engine, *, polling: bool = False,
-                      first: FirstDelivery | None = None,
-                      outbox: sessionmaker[Session] | None = None) -> Application:  # type: ignore[type-arg]
+def build_application(
+    settings: Settings,
+    engine: Engine,
+    *,
+    polling: bool = False,
+    first: FirstDelivery | None = None,
+    outbox: sessionmaker[Session] | None = None,
+) -> Application:  # type: ignore[type-arg]
     """The PTB Application that turns every update into one engine turn and delivers the replies.
 
     With `outbox` (webhook mode) the replies are queued as outbox rows that `gridbot worker` sends, like
@@ -52,8 +57,12 @@ def build_application(settings: Settings, engine: Engine, *, polling: bool = Fal
     `first` drops redelivered updates: Telegram redelivers an update whose webhook call failed, and its
     replies were queued the first time.
     """
-    builder = (Application.builder().token(settings.telegram_token.get_secret_value())
-               .base_url(settings.telegram_api_base).base_file_url(file_base_url(settings.telegram_api_base)))
+    builder = (
+        Application.builder()
+        .token(settings.telegram_token.get_secret_value())
+        .base_url(settings.telegram_api_base)
+        .base_file_url(file_base_url(settings.telegram_api_base))
+    )
     if not polling:
         builder = builder.updater(None)
     application = builder.build()
@@ -104,11 +113,13 @@ def _everything(out: list[Outbound]) -> list[Outbound]:
     return out
 
 
-def mount_telegram(app: FastAPI, *, settings: Settings, engine: Engine,
-                   session_factory: sessionmaker[Session]) -> Application:  # type: ignore[type-arg]
+def mount_telegram(
+    app: FastAPI, *, settings: Settings, engine: Engine, session_factory: sessionmaker[Session]
+) -> Application:  # type: ignore[type-arg]
     """Add POST /telegram/webhook and start/stop the PTB Application with the app's lifespan."""
-    application = build_application(settings, engine, first=FirstDelivery(session_factory, CHANNEL),
-                                    outbox=session_factory)
+    application = build_application(
+        settings, engine, first=FirstDelivery(session_factory, CHANNEL), outbox=session_factory
+    )
     secret = settings.telegram_secret.get_secret_value().encode()
     max_bytes = settings.request_max_bytes
     app.state.telegram = application
@@ -126,8 +137,9 @@ def mount_telegram(app: FastAPI, *, settings: Settings, engine: Engine,
     app.router.lifespan_context = lifespan
 
     @app.post("/telegram/webhook", include_in_schema=False)
-    async def telegram_webhook(request: Request, x_telegram_bot_api_secret_token: str | None = Header(
-            default=None)) -> JSONResponse:
+    async def telegram_webhook(
+        request: Request, x_telegram_bot_api_secret_token: str | None = Header(default=None)
+    ) -> JSONResponse:
         """One update from Telegram: the engine turn runs and its replies are queued before we return."""
         given = (x_telegram_bot_api_secret_token or "").encode()
         if not hmac.compare_digest(given, secret):

@@ -11,12 +11,40 @@ from __future__ import annotations
 import math
 from typing import Any
 
-_INTS = frozenset({"update_id", "message_id", "width", "height", "file_size", "offset", "length", "user_id",
-                   "message_thread_id", "duration"})
+_INTS = frozenset(
+    {
+        "update_id",
+        "message_id",
+        "width",
+        "height",
+        "file_size",
+        "offset",
+        "length",
+        "user_id",
+        "message_thread_id",
+        "duration",
+    }
+)
 _DATES = frozenset({"date", "edit_date", "forward_date"})
-_STRINGS = frozenset({"text", "caption", "data", "title", "address", "first_name", "last_name", "username",
-                      "language_code", "file_id", "file_unique_id", "type", "phone_number", "chat_instance",
-                      "status"})
+_STRINGS = frozenset(
+    {
+        "text",
+        "caption",
+        "data",
+        "title",
+        "address",
+        "first_name",
+        "last_name",
+        "username",
+        "language_code",
+        "file_id",
+        "file_unique_id",
+        "type",
+        "phone_number",
+        "chat_instance",
+        "status",
+    }
+)
 _COORDINATES = frozenset({"latitude", "longitude"})
 _BOOLS = frozenset({"is_bot"})
 _LISTS = frozenset({"photo", "entities", "caption_entities", "new_chat_members"})

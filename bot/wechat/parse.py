@@ -65,18 +65,26 @@ def to_inbound(message: Any, fields: dict[str, str], *, channel: str) -> Inbound
         if fields.get("bizmsgmenuid"):
             return Inbound(kind=InboundKind.button, data=fields["bizmsgmenuid"], text=fields.get("Content", ""), **base)
         content = getattr(message, "content", None)  # not a str when the element has attributes or children
-        return Inbound(kind=InboundKind.text, text=content if isinstance(content, str) and content
-                       else fields.get("Content", ""), **base)
+        return Inbound(
+            kind=InboundKind.text,
+            text=content if isinstance(content, str) and content else fields.get("Content", ""),
+            **base,
+        )
     if msg_type == "voice":
-        return Inbound(kind=InboundKind.voice, text=fields.get("Recognition", "") or "",
-                       image_ref="", **base)
+        return Inbound(kind=InboundKind.voice, text=fields.get("Recognition", "") or "", image_ref="", **base)
     if msg_type == "image":
-        return Inbound(kind=InboundKind.image, image_ref=fields.get("MediaId", ""),
-                       label=fields.get("PicUrl", ""), **base)
+        return Inbound(
+            kind=InboundKind.image, image_ref=fields.get("MediaId", ""), label=fields.get("PicUrl", ""), **base
+        )
     if msg_type == "location":
         # Location_X is the latitude and Location_Y the longitude (both arrive as strings).
-        return Inbound(kind=InboundKind.location, lat=_float(fields.get("Location_X")),
-                       lon=_float(fields.get("Location_Y")), label=fields.get("Label", ""), **base)
+        return Inbound(
+            kind=InboundKind.location,
+            lat=_float(fields.get("Location_X")),
+            lon=_float(fields.get("Location_Y")),
+            label=fields.get("Label", ""),
+            **base,
+        )
     if msg_type == "event":
         return _event(fields, base)
     return Inbound(kind=InboundKind.unknown, **base)

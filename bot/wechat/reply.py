@@ -79,8 +79,16 @@ class Turns:
     for that same turn instead of acknowledging a message that is not yet stored.
     """
 
-    def __init__(self, work: Callable[..., list[Outbound]], pool: Executor, *, first: FirstDelivery,
-                 sqlite: bool, budget: float, deadline: float = ACK_DEADLINE_SECONDS) -> None:
+    def __init__(
+        self,
+        work: Callable[..., list[Outbound]],
+        pool: Executor,
+        *,
+        first: FirstDelivery,
+        sqlite: bool,
+        budget: float,
+        deadline: float = ACK_DEADLINE_SECONDS,
+    ) -> None:
         self.work = work
         self.pool = pool
         self.first = first
@@ -91,15 +99,24 @@ class Turns:
         # process meets "database is locked" in the engine's turns despite the busy timeout.
         self.checks: Executor | None = pool if sqlite else None
 
-    async def once(self, inbound: Inbound | None, arrived: float,
-                   answer: Callable[[Inbound], Awaitable[Response]], ignored: Response) -> Response:
+    async def once(
+        self,
+        inbound: Inbound | None,
+        arrived: float,
+        answer: Callable[[Inbound], Awaitable[Response]],
+        ignored: Response,
+    ) -> Response:
         """answer(inbound) for the first delivery of a message; `ignored` for no message or a copy of one
         answered already (or, once that turn has committed, being answered). 503 when the message is not
         stored yet (database unavailable, or a turn past the deadline): the platform delivers it again."""
         try:
-            if inbound is None or await self.redelivered(inbound.message_id, arrived) \
-                    or not await asyncio.get_running_loop().run_in_executor(
-                        self.checks, self.first.claim, inbound.message_id):
+            if (
+                inbound is None
+                or await self.redelivered(inbound.message_id, arrived)
+                or not await asyncio.get_running_loop().run_in_executor(
+                    self.checks, self.first.claim, inbound.message_id
+                )
+            ):
                 return ignored
             try:
                 return await answer(inbound)
@@ -111,7 +128,8 @@ class Turns:
     async def answer(self, inbound: Inbound, route: PassiveRoute, arrived: float) -> list[Outbound] | None:
         """The replies for a passive answer, or None once the turn has committed them to the outbox."""
         turn = asyncio.get_running_loop().run_in_executor(
-            self.pool, functools.partial(self.work, inbound, outbox=route))
+            self.pool, functools.partial(self.work, inbound, outbox=route)
+        )
         key = inbound.message_id
         if key:
             self._running[key] = turn
@@ -120,8 +138,9 @@ class Turns:
         done, _ = await asyncio.wait({turn}, timeout=max(self.budget - (time.monotonic() - arrived), 0.0))
         if done or not route.abandon():
             return await turn
-        logger.warning("engine slower than %.1fs on %s; its replies go through the outbox", self.budget,
-                       inbound.channel)
+        logger.warning(
+            "engine slower than %.1fs on %s; its replies go through the outbox", self.budget, inbound.channel
+        )
         await self._committed(turn, arrived)
         return None
 

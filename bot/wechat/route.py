@@ -44,16 +44,28 @@ NO_REPLY = "success"
 IMAGE_FETCH_TIMEOUT = 1.5
 
 
-def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessionmaker[Session],
-                  reply_budget: float = REPLY_BUDGET_SECONDS, ack_deadline: float = ACK_DEADLINE_SECONDS) -> APIRouter:
+def wechat_router(
+    *,
+    settings: Settings,
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    reply_budget: float = REPLY_BUDGET_SECONDS,
+    ack_deadline: float = ACK_DEADLINE_SECONDS,
+) -> APIRouter:
     """The /wechat routes for the configured Official Account."""
     router = APIRouter(tags=["wechat"])
     token = settings.wechat_token.get_secret_value()
     crypto = WeChatCrypto(token, settings.wechat_aes_key, settings.wechat_app_id) if settings.wechat_aes_key else None
     max_bytes = settings.request_max_bytes
     guard = ReplayGuard(session_factory, CHANNEL, window_seconds=settings.webhook_replay_window_seconds)
-    turns = Turns(engine.handle_once, turn_pool(settings.database_url), first=FirstDelivery(session_factory, CHANNEL),
-                  sqlite=settings.is_sqlite, budget=reply_budget, deadline=ack_deadline)
+    turns = Turns(
+        engine.handle_once,
+        turn_pool(settings.database_url),
+        first=FirstDelivery(session_factory, CHANNEL),
+        sqlite=settings.is_sqlite,
+        budget=reply_budget,
+        deadline=ack_deadline,
+    )
 
     def verify(signature: str, timestamp: str, nonce: str) -> None:
         try:
@@ -72,8 +84,14 @@ def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessio
         return Response(content=echostr, media_type="text/plain")
 
     @router.post("/wechat", include_in_schema=False)
-    async def receive(request: Request, signature: str, timestamp: str, nonce: str, encrypt_type: str = "raw",
-                      msg_signature: str | None = None) -> Response:
+    async def receive(
+        request: Request,
+        signature: str,
+        timestamp: str,
+        nonce: str,
+        encrypt_type: str = "raw",
+        msg_signature: str | None = None,
+    ) -> Response:
         """One message or event: answer with a passive reply within WeChat's 5 s."""
         arrived = time.monotonic()
         verify(signature, timestamp, nonce)
@@ -97,7 +115,8 @@ def wechat_router(*, settings: Settings, engine: Engine, session_factory: sessio
         # Plain mode signs no body: a (timestamp, nonce) reused with another body is refused, even for a
         # message we would then ignore.
         if crypto is None and not await asyncio.get_running_loop().run_in_executor(
-                turns.checks, guard.first_use, timestamp, nonce, body):
+            turns.checks, guard.first_use, timestamp, nonce, body
+        ):
             logger.warning("wechat: nonce replayed with another body")
             raise HTTPException(status_code=403, detail="replayed request")
         reply = partial(answer, message=message, nonce=nonce, timestamp=timestamp, arrived=arrived)
@@ -141,4 +160,3 @@ async def fetch_image(url: str, max_bytes: int) -> bytes | None:
     except httpx.HTTPError as exc:
         logger.warning("wechat: photo download failed: %s", type(exc).__name__)
         return None
-

@@ -43,21 +43,25 @@ MAX_MENU_ITEMS = 10
 class ApiBaseWeChatClient(WeChatClient):  # type: ignore[misc]
     """WeChatClient that fetches its token from API_BASE_URL too (1.8.18 hard-codes api.weixin.qq.com)."""
 
-    def __init__(self, appid: str, secret: str, *, api_base: str, timeout: float = 10.0,
-                 access_token: str | None = None) -> None:
+    def __init__(
+        self, appid: str, secret: str, *, api_base: str, timeout: float = 10.0, access_token: str | None = None
+    ) -> None:
         super().__init__(appid, secret, access_token=access_token, timeout=timeout)
         self.API_BASE_URL = api_base
 
     def fetch_access_token(self) -> Any:
         """Fetch a token from <api_base>token."""
-        return self._fetch_access_token(url=self.API_BASE_URL + "token", params={
-            "grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+        return self._fetch_access_token(
+            url=self.API_BASE_URL + "token",
+            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+        )
 
 
 def make_wechat_client(settings: Settings) -> ApiBaseWeChatClient:
     """The Official Account API client for the configured app and API base."""
-    return ApiBaseWeChatClient(settings.wechat_app_id, settings.wechat_app_secret.get_secret_value(),
-                               api_base=settings.wechat_api_base)
+    return ApiBaseWeChatClient(
+        settings.wechat_app_id, settings.wechat_app_secret.get_secret_value(), api_base=settings.wechat_api_base
+    )
 
 
 @contextmanager
@@ -113,8 +117,13 @@ class WeChatSender:
     # The outbox worker reads this to refuse rows for silent users before calling send().
     service_window = WECHAT_SERVICE_WINDOW
 
-    def __init__(self, client: WeChatClient, *, session_factory: sessionmaker[Session] | None = None,
-                 now: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        client: WeChatClient,
+        *,
+        session_factory: sessionmaker[Session] | None = None,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.client = client
         self.session_factory = session_factory
         self.now = now
@@ -124,8 +133,11 @@ class WeChatSender:
         if self.session_factory is None:
             return True
         with self.session_factory() as session:
-            last = session.scalar(select(ChannelIdentity.last_inbound_at).where(
-                ChannelIdentity.channel == "wechat", ChannelIdentity.external_id == openid))
+            last = session.scalar(
+                select(ChannelIdentity.last_inbound_at).where(
+                    ChannelIdentity.channel == "wechat", ChannelIdentity.external_id == openid
+                )
+            )
         return last is not None and self.now() - last < WECHAT_SERVICE_WINDOW
 
     def close(self) -> None:
@@ -173,18 +185,28 @@ class WeChatTemplateSender:
             self.client.message.send_template(notification.external_id, self.template_id, data, url=self.url)
 
 
-def template_fallback(session: Session, notification: Notification,
-                      error: PermanentChannelError) -> Notification | None:
+def template_fallback(
+    session: Session, notification: Notification, error: PermanentChannelError
+) -> Notification | None:
     """A WeChat template message for a notification another channel refused for good; None if unreachable."""
     if notification.channel == WECHAT_TEMPLATE_CHANNEL:
         return None
     openid: str | None = notification.external_id if notification.channel == "wechat" else None
     if openid is None and notification.person_id is not None:
-        openid = session.scalar(select(ChannelIdentity.external_id).where(
-            ChannelIdentity.person_id == notification.person_id, ChannelIdentity.channel == "wechat"))
+        openid = session.scalar(
+            select(ChannelIdentity.external_id).where(
+                ChannelIdentity.person_id == notification.person_id, ChannelIdentity.channel == "wechat"
+            )
+        )
     if openid is None:
         return None
     logger.info("notification %s: %s; falling back to a template message", notification.id, type(error).__name__)
-    return Notification(key=f"{notification.key[:190]}:tpl", ticket_id=notification.ticket_id,
-                        person_id=notification.person_id, channel=WECHAT_TEMPLATE_CHANNEL, external_id=openid,
-                        kind=notification.kind, payload=dict(notification.payload or {}))
+    return Notification(
+        key=f"{notification.key[:190]}:tpl",
+        ticket_id=notification.ticket_id,
+        person_id=notification.person_id,
+        channel=WECHAT_TEMPLATE_CHANNEL,
+        external_id=openid,
+        kind=notification.kind,
+        payload=dict(notification.payload or {}),
+    )

@@ -45,15 +45,21 @@ PRESSED_KEY = "card.pressed"
 
 def update_button_xml(fields: dict[str, str], label: str) -> str:
     """The passive reply to a template_card_event that relabels the pressed button (and disables it)."""
-    return ("<xml><ToUserName><![CDATA[{to}]]></ToUserName><FromUserName><![CDATA[{frm}]]></FromUserName>"
-            "<CreateTime>{ts}</CreateTime><MsgType><![CDATA[update_button]]></MsgType>"
-            "<Button><ReplaceName><![CDATA[{label}]]></ReplaceName></Button></xml>").format(
-        to=fields.get("FromUserName", ""), frm=fields.get("ToUserName", ""), ts=int(time.time()), label=label)
+    return (
+        "<xml><ToUserName><![CDATA[{to}]]></ToUserName><FromUserName><![CDATA[{frm}]]></FromUserName>"
+        "<CreateTime>{ts}</CreateTime><MsgType><![CDATA[update_button]]></MsgType>"
+        "<Button><ReplaceName><![CDATA[{label}]]></ReplaceName></Button></xml>"
+    ).format(to=fields.get("FromUserName", ""), frm=fields.get("ToUserName", ""), ts=int(time.time()), label=label)
 
 
-def wecom_router(*, settings: Settings, engine: Engine, session_factory: sessionmaker[Session],
-                 reply_budget: float = REPLY_BUDGET_SECONDS, ack_deadline: float = ACK_DEADLINE_SECONDS,
-                 ) -> APIRouter:
+def wecom_router(
+    *,
+    settings: Settings,
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    reply_budget: float = REPLY_BUDGET_SECONDS,
+    ack_deadline: float = ACK_DEADLINE_SECONDS,
+) -> APIRouter:
     """The /wecom routes for the configured corp and agent."""
     router = APIRouter(tags=["wecom"])
     crypto = WeChatCrypto(settings.wecom_token.get_secret_value(), settings.wecom_aes_key, settings.wecom_corp_id)
@@ -62,8 +68,14 @@ def wecom_router(*, settings: Settings, engine: Engine, session_factory: session
     # WeCom signs the encrypted body with the timestamp and nonce, so a fresh timestamp is all a replay
     # window needs here (a replay of the very same request is a duplicate delivery).
     guard = ReplayGuard(session_factory, CHANNEL, window_seconds=settings.webhook_replay_window_seconds)
-    turns = Turns(engine.handle_once, turn_pool(settings.database_url), first=FirstDelivery(session_factory, CHANNEL),
-                  sqlite=settings.is_sqlite, budget=reply_budget, deadline=ack_deadline)
+    turns = Turns(
+        engine.handle_once,
+        turn_pool(settings.database_url),
+        first=FirstDelivery(session_factory, CHANNEL),
+        sqlite=settings.is_sqlite,
+        budget=reply_budget,
+        deadline=ack_deadline,
+    )
 
     def check_fresh(timestamp: str, nonce: str) -> None:
         if not guard.fresh(timestamp, nonce):
@@ -107,8 +119,9 @@ def wecom_router(*, settings: Settings, engine: Engine, session_factory: session
         reply = partial(answer, message=message, fields=fields, nonce=nonce, timestamp=timestamp, arrived=arrived)
         return await turns.once(inbound, arrived, reply, Response(content="", media_type="text/plain"))
 
-    async def answer(inbound: Inbound, message: Any, fields: dict[str, str], nonce: str,
-                     timestamp: str, arrived: float) -> Response:
+    async def answer(
+        inbound: Inbound, message: Any, fields: dict[str, str], nonce: str, timestamp: str, arrived: float
+    ) -> Response:
         if inbound.kind is InboundKind.image and inbound.label.startswith(("http://", "https://")):
             inbound = dataclasses.replace(inbound, image=await fetch_image(inbound.label, settings.upload_max_bytes))
         card_press = inbound.kind is InboundKind.button and fields.get("Event", "").lower() == "template_card_event"

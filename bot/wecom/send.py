@@ -30,21 +30,24 @@ BUTTON_CHARS = 20  # WeCom recommends 10; ticket numbers as labels need more
 class ApiBaseWeComClient(WeChatClient):  # type: ignore[misc]
     """wechatpy.enterprise client that fetches its token from API_BASE_URL (1.8.18 hard-codes qyapi)."""
 
-    def __init__(self, corp_id: str, secret: str, *, api_base: str, timeout: float = 10.0,
-                 access_token: str | None = None) -> None:
+    def __init__(
+        self, corp_id: str, secret: str, *, api_base: str, timeout: float = 10.0, access_token: str | None = None
+    ) -> None:
         super().__init__(corp_id, secret, access_token=access_token, timeout=timeout)
         self.API_BASE_URL = api_base
 
     def fetch_access_token(self) -> Any:
         """Fetch a token from <api_base>gettoken."""
-        return self._fetch_access_token(url=self.API_BASE_URL + "gettoken",
-                                        params={"corpid": self.corp_id, "corpsecret": self.secret})
+        return self._fetch_access_token(
+            url=self.API_BASE_URL + "gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret}
+        )
 
 
 def make_wecom_client(settings: Settings) -> ApiBaseWeComClient:
     """The WeCom API client for the configured corp and API base."""
-    return ApiBaseWeComClient(settings.wecom_corp_id, settings.wecom_secret.get_secret_value(),
-                              api_base=settings.wecom_api_base)
+    return ApiBaseWeComClient(
+        settings.wecom_corp_id, settings.wecom_secret.get_secret_value(), api_base=settings.wecom_api_base
+    )
 
 
 def task_id(key: str, index: int) -> str:
@@ -57,8 +60,10 @@ def template_card(message: Outbound, task: str) -> dict[str, Any]:
     card: dict[str, Any] = {
         "card_type": "button_interaction",
         "task_id": task,
-        "button_list": [{"text": b.label[:BUTTON_CHARS], "style": 1 if i == 0 else 2, "key": b.data}
-                        for i, b in enumerate(message.buttons[:MAX_BUTTONS])],
+        "button_list": [
+            {"text": b.label[:BUTTON_CHARS], "style": 1 if i == 0 else 2, "key": b.data}
+            for i, b in enumerate(message.buttons[:MAX_BUTTONS])
+        ],
     }
     if message.title:
         card["main_title"] = {"title": message.title[:TITLE_CHARS]}
@@ -90,7 +95,8 @@ class WeComSender:
                 card = template_card(message, task_id(notification.key, index))
                 if len(message.text) > SUBTITLE_CHARS:
                     self.client.message.send_text(self.agent_id, [user], plain(message))
-                result = self.client.message.send(self.agent_id, [user],
-                                                  msg={"msgtype": "template_card", "template_card": card})
+                result = self.client.message.send(
+                    self.agent_id, [user], msg={"msgtype": "template_card", "template_card": card}
+                )
                 if isinstance(result, dict) and result.get("invaliduser"):
                     raise BlockedError(f"wecom: {user} is not reachable by this app")

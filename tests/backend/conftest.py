@@ -46,12 +46,23 @@ def resident(session: Session) -> Callable[[str], Person]:
 def report(session: Session, runtime: Runtime, resident: Callable[[str], Person]) -> Callable[..., Ticket]:
     """Submit a report through the real intake service."""
 
-    def make(text: str = "小区门口的垃圾好几天没人清运了，臭得不行", *, openid: str = "o_resident_1",
-             category: str | None = "garbage_piling", lon: float | None = GRID_POINT[0],
-             lat: float | None = GRID_POINT[1], **kw: object) -> Ticket:
+    def make(
+        text: str = "小区门口的垃圾好几天没人清运了，臭得不行",
+        *,
+        openid: str = "o_resident_1",
+        category: str | None = "garbage_piling",
+        lon: float | None = GRID_POINT[0],
+        lat: float | None = GRID_POINT[1],
+        **kw: object,
+    ) -> Ticket:
         person = resident(openid)
-        return submit_report(session, runtime, ReportIn(text=text, channel="wechat", reporter_id=person.id,
-                                                        lon=lon, lat=lat, category_code=category, **kw))  # type: ignore[arg-type]
+        return submit_report(
+            session,
+            runtime,
+            ReportIn(
+                text=text, channel="wechat", reporter_id=person.id, lon=lon, lat=lat, category_code=category, **kw
+            ),
+        )  # type: ignore[arg-type]
 
     return make
 

@@ -10,8 +10,10 @@ from fastapi.testclient import TestClient
 from backend.api.app import create_app
 from tests.conftest import DEMO_PASSWORD
 
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
-       b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
+    b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 
 
 @pytest.fixture
@@ -50,15 +52,15 @@ def test_expired_or_forged_token_is_refused(client):
 
 # Who sees a garbage ticket in grid LC010101 (community LC0101, street LC01, urban_management)?
 VISIBILITY = {
-    "GW001": True,   # its gridworker
+    "GW001": True,  # its gridworker
     "GW002": False,  # another grid's gridworker
-    "GL01": True,    # the community's grid leader
-    "CD01": True,    # the community dispatcher
-    "CD02": False,   # another community's dispatcher
-    "SD01": True,    # the street dispatcher
-    "SD02": False,   # another street
-    "DH12": True,    # urban management handler
-    "DH01": False,   # housing handler
+    "GL01": True,  # the community's grid leader
+    "CD01": True,  # the community dispatcher
+    "CD02": False,  # another community's dispatcher
+    "SD01": True,  # the street dispatcher
+    "SD02": False,  # another street
+    "DH12": True,  # urban management handler
+    "DH01": False,  # housing handler
     "SUP01": True,
     "ADM01": True,
 }
@@ -81,28 +83,30 @@ def test_gridworker_cannot_read_another_grids_ticket(client, login, report):
     assert client.get(f"/api/tickets/{ticket.number}", headers=login("GW002")).status_code == 404
 
 
-@pytest.mark.parametrize(("code", "status"), [("GW001", 200), ("GL01", 403), ("CD01", 403), ("DH01", 404),
-                                              ("SUP01", 403), ("ADM01", 403)])
+@pytest.mark.parametrize(
+    ("code", "status"), [("GW001", 200), ("GL01", 403), ("CD01", 403), ("DH01", 404), ("SUP01", 403), ("ADM01", 403)]
+)
 def test_only_the_assignee_may_accept(client, login, report, code, status):
     ticket = report()
     resp = client.post(f"/api/tickets/{ticket.number}/actions/accept", headers=login(code), json={})
     assert resp.status_code == status, resp.text
 
 
-@pytest.mark.parametrize(("code", "status"), [("CD01", 200), ("SD01", 200), ("ADM01", 200), ("GW001", 403),
-                                              ("DH12", 403), ("CD02", 404)])
+@pytest.mark.parametrize(
+    ("code", "status"), [("CD01", 200), ("SD01", 200), ("ADM01", 200), ("GW001", 403), ("DH12", 403), ("CD02", 404)]
+)
 def test_reassign_is_for_dispatchers_and_admins(client, login, report, code, status):
     ticket = report()
-    resp = client.post(f"/api/tickets/{ticket.number}/reassign", headers=login(code),
-                       json={"assignee_code": "GW003"})
+    resp = client.post(f"/api/tickets/{ticket.number}/reassign", headers=login(code), json={"assignee_code": "GW003"})
     assert resp.status_code == status, resp.text
 
 
 @pytest.mark.parametrize(("code", "status"), [("CD01", 200), ("SUP01", 200), ("GW001", 403), ("DH12", 403)])
 def test_category_correction_is_for_dispatchers_and_is_recorded(client, login, report, code, status):
     ticket = report()
-    resp = client.post(f"/api/tickets/{ticket.number}/category", headers=login(code),
-                       json={"category_code": "illegal_ads"})
+    resp = client.post(
+        f"/api/tickets/{ticket.number}/category", headers=login(code), json={"category_code": "illegal_ads"}
+    )
     assert resp.status_code == status, resp.text
     if status == 200:
         assert resp.json()["category_code"] == "illegal_ads"
@@ -115,11 +119,14 @@ def test_full_loop_through_the_api(client, login, report):
     gw, gl = login("GW001"), login("GL01")
     for action in ("accept", "start"):
         assert client.post(f"/api/tickets/{ticket.number}/actions/{action}", headers=gw, json={}).status_code == 200
-    up = client.post(f"/api/tickets/{ticket.number}/photos", headers=gw,
-                     files={"file": ("after.png", io.BytesIO(PNG), "image/png")})
+    up = client.post(
+        f"/api/tickets/{ticket.number}/photos", headers=gw, files={"file": ("after.png", io.BytesIO(PNG), "image/png")}
+    )
     assert up.status_code == 201, up.text
-    assert client.post(f"/api/tickets/{ticket.number}/actions/resolve", headers=gw,
-                       json={"reason": "已清运"}).status_code == 200
+    assert (
+        client.post(f"/api/tickets/{ticket.number}/actions/resolve", headers=gw, json={"reason": "已清运"}).status_code
+        == 200
+    )
     # 巡办分离: the handler may not verify their own work.
     assert client.post(f"/api/tickets/{ticket.number}/actions/verify", headers=gw, json={}).status_code == 422
     assert client.post(f"/api/tickets/{ticket.number}/actions/verify", headers=gl, json={}).status_code == 200
@@ -143,28 +150,36 @@ def test_return_without_reason_is_rejected(client, login, report):
     assert resp.status_code == 422
 
 
-@pytest.mark.parametrize(("payload", "status"), [
-    (b"GIF89a" + b"\x00" * 100, 201),
-    (b"%PDF-1.4 not a photo", 422),
-    (b"", 422),
-])
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        (b"GIF89a" + b"\x00" * 100, 201),
+        (b"%PDF-1.4 not a photo", 422),
+        (b"", 422),
+    ],
+)
 def test_photo_type_is_sniffed_from_the_bytes(client, login, report, payload, status):
     ticket = report()
-    resp = client.post(f"/api/tickets/{ticket.number}/photos", headers=login("GW001"),
-                       files={"file": ("x.jpg", io.BytesIO(payload), "image/jpeg")})
+    resp = client.post(
+        f"/api/tickets/{ticket.number}/photos",
+        headers=login("GW001"),
+        files={"file": ("x.jpg", io.BytesIO(payload), "image/jpeg")},
+    )
     assert resp.status_code == status, resp.text
 
 
 def test_oversized_photo_is_413(client, login, report, runtime):
     ticket = report()
     big = PNG + b"\x00" * (runtime.settings.upload_max_bytes + 10)
-    resp = client.post(f"/api/tickets/{ticket.number}/photos", headers=login("GW001"),
-                       files={"file": ("big.png", io.BytesIO(big), "image/png")})
+    resp = client.post(
+        f"/api/tickets/{ticket.number}/photos",
+        headers=login("GW001"),
+        files={"file": ("big.png", io.BytesIO(big), "image/png")},
+    )
     assert resp.status_code == 413
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": "many"}, {"created_from": "yesterday"},
-                                    {"offset": -1}])
+@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": "many"}, {"created_from": "yesterday"}, {"offset": -1}])
 def test_bad_query_parameters_are_4xx(client, login, params):
     assert client.get("/api/tickets", headers=login("ADM01"), params=params).status_code == 422
 
@@ -201,17 +216,26 @@ def test_token_expires(client, login, clock, runtime):
 
 
 def test_hotline_operator_registers_a_ticket(client, login):
-    resp = client.post("/api/tickets", headers=login("CD01"),
-                       json={"text": "市民来电：建设路路灯不亮", "lon": 113.5895, "lat": 34.73925,
-                             "category_code": "street_lights"})
+    resp = client.post(
+        "/api/tickets",
+        headers=login("CD01"),
+        json={"text": "市民来电：建设路路灯不亮", "lon": 113.5895, "lat": 34.73925, "category_code": "street_lights"},
+    )
     assert resp.status_code == 201, resp.text
     body = resp.json()
     assert body["grid_code"] == "LC010101" and body["department_code"] == "urban_management"
     assert body["status"] == "dispatched" and body["channel"] == "hotline"
 
 
-@pytest.mark.parametrize("payload", [{"text": ""}, {"text": "x", "lon": 999, "lat": 1}, {"text": "x", "channel": "fax"},
-                                     {"text": "垃圾", "category_code": "no_such_category"}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"text": ""},
+        {"text": "x", "lon": 999, "lat": 1},
+        {"text": "x", "channel": "fax"},
+        {"text": "垃圾", "category_code": "no_such_category"},
+    ],
+)
 def test_bad_ticket_creation_is_4xx(client, login, payload):
     resp = client.post("/api/tickets", headers=login("CD01"), json=payload)
     assert 400 <= resp.status_code < 500, resp.text

@@ -79,6 +79,7 @@ def test_microgrid_pin_keeps_the_area_and_routes_to_the_parent_grid(session, rep
 
 def test_submit_writes_one_submit_event(session, report):
     ticket = report()
-    n = session.scalar(select(func.count(TicketEvent.id)).where(TicketEvent.ticket_id == ticket.id,
-                                                                TicketEvent.action == "submit"))
+    n = session.scalar(
+        select(func.count(TicketEvent.id)).where(TicketEvent.ticket_id == ticket.id, TicketEvent.action == "submit")
+    )
     assert n == 1

@@ -16,8 +16,11 @@ def _assignee(session, ticket) -> str:
 
 
 def _kinds(session, ticket) -> list[tuple[str, str]]:
-    rows = session.execute(select(Notification.kind, Notification.external_id)
-                           .where(Notification.ticket_id == ticket.id).order_by(Notification.id)).all()
+    rows = session.execute(
+        select(Notification.kind, Notification.external_id)
+        .where(Notification.ticket_id == ticket.id)
+        .order_by(Notification.id)
+    ).all()
     return [(k, e) for k, e in rows]
 
 

@@ -62,8 +62,15 @@ def test_every_status_action_role_combination(session, runtime, report, staff, s
         rule = TRANSITIONS.get((status, action))
         allowed = rule is not None and role in rule.roles
         try:
-            apply_action(session, runtime, ticket, action, actor, reason="测试原因",
-                         merge_into=other if action is Action.merge else None)
+            apply_action(
+                session,
+                runtime,
+                ticket,
+                action,
+                actor,
+                reason="测试原因",
+                merge_into=other if action is Action.merge else None,
+            )
         except DomainError:
             assert not allowed, f"{role} {action} from {status} should be allowed"
             session.refresh(ticket)

@@ -70,8 +70,12 @@ class ConsoleDriver:
 
     def send(self, who: Who, message: Inbound) -> list[Outbound]:
         self._seq += 1
-        inbound = replace(message, channel=self.channel, user_id=self.user_id(who),
-                          message_id=message.message_id or f"console-{self._seq}")
+        inbound = replace(
+            message,
+            channel=self.channel,
+            user_id=self.user_id(who),
+            message_id=message.message_id or f"console-{self._seq}",
+        )
         return self.engine.handle_once(inbound)
 
     def inbox(self, who: Who) -> list[Outbound]:
@@ -109,8 +113,9 @@ def _factories() -> dict[str, Callable[[pytest.FixtureRequest], Driver]]:
     if hasattr(extra, "FACTORIES"):
         factories.update(extra.FACTORIES)
     else:
-        factories.update({name: _by_class(getattr(extra, cls)) for name, cls in PLATFORM_CLASSES.items()
-                          if hasattr(extra, cls)})
+        factories.update(
+            {name: _by_class(getattr(extra, cls)) for name, cls in PLATFORM_CLASSES.items() if hasattr(extra, cls)}
+        )
     return factories
 
 

@@ -51,8 +51,9 @@ class _PlatformDriver:
         self.wechat_api = FakeWeChatAPI().start()
         self.telegram_api = FakeTelegramAPI().start()
         assert isinstance(self.wechat_api, FakeWeChatAPI) and isinstance(self.telegram_api, FakeTelegramAPI)
-        self.runtime = dataclasses.replace(runtime, settings=channel_settings(
-            runtime.settings, self.wechat_api, self.telegram_api, **settings))
+        self.runtime = dataclasses.replace(
+            runtime, settings=channel_settings(runtime.settings, self.wechat_api, self.telegram_api, **settings)
+        )
         self.session_factory = session_factory
         self.client = TestClient(build_channel_app(self.runtime, session_factory))
         self.client.__enter__()
@@ -83,16 +84,28 @@ class _PlatformDriver:
         with self.session_factory() as session:
             staff = session.scalars(select(Staff)).all()
             people = [st.person_id for st in staff]
-            session.execute(delete(ChannelIdentity).where(
-                ChannelIdentity.person_id.in_(people), ChannelIdentity.channel != self.channel,
-                ChannelIdentity.channel.in_(("wechat", "wecom", "telegram"))))
-            existing = dict(session.execute(select(ChannelIdentity.person_id, ChannelIdentity.external_id).where(
-                ChannelIdentity.person_id.in_(people), ChannelIdentity.channel == self.channel)).all())
+            session.execute(
+                delete(ChannelIdentity).where(
+                    ChannelIdentity.person_id.in_(people),
+                    ChannelIdentity.channel != self.channel,
+                    ChannelIdentity.channel.in_(("wechat", "wecom", "telegram")),
+                )
+            )
+            existing = dict(
+                session.execute(
+                    select(ChannelIdentity.person_id, ChannelIdentity.external_id).where(
+                        ChannelIdentity.person_id.in_(people), ChannelIdentity.channel == self.channel
+                    )
+                ).all()
+            )
             for st in staff:
                 if st.person_id not in existing:
                     existing[st.person_id] = self.staff_id(st.code)
-                    session.add(ChannelIdentity(person_id=st.person_id, channel=self.channel,
-                                                external_id=existing[st.person_id]))
+                    session.add(
+                        ChannelIdentity(
+                            person_id=st.person_id, channel=self.channel, external_id=existing[st.person_id]
+                        )
+                    )
             session.commit()
             self._staff = {st.code: existing[st.person_id] for st in staff}
         return self._staff
@@ -106,8 +119,9 @@ class _PlatformDriver:
     def deliver_pending(self, ext: str, *, replies_only: bool) -> None:
         """Send this user's pending outbox rows through the real sender to the fake, oldest first."""
         with self.session_factory() as session:
-            query = select(Notification).where(Notification.channel == self.channel,
-                                               Notification.external_id == ext, Notification.status == "pending")
+            query = select(Notification).where(
+                Notification.channel == self.channel, Notification.external_id == ext, Notification.status == "pending"
+            )
             if replies_only:
                 query = query.where(Notification.kind == "chat_reply")
             rows = session.scalars(query.order_by(Notification.id)).all()
@@ -123,7 +137,7 @@ class _PlatformDriver:
         """Calls the fakes recorded since the last look."""
         calls = list(self.wechat_api.calls) + list(self.telegram_api.calls)
         calls.sort(key=lambda c: c.at)
-        fresh = calls[self._seen_calls:]
+        fresh = calls[self._seen_calls :]
         self._seen_calls = len(calls)
         return fresh
 
@@ -168,19 +182,29 @@ class WeChatDriver(_PlatformDriver):
         if kind is InboundKind.text:
             return message_xml("text", {"Content": message.text}, from_user=ext, msg_id=msg_id)
         if kind is InboundKind.voice:
-            return message_xml("voice", {"MediaId": "v", "Format": "amr", "Recognition": message.text},
-                               from_user=ext, msg_id=msg_id)
+            return message_xml(
+                "voice", {"MediaId": "v", "Format": "amr", "Recognition": message.text}, from_user=ext, msg_id=msg_id
+            )
         if kind is InboundKind.location:
-            return message_xml("location", {"Location_X": str(message.lat), "Location_Y": str(message.lon),
-                                            "Scale": 15, "Label": message.label}, from_user=ext, msg_id=msg_id)
+            return message_xml(
+                "location",
+                {"Location_X": str(message.lat), "Location_Y": str(message.lon), "Scale": 15, "Label": message.label},
+                from_user=ext,
+                msg_id=msg_id,
+            )
         if kind is InboundKind.image:
             path = f"/pic/{msg_id}.png"
             self.wechat_api.script.push(path, Answer(200, message.image or b"", "image/png"))
-            return message_xml("image", {"PicUrl": self.wechat_api.url + path, "MediaId": f"m{msg_id}"},
-                               from_user=ext, msg_id=msg_id)
+            return message_xml(
+                "image", {"PicUrl": self.wechat_api.url + path, "MediaId": f"m{msg_id}"}, from_user=ext, msg_id=msg_id
+            )
         if kind is InboundKind.button:
-            return message_xml("text", {"Content": message.text or message.data, "bizmsgmenuid": message.data},
-                               from_user=ext, msg_id=msg_id)
+            return message_xml(
+                "text",
+                {"Content": message.text or message.data, "bizmsgmenuid": message.data},
+                from_user=ext,
+                msg_id=msg_id,
+            )
         if kind is InboundKind.follow:
             return message_xml("event", {"Event": "subscribe"}, from_user=ext)
         if kind is InboundKind.unfollow:
@@ -210,8 +234,11 @@ class WeChatDriver(_PlatformDriver):
                 out.append(Outbound.say(body["text"]["content"]))
             elif body.get("msgtype") == "msgmenu":
                 menu = body["msgmenu"]
-                out.append(Outbound.choose(menu.get("head_content", ""),
-                                           *(Button(i["content"], i["id"]) for i in menu["list"])))
+                out.append(
+                    Outbound.choose(
+                        menu.get("head_content", ""), *(Button(i["content"], i["id"]) for i in menu["list"])
+                    )
+                )
             elif "template_id" in body:
                 out.append(Outbound.say(body["data"]["first"]["value"]))
         return out
@@ -240,17 +267,30 @@ class WeComDriver(_PlatformDriver):
         common: dict[str, Any] = {"from_user": ext, "to_user": WECOM_CORP_ID, "agent_id": agent}
         kind = message.kind
         if kind is InboundKind.button:
-            return message_xml("event", {"Event": "template_card_event", "EventKey": message.data,
-                                         "TaskId": f"task_{n}", "CardType": "button_interaction",
-                                         "ResponseCode": f"rc{n}"}, **common)
+            return message_xml(
+                "event",
+                {
+                    "Event": "template_card_event",
+                    "EventKey": message.data,
+                    "TaskId": f"task_{n}",
+                    "CardType": "button_interaction",
+                    "ResponseCode": f"rc{n}",
+                },
+                **common,
+            )
         if kind is InboundKind.location:
-            return message_xml("location", {"Location_X": str(message.lat), "Location_Y": str(message.lon),
-                                            "Scale": 15, "Label": message.label}, msg_id=str(20_000 + n), **common)
+            return message_xml(
+                "location",
+                {"Location_X": str(message.lat), "Location_Y": str(message.lon), "Scale": 15, "Label": message.label},
+                msg_id=str(20_000 + n),
+                **common,
+            )
         if kind is InboundKind.image:
             path = f"/pic/w{n}.png"
             self.wechat_api.script.push(path, Answer(200, message.image or b"", "image/png"))
-            return message_xml("image", {"PicUrl": self.wechat_api.url + path, "MediaId": f"m{n}"},
-                               msg_id=str(20_000 + n), **common)
+            return message_xml(
+                "image", {"PicUrl": self.wechat_api.url + path, "MediaId": f"m{n}"}, msg_id=str(20_000 + n), **common
+            )
         if kind is InboundKind.follow:
             return message_xml("event", {"Event": "subscribe"}, **common)
         if kind in (InboundKind.text, InboundKind.voice):
@@ -280,9 +320,14 @@ class WeComDriver(_PlatformDriver):
                 out.append(Outbound.say(body["text"]["content"]))
             elif body["msgtype"] == "template_card":
                 card = body["template_card"]
-                out.append(Outbound(OutboundKind.card, title=card.get("main_title", {}).get("title", ""),
-                                    text=card.get("sub_title_text", ""),
-                                    buttons=tuple(Button(b["text"], b["key"]) for b in card["button_list"])))
+                out.append(
+                    Outbound(
+                        OutboundKind.card,
+                        title=card.get("main_title", {}).get("title", ""),
+                        text=card.get("sub_title_text", ""),
+                        buttons=tuple(Button(b["text"], b["key"]) for b in card["button_list"]),
+                    )
+                )
         return out
 
 
@@ -324,22 +369,36 @@ class TelegramDriver(_PlatformDriver):
         if kind is InboundKind.image:
             self.telegram_api.files[f"F{n}"] = message.image or b""
             return photo_update(n, f"F{n}", uid=uid)
-        msg: dict[str, Any] = {"message_id": n, "date": 1795000000, "chat": {"id": uid, "type": "private"},
-                               "from": user(uid, message.language or "zh-hans")}
+        msg: dict[str, Any] = {
+            "message_id": n,
+            "date": 1795000000,
+            "chat": {"id": uid, "type": "private"},
+            "from": user(uid, message.language or "zh-hans"),
+        }
         if kind is InboundKind.follow:
             msg.update(text="/start", entities=[{"type": "bot_command", "offset": 0, "length": 6}])
         elif kind in (InboundKind.text, InboundKind.voice):
             msg["text"] = message.text
         else:
-            msg["sticker"] = {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1,
-                              "is_animated": False, "is_video": False, "type": "regular"}
+            msg["sticker"] = {
+                "file_id": "s",
+                "file_unique_id": "s",
+                "width": 1,
+                "height": 1,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            }
         return {"update_id": n, "message": msg}
 
     def send(self, who: Who, message: Inbound) -> list[Outbound]:
         ext = self.external_id(who)
         self.new_calls()
-        response = self.client.post("/telegram/webhook", json=self.update(ext, message),
-                                    headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET})
+        response = self.client.post(
+            "/telegram/webhook",
+            json=self.update(ext, message),
+            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
+        )
         assert response.status_code == 200, response.text
         self.deliver_pending(ext, replies_only=True)
         return self.read_calls(ext, self.new_calls())
@@ -362,8 +421,9 @@ class TelegramDriver(_PlatformDriver):
             if any(b.get("request_location") for row in markup.get("keyboard", []) for b in row):
                 out.append(Outbound(OutboundKind.location_request, text=text))
                 continue
-            buttons = tuple(Button(b["text"], b["callback_data"]) for row in markup.get("inline_keyboard", [])
-                            for b in row)
+            buttons = tuple(
+                Button(b["text"], b["callback_data"]) for row in markup.get("inline_keyboard", []) for b in row
+            )
             kind = OutboundKind.card if title else (OutboundKind.buttons if buttons else OutboundKind.text)
             out.append(Outbound(kind, title=title, text=text, buttons=buttons))
         return out

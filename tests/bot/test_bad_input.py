@@ -33,29 +33,42 @@ from tests.fakes.wechat import WeChatPlatform, message_xml
 OPENID = "oRESIDENT_bad_1"
 URGENT = "怡和花园3号楼楼道里燃气泄漏，闻到很浓的煤气味，很危险"
 
-XXE = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
-       f'<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>1</CreateTime>'
-       '<MsgType>text</MsgType><Content>&xxe;</Content><MsgId>1</MsgId></xml>')
-LAUGHS = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
-          '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>'
-          f'<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>1</CreateTime>'
-          '<MsgType>text</MsgType><Content>&d;</Content><MsgId>2</MsgId></xml>')
-PARAMETER_ENTITY = ('<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY % ext SYSTEM "http://127.0.0.1:9/x.dtd"> %ext;]>'
-                    '<xml><MsgType>text</MsgType></xml>')
-MALFORMED = [f"<xml><FromUserName>{OPENID}</FromUserName><MsgType>text", "not xml at all", "<xml></xm>",
-             "<other><MsgType>text</MsgType></other>", f"<xml><FromUserName>{OPENID}</FromUserName></xml>"]
+XXE = (
+    '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+    f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>1</CreateTime>"
+    "<MsgType>text</MsgType><Content>&xxe;</Content><MsgId>1</MsgId></xml>"
+)
+LAUGHS = (
+    '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "lol"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>'
+    f"<xml><ToUserName>gh</ToUserName><FromUserName>{OPENID}</FromUserName><CreateTime>1</CreateTime>"
+    "<MsgType>text</MsgType><Content>&d;</Content><MsgId>2</MsgId></xml>"
+)
+PARAMETER_ENTITY = (
+    '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY % ext SYSTEM "http://127.0.0.1:9/x.dtd"> %ext;]>'
+    "<xml><MsgType>text</MsgType></xml>"
+)
+MALFORMED = [
+    f"<xml><FromUserName>{OPENID}</FromUserName><MsgType>text",
+    "not xml at all",
+    "<xml></xm>",
+    "<other><MsgType>text</MsgType></other>",
+    f"<xml><FromUserName>{OPENID}</FromUserName></xml>",
+]
 
 
 def stored(session_factory: sessionmaker[Session]) -> dict[str, int]:
     """Row counts of everything a message could leave behind."""
     with session_factory() as session:
-        return {m.__name__: session.scalar(select(func.count()).select_from(m)) or 0
-                for m in (Person, ChannelIdentity, Ticket, InboundMessage, ConversationState, Notification)}
+        return {
+            m.__name__: session.scalar(select(func.count()).select_from(m)) or 0
+            for m in (Person, ChannelIdentity, Ticket, InboundMessage, ConversationState, Notification)
+        }
 
 
-def test_a_wrong_wechat_signature_is_403_and_stores_nothing(client: TestClient, wechat: WeChatPlatform,
-                                                            wechat_mode: str,
-                                                            session_factory: sessionmaker[Session]) -> None:
+def test_a_wrong_wechat_signature_is_403_and_stores_nothing(
+    client: TestClient, wechat: WeChatPlatform, wechat_mode: str, session_factory: sessionmaker[Session]
+) -> None:
     before = stored(session_factory)
     signed = wechat.sign(message_xml("text", {"Content": URGENT}, from_user=OPENID, msg_id="1"))
     for name in ("signature", "msg_signature"):
@@ -65,8 +78,9 @@ def test_a_wrong_wechat_signature_is_403_and_stores_nothing(client: TestClient, 
     assert stored(session_factory) == before
 
 
-def test_a_wrong_wecom_signature_is_403_and_stores_nothing(client: TestClient, wecom: WeChatPlatform,
-                                                           session_factory: sessionmaker[Session]) -> None:
+def test_a_wrong_wecom_signature_is_403_and_stores_nothing(
+    client: TestClient, wecom: WeChatPlatform, session_factory: sessionmaker[Session]
+) -> None:
     before = stored(session_factory)
     signed = wecom.sign(message_xml("text", {"Content": "接单"}, from_user="GW001", msg_id="1", agent_id=1000002))
     response = client.post("/wecom", params={**signed.params, "msg_signature": "0" * 40}, content=signed.body)
@@ -74,8 +88,9 @@ def test_a_wrong_wecom_signature_is_403_and_stores_nothing(client: TestClient, w
     assert stored(session_factory) == before
 
 
-def test_a_wrong_telegram_secret_is_403_and_stores_nothing(client: TestClient, telegram_api: FakeTelegramAPI,
-                                                           session_factory: sessionmaker[Session]) -> None:
+def test_a_wrong_telegram_secret_is_403_and_stores_nothing(
+    client: TestClient, telegram_api: FakeTelegramAPI, session_factory: sessionmaker[Session]
+) -> None:
     before = stored(session_factory)
     for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
         response = client.post("/telegram/webhook", json=text_update(1, URGENT), headers=headers)
@@ -84,12 +99,14 @@ def test_a_wrong_telegram_secret_is_403_and_stores_nothing(client: TestClient, t
     assert telegram_api.sent("sendMessage") == []
 
 
-@pytest.mark.parametrize("payload", [XXE, LAUGHS, PARAMETER_ENTITY, *MALFORMED],
-                         ids=["xxe", "billion-laughs", "parameter-entity", "truncated", "text", "mismatched",
-                              "wrong-root", "no-msgtype"])
+@pytest.mark.parametrize(
+    "payload",
+    [XXE, LAUGHS, PARAMETER_ENTITY, *MALFORMED],
+    ids=["xxe", "billion-laughs", "parameter-entity", "truncated", "text", "mismatched", "wrong-root", "no-msgtype"],
+)
 def test_hostile_or_malformed_wechat_xml_is_400_and_stores_nothing(
-        client: TestClient, wechat: WeChatPlatform, wechat_mode: str, payload: str,
-        session_factory: sessionmaker[Session]) -> None:
+    client: TestClient, wechat: WeChatPlatform, wechat_mode: str, payload: str, session_factory: sessionmaker[Session]
+) -> None:
     before = stored(session_factory)
     signed = wechat.sign(payload)
     response = client.post("/wechat", params=signed.params, content=signed.body)
@@ -98,8 +115,9 @@ def test_hostile_or_malformed_wechat_xml_is_400_and_stores_nothing(
 
 
 @pytest.mark.parametrize("payload", [XXE, LAUGHS, MALFORMED[0]], ids=["xxe", "billion-laughs", "truncated"])
-def test_hostile_wecom_xml_is_400_and_stores_nothing(client: TestClient, wecom: WeChatPlatform, payload: str,
-                                                     session_factory: sessionmaker[Session]) -> None:
+def test_hostile_wecom_xml_is_400_and_stores_nothing(
+    client: TestClient, wecom: WeChatPlatform, payload: str, session_factory: sessionmaker[Session]
+) -> None:
     before = stored(session_factory)
     signed = wecom.sign(payload)
     assert client.post("/wecom", params=signed.params, content=signed.body).status_code == 400
@@ -115,18 +133,20 @@ def test_malformed_telegram_json_is_400(client: TestClient) -> None:
     assert client.post("/telegram/webhook", content=b"[1, 2]", headers=headers).status_code == 400
 
 
-def test_an_unknown_wechat_message_type_gets_a_polite_reply(client: TestClient, wechat: WeChatPlatform,
-                                                            wechat_mode: str) -> None:
-    signed = wechat.sign(message_xml("video", {"MediaId": "v1", "ThumbMediaId": "t1"}, from_user=OPENID,
-                                     msg_id="3"))
+def test_an_unknown_wechat_message_type_gets_a_polite_reply(
+    client: TestClient, wechat: WeChatPlatform, wechat_mode: str
+) -> None:
+    signed = wechat.sign(message_xml("video", {"MediaId": "v1", "ThumbMediaId": "t1"}, from_user=OPENID, msg_id="3"))
     response = client.post("/wechat", params=signed.params, content=signed.body)
     assert wechat.open_reply(response.text)["Content"] == t("unsupported", "zh")
 
 
-def test_an_unknown_telegram_message_type_gets_a_polite_reply(client: TestClient,
-                                                              telegram_api: FakeTelegramAPI) -> None:
-    response = client.post("/telegram/webhook", json=sticker_update(4),
-                           headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET})
+def test_an_unknown_telegram_message_type_gets_a_polite_reply(
+    client: TestClient, telegram_api: FakeTelegramAPI
+) -> None:
+    response = client.post(
+        "/telegram/webhook", json=sticker_update(4), headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+    )
     assert response.status_code == 200
     assert [m["text"] for m in telegram_api.sent("sendMessage")] == [t("unsupported", "zh")]
 
@@ -150,12 +170,14 @@ def test_a_10mb_body_is_413(client: TestClient, wechat: WeChatPlatform) -> None:
 
 
 def test_the_same_msgid_three_times_at_once_makes_one_ticket_and_one_reply(
-        chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform) -> None:
+    chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform
+) -> None:
     factory = own_database
     signed = wechat.sign(message_xml("text", {"Content": URGENT}, from_user=OPENID, msg_id="424242"))
     barrier = threading.Barrier(3)
     replies: list[str] = []
     with TestClient(build_channel_app(chat_runtime, factory)) as c:
+
         def deliver() -> None:
             barrier.wait()
             response = c.post("/wechat", params=signed.params, content=signed.body)

@@ -57,7 +57,8 @@ def count(factory: sessionmaker[Session], model: type, **where: str) -> int:
 
 
 def test_telegram_update_during_an_outage_is_refused_with_503_and_answered_on_redelivery(
-        chat_runtime: Runtime, own_database: sessionmaker[Session]) -> None:
+    chat_runtime: Runtime, own_database: sessionmaker[Session]
+) -> None:
     with TestClient(build_channel_app(chat_runtime, own_database)) as client:
         update = text_update(4242, REPORT, uid=321)
         with database_down(own_database, only="inbound_messages"):
@@ -70,8 +71,9 @@ def test_telegram_update_during_an_outage_is_refused_with_503_and_answered_on_re
         assert count(own_database, Notification, kind=REPLY_KIND, key="telegram:reply:4242") == 1
 
 
-def test_a_failed_outbox_write_takes_the_whole_turn_back(chat_runtime: Runtime,
-                                                         own_database: sessionmaker[Session]) -> None:
+def test_a_failed_outbox_write_takes_the_whole_turn_back(
+    chat_runtime: Runtime, own_database: sessionmaker[Session]
+) -> None:
     with TestClient(build_channel_app(chat_runtime, own_database)) as client:
         update = text_update(4343, REPORT, uid=654)
         with database_down(own_database, only="INSERT INTO notifications"):
@@ -86,7 +88,8 @@ def test_a_failed_outbox_write_takes_the_whole_turn_back(chat_runtime: Runtime,
 
 @pytest.mark.parametrize("failing", ["webhook_nonces", "inbound_messages", "conversation_states", ""])
 def test_wechat_message_during_an_outage_gets_503_and_its_retry_the_passive_reply(
-        chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform, failing: str) -> None:
+    chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform, failing: str
+) -> None:
     with TestClient(build_channel_app(chat_runtime, own_database), raise_server_exceptions=False) as client:
         xml = message_xml("event", {"Event": "subscribe"}, from_user="oOUTAGE")
         signed = wechat.sign(xml)

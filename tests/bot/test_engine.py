@@ -38,8 +38,7 @@ def _tickets(session_factory: sessionmaker[Session]) -> int:
         return int(session.scalar(select(func.count()).select_from(Ticket)) or 0)
 
 
-def test_a_new_engine_instance_continues_the_dialogue(runtime: Runtime,
-                                                      session_factory: sessionmaker[Session]) -> None:
+def test_a_new_engine_instance_continues_the_dialogue(runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
     first = ConversationEngine(runtime, session_factory)
     out = first.handle(_text("u-restart", "小区门口的路灯坏了好几天，晚上很黑"))
     assert any(m.kind is OutboundKind.location_request for m in out)
@@ -57,8 +56,9 @@ def test_a_new_engine_instance_continues_the_dialogue(runtime: Runtime,
         assert ticket.text == "小区门口的路灯坏了好几天，晚上很黑"
 
 
-def test_an_idle_dialogue_expires_with_a_polite_message(runtime: Runtime, session_factory: sessionmaker[Session],
-                                                        clock: FrozenClock) -> None:
+def test_an_idle_dialogue_expires_with_a_polite_message(
+    runtime: Runtime, session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
     engine = ConversationEngine(runtime, session_factory)
     engine.handle(_text("u-idle", "小区门口的路灯坏了好几天，晚上很黑"))
     clock.advance(minutes=runtime.settings.session_idle_minutes + 1)
@@ -70,8 +70,9 @@ def test_an_idle_dialogue_expires_with_a_polite_message(runtime: Runtime, sessio
         assert row is not None and "flow" not in row.state
 
 
-def test_a_dialogue_within_the_idle_time_does_not_expire(runtime: Runtime, session_factory: sessionmaker[Session],
-                                                          clock: FrozenClock) -> None:
+def test_a_dialogue_within_the_idle_time_does_not_expire(
+    runtime: Runtime, session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
     engine = ConversationEngine(runtime, session_factory)
     engine.handle(_text("u-busy", "小区门口的路灯坏了好几天，晚上很黑"))
     clock.advance(minutes=runtime.settings.session_idle_minutes - 1)
@@ -81,10 +82,16 @@ def test_a_dialogue_within_the_idle_time_does_not_expire(runtime: Runtime, sessi
 
 
 def test_the_same_message_id_twice_answers_once_with_the_stored_reply(
-        runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
+    runtime: Runtime, session_factory: sessionmaker[Session]
+) -> None:
     engine = ConversationEngine(runtime, session_factory)
-    msg = Inbound("wechat", "o-dup", InboundKind.text, text="怡和花园门口的垃圾桶满了好几天没人清运，臭得不行",
-                  message_id="6800000000000000001")
+    msg = Inbound(
+        "wechat",
+        "o-dup",
+        InboundKind.text,
+        text="怡和花园门口的垃圾桶满了好几天没人清运，臭得不行",
+        message_id="6800000000000000001",
+    )
     first = engine.handle_once(msg)
     again = engine.handle_once(msg)
     assert again == first and "已受理" in _all_text(first)
@@ -103,11 +110,18 @@ def test_every_key_the_code_uses_is_in_the_catalogue() -> None:
     used: set[str] = set()
     for path in BOT_DIR.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) \
-                    and isinstance(node.args[0].value, str):
+            if (
+                isinstance(node, ast.Call)
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
                 name = getattr(node.func, "attr", getattr(node.func, "id", ""))
-                if name in ("t", "say", "matches") and re.fullmatch(r"[a-z_]+(\.[a-z_]+)+|welcome|help|empty|"
-                                                                    r"unsupported|stopped", node.args[0].value):
+                if name in ("t", "say", "matches") and re.fullmatch(
+                    r"[a-z_]+(\.[a-z_]+)+|welcome|help|empty|"
+                    r"unsupported|stopped",
+                    node.args[0].value,
+                ):
                     used.add(node.args[0].value)
     assert used, "found no catalogue keys in bot/"
     assert used <= set(catalogue()), sorted(used - set(catalogue()))
@@ -117,14 +131,16 @@ def test_telegram_user_with_english_gets_english(runtime: Runtime, session_facto
     engine = ConversationEngine(runtime, session_factory)
     out = engine.handle(Inbound("telegram", "4242", InboundKind.follow, language="en-GB"))
     assert out[0].text == t("welcome", "en")
-    out = engine.handle(_text("4242", "The rubbish at 怡和花园 gate has not been collected for days",
-                              channel="telegram", language="en"))
+    out = engine.handle(
+        _text("4242", "The rubbish at 怡和花园 gate has not been collected for days", channel="telegram", language="en")
+    )
     text = _all_text(out)
     assert "Received!" in text or "I understand this is about" in text, text
 
 
-def test_unknown_message_type_and_empty_text_get_polite_replies(runtime: Runtime,
-                                                                session_factory: sessionmaker[Session]) -> None:
+def test_unknown_message_type_and_empty_text_get_polite_replies(
+    runtime: Runtime, session_factory: sessionmaker[Session]
+) -> None:
     engine = ConversationEngine(runtime, session_factory)
     assert engine.handle(Inbound("console", "u-odd", InboundKind.unknown))[0].text == t("unsupported")
     assert engine.handle(_text("u-odd", "   "))[0].text == t("empty")
@@ -133,8 +149,9 @@ def test_unknown_message_type_and_empty_text_get_polite_replies(runtime: Runtime
     assert _tickets(session_factory) == 0
 
 
-def test_unfollow_says_nothing_and_clears_the_dialogue(runtime: Runtime,
-                                                       session_factory: sessionmaker[Session]) -> None:
+def test_unfollow_says_nothing_and_clears_the_dialogue(
+    runtime: Runtime, session_factory: sessionmaker[Session]
+) -> None:
     engine = ConversationEngine(runtime, session_factory)
     engine.handle(_text("u-bye", "小区门口的路灯坏了好几天，晚上很黑"))
     assert engine.handle(Inbound("console", "u-bye", InboundKind.unfollow)) == []
@@ -143,8 +160,9 @@ def test_unfollow_says_nothing_and_clears_the_dialogue(runtime: Runtime,
         assert row is not None and row.state == {}
 
 
-def test_home_address_is_used_when_a_report_names_no_place(runtime: Runtime,
-                                                          session_factory: sessionmaker[Session]) -> None:
+def test_home_address_is_used_when_a_report_names_no_place(
+    runtime: Runtime, session_factory: sessionmaker[Session]
+) -> None:
     engine = ConversationEngine(runtime, session_factory)
     engine.handle(_text("u-home", "绑定住址"))
     out = engine.handle(_text("u-home", "天伦小区"))
@@ -157,9 +175,9 @@ def test_home_address_is_used_when_a_report_names_no_place(runtime: Runtime,
         assert ticket.events[0].data["place_source"] == "home"
 
 
-def test_staff_bind_with_a_one_time_code_then_act_as_staff(runtime: Runtime,
-                                                           session_factory: sessionmaker[Session],
-                                                           clock: FrozenClock) -> None:
+def test_staff_bind_with_a_one_time_code_then_act_as_staff(
+    runtime: Runtime, session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
     with session_factory() as session:
         code = issue_bind_code(session, "GW003", clock.now(), timedelta(hours=1)).code
         session.commit()
@@ -177,8 +195,9 @@ def test_staff_bind_with_a_one_time_code_then_act_as_staff(runtime: Runtime,
         assert session.get(BindCode, code).used_at is not None  # type: ignore[union-attr]
 
 
-def test_an_expired_bind_code_is_refused(runtime: Runtime, session_factory: sessionmaker[Session],
-                                         clock: FrozenClock) -> None:
+def test_an_expired_bind_code_is_refused(
+    runtime: Runtime, session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
     with session_factory() as session:
         code = issue_bind_code(session, "GW003", clock.now(), timedelta(minutes=5)).code
         session.commit()

@@ -67,8 +67,9 @@ def _postgres_url(city: CityConfig) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def real_factory(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path,
-                 city: CityConfig) -> Iterator[sessionmaker[Session]]:
+def real_factory(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path, city: CityConfig
+) -> Iterator[sessionmaker[Session]]:
     """Sessions on a database of this test's own, committing for real."""
     if request.param == "sqlite":
         shutil.copy(sqlite_template, tmp_path / "gridbot.db")
@@ -101,10 +102,16 @@ def _deliver_at_once(engine: ConversationEngine, message: Inbound, times: int) -
 
 
 def test_same_msgid_three_times_at_once_makes_one_ticket_and_one_reply(
-        real_factory: sessionmaker[Session], runtime: Runtime) -> None:
+    real_factory: sessionmaker[Session], runtime: Runtime
+) -> None:
     engine = ConversationEngine(runtime, real_factory)
-    message = Inbound("wechat", "o-concurrent", InboundKind.text, message_id="24000000000000042",
-                      text="怡和花园门口的垃圾桶满了好几天没人清运，臭得不行")
+    message = Inbound(
+        "wechat",
+        "o-concurrent",
+        InboundKind.text,
+        message_id="24000000000000042",
+        text="怡和花园门口的垃圾桶满了好几天没人清运，臭得不行",
+    )
     results = _deliver_at_once(engine, message, 3)
     answered = [r for r in results if r]
     assert len(results) == 3
@@ -137,20 +144,24 @@ def test_a_new_sender_registered_by_another_process_mid_turn_is_answered(runtime
                 person = Person(kind="resident", name="")
                 other.add(person)
                 other.flush()
-                other.add(ChannelIdentity(person_id=person.id, channel="wechat", external_id="o-race",
-                                          language="zh"))
+                other.add(ChannelIdentity(person_id=person.id, channel="wechat", external_id="o-race", language="zh"))
                 other.commit()
 
     event.listen(engine, "before_cursor_execute", other_process_registers_the_sender)
     try:
         out = ConversationEngine(runtime, real_factory).handle_once(
-            Inbound("wechat", "o-race", InboundKind.text, text="帮助", message_id="race-1"))
+            Inbound("wechat", "o-race", InboundKind.text, text="帮助", message_id="race-1")
+        )
     finally:
         event.remove(engine, "before_cursor_execute", other_process_registers_the_sender)
     assert fired
     assert out and out[0].text != t("error.internal", "zh")
     with real_factory() as session:
-        assert session.scalar(select(func.count()).select_from(ChannelIdentity).where(
-            ChannelIdentity.external_id == "o-race")) == 1
+        assert (
+            session.scalar(
+                select(func.count()).select_from(ChannelIdentity).where(ChannelIdentity.external_id == "o-race")
+            )
+            == 1
+        )
         assert session.get(ConversationState, ("wechat", "o-race")) is not None
     engine.dispose()

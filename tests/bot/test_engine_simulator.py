@@ -51,8 +51,9 @@ def test_simulator_page_is_served_without_any_cdn(client: TestClient) -> None:
     assert "http://" not in resp.text and "https://" not in resp.text
 
 
-def test_simulator_reports_and_shows_the_workers_task_card(client: TestClient,
-                                                           session_factory: sessionmaker[Session]) -> None:
+def test_simulator_reports_and_shows_the_workers_task_card(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
     report = "怡和花园门口的垃圾桶满了好几天没人清运，臭得不行"
     resp = client.post("/simulator/api/send", json={"user": "sim1", "text": report})
     assert resp.status_code == 200, resp.text
@@ -72,8 +73,9 @@ def test_simulator_reports_and_shows_the_workers_task_card(client: TestClient,
 
 
 def test_simulator_takes_a_photo_and_rejects_bad_base64(client: TestClient) -> None:
-    resp = client.post("/simulator/api/send", json={"user": "sim2", "kind": "image",
-                                                    "photo_base64": base64.b64encode(PNG).decode()})
+    resp = client.post(
+        "/simulator/api/send", json={"user": "sim2", "kind": "image", "photo_base64": base64.b64encode(PNG).decode()}
+    )
     assert resp.status_code == 200 and "照片收到了" in resp.json()["replies"][0]["text"]
     resp = client.post("/simulator/api/send", json={"user": "sim2", "kind": "image", "photo_base64": "不是base64"})
     assert resp.status_code == 400
@@ -91,8 +93,9 @@ def test_simulator_is_hidden_in_production(app: FastAPI, runtime: Runtime) -> No
         assert c.post("/simulator/api/send", json={"text": "hi"}).status_code == 404
 
 
-def test_admin_issues_a_bind_code_and_others_may_not(client: TestClient,
-                                                     session_factory: sessionmaker[Session]) -> None:
+def test_admin_issues_a_bind_code_and_others_may_not(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
     resp = client.post("/api/admin/staff/GW005/bind-code", headers=_token(client, "ADM01"))
     assert resp.status_code == 201, resp.text
     code = resp.json()["code"]

@@ -24,9 +24,18 @@ def _tickets_for_gw001(session: Session, runtime: Runtime, lights: list[str]) ->
     person = resident_for(session, channel="console", external_id="resident-lights")
     numbers = []
     for i, light in enumerate(lights):
-        ticket = submit_report(session, runtime, ReportIn(
-            text=f"怡和花园门口垃圾没人清运 {i}", channel="console", reporter_id=person.id, lon=GRID_POINT[0],
-            lat=GRID_POINT[1], category_code="garbage_piling"))
+        ticket = submit_report(
+            session,
+            runtime,
+            ReportIn(
+                text=f"怡和花园门口垃圾没人清运 {i}",
+                channel="console",
+                reporter_id=person.id,
+                lon=GRID_POINT[0],
+                lat=GRID_POINT[1],
+                category_code="garbage_piling",
+            ),
+        )
         ticket.light = light
         ticket.due_at = runtime.clock.now() + timedelta(hours=i)
         numbers.append(ticket.number)
@@ -68,14 +77,16 @@ def test_a_worker_cannot_accept_another_grids_task(runtime: Runtime, session_fac
         (number,) = _tickets_for_gw001(session, runtime, ["green"])
         user = bind_console_staff(session, "GW002")
     out = ConversationEngine(runtime, session_factory).handle(
-        Inbound("console", user, InboundKind.button, data=f"task:accept:{number}"))
+        Inbound("console", user, InboundKind.button, data=f"task:accept:{number}")
+    )
     assert "没有找到工单" in out[0].text
     with session_factory() as session:
         assert session.scalar(select(Ticket.status).where(Ticket.number == number)) == "dispatched"
 
 
-def test_the_handler_cannot_verify_their_own_work(runtime: Runtime, session_factory: sessionmaker[Session],
-                                                  clock: FrozenClock) -> None:
+def test_the_handler_cannot_verify_their_own_work(
+    runtime: Runtime, session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
     with session_factory() as session:
         (number,) = _tickets_for_gw001(session, runtime, ["green"])
         user = bind_console_staff(session, "GW001")
@@ -105,8 +116,9 @@ def test_a_typed_place_is_located_by_its_name(runtime: Runtime, session_factory:
         assert ticket is not None and ticket.grid_code == "LC010102" and ticket.location_text == "天伦小区5号楼"
 
 
-def test_digests_are_queued_for_staff_with_open_tasks_and_render(runtime: Runtime,
-                                                      session_factory: sessionmaker[Session]) -> None:
+def test_digests_are_queued_for_staff_with_open_tasks_and_render(
+    runtime: Runtime, session_factory: sessionmaker[Session]
+) -> None:
     from backend.db.models import Notification
     from backend.services.digest import queue_digests
     from bot.render import render_notification
@@ -126,8 +138,9 @@ def test_digests_are_queued_for_staff_with_open_tasks_and_render(runtime: Runtim
     assert "红灯 1" in message.text and red in message.text
 
 
-def test_the_daily_digest_job_queues_once_per_local_day(runtime: Runtime, session_factory: sessionmaker[Session],
-                                                       clock: FrozenClock) -> None:
+def test_the_daily_digest_job_queues_once_per_local_day(
+    runtime: Runtime, session_factory: sessionmaker[Session], clock: FrozenClock
+) -> None:
     from backend.services.digest import daily_digest_job
 
     with session_factory() as session:

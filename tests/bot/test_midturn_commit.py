@@ -24,7 +24,8 @@ from tests.fakes.telegram import text_update
 
 
 def test_a_report_whose_turn_fails_after_the_ticket_is_stored_is_told_its_number_on_redelivery(
-        chat_runtime: Runtime, own_database: sessionmaker[Session]) -> None:
+    chat_runtime: Runtime, own_database: sessionmaker[Session]
+) -> None:
     with TestClient(build_channel_app(chat_runtime, own_database)) as client:
         update = text_update(4545, REPORT, uid=987)
         # save_state is the turn's last write, after the ticket exists

@@ -9,9 +9,16 @@ from bot.catalogue import t
 from bot.messages import OutboundKind
 from bot.render import render_notification
 
-PAYLOAD = {"number": "GB20261123-0007", "status": "dispatched", "category": "garbage_piling", "priority": "normal",
-           "light": "green", "text": "怡和花园门口垃圾没人清运", "location": "怡和花园",
-           "due_at": "2026-11-24T02:30:00+00:00"}
+PAYLOAD = {
+    "number": "GB20261123-0007",
+    "status": "dispatched",
+    "category": "garbage_piling",
+    "priority": "normal",
+    "light": "green",
+    "text": "怡和花园门口垃圾没人清运",
+    "location": "怡和花园",
+    "due_at": "2026-11-24T02:30:00+00:00",
+}
 
 
 @pytest.mark.parametrize("kind", RESIDENT_KINDS + STAFF_KINDS)
@@ -29,8 +36,9 @@ def test_resolved_asks_for_a_rating_with_three_buttons() -> None:
     (message,) = render_notification("resolved", dict(PAYLOAD), "zh")
     assert message.kind is OutboundKind.buttons
     assert [b.label for b in message.buttons] == ["满意", "基本满意", "不满意"]
-    assert [b.data for b in message.buttons] == [f"rate:GB20261123-0007:{s}"
-                                                 for s in ("satisfied", "basically_satisfied", "dissatisfied")]
+    assert [b.data for b in message.buttons] == [
+        f"rate:GB20261123-0007:{s}" for s in ("satisfied", "basically_satisfied", "dissatisfied")
+    ]
 
 
 def test_a_new_task_is_a_card_with_accept_return_escalate_and_extension() -> None:

@@ -36,13 +36,18 @@ def plain_params(token: str, ts: int, nonce: str) -> dict[str, str]:
 
 def turns_of(session_factory: sessionmaker[Session], openid: str) -> int:
     with session_factory() as session:
-        return session.scalar(select(func.count()).select_from(ConversationState).where(
-            ConversationState.external_id == openid)) or 0
+        return (
+            session.scalar(
+                select(func.count()).select_from(ConversationState).where(ConversationState.external_id == openid)
+            )
+            or 0
+        )
 
 
 @pytest.mark.parametrize("skew", [-(WINDOW + 5), WINDOW + 5])
 def test_a_correctly_signed_wechat_request_outside_the_window_is_refused(
-        client: TestClient, wechat: WeChatPlatform, session_factory: sessionmaker[Session], skew: int) -> None:
+    client: TestClient, wechat: WeChatPlatform, session_factory: sessionmaker[Session], skew: int
+) -> None:
     params = plain_params(wechat.token, int(time.time()) + skew, "84213")
     body = text_xml("oSTALE", "路灯坏了", 9001).encode()
     assert client.post("/wechat", params=params, content=body).status_code == 403
@@ -58,7 +63,8 @@ def test_a_request_inside_the_window_passes(client: TestClient, wechat: WeChatPl
 
 
 def test_a_captured_plain_signature_cannot_carry_another_body(
-        client: TestClient, wechat: WeChatPlatform, session_factory: sessionmaker[Session]) -> None:
+    client: TestClient, wechat: WeChatPlatform, session_factory: sessionmaker[Session]
+) -> None:
     params = plain_params(wechat.token, int(time.time()), "77001")
     first = client.post("/wechat", params=params, content=text_xml("oREAL", "楼道灯坏了", 9101).encode())
     assert first.status_code == 200
@@ -69,25 +75,37 @@ def test_a_captured_plain_signature_cannot_carry_another_body(
 
 
 def test_the_platform_retrying_the_same_request_is_a_duplicate_not_a_replay(
-        client: TestClient, wechat: WeChatPlatform, session_factory: sessionmaker[Session]) -> None:
+    client: TestClient, wechat: WeChatPlatform, session_factory: sessionmaker[Session]
+) -> None:
     signed = wechat.sign(text_xml("oRETRY", "小区门口垃圾没人清", 9201))
     assert client.post("/wechat", params=signed.params, content=signed.body).status_code == 200
     again = client.post("/wechat", params=signed.params, content=signed.body)
     assert again.status_code == 200
     assert again.text == "success"  # acknowledged without a second turn
     with session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(InboundMessage).where(
-            InboundMessage.channel == "wechat", InboundMessage.message_key == "9201")) == 1
+        assert (
+            session.scalar(
+                select(func.count())
+                .select_from(InboundMessage)
+                .where(InboundMessage.channel == "wechat", InboundMessage.message_key == "9201")
+            )
+            == 1
+        )
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_a_stale_wecom_callback_is_refused(client: TestClient, wecom: WeChatPlatform, method: str,
-                                           session_factory: sessionmaker[Session]) -> None:
+def test_a_stale_wecom_callback_is_refused(
+    client: TestClient, wecom: WeChatPlatform, method: str, session_factory: sessionmaker[Session]
+) -> None:
     ts, nonce = str(int(time.time()) - WINDOW - 60), "99120"
     if method == "GET":
         enc = aes_encrypt("echo", wecom.app_id, wecom.aes_key)
-        params = {"msg_signature": sha1_sign(WECOM_TOKEN, ts, nonce, enc), "timestamp": ts, "nonce": nonce,
-                  "echostr": enc}
+        params = {
+            "msg_signature": sha1_sign(WECOM_TOKEN, ts, nonce, enc),
+            "timestamp": ts,
+            "nonce": nonce,
+            "echostr": enc,
+        }
         assert client.get("/wecom", params=params).status_code == 403
         return
     enc = aes_encrypt(text_xml("gw_001", "我的任务", 9301), wecom.app_id, wecom.aes_key)
@@ -97,12 +115,23 @@ def test_a_stale_wecom_callback_is_refused(client: TestClient, wecom: WeChatPlat
     assert turns_of(session_factory, "gw_001") == 0
 
 
-@pytest.mark.parametrize(("timestamp", "nonce", "fresh"), [
-    ("1000000", "1", True), ("1000300", "1", True), ("999700", "1", True),
-    ("1000301", "1", False), ("999699", "1", False),
-    ("-1000000", "1", False), ("1e6", "1", False), ("１０００００0", "1", False), ("", "1", False),
-    ("1000000", "", False), ("1000000", "n" * 65, False), ("1000000", "n" * 64, True),
-])
+@pytest.mark.parametrize(
+    ("timestamp", "nonce", "fresh"),
+    [
+        ("1000000", "1", True),
+        ("1000300", "1", True),
+        ("999700", "1", True),
+        ("1000301", "1", False),
+        ("999699", "1", False),
+        ("-1000000", "1", False),
+        ("1e6", "1", False),
+        ("１０００００0", "1", False),
+        ("", "1", False),
+        ("1000000", "", False),
+        ("1000000", "n" * 65, False),
+        ("1000000", "n" * 64, True),
+    ],
+)
 def test_freshness_edges(session_factory: sessionmaker[Session], timestamp: str, nonce: str, fresh: bool) -> None:
     guard = ReplayGuard(session_factory, "wechat", window_seconds=WINDOW, wall_clock=lambda: 1_000_000.0)
     assert guard.fresh(timestamp, nonce) is fresh

@@ -38,8 +38,10 @@ from tests.fakes.telegram import (
 )
 
 HEADERS = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89" \
-      b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+    b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 
 
 def post(client: TestClient, update: dict[str, object]) -> None:
@@ -47,8 +49,9 @@ def post(client: TestClient, update: dict[str, object]) -> None:
     assert response.status_code == 200, response.text
 
 
-def test_the_application_starts_with_getme_on_the_configured_base(client: TestClient,
-                                                                  telegram_api: FakeTelegramAPI) -> None:
+def test_the_application_starts_with_getme_on_the_configured_base(
+    client: TestClient, telegram_api: FakeTelegramAPI
+) -> None:
     assert telegram_api.sent("getMe")
 
 
@@ -66,18 +69,30 @@ def test_an_english_user_is_answered_in_english(client: TestClient, telegram_api
 def test_a_report_without_a_place_asks_for_a_location_pin(client: TestClient, telegram_api: FakeTelegramAPI) -> None:
     post(client, text_update(3, "门口的路灯坏了好几天了"))
     markups = [m.get("reply_markup") for m in telegram_api.sent("sendMessage")]
-    location_buttons = [b for mk in markups if mk and "keyboard" in mk for row in mk["keyboard"] for b in row
-                        if b.get("request_location")]
+    location_buttons = [
+        b
+        for mk in markups
+        if mk and "keyboard" in mk
+        for row in mk["keyboard"]
+        for b in row
+        if b.get("request_location")
+    ]
     inline = [b for mk in markups if mk and "inline_keyboard" in mk for row in mk["inline_keyboard"] for b in row]
     assert location_buttons, markups
     assert inline and all(b["callback_data"] for b in inline)
 
 
-def test_a_button_press_is_answered_and_reaches_the_engine(client: TestClient, telegram_api: FakeTelegramAPI,
-                                                           session_factory: sessionmaker[Session]) -> None:
+def test_a_button_press_is_answered_and_reaches_the_engine(
+    client: TestClient, telegram_api: FakeTelegramAPI, session_factory: sessionmaker[Session]
+) -> None:
     post(client, text_update(4, "门口的路灯坏了好几天了"))
-    inline = [b for m in telegram_api.sent("sendMessage") if "inline_keyboard" in (m.get("reply_markup") or {})
-              for row in m["reply_markup"]["inline_keyboard"] for b in row]
+    inline = [
+        b
+        for m in telegram_api.sent("sendMessage")
+        if "inline_keyboard" in (m.get("reply_markup") or {})
+        for row in m["reply_markup"]["inline_keyboard"]
+        for b in row
+    ]
     before = len(telegram_api.sent("sendMessage"))
     post(client, callback_update(5, inline[0]["callback_data"]))
     assert telegram_api.sent("answerCallbackQuery")[0]["callback_query_id"] == "cbq5"
@@ -100,22 +115,26 @@ def test_a_photo_is_fetched_with_getfile(client: TestClient, telegram_api: FakeT
     assert telegram_api.sent("sendMessage")[0]["text"] == t("report.photo_first", "zh")
 
 
-def test_a_redelivered_update_is_handled_once(client: TestClient, telegram_api: FakeTelegramAPI,
-                                              session_factory: sessionmaker[Session]) -> None:
+def test_a_redelivered_update_is_handled_once(
+    client: TestClient, telegram_api: FakeTelegramAPI, session_factory: sessionmaker[Session]
+) -> None:
     for _ in range(3):
         post(client, text_update(8, "/start"))
     assert len(telegram_api.sent("sendMessage")) == 1
     with session_factory() as session:
-        assert session.scalar(select(func.count()).select_from(InboundMessage)
-                              .where(InboundMessage.message_key == "8")) == 1
+        assert (
+            session.scalar(select(func.count()).select_from(InboundMessage).where(InboundMessage.message_key == "8"))
+            == 1
+        )
 
 
 def test_file_urls_follow_the_api_base() -> None:
     assert file_base_url("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
 
 
-def test_long_polling_answers_updates(chat_runtime: Runtime, session_factory: sessionmaker[Session],
-                                      telegram_api: FakeTelegramAPI) -> None:
+def test_long_polling_answers_updates(
+    chat_runtime: Runtime, session_factory: sessionmaker[Session], telegram_api: FakeTelegramAPI
+) -> None:
     telegram_api.pending_updates.append(text_update(9, "/start"))
     engine = ConversationEngine(chat_runtime, session_factory)
 
@@ -141,13 +160,24 @@ def sender(chat_runtime: Runtime) -> Iterator[TelegramSender]:
 
 
 def resolved(chat_id: str = "111") -> Notification:
-    return Notification(key="t1:e5:p1:resolved", channel="telegram", external_id=chat_id, kind="resolved",
-                        payload={"number": "GB20261123-0007", "status": "resolved", "category": "garbage_piling",
-                                 "text": "垃圾", "lang": "zh"})
+    return Notification(
+        key="t1:e5:p1:resolved",
+        channel="telegram",
+        external_id=chat_id,
+        kind="resolved",
+        payload={
+            "number": "GB20261123-0007",
+            "status": "resolved",
+            "category": "garbage_piling",
+            "text": "垃圾",
+            "lang": "zh",
+        },
+    )
 
 
-def test_the_sender_renders_and_sends_a_notification_with_its_buttons(sender: TelegramSender,
-                                                                      telegram_api: FakeTelegramAPI) -> None:
+def test_the_sender_renders_and_sends_a_notification_with_its_buttons(
+    sender: TelegramSender, telegram_api: FakeTelegramAPI
+) -> None:
     sender.send(resolved())
     sent = telegram_api.sent("sendMessage")
     assert sent and all(str(m["chat_id"]) == "111" for m in sent)
@@ -165,15 +195,22 @@ def test_the_sender_is_safe_from_many_threads(sender: TelegramSender, telegram_a
     assert {str(m["chat_id"]) for m in telegram_api.sent("sendMessage")} == {str(1000 + i) for i in range(20)}
 
 
-@pytest.mark.parametrize(("answer", "error", "retry_after"), [
-    (tg_error(429, "Too Many Requests: retry after 7", retry_after=7), TransientChannelError, 7.0),
-    (tg_error(500, "Internal Server Error"), TransientChannelError, None),
-    (tg_error(403, "Forbidden: bot was blocked by the user"), BlockedError, None),
-    (tg_error(400, "Bad Request: chat not found"), PermanentChannelError, None),
-])
-def test_bot_api_errors_become_channel_errors(sender: TelegramSender, telegram_api: FakeTelegramAPI,
-                                              answer: object, error: type[Exception],
-                                              retry_after: float | None) -> None:
+@pytest.mark.parametrize(
+    ("answer", "error", "retry_after"),
+    [
+        (tg_error(429, "Too Many Requests: retry after 7", retry_after=7), TransientChannelError, 7.0),
+        (tg_error(500, "Internal Server Error"), TransientChannelError, None),
+        (tg_error(403, "Forbidden: bot was blocked by the user"), BlockedError, None),
+        (tg_error(400, "Bad Request: chat not found"), PermanentChannelError, None),
+    ],
+)
+def test_bot_api_errors_become_channel_errors(
+    sender: TelegramSender,
+    telegram_api: FakeTelegramAPI,
+    answer: object,
+    error: type[Exception],
+    retry_after: float | None,
+) -> None:
     telegram_api.script.push("/sendMessage", answer)  # type: ignore[arg-type]
     with pytest.raises(error) as caught:
         sender.send(resolved())

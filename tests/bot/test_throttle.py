@@ -42,7 +42,8 @@ def limited(runtime: Runtime, session_factory: sessionmaker[Session]) -> Convers
 
 
 def test_a_flooding_sender_is_told_once_and_then_ignored_until_the_bucket_refills(
-        limited: ConversationEngine, clock: FrozenClock, session_factory: sessionmaker[Session]) -> None:
+    limited: ConversationEngine, clock: FrozenClock, session_factory: sessionmaker[Session]
+) -> None:
     answers = [limited.handle_once(_text("oflood", "帮助", n)) for n in range(3)]
     assert all(out and t("throttle.slow_down", "zh") not in out[0].text for out in answers)
 
@@ -60,7 +61,8 @@ def test_a_flooding_sender_is_told_once_and_then_ignored_until_the_bucket_refill
 
 
 def test_the_limit_survives_a_restart_and_a_second_process(
-        runtime: Runtime, limited: ConversationEngine, session_factory: sessionmaker[Session]) -> None:
+    runtime: Runtime, limited: ConversationEngine, session_factory: sessionmaker[Session]
+) -> None:
     for n in range(3):
         limited.handle_once(_text("oboth", "帮助", n))
     settings = limited.runtime.settings
@@ -69,18 +71,21 @@ def test_the_limit_survives_a_restart_and_a_second_process(
 
 
 def test_a_dialogue_in_progress_keeps_its_steps_when_a_message_is_refused(
-        limited: ConversationEngine, clock: FrozenClock, session_factory: sessionmaker[Session]) -> None:
+    limited: ConversationEngine, clock: FrozenClock, session_factory: sessionmaker[Session]
+) -> None:
     limited.handle_once(_text("odialog", "小区门口的路灯坏了好几天，晚上很黑", 0))
     asked = _state(session_factory, "odialog")
     assert asked.get("step") == "place"
     for key in ("b1", "b2"):  # the same press twice: the third message of the burst
         limited.handle_once(Inbound("wechat", "odialog", InboundKind.button, data="community:LC0101", message_id=key))
     in_progress = _state(session_factory, "odialog")
-    refused = limited.handle_once(Inbound("wechat", "odialog", InboundKind.button, data="estate:LC010201:1",
-                                          message_id="b3"))
+    refused = limited.handle_once(
+        Inbound("wechat", "odialog", InboundKind.button, data="estate:LC010201:1", message_id="b3")
+    )
     assert [m.text for m in refused] == [t("throttle.slow_down", "zh")]
-    assert {k: v for k, v in _state(session_factory, "odialog").items() if k != "throttle"} == \
-        {k: v for k, v in in_progress.items() if k != "throttle"}
+    assert {k: v for k, v in _state(session_factory, "odialog").items() if k != "throttle"} == {
+        k: v for k, v in in_progress.items() if k != "throttle"
+    }
     assert _tickets(session_factory) == 0
     clock.advance(minutes=1)
     limited.handle_once(Inbound("wechat", "odialog", InboundKind.button, data="estate:LC010102:1", message_id="b4"))
@@ -95,11 +100,18 @@ def test_the_default_limit_lets_a_burst_of_photos_through(runtime: Runtime) -> N
         assert verdict is Verdict.handle
 
 
-@pytest.mark.parametrize(("per_minute", "burst", "seconds", "allowed"), [
-    (20.0, 15, 0.0, 15), (20.0, 15, 60.0, 35), (6.0, 1, 30.0, 4), (60.0, 5, 10.0, 15),
-])
-def test_the_bucket_lets_through_burst_plus_rate_times_time(per_minute: float, burst: int, seconds: float,
-                                                            allowed: int) -> None:
+@pytest.mark.parametrize(
+    ("per_minute", "burst", "seconds", "allowed"),
+    [
+        (20.0, 15, 0.0, 15),
+        (20.0, 15, 60.0, 35),
+        (6.0, 1, 30.0, 4),
+        (60.0, 5, 10.0, 15),
+    ],
+)
+def test_the_bucket_lets_through_burst_plus_rate_times_time(
+    per_minute: float, burst: int, seconds: float, allowed: int
+) -> None:
     limit = SenderLimit(per_minute, burst)
     stored, handled, steps = None, 0, 600
     for i in range(steps + 1):  # a message every seconds/steps, as fast as a flood comes

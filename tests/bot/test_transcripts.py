@@ -31,8 +31,10 @@ from tests.bot.drivers import Driver, Who, driver  # noqa: F401  (the fixture)
 TRANSCRIPTS = sorted((Path(__file__).parent.parent / "transcripts").glob("*.yaml"))
 NUMBER = re.compile(r"[A-Z]{1,8}\d{8}-\d{3,6}")
 # A minimal PNG: the signature and an IHDR chunk are what type sniffing looks at.
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89" \
-      b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+    b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 
 
 def _who(step: dict[str, Any]) -> Who:
@@ -114,8 +116,12 @@ def _check_ticket(session: Session, spec: dict[str, Any], numbers: dict[str, str
 
 
 @pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
-def test_transcript(path: Path, driver: Driver, session_factory: sessionmaker[Session],  # noqa: F811
-                    clock: FrozenClock) -> None:
+def test_transcript(
+    path: Path,
+    driver: Driver,
+    session_factory: sessionmaker[Session],  # noqa: F811
+    clock: FrozenClock,
+) -> None:
     """The conversation goes as written and leaves the tickets as written."""
     script = yaml.safe_load(path.read_text(encoding="utf-8"))
     if "only_channels" in script and driver.channel not in script["only_channels"]:
@@ -129,8 +135,11 @@ def test_transcript(path: Path, driver: Driver, session_factory: sessionmaker[Se
             clock.advance(**step["advance"])
             continue
         who = _who(step)
-        sent = None if "inbox" in step else replace(_message(step, seen.get(who, []), numbers),
-                                                    language=str(step.get("language", language)))
+        sent = (
+            None
+            if "inbox" in step
+            else replace(_message(step, seen.get(who, []), numbers), language=str(step.get("language", language)))
+        )
         replies = driver.inbox(who) if sent is None else driver.send(who, sent)
         seen[who] = seen.get(who, [])[-5:] + replies
         _check(step, replies, where, numbers)

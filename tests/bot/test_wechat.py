@@ -32,8 +32,10 @@ from tests.fakes.channels import (  # noqa: F401  (fixtures)
 from tests.fakes.server import Answer
 from tests.fakes.wechat import FakeWeChatAPI, WeChatPlatform, message_xml
 
-PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89" \
-      b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+    b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 OPENID = "oRESIDENT_wx_1"
 
 
@@ -62,30 +64,41 @@ def test_url_verification_with_a_wrong_signature_is_refused(client: TestClient, 
     assert client.get("/wechat", params=params).status_code == 403
 
 
-def test_follow_gets_the_welcome_as_passive_reply(client: TestClient, wechat: WeChatPlatform,
-                                                  wechat_mode: str) -> None:
+def test_follow_gets_the_welcome_as_passive_reply(client: TestClient, wechat: WeChatPlatform, wechat_mode: str) -> None:
     reply = post(client, wechat, message_xml("event", {"Event": "subscribe"}, from_user=OPENID))
     assert reply["MsgType"] == "text"
     assert reply["ToUserName"] == OPENID
     assert reply["Content"] == t("welcome", "zh")
 
 
-def test_location_x_is_read_as_latitude(client: TestClient, wechat: WeChatPlatform, wechat_mode: str,
-                                        session_factory: sessionmaker[Session]) -> None:
-    reply = post(client, wechat, message_xml("location", {"Location_X": "34.73925", "Location_Y": "113.5895",
-                                                          "Scale": 15, "Label": "怡和花园"},
-                                             from_user=OPENID, msg_id="7001"))
+def test_location_x_is_read_as_latitude(
+    client: TestClient, wechat: WeChatPlatform, wechat_mode: str, session_factory: sessionmaker[Session]
+) -> None:
+    reply = post(
+        client,
+        wechat,
+        message_xml(
+            "location",
+            {"Location_X": "34.73925", "Location_Y": "113.5895", "Scale": 15, "Label": "怡和花园"},
+            from_user=OPENID,
+            msg_id="7001",
+        ),
+    )
     assert reply["Content"] == t("report.location_first", "zh")
     data = state_of(session_factory, OPENID)["data"]
     assert isinstance(data, dict)
     assert (data["lat"], data["lon"], data["label"]) == (34.73925, 113.5895, "怡和花园")
 
 
-def test_voice_uses_the_recognised_text(client: TestClient, wechat: WeChatPlatform,
-                                        session_factory: sessionmaker[Session]) -> None:
+def test_voice_uses_the_recognised_text(
+    client: TestClient, wechat: WeChatPlatform, session_factory: sessionmaker[Session]
+) -> None:
     said = "怡和花园门口的垃圾好几天没人清运了"
-    reply = post(client, wechat, message_xml("voice", {"MediaId": "m1", "Format": "amr", "Recognition": said},
-                                             from_user=OPENID, msg_id="7002"))
+    reply = post(
+        client,
+        wechat,
+        message_xml("voice", {"MediaId": "m1", "Format": "amr", "Recognition": said}, from_user=OPENID, msg_id="7002"),
+    )
     assert reply["Content"] != t("voice.empty", "zh")
     in_progress = state_of(session_factory, OPENID).get("data") or {}
     with session_factory() as session:
@@ -94,24 +107,37 @@ def test_voice_uses_the_recognised_text(client: TestClient, wechat: WeChatPlatfo
 
 
 def test_voice_without_recognition_asks_again(client: TestClient, wechat: WeChatPlatform) -> None:
-    reply = post(client, wechat, message_xml("voice", {"MediaId": "m1", "Format": "amr", "Recognition": ""},
-                                             from_user=OPENID, msg_id="7003"))
+    reply = post(
+        client,
+        wechat,
+        message_xml("voice", {"MediaId": "m1", "Format": "amr", "Recognition": ""}, from_user=OPENID, msg_id="7003"),
+    )
     assert reply["Content"] == t("voice.empty", "zh")
 
 
 def test_image_is_fetched_from_picurl(client: TestClient, wechat: WeChatPlatform, wechat_api: FakeWeChatAPI) -> None:
     wechat_api.script.push("/pic/1.png", Answer(200, PNG, "image/png"))
-    reply = post(client, wechat, message_xml("image", {"PicUrl": f"{wechat_api.url}/pic/1.png", "MediaId": "m9"},
-                                             from_user=OPENID, msg_id="7004"))
+    reply = post(
+        client,
+        wechat,
+        message_xml(
+            "image", {"PicUrl": f"{wechat_api.url}/pic/1.png", "MediaId": "m9"}, from_user=OPENID, msg_id="7004"
+        ),
+    )
     assert wechat_api.calls_to("/pic/1.png")
     assert reply["Content"] == t("report.photo_first", "zh")
 
 
-def test_buttons_go_out_as_a_customer_service_menu(client: TestClient, wechat: WeChatPlatform,
-                                                   wechat_api: FakeWeChatAPI, chat_runtime: Runtime,
-                                                   session_factory: sessionmaker[Session]) -> None:
-    reply = post(client, wechat, message_xml("text", {"Content": "门口的路灯坏了好几天了"}, from_user=OPENID,
-                                             msg_id="7005"))
+def test_buttons_go_out_as_a_customer_service_menu(
+    client: TestClient,
+    wechat: WeChatPlatform,
+    wechat_api: FakeWeChatAPI,
+    chat_runtime: Runtime,
+    session_factory: sessionmaker[Session],
+) -> None:
+    reply = post(
+        client, wechat, message_xml("text", {"Content": "门口的路灯坏了好几天了"}, from_user=OPENID, msg_id="7005")
+    )
     assert reply["Content"]  # the question itself comes in the passive reply
     with session_factory() as session:
         rows = session.scalars(select(Notification).where(Notification.kind == REPLY_KIND)).all()
@@ -128,8 +154,9 @@ def test_buttons_go_out_as_a_customer_service_menu(client: TestClient, wechat: W
 
 
 def test_a_menu_tap_arrives_as_a_button_press() -> None:
-    xml = message_xml("text", {"Content": "丰产路社区", "bizmsgmenuid": "community:LC0101"}, from_user=OPENID,
-                      msg_id="9")
+    xml = message_xml(
+        "text", {"Content": "丰产路社区", "bizmsgmenuid": "community:LC0101"}, from_user=OPENID, msg_id="9"
+    )
     inbound = to_inbound(None, safe_fields(xml), channel="wechat")
     assert inbound is not None
     assert (inbound.kind, inbound.data, inbound.message_id) == (InboundKind.button, "community:LC0101", "9")
@@ -149,21 +176,30 @@ class SlowEngine:
         self.engine, self.delay = engine, delay
         self.calls = 0
 
-    def handle_once(self, inbound: Inbound, *, outbox: Callable[[list[Outbound]], list[Outbound]] | None = None,
-                    ) -> list[Outbound]:
+    def handle_once(
+        self,
+        inbound: Inbound,
+        *,
+        outbox: Callable[[list[Outbound]], list[Outbound]] | None = None,
+    ) -> list[Outbound]:
         self.calls += 1
         time.sleep(self.delay)
         return self.engine.handle_once(inbound, outbox=outbox)
 
 
-def _slow_app(chat_runtime: Runtime, session_factory: sessionmaker[Session], delay: float, **deadlines: float,
-              ) -> tuple[TestClient, SlowEngine]:
+def _slow_app(
+    chat_runtime: Runtime,
+    session_factory: sessionmaker[Session],
+    delay: float,
+    **deadlines: float,
+) -> tuple[TestClient, SlowEngine]:
     from bot.wechat.route import wechat_router
 
     app = create_app(chat_runtime, session_factory)
     slow = SlowEngine(ConversationEngine(chat_runtime, session_factory), delay=delay)
-    app.include_router(wechat_router(settings=chat_runtime.settings, engine=slow, session_factory=session_factory,
-                                     **deadlines))
+    app.include_router(
+        wechat_router(settings=chat_runtime.settings, engine=slow, session_factory=session_factory, **deadlines)
+    )
     return TestClient(app), slow
 
 
@@ -173,7 +209,8 @@ def _reply_rows(session_factory: sessionmaker[Session]) -> list[Notification]:
 
 
 def test_a_slow_answer_is_acknowledged_once_committed_with_its_reply_in_the_outbox(
-        chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform) -> None:
+    chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform
+) -> None:
     client, _ = _slow_app(chat_runtime, own_database, 0.6, reply_budget=0.1, ack_deadline=3.0)
     with client as c:
         signed = wechat.sign(message_xml("event", {"Event": "subscribe"}, from_user=OPENID))
@@ -184,7 +221,8 @@ def test_a_slow_answer_is_acknowledged_once_committed_with_its_reply_in_the_outb
 
 
 def test_a_turn_past_the_deadline_asks_for_a_redelivery_which_waits_for_the_same_turn(
-        chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform) -> None:
+    chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform
+) -> None:
     client, slow = _slow_app(chat_runtime, own_database, 1.0, reply_budget=0.1, ack_deadline=0.3)
     with client as c:
         signed = wechat.sign(message_xml("text", {"Content": "帮助"}, from_user=OPENID, msg_id="8801"))
@@ -202,8 +240,6 @@ def test_a_turn_past_the_deadline_asks_for_a_redelivery_which_waits_for_the_same
 
 
 def test_settings_outside_safe_mode_refuse_encrypted_posts(client: TestClient, chat_runtime: Runtime) -> None:
-    aes = WeChatPlatform("wx-test-token", app_id=chat_runtime.settings.wechat_app_id,
-                         aes_key="a" * 43)
+    aes = WeChatPlatform("wx-test-token", app_id=chat_runtime.settings.wechat_app_id, aes_key="a" * 43)
     signed = aes.sign(message_xml("text", {"Content": "hi"}, from_user=OPENID, msg_id="1"))
     assert client.post("/wechat", params=signed.params, content=signed.body).status_code == 400
-

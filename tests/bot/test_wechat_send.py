@@ -63,13 +63,25 @@ def resident_seen(session_factory: sessionmaker[Session]) -> Iterator[callable]:
 
 
 def notification(person_id: int | None, key: str = "t1:e1:accepted", kind: str = "accepted") -> Notification:
-    return Notification(key=key, person_id=person_id, channel="wechat", external_id=OPENID, kind=kind,
-                        payload={"number": "GB20261123-0001", "status": "accepted", "category": "garbage_piling",
-                                 "text": "垃圾没人清运", "lang": "zh"})
+    return Notification(
+        key=key,
+        person_id=person_id,
+        channel="wechat",
+        external_id=OPENID,
+        kind=kind,
+        payload={
+            "number": "GB20261123-0001",
+            "status": "accepted",
+            "category": "garbage_piling",
+            "text": "垃圾没人清运",
+            "lang": "zh",
+        },
+    )
 
 
 def test_inside_the_window_a_customer_service_message_is_sent(
-        sender: WeChatSender, wechat_api: FakeWeChatAPI, resident_seen) -> None:  # type: ignore[no-untyped-def]
+    sender: WeChatSender, wechat_api: FakeWeChatAPI, resident_seen
+) -> None:  # type: ignore[no-untyped-def]
     person_id = resident_seen(2)
     sender.send(notification(person_id))
     sent = wechat_api.sent("message/custom/send")
@@ -79,7 +91,8 @@ def test_inside_the_window_a_customer_service_message_is_sent(
 
 
 def test_outside_the_window_nothing_is_sent_and_the_window_is_closed(
-        sender: WeChatSender, wechat_api: FakeWeChatAPI, resident_seen) -> None:  # type: ignore[no-untyped-def]
+    sender: WeChatSender, wechat_api: FakeWeChatAPI, resident_seen
+) -> None:  # type: ignore[no-untyped-def]
     person_id = resident_seen(49)
     with pytest.raises(WindowClosedError):
         sender.send(notification(person_id))
@@ -87,8 +100,11 @@ def test_outside_the_window_nothing_is_sent_and_the_window_is_closed(
 
 
 def test_a_closed_window_falls_back_to_a_template_message_through_the_outbox(
-        wx_settings: Settings, wechat_api: FakeWeChatAPI, resident_seen,  # type: ignore[no-untyped-def]
-        session_factory: sessionmaker[Session]) -> None:
+    wx_settings: Settings,
+    wechat_api: FakeWeChatAPI,
+    resident_seen,  # type: ignore[no-untyped-def]
+    session_factory: sessionmaker[Session],
+) -> None:
     person_id = resident_seen(72)
     with session_factory() as session:
         session.add(notification(person_id))
@@ -114,30 +130,41 @@ def test_a_closed_window_falls_back_to_a_template_message_through_the_outbox(
 
 
 def test_a_telegram_user_who_blocked_the_bot_gets_a_template_if_they_follow_the_account(
-        session_factory: sessionmaker[Session], resident_seen) -> None:  # type: ignore[no-untyped-def]
+    session_factory: sessionmaker[Session], resident_seen
+) -> None:  # type: ignore[no-untyped-def]
     from bot.wechat.send import template_fallback
 
     person_id = resident_seen(1)
-    refused = Notification(key="t9:e1:p1:resolved", person_id=person_id, channel="telegram", external_id="42",
-                           kind="resolved", payload={"number": "GB1"})
+    refused = Notification(
+        key="t9:e1:p1:resolved",
+        person_id=person_id,
+        channel="telegram",
+        external_id="42",
+        kind="resolved",
+        payload={"number": "GB1"},
+    )
     with session_factory() as session:
         alt = template_fallback(session, refused, BlockedError("blocked"))
     assert alt is not None
     assert (alt.channel, alt.external_id, alt.key) == (WECHAT_TEMPLATE_CHANNEL, OPENID, "t9:e1:p1:resolved:tpl")
 
 
-@pytest.mark.parametrize(("answer", "error"), [
-    (errcode(45015, "response out of time limit"), WindowClosedError),
-    (errcode(43004, "require subscribe"), BlockedError),
-    (errcode(40003, "invalid openid"), BlockedError),
-    (errcode(-1, "system error"), TransientChannelError),
-    (errcode(45009, "reach max api daily quota limit"), TransientChannelError),
-    (errcode(40013, "invalid appid"), PermanentChannelError),
-    (Answer.json({"error": "upstream"}, status=502), TransientChannelError),
-    (Answer.json({"error": "nope"}, status=404), PermanentChannelError),
-])
-def test_wechat_errors_become_channel_errors(sender: WeChatSender, wechat_api: FakeWeChatAPI,
-                                             answer: Answer, error: type[Exception]) -> None:
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (errcode(45015, "response out of time limit"), WindowClosedError),
+        (errcode(43004, "require subscribe"), BlockedError),
+        (errcode(40003, "invalid openid"), BlockedError),
+        (errcode(-1, "system error"), TransientChannelError),
+        (errcode(45009, "reach max api daily quota limit"), TransientChannelError),
+        (errcode(40013, "invalid appid"), PermanentChannelError),
+        (Answer.json({"error": "upstream"}, status=502), TransientChannelError),
+        (Answer.json({"error": "nope"}, status=404), PermanentChannelError),
+    ],
+)
+def test_wechat_errors_become_channel_errors(
+    sender: WeChatSender, wechat_api: FakeWeChatAPI, answer: Answer, error: type[Exception]
+) -> None:
     sender.session_factory = None  # no window check: the API decides
     wechat_api.script.push("message/custom/send", answer)
     with pytest.raises(error) as caught:
@@ -146,15 +173,17 @@ def test_wechat_errors_become_channel_errors(sender: WeChatSender, wechat_api: F
 
 
 def test_an_unreachable_api_is_transient(wx_settings: Settings) -> None:
-    dead = WeChatSender(make_wechat_client(wx_settings.model_copy(
-        update={"wechat_api_base": "http://127.0.0.1:9/cgi-bin/"})))
+    dead = WeChatSender(
+        make_wechat_client(wx_settings.model_copy(update={"wechat_api_base": "http://127.0.0.1:9/cgi-bin/"}))
+    )
     with pytest.raises(TransientChannelError):
         dead.send(notification(None))
     dead.close()
 
 
-def test_an_expired_token_is_refreshed_from_the_configured_api_base(sender: WeChatSender,
-                                                                    wechat_api: FakeWeChatAPI) -> None:
+def test_an_expired_token_is_refreshed_from_the_configured_api_base(
+    sender: WeChatSender, wechat_api: FakeWeChatAPI
+) -> None:
     sender.session_factory = None
     wechat_api.script.push("message/custom/send", errcode(42001, "access_token expired"))
     sender.send(notification(None))

@@ -18,8 +18,9 @@ FIRE = "怡和花园3号楼有人家里着火了，冒好多烟"
 
 
 @pytest.mark.parametrize("driver_class", [WeChatDriver, WeComDriver, TelegramDriver])
-def test_driver_runs_an_urgent_report_to_an_accepted_task(driver_class: type, runtime: Runtime,
-                                                          session_factory: sessionmaker[Session]) -> None:
+def test_driver_runs_an_urgent_report_to_an_accepted_task(
+    driver_class: type, runtime: Runtime, session_factory: sessionmaker[Session]
+) -> None:
     driver = driver_class(runtime, session_factory)
     try:
         replies = driver.send(("resident", "erin"), Inbound("", "", InboundKind.text, text=FIRE))
@@ -30,8 +31,7 @@ def test_driver_runs_an_urgent_report_to_an_accepted_task(driver_class: type, ru
         cards = driver.inbox(("staff", "CD01"))
         accept = [b for m in cards for b in m.buttons if b.data.startswith("task:accept:")]
         assert accept, cards
-        driver.send(("staff", "CD01"), Inbound("", "", InboundKind.button, data=accept[0].data,
-                                               text=accept[0].label))
+        driver.send(("staff", "CD01"), Inbound("", "", InboundKind.button, data=accept[0].data, text=accept[0].label))
         with session_factory() as session:
             assert session.scalar(select(Ticket.status).where(Ticket.number == match.group(0))) == "accepted"
     finally:

@@ -74,15 +74,29 @@ def test_url_verification_with_a_wrong_signature_is_refused(client: TestClient, 
 
 
 def test_a_text_message_gets_an_encrypted_passive_reply(client: TestClient, wecom: WeChatPlatform) -> None:
-    reply = post(client, wecom, message_xml("event", {"Event": "subscribe"}, from_user="zhangsan",
-                                            to_user=WECOM_CORP_ID, agent_id=WECOM_AGENT_ID))
+    reply = post(
+        client,
+        wecom,
+        message_xml(
+            "event", {"Event": "subscribe"}, from_user="zhangsan", to_user=WECOM_CORP_ID, agent_id=WECOM_AGENT_ID
+        ),
+    )
     assert reply["ToUserName"] == "zhangsan"
     assert reply["Content"] == t("welcome", "zh")
 
 
 def test_the_sender_sends_a_task_as_a_template_card(sender: WeComSender, wechat_api: FakeWeChatAPI) -> None:
-    payload = {"number": "GB20261123-0003", "status": "dispatched", "category": "garbage_piling", "priority": "normal",
-               "light": "green", "text": "垃圾没人清运", "location": "怡和花园", "due_at": None, "lang": "zh"}
+    payload = {
+        "number": "GB20261123-0003",
+        "status": "dispatched",
+        "category": "garbage_piling",
+        "priority": "normal",
+        "light": "green",
+        "text": "垃圾没人清运",
+        "location": "怡和花园",
+        "due_at": None,
+        "lang": "zh",
+    }
     row = Notification(key="t3:e2:p9:task_new", channel="wecom", external_id=WORKER, kind="task_new", payload=payload)
     sender.send(row)
     cards = [b for b in wechat_api.sent("message/send") if b["msgtype"] == "template_card"]
@@ -98,9 +112,15 @@ def test_the_sender_sends_a_task_as_a_template_card(sender: WeComSender, wechat_
 
 def test_a_member_outside_the_app_is_blocked(sender: WeComSender, wechat_api: FakeWeChatAPI) -> None:
     wechat_api.script.push("message/send", Answer.json({"errcode": 0, "errmsg": "ok", "invaliduser": WORKER}))
-    row = Notification(key="k", channel="wecom", external_id=WORKER, kind=REPLY_KIND,
-                       payload={"messages": [{"kind": "buttons", "text": "任务", "buttons": [
-                           {"label": "接单", "data": "task:accept:GB1"}]}]})
+    row = Notification(
+        key="k",
+        channel="wecom",
+        external_id=WORKER,
+        kind=REPLY_KIND,
+        payload={
+            "messages": [{"kind": "buttons", "text": "任务", "buttons": [{"label": "接单", "data": "task:accept:GB1"}]}]
+        },
+    )
     with pytest.raises(BlockedError):
         sender.send(row)
 
@@ -108,8 +128,12 @@ def test_a_member_outside_the_app_is_blocked(sender: WeComSender, wechat_api: Fa
 def test_card_titles_and_buttons_respect_wecom_limits() -> None:
     from bot.messages import Button, Outbound, OutboundKind
 
-    message = Outbound(OutboundKind.card, title="标" * 40, text="正" * 300,
-                       buttons=tuple(Button(f"按钮{i}", f"d{i}") for i in range(9)))
+    message = Outbound(
+        OutboundKind.card,
+        title="标" * 40,
+        text="正" * 300,
+        buttons=tuple(Button(f"按钮{i}", f"d{i}") for i in range(9)),
+    )
     card = template_card(message, "tid_0")
     assert len(card["main_title"]["title"]) <= 26 and len(card["sub_title_text"]) <= 112
     assert len(card["button_list"]) == 6
@@ -117,26 +141,55 @@ def test_card_titles_and_buttons_respect_wecom_limits() -> None:
     assert "main_title" not in untitled and untitled["sub_title_text"] == "请选择处理方式"
 
 
-def test_a_card_button_press_accepts_the_task(client: TestClient, wecom: WeChatPlatform, bound_worker: str,
-                                              chat_runtime: Runtime, session_factory: sessionmaker[Session],
-                                              sender: WeComSender, wechat_api: FakeWeChatAPI) -> None:
+def test_a_card_button_press_accepts_the_task(
+    client: TestClient,
+    wecom: WeChatPlatform,
+    bound_worker: str,
+    chat_runtime: Runtime,
+    session_factory: sessionmaker[Session],
+    sender: WeComSender,
+    wechat_api: FakeWeChatAPI,
+) -> None:
     with session_factory() as session:
         person = resident_for(session, channel="wechat", external_id="oRESIDENT_wecom")
-        ticket = submit_report(session, chat_runtime, ReportIn(
-            text="怡和花园门口的垃圾好几天没人清运了", channel="wechat", reporter_id=person.id,
-            lon=GRID_POINT[0], lat=GRID_POINT[1], category_code="garbage_piling"))
+        ticket = submit_report(
+            session,
+            chat_runtime,
+            ReportIn(
+                text="怡和花园门口的垃圾好几天没人清运了",
+                channel="wechat",
+                reporter_id=person.id,
+                lon=GRID_POINT[0],
+                lat=GRID_POINT[1],
+                category_code="garbage_piling",
+            ),
+        )
         number, status = ticket.number, ticket.status
         payload = ticket_payload(ticket)
     assert status == "dispatched"
     accept = render_notification("task_new", payload, "zh")[-1].buttons[0].data
-    post(client, wecom, message_xml("event", {"Event": "template_card_event", "EventKey": accept,
-                                              "TaskId": "tid_1", "CardType": "button_interaction",
-                                              "ResponseCode": "rc1"},
-                                    from_user=WORKER, to_user=WECOM_CORP_ID, agent_id=WECOM_AGENT_ID))
+    post(
+        client,
+        wecom,
+        message_xml(
+            "event",
+            {
+                "Event": "template_card_event",
+                "EventKey": accept,
+                "TaskId": "tid_1",
+                "CardType": "button_interaction",
+                "ResponseCode": "rc1",
+            },
+            from_user=WORKER,
+            to_user=WECOM_CORP_ID,
+            agent_id=WECOM_AGENT_ID,
+        ),
+    )
     with session_factory() as session:
         assert session.scalar(select(Ticket.status).where(Ticket.number == number)) == "accepted"
-        queued = session.scalar(select(Notification).where(Notification.kind == REPLY_KIND,
-                                                           Notification.channel == "wecom"))
+        queued = session.scalar(
+            select(Notification).where(Notification.kind == REPLY_KIND, Notification.channel == "wecom")
+        )
     assert queued is not None and queued.external_id == WORKER
     sender.send(queued)
     assert wechat_api.sent("message/send"), "the answer to a card press goes out as an application message"

@@ -40,8 +40,15 @@ from tests.conftest import CONFIG_DIR, DEMO_PASSWORD, START
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 GRID = "LC010101"
 POINT = (113.5895, 34.73925)
 OTHER_GRID = "LC010102"
@@ -79,19 +86,40 @@ def live(tmp_path_factory: pytest.TempPathFactory, base_runtime: Runtime, city: 
         sync_staff(session, city, demo_password=DEMO_PASSWORD)
         session.commit()
     clock = FrozenClock(START)
-    settings = Settings(env="test", data_dir=root / "var", model_dir=base_runtime.settings.model_dir,
-                        config_dir=CONFIG_DIR, database_url=url)
+    settings = Settings(
+        env="test",
+        data_dir=root / "var",
+        model_dir=base_runtime.settings.model_dir,
+        config_dir=CONFIG_DIR,
+        database_url=url,
+    )
     # No classifier: a report without a chosen category stays unclassified and waits for a dispatcher.
     rt = dataclasses.replace(base_runtime, settings=settings, clock=clock, classifier=None)
     with factory() as session:
         person = resident_for(session, channel="wechat", external_id="o_browser")
         session.commit()
-        unclassified = submit_report(session, rt, ReportIn(
-            text="楼下垃圾桶满了好几天没人清运，味道很大", channel="wechat", reporter_id=person.id,
-            lon=POINT[0], lat=POINT[1]))
-        dispatched = submit_report(session, rt, ReportIn(
-            text="路灯坏了晚上很黑", channel="wechat", reporter_id=person.id, area_code=OTHER_GRID,
-            category_code="street_lights"))
+        unclassified = submit_report(
+            session,
+            rt,
+            ReportIn(
+                text="楼下垃圾桶满了好几天没人清运，味道很大",
+                channel="wechat",
+                reporter_id=person.id,
+                lon=POINT[0],
+                lat=POINT[1],
+            ),
+        )
+        dispatched = submit_report(
+            session,
+            rt,
+            ReportIn(
+                text="路灯坏了晚上很黑",
+                channel="wechat",
+                reporter_id=person.id,
+                area_code=OTHER_GRID,
+                category_code="street_lights",
+            ),
+        )
         numbers = unclassified.number, dispatched.number
         assert (unclassified.status, dispatched.status) == ("submitted", "dispatched")
     app = create_app(rt, factory)
@@ -114,8 +142,9 @@ def live(tmp_path_factory: pytest.TempPathFactory, base_runtime: Runtime, city: 
 def browser() -> Iterator[Any]:
     """Headless Debian Chromium through Playwright (never a downloaded browser)."""
     if not CHROMIUM.exists():
-        pytest.fail("Chromium is not installed: run scripts/test.sh as root, "
-                    "or apt-get install -y chromium chromium-driver")
+        pytest.fail(
+            "Chromium is not installed: run scripts/test.sh as root, or apt-get install -y chromium chromium-driver"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -137,8 +166,9 @@ def _login(page: Any, live: Live, code: str) -> None:
 
 
 def _queue_numbers(page: Any) -> set[str]:
-    return set(page.locator("#queue-table tbody tr[data-number]").evaluate_all(
-        "rows => rows.map(r => r.dataset.number)"))
+    return set(
+        page.locator("#queue-table tbody tr[data-number]").evaluate_all("rows => rows.map(r => r.dataset.number)")
+    )
 
 
 def _grid_state(page: Any) -> tuple[str, str]:
@@ -194,8 +224,11 @@ def test_dispatcher_works_a_ticket_through_the_dashboard(live: Live, browser: An
     with live.session_factory() as session:
         ticket = session.scalars(select(Ticket).where(Ticket.number == live.unclassified)).one()
         correction = session.scalars(select(CategoryCorrection).where(CategoryCorrection.ticket_id == ticket.id)).one()
-        assert (ticket.status, correction.old_category, correction.new_category) == \
-            ("dispatched", None, "garbage_piling")
+        assert (ticket.status, correction.old_category, correction.new_category) == (
+            "dispatched",
+            None,
+            "garbage_piling",
+        )
         due = ticket.due_at
     assert due is not None
 

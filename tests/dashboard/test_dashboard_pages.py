@@ -13,8 +13,16 @@ from backend.db.models import CategoryCorrection, Ticket
 from tests.conftest import DEMO_PASSWORD
 
 
-@pytest.mark.parametrize("path", ["/dashboard/", "/dashboard/map", "/dashboard/stats", "/dashboard/export/tickets.csv",
-                                  "/dashboard/tickets/GB20261123-0001"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/dashboard/",
+        "/dashboard/map",
+        "/dashboard/stats",
+        "/dashboard/export/tickets.csv",
+        "/dashboard/tickets/GB20261123-0001",
+    ],
+)
 def test_pages_need_a_login(client, path):
     resp = client.get(path)
     assert resp.status_code == 303 and resp.headers["location"] == "/dashboard/login"
@@ -38,15 +46,27 @@ def test_login_sets_an_httponly_cookie_and_logout_clears_it(client):
 def test_cross_site_form_posts_are_refused(client, dashboard_login, report):
     ticket = report()
     c = dashboard_login("CD01")
-    resp = c.post(f"/dashboard/tickets/{ticket.number}/comment", data={"note": "x"},
-                  headers={"Origin": "https://evil.example"})
+    resp = c.post(
+        f"/dashboard/tickets/{ticket.number}/comment", data={"note": "x"}, headers={"Origin": "https://evil.example"}
+    )
     assert resp.status_code == 403
 
 
 # Who sees a garbage ticket in grid LC010101 on the dashboard (the same scope as the API).
-@pytest.mark.parametrize(("code", "sees"), [("GW001", True), ("GW002", False), ("CD01", True), ("CD02", False),
-                                            ("SD01", True), ("SD02", False), ("DH12", True), ("DH01", False),
-                                            ("SUP01", True)])
+@pytest.mark.parametrize(
+    ("code", "sees"),
+    [
+        ("GW001", True),
+        ("GW002", False),
+        ("CD01", True),
+        ("CD02", False),
+        ("SD01", True),
+        ("SD02", False),
+        ("DH12", True),
+        ("DH01", False),
+        ("SUP01", True),
+    ],
+)
 def test_queue_ticket_page_and_exports_follow_the_role_scope(client, dashboard_login, report, code, sees):
     ticket = report()
     c = dashboard_login(code)
@@ -93,8 +113,9 @@ def test_dispatcher_escalates_from_the_ticket_page(client, dashboard_login, repo
 
 def test_gridworker_cannot_correct_categories_from_the_dashboard(client, dashboard_login, report, session):
     ticket = report()
-    resp = dashboard_login("GW001").post(f"/dashboard/tickets/{ticket.number}/category",
-                                         data={"category_code": "illegal_ads"})
+    resp = dashboard_login("GW001").post(
+        f"/dashboard/tickets/{ticket.number}/category", data={"category_code": "illegal_ads"}
+    )
     assert "error=" in resp.headers["location"]
     assert session.scalars(select(CategoryCorrection)).all() == []
 
@@ -103,8 +124,9 @@ def test_bulk_action_reports_successes_and_failures(client, dashboard_login, rep
     first, second = report(), report("垃圾没人清运", openid="o_2")
     c = dashboard_login("CD01")
     c.post(f"/dashboard/tickets/{second.number}/action", data={"action": "suspend", "reason": "等待施工"})
-    resp = c.post("/dashboard/bulk", data={"action": "escalate", "reason": "统一协调",
-                                           "numbers": [first.number, second.number]})
+    resp = c.post(
+        "/dashboard/bulk", data={"action": "escalate", "reason": "统一协调", "numbers": [first.number, second.number]}
+    )
     assert resp.status_code == 303
     page = c.get(resp.headers["location"]).text
     assert "成功 1 张" in page and "失败 1 张" in page
@@ -156,8 +178,9 @@ def test_static_files_are_served_locally(client):
         assert client.get(f"/dashboard/static/{name}").status_code == 200
 
 
-def test_dispatcher_approves_an_extension_from_the_ticket_page(client, dashboard_login, report, session, runtime,
-                                                                 staff):
+def test_dispatcher_approves_an_extension_from_the_ticket_page(
+    client, dashboard_login, report, session, runtime, staff
+):
     from backend.domain.tickets import Action
     from backend.services.workflow import perform_action
 

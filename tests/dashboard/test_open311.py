@@ -65,15 +65,25 @@ def test_service_definition_of_known_and_unknown_service(client, fmt):
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_create_request_makes_a_routed_ticket_and_answers_its_id(client, session, api_key, fmt):
-    resp = client.post(f"{BASE}/requests.{fmt}", data={
-        "api_key": api_key, "service_code": "garbage_piling", "description": "建设路上垃圾堆了三天没人清运",
-        **POINT})
+    resp = client.post(
+        f"{BASE}/requests.{fmt}",
+        data={
+            "api_key": api_key,
+            "service_code": "garbage_piling",
+            "description": "建设路上垃圾堆了三天没人清运",
+            **POINT,
+        },
+    )
     assert resp.status_code == 201, resp.text
     [created] = parse(resp)
     number = created["service_request_id"]
     ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one()
-    assert (ticket.source, ticket.channel, ticket.category_code, ticket.grid_code) == \
-        ("open311", "open311", "garbage_piling", "LC010101")
+    assert (ticket.source, ticket.channel, ticket.category_code, ticket.grid_code) == (
+        "open311",
+        "open311",
+        "garbage_piling",
+        "LC010101",
+    )
     assert ticket.status == "dispatched"  # grid and category known: routed straight away
 
 
@@ -89,8 +99,18 @@ def test_get_request_maps_status_and_agency(client, report, city, fmt):
     assert req["agency_responsible"] == city.departments[ticket.department_code].name
     assert float(req["lat"]) == pytest.approx(ticket.lat) and float(req["long"]) == pytest.approx(ticket.lon)
     assert req["requested_datetime"].endswith("Z")
-    for field in ("status_notes", "service_name", "description", "updated_datetime", "expected_datetime",
-                  "address", "address_id", "zipcode", "media_url", "service_notice"):
+    for field in (
+        "status_notes",
+        "service_name",
+        "description",
+        "updated_datetime",
+        "expected_datetime",
+        "address",
+        "address_id",
+        "zipcode",
+        "media_url",
+        "service_notice",
+    ):
         assert field in req
 
 
@@ -115,8 +135,7 @@ def test_list_requests_filters_by_ids_service_and_status(client, session, report
     lights.status = "closed"
     session.commit()
     open_ = {r["service_request_id"] for r in parse(client.get(f"{BASE}/requests.{fmt}", params={"status": "open"}))}
-    closed = {r["service_request_id"] for r in
-              parse(client.get(f"{BASE}/requests.{fmt}", params={"status": "closed"}))}
+    closed = {r["service_request_id"] for r in parse(client.get(f"{BASE}/requests.{fmt}", params={"status": "closed"}))}
     assert garbage.number in open_ and lights.number not in open_
     assert closed == {lights.number}
 
@@ -149,18 +168,26 @@ def test_create_request_refuses_a_missing_or_wrong_api_key(client, session, fmt,
     assert session.scalar(select(Ticket.id).order_by(Ticket.id.desc()).limit(1)) == before
 
 
-@pytest.mark.parametrize(("fields", "message"), [
-    ({"description": "垃圾", **POINT}, "service_code is required"),
-    ({"service_code": "nope", "description": "垃圾", **POINT}, "unknown service_code"),
-    ({"service_code": "garbage_piling", "description": "垃圾"}, "a location is required"),
-    ({"service_code": "garbage_piling", "description": "垃圾", "lat": "34.7"}, "lat and long must be given together"),
-    ({"service_code": "garbage_piling", "description": "垃圾", "lat": "north", "long": "113.5"},
-     "lat must be a number"),
-    ({"service_code": "garbage_piling", "description": "垃圾", "lat": "95", "long": "113.5"}, "lat out of range"),
-    ({"service_code": "garbage_piling", **POINT}, "description is required"),
-    ({"service_code": "garbage_piling", "description": "垃圾", "address_id": "XX"}, "unknown address_id"),
-    ({"service_code": "garbage_piling", "description": "垃" * 5000, **POINT}, "描述太长"),
-])
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"description": "垃圾", **POINT}, "service_code is required"),
+        ({"service_code": "nope", "description": "垃圾", **POINT}, "unknown service_code"),
+        ({"service_code": "garbage_piling", "description": "垃圾"}, "a location is required"),
+        (
+            {"service_code": "garbage_piling", "description": "垃圾", "lat": "34.7"},
+            "lat and long must be given together",
+        ),
+        (
+            {"service_code": "garbage_piling", "description": "垃圾", "lat": "north", "long": "113.5"},
+            "lat must be a number",
+        ),
+        ({"service_code": "garbage_piling", "description": "垃圾", "lat": "95", "long": "113.5"}, "lat out of range"),
+        ({"service_code": "garbage_piling", **POINT}, "description is required"),
+        ({"service_code": "garbage_piling", "description": "垃圾", "address_id": "XX"}, "unknown address_id"),
+        ({"service_code": "garbage_piling", "description": "垃" * 5000, **POINT}, "描述太长"),
+    ],
+)
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_create_request_rejects_invalid_fields_with_400(client, api_key, fields, message, fmt):
     resp = client.post(f"{BASE}/requests.{fmt}", data={"api_key": api_key, **fields})
@@ -170,9 +197,15 @@ def test_create_request_rejects_invalid_fields_with_400(client, api_key, fields,
 
 
 def test_create_request_by_address_string_places_it_by_alias(client, session, api_key):
-    resp = client.post(f"{BASE}/requests.json", data={
-        "api_key": api_key, "service_code": "garbage_piling", "description": "垃圾没人清运",
-        "address_string": "怡和花园"})
+    resp = client.post(
+        f"{BASE}/requests.json",
+        data={
+            "api_key": api_key,
+            "service_code": "garbage_piling",
+            "description": "垃圾没人清运",
+            "address_string": "怡和花园",
+        },
+    )
     assert resp.status_code == 201
     number = resp.json()[0]["service_request_id"]
     ticket = session.scalars(select(Ticket).where(Ticket.number == number)).one()
@@ -189,8 +222,10 @@ def test_unknown_request_and_bad_dates_and_status_are_reported(client):
     assert client.get(f"{BASE}/requests/GB00000000-0000.xml").status_code == 404
     assert client.get(f"{BASE}/requests.json", params={"start_date": "yesterday"}).status_code == 400
     assert client.get(f"{BASE}/requests.json", params={"status": "pending"}).status_code == 400
-    assert client.get(f"{BASE}/requests.json", params={"start_date": "2026-02-01", "end_date": "2026-01-01"}
-                      ).status_code == 400
+    assert (
+        client.get(f"{BASE}/requests.json", params={"start_date": "2026-02-01", "end_date": "2026-01-01"}).status_code
+        == 400
+    )
 
 
 def test_other_jurisdiction_is_refused(client):

@@ -97,8 +97,15 @@ def test_period_filter_excludes_older_tickets(session, runtime, staff, worked, c
 def test_assessment_tables_per_grid_and_department(session, runtime, staff, worked):
     stats = compute_statistics(session, runtime, staff("ADM01"), TicketFilter())
     [grid] = stats.grid_table
-    assert (grid.code, grid.total, grid.open, grid.resolved, grid.ratings, grid.good_ratings, grid.escalated) == \
-        (GRID, 4, 3, 1, 1, 1, 1)
+    assert (grid.code, grid.total, grid.open, grid.resolved, grid.ratings, grid.good_ratings, grid.escalated) == (
+        GRID,
+        4,
+        3,
+        1,
+        1,
+        1,
+        1,
+    )
     # on time 1/1, satisfied 1/1, closure 1/4 → 40 + 40 + 20 × 0.25
     assert grid.score == pytest.approx(85.0)
     [dept] = stats.department_table

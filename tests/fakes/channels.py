@@ -34,23 +34,39 @@ TELEGRAM_SECRET = "tg-webhook-secret"
 WECOM_AES_KEY = new_aes_key()
 
 
-def channel_settings(base: Settings, wechat_api: FakeWeChatAPI, telegram_api: FakeTelegramAPI, *,
-                     wechat_aes_key: str = "", **overrides: Any) -> Settings:
+def channel_settings(
+    base: Settings,
+    wechat_api: FakeWeChatAPI,
+    telegram_api: FakeTelegramAPI,
+    *,
+    wechat_aes_key: str = "",
+    **overrides: Any,
+) -> Settings:
     """Test settings with every channel configured against the fakes."""
     values: dict[str, Any] = {
-        "wechat_token": WECHAT_TOKEN, "wechat_app_id": WECHAT_APP_ID, "wechat_app_secret": "wx-secret",
-        "wechat_aes_key": wechat_aes_key, "wechat_api_base": wechat_api.api_base, "wechat_template_id": "TPL-1",
-        "wecom_corp_id": WECOM_CORP_ID, "wecom_agent_id": WECOM_AGENT_ID, "wecom_secret": "wecom-secret",
-        "wecom_token": WECOM_TOKEN, "wecom_aes_key": WECOM_AES_KEY, "wecom_api_base": wechat_api.api_base,
-        "telegram_token": TELEGRAM_TOKEN, "telegram_secret": TELEGRAM_SECRET,
+        "wechat_token": WECHAT_TOKEN,
+        "wechat_app_id": WECHAT_APP_ID,
+        "wechat_app_secret": "wx-secret",
+        "wechat_aes_key": wechat_aes_key,
+        "wechat_api_base": wechat_api.api_base,
+        "wechat_template_id": "TPL-1",
+        "wecom_corp_id": WECOM_CORP_ID,
+        "wecom_agent_id": WECOM_AGENT_ID,
+        "wecom_secret": "wecom-secret",
+        "wecom_token": WECOM_TOKEN,
+        "wecom_aes_key": WECOM_AES_KEY,
+        "wecom_api_base": wechat_api.api_base,
+        "telegram_token": TELEGRAM_TOKEN,
+        "telegram_secret": TELEGRAM_SECRET,
         "telegram_api_base": telegram_api.base_url,
     }
     values.update(overrides)
     return Settings(**{**base.model_dump(), **values})
 
 
-def build_channel_app(runtime: Runtime, session_factory: sessionmaker[Session],
-                      engine: ConversationEngine | None = None) -> FastAPI:
+def build_channel_app(
+    runtime: Runtime, session_factory: sessionmaker[Session], engine: ConversationEngine | None = None
+) -> FastAPI:
     """The staff API app with every configured channel mounted, as bot/app.py composes it."""
     app = create_app(runtime, session_factory)
     mount_channels(app, runtime, session_factory, engine or ConversationEngine(runtime, session_factory))
@@ -78,13 +94,19 @@ def wechat_mode(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def chat_runtime(runtime: Runtime, settings: Settings, wechat_api: FakeWeChatAPI, telegram_api: FakeTelegramAPI,
-                 request: pytest.FixtureRequest) -> Runtime:
+def chat_runtime(
+    runtime: Runtime,
+    settings: Settings,
+    wechat_api: FakeWeChatAPI,
+    telegram_api: FakeTelegramAPI,
+    request: pytest.FixtureRequest,
+) -> Runtime:
     """The test runtime with channels configured (WeChat in safe mode when the test asks for it)."""
     mode = request.getfixturevalue("wechat_mode") if "wechat_mode" in request.fixturenames else "plain"
     aes = new_aes_key() if mode == "aes" else ""
-    return dataclasses.replace(runtime, settings=channel_settings(settings, wechat_api, telegram_api,
-                                                                  wechat_aes_key=aes))
+    return dataclasses.replace(
+        runtime, settings=channel_settings(settings, wechat_api, telegram_api, wechat_aes_key=aes)
+    )
 
 
 class WorkerBackedClient(TestClient):
@@ -116,8 +138,11 @@ class WorkerBackedClient(TestClient):
 def client(chat_runtime: Runtime, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
     """A client of the app with every channel mounted on the real engine (lifespan run); Telegram replies
     queued in the outbox are sent after each update, as a running worker would."""
-    c = WorkerBackedClient(build_channel_app(chat_runtime, session_factory), session_factory=session_factory,
-                           settings=chat_runtime.settings)
+    c = WorkerBackedClient(
+        build_channel_app(chat_runtime, session_factory),
+        session_factory=session_factory,
+        settings=chat_runtime.settings,
+    )
     with c:
         yield c
     c.close_sender()

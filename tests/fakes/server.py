@@ -127,4 +127,3 @@ class Script:
                 if path.endswith(suffix) and answers:
                     return answers.pop(0)
         return None
-

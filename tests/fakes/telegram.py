@@ -87,16 +87,27 @@ class FakeTelegramAPI(FakeServer):
             with self._lock3:
                 self._next_id += 1
                 mid = self._next_id
-            msg: dict[str, Any] = {"message_id": int(params.get("message_id", mid)), "date": int(time.time()),
-                                   "from": BOT_USER, "chat": {"id": int(params.get("chat_id", 0)), "type": "private"},
-                                   "text": params.get("text", "")}
+            msg: dict[str, Any] = {
+                "message_id": int(params.get("message_id", mid)),
+                "date": int(time.time()),
+                "from": BOT_USER,
+                "chat": {"id": int(params.get("chat_id", 0)), "type": "private"},
+                "text": params.get("text", ""),
+            }
             return {"ok": True, "result": msg}
         if method == "getFile":
             file_id = str(params.get("file_id", ""))
             if file_id not in self.files:
                 return {"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}
-            return {"ok": True, "result": {"file_id": file_id, "file_unique_id": "u" + file_id,
-                                           "file_size": len(self.files[file_id]), "file_path": file_id}}
+            return {
+                "ok": True,
+                "result": {
+                    "file_id": file_id,
+                    "file_unique_id": "u" + file_id,
+                    "file_size": len(self.files[file_id]),
+                    "file_path": file_id,
+                },
+            }
         if method == "getUpdates":
             offset = int(params.get("offset", 0) or 0)
             with self._lock3:
@@ -110,8 +121,9 @@ class FakeTelegramAPI(FakeServer):
 
     def sent(self, method: str) -> list[dict[str, Any]]:
         """The parameters of every successful-or-not call to a method, in order."""
-        return [self.params(c) for c in list(self.calls) if not c.path.startswith("/file/")
-                and self.method_of(c) == method]
+        return [
+            self.params(c) for c in list(self.calls) if not c.path.startswith("/file/") and self.method_of(c) == method
+        ]
 
 
 def user(uid: int = 111, language: str = "zh-hans", name: str = "张三") -> dict[str, Any]:
@@ -121,8 +133,13 @@ def user(uid: int = 111, language: str = "zh-hans", name: str = "张三") -> dic
 
 def text_update(update_id: int, text: str, *, uid: int = 111, language: str = "zh-hans") -> dict[str, Any]:
     """An update with a text message (a /command gets its bot_command entity, as Telegram sends)."""
-    msg: dict[str, Any] = {"message_id": update_id, "date": int(time.time()),
-                           "chat": {"id": uid, "type": "private"}, "from": user(uid, language), "text": text}
+    msg: dict[str, Any] = {
+        "message_id": update_id,
+        "date": int(time.time()),
+        "chat": {"id": uid, "type": "private"},
+        "from": user(uid, language),
+        "text": text,
+    }
     if text.startswith("/"):
         msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
     return {"update_id": update_id, "message": msg}
@@ -130,17 +147,30 @@ def text_update(update_id: int, text: str, *, uid: int = 111, language: str = "z
 
 def location_update(update_id: int, lat: float, lon: float, *, uid: int = 111) -> dict[str, Any]:
     """An update with a shared location pin."""
-    return {"update_id": update_id, "message": {"message_id": update_id, "date": int(time.time()),
-                                                "chat": {"id": uid, "type": "private"}, "from": user(uid),
-                                                "location": {"latitude": lat, "longitude": lon}}}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": {"id": uid, "type": "private"},
+            "from": user(uid),
+            "location": {"latitude": lat, "longitude": lon},
+        },
+    }
 
 
 def photo_update(update_id: int, file_id: str, *, uid: int = 111, caption: str | None = None) -> dict[str, Any]:
     """An update with a photo (two sizes, as Telegram sends)."""
-    msg: dict[str, Any] = {"message_id": update_id, "date": int(time.time()), "chat": {"id": uid, "type": "private"},
-                           "from": user(uid),
-                           "photo": [{"file_id": file_id + "_small", "file_unique_id": "s", "width": 90, "height": 90},
-                                     {"file_id": file_id, "file_unique_id": "b", "width": 800, "height": 600}]}
+    msg: dict[str, Any] = {
+        "message_id": update_id,
+        "date": int(time.time()),
+        "chat": {"id": uid, "type": "private"},
+        "from": user(uid),
+        "photo": [
+            {"file_id": file_id + "_small", "file_unique_id": "s", "width": 90, "height": 90},
+            {"file_id": file_id, "file_unique_id": "b", "width": 800, "height": 600},
+        ],
+    }
     if caption:
         msg["caption"] = caption
     return {"update_id": update_id, "message": msg}
@@ -148,16 +178,41 @@ def photo_update(update_id: int, file_id: str, *, uid: int = 111, caption: str |
 
 def callback_update(update_id: int, data: str, *, uid: int = 111, message_id: int = 5001) -> dict[str, Any]:
     """An update with an inline-keyboard button press."""
-    return {"update_id": update_id, "callback_query": {
-        "id": f"cbq{update_id}", "from": user(uid), "chat_instance": "-42", "data": data,
-        "message": {"message_id": message_id, "date": int(time.time()), "chat": {"id": uid, "type": "private"},
-                    "from": BOT_USER, "text": "…"}}}
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": f"cbq{update_id}",
+            "from": user(uid),
+            "chat_instance": "-42",
+            "data": data,
+            "message": {
+                "message_id": message_id,
+                "date": int(time.time()),
+                "chat": {"id": uid, "type": "private"},
+                "from": BOT_USER,
+                "text": "…",
+            },
+        },
+    }
 
 
 def sticker_update(update_id: int, *, uid: int = 111) -> dict[str, Any]:
     """An update with a sticker (a type the bot does not handle)."""
-    return {"update_id": update_id, "message": {"message_id": update_id, "date": int(time.time()),
-                                                "chat": {"id": uid, "type": "private"}, "from": user(uid),
-                                                "sticker": {"file_id": "stk", "file_unique_id": "stk", "width": 1,
-                                                            "height": 1, "is_animated": False, "is_video": False,
-                                                            "type": "regular"}}}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": int(time.time()),
+            "chat": {"id": uid, "type": "private"},
+            "from": user(uid),
+            "sticker": {
+                "file_id": "stk",
+                "file_unique_id": "stk",
+                "width": 1,
+                "height": 1,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            },
+        },
+    }

@@ -51,18 +51,30 @@ def aes_decrypt(b64: str, key43: str) -> tuple[str, str]:
     raw = dec.update(base64.b64decode(b64)) + dec.finalize()
     raw = raw[: -raw[-1]]
     n = struct.unpack(">I", raw[16:20])[0]
-    return raw[20:20 + n].decode(), raw[20 + n:].decode()
+    return raw[20 : 20 + n].decode(), raw[20 + n :].decode()
 
 
 def _cdata(value: str) -> str:
     return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
-def message_xml(msg_type: str, fields: dict[str, Any], *, from_user: str, to_user: str = "gh_gridbot",
-                msg_id: str | None = None, create_time: int | None = None, agent_id: int | None = None) -> str:
+def message_xml(
+    msg_type: str,
+    fields: dict[str, Any],
+    *,
+    from_user: str,
+    to_user: str = "gh_gridbot",
+    msg_id: str | None = None,
+    create_time: int | None = None,
+    agent_id: int | None = None,
+) -> str:
     """A message or event as the platform posts it (numbers bare, strings in CDATA)."""
-    parts = [f"<ToUserName>{_cdata(to_user)}</ToUserName>", f"<FromUserName>{_cdata(from_user)}</FromUserName>",
-             f"<CreateTime>{create_time or int(time.time())}</CreateTime>", f"<MsgType>{_cdata(msg_type)}</MsgType>"]
+    parts = [
+        f"<ToUserName>{_cdata(to_user)}</ToUserName>",
+        f"<FromUserName>{_cdata(from_user)}</FromUserName>",
+        f"<CreateTime>{create_time or int(time.time())}</CreateTime>",
+        f"<MsgType>{_cdata(msg_type)}</MsgType>",
+    ]
     for name, value in fields.items():
         text = str(value) if isinstance(value, int | float) else _cdata(str(value))
         parts.append(f"<{name}>{text}</{name}>")
@@ -99,6 +111,7 @@ class WeChatPlatform:
         self.app_id = app_id
         self.aes_key = aes_key
         self.wecom = wecom
+
     def _stamp(self) -> tuple[str, str]:
         # Like the platforms: the current time and a random nonce (our replay window checks both).
         return str(int(time.time())), str(secrets.randbelow(10**10))
@@ -108,16 +121,19 @@ class WeChatPlatform:
         ts, nonce = self._stamp()
         if self.wecom:
             enc = aes_encrypt(echostr, self.app_id, self.aes_key)
-            return {"msg_signature": sha1_sign(self.token, ts, nonce, enc), "timestamp": ts, "nonce": nonce,
-                    "echostr": enc}
+            return {
+                "msg_signature": sha1_sign(self.token, ts, nonce, enc),
+                "timestamp": ts,
+                "nonce": nonce,
+                "echostr": enc,
+            }
         return {"signature": sha1_sign(self.token, ts, nonce), "timestamp": ts, "nonce": nonce, "echostr": echostr}
 
     def sign(self, xml: str) -> Signed:
         """Sign (and encrypt, when an AES key is set) a message for posting."""
         ts, nonce = self._stamp()
         if not self.aes_key:
-            params = {"signature": sha1_sign(self.token, ts, nonce), "timestamp": ts, "nonce": nonce,
-                      "openid": "o"}
+            params = {"signature": sha1_sign(self.token, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": "o"}
             return Signed(params, xml.encode())
         enc = aes_encrypt(xml, self.app_id, self.aes_key)
         body = f"<xml><ToUserName>{_cdata(self.app_id)}</ToUserName><Encrypt>{_cdata(enc)}</Encrypt></xml>"
@@ -125,8 +141,14 @@ class WeChatPlatform:
         if self.wecom:
             params = {"msg_signature": msg_sig, "timestamp": ts, "nonce": nonce}
         else:
-            params = {"signature": sha1_sign(self.token, ts, nonce), "timestamp": ts, "nonce": nonce,
-                      "openid": "o", "encrypt_type": "aes", "msg_signature": msg_sig}
+            params = {
+                "signature": sha1_sign(self.token, ts, nonce),
+                "timestamp": ts,
+                "nonce": nonce,
+                "openid": "o",
+                "encrypt_type": "aes",
+                "msg_signature": msg_sig,
+            }
         return Signed(params, body.encode())
 
     def open_reply(self, body: str) -> dict[str, str]:
@@ -190,4 +212,3 @@ class FakeWeChatAPI(FakeServer):
 def errcode(code: int, msg: str = "error") -> Answer:
     """A WeChat API error answer."""
     return Answer.json({"errcode": code, "errmsg": msg})
-

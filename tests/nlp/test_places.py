@@ -112,9 +112,7 @@ def test_door_number_outside_every_range_falls_back_to_the_road(gazetteer: Gazet
         ("9号楼门口的垃圾，阳光花园的", "G1M2"),
     ],
 )
-def test_building_number_of_an_estate_gives_the_micro_grid(
-    gazetteer: Gazetteer, text: str, micro: str
-) -> None:
+def test_building_number_of_an_estate_gives_the_micro_grid(gazetteer: Gazetteer, text: str, micro: str) -> None:
     match = _best(gazetteer, text)
     assert (match.area_code, match.grid_code, match.kind) == (micro, "G1", "building")
 
@@ -173,9 +171,7 @@ def test_community_and_street_names_have_low_confidence_and_no_grid(
     assert match.confidence < 0.5
 
 
-@pytest.mark.parametrize(
-    "text", ["红星社区第二网格的网格员是谁", "红星二网格的网格员是谁", "红星社区第2网格"]
-)
+@pytest.mark.parametrize("text", ["红星社区第二网格的网格员是谁", "红星二网格的网格员是谁", "红星社区第2网格"])
 def test_grid_names_and_spoken_forms_give_the_grid(gazetteer: Gazetteer, text: str) -> None:
     assert _best(gazetteer, text).area_code == "G2"
 

@@ -37,9 +37,7 @@ def test_recall_on_emergencies_is_complete() -> None:
 
 
 def test_emergencies_are_given_their_expected_kind() -> None:
-    wrong = [
-        (c["text"], detect(c["text"]).kinds) for c in EMERGENCIES if c["kind"] not in detect(c["text"]).kinds
-    ]
+    wrong = [(c["text"], detect(c["text"]).kinds) for c in EMERGENCIES if c["kind"] not in detect(c["text"]).kinds]
     assert not wrong, wrong
 
 

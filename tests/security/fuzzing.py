@@ -81,16 +81,20 @@ class FuzzReport:
 
     def summary(self) -> str:
         """A few lines for a human."""
-        lines = [f"cases: {self.cases} in {self.seconds:.1f} s",
-                 "statuses: " + ", ".join(f"{k}×{v}" for k, v in sorted(self.statuses.items())),
-                 f"5xx (or crashes): {len(self.server_errors)}",
-                 f"rejected requests that created rows: {len(self.leaked_rows)}",
-                 f"requests that had to be refused but were accepted: {len(self.wrongly_accepted)}",
-                 f"other findings (errors logged, replies that do not verify): {len(self.other_findings)}"]
+        lines = [
+            f"cases: {self.cases} in {self.seconds:.1f} s",
+            "statuses: " + ", ".join(f"{k}×{v}" for k, v in sorted(self.statuses.items())),
+            f"5xx (or crashes): {len(self.server_errors)}",
+            f"rejected requests that created rows: {len(self.leaked_rows)}",
+            f"requests that had to be refused but were accepted: {len(self.wrongly_accepted)}",
+            f"other findings (errors logged, replies that do not verify): {len(self.other_findings)}",
+        ]
         for (kind, operation, _), found in list(self.distinct_findings().items())[:30]:
             f = found[0]
-            lines.append(f"- [{kind}] {operation} as {f.identity} → {f.status} ({len(found)}×)\n"
-                         f"    {f.request[:1500]}\n    {f.detail}")
+            lines.append(
+                f"- [{kind}] {operation} as {f.identity} → {f.status} ({len(found)}×)\n"
+                f"    {f.request[:1500]}\n    {f.detail}"
+            )
         return "\n".join(lines)
 
     def distinct_findings(self) -> dict[tuple[str, str, str], list[Finding]]:
@@ -110,8 +114,11 @@ def _signature(detail: str) -> str:
     """What makes two findings the same: the error type and the innermost frame in our code, or else the
     detail's first clause."""
     lines = detail.strip().splitlines()
-    ours = [line.strip() for line in lines if line.strip().startswith('File "/') and "site-packages" not in line
-            and "/lib/python" not in line]
+    ours = [
+        line.strip()
+        for line in lines
+        if line.strip().startswith('File "/') and "site-packages" not in line and "/lib/python" not in line
+    ]
     if ours:
         return f"{ours[-1]} {lines[-1].split(':', 1)[0]}"
     return lines[0].split(";", 1)[0][:160] if lines else ""
@@ -166,11 +173,18 @@ def _describe(case: Any) -> str:
         return f"{case.method} {case.formatted_path} query={case.query!r} body={getattr(case, 'body', None)!r}"
 
 
-def fuzz_app(app: FastAPI, session_factory: sessionmaker[Session], *, identities: Mapping[str, Mapping[str, str]],
-             examples_per_operation: int, path_parameters: Mapping[str, Any] | None = None,
-             modes: Iterable[GenerationMode] = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE),
-             include: Callable[[str, str], bool] | None = None, seed: int | None = 0,
-             progress: Callable[[str], None] | None = None) -> FuzzReport:
+def fuzz_app(
+    app: FastAPI,
+    session_factory: sessionmaker[Session],
+    *,
+    identities: Mapping[str, Mapping[str, str]],
+    examples_per_operation: int,
+    path_parameters: Mapping[str, Any] | None = None,
+    modes: Iterable[GenerationMode] = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE),
+    include: Callable[[str, str], bool] | None = None,
+    seed: int | None = 0,
+    progress: Callable[[str], None] | None = None,
+) -> FuzzReport:
     """Fuzz every operation of the app's OpenAPI document as each identity, in each generation mode.
 
     identities maps a label to the headers sent (e.g. {"anonymous": {}, "ADM01": {"Authorization": ...}}).
@@ -192,29 +206,57 @@ def fuzz_app(app: FastAPI, session_factory: sessionmaker[Session], *, identities
                 if mode is GenerationMode.NEGATIVE and not _has_inputs(operation):
                     continue  # nothing to make invalid
                 for values in passes:
-                    _fuzz_operation(operation, report, session_factory, label=label, headers=dict(headers),
-                                    mode=mode, path_values=values, examples=examples_per_operation, seed=seed)
+                    _fuzz_operation(
+                        operation,
+                        report,
+                        session_factory,
+                        label=label,
+                        headers=dict(headers),
+                        mode=mode,
+                        path_values=values,
+                        examples=examples_per_operation,
+                        seed=seed,
+                    )
                     if progress:
-                        progress(f"{operation.method.upper()} {operation.path} [{label}, {mode.value}"
-                                 f"{', fixed path' if values else ''}] → {report.cases} cases so far")
+                        progress(
+                            f"{operation.method.upper()} {operation.path} [{label}, {mode.value}"
+                            f"{', fixed path' if values else ''}] → {report.cases} cases so far"
+                        )
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _has_inputs(operation: Any) -> bool:
-    return any(len(group) for group in (operation.path_parameters, operation.query, operation.headers,
-                                        operation.cookies, operation.body))
+    return any(
+        len(group)
+        for group in (operation.path_parameters, operation.query, operation.headers, operation.cookies, operation.body)
+    )
 
 
-def _fuzz_operation(operation: Any, report: FuzzReport, session_factory: sessionmaker[Session], *, label: str,
-                    headers: dict[str, str], mode: GenerationMode, path_values: dict[str, Any] | None,
-                    examples: int, seed: int | None) -> None:
+def _fuzz_operation(
+    operation: Any,
+    report: FuzzReport,
+    session_factory: sessionmaker[Session],
+    *,
+    label: str,
+    headers: dict[str, str],
+    mode: GenerationMode,
+    path_values: dict[str, Any] | None,
+    examples: int,
+    seed: int | None,
+) -> None:
     name = f"{operation.method.upper()} {operation.path}"
     strategy = operation.as_strategy(generation_mode=mode, path_parameters=path_values)
 
-    @hypothesis.settings(max_examples=examples, deadline=None, database=None, derandomize=seed is not None,
-                         suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
-                         print_blob=False)
+    @hypothesis.settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=seed is not None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+        print_blob=False,
+    )
     @given(case=strategy)
     def run(case: Any) -> None:
         before = row_counts(session_factory)
@@ -232,8 +274,16 @@ def _fuzz_operation(operation: Any, report: FuzzReport, session_factory: session
             after = row_counts(session_factory)
             grown = {t: after[t] - before[t] for t in WATCHED_TABLES if after[t] != before[t]}
             if grown:
-                report.findings.append(Finding("rows", name, label, status, _describe(case),
-                                               f"rows changed: {grown}; response {response.text[:300]}"))
+                report.findings.append(
+                    Finding(
+                        "rows",
+                        name,
+                        label,
+                        status,
+                        _describe(case),
+                        f"rows changed: {grown}; response {response.text[:300]}",
+                    )
+                )
 
     if seed is None:  # an explicit random seed keeps hypothesis from printing "reproduce with @seed(...)" lines
         run = hypothesis.seed(random.getrandbits(64))(run)
@@ -244,28 +294,60 @@ def _fuzz_operation(operation: Any, report: FuzzReport, session_factory: session
 # Parameter names our webhooks read (WeChat/WeCom signatures, Telegram's secret header) plus arbitrary ones.
 _RAW_PARAMS = ("signature", "msg_signature", "timestamp", "nonce", "echostr", "openid", "encrypt_type")
 _RAW_HEADERS = ("X-Telegram-Bot-Api-Secret-Token", "Content-Type")
-_XML_FIELDS = ("ToUserName", "FromUserName", "CreateTime", "MsgType", "Content", "MsgId", "Encrypt", "Event",
-               "PicUrl", "MediaId", "Location_X", "Location_Y", "AgentID")
+_XML_FIELDS = (
+    "ToUserName",
+    "FromUserName",
+    "CreateTime",
+    "MsgType",
+    "Content",
+    "MsgId",
+    "Encrypt",
+    "Event",
+    "PicUrl",
+    "MediaId",
+    "Location_X",
+    "Location_Y",
+    "AgentID",
+)
 _text = st.text(max_size=80)
 _xml = st.lists(st.tuples(st.sampled_from(_XML_FIELDS), _text), max_size=8).map(
-    lambda kv: "<xml>" + "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in kv) + "</xml>")
+    lambda kv: "<xml>" + "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in kv) + "</xml>"
+)
 _scalar = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _text
 _shallow = _scalar | st.lists(_scalar, max_size=4)
 _json = _shallow | st.dictionaries(_text, _shallow | st.dictionaries(_text, _scalar, max_size=3), max_size=4)
-_update = st.fixed_dictionaries({"update_id": st.integers()}, optional={
-    "message": st.dictionaries(st.sampled_from(("message_id", "date", "text", "chat", "from", "location")), _json)})
-RAW_BODIES = st.one_of(st.binary(max_size=300), _text.map(str.encode), _xml.map(str.encode),
-                       _json.map(lambda v: json.dumps(v).encode()),
-                       _update.map(lambda v: json.dumps(v).encode()))
+_update = st.fixed_dictionaries(
+    {"update_id": st.integers()},
+    optional={
+        "message": st.dictionaries(st.sampled_from(("message_id", "date", "text", "chat", "from", "location")), _json)
+    },
+)
+RAW_BODIES = st.one_of(
+    st.binary(max_size=300),
+    _text.map(str.encode),
+    _xml.map(str.encode),
+    _json.map(lambda v: json.dumps(v).encode()),
+    _update.map(lambda v: json.dumps(v).encode()),
+)
 RAW_QUERIES = st.dictionaries(st.sampled_from(_RAW_PARAMS) | _text, _text, max_size=6)
-RAW_HEADER_VALUES = st.dictionaries(st.sampled_from(_RAW_HEADERS),
-                                    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=60),
-                                    max_size=2)
+RAW_HEADER_VALUES = st.dictionaries(
+    st.sampled_from(_RAW_HEADERS), st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=60), max_size=2
+)
 
 
-def fuzz_raw(app: FastAPI, session_factory: sessionmaker[Session], *, method: str, path: str, examples: int,
-             report: FuzzReport, seed: int | None = 0, tables: Iterable[str] = WATCHED_TABLES,
-             must_refuse: bool = False, queries: st.SearchStrategy[dict[str, str]] = RAW_QUERIES) -> None:
+def fuzz_raw(
+    app: FastAPI,
+    session_factory: sessionmaker[Session],
+    *,
+    method: str,
+    path: str,
+    examples: int,
+    report: FuzzReport,
+    seed: int | None = 0,
+    tables: Iterable[str] = WATCHED_TABLES,
+    must_refuse: bool = False,
+    queries: st.SearchStrategy[dict[str, str]] = RAW_QUERIES,
+) -> None:
     """Fuzz an endpoint outside the OpenAPI document with random query strings, headers and bodies.
 
     tables are the ones whose row counts a rejected request must leave alone; with must_refuse (an unsigned
@@ -275,9 +357,15 @@ def fuzz_raw(app: FastAPI, session_factory: sessionmaker[Session], *, method: st
     tables = tuple(tables)
     with TestClient(app, raise_server_exceptions=False) as client:
 
-        @hypothesis.settings(max_examples=examples, deadline=None, database=None, derandomize=seed is not None,
-                             suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
-                             print_blob=False)
+        @hypothesis.settings(
+            max_examples=examples,
+            deadline=None,
+            database=None,
+            derandomize=seed is not None,
+            suppress_health_check=list(HealthCheck),
+            phases=[Phase.explicit, Phase.generate],
+            print_blob=False,
+        )
         @given(query=queries, headers=RAW_HEADER_VALUES, body=RAW_BODIES)
         def run(query: dict[str, str], headers: dict[str, str], body: bytes) -> None:
             before = row_counts(session_factory, tables)
@@ -292,8 +380,9 @@ def fuzz_raw(app: FastAPI, session_factory: sessionmaker[Session], *, method: st
             if 400 <= status < 500 or (must_refuse and status < 400):
                 grown = grown_tables(before, row_counts(session_factory, tables))
                 if grown:
-                    report.findings.append(Finding("rows", name, "anonymous", status, request,
-                                                   f"rows changed: {grown}"))
+                    report.findings.append(
+                        Finding("rows", name, "anonymous", status, request, f"rows changed: {grown}")
+                    )
 
         if seed is None:
             run = hypothesis.seed(random.getrandbits(64))(run)

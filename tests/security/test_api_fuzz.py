@@ -24,8 +24,13 @@ def test_fuzzed_requests_get_no_5xx_and_rejected_ones_create_no_rows(app, sessio
     with TestClient(app) as client:
         admin = bearer(client, "ADM01", DEMO_PASSWORD)
         number = seed_ticket(client, admin)
-    report = fuzz_app(app, session_factory, identities={"anonymous": {}, "ADM01": admin},
-                      examples_per_operation=EXAMPLES_PER_OPERATION, path_parameters={"number": number})
+    report = fuzz_app(
+        app,
+        session_factory,
+        identities={"anonymous": {}, "ADM01": admin},
+        examples_per_operation=EXAMPLES_PER_OPERATION,
+        path_parameters={"number": number},
+    )
     print(report.summary())
     assert report.cases >= 200
     assert not report.server_errors, report.summary()

@@ -79,8 +79,10 @@ admin                all      ADM01 Y   Y       Y     Y   -      -      -       
 
 NO_SUCH_TICKET = "GB20000101-9999"
 ORIGIN = "http://testserver"
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
-       b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
+    b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 
 
 @dataclass(frozen=True)
@@ -207,8 +209,7 @@ def _api_action(action: str) -> Surface:
 
 
 def _dash_action(action: str) -> Surface:
-    return lambda w, n: _dash_post(w.dash("POST", f"/dashboard/tickets/{n}/action",
-                                          data={"action": action, **REASON}))
+    return lambda w, n: _dash_post(w.dash("POST", f"/dashboard/tickets/{n}/action", data={"action": action, **REASON}))
 
 
 def _bulk(action: str) -> Surface:
@@ -218,6 +219,7 @@ def _bulk(action: str) -> Surface:
         msg = parse_qs(urlsplit(resp.headers["location"]).query)["msg"][0]
         done = int(re.search(r"成功 (\d+) 张", msg)[1])  # type: ignore[index]
         return Outcome(done == 1, 303)
+
     return run
 
 
@@ -237,61 +239,94 @@ SURFACES: dict[str, dict[str, Surface]] = {
         "dashboard ticket page": lambda w, n: _answer(w.dash("GET", f"/dashboard/tickets/{n}"), 200, (403, 404)),
         "dashboard tickets.csv": lambda w, n: _listed(w.dash("GET", "/dashboard/export/tickets.csv"), f"\n{n},"),
         "dashboard tickets.xlsx": lambda w, n: Outcome(
-            any(row[0] == n for row in _xlsx_cells(w.dash("GET", "/dashboard/export/tickets.xlsx"))), 200),
-        "dashboard stats": lambda w, n: _count(r := w.dash("GET", "/dashboard/stats"), int(
-            re.search(r'id="kpi-total">(\d+)<', r.text)[1])),  # type: ignore[index]
-        "dashboard stats.csv": lambda w, n: _count(r := w.dash("GET", "/dashboard/export/stats.csv"),
-                                                   _stats_total_csv(r.text)),
-        "dashboard stats.xlsx": lambda w, n: _count(r := w.dash("GET", "/dashboard/export/stats.xlsx"), next(
-            row[1] for row in _xlsx_cells(r, "概览") if row[0] == "工单总数")),
+            any(row[0] == n for row in _xlsx_cells(w.dash("GET", "/dashboard/export/tickets.xlsx"))), 200
+        ),
+        "dashboard stats": lambda w, n: _count(
+            r := w.dash("GET", "/dashboard/stats"), int(re.search(r'id="kpi-total">(\d+)<', r.text)[1])
+        ),  # type: ignore[index]
+        "dashboard stats.csv": lambda w, n: _count(
+            r := w.dash("GET", "/dashboard/export/stats.csv"), _stats_total_csv(r.text)
+        ),
+        "dashboard stats.xlsx": lambda w, n: _count(
+            r := w.dash("GET", "/dashboard/export/stats.xlsx"),
+            next(row[1] for row in _xlsx_cells(r, "概览") if row[0] == "工单总数"),
+        ),
         "dashboard map": lambda w, n: _count(r := w.dash("GET", "/dashboard/map"), _map_open(r.text)),
         "dashboard map.svg": lambda w, n: _count(r := w.dash("GET", "/dashboard/map.svg"), _map_open(r.text)),
     },
     "comment": {
         "api": lambda w, n: _answer(w.api("POST", f"/api/tickets/{n}/comments", json={"note": "到此一看"}), 201),
-        "dashboard": lambda w, n: _dash_post(w.dash("POST", f"/dashboard/tickets/{n}/comment",
-                                                    data={"note": "到此一看"})),
+        "dashboard": lambda w, n: _dash_post(
+            w.dash("POST", f"/dashboard/tickets/{n}/comment", data={"note": "到此一看"})
+        ),
     },
     "photo": {
-        "api upload": lambda w, n: _answer(w.api("POST", f"/api/tickets/{n}/photos", params={"stage": "on_site"},
-                                                 files={"file": ("p.png", io.BytesIO(PNG + b"x"), "image/png")}),
-                                           201),
+        "api upload": lambda w, n: _answer(
+            w.api(
+                "POST",
+                f"/api/tickets/{n}/photos",
+                params={"stage": "on_site"},
+                files={"file": ("p.png", io.BytesIO(PNG + b"x"), "image/png")},
+            ),
+            201,
+        ),
     },
     "new": {
-        "api": lambda w, n: _answer(w.api("POST", "/api/tickets", json={
-            "text": "市民来电：建设路路灯不亮", "lon": 113.5895, "lat": 34.73925, "category_code": "street_lights"}),
-            201, (403,)),
+        "api": lambda w, n: _answer(
+            w.api(
+                "POST",
+                "/api/tickets",
+                json={
+                    "text": "市民来电：建设路路灯不亮",
+                    "lon": 113.5895,
+                    "lat": 34.73925,
+                    "category_code": "street_lights",
+                },
+            ),
+            201,
+            (403,),
+        ),
     },
     "accept": {"api": _api_action("accept")},
     "return": {"api": _api_action("return"), "dashboard": _dash_action("return")},
-    "escalate": {"api": _api_action("escalate"), "dashboard": _dash_action("escalate"),
-                 "dashboard bulk": _bulk("escalate")},
+    "escalate": {
+        "api": _api_action("escalate"),
+        "dashboard": _dash_action("escalate"),
+        "dashboard bulk": _bulk("escalate"),
+    },
     "suspend": {"api": _api_action("suspend"), "dashboard": _dash_action("suspend")},
     "cancel": {"api": _api_action("cancel")},
     "reassign": {
         "api": lambda w, n: _answer(w.api("POST", f"/api/tickets/{n}/reassign", json={"assignee_code": "GW003"}), 200),
-        "dashboard": lambda w, n: _dash_post(w.dash("POST", f"/dashboard/tickets/{n}/reassign",
-                                                    data={"assignee_code": "GW003"})),
+        "dashboard": lambda w, n: _dash_post(
+            w.dash("POST", f"/dashboard/tickets/{n}/reassign", data={"assignee_code": "GW003"})
+        ),
     },
     "category": {
-        "api": lambda w, n: _answer(w.api("POST", f"/api/tickets/{n}/category",
-                                          json={"category_code": "illegal_ads"}), 200),
-        "dashboard": lambda w, n: _dash_post(w.dash("POST", f"/dashboard/tickets/{n}/category",
-                                                    data={"category_code": "illegal_ads"})),
+        "api": lambda w, n: _answer(
+            w.api("POST", f"/api/tickets/{n}/category", json={"category_code": "illegal_ads"}), 200
+        ),
+        "dashboard": lambda w, n: _dash_post(
+            w.dash("POST", f"/dashboard/tickets/{n}/category", data={"category_code": "illegal_ads"})
+        ),
     },
     "admin": {
         "api bind-code": lambda w, n: _answer(w.api("POST", "/api/admin/staff/GW005/bind-code"), 201, (403,)),
         "api dead-letters": lambda w, n: _answer(w.api("GET", "/api/admin/dead-letters"), 200, (403,)),
-        "api requeue": lambda w, n: _answer(w.api("POST", "/api/admin/dead-letters/requeue", json={"ids": [w.dead_id]}),
-                                            200, (403,)),
+        "api requeue": lambda w, n: _answer(
+            w.api("POST", "/api/admin/dead-letters/requeue", json={"ids": [w.dead_id]}), 200, (403,)
+        ),
     },
 }
 assert set(SURFACES) == set(COLUMNS), "every matrix column needs its surfaces"
 # Cells that only read: they must change nothing, whoever asks.
 READS = {("see", s) for s in SURFACES["see"]} | {("admin", "api dead-letters")}
 # Surfaces that take no ticket number: nothing to compare with a ticket that does not exist.
-NO_NUMBER = {("see", s) for s in SURFACES["see"] if s not in ("api detail", "api photo", "dashboard ticket page")} \
-    | {("new", "api")} | {("admin", s) for s in SURFACES["admin"]}
+NO_NUMBER = (
+    {("see", s) for s in SURFACES["see"] if s not in ("api detail", "api photo", "dashboard ticket page")}
+    | {("new", "api")}
+    | {("admin", s) for s in SURFACES["admin"]}
+)
 
 CELLS = [pytest.param(row, column, id=f"{row.id}-{column}") for row in ROWS for column in COLUMNS]
 
@@ -312,25 +347,46 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 def token_for(session: Session, runtime: Runtime, code: str, **override: Any) -> str:
     """A bearer token exactly as /api/auth/token issues it (login itself is tested in tests/backend/test_api.py)."""
     row = session.scalars(select(Staff).where(Staff.code == code)).one()
-    values: dict[str, Any] = {"secret": runtime.settings.secret_key.get_secret_value(),
-                              "ttl_minutes": runtime.settings.token_ttl_minutes, "now": runtime.clock.now(),
-                              **override}
+    values: dict[str, Any] = {
+        "secret": runtime.settings.secret_key.get_secret_value(),
+        "ttl_minutes": runtime.settings.token_ttl_minutes,
+        "now": runtime.clock.now(),
+        **override,
+    }
     return issue_token(subject=str(row.id), role=row.role, **values)
 
 
 @pytest.fixture
-def world(client: TestClient, session: Session, session_factory: sessionmaker[Session], runtime: Runtime,
-          report: Callable[..., Ticket], staff: Callable[[str], ActorContext]) -> Callable[[Row], World]:
+def world(
+    client: TestClient,
+    session: Session,
+    session_factory: sessionmaker[Session],
+    runtime: Runtime,
+    report: Callable[..., Ticket],
+    staff: Callable[[str], ActorContext],
+) -> Callable[[Row], World]:
     """Make the matrix's ticket (with a photo, reassigned for an 'assigned' row) and log the row's actor in."""
 
     def make(row: Row) -> World:
         ticket = report()
-        assert (ticket.status, ticket.tier, ticket.grid_code, ticket.department_code) == \
-            ("dispatched", "grid", "LC010101", "urban_management")
-        photo = attachments.store_photo(session, upload_dir=runtime.settings.upload_dir, ticket=ticket, data=PNG,
-                                        stage="report", uploaded_by=None, max_bytes=runtime.settings.upload_max_bytes)
-        dead = session.scalars(select(Notification).where(Notification.ticket_id == ticket.id)
-                               .order_by(Notification.id)).first()
+        assert (ticket.status, ticket.tier, ticket.grid_code, ticket.department_code) == (
+            "dispatched",
+            "grid",
+            "LC010101",
+            "urban_management",
+        )
+        photo = attachments.store_photo(
+            session,
+            upload_dir=runtime.settings.upload_dir,
+            ticket=ticket,
+            data=PNG,
+            stage="report",
+            uploaded_by=None,
+            max_bytes=runtime.settings.upload_max_bytes,
+        )
+        dead = session.scalars(
+            select(Notification).where(Notification.ticket_id == ticket.id).order_by(Notification.id)
+        ).first()
         assert dead is not None, "the report queued no notification to dead-letter"
         dead.status, dead.last_error = "dead", "blocked by the user"
         session.commit()
@@ -350,13 +406,16 @@ def _check(w: World, row: Row, column: str, surface: str) -> list[str]:
     after = w.fingerprint()
     problems = []
     if outcome.allowed is not expected:
-        problems.append(f"{where}: {'allowed' if outcome.allowed else 'refused'} ({outcome.status}), "
-                        f"the matrix says {'Y' if expected else '-'}")
+        problems.append(
+            f"{where}: {'allowed' if outcome.allowed else 'refused'} ({outcome.status}), "
+            f"the matrix says {'Y' if expected else '-'}"
+        )
     if (column, surface) in READS and after != before:
         problems.append(f"{where}: a read changed something: {before} → {after}")
     if (column, surface) not in READS and (after != before) is not expected:
-        problems.append(f"{where}: {'nothing changed' if expected else 'a refusal changed something'}: "
-                        f"{before} → {after}")
+        problems.append(
+            f"{where}: {'nothing changed' if expected else 'a refusal changed something'}: {before} → {after}"
+        )
     if row.scope == "out" and (column, surface) not in NO_NUMBER:
         # No existence oracle: a ticket outside your scope answers like a ticket that does not exist.
         missing = probe(w, NO_SUCH_TICKET)
@@ -385,8 +444,9 @@ def test_matrix_rows_cover_every_staff_role() -> None:
 # --- beyond tickets: findings kept as tests -------------------------------------------------------------------
 
 
-def test_merge_into_a_ticket_outside_scope_is_refused(client: TestClient, session: Session, runtime: Runtime,
-                                                      report: Callable[..., Ticket]) -> None:
+def test_merge_into_a_ticket_outside_scope_is_refused(
+    client: TestClient, session: Session, runtime: Runtime, report: Callable[..., Ticket]
+) -> None:
     """A dispatcher may merge into a ticket they can see, never into one outside their scope (it would reveal it
     and make the reporter a follower there)."""
     ticket = report()
@@ -395,15 +455,18 @@ def test_merge_into_a_ticket_outside_scope_is_refused(client: TestClient, sessio
     assert (ticket.community_code, mine.community_code, theirs.community_code) == ("LC0101", "LC0101", "LC0102")
     cd01 = {"Authorization": f"Bearer {token_for(session, runtime, 'CD01')}"}
     merge = {"reason": "重复反映"}
-    refused = client.post(f"/api/tickets/{ticket.number}/actions/merge", headers=cd01,
-                          json={**merge, "merge_into": theirs.number})
-    missing = client.post(f"/api/tickets/{ticket.number}/actions/merge", headers=cd01,
-                          json={**merge, "merge_into": NO_SUCH_TICKET})
+    refused = client.post(
+        f"/api/tickets/{ticket.number}/actions/merge", headers=cd01, json={**merge, "merge_into": theirs.number}
+    )
+    missing = client.post(
+        f"/api/tickets/{ticket.number}/actions/merge", headers=cd01, json={**merge, "merge_into": NO_SUCH_TICKET}
+    )
     assert refused.status_code == missing.status_code == 404, refused.text
     session.expire_all()
     assert ticket.status == "dispatched" and ticket.merged_into_id is None
-    allowed = client.post(f"/api/tickets/{ticket.number}/actions/merge", headers=cd01,
-                          json={**merge, "merge_into": mine.number})
+    allowed = client.post(
+        f"/api/tickets/{ticket.number}/actions/merge", headers=cd01, json={**merge, "merge_into": mine.number}
+    )
     assert allowed.status_code == 200, allowed.text
     assert allowed.json()["status"] == "merged"
 
@@ -415,11 +478,14 @@ def test_merge_into_a_ticket_outside_scope_is_refused(client: TestClient, sessio
 PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/health"): "liveness for the load balancer",
     ("GET", "/metrics"): "Prometheus: aggregate counts only, no ticket data",
-    ("GET", "/docs"): "OpenAPI UI", ("GET", "/docs/oauth2-redirect"): "OpenAPI UI", ("GET", "/redoc"): "OpenAPI UI",
+    ("GET", "/docs"): "OpenAPI UI",
+    ("GET", "/docs/oauth2-redirect"): "OpenAPI UI",
+    ("GET", "/redoc"): "OpenAPI UI",
     ("GET", "/openapi.json"): "OpenAPI document",
     ("POST", "/api/auth/token"): "the login itself",
     ("GET", "/dashboard"): "redirects to /dashboard/, which asks for a login",
-    ("GET", "/dashboard/login"): "the login form", ("POST", "/dashboard/login"): "the login itself",
+    ("GET", "/dashboard/login"): "the login form",
+    ("POST", "/dashboard/login"): "the login itself",
     ("POST", "/dashboard/logout"): "forgets the cookie",
     ("MOUNT", "/dashboard/static"): "vendored CSS and JavaScript",
     ("GET", "/open311/v2/services.{fmt}"): "GeoReport v2 is public by design",
@@ -443,6 +509,7 @@ def routes_of(app: FastAPI) -> list[tuple[str, str]]:
     """Every (method, path) the app serves, included routers flattened; a mounted sub-app is ("MOUNT", path)."""
     try:
         from fastapi.routing import iter_route_contexts  # FastAPI ≥ 0.16x keeps included routers lazily
+
         routes: list[Any] = list(iter_route_contexts(app.routes))
     except ImportError:
         routes = list(app.routes)
@@ -478,9 +545,14 @@ def full_app(runtime: Runtime, engine: Any) -> FastAPI:
     from bot.app import build_app
     from tests.fakes.wechat import new_aes_key
 
-    settings = runtime.settings.model_copy(update={
-        "database_url": engine.url.render_as_string(hide_password=False), "wecom_aes_key": new_aes_key(),
-        "telegram_token": SecretStr("123456:TEST-TOKEN"), "telegram_secret": SecretStr("tg-secret")})
+    settings = runtime.settings.model_copy(
+        update={
+            "database_url": engine.url.render_as_string(hide_password=False),
+            "wecom_aes_key": new_aes_key(),
+            "telegram_token": SecretStr("123456:TEST-TOKEN"),
+            "telegram_secret": SecretStr("tg-secret"),
+        }
+    )
     return build_app(settings, dataclasses.replace(runtime, settings=settings))
 
 
@@ -490,23 +562,39 @@ def test_every_route_is_public_or_guarded(full_app: FastAPI) -> None:
     assert not stray, f"routes outside /api and /dashboard must be listed in PUBLIC with a reason: {stray}"
     assert not set(PUBLIC) - set(routes), f"PUBLIC lists routes that no longer exist: {set(PUBLIC) - set(routes)}"
     client = TestClient(full_app, follow_redirects=False)
-    open_ = [(m, p, r.status_code) for m, p in guarded(full_app)
-             if not refused(r := client.request(m, concrete(p)), p)]
+    open_ = [(m, p, r.status_code) for m, p in guarded(full_app) if not refused(r := client.request(m, concrete(p)), p)]
     assert not open_, f"answered an anonymous request: {open_}"
-    forged = {"signature": "0" * 40, "msg_signature": "0" * 40, "timestamp": str(int(time.time())),
-              "nonce": uuid.uuid4().hex, "echostr": "hello"}
-    unsigned = [(m, p, r.status_code) for (m, p), why in PUBLIC.items() if why.startswith("signed")
-                if (r := client.request(m, p, params=forged, content=b"<xml></xml>")).status_code not in (400, 403)]
+    forged = {
+        "signature": "0" * 40,
+        "msg_signature": "0" * 40,
+        "timestamp": str(int(time.time())),
+        "nonce": uuid.uuid4().hex,
+        "echostr": "hello",
+    }
+    unsigned = [
+        (m, p, r.status_code)
+        for (m, p), why in PUBLIC.items()
+        if why.startswith("signed")
+        if (r := client.request(m, p, params=forged, content=b"<xml></xml>")).status_code not in (400, 403)
+    ]
     assert not unsigned, f"webhooks must refuse requests with a wrong signature: {unsigned}"
 
 
 def test_the_simulator_is_gone_in_production(runtime: Runtime, engine: Any) -> None:
     from bot.app import build_app
 
-    secrets = {name: SecretStr(f"real-{name}-0123456789") for name in
-               ("secret_key", "wechat_token", "wecom_token", "telegram_secret", "open311_api_key")}
-    settings = Settings(**{**runtime.settings.model_dump(), **secrets, "env": "production",
-                           "database_url": engine.url.render_as_string(hide_password=False)})
+    secrets = {
+        name: SecretStr(f"real-{name}-0123456789")
+        for name in ("secret_key", "wechat_token", "wecom_token", "telegram_secret", "open311_api_key")
+    }
+    settings = Settings(
+        **{
+            **runtime.settings.model_dump(),
+            **secrets,
+            "env": "production",
+            "database_url": engine.url.render_as_string(hide_password=False),
+        }
+    )
     client = TestClient(build_app(settings, dataclasses.replace(runtime, settings=settings)))
     assert client.get("/simulator").status_code == 404
     assert client.get("/simulator/api/inbox").status_code == 404
@@ -516,14 +604,19 @@ def test_the_simulator_is_gone_in_production(runtime: Runtime, engine: Any) -> N
 def _unsigned_token(claims: dict[str, Any]) -> str:
     def part(data: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
 
 
 def _bad_token(kind: str, session: Session, runtime: Runtime) -> str:
     admin = session.scalars(select(Staff).where(Staff.code == "ADM01")).one()
     now = runtime.clock.now()
-    claims = {"sub": str(admin.id), "role": "admin", "iat": int(now.timestamp()),
-              "exp": int((now + timedelta(hours=1)).timestamp())}
+    claims = {
+        "sub": str(admin.id),
+        "role": "admin",
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(hours=1)).timestamp()),
+    }
     if kind == "expired":
         return token_for(session, runtime, "ADM01", now=now - timedelta(minutes=runtime.settings.token_ttl_minutes + 1))
     if kind == "forged":
@@ -544,8 +637,9 @@ def _bad_token(kind: str, session: Session, runtime: Runtime) -> str:
 
 
 @pytest.mark.parametrize("kind", ["expired", "forged", "unsigned", "tampered", "inactive", "garbage"])
-def test_bad_credentials_are_refused_on_every_guarded_route(app: FastAPI, client: TestClient, session: Session,
-                                                            runtime: Runtime, kind: str) -> None:
+def test_bad_credentials_are_refused_on_every_guarded_route(
+    app: FastAPI, client: TestClient, session: Session, runtime: Runtime, kind: str
+) -> None:
     token = _bad_token(kind, session, runtime)
     answered = []
     for method, path in guarded(app):
@@ -560,36 +654,62 @@ def test_bad_credentials_are_refused_on_every_guarded_route(app: FastAPI, client
     assert not answered, f"a {kind} token was accepted: {answered}"
 
 
-def test_dashboard_posts_refuse_a_foreign_origin_even_when_logged_in(app: FastAPI, client: TestClient,
-                                                                     session: Session, runtime: Runtime,
-                                                                     report: Callable[..., Ticket]) -> None:
+def test_dashboard_posts_refuse_a_foreign_origin_even_when_logged_in(
+    app: FastAPI, client: TestClient, session: Session, runtime: Runtime, report: Callable[..., Ticket]
+) -> None:
     ticket = report()
     posts = [p for m, p in routes_of(app) if m == "POST" and p.startswith("/dashboard/")]
     assert "/dashboard/tickets/{number}/action" in posts
     client.cookies.set("gridbot_token", token_for(session, runtime, "ADM01"))
-    form = {"action": "suspend", "reason": "x", "note": "x", "assignee_code": "GW003", "category_code": "illegal_ads",
-            "numbers": [ticket.number], "username": "ADM01", "password": "x"}
-    answered = [(p, r.status_code) for p in posts if (r := client.post(
-        concrete(p).replace(SAMPLE["number"], ticket.number), data=form,
-        headers={"Origin": "https://evil.example"})).status_code != 403]
+    form = {
+        "action": "suspend",
+        "reason": "x",
+        "note": "x",
+        "assignee_code": "GW003",
+        "category_code": "illegal_ads",
+        "numbers": [ticket.number],
+        "username": "ADM01",
+        "password": "x",
+    }
+    answered = [
+        (p, r.status_code)
+        for p in posts
+        if (
+            r := client.post(
+                concrete(p).replace(SAMPLE["number"], ticket.number),
+                data=form,
+                headers={"Origin": "https://evil.example"},
+            )
+        ).status_code
+        != 403
+    ]
     assert not answered, f"cross-site form posts were served: {answered}"
     session.expire_all()
     assert (ticket.status, len(ticket.events)) == ("dispatched", 2)
 
 
-def test_api_writes_authenticated_by_the_cookie_refuse_a_foreign_origin(app: FastAPI, client: TestClient,
-                                                                        session: Session, runtime: Runtime,
-                                                                        report: Callable[..., Ticket]) -> None:
+def test_api_writes_authenticated_by_the_cookie_refuse_a_foreign_origin(
+    app: FastAPI, client: TestClient, session: Session, runtime: Runtime, report: Callable[..., Ticket]
+) -> None:
     """The API accepts the dashboard cookie (the ticket page shows photos from /api); a write carried only by that
     cookie is held to the dashboard's same-origin rule, so a cross-site form cannot use it."""
     ticket = report()
     writes = [(m, p) for m, p in guarded(app) if p.startswith("/api/") and m in ("POST", "PUT", "PATCH", "DELETE")]
     assert ("POST", "/api/admin/staff/{code}/bind-code") in writes
     client.cookies.set("gridbot_token", token_for(session, runtime, "ADM01"))
-    answered = [(m, p, r.status_code) for m, p in writes if (r := client.request(
-        m, concrete(p).replace(SAMPLE["number"], ticket.number), headers={"Origin": "https://evil.example"},
-        files={"file": ("p.png", io.BytesIO(PNG), "image/png")} if p.endswith("/photos") else None,
-    )).status_code != 403]
+    answered = [
+        (m, p, r.status_code)
+        for m, p in writes
+        if (
+            r := client.request(
+                m,
+                concrete(p).replace(SAMPLE["number"], ticket.number),
+                headers={"Origin": "https://evil.example"},
+                files={"file": ("p.png", io.BytesIO(PNG), "image/png")} if p.endswith("/photos") else None,
+            )
+        ).status_code
+        != 403
+    ]
     assert not answered, f"cookie-authenticated cross-site writes were served: {answered}"
     same_site = client.post("/api/admin/staff/GW005/bind-code", headers={"Origin": ORIGIN})
     assert same_site.status_code == 201, same_site.text
@@ -597,23 +717,48 @@ def test_api_writes_authenticated_by_the_cookie_refuse_a_foreign_origin(app: Fas
 
 # --- Open311: public by design, so only the GeoReport fields and no personal data ------------------------------
 
-GEOREPORT_FIELDS = {"service_request_id", "status", "status_notes", "service_name", "service_code", "description",
-                    "agency_responsible", "service_notice", "requested_datetime", "updated_datetime",
-                    "expected_datetime", "address", "address_id", "zipcode", "lat", "long", "media_url"}
+GEOREPORT_FIELDS = {
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+}
 PII_TEXT = "楼道垃圾没人清运，电话138 1234 5678，身份证410105199001011234，我家3号楼2单元502室门口"
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])
-def test_open311_shows_georeport_fields_without_personal_data(client: TestClient, session: Session,
-                                                              report: Callable[..., Ticket],
-                                                              resident: Callable[[str], Any], fmt: str) -> None:
+def test_open311_shows_georeport_fields_without_personal_data(
+    client: TestClient, session: Session, report: Callable[..., Ticket], resident: Callable[[str], Any], fmt: str
+) -> None:
     person = resident("o_secret_openid")
     person.name = "张秀兰"
     session.commit()
     ticket = report(PII_TEXT, openid="o_secret_openid", location_text="幸福小区3号楼2单元502室")
     gw001 = session.scalars(select(Staff).where(Staff.code == "GW001")).one()
-    secrets = ["张秀兰", "o_secret_openid", "138 1234 5678", "13812345678", "410105199001011234", "502",
-               gw001.code, gw001.person.name, "13800000001"]
+    secrets = [
+        "张秀兰",
+        "o_secret_openid",
+        "138 1234 5678",
+        "13812345678",
+        "410105199001011234",
+        "502",
+        gw001.code,
+        gw001.person.name,
+        "13800000001",
+    ]
     for path in (f"/open311/v2/requests/{ticket.number}.{fmt}", f"/open311/v2/requests.{fmt}"):
         resp = client.get(path)
         assert resp.status_code == 200

@@ -30,8 +30,16 @@ PACKAGES = ("backend", "bot", "nlp")
 SETTINGS_MODULE = Path("backend/settings.py")
 SECRET_NAME = re.compile(r"(?i)(^|_)(token|secret|password|passwd|api_?key|aes_?key|secret_?key|private_?key)s?$")
 # Calls whose key argument (by position) is a credential: dotted name → argument index.
-SECRET_SINKS = {"jwt.encode": 1, "jwt.decode": 1, "hmac.new": 0, "hmac.compare_digest": 1,
-                "secrets.compare_digest": 1, "SecretStr": 0, "WeChatCrypto": 0, "check_signature": 0}
+SECRET_SINKS = {
+    "jwt.encode": 1,
+    "jwt.decode": 1,
+    "hmac.new": 0,
+    "hmac.compare_digest": 1,
+    "secrets.compare_digest": 1,
+    "SecretStr": 0,
+    "WeChatCrypto": 0,
+    "check_signature": 0,
+}
 ALLOWED = {
     # `gridbot load-demo` sets it only when GRIDBOT_ENV=development (the README says so).
     (Path("bot/main.py"), "DEMO_PASSWORD"),
@@ -71,7 +79,7 @@ def _bindings(tree: ast.AST) -> Iterator[tuple[str, ast.AST | None]]:
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             args = node.args
             positional = args.posonlyargs + args.args
-            for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults, strict=True):
+            for arg, default in zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True):
                 yield arg.arg, default
             for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
                 yield arg.arg, kw_default
@@ -106,7 +114,7 @@ def _modules() -> Iterator[tuple[Path, str]]:
 
 
 def test_the_scan_finds_hard_coded_secrets_and_leaves_settings_reads_alone() -> None:
-    flagged = hard_coded_secrets('''
+    flagged = hard_coded_secrets("""
 token = "abc"
 WECHAT_TOKEN: str = "t0k"
 client = Client(app_secret="s3cret")
@@ -116,9 +124,10 @@ if secret_key == "fixed": ...
 jwt.encode(claims, "signing-key", algorithm="HS256")
 hmac.new(b"raw-key", msg, "sha256")
 crypto = WeChatCrypto("tok", aes, app_id)
-''')
+""")
     assert sorted({line for line, _ in flagged}) == list(range(2, 11))
-    assert hard_coded_secrets('''
+    assert (
+        hard_coded_secrets("""
 token = settings.wechat_token.get_secret_value()
 secret = os.urandom(16)
 password: str = ""
@@ -127,12 +136,19 @@ mapping = {"token_url": "https://example.org/token", "kind": "secret"}  # names 
 cache_key = "outbox:lease"
 digest = hashlib.new("sha256", data)
 raw = text.encode("utf-8", "ignore")
-''') == []
+""")
+        == []
+    )
 
 
 def test_no_credential_literals_outside_settings() -> None:
-    found = [f"{path}:{line} {name}" for path, source in _modules() if path != SETTINGS_MODULE
-             for line, name in hard_coded_secrets(source) if (path, name) not in ALLOWED]
+    found = [
+        f"{path}:{line} {name}"
+        for path, source in _modules()
+        if path != SETTINGS_MODULE
+        for line, name in hard_coded_secrets(source)
+        if (path, name) not in ALLOWED
+    ]
     assert not found, "secrets must come from backend/settings.py (GRIDBOT_*):\n" + "\n".join(found)
 
 
@@ -148,13 +164,22 @@ def _environment_reads(source: str) -> list[int]:
     tree = ast.parse(source)
     allowed: set[int] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "setdefault" \
-                and _name(node.func.value) == "environ" and node.args and isinstance(node.args[0], ast.Constant) \
-                and not str(node.args[0].value).startswith("GRIDBOT_"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "setdefault"
+            and _name(node.func.value) == "environ"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and not str(node.args[0].value).startswith("GRIDBOT_")
+        ):
             allowed.add(id(node.func.value))
     for node in ast.walk(tree):
-        if _name(node) in ("environ", "getenv", "environb", "getenvb") and isinstance(node, ast.Attribute | ast.Name) \
-                and id(node) not in allowed:
+        if (
+            _name(node) in ("environ", "getenv", "environb", "getenvb")
+            and isinstance(node, ast.Attribute | ast.Name)
+            and id(node) not in allowed
+        ):
             lines.append(node.lineno)
     return lines
 
@@ -162,8 +187,12 @@ def _environment_reads(source: str) -> list[int]:
 def test_only_settings_reads_the_environment() -> None:
     assert _environment_reads('import os\nx = os.getenv("GRIDBOT_SECRET_KEY")\ny = os.environ["HOME"]\n') == [2, 3]
     assert _environment_reads('import os\nos.environ.setdefault("PTB_TIMEDELTA", "true")\n') == []
-    readers = [f"{path}:{line}" for path, source in _modules() if path != SETTINGS_MODULE
-               for line in _environment_reads(source)]
+    readers = [
+        f"{path}:{line}"
+        for path, source in _modules()
+        if path != SETTINGS_MODULE
+        for line in _environment_reads(source)
+    ]
     assert not readers, "read configuration through backend.settings.get_settings():\n" + "\n".join(readers)
 
 

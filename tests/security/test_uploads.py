@@ -15,8 +15,10 @@ from fastapi.testclient import TestClient
 from backend.api.app import create_app
 from tests.conftest import DEMO_PASSWORD
 
-PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
-       b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82")
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
+    b"\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 SCRIPT = b"<html><body><script>alert(document.cookie)</script></body></html>"
 SVG = b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
 TICKET = {"text": "市民来电：建设路路灯不亮", "lon": 113.5895, "lat": 34.73925, "category_code": "street_lights"}
@@ -42,21 +44,25 @@ def new_ticket(client: TestClient, headers: dict[str, str]) -> str:
 
 
 def upload(client: TestClient, headers: dict[str, str], number: str, data: bytes, name: str, claimed: str):  # type: ignore[no-untyped-def]
-    return client.post(f"/api/tickets/{number}/photos", headers=headers,
-                       files={"file": (name, io.BytesIO(data), claimed)})
+    return client.post(
+        f"/api/tickets/{number}/photos", headers=headers, files={"file": (name, io.BytesIO(data), claimed)}
+    )
 
 
-@pytest.mark.parametrize(("data", "name", "claimed"), [
-    (SVG, "photo.jpg", "image/jpeg"),
-    (SVG, "photo.svg", "image/svg+xml"),
-    (b"\xef\xbb\xbf" + SVG, "photo.png", "image/png"),
-    (SCRIPT, "photo.png", "image/png"),
-    (b"PK\x03\x04" + b"\x00" * 60, "photo.jpg", "image/jpeg"),  # zip / docx / apk
-    (b"\x7fELF" + b"\x00" * 60, "photo.gif", "image/gif"),
-    (b"RIFF\x10\x00\x00\x00WAVEfmt " + b"\x00" * 40, "photo.webp", "image/webp"),
-    (b"BM" + b"\x00" * 60, "photo.bmp", "image/bmp"),  # a real image type, but not one we accept
-    (b"II*\x00" + b"\x00" * 60, "photo.tif", "image/tiff"),
-])
+@pytest.mark.parametrize(
+    ("data", "name", "claimed"),
+    [
+        (SVG, "photo.jpg", "image/jpeg"),
+        (SVG, "photo.svg", "image/svg+xml"),
+        (b"\xef\xbb\xbf" + SVG, "photo.png", "image/png"),
+        (SCRIPT, "photo.png", "image/png"),
+        (b"PK\x03\x04" + b"\x00" * 60, "photo.jpg", "image/jpeg"),  # zip / docx / apk
+        (b"\x7fELF" + b"\x00" * 60, "photo.gif", "image/gif"),
+        (b"RIFF\x10\x00\x00\x00WAVEfmt " + b"\x00" * 40, "photo.webp", "image/webp"),
+        (b"BM" + b"\x00" * 60, "photo.bmp", "image/bmp"),  # a real image type, but not one we accept
+        (b"II*\x00" + b"\x00" * 60, "photo.tif", "image/tiff"),
+    ],
+)
 def test_non_photos_are_refused_whatever_their_name_and_claimed_type(client, admin, data, name, claimed) -> None:  # type: ignore[no-untyped-def]
     number = new_ticket(client, admin)
     resp = upload(client, admin, number, data, name, claimed)
@@ -64,12 +70,15 @@ def test_non_photos_are_refused_whatever_their_name_and_claimed_type(client, adm
     assert client.get(f"/api/tickets/{number}", headers=admin).json()["attachments"] == []
 
 
-@pytest.mark.parametrize(("data", "sniffed"), [
-    (PNG + SCRIPT, "image/png"),  # a valid PNG with an HTML payload after IEND
-    (b"\x89PNG\r\n\x1a\n" + SCRIPT, "image/png"),  # only the PNG signature, then HTML
-    (b"GIF89a/*\x00\x00*/=1;alert(1)//" + SCRIPT, "image/gif"),  # GIF/JavaScript polyglot
-    (b"\xff\xd8\xff\xe0" + SCRIPT, "image/jpeg"),
-])
+@pytest.mark.parametrize(
+    ("data", "sniffed"),
+    [
+        (PNG + SCRIPT, "image/png"),  # a valid PNG with an HTML payload after IEND
+        (b"\x89PNG\r\n\x1a\n" + SCRIPT, "image/png"),  # only the PNG signature, then HTML
+        (b"GIF89a/*\x00\x00*/=1;alert(1)//" + SCRIPT, "image/gif"),  # GIF/JavaScript polyglot
+        (b"\xff\xd8\xff\xe0" + SCRIPT, "image/jpeg"),
+    ],
+)
 def test_polyglots_are_stored_and_served_only_as_the_sniffed_image_type(client, admin, data, sniffed) -> None:  # type: ignore[no-untyped-def]
     number = new_ticket(client, admin)
     resp = upload(client, admin, number, data, "evil.html", "text/html")

@@ -31,8 +31,13 @@ from tests.security.webhook_strategies import raw_webhook_queries
 
 EXAMPLES_PER_FAMILY = 40
 RAW_EXAMPLES = 12
-RAW_ENDPOINTS = (("GET", "/wechat"), ("POST", "/wechat"), ("GET", "/wecom"), ("POST", "/wecom"),
-                 ("POST", "/telegram/webhook"))
+RAW_ENDPOINTS = (
+    ("GET", "/wechat"),
+    ("POST", "/wechat"),
+    ("GET", "/wecom"),
+    ("POST", "/wecom"),
+    ("POST", "/telegram/webhook"),
+)
 
 
 @pytest.fixture
@@ -44,13 +49,16 @@ def aes_settings(chat_runtime: Runtime) -> Settings:
 @pytest.fixture
 def apps(chat_runtime: Runtime, aes_settings: Settings, session_factory: sessionmaker[Session]) -> dict[str, FastAPI]:
     """The app with every channel, WeChat in plain mode, and a second one with WeChat in AES mode."""
-    return {"plain": build_channel_app(chat_runtime, session_factory),
-            "aes": build_channel_app(dataclasses.replace(chat_runtime, settings=aes_settings), session_factory)}
+    return {
+        "plain": build_channel_app(chat_runtime, session_factory),
+        "aes": build_channel_app(dataclasses.replace(chat_runtime, settings=aes_settings), session_factory),
+    }
 
 
 @pytest.fixture
-def clients(apps: dict[str, FastAPI], session_factory: sessionmaker[Session],
-            telegram_api: FakeTelegramAPI) -> Iterator[dict[str, TestClient]]:
+def clients(
+    apps: dict[str, FastAPI], session_factory: sessionmaker[Session], telegram_api: FakeTelegramAPI
+) -> Iterator[dict[str, TestClient]]:
     """Clients of both apps with their lifespans running, staff bound on WeCom, files on the fake Bot API."""
     prepare(session_factory, telegram_api.files)
     with TestClient(apps["plain"]) as plain, TestClient(apps["aes"]) as aes:
@@ -58,14 +66,24 @@ def clients(apps: dict[str, FastAPI], session_factory: sessionmaker[Session],
 
 
 def test_signed_webhook_fuzz_gets_no_5xx_and_refused_requests_leave_no_rows(
-        clients: dict[str, TestClient], chat_runtime: Runtime, aes_settings: Settings,
-        session_factory: sessionmaker[Session]) -> None:
+    clients: dict[str, TestClient],
+    chat_runtime: Runtime,
+    aes_settings: Settings,
+    session_factory: sessionmaker[Session],
+) -> None:
     tables = all_tables(session_factory)
     start = row_counts(session_factory, tables)
     keys = ChannelKeys.from_settings(chat_runtime.settings, aes_settings)
     report = FuzzReport()
-    fuzz_webhooks(clients, session_factory, keys, examples=EXAMPLES_PER_FAMILY, report=report, tables=tables,
-                  database_url=chat_runtime.settings.database_url)
+    fuzz_webhooks(
+        clients,
+        session_factory,
+        keys,
+        examples=EXAMPLES_PER_FAMILY,
+        report=report,
+        tables=tables,
+        database_url=chat_runtime.settings.database_url,
+    )
     print(report.summary())
     for name, n in sorted(report.per_operation.items()):
         print(f"{n:4d}  {name}: {dict(sorted(report.statuses_by_operation.get(name, {}).items()))}")
@@ -79,12 +97,22 @@ def test_signed_webhook_fuzz_gets_no_5xx_and_refused_requests_leave_no_rows(
 
 
 def test_unsigned_garbage_to_the_webhooks_is_refused_and_leaves_no_rows(
-        apps: dict[str, FastAPI], session_factory: sessionmaker[Session]) -> None:
+    apps: dict[str, FastAPI], session_factory: sessionmaker[Session]
+) -> None:
     report = FuzzReport()
     tables = all_tables(session_factory)
     for method, path in RAW_ENDPOINTS:
-        fuzz_raw(apps["plain"], session_factory, method=method, path=path, examples=RAW_EXAMPLES, report=report,
-                 tables=tables, must_refuse=True, queries=raw_webhook_queries)
+        fuzz_raw(
+            apps["plain"],
+            session_factory,
+            method=method,
+            path=path,
+            examples=RAW_EXAMPLES,
+            report=report,
+            tables=tables,
+            must_refuse=True,
+            queries=raw_webhook_queries,
+        )
     assert report.cases == RAW_EXAMPLES * len(RAW_ENDPOINTS)
     assert not report.findings, report.summary()
     assert set(report.statuses) <= set(range(400, 500))

@@ -1,5 +1,4 @@
-"""What the webhook fuzz found, one test per finding (tests/security/webhook_fuzzing.py, scripts/fuzz_long.py).
-"""
+"""What the webhook fuzz found, one test per finding (tests/security/webhook_fuzzing.py, scripts/fuzz_long.py)."""
 # ruff: noqa: F811  (pytest fixtures imported from tests.fakes.channels are parameters here)
 
 from __future__ import annotations
@@ -36,10 +35,12 @@ def reply_text(wechat: WeChatPlatform, response_text: str) -> str:
 
 
 @pytest.mark.parametrize("create_time", ["99999999999999999", "²", "١٢٣", "1" * 40])
-def test_a_create_time_datetime_cannot_hold_is_answered_not_500(client: TestClient, wechat: WeChatPlatform,
-                                                                create_time: str) -> None:
+def test_a_create_time_datetime_cannot_hold_is_answered_not_500(
+    client: TestClient, wechat: WeChatPlatform, create_time: str
+) -> None:
     xml = message_xml("text", {"Content": "你好"}, from_user="oCreateTime", msg_id="7001").replace(
-        f"<CreateTime>{int(time.time())}</CreateTime>", f"<CreateTime>{create_time}</CreateTime>")
+        f"<CreateTime>{int(time.time())}</CreateTime>", f"<CreateTime>{create_time}</CreateTime>"
+    )
     signed = wechat.sign(xml)
     response = client.post("/wechat", params=signed.params, content=signed.body)
     assert response.status_code == 200
@@ -48,7 +49,8 @@ def test_a_create_time_datetime_cannot_hold_is_answered_not_500(client: TestClie
 
 def test_a_content_element_with_attributes_is_read_as_text(client: TestClient, wechat: WeChatPlatform) -> None:
     xml = message_xml("text", {}, from_user="oAttrs", msg_id="7002").replace(
-        "</xml>", '<Content lang="zh"><![CDATA[你好]]></Content></xml>')
+        "</xml>", '<Content lang="zh"><![CDATA[你好]]></Content></xml>'
+    )
     signed = wechat.sign(xml)
     response = client.post("/wechat", params=signed.params, content=signed.body)
     assert response.status_code == 200
@@ -56,8 +58,9 @@ def test_a_content_element_with_attributes_is_read_as_text(client: TestClient, w
 
 
 @pytest.mark.parametrize("content", ["😀", "😀😀 🙏", "\u200b"])
-def test_a_message_that_normalises_to_nothing_gets_a_real_reply(client: TestClient, wechat: WeChatPlatform,
-                                                                content: str) -> None:
+def test_a_message_that_normalises_to_nothing_gets_a_real_reply(
+    client: TestClient, wechat: WeChatPlatform, content: str
+) -> None:
     """The classifier crashed on a text with no characters left after normalisation (emoji only)."""
     signed = wechat.sign(message_xml("text", {"Content": content}, from_user="oEmoji", msg_id="7003"))
     response = client.post("/wechat", params=signed.params, content=signed.body)
@@ -65,16 +68,26 @@ def test_a_message_that_normalises_to_nothing_gets_a_real_reply(client: TestClie
     assert reply_text(wechat, response.text) != t("error.internal", "zh")
 
 
-@pytest.mark.parametrize("update", [
-    {"update_id": 1, "message": {**text_update(1, "x")["message"], "chat": {"id": [], "type": "private"}}},
-    {"update_id": 2, "message": {**text_update(2, "x")["message"], "date": 2**62}},
-    {"update_id": 3, "message": {**text_update(3, "x")["message"], "text": {"a": 1}}},
-    {"update_id": 4, "message": {**location_update(4, 34.7, 113.6)["message"],
-                                 "venue": {"title": "t", "address": 5, "location": {"latitude": 34.7,
-                                                                                    "longitude": 113.6}}}},
-    {"update_id": 5, "message": {**text_update(5, "x")["message"], "from": {"id": 6, "is_bot": False,
-                                                                            "first_name": ["x"]}}},
-], ids=["chat-id-list", "date-past-year-9999", "text-object", "venue-address-number", "name-list"])
+@pytest.mark.parametrize(
+    "update",
+    [
+        {"update_id": 1, "message": {**text_update(1, "x")["message"], "chat": {"id": [], "type": "private"}}},
+        {"update_id": 2, "message": {**text_update(2, "x")["message"], "date": 2**62}},
+        {"update_id": 3, "message": {**text_update(3, "x")["message"], "text": {"a": 1}}},
+        {
+            "update_id": 4,
+            "message": {
+                **location_update(4, 34.7, 113.6)["message"],
+                "venue": {"title": "t", "address": 5, "location": {"latitude": 34.7, "longitude": 113.6}},
+            },
+        },
+        {
+            "update_id": 5,
+            "message": {**text_update(5, "x")["message"], "from": {"id": 6, "is_bot": False, "first_name": ["x"]}},
+        },
+    ],
+    ids=["chat-id-list", "date-past-year-9999", "text-object", "venue-address-number", "name-list"],
+)
 def test_a_telegram_update_with_mistyped_fields_is_refused_by_the_shape_check(update: dict[str, object]) -> None:
     with pytest.raises(ValueError):
         check_update(update)
@@ -90,7 +103,8 @@ def test_a_telegram_update_with_mistyped_fields_is_400(client: TestClient, field
     message = text_update(9101, "你好")["message"]
     message.update({"chat": {"id": [], "type": "private"}} if field == "chat-id" else {"date": 2**62})
     response = TestClient(client.app, raise_server_exceptions=False).post(
-        "/telegram/webhook", json={"update_id": 9101, "message": message}, headers=TELEGRAM)
+        "/telegram/webhook", json={"update_id": 9101, "message": message}, headers=TELEGRAM
+    )
     assert response.status_code == 400
 
 
@@ -98,27 +112,37 @@ def test_a_telegram_update_with_mistyped_fields_is_400(client: TestClient, field
 def test_an_unusable_picurl_is_answered_not_500(client: TestClient, wechat: WeChatPlatform, url: str) -> None:
     signed = wechat.sign(message_xml("image", {"PicUrl": url, "MediaId": "m1"}, from_user="oPicUrl", msg_id="7004"))
     response = TestClient(client.app, raise_server_exceptions=False).post(
-        "/wechat", params=signed.params, content=signed.body)
+        "/wechat", params=signed.params, content=signed.body
+    )
     assert response.status_code == 200
 
 
-def test_a_wecom_message_with_a_non_numeric_agent_id_is_not_500(client: TestClient, wecom: WeChatPlatform,
-                                                                session_factory: sessionmaker[Session]) -> None:
+def test_a_wecom_message_with_a_non_numeric_agent_id_is_not_500(
+    client: TestClient, wecom: WeChatPlatform, session_factory: sessionmaker[Session]
+) -> None:
     """The passive reply to a bound staff member reads the message's AgentID as an integer."""
     prepare(session_factory, {})  # GW001 bound on WeCom
     xml = message_xml("text", {"Content": "你好"}, from_user="GW001", msg_id="7005").replace(
-        "</xml>", "<AgentID>abc</AgentID></xml>")
+        "</xml>", "<AgentID>abc</AgentID></xml>"
+    )
     signed = wecom.sign(xml)
     response = TestClient(client.app, raise_server_exceptions=False).post(
-        "/wecom", params=signed.params, content=signed.body)
+        "/wecom", params=signed.params, content=signed.body
+    )
     assert response.status_code < 500
 
 
 def test_the_nonce_of_an_ignored_event_cannot_be_replayed_with_another_body(
-        client: TestClient, wechat: WeChatPlatform, session_factory: sessionmaker[Session]) -> None:
+    client: TestClient, wechat: WeChatPlatform, session_factory: sessionmaker[Session]
+) -> None:
     """Plain mode signs no body: an ignored event (a location report) must use up its nonce like any message."""
-    event = wechat.sign(message_xml("event", {"Event": "LOCATION", "Latitude": "34.7", "Longitude": "113.6",
-                                              "Precision": "30"}, from_user="oReplay"))
+    event = wechat.sign(
+        message_xml(
+            "event",
+            {"Event": "LOCATION", "Latitude": "34.7", "Longitude": "113.6", "Precision": "30"},
+            from_user="oReplay",
+        )
+    )
     assert client.post("/wechat", params=event.params, content=event.body).text == "success"
     tables = all_tables(session_factory)
     before = row_counts(session_factory, tables)
@@ -129,9 +153,9 @@ def test_the_nonce_of_an_ignored_event_cannot_be_replayed_with_another_body(
 
 
 @pytest.mark.parametrize("sender", ["", "o" * 129])
-def test_a_sender_id_no_platform_sends_is_refused_and_stores_nothing(client: TestClient, wechat: WeChatPlatform,
-                                                                     session_factory: sessionmaker[Session],
-                                                                     sender: str) -> None:
+def test_a_sender_id_no_platform_sends_is_refused_and_stores_nothing(
+    client: TestClient, wechat: WeChatPlatform, session_factory: sessionmaker[Session], sender: str
+) -> None:
     signed = wechat.sign(message_xml("text", {"Content": "你好", "MsgId": 7100}, from_user=sender))
     before = row_counts(session_factory, all_tables(session_factory))
     assert client.post("/wechat", params=signed.params, content=signed.body).status_code == 400
@@ -139,11 +163,15 @@ def test_a_sender_id_no_platform_sends_is_refused_and_stores_nothing(client: Tes
 
 
 @pytest.mark.parametrize("x", ["inf", "-inf", "nan", "1e999"])
-def test_a_location_that_is_not_a_finite_number_is_no_location(client: TestClient, wechat: WeChatPlatform,
-                                                               session_factory: sessionmaker[Session],
-                                                               x: str) -> None:
-    xml = message_xml("location", {"Location_X": x, "Location_Y": "113.6", "Scale": "15", "Label": "某处"},
-                      from_user="oInfinity", msg_id="7200")
+def test_a_location_that_is_not_a_finite_number_is_no_location(
+    client: TestClient, wechat: WeChatPlatform, session_factory: sessionmaker[Session], x: str
+) -> None:
+    xml = message_xml(
+        "location",
+        {"Location_X": x, "Location_Y": "113.6", "Scale": "15", "Label": "某处"},
+        from_user="oInfinity",
+        msg_id="7200",
+    )
     signed = wechat.sign(xml)
     response = client.post("/wechat", params=signed.params, content=signed.body)
     assert response.status_code == 200

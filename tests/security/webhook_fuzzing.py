@@ -64,9 +64,15 @@ class ChannelKeys:
     @classmethod
     def from_settings(cls, plain: Settings, aes: Settings) -> ChannelKeys:
         """The keys of a plain-mode app's settings and of an AES-mode app's settings."""
-        return cls(plain.wechat_token.get_secret_value(), plain.wechat_app_id, aes.wechat_aes_key,
-                   plain.wecom_token.get_secret_value(), plain.wecom_corp_id, plain.wecom_aes_key,
-                   plain.telegram_secret.get_secret_value())
+        return cls(
+            plain.wechat_token.get_secret_value(),
+            plain.wechat_app_id,
+            aes.wechat_aes_key,
+            plain.wecom_token.get_secret_value(),
+            plain.wecom_corp_id,
+            plain.wecom_aes_key,
+            plain.telegram_secret.get_secret_value(),
+        )
 
 
 @dataclass(frozen=True)
@@ -97,25 +103,33 @@ class Sent:
 
     def refused(self, response: httpx.Response) -> bool:
         """Whether the response refused the request (4xx/5xx, or an empty acknowledgement where allowed)."""
-        return response.status_code >= 400 or (self.empty_ack_refuses and response.status_code == 200
-                                               and response.text in ("", "success"))
+        return response.status_code >= 400 or (
+            self.empty_ack_refuses and response.status_code == 200 and response.text in ("", "success")
+        )
 
 
 def forge_choice(forgeries: tuple[str, ...]) -> SearchStrategy[str]:
-    """"" three times in four, else one of the forgeries."""
+    """ "" three times in four, else one of the forgeries."""
     return weighted((3, st.just("")), (1, st.sampled_from(forgeries)))
 
 
 def signed_cases(*, wecom: bool, forgeries: tuple[str, ...], echo: bool = False) -> SearchStrategy[SignedCase]:
     """Cases for a signed WeChat/WeCom endpoint (echo: a GET URL check, whose document is the echostr)."""
-    documents = (weighted((4, st.text(max_size=60)), (1, st.text(min_size=1000, max_size=3000))).map(
-        lambda d: (d, False)) if echo else wechat_documents(wecom=wecom))
-    extra = st.dictionaries(st.sampled_from(("openid", "encrypt_type", "x", "echostr", "nonce2")) | short_text,
-                            short_text, max_size=2)
+    documents = (
+        weighted((4, st.text(max_size=60)), (1, st.text(min_size=1000, max_size=3000))).map(lambda d: (d, False))
+        if echo
+        else wechat_documents(wecom=wecom)
+    )
+    extra = st.dictionaries(
+        st.sampled_from(("openid", "encrypt_type", "x", "echostr", "nonce2")) | short_text, short_text, max_size=2
+    )
     return st.builds(
         lambda doc, forge, skew, stale, tail, junk_ts, q, env: SignedCase(
-            doc[0], doc[1], forge, stale if forge in ("stale", "future") else skew, tail, junk_ts, q, env),
-        documents, forge_choice(forgeries), st.integers(-WINDOW_SAFE_SKEW, WINDOW_SAFE_SKEW),
+            doc[0], doc[1], forge, stale if forge in ("stale", "future") else skew, tail, junk_ts, q, env
+        ),
+        documents,
+        forge_choice(forgeries),
+        st.integers(-WINDOW_SAFE_SKEW, WINDOW_SAFE_SKEW),
         st.sampled_from((301, 302, 400, 3600, 86_400 * 365, 2**31)) | st.integers(301, 10**9),
         weighted((4, st.just("")), (1, st.text(st.characters(min_codepoint=33, max_codepoint=0x2FFF), max_size=12))),
         st.sampled_from(("", " 1", "1.5", "-1", "１２３", "١٢٣", "9" * 40, "abc")),
@@ -191,8 +205,13 @@ class WeChatSigner:
         if response is not None and not reason and response.status_code == 200:
             self.last = (params, body)
         check = self._check_reply if self.aes_key else None
-        return Sent(response, reason, _describe("POST", self.path, params, body), check,
-                    empty_ack_refuses=case.forge == "replay")
+        return Sent(
+            response,
+            reason,
+            _describe("POST", self.path, params, body),
+            check,
+            empty_ack_refuses=case.forge == "replay",
+        )
 
     def get(self, client: TestClient, case: SignedCase) -> Sent:
         """The URL check: echostr signed (WeCom: encrypted, then signed)."""
@@ -201,11 +220,19 @@ class WeChatSigner:
         if self.wecom:
             receiver = "ww_someone_else" if case.forge == "receiver" else self.app_id
             echostr = case.document if case.envelope == "junk" else aes_encrypt(case.document, receiver, self.aes_key)
-            params = {"msg_signature": sha1_sign(token, ts, nonce, echostr), "timestamp": ts, "nonce": nonce,
-                      "echostr": echostr}
+            params = {
+                "msg_signature": sha1_sign(token, ts, nonce, echostr),
+                "timestamp": ts,
+                "nonce": nonce,
+                "echostr": echostr,
+            }
         else:
-            params = {"signature": sha1_sign(token, ts, nonce), "timestamp": ts, "nonce": nonce,
-                      "echostr": case.document}
+            params = {
+                "signature": sha1_sign(token, ts, nonce),
+                "timestamp": ts,
+                "nonce": nonce,
+                "echostr": case.document,
+            }
         params = self._forge_params(case, {**case.extra_query, **params})
         reason = "" if case.forge == "replay" else self._refusal(case)  # no body to replay on a GET
         response = _send(client, "GET", self.path, params=params)
@@ -248,14 +275,24 @@ TELEGRAM_FORGERIES = ("missing", "empty", "wrong", "prefix", "suffix", "upper")
 
 def telegram_cases() -> SearchStrategy[TelegramCase]:
     """Telegram updates (valid-ish and arbitrary JSON) with the secret header, sometimes forged."""
-    return st.builds(TelegramCase, telegram_bodies, forge_choice(TELEGRAM_FORGERIES),
-                     weighted((6, st.just("application/json")), (1, st.sampled_from(("", "text/plain", "x/y")))))
+    return st.builds(
+        TelegramCase,
+        telegram_bodies,
+        forge_choice(TELEGRAM_FORGERIES),
+        weighted((6, st.just("application/json")), (1, st.sampled_from(("", "text/plain", "x/y")))),
+    )
 
 
 def send_telegram(client: TestClient, case: TelegramCase, secret: str) -> Sent:
     """Post one update with the (possibly forged) secret header."""
-    value = {"": secret, "empty": "", "wrong": secrets.token_hex(8), "prefix": secret[:-1], "suffix": secret + "x",
-             "upper": secret.upper() if secret.upper() != secret else secret + "X"}.get(case.forge)
+    value = {
+        "": secret,
+        "empty": "",
+        "wrong": secrets.token_hex(8),
+        "prefix": secret[:-1],
+        "suffix": secret + "x",
+        "upper": secret.upper() if secret.upper() != secret else secret + "X",
+    }.get(case.forge)
     headers = {"Content-Type": case.content_type} if case.content_type else {}
     if value is not None:
         headers[SECRET_HEADER] = value
@@ -296,21 +333,26 @@ class Family:
 def webhook_families(keys: ChannelKeys) -> list[Family]:
     """Every signed webhook family: WeChat plain and AES (POST and GET), WeCom (POST and GET), Telegram."""
     plain = WeChatSigner(path="/wechat", token=keys.wechat_token, app_id=keys.wechat_app_id)
-    aes = WeChatSigner(path="/wechat", token=keys.wechat_token, app_id=keys.wechat_app_id,
-                       aes_key=keys.wechat_aes_key)
-    wecom = WeChatSigner(path="/wecom", token=keys.wecom_token, app_id=keys.wecom_corp_id,
-                         aes_key=keys.wecom_aes_key, wecom=True)
+    aes = WeChatSigner(path="/wechat", token=keys.wechat_token, app_id=keys.wechat_app_id, aes_key=keys.wechat_aes_key)
+    wecom = WeChatSigner(
+        path="/wecom", token=keys.wecom_token, app_id=keys.wecom_corp_id, aes_key=keys.wecom_aes_key, wecom=True
+    )
     return [
-        Family("POST /wechat (signed, plain)", "plain", signed_cases(wecom=False, forgeries=SIGNED_FORGERIES),
-               plain.post),
+        Family(
+            "POST /wechat (signed, plain)", "plain", signed_cases(wecom=False, forgeries=SIGNED_FORGERIES), plain.post
+        ),
         Family("POST /wechat (signed, aes)", "aes", signed_cases(wecom=False, forgeries=AES_FORGERIES), aes.post),
-        Family("GET /wechat (signed)", "plain",
-               signed_cases(wecom=False, forgeries=SIGNED_FORGERIES, echo=True), plain.get),
+        Family(
+            "GET /wechat (signed)", "plain", signed_cases(wecom=False, forgeries=SIGNED_FORGERIES, echo=True), plain.get
+        ),
         Family("POST /wecom (signed)", "plain", signed_cases(wecom=True, forgeries=AES_FORGERIES), wecom.post),
-        Family("GET /wecom (signed)", "plain", signed_cases(wecom=True, forgeries=AES_FORGERIES, echo=True),
-               wecom.get),
-        Family("POST /telegram/webhook (secret)", "plain", telegram_cases(),
-               lambda client, case: send_telegram(client, case, keys.telegram_secret)),
+        Family("GET /wecom (signed)", "plain", signed_cases(wecom=True, forgeries=AES_FORGERIES, echo=True), wecom.get),
+        Family(
+            "POST /telegram/webhook (secret)",
+            "plain",
+            telegram_cases(),
+            lambda client, case: send_telegram(client, case, keys.telegram_secret),
+        ),
     ]
 
 
@@ -343,17 +385,32 @@ def settle_turns(database_url: str) -> None:
     barrier.wait(120)
 
 
-def fuzz_family(client: TestClient, session_factory: sessionmaker[Session], family: Family, *, examples: int,
-                report: FuzzReport, tables: Iterable[str], database_url: str, seed: int | None = 0,
-                max_seconds: float | None = None) -> None:
+def fuzz_family(
+    client: TestClient,
+    session_factory: sessionmaker[Session],
+    family: Family,
+    *,
+    examples: int,
+    report: FuzzReport,
+    tables: Iterable[str],
+    database_url: str,
+    seed: int | None = 0,
+    max_seconds: float | None = None,
+) -> None:
     """Run `examples` cases of one family through the client, recording statuses and findings in report."""
     tables = tuple(tables)
     deadline = None if max_seconds is None else time.monotonic() + max_seconds
     errors = ErrorLog()
 
-    @hypothesis.settings(max_examples=examples, deadline=None, database=None, derandomize=seed is not None,
-                         suppress_health_check=list(HealthCheck), phases=[Phase.explicit, Phase.generate],
-                         print_blob=False)
+    @hypothesis.settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=seed is not None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],
+        print_blob=False,
+    )
     @given(case=family.strategy)
     def run(case: Any) -> None:
         if deadline is not None and time.monotonic() > deadline:
@@ -366,26 +423,37 @@ def fuzz_family(client: TestClient, session_factory: sessionmaker[Session], fami
         status = None if response is None else response.status_code
         report.count(family.name, status)
         if response is None:
-            report.findings.append(Finding("exception", family.name, "platform", None, sent.request,
-                                           _LAST_ERROR.value))
+            report.findings.append(Finding("exception", family.name, "platform", None, sent.request, _LAST_ERROR.value))
             return
         text = response.text[:500]
         if status is not None and status >= 500:
             report.findings.append(Finding("5xx", family.name, "platform", status, sent.request, text))
         if sent.must_refuse and not sent.refused(response):
-            report.findings.append(Finding("accepted", family.name, "platform", status, sent.request,
-                                           f"{sent.must_refuse}; response {text}"))
+            report.findings.append(
+                Finding(
+                    "accepted", family.name, "platform", status, sent.request, f"{sent.must_refuse}; response {text}"
+                )
+            )
         if sent.reply_check is not None and (problem := sent.reply_check(response)):
             report.findings.append(Finding("reply", family.name, "platform", status, sent.request, problem))
         settle_turns(database_url)
         for record in errors.records[logged:]:
-            report.findings.append(Finding("logged", family.name, "platform", status, sent.request,
-                                           ErrorLog.describe(record)))
+            report.findings.append(
+                Finding("logged", family.name, "platform", status, sent.request, ErrorLog.describe(record))
+            )
         if status is not None and (400 <= status < 500 or sent.must_refuse):
             grown = grown_tables(before, row_counts(session_factory, tables))
             if grown:
-                report.findings.append(Finding("rows", family.name, "platform", status, sent.request,
-                                               f"rows changed: {grown}; response {text[:300]}"))
+                report.findings.append(
+                    Finding(
+                        "rows",
+                        family.name,
+                        "platform",
+                        status,
+                        sent.request,
+                        f"rows changed: {grown}; response {text[:300]}",
+                    )
+                )
 
     if seed is None:
         run = hypothesis.seed(random.getrandbits(64))(run)
@@ -398,17 +466,34 @@ def fuzz_family(client: TestClient, session_factory: sessionmaker[Session], fami
         root.removeHandler(errors)
 
 
-def fuzz_webhooks(clients: dict[str, TestClient], session_factory: sessionmaker[Session], keys: ChannelKeys, *,
-                  examples: int | dict[str, int], report: FuzzReport, tables: Iterable[str], database_url: str,
-                  seed: int | None = 0, progress: Callable[[str], None] | None = None) -> None:
+def fuzz_webhooks(
+    clients: dict[str, TestClient],
+    session_factory: sessionmaker[Session],
+    keys: ChannelKeys,
+    *,
+    examples: int | dict[str, int],
+    report: FuzzReport,
+    tables: Iterable[str],
+    database_url: str,
+    seed: int | None = 0,
+    progress: Callable[[str], None] | None = None,
+) -> None:
     """Every signed webhook family; examples is a count per family, or per family name."""
     started = time.perf_counter()
     for family in webhook_families(keys):
         n = examples if isinstance(examples, int) else examples.get(family.name, 0)
         if n <= 0:
             continue
-        fuzz_family(clients[family.app], session_factory, family, examples=n, report=report, tables=tables,
-                    database_url=database_url, seed=seed)
+        fuzz_family(
+            clients[family.app],
+            session_factory,
+            family,
+            examples=n,
+            report=report,
+            tables=tables,
+            database_url=database_url,
+            seed=seed,
+        )
         if progress:
             progress(f"{family.name} → {report.per_operation[family.name]} cases, {report.cases} so far")
     report.seconds += time.perf_counter() - started
@@ -419,8 +504,11 @@ def prepare(session_factory: sessionmaker[Session], telegram_files: dict[str, by
     with session_factory() as session:
         for code in BOUND_WECOM_STAFF:
             staff = session.scalar(select(Staff).where(Staff.code == code))
-            bound = session.scalar(select(ChannelIdentity.id).where(
-                ChannelIdentity.channel == "wecom", ChannelIdentity.external_id == code))
+            bound = session.scalar(
+                select(ChannelIdentity.id).where(
+                    ChannelIdentity.channel == "wecom", ChannelIdentity.external_id == code
+                )
+            )
             if staff is not None and bound is None:
                 session.add(ChannelIdentity(person_id=staff.person_id, channel="wecom", external_id=code))
         session.commit()

@@ -97,13 +97,27 @@ def fake_tg() -> Iterator[FakeTelegram]:
         yield fake
 
 
-def add_notifications(factory: sessionmaker[Session], count: int, *, chats: int | None = None,
-                      channel: str = "telegram", prefix: str = "n") -> list[int]:
+def add_notifications(
+    factory: sessionmaker[Session],
+    count: int,
+    *,
+    chats: int | None = None,
+    channel: str = "telegram",
+    prefix: str = "n",
+) -> list[int]:
     """Queue `count` telegram notifications (text 'task_new <prefix><i>'), round-robin over `chats` chats."""
     chats = chats or count
     with transaction(factory) as session:
-        rows = [Notification(key=f"{prefix}{i}", channel=channel, external_id=str(1000 + i % chats),
-                             kind="task_new", payload={"number": f"{prefix}{i}"}) for i in range(count)]
+        rows = [
+            Notification(
+                key=f"{prefix}{i}",
+                channel=channel,
+                external_id=str(1000 + i % chats),
+                kind="task_new",
+                payload={"number": f"{prefix}{i}"},
+            )
+            for i in range(count)
+        ]
         session.add_all(rows)
         session.flush()
         return [r.id for r in rows]

@@ -128,8 +128,9 @@ class FakeTelegram:
         return self.url + "/bot"
 
     def start(self) -> FakeTelegram:
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
-                         name="fake-telegram").start()
+        threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name="fake-telegram"
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -165,8 +166,11 @@ class FakeTelegram:
 
     def sent(self, chat_id: str | int | None = None) -> list[Call]:
         """sendMessage calls (optionally to one chat) in arrival order, whatever the answer."""
-        return [c for c in self.calls if c.method == "sendMessage"
-                and (chat_id is None or str(c.params.get("chat_id")) == str(chat_id))]
+        return [
+            c
+            for c in self.calls
+            if c.method == "sendMessage" and (chat_id is None or str(c.params.get("chat_id")) == str(chat_id))
+        ]
 
     def delivered(self) -> list[Call]:
         """sendMessage calls answered 200 promptly (a scripted timeout's late answer is not a delivery)."""
@@ -187,12 +191,16 @@ class FakeTelegram:
             time.sleep(failure.delay)
             return 504, {"ok": False, "error_code": 504, "description": "answered too late"}
         if failure is not None:
-            body: dict[str, Any] = {"ok": False, "error_code": failure.status,
-                                    "description": failure.description}
+            body: dict[str, Any] = {"ok": False, "error_code": failure.status, "description": failure.description}
             if failure.retry_after is not None:
                 body["parameters"] = {"retry_after": failure.retry_after}
             return failure.status, body
         chat_id: int | str = int(chat) if chat.lstrip("-").isdigit() else chat
-        message = {"message_id": message_id, "date": int(time.time()), "from": BOT_USER,
-                   "chat": {"id": chat_id, "type": "private"}, "text": params.get("text", "")}
+        message = {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "from": BOT_USER,
+            "chat": {"id": chat_id, "type": "private"},
+            "text": params.get("text", ""),
+        }
         return 200, {"ok": True, "result": message}

@@ -52,8 +52,11 @@ class _Protocol(asyncio.Protocol):
         chat = {"id": params.get("chat_id"), "type": "private"}
         result = {"message_id": self.next_id, "date": int(time.time()), "chat": chat, "text": text}
         payload = json.dumps({"ok": True, "result": result}).encode()
-        head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                + str(len(payload)).encode() + b"\r\n\r\n")
+        head = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+            + str(len(payload)).encode()
+            + b"\r\n\r\n"
+        )
         assert self.transport is not None
         self.transport.write(head + payload)
 

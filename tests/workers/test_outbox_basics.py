@@ -27,8 +27,9 @@ from backend.workers.telegram_http import TelegramHttpSender
 from tests.workers.conftest import add_notifications
 from tests.workers.fake_telegram import FakeTelegram
 
-FAST = OutboxConfig(batch_size=20, lease_seconds=5.0, send_threads=4, max_rate_wait=0.5,
-                    limits=RateLimits(enabled=False))
+FAST = OutboxConfig(
+    batch_size=20, lease_seconds=5.0, send_threads=4, max_rate_wait=0.5, limits=RateLimits(enabled=False)
+)
 
 
 @pytest.fixture
@@ -39,7 +40,8 @@ def sender(fake_tg: FakeTelegram) -> Iterator[TelegramHttpSender]:
 
 
 def test_every_queued_notification_is_sent_once_and_logged(
-        factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+) -> None:
     add_notifications(factory, 75, chats=10)
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w1", config=FAST) as worker:
         total = drain_until_idle(worker)
@@ -48,14 +50,16 @@ def test_every_queued_notification_is_sent_once_and_logged(
     assert total.sent == 75 and total.claimed == 75
     with factory() as session:
         assert session.scalar(select(func.count()).where(Notification.status == "sent")) == 75
-        outcomes = session.execute(select(NotificationAttempt.outcome, func.count())
-                                   .group_by(NotificationAttempt.outcome)).all()
+        outcomes = session.execute(
+            select(NotificationAttempt.outcome, func.count()).group_by(NotificationAttempt.outcome)
+        ).all()
         assert dict(outcomes) == {"sent": 75}
         assert repeat_report(session).possible_repeats == 0
 
 
 def test_message_goes_to_the_rows_chat_with_the_rendered_text(
-        factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+) -> None:
     add_notifications(factory, 3, chats=3, prefix="GB-")
     result = drain_once(factory, {"telegram": sender}, worker_id="w1", config=FAST)
     assert (result.claimed, result.sent) == (3, 3)
@@ -64,14 +68,18 @@ def test_message_goes_to_the_rows_chat_with_the_rendered_text(
 
 
 def test_worker_claims_only_channels_it_has_a_sender_for(
-        factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+) -> None:
     add_notifications(factory, 4, channel="wechat", prefix="wx")
     add_notifications(factory, 2, channel="telegram", prefix="tg")
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w1", config=FAST) as worker:
         drain_until_idle(worker)
     with factory() as session:
-        by_channel = dict(session.execute(select(Notification.channel, Notification.status)
-                                          .group_by(Notification.channel, Notification.status)).all())
+        by_channel = dict(
+            session.execute(
+                select(Notification.channel, Notification.status).group_by(Notification.channel, Notification.status)
+            ).all()
+        )
     assert by_channel == {"telegram": "sent", "wechat": "pending"}
     assert len(fake_tg.delivered()) == 2
 
@@ -80,11 +88,16 @@ def test_live_lease_blocks_a_claim_and_expired_lease_allows_it(factory: sessionm
     ids = add_notifications(factory, 2)
     now = utcnow()
     with transaction(factory) as session:
-        session.execute(update(Notification).where(Notification.id == ids[0])
-                        .values(lease_owner="ghost", lease_until=now + timedelta(seconds=30), attempts=1))
-        session.execute(update(Notification).where(Notification.id == ids[1])
-                        .values(lease_owner="dead-worker", lease_until=now - timedelta(seconds=1),
-                                attempts=1))
+        session.execute(
+            update(Notification)
+            .where(Notification.id == ids[0])
+            .values(lease_owner="ghost", lease_until=now + timedelta(seconds=30), attempts=1)
+        )
+        session.execute(
+            update(Notification)
+            .where(Notification.id == ids[1])
+            .values(lease_owner="dead-worker", lease_until=now - timedelta(seconds=1), attempts=1)
+        )
     with transaction(factory) as session:
         rows = claim(session, worker_id="w2", channels=["telegram"], batch_size=10, lease_seconds=10, now=now)
     assert [(r.id, r.lease_owner, r.attempts) for r in rows] == [(ids[1], "w2", 2)]
@@ -96,11 +109,13 @@ def test_live_lease_blocks_a_claim_and_expired_lease_allows_it(factory: sessionm
 def test_rows_not_yet_due_are_not_claimed(factory: sessionmaker[Session]) -> None:
     ids = add_notifications(factory, 2)
     with transaction(factory) as session:
-        session.execute(update(Notification).where(Notification.id == ids[0])
-                        .values(next_attempt_at=utcnow() + timedelta(minutes=5)))
+        session.execute(
+            update(Notification)
+            .where(Notification.id == ids[0])
+            .values(next_attempt_at=utcnow() + timedelta(minutes=5))
+        )
     with transaction(factory) as session:
-        rows = claim(session, worker_id="w", channels=["telegram"], batch_size=10, lease_seconds=10,
-                     now=utcnow())
+        rows = claim(session, worker_id="w", channels=["telegram"], batch_size=10, lease_seconds=10, now=utcnow())
     assert [r.id for r in rows] == [ids[1]]
 
 
@@ -110,8 +125,9 @@ def test_a_second_sent_outcome_counts_as_a_repeat(factory: sessionmaker[Session]
     with transaction(factory) as session:
         # Two workers both sent it (the first one's lease ran out while it was still sending).
         session.execute(update(Notification).where(Notification.id == nid).values(attempts=2, status="sent"))
-        session.add_all([NotificationAttempt(notification_id=nid, worker=w, outcome="sent", at=now)
-                         for w in ("slow", "fast")])
+        session.add_all(
+            [NotificationAttempt(notification_id=nid, worker=w, outcome="sent", at=now) for w in ("slow", "fast")]
+        )
     with factory() as session:
         assert repeat_report(session) == RepeatReport(possible_repeats=1, notifications=1)
 

@@ -22,8 +22,9 @@ from tests.workers.conftest import add_notifications
 from tests.workers.fake_telegram import Failure, FakeTelegram
 
 POLICY = RetryPolicy(base_seconds=0.2, factor=2.0, cap_seconds=5.0, max_attempts=6)
-CONFIG = OutboxConfig(batch_size=10, lease_seconds=5.0, send_threads=2, max_rate_wait=0.5,
-                      retry=POLICY, limits=RateLimits(enabled=False))
+CONFIG = OutboxConfig(
+    batch_size=10, lease_seconds=5.0, send_threads=2, max_rate_wait=0.5, retry=POLICY, limits=RateLimits(enabled=False)
+)
 CHAT = "1000"  # the chat of add_notifications' first row
 
 
@@ -48,13 +49,15 @@ def drain_until_settled(worker: OutboxWorker, factory: sessionmaker[Session], ti
 
 def attempt_log(factory: sessionmaker[Session]) -> list[tuple[str, str | None]]:
     with factory() as session:
-        rows = session.execute(select(NotificationAttempt.outcome, NotificationAttempt.error)
-                               .order_by(NotificationAttempt.id)).all()
+        rows = session.execute(
+            select(NotificationAttempt.outcome, NotificationAttempt.error).order_by(NotificationAttempt.id)
+        ).all()
     return [(outcome, error) for outcome, error in rows]
 
 
 def test_flood_control_waits_at_least_retry_after(
-        factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+) -> None:
     add_notifications(factory, 1)
     fake_tg.script(CHAT, Failure.flood(retry_after=1))
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG) as worker:
@@ -66,11 +69,18 @@ def test_flood_control_waits_at_least_retry_after(
 
 
 def test_flood_control_holds_the_chats_other_messages_too(
-        factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+) -> None:
     add_notifications(factory, 3, chats=1)  # three messages to one chat
     fake_tg.script(CHAT, Failure.flood(retry_after=1))
-    one_thread = OutboxConfig(batch_size=10, lease_seconds=5.0, send_threads=1, max_rate_wait=0.5,
-                              retry=POLICY, limits=RateLimits(enabled=False))
+    one_thread = OutboxConfig(
+        batch_size=10,
+        lease_seconds=5.0,
+        send_threads=1,
+        max_rate_wait=0.5,
+        retry=POLICY,
+        limits=RateLimits(enabled=False),
+    )
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=one_thread) as worker:
         drain_until_settled(worker, factory)
     calls = sorted(fake_tg.sent(CHAT), key=lambda c: c.at)
@@ -79,7 +89,8 @@ def test_flood_control_holds_the_chats_other_messages_too(
 
 
 def test_server_errors_and_timeouts_are_retried_with_growing_backoff(
-        factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+) -> None:
     add_notifications(factory, 1)
     fake_tg.script(CHAT, Failure.server_error(), Failure.timeout(1.0), Failure.server_error())
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG) as worker:
@@ -98,11 +109,17 @@ def test_server_errors_and_timeouts_are_retried_with_growing_backoff(
 
 
 def test_persistent_server_errors_end_in_the_dead_letter_list(
-        factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+) -> None:
     add_notifications(factory, 2)
-    config = OutboxConfig(batch_size=10, lease_seconds=5.0, send_threads=2, max_rate_wait=0.5,
-                          retry=RetryPolicy(base_seconds=0.02, max_attempts=3),
-                          limits=RateLimits(enabled=False))
+    config = OutboxConfig(
+        batch_size=10,
+        lease_seconds=5.0,
+        send_threads=2,
+        max_rate_wait=0.5,
+        retry=RetryPolicy(base_seconds=0.02, max_attempts=3),
+        limits=RateLimits(enabled=False),
+    )
     fake_tg.script(CHAT, *[Failure.server_error()] * 5)
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
         drain_until_settled(worker, factory)
@@ -116,7 +133,8 @@ def test_persistent_server_errors_end_in_the_dead_letter_list(
 
 
 def test_blocked_user_without_fallback_is_dead_lettered_at_once_with_the_reason(
-        factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+) -> None:
     add_notifications(factory, 3)
     fake_tg.script(CHAT, Failure.blocked())
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG) as worker:
@@ -130,20 +148,27 @@ def test_blocked_user_without_fallback_is_dead_lettered_at_once_with_the_reason(
     assert statuses == {"n0": "dead", "n1": "sent", "n2": "sent"}
 
 
-def template_fallback(session: Session, row: Notification,
-                      error: PermanentChannelError) -> Notification | None:
+def template_fallback(session: Session, row: Notification, error: PermanentChannelError) -> Notification | None:
     """The fallback a deployment configures: the same message as a WeChat template message, if bound."""
-    return Notification(key=f"{row.key}:template", ticket_id=row.ticket_id, person_id=row.person_id,
-                        channel="wechat_template", external_id=f"openid-{row.external_id}", kind=row.kind,
-                        payload={**row.payload, "fallback_from": row.channel, "reason": str(error)})
+    return Notification(
+        key=f"{row.key}:template",
+        ticket_id=row.ticket_id,
+        person_id=row.person_id,
+        channel="wechat_template",
+        external_id=f"openid-{row.external_id}",
+        kind=row.kind,
+        payload={**row.payload, "fallback_from": row.channel, "reason": str(error)},
+    )
 
 
 def test_blocked_user_gets_the_fallback_template_message_queued(
-        factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+) -> None:
     add_notifications(factory, 1)
     fake_tg.script(CHAT, Failure.blocked())
-    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG,
-                      fallback=template_fallback) as worker:
+    with OutboxWorker(
+        factory, {"telegram": sender}, worker_id="w", config=CONFIG, fallback=template_fallback
+    ) as worker:
         result = worker.drain_once()
     assert (result.fallback, result.dead) == (1, 0)
     with factory() as session:
@@ -157,11 +182,11 @@ def test_blocked_user_gets_the_fallback_template_message_queued(
 
 
 def test_fallback_hook_declining_sends_the_row_to_dead_letters(
-        factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+) -> None:
     add_notifications(factory, 1)
     fake_tg.script(CHAT, Failure.blocked())
-    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG,
-                      fallback=lambda *_: None) as worker:
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG, fallback=lambda *_: None) as worker:
         result = worker.drain_once()
     assert (result.fallback, result.dead) == (0, 1)
     with factory() as session:
@@ -170,7 +195,8 @@ def test_fallback_hook_declining_sends_the_row_to_dead_letters(
 
 
 def test_requeued_dead_letter_is_delivered(
-        factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+) -> None:
     add_notifications(factory, 1)
     fake_tg.script(CHAT, Failure.blocked())
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG) as worker:
@@ -195,29 +221,47 @@ class RecordingWeChat:
         self.recipients.append(notification.external_id)
 
 
-def test_wechat_window_closed_after_48_hours_takes_the_template_fallback(
-        factory: sessionmaker[Session]) -> None:
+def test_wechat_window_closed_after_48_hours_takes_the_template_fallback(factory: sessionmaker[Session]) -> None:
     now = utcnow()
     with transaction(factory) as session:
-        for openid, silent in (("o-recent", timedelta(hours=47)), ("o-stale", timedelta(hours=49)),
-                               ("o-never", None)):
+        for openid, silent in (("o-recent", timedelta(hours=47)), ("o-stale", timedelta(hours=49)), ("o-never", None)):
             person = Person(kind="resident", name=openid)
             session.add(person)
             session.flush()
-            session.add(ChannelIdentity(person_id=person.id, channel="wechat", external_id=openid,
-                                        last_inbound_at=now - silent if silent else None))
-            session.add(Notification(key=f"k-{openid}", person_id=person.id, channel="wechat",
-                                     external_id=openid, kind="resolved", payload={"number": openid}))
+            session.add(
+                ChannelIdentity(
+                    person_id=person.id,
+                    channel="wechat",
+                    external_id=openid,
+                    last_inbound_at=now - silent if silent else None,
+                )
+            )
+            session.add(
+                Notification(
+                    key=f"k-{openid}",
+                    person_id=person.id,
+                    channel="wechat",
+                    external_id=openid,
+                    kind="resolved",
+                    payload={"number": openid},
+                )
+            )
     wechat = RecordingWeChat()
-    with OutboxWorker(factory, {"wechat": wechat}, worker_id="w", config=CONFIG,
-                      fallback=wechat_template_fallback) as worker:
+    with OutboxWorker(
+        factory, {"wechat": wechat}, worker_id="w", config=CONFIG, fallback=wechat_template_fallback
+    ) as worker:
         result = worker.drain_once()
     assert wechat.recipients == ["o-recent"]
     assert (result.sent, result.fallback) == (1, 2)
     with factory() as session:
         status = dict(session.execute(select(Notification.key, Notification.status)).all())
-    assert status == {"k-o-recent": "sent", "k-o-stale": "fallback", "k-o-never": "fallback",
-                      "k-o-stale:template": "pending", "k-o-never:template": "pending"}
+    assert status == {
+        "k-o-recent": "sent",
+        "k-o-stale": "fallback",
+        "k-o-never": "fallback",
+        "k-o-stale:template": "pending",
+        "k-o-never:template": "pending",
+    }
     with factory() as session:
         template = session.scalars(select(Notification).where(Notification.key == "k-o-stale:template")).one()
     assert (template.channel, template.external_id) == ("wechat_template", "o-stale")
@@ -226,15 +270,18 @@ def test_wechat_window_closed_after_48_hours_takes_the_template_fallback(
 
 
 def test_default_fallback_declines_without_a_wechat_identity(
-        factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender) -> None:
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+) -> None:
     with transaction(factory) as session:
         person = Person(kind="resident", name="tg only")
         session.add(person)
         session.flush()
-        session.add(Notification(key="k1", person_id=person.id, channel="telegram", external_id=CHAT,
-                                 kind="closed", payload={}))
+        session.add(
+            Notification(key="k1", person_id=person.id, channel="telegram", external_id=CHAT, kind="closed", payload={})
+        )
     fake_tg.script(CHAT, Failure.blocked())
-    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG,
-                      fallback=wechat_template_fallback) as worker:
+    with OutboxWorker(
+        factory, {"telegram": sender}, worker_id="w", config=CONFIG, fallback=wechat_template_fallback
+    ) as worker:
         result = worker.drain_once()
     assert (result.fallback, result.dead) == (0, 1)

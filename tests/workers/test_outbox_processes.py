@@ -35,8 +35,21 @@ def workers() -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
 
     def start(db_url: str, fake: FakeTelegram, worker_id: str) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.workers.worker_entry", db_url, fake.base_url, worker_id,
-             "--lease", "2", "--batch", str(BATCH)], cwd=ROOT, stdout=subprocess.PIPE)
+            [
+                sys.executable,
+                "-m",
+                "tests.workers.worker_entry",
+                db_url,
+                fake.base_url,
+                worker_id,
+                "--lease",
+                "2",
+                "--batch",
+                str(BATCH),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+        )
         started.append(proc)
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
         return proc
@@ -69,8 +82,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def test_worker_killed_mid_run_loses_nothing_and_repeats_are_bounded(
-        db_url: str, factory: sessionmaker[Session], fake_tg: FakeTelegram,
-        workers: Callable[..., subprocess.Popen[bytes]]) -> None:
+    db_url: str, factory: sessionmaker[Session], fake_tg: FakeTelegram, workers: Callable[..., subprocess.Popen[bytes]]
+) -> None:
     add_notifications(factory, TOTAL, chats=300)
     first = workers(db_url, fake_tg, "w1")
     wait_for(lambda: fake_tg.delivered_count >= TOTAL // 3, 60, "the first worker to get going")
@@ -87,8 +100,9 @@ def test_worker_killed_mid_run_loses_nothing_and_repeats_are_bounded(
     repeats = sum(n - 1 for n in delivered.values())
     with factory() as session:
         report = repeat_report(session)
-        sent_by = dict(session.execute(select(NotificationAttempt.worker, func.count())
-                                       .group_by(NotificationAttempt.worker)).all())
+        sent_by = dict(
+            session.execute(select(NotificationAttempt.worker, func.count()).group_by(NotificationAttempt.worker)).all()
+        )
     # Only rows claimed and not yet recorded at the kill can go out twice, and each of them is reported.
     assert in_flight <= 2 * BATCH  # the worker pipelines: one batch on the wire, one being recorded
     assert repeats <= report.possible_repeats == in_flight
@@ -97,21 +111,25 @@ def test_worker_killed_mid_run_loses_nothing_and_repeats_are_bounded(
 
 @pytest.mark.postgres
 def test_two_workers_never_send_the_same_row(
-        pg_only_url: str, fake_tg: FakeTelegram, workers: Callable[..., subprocess.Popen[bytes]]) -> None:
+    pg_only_url: str, fake_tg: FakeTelegram, workers: Callable[..., subprocess.Popen[bytes]]
+) -> None:
     engine = make_engine(pg_only_url)
     factory = make_session_factory(engine)
     try:
         procs = [workers(pg_only_url, fake_tg, f"w{i}") for i in (1, 2)]  # both up before there is work
         add_notifications(factory, TOTAL, chats=300)
-        wait_for(lambda: count(factory, Notification.status == "sent") == TOTAL, 60,
-                 "every notification sent")
+        wait_for(lambda: count(factory, Notification.status == "sent") == TOTAL, 60, "every notification sent")
         for proc in procs:
             stop(proc)
         with factory() as session:
-            attempts = session.execute(select(Notification.attempts, func.count())
-                                       .group_by(Notification.attempts)).all()
-            sent_by = dict(session.execute(select(NotificationAttempt.worker, func.count())
-                                           .group_by(NotificationAttempt.worker)).all())
+            attempts = session.execute(
+                select(Notification.attempts, func.count()).group_by(Notification.attempts)
+            ).all()
+            sent_by = dict(
+                session.execute(
+                    select(NotificationAttempt.worker, func.count()).group_by(NotificationAttempt.worker)
+                ).all()
+            )
     finally:
         engine.dispose()
     delivered = Counter(c.params["text"] for c in fake_tg.delivered())
@@ -125,19 +143,32 @@ def test_worker_survives_its_database_connections_being_cut(pg_only_url: str, fa
     engine = make_engine(pg_only_url)
     factory = make_session_factory(engine)
     sender = TelegramHttpSender(fake_tg.base_url, "TEST:TOKEN", timeout=2.0)
-    config = OutboxConfig(batch_size=20, lease_seconds=1.5, send_threads=4, idle_sleep=0.05, max_rate_wait=0.5,
-                          limits=RateLimits(enabled=False))
+    config = OutboxConfig(
+        batch_size=20,
+        lease_seconds=1.5,
+        send_threads=4,
+        idle_sleep=0.05,
+        max_rate_wait=0.5,
+        limits=RateLimits(enabled=False),
+    )
     stop = threading.Event()
-    worker = threading.Thread(target=run_worker, args=(factory, {"telegram": sender}),
-                              kwargs={"worker_id": "w", "stop_event": stop, "config": config})
+    worker = threading.Thread(
+        target=run_worker,
+        args=(factory, {"telegram": sender}),
+        kwargs={"worker_id": "w", "stop_event": stop, "config": config},
+    )
     try:
         add_notifications(factory, 600, chats=50)
         worker.start()
         wait_for(lambda: fake_tg.delivered_count >= 150, 30, "the worker to get going")
         admin_engine = make_engine(pg_only_url)
         with admin_engine.connect() as admin:
-            cut = admin.execute(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                     "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+            cut = admin.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
         admin_engine.dispose()
         wait_for(lambda: count(factory, Notification.status == "sent") == 600, 60, "every notification sent")
     finally:

@@ -31,16 +31,26 @@ def max_in_window(times: list[float], window: float) -> int:
     return best
 
 
-def test_channel_and_per_chat_limits_hold_at_the_server(
-        factory: sessionmaker[Session], fake_tg: FakeTelegram) -> None:
+def test_channel_and_per_chat_limits_hold_at_the_server(factory: sessionmaker[Session], fake_tg: FakeTelegram) -> None:
     add_notifications(factory, 30, prefix="single")  # 30 chats, one message each
     with transaction(factory) as session:  # three busy chats with five messages each
-        session.add_all([Notification(key=f"busy{c}-{i}", channel="telegram", external_id=f"busy{c}",
-                                      kind="task_new", payload={"number": f"busy{c}-{i}"})
-                         for c in range(3) for i in range(5)])
+        session.add_all(
+            [
+                Notification(
+                    key=f"busy{c}-{i}",
+                    channel="telegram",
+                    external_id=f"busy{c}",
+                    kind="task_new",
+                    payload={"number": f"busy{c}-{i}"},
+                )
+                for c in range(3)
+                for i in range(5)
+            ]
+        )
     limits = RateLimits({"telegram": ChannelLimits(CHANNEL, RECIPIENT)})
-    config = OutboxConfig(batch_size=50, lease_seconds=10.0, send_threads=16, idle_sleep=0.05,
-                          max_rate_wait=0.5, limits=limits)
+    config = OutboxConfig(
+        batch_size=50, lease_seconds=10.0, send_threads=16, idle_sleep=0.05, max_rate_wait=0.5, limits=limits
+    )
     sender = TelegramHttpSender(fake_tg.base_url, "TEST:TOKEN", timeout=2.0)
     deadline = time.monotonic() + 20
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:

@@ -30,8 +30,14 @@ def test_two_workers_run_a_job_once_per_period(factory: sessionmaker[Session]) -
     stop = threading.Event()
     config = OutboxConfig(idle_sleep=0.05, job_check_seconds=0.01)
     jobs = [PeriodicJob("sla_tick", key, tick)]
-    threads = [threading.Thread(target=run_worker, args=(factory, {}), kwargs={
-        "worker_id": f"w{i}", "stop_event": stop, "jobs": jobs, "config": config}) for i in range(2)]
+    threads = [
+        threading.Thread(
+            target=run_worker,
+            args=(factory, {}),
+            kwargs={"worker_id": f"w{i}", "stop_event": stop, "jobs": jobs, "config": config},
+        )
+        for i in range(2)
+    ]
     started = time.time()
     for t in threads:
         t.start()
@@ -66,8 +72,9 @@ def test_a_lagging_clock_does_not_rerun_an_earlier_period(factory: sessionmaker[
     now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
     clocks = {"ahead": lambda: now, "behind": lambda: now - timedelta(minutes=1)}
     runners = {
-        name: PeriodicRunner(factory, [PeriodicJob("tick", every(60), lambda _, n=name: ran.append(n))],
-                             worker_id=name, clock=clock)
+        name: PeriodicRunner(
+            factory, [PeriodicJob("tick", every(60), lambda _, n=name: ran.append(n))], worker_id=name, clock=clock
+        )
         for name, clock in clocks.items()
     }
     assert runners["ahead"].run_due() == ["tick"]
@@ -102,8 +109,9 @@ def test_daily_digest_is_due_from_its_local_time_onwards() -> None:
 def test_daily_job_runs_once_a_day(factory: sessionmaker[Session]) -> None:
     t = {"now": datetime(2026, 11, 23, 0, 30, tzinfo=UTC)}
     ran: list[datetime] = []
-    runner = PeriodicRunner(factory, [PeriodicJob("digest", daily_at("08:00"), ran.append)], worker_id="w",
-                            clock=lambda: t["now"])
+    runner = PeriodicRunner(
+        factory, [PeriodicJob("digest", daily_at("08:00"), ran.append)], worker_id="w", clock=lambda: t["now"]
+    )
     for hours in (0, 1, 5, 20, 24, 25):
         t["now"] = datetime(2026, 11, 23, 0, 30, tzinfo=UTC) + timedelta(hours=hours)
         runner.run_due()
@@ -112,12 +120,18 @@ def test_daily_job_runs_once_a_day(factory: sessionmaker[Session]) -> None:
 
 
 def test_standard_jobs_run_sla_and_reminders_every_tick_and_the_digest_once_a_day(
-        factory: sessionmaker[Session]) -> None:
+    factory: sessionmaker[Session],
+) -> None:
     t = {"now": datetime(2026, 11, 23, 0, 0, 30, tzinfo=UTC)}  # 08:00:30 in Shanghai
     ran: list[str] = []
-    jobs = standard_jobs(sla_tick_seconds=60, digest_time="08:00", timezone="Asia/Shanghai",
-                         sla_tick=lambda _: ran.append("sla"), supervise=lambda _: ran.append("supervise"),
-                         digest=lambda _: ran.append("digest"))
+    jobs = standard_jobs(
+        sla_tick_seconds=60,
+        digest_time="08:00",
+        timezone="Asia/Shanghai",
+        sla_tick=lambda _: ran.append("sla"),
+        supervise=lambda _: ran.append("supervise"),
+        digest=lambda _: ran.append("digest"),
+    )
     runner = PeriodicRunner(factory, jobs, worker_id="w", clock=lambda: t["now"])
     runner.run_due()
     runner.run_due()

@@ -41,16 +41,20 @@ def test_backoff_never_comes_back_before_retry_after() -> None:
     assert all(policy.delay(1, retry_after=17, rng=rng) <= 18 for _ in range(100))
 
 
-@pytest.mark.parametrize(("error", "has_fallback", "outcome"), [
-    (TransientChannelError("500"), True, Outcome.RETRY),
-    (RuntimeError("renderer bug"), False, Outcome.RETRY),
-    (BlockedError("403"), True, Outcome.FALLBACK),
-    (WindowClosedError("48h"), True, Outcome.FALLBACK),
-    (BlockedError("403"), False, Outcome.DEAD),
-    (PermanentChannelError("400 chat not found"), True, Outcome.DEAD),
-])
+@pytest.mark.parametrize(
+    ("error", "has_fallback", "outcome"),
+    [
+        (TransientChannelError("500"), True, Outcome.RETRY),
+        (RuntimeError("renderer bug"), False, Outcome.RETRY),
+        (BlockedError("403"), True, Outcome.FALLBACK),
+        (WindowClosedError("48h"), True, Outcome.FALLBACK),
+        (BlockedError("403"), False, Outcome.DEAD),
+        (PermanentChannelError("400 chat not found"), True, Outcome.DEAD),
+    ],
+)
 def test_errors_are_classified_into_retry_fallback_or_dead(
-        error: BaseException, has_fallback: bool, outcome: Outcome) -> None:
+    error: BaseException, has_fallback: bool, outcome: Outcome
+) -> None:
     assert decide(error, 1, RetryPolicy(), has_fallback=has_fallback).outcome is outcome
 
 

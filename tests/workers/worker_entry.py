@@ -27,14 +27,21 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     engine = make_engine(args.db_url)
     sender = TelegramHttpSender(args.api_base, "TEST:TOKEN", timeout=5.0)
-    config = OutboxConfig(batch_size=args.batch, lease_seconds=args.lease, send_threads=args.threads,
-                          idle_sleep=0.05, max_rate_wait=0.5, limits=RateLimits(enabled=False))
+    config = OutboxConfig(
+        batch_size=args.batch,
+        lease_seconds=args.lease,
+        send_threads=args.threads,
+        idle_sleep=0.05,
+        max_rate_wait=0.5,
+        limits=RateLimits(enabled=False),
+    )
     with engine.connect():
         pass
     print("ready", flush=True)  # the test waits for this before it counts on the worker
     try:
-        run_worker(make_session_factory(engine), {"telegram": sender}, worker_id=args.worker_id,
-                   stop_event=stop, config=config)
+        run_worker(
+            make_session_factory(engine), {"telegram": sender}, worker_id=args.worker_id, stop_event=stop, config=config
+        )
     finally:
         sender.close()
         engine.dispose()

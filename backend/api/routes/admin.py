@@ -26,8 +26,9 @@ class BindCodePublic(BaseModel):
 
 
 @router.post("/staff/{code}/bind-code", response_model=BindCodePublic, status_code=status.HTTP_201_CREATED)
-def create_bind_code(code: str, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff,
-                     ttl_hours: float = Query(24, gt=0, le=24 * 7)) -> BindCodePublic:
+def create_bind_code(
+    code: str, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff, ttl_hours: float = Query(24, gt=0, le=24 * 7)
+) -> BindCodePublic:
     """Issue a one-time code; the staff member sends 绑定 <code> (or /bind <code>) to the bot."""
     if actor.role is not Role.admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "只有管理员可以签发绑定码")
@@ -62,14 +63,28 @@ def _require_admin(actor: ActorContext) -> None:
 
 
 @router.get("/dead-letters", response_model=list[DeadLetterPublic])
-def list_dead_letters(session: SessionDep, actor: CurrentStaff, limit: int = Query(100, ge=1, le=1000),
-                      offset: int = Query(0, ge=0, le=1_000_000)) -> list[DeadLetterPublic]:
+def list_dead_letters(
+    session: SessionDep,
+    actor: CurrentStaff,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=1_000_000),
+) -> list[DeadLetterPublic]:
     """Notifications that could not be delivered, newest first, with the reason."""
     _require_admin(actor)
-    return [DeadLetterPublic(id=d.id, key=d.key, kind=d.kind, channel=d.channel, ticket_id=d.ticket_id,
-                             attempts=d.attempts, reason=d.reason, created_at=d.created_at,
-                             last_attempt_at=d.last_attempt_at)
-            for d in dead_letters(session, limit=limit, offset=offset)]
+    return [
+        DeadLetterPublic(
+            id=d.id,
+            key=d.key,
+            kind=d.kind,
+            channel=d.channel,
+            ticket_id=d.ticket_id,
+            attempts=d.attempts,
+            reason=d.reason,
+            created_at=d.created_at,
+            last_attempt_at=d.last_attempt_at,
+        )
+        for d in dead_letters(session, limit=limit, offset=offset)
+    ]
 
 
 @router.post("/dead-letters/requeue")

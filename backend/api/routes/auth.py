@@ -23,8 +23,13 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: Sessio
     if staff is None or not staff.active or not verify_password(form.password, staff.password_hash):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "用户名或密码错误")
     ttl = rt.settings.token_ttl_minutes
-    token = issue_token(subject=str(staff.id), secret=rt.settings.secret_key.get_secret_value(),
-                        ttl_minutes=ttl, now=rt.clock.now(), role=staff.role)
+    token = issue_token(
+        subject=str(staff.id),
+        secret=rt.settings.secret_key.get_secret_value(),
+        ttl_minutes=ttl,
+        now=rt.clock.now(),
+        role=staff.role,
+    )
     return Token(access_token=token, expires_in=ttl * 60, role=staff.role, name=staff.person.name)
 
 

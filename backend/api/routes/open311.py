@@ -41,8 +41,13 @@ MAX_RESULTS = 1000
 DEFAULT_WINDOW = timedelta(days=90)
 _OPEN = {s.value for s in OPEN_STATUSES}
 # The element name of each list item in XML, per list element.
-_ITEM = {"services": "service", "service_requests": "request", "errors": "error", "attributes": "attribute",
-         "values": "value"}
+_ITEM = {
+    "services": "service",
+    "service_requests": "request",
+    "errors": "error",
+    "attributes": "attribute",
+    "values": "value",
+}
 
 
 class Open311Error(Exception):
@@ -80,8 +85,9 @@ def render(fmt: str, root: str, body: Any, status: int = 200) -> Response:
 
 
 def _error(fmt: str, exc: Open311Error) -> Response:
-    return render(fmt if fmt in FORMATS else "json", "errors",
-                  [{"code": exc.status, "description": exc.description}], exc.status)
+    return render(
+        fmt if fmt in FORMATS else "json", "errors", [{"code": exc.status, "description": exc.description}], exc.status
+    )
 
 
 def _check_format(fmt: str) -> None:
@@ -109,9 +115,15 @@ def _parse_date(name: str, value: str | None) -> datetime | None:
 
 
 def _service(sub: Category, groups: dict[str, str]) -> dict[str, Any]:
-    return {"service_code": sub.code, "service_name": sub.name, "description": sub.name, "metadata": False,
-            "type": "realtime", "keywords": groups.get(sub.parent_code or "", ""),
-            "group": groups.get(sub.parent_code or "", "")}
+    return {
+        "service_code": sub.code,
+        "service_name": sub.name,
+        "description": sub.name,
+        "metadata": False,
+        "type": "realtime",
+        "keywords": groups.get(sub.parent_code or "", ""),
+        "group": groups.get(sub.parent_code or "", ""),
+    }
 
 
 def _request(t: Ticket, cats: dict[str, str], depts: dict[str, str], areas: dict[str, str]) -> dict[str, Any]:
@@ -157,8 +169,9 @@ def list_services(fmt: str, session: SessionDep, rt: RuntimeDep, jurisdiction_id
 
 
 @router.get("/services/{service_code}.{fmt}")
-def service_definition(service_code: str, fmt: str, session: SessionDep, rt: RuntimeDep,
-                       jurisdiction_id: str | None = None) -> Response:
+def service_definition(
+    service_code: str, fmt: str, session: SessionDep, rt: RuntimeDep, jurisdiction_id: str | None = None
+) -> Response:
     """One service's definition (no extra attributes: every service has metadata=false)."""
     try:
         _check_format(fmt)
@@ -213,24 +226,43 @@ async def create_request(fmt: str, request: Request, session: SessionDep, rt: Ru
         if not description:
             raise Open311Error(400, "description is required")
         try:
-            ticket = submit_report(session, rt, ReportIn(
-                text=description, channel="open311", source="open311", lon=lon, lat=lat,
-                location_text=address[:300] if address else None, area_code=address_id, category_code=code,
-            ))
+            ticket = submit_report(
+                session,
+                rt,
+                ReportIn(
+                    text=description,
+                    channel="open311",
+                    source="open311",
+                    lon=lon,
+                    lat=lat,
+                    location_text=address[:300] if address else None,
+                    area_code=address_id,
+                    category_code=code,
+                ),
+            )
         except DomainError as exc:
             session.rollback()
             raise Open311Error(400, exc.message) from exc
     except Open311Error as exc:
         return _error(fmt, exc)
     logger.info("open311 request %s created (%s)", ticket.number, code)
-    return render(fmt, "service_requests", [{"service_request_id": ticket.number, "service_notice": "",
-                                             "account_id": None}], 201)
+    return render(
+        fmt, "service_requests", [{"service_request_id": ticket.number, "service_notice": "", "account_id": None}], 201
+    )
 
 
 @router.get("/requests.{fmt}")
-def list_requests(fmt: str, session: SessionDep, rt: RuntimeDep, service_request_id: str | None = None,
-                  service_code: str | None = None, start_date: str | None = None, end_date: str | None = None,
-                  status: str | None = None, jurisdiction_id: str | None = None) -> Response:
+def list_requests(
+    fmt: str,
+    session: SessionDep,
+    rt: RuntimeDep,
+    service_request_id: str | None = None,
+    service_code: str | None = None,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    status: str | None = None,
+    jurisdiction_id: str | None = None,
+) -> Response:
     """Service requests, newest first: by ids, or by service, status and dates (default: the last 90 days)."""
     try:
         _check_format(fmt)
@@ -265,8 +297,9 @@ def list_requests(fmt: str, session: SessionDep, rt: RuntimeDep, service_request
 
 
 @router.get("/requests/{service_request_id}.{fmt}")
-def get_request(service_request_id: str, fmt: str, session: SessionDep, rt: RuntimeDep,
-                jurisdiction_id: str | None = None) -> Response:
+def get_request(
+    service_request_id: str, fmt: str, session: SessionDep, rt: RuntimeDep, jurisdiction_id: str | None = None
+) -> Response:
     """One service request (as a one-element list, as the spec says)."""
     try:
         _check_format(fmt)

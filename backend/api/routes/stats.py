@@ -14,8 +14,8 @@ router = APIRouter(prefix="/api/stats", tags=["stats"])
 
 
 @router.get("/counts", response_model=Counts)
-def basic_counts(session: SessionDep, actor: CurrentStaff, created_from: datetime | None = None,
-                 created_to: datetime | None = None) -> Counts:
+def basic_counts(
+    session: SessionDep, actor: CurrentStaff, created_from: datetime | None = None, created_to: datetime | None = None
+) -> Counts:
     """Ticket counts by status, warning light, category and department."""
-    return Counts.model_validate(counts(session, actor, TicketFilter(created_from=created_from,
-                                                                   created_to=created_to)))
+    return Counts.model_validate(counts(session, actor, TicketFilter(created_from=created_from, created_to=created_to)))

@@ -51,17 +51,31 @@ def _staff_codes(session: SessionDep, ids: set[int]) -> dict[int, str]:
 
 
 @router.get("", response_model=TicketPage)
-def list_(session: SessionDep, actor: CurrentStaff,
-          status_: Annotated[list[str] | None, Query(alias="status")] = None,
-          light: Annotated[list[str] | None, Query()] = None,
-          category: str | None = None, grid: str | None = None, department: str | None = None,
-          created_from: datetime | None = None, created_to: datetime | None = None,
-          q: Annotated[str | None, Query(max_length=100)] = None,
-          limit: Annotated[int, Query(ge=1, le=500)] = 50,
-          offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0) -> TicketPage:
+def list_(
+    session: SessionDep,
+    actor: CurrentStaff,
+    status_: Annotated[list[str] | None, Query(alias="status")] = None,
+    light: Annotated[list[str] | None, Query()] = None,
+    category: str | None = None,
+    grid: str | None = None,
+    department: str | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> TicketPage:
     """Tickets in your scope, newest first, filtered by status, light, category, grid, department, dates."""
-    flt = TicketFilter(status=status_, light=light, category=category, grid=grid, department=department,
-                       created_from=created_from, created_to=created_to, q=q)
+    flt = TicketFilter(
+        status=status_,
+        light=light,
+        category=category,
+        grid=grid,
+        department=department,
+        created_from=created_from,
+        created_to=created_to,
+        q=q,
+    )
     rows, more = list_tickets(session, actor, flt, limit=limit, offset=offset)
     codes = _staff_codes(session, {t.assignee_id for t in rows if t.assignee_id})
     return TicketPage(items=[to_public(t, codes) for t in rows], limit=limit, offset=offset, has_more=more)
@@ -70,11 +84,22 @@ def list_(session: SessionDep, actor: CurrentStaff,
 @router.post("", response_model=TicketPublic, status_code=status.HTTP_201_CREATED)
 def create(ticket_in: TicketCreate, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) -> TicketPublic:
     """Register a report taken by staff (a hotline call, a walk-in, a patrol finding)."""
-    ticket = submit_report(session, rt, ReportIn(
-        text=ticket_in.text, channel=ticket_in.channel, lon=ticket_in.lon, lat=ticket_in.lat,
-        location_text=ticket_in.location_text, area_code=ticket_in.area_code,
-        category_code=ticket_in.category_code, urgent=ticket_in.urgent,
-        source="patrol" if ticket_in.channel == "patrol" else "staff"), actor=actor)
+    ticket = submit_report(
+        session,
+        rt,
+        ReportIn(
+            text=ticket_in.text,
+            channel=ticket_in.channel,
+            lon=ticket_in.lon,
+            lat=ticket_in.lat,
+            location_text=ticket_in.location_text,
+            area_code=ticket_in.area_code,
+            category_code=ticket_in.category_code,
+            urgent=ticket_in.urgent,
+            source="patrol" if ticket_in.channel == "patrol" else "staff",
+        ),
+        actor=actor,
+    )
     return to_public(ticket, _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
 
 
@@ -86,25 +111,38 @@ def read(number: str, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) 
     codes = _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set())
     base = to_public(ticket, codes).model_dump()
     actions = [a.value for a in allowed_actions(snapshot(session, rt, ticket), actor.role, actor_id=actor.staff_id)]
-    return TicketDetail(**base, timeline=[EventPublic.model_validate(e) for e in ticket.events],
-                        attachments=[AttachmentPublic.model_validate(a) for a in ticket.attachments],
-                        ratings=[RatingPublic.model_validate(r) for r in ticket.ratings],
-                        allowed_actions=actions, reopen_count=ticket.reopen_count)
+    return TicketDetail(
+        **base,
+        timeline=[EventPublic.model_validate(e) for e in ticket.events],
+        attachments=[AttachmentPublic.model_validate(a) for a in ticket.attachments],
+        ratings=[RatingPublic.model_validate(r) for r in ticket.ratings],
+        allowed_actions=actions,
+        reopen_count=ticket.reopen_count,
+    )
 
 
 @router.post("/{number}/actions/{action}", response_model=TicketPublic)
-def act(number: str, action: Action, body: ActionIn, session: SessionDep, rt: RuntimeDep,
-        actor: CurrentStaff) -> TicketPublic:
+def act(
+    number: str, action: Action, body: ActionIn, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff
+) -> TicketPublic:
     """Take one state-machine action (dispatch, accept, start, resolve, verify, escalate …)."""
     data = {"hours": body.hours} if body.hours else None
-    ticket = perform_action(session, rt, number, action, actor, reason=body.reason,
-                            assignee_code=body.assignee_code, merge_into=body.merge_into, data=data)
+    ticket = perform_action(
+        session,
+        rt,
+        number,
+        action,
+        actor,
+        reason=body.reason,
+        assignee_code=body.assignee_code,
+        merge_into=body.merge_into,
+        data=data,
+    )
     return to_public(ticket, _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
 
 
 @router.post("/{number}/reassign", response_model=TicketPublic)
-def reassign_(number: str, body: ReassignIn, session: SessionDep, rt: RuntimeDep,
-              actor: CurrentStaff) -> TicketPublic:
+def reassign_(number: str, body: ReassignIn, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) -> TicketPublic:
     """Give the ticket to another staff member."""
     ticket = reassign(session, rt, number, actor, assignee_code=body.assignee_code, note=body.note)
     return to_public(ticket, _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
@@ -125,22 +163,41 @@ def correct(number: str, body: CategoryIn, session: SessionDep, rt: RuntimeDep, 
 
 
 @router.post("/{number}/photos", response_model=AttachmentPublic, status_code=status.HTTP_201_CREATED)
-async def upload(number: str, file: UploadFile, request: Request, session: SessionDep, rt: RuntimeDep,
-                 actor: CurrentStaff, stage: StageQuery = "resolved") -> AttachmentPublic:
+async def upload(
+    number: str,
+    file: UploadFile,
+    request: Request,
+    session: SessionDep,
+    rt: RuntimeDep,
+    actor: CurrentStaff,
+    stage: StageQuery = "resolved",
+) -> AttachmentPublic:
     """Attach a photo (JPEG/PNG/WebP/GIF, size limited; the type is sniffed from the bytes)."""
     limit = rt.settings.upload_max_bytes
     data = await file.read(limit + 1)
     ticket = load_ticket(session, number)
     check_may_act(actor, ticket, "photo", follower_ids=followers_of(session, ticket))
-    att = photos.store_photo(session, upload_dir=rt.settings.upload_dir, ticket=ticket, data=data, stage=stage,
-                             uploaded_by=actor.person_id, max_bytes=limit)
+    att = photos.store_photo(
+        session,
+        upload_dir=rt.settings.upload_dir,
+        ticket=ticket,
+        data=data,
+        stage=stage,
+        uploaded_by=actor.person_id,
+        max_bytes=limit,
+    )
     session.commit()
     return AttachmentPublic.model_validate(att)
 
 
 @router.get("/{number}/photos/{photo_id}")
-def download(number: str, photo_id: Annotated[int, Path(ge=1, le=2**63 - 1)], session: SessionDep, rt: RuntimeDep,
-             actor: CurrentStaff) -> FileResponse:
+def download(
+    number: str,
+    photo_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
+    session: SessionDep,
+    rt: RuntimeDep,
+    actor: CurrentStaff,
+) -> FileResponse:
     """Download one of the ticket's photos."""
     ticket = load_ticket(session, number)
     check_may_act(actor, ticket, "read")
@@ -148,9 +205,13 @@ def download(number: str, photo_id: Annotated[int, Path(ge=1, le=2**63 - 1)], se
     if att is None or att.ticket_id != ticket.id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "照片不存在")
     # Served as the sniffed image type, never rendered inline as anything else.
-    return FileResponse(rt.settings.upload_dir / att.path, media_type=att.content_type,
-                        headers={"X-Content-Type-Options": "nosniff"},
-                        content_disposition_type="attachment", filename=att.path)
+    return FileResponse(
+        rt.settings.upload_dir / att.path,
+        media_type=att.content_type,
+        headers={"X-Content-Type-Options": "nosniff"},
+        content_disposition_type="attachment",
+        filename=att.path,
+    )
 
 
 __all__ = ["router", "to_public", "Role"]

@@ -104,9 +104,7 @@ def test_full_ladder_grid_to_department_then_supervisor_reminders() -> None:
 
 def test_escalation_gives_a_fresh_due_time_from_the_category_limit() -> None:
     now = local("2026-11-24 09:30")
-    actions = plan_sla_actions(
-        [view(light=Light.yellow, reminded_at=local("2026-11-23 16:30"))], now, CAL, THRESHOLD
-    )
+    actions = plan_sla_actions([view(light=Light.yellow, reminded_at=local("2026-11-23 16:30"))], now, CAL, THRESHOLD)
     escalate = [a for a in actions if a.kind is SlaActionKind.escalate]
     assert len(escalate) == 1
     assert escalate[0].new_tier is Tier.community
@@ -138,9 +136,7 @@ def test_yellow_reminder_is_sent_once_then_only_after_the_repeat_interval() -> N
         later = CAL.add_working_hours(first_yellow, minutes / 60)
         assert plan_sla_actions([ticket], later, CAL, THRESHOLD) == []
     four_hours_on = CAL.add_working_hours(first_yellow, 4)
-    assert [a.kind for a in plan_sla_actions([ticket], four_hours_on, CAL, THRESHOLD)] == [
-        SlaActionKind.remind
-    ]
+    assert [a.kind for a in plan_sla_actions([ticket], four_hours_on, CAL, THRESHOLD)] == [SlaActionKind.remind]
 
 
 def test_remind_interval_is_configurable() -> None:

@@ -112,9 +112,7 @@ def test_working_hours_of_a_whole_year_skip_holidays_and_count_make_up_days(cal:
     assert hours == pytest.approx((1 + 260 - 6 + 1) * 7.5)
 
 
-_moments = st.datetimes(
-    min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 1), timezones=st.just(SHANGHAI)
-)
+_moments = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 1), timezones=st.just(SHANGHAI))
 
 
 @settings(max_examples=200, deadline=None, database=None)

@@ -157,9 +157,7 @@ def test_handler_cannot_verify_own_work() -> None:
 
 
 def test_accept_makes_the_actor_the_handler() -> None:
-    result = transition(
-        snapshot(TicketStatus.dispatched, handler_id=None), Action.accept, Actor(4, Role.gridworker)
-    )
+    result = transition(snapshot(TicketStatus.dispatched, handler_id=None), Action.accept, Actor(4, Role.gridworker))
     assert result.handler_id == 4
 
 
@@ -231,9 +229,7 @@ def test_self_close_needs_a_category_that_allows_it() -> None:
 @pytest.mark.parametrize("origin", [TicketStatus.dispatched, TicketStatus.accepted, TicketStatus.in_progress])
 def test_resume_returns_to_the_status_before_suspension(origin: TicketStatus) -> None:
     dispatcher = Actor(2, Role.community_dispatcher)
-    held = transition(
-        snapshot(origin, status_before_hold=None), Action.suspend, dispatcher, reason="等待产权确认"
-    )
+    held = transition(snapshot(origin, status_before_hold=None), Action.suspend, dispatcher, reason="等待产权确认")
     assert (held.to_status, held.status_before_hold) == (TicketStatus.suspended, origin)
     ticket = snapshot(held.to_status, status_before_hold=held.status_before_hold)
     resumed = transition(ticket, Action.resume, dispatcher)
@@ -247,9 +243,7 @@ def test_resume_returns_to_the_status_before_suspension(origin: TicketStatus) ->
 def test_extension_decision_returns_to_the_status_before_the_request(
     origin: TicketStatus, decision: Action, reason: str | None
 ) -> None:
-    asked = transition(
-        snapshot(origin), Action.request_extension, Actor(1, Role.gridworker), reason="需采购配件"
-    )
+    asked = transition(snapshot(origin), Action.request_extension, Actor(1, Role.gridworker), reason="需采购配件")
     ticket = snapshot(asked.to_status, status_before_hold=asked.status_before_hold)
     decided = transition(ticket, decision, Actor(9, Role.supervisor), reason=reason)
     assert (decided.to_status, decided.status_before_hold) == (origin, None)
