@@ -49,7 +49,9 @@ CHUNK = 50_000
 # Indexes this benchmark suggests for the Alembic migration (the lead owns it); created only in the
 # benchmark's own database, after the queue has been timed without them.
 PROPOSED_INDEXES = {
-    "ix_tickets_department_light_status": "CREATE INDEX IF NOT EXISTS ix_tickets_department_light_status ON tickets (department_code, light, status)",
+    "ix_tickets_department_light_status": (
+        "CREATE INDEX IF NOT EXISTS ix_tickets_department_light_status ON tickets (department_code, light, status)"
+    ),
 }
 TICKET_COLS = (
     "id",

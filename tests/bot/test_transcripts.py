@@ -118,8 +118,8 @@ def _check_ticket(session: Session, spec: dict[str, Any], numbers: dict[str, str
 @pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
 def test_transcript(
     path: Path,
-    driver: Driver,
-    session_factory: sessionmaker[Session],  # noqa: F811
+    driver: Driver,  # noqa: F811
+    session_factory: sessionmaker[Session],
     clock: FrozenClock,
 ) -> None:
     """The conversation goes as written and leaves the tickets as written."""
