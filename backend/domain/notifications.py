@@ -1,0 +1,32 @@
+"""The kinds of message the outbox carries: one enum for the writers, the renderers and the tests."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class NoticeKind(StrEnum):
+    """What an outbox row announces; its payload holds the parameters, the renderer the words."""
+
+    # To the resident who reported (and followers).
+    dispatched = "dispatched"
+    accepted = "accepted"
+    in_progress = "in_progress"
+    resolved = "resolved"
+    closed = "closed"
+    reopened = "reopened"
+    cancelled = "cancelled"
+    merged = "merged"
+    escalated = "escalated"
+    # To staff.
+    task_new = "task_new"
+    task_reminder = "task_reminder"
+    task_escalated = "task_escalated"
+    task_returned = "task_returned"
+    verify_request = "verify_request"
+    extension_request = "extension_request"
+    extension_decided = "extension_decided"
+    supervise = "supervise"
+    digest = "digest"
+    # A chat reply already rendered by the dialogue (payload: the replies as JSON).
+    chat_reply = "chat_reply"
