@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from backend.db.models import Category, Staff, Ticket, TicketEvent, TicketFollower
 from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
 from backend.domain.roles import Role, Tier
-from backend.domain.tickets import Action, TicketSnapshot, TicketStatus, transition
+from backend.domain.tickets import Action, TicketSnapshot, TicketStatus, allowed_actions, transition
 from backend.runtime import Runtime
 from backend.services import notify
-from backend.services.access import check_may_act
+from backend.services.access import can_see, check_may_act
 from backend.services.actors import ActorContext
 from backend.services.assignment import choose_assignee, choose_verifier, dispatchers_for
 
@@ -281,3 +281,15 @@ def _notify(
             notify.notify_staff(
                 session, staff=staff, ticket=ticket, kind=kind_, key=f"{key}:{kind_}:{staff.id}", reason=reason
             )
+
+
+def available_actions(session: Session, rt: Runtime, ticket: Ticket, actor: ActorContext) -> frozenset[Action]:
+    """The moves this actor may make on this ticket now (what chat offers as buttons)."""
+    if not can_see(actor, ticket, follower_ids=followers_of(session, ticket)):
+        return frozenset()
+    actions = set(allowed_actions(snapshot(session, rt, ticket), actor.role, actor_id=actor.staff_id))
+    if ticket.source != "patrol":
+        actions.discard(Action.self_close)  # residents' tickets go round the loop (check, rating)
+    if ticket.assignee_id is not None and ticket.assignee_id != actor.staff_id:
+        actions &= {Action.verify}
+    return frozenset(actions)
