@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from backend.db.migrate import upgrade
 from backend.db.session import make_engine, make_session_factory
 from backend.runtime import build_runtime
-from backend.services.intake import ReportIn, submit_report
+from backend.services.intake import ReportIn, create_ticket
 from backend.services.people import resident_for
 from backend.services.reference import sync_reference, sync_staff
 from backend.settings import Settings
@@ -74,7 +74,7 @@ def run(url: str, n: int, progress: Progress, label: str) -> float:
 
 
 def _submit(session: Session, rt: object, text: str, point: object, person: int) -> None:
-    submit_report(
+    create_ticket(
         session,
         rt,
         ReportIn(
@@ -85,6 +85,7 @@ def _submit(session: Session, rt: object, text: str, point: object, person: int)
             lat=point.y,
         ),
     )  # type: ignore[attr-defined]
+    session.commit()
 
 
 def main() -> None:

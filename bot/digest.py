@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from backend.db.models import Staff
-from backend.db.types import utcnow
-from backend.runtime import Runtime
-from backend.services.digest import digest_counts
 from bot.catalogue import t
 from bot.messages import Button, Outbound
 
@@ -37,11 +30,3 @@ def digest_messages(counts: dict[str, Any], lang: str) -> list[Outbound]:
     text = "\n".join(lines)
     buttons = tuple(Button(n, f"task:view:{n}") for n in overdue)
     return [Outbound.choose(text, *buttons) if buttons else Outbound.say(text)]
-
-
-def build_digest(
-    session: Session, staff: Staff, *, rt: Runtime | None = None, lang: str = "zh", now: datetime | None = None
-) -> list[Outbound]:
-    """One message: open tasks by light, new in the last 24 h, and the overdue ones to look at first."""
-    now = now or (rt.clock.now() if rt is not None else utcnow())
-    return digest_messages(digest_counts(session, staff, now), lang)

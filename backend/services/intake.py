@@ -1,9 +1,10 @@
-"""Collect (采集) and route (分流): a report becomes a numbered, categorised, routed ticket."""
+"""Collect (采集) and route (分流): a message is assessed once, and a report becomes a numbered, routed ticket."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,16 +21,60 @@ from backend.services.workflow import apply_action
 logger = logging.getLogger(__name__)
 
 MAX_TEXT = 4000
+# A place named in the text below this gazetteer confidence is not trusted to route or to describe the report.
+PLACE_CONFIDENCE = 0.5
 
 
-@dataclass
+@dataclass(frozen=True)
 class Placement:
     """Where a report is: the most specific area, its responsible grid, and how we know."""
 
     area_code: str | None = None
     grid_code: str | None = None
-    source: str = "none"  # pin | text | home | patrol | none
+    source: str = "none"  # pin | chosen | text | home | none
     confidence: float = 0.0
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Everything gridbot reads from one message, computed once: what, where, how urgent.
+
+    Downstream steps (the dialogue, the ticket, its audit event) read this object and never analyse the text
+    again; a later answer (a typed place, a picked category) refines it with `with_place` / `with_category`.
+    """
+
+    text: str
+    category_code: str | None
+    confidence: float
+    top3: tuple[tuple[str, float], ...]
+    urgent: bool
+    urgency_kinds: tuple[str, ...]
+    hotlines: tuple[str, ...]
+    place: Placement
+    place_words: str | None = None  # the place the text names, when the gazetteer is confident of it
+    category_confirmed: bool = False  # picked by a person rather than predicted
+
+    def with_place(self, place: Placement) -> Assessment:
+        """The same assessment with a place the reporter gave later."""
+        return replace(self, place=place)
+
+    def with_category(self, code: str | None) -> Assessment:
+        """The same assessment with a category a person picked (None: they do not know)."""
+        return replace(self, category_code=code, category_confirmed=True)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe form, to keep between the turns of a dialogue."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Assessment:
+        """The inverse of to_json."""
+        fields = dict(data)
+        fields["top3"] = tuple((str(c), float(p)) for c, p in fields.get("top3", ()))
+        fields["urgency_kinds"] = tuple(fields.get("urgency_kinds", ()))
+        fields["hotlines"] = tuple(fields.get("hotlines", ()))
+        fields["place"] = Placement(**fields.get("place", {}))
+        return cls(**fields)
 
 
 @dataclass
@@ -43,51 +88,44 @@ class ReportIn:
     lat: float | None = None
     location_text: str | None = None
     area_code: str | None = None  # chosen by the reporter (e.g. a 小区 button)
-    category_code: str | None = None  # confirmed by the reporter or staff, or already predicted
-    category_confidence: float | None = None  # None with a category: confirmed by a person (1.0)
+    category_code: str | None = None  # confirmed by the reporter or staff
     urgent: bool | None = None  # None: decide from the text
     source: str = "resident"
     extra_notes: list[str] = field(default_factory=list)
 
 
-@dataclass
-class Triage:
-    """What the nlp side says about a text before anything is stored."""
-
-    category_code: str | None
-    confidence: float
-    top3: list[tuple[str, float]]
-    urgent: bool
-    urgency_kinds: tuple[str, ...]
-    hotlines: tuple[str, ...]
-    place: Placement
-
-
-def triage(
+def assess(
     rt: Runtime,
     text: str,
     *,
     lon: float | None = None,
     lat: float | None = None,
+    area_code: str | None = None,
     home_area: str | None = None,
     classify: bool = True,
-) -> Triage:
-    """Classify (unless told not to), locate and check urgency, without touching the database."""
+) -> Assessment:
+    """Classify (unless told not to), find the place and check urgency of one message, without the database."""
     from nlp.urgency import detect
 
-    category, confidence, top3 = None, 0.0, []
+    category, confidence, top3 = None, 0.0, ()
     if classify and rt.classifier is not None and text.strip():
-        pred = rt.classifier.predict(text)
-        category, confidence, top3 = pred.subcategory, float(pred.confidence), list(pred.top3)
+        prediction = rt.classifier.predict(text)
+        category, confidence = prediction.subcategory, float(prediction.confidence)
+        top3 = tuple((c, float(p)) for c, p in prediction.top3)
     urgency = detect(text)
-    return Triage(
-        category,
-        confidence,
-        top3,
-        urgency.is_urgent,
-        urgency.kinds,
-        urgency.hotlines,
-        locate(rt, text=text, lon=lon, lat=lat, home_area=home_area),
+    named = rt.places.best(text) if rt.places is not None and text else None
+    trusted = named if named is not None and named.confidence >= PLACE_CONFIDENCE else None
+    place = _place_from(rt, lon=lon, lat=lat, area_code=area_code, named=trusted, home_area=home_area)
+    return Assessment(
+        text=text,
+        category_code=category,
+        confidence=confidence,
+        top3=top3,
+        urgent=urgency.is_urgent,
+        urgency_kinds=urgency.kinds,
+        hotlines=urgency.hotlines,
+        place=place,
+        place_words=trusted.matched if trusted is not None else None,
     )
 
 
@@ -101,58 +139,65 @@ def locate(
     home_area: str | None = None,
 ) -> Placement:
     """A pin first, then an area the reporter picked, then place words in the text, then their home."""
+    named = rt.places.best(text) if text and rt.places is not None else None
+    trusted = named if named is not None and named.confidence >= PLACE_CONFIDENCE else None
+    return _place_from(rt, lon=lon, lat=lat, area_code=area_code, named=trusted, home_area=home_area)
+
+
+def _place_from(
+    rt: Runtime,
+    *,
+    lon: float | None,
+    lat: float | None,
+    area_code: str | None,
+    named: Any,
+    home_area: str | None,
+) -> Placement:
     if lon is not None and lat is not None:
         code = rt.grids.locate(lon, lat)
         if code is not None:
             return Placement(code, rt.grid_of(code), "pin", 1.0)
     if area_code and rt.grid_of(area_code):
         return Placement(area_code, rt.grid_of(area_code), "chosen", 1.0)
-    if text and rt.places is not None:
-        match = rt.places.best(text)
-        if match is not None and rt.grid_of(match.area_code) and match.confidence >= 0.5:
-            return Placement(match.area_code, rt.grid_of(match.area_code), "text", float(match.confidence))
+    if named is not None and rt.grid_of(named.area_code):
+        return Placement(named.area_code, rt.grid_of(named.area_code), "text", float(named.confidence))
     if home_area and rt.grid_of(home_area):
         return Placement(home_area, rt.grid_of(home_area), "home", 0.8)
     return Placement()
 
 
-def submit_report(session: Session, rt: Runtime, report: ReportIn, *, actor: ActorContext | None = None) -> Ticket:
-    """Create a ticket from a report and dispatch it when grid and category are known. Commits."""
-    ticket = create_ticket(session, rt, report, actor=actor)
-    session.commit()
-    return ticket
-
-
 def create_ticket(
-    session: Session, rt: Runtime, report: ReportIn, *, actor: ActorContext | None = None, dispatch: bool = True
+    session: Session,
+    rt: Runtime,
+    report: ReportIn,
+    *,
+    assessment: Assessment | None = None,
+    actor: ActorContext | None = None,
+    dispatch: bool = True,
 ) -> Ticket:
-    """The body of submit_report, without the commit (for callers that add more to the transaction).
+    """Number, categorise and route a report, and dispatch it when grid and category are known.
 
-    A report that already carries its category is not classified again; `dispatch=False` leaves the
-    ticket submitted (e.g. when it is about to be merged into another).
+    A caller that has assessed the message already (a chat dialogue) passes its assessment and nothing is
+    analysed again; otherwise the report is assessed here. A category in the report is one a person chose.
+    `dispatch=False` leaves the ticket submitted (e.g. when it is about to be merged into another).
+    Does not commit: the caller owns the transaction.
     """
     text = (report.text or "").strip()
     if not text:
         raise GuardFailed("请描述一下您要反映的问题")
     if len(text) > MAX_TEXT:
         raise GuardFailed(f"描述太长了（最多 {MAX_TEXT} 字）")
-    home = None
-    if report.reporter_id is not None:
-        reporter = session.get(Person, report.reporter_id)
-        if reporter is None:
-            raise NotFound("反映人不存在")
-        home = reporter.home_area_code
-    tri = triage(rt, text, lon=report.lon, lat=report.lat, home_area=home, classify=not report.category_code)
-    place = tri.place
-    if report.area_code or (report.lon is None and report.location_text):
-        chosen = locate(rt, area_code=report.area_code, text=report.location_text)
-        if chosen.grid_code:
-            place = chosen
-    category_code = report.category_code or tri.category_code
-    category = session.get(Category, category_code) if category_code else None
+    if report.reporter_id is not None and session.get(Person, report.reporter_id) is None:
+        raise NotFound("反映人不存在")
+    if assessment is None:
+        assessment = _assess_report(session, rt, report, text)
+    if report.category_code:
+        assessment = assessment.with_category(report.category_code)
+    category = session.get(Category, assessment.category_code) if assessment.category_code else None
     if report.category_code and (category is None or category.parent_code is None):
         raise NotFound(f"没有这个事项分类：{report.category_code}")
-    urgent = tri.urgent if report.urgent is None else report.urgent
+    place = assessment.place
+    urgent = assessment.urgent if report.urgent is None else report.urgent
     now = rt.clock.now()
     ticket = Ticket(
         number=next_ticket_number(
@@ -163,7 +208,7 @@ def create_ticket(
         source=report.source,
         text=text,
         category_code=category.code if category else None,
-        category_confidence=(report.category_confidence or 1.0) if report.category_code else tri.confidence,
+        category_confidence=1.0 if assessment.category_confirmed else assessment.confidence,
         priority="urgent" if urgent else "normal",
         lon=report.lon,
         lat=report.lat,
@@ -193,9 +238,9 @@ def create_ticket(
             note=None,
             data={
                 "place_source": place.source,
-                "confidence": round(tri.confidence, 3),
-                "top3": [[c, round(p, 3)] for c, p in tri.top3],
-                "urgency": list(tri.urgency_kinds),
+                "confidence": round(assessment.confidence, 3),
+                "top3": [[c, round(p, 3)] for c, p in assessment.top3],
+                "urgency": list(assessment.urgency_kinds),
             },
         )
     )
@@ -205,25 +250,45 @@ def create_ticket(
     return ticket
 
 
-def open_duplicates(session: Session, rt: Runtime, ticket: Ticket) -> list[tuple[Ticket, float]]:
-    """Open tickets in the same grid and category that this one likely repeats, best first."""
+def _assess_report(session: Session, rt: Runtime, report: ReportIn, text: str) -> Assessment:
+    """The assessment of a report taken whole (staff intake, Open311): a picked area or typed address wins."""
+    reporter = session.get(Person, report.reporter_id) if report.reporter_id is not None else None
+    assessment = assess(
+        rt,
+        text,
+        lon=report.lon,
+        lat=report.lat,
+        home_area=reporter.home_area_code if reporter is not None else None,
+        classify=not report.category_code,
+    )
+    if report.area_code or (report.lon is None and report.location_text):
+        chosen = locate(rt, area_code=report.area_code, text=report.location_text)
+        if chosen.grid_code:
+            assessment = assessment.with_place(chosen)
+    return assessment
+
+
+def open_duplicates(
+    session: Session, rt: Runtime, *, text: str, grid_code: str | None, category_code: str | None, exclude_id: int = -1
+) -> list[tuple[Ticket, float]]:
+    """Open tickets in the same grid and category that a text likely repeats, best first."""
     from nlp.duplicates import Candidate
 
-    if not ticket.grid_code or not ticket.category_code:
+    if not grid_code or not category_code:
         return []
     rows = session.scalars(
         select(Ticket)
         .where(
-            Ticket.grid_code == ticket.grid_code,
-            Ticket.category_code == ticket.category_code,
-            Ticket.id != ticket.id,
+            Ticket.grid_code == grid_code,
+            Ticket.category_code == category_code,
+            Ticket.id != exclude_id,
             Ticket.status.in_([s.value for s in OPEN_STATUSES]),
         )
         .order_by(Ticket.id.desc())
         .limit(200)
     ).all()
     by_id = {str(t.id): t for t in rows}
-    cands = [
+    candidates = [
         Candidate(
             id=str(t.id),
             text=t.text,
@@ -233,11 +298,6 @@ def open_duplicates(session: Session, rt: Runtime, ticket: Ticket) -> list[tuple
         )
         for t in rows
     ]
-    new = Candidate(
-        id=str(ticket.id),
-        text=ticket.text,
-        grid_code=ticket.grid_code,
-        category=ticket.category_code,
-        created_at=ticket.created_at,
-    )
-    return [(by_id[i], s) for i, s in rt.duplicates.find(new, cands, rt.clock.now())]
+    now = rt.clock.now()
+    new = Candidate(id=str(exclude_id), text=text, grid_code=grid_code, category=category_code, created_at=now)
+    return [(by_id[i], score) for i, score in rt.duplicates.find(new, candidates, now)]

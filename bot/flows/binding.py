@@ -5,23 +5,21 @@ from __future__ import annotations
 import re
 
 from backend.domain.errors import DomainError
-from backend.services.binding import redeem
-from bot.flows.context import Turn
+from bot.flows.conversation import Conversation
 
 _BIND = re.compile(r"^(?:/bind|绑定|bind)\s*([A-Za-z0-9]{4,16})$", re.IGNORECASE)
 
 
-def try_bind(turn: Turn, text: str) -> bool:
+def try_bind(conv: Conversation, text: str) -> bool:
     """Redeem a bind code if the text is a bind command; True when it was one."""
     m = _BIND.match(text.strip())
     if m is None:
         return False
     try:
-        with turn.session.begin_nested():  # a refused step is taken back alone
-            staff = redeem(turn.session, turn.inbound.channel, turn.inbound.user_id, m.group(1), turn.rt.clock.now())
+        staff = conv.casework.bind_staff(m.group(1))
     except DomainError as exc:
-        turn.say_text(str(exc))
+        conv.refuse(exc)
         return True
-    turn.reset()
-    turn.say("bind.done", name=staff.person.name, role=turn.t(f"role.{staff.role}"))
+    conv.reset()
+    conv.say("bind.done", name=staff.name, role=conv.t(f"role.{staff.role}"))
     return True

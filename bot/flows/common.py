@@ -1,4 +1,4 @@
-"""Helpers both dialogues share: ticket numbers in text, names, timelines, ticket lists."""
+"""Helpers both dialogues share: ticket numbers in text, names, timelines, ticket status."""
 
 from __future__ import annotations
 
@@ -6,15 +6,14 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from backend.db.models import Ticket
-from backend.domain.errors import DomainError
-from backend.runtime import Runtime
-from backend.services.access import can_see
-from backend.services.workflow import followers_of, load_ticket
+from backend.cityconfig import CityConfig
+from backend.services.feedback import SCORES
+from backend.usecases.views import TicketView
 from bot.catalogue import catalogue, t
-from bot.flows.context import Turn
+from bot.flows.conversation import Conversation
 
 TICKET_NUMBER = re.compile(r"[A-Za-z]{1,8}\d{8}-\d{3,6}")
+RATING_SCORES = SCORES
 
 
 def find_number(text: str) -> str | None:
@@ -23,38 +22,38 @@ def find_number(text: str) -> str | None:
     return m.group().upper() if m else None
 
 
-def category_name(rt: Runtime, code: str | None, lang: str) -> str:
+def category_name(city: CityConfig, code: str | None, lang: str) -> str:
     """A subcategory's display name."""
     if not code:
         return t("category.unknown", lang)
-    sub = rt.city.subcategories.get(code)
+    sub = city.subcategories.get(code)
     if sub is None:
         return code
     return sub.name if lang == "zh" else code.replace("_", " ")
 
 
-def area_name(rt: Runtime, code: str | None) -> str:
+def area_name(city: CityConfig, code: str | None) -> str:
     """An area's name, or the code when unknown."""
     if not code:
         return ""
-    area = rt.city.areas.get(code)
+    area = city.areas.get(code)
     return area.name if area else code
 
 
-def place_text(rt: Runtime, ticket: Ticket, lang: str) -> str:
+def place_text(city: CityConfig, ticket: TicketView, lang: str) -> str:
     """Where a ticket is, as the resident reads it."""
     if ticket.location_text:
         return ticket.location_text
     if ticket.area_code:
-        return area_name(rt, ticket.area_code)
+        return area_name(city, ticket.area_code)
     return t("place.unknown", lang)
 
 
-def local_time(rt: Runtime, at: datetime | None) -> str:
+def local_time(city: CityConfig, at: datetime | None) -> str:
     """A timestamp in the city's time zone, as 11-23 10:05."""
     if at is None:
         return "—"
-    return at.astimezone(ZoneInfo(rt.city.calendar.timezone)).strftime("%m-%d %H:%M")
+    return at.astimezone(ZoneInfo(city.calendar.timezone)).strftime("%m-%d %H:%M")
 
 
 def status_label(status: str, lang: str) -> str:
@@ -62,17 +61,17 @@ def status_label(status: str, lang: str) -> str:
     return t(f"status.{status}", lang)
 
 
-def timeline(turn: Turn, ticket: Ticket) -> str:
+def timeline(conv: Conversation, ticket: TicketView) -> str:
     """The ticket's audit trail as lines a resident or worker can read."""
     lines = []
-    resident = turn.staff is None
+    resident = conv.staff is None
     for ev in ticket.events:
         if resident and (ev.action in _STAFF_ONLY or (ev.action == "comment" and ev.actor_role != "resident")):
             continue  # SLA lights, reminders and staff notes are internal
-        label = turn.t(f"action.{ev.action}") if f"action.{ev.action}" in catalogue() else ev.action
+        label = conv.t(f"action.{ev.action}") if f"action.{ev.action}" in catalogue() else ev.action
         shown = _RESIDENT_NOTES if resident else _STAFF_NOTES
         note = f"（{ev.note}）" if ev.note and ev.action in shown else ""
-        lines.append(f"{local_time(turn.rt, ev.at)} {label}{note}")
+        lines.append(f"{local_time(conv.city, ev.at)} {label}{note}")
     return "\n".join(lines[-10:])
 
 
@@ -81,55 +80,33 @@ _RESIDENT_NOTES = frozenset({"reopen", "comment", "resolve", "cancel"})
 _STAFF_NOTES = _RESIDENT_NOTES | {"return", "escalate", "request_extension", "refuse_extension", "supervise"}
 
 
-def visible_ticket(turn: Turn, number: str) -> Ticket | None:
-    """The ticket if this user may see it, else None."""
-    try:
-        ticket = load_ticket(turn.session, number)
-    except DomainError:
-        return None
-    if not can_see(turn.actor, ticket, follower_ids=followers_of(turn.session, ticket)):
-        return None
-    return ticket
-
-
-def show_status(turn: Turn, ticket: Ticket) -> None:
+def show_status(conv: Conversation, ticket: TicketView) -> None:
     """Reply with a ticket's status, its timeline and the actions open to a resident."""
-    rt = turn.rt
-    text = turn.t(
+    text = conv.t(
         "status.summary",
         number=ticket.number,
-        status=status_label(ticket.status, turn.lang),
-        category=category_name(rt, ticket.category_code, turn.lang),
-        place=place_text(rt, ticket, turn.lang),
+        status=status_label(ticket.status, conv.lang),
+        category=category_name(conv.city, ticket.category_code, conv.lang),
+        place=place_text(conv.city, ticket, conv.lang),
         text=ticket.text[:60],
     )
-    if ticket.merged_into_id is not None:
-        into = turn.session.get(Ticket, ticket.merged_into_id)
-        if into is not None:
-            text += "\n" + turn.t("status.merged_into", number=into.number)
-    text += "\n" + timeline(turn, ticket)
+    if ticket.merged_into is not None:
+        text += "\n" + conv.t("status.merged_into", number=ticket.merged_into)
+    text += "\n" + timeline(conv, ticket)
     buttons: list[tuple[str, str]] = []
-    if turn.staff is None and ticket.reporter_id == turn.person.id:
+    if conv.staff is None and ticket.reported_by_speaker:
         if ticket.status in ("submitted", "dispatched", "returned"):
-            buttons.append((turn.t("button.cancel_ticket"), f"cancel:{ticket.number}"))
+            buttons.append((conv.t("button.cancel_ticket"), f"cancel:{ticket.number}"))
         if ticket.status not in ("closed", "cancelled", "merged"):
-            buttons.append((turn.t("button.add_details"), f"add:{ticket.number}"))
-        if ticket.status in ("verified", "closed") and not _rated_since_resolution(ticket, turn.person.id):
-            buttons += rating_buttons(turn.lang, ticket.number)
+            buttons.append((conv.t("button.add_details"), f"add:{ticket.number}"))
+        if ticket.status in ("verified", "closed") and not ticket.rated_since_resolution:
+            buttons += rating_buttons(conv.lang, ticket.number)
     if buttons:
-        turn.choose(text, buttons)
+        conv.choose(text, buttons)
     else:
-        turn.say_text(text)
-
-
-def _rated_since_resolution(ticket: Ticket, person_id: int) -> bool:
-    since = ticket.resolved_at or ticket.created_at
-    return any(r.person_id == person_id and r.created_at >= since for r in ticket.ratings)
+        conv.say_text(text)
 
 
 def rating_buttons(lang: str, number: str) -> list[tuple[str, str]]:
     """满意 / 基本满意 / 不满意 buttons for a ticket."""
-    return [
-        (t(f"rating.{score}", lang), f"rate:{number}:{score}")
-        for score in ("satisfied", "basically_satisfied", "dissatisfied")
-    ]
+    return [(t(f"rating.{score}", lang), f"rate:{number}:{score}") for score in RATING_SCORES]

@@ -3,134 +3,119 @@
 from __future__ import annotations
 
 from backend.domain.errors import DomainError
-from backend.domain.roles import Role
 from backend.domain.tickets import Action
-from backend.services.intake import ReportIn, create_ticket, triage
-from backend.services.workflow import apply_action, load_ticket
+from backend.services.intake import Assessment
 from bot.flows import report
 from bot.flows.common import category_name
-from bot.flows.context import Turn
+from bot.flows.conversation import Conversation
 from bot.flows.followup import add_photo
 from bot.messages import InboundKind
 
 FLOW = "patrol"
 
 
-def start(turn: Turn) -> None:
+def start(conv: Conversation) -> None:
     """Ask what the worker found."""
-    turn.begin(FLOW, "describe")
-    turn.say("patrol.describe")
+    conv.begin(FLOW, "describe")
+    conv.say("patrol.describe")
 
 
-def on_message(turn: Turn) -> None:
+def on_message(conv: Conversation) -> None:
     """The next message of a patrol report or a self-close."""
-    step, inbound = turn.state.get("step"), turn.inbound
+    step, inbound = conv.state.get("step"), conv.inbound
     if step == "describe":
         if inbound.kind is InboundKind.location:
-            turn.data.update(lon=inbound.lon, lat=inbound.lat, label=inbound.label)
-            turn.say("patrol.describe")
+            conv.data.update(lon=inbound.lon, lat=inbound.lat, label=inbound.label)
+            conv.say("patrol.describe")
         elif inbound.kind is InboundKind.image:
-            if report.stash_photo(turn):
-                turn.say("report.photo_kept")
-        elif turn.text:
-            _triaged(turn, turn.text)
+            if report.stash_photo(conv):
+                conv.say("report.photo_kept")
+        elif conv.text:
+            _assessed(conv, conv.text)
         else:
-            turn.say("patrol.describe")
+            conv.say("patrol.describe")
     elif step == "category":
         data = inbound.data if inbound.kind is InboundKind.button else ""
         if data.startswith("patrol:cat:"):
-            _create(turn, data.split(":", 2)[2])
+            _create(conv, data.split(":", 2)[2])
         else:
-            _ask_category(turn)
+            _ask_category(conv)
     elif step == "close":
         data = inbound.data if inbound.kind is InboundKind.button else ""
-        number = turn.data.get("number", "")
+        number = conv.data.get("number", "")
         if data == "patrol:selfclose":
-            begin_self_close(turn, number)
+            begin_self_close(conv, number)
         else:
-            turn.reset()
-            turn.say("patrol.dispatched", number=number)
+            conv.reset()
+            conv.say("patrol.dispatched", number=number)
     elif step == "after_photo":
-        _on_after_photo(turn)
+        _on_after_photo(conv)
 
 
-def _triaged(turn: Turn, text: str) -> None:
-    tri = triage(turn.rt, text)
-    turn.data.update(text=text[:4000], top3=[c for c, _ in tri.top3], category=tri.category_code)
-    if tri.category_code and tri.confidence >= turn.rt.settings.low_confidence_threshold:
-        _create(turn, tri.category_code)
+def _assessed(conv: Conversation, text: str) -> None:
+    assessment = conv.casework.assess(text[: report.MAX_TEXT], lon=conv.data.get("lon"), lat=conv.data.get("lat"))
+    conv.data["assessment"] = assessment.to_json()
+    if assessment.category_code and assessment.confidence >= conv.settings.low_confidence_threshold:
+        _create(conv, assessment.category_code)
     else:
-        _ask_category(turn)
+        _ask_category(conv)
 
 
-def _ask_category(turn: Turn) -> None:
-    turn.state["step"] = "category"
-    codes = list(dict.fromkeys(c for c in [turn.data.get("category"), *turn.data.get("top3", [])] if c))[:3]
-    turn.choose(
-        turn.t("patrol.pick_category"), [(category_name(turn.rt, c, turn.lang), f"patrol:cat:{c}") for c in codes]
+def _ask_category(conv: Conversation) -> None:
+    conv.state["step"] = "category"
+    assessment = Assessment.from_json(conv.data["assessment"])
+    codes = [c for c in [assessment.category_code, *(c for c, _ in assessment.top3)] if c]
+    conv.choose(
+        conv.t("patrol.pick_category"),
+        [(category_name(conv.city, c, conv.lang), f"patrol:cat:{c}") for c in list(dict.fromkeys(codes))[:3]],
     )
 
 
-def _create(turn: Turn, category: str) -> None:
-    assert turn.staff is not None
-    d, staff = turn.data, turn.staff
-    area = staff.scope_code if staff.role == Role.gridworker.value and d.get("lon") is None else None
+def _create(conv: Conversation, category: str) -> None:
+    data = conv.data
     try:
-        with turn.session.begin_nested():  # a refused step is taken back alone
-            ticket = create_ticket(
-                turn.session,
-                turn.rt,
-                ReportIn(
-                    text=d["text"],
-                    channel=turn.inbound.channel,
-                    reporter_id=turn.person.id,
-                    lon=d.get("lon"),
-                    lat=d.get("lat"),
-                    location_text=d.get("label") or None,
-                    area_code=area,
-                    category_code=category,
-                    source="patrol",
-                ),
-                actor=turn.actor,
-            )
-            report.attach_photos(turn, ticket, d.get("photos", []), stage="report")
+        ticket = conv.casework.patrol_report(
+            Assessment.from_json(data["assessment"]),
+            category,
+            lon=data.get("lon"),
+            lat=data.get("lat"),
+            label=data.get("label") or None,
+            photos=data.get("photos", []),
+        )
     except DomainError as exc:
-        turn.reset()
-        turn.say_text(str(exc))
+        conv.reset()
+        conv.refuse(exc)
         return
-    cat = turn.rt.city.subcategories.get(category)
-    name = category_name(turn.rt, category, turn.lang)
-    if cat is not None and cat.self_close and staff.role == Role.gridworker.value and ticket.assignee_id == staff.id:
-        turn.begin(FLOW, "close", number=ticket.number)
-        turn.choose(
-            turn.t("patrol.created_self_close", number=ticket.number, category=name),
-            [(turn.t("button.self_close"), "patrol:selfclose"), (turn.t("button.hand_over"), "patrol:handover")],
+    name = category_name(conv.city, category, conv.lang)
+    if ticket.assigned_to_speaker and conv.casework.may_self_close(ticket.number):
+        conv.begin(FLOW, "close", number=ticket.number)
+        conv.choose(
+            conv.t("patrol.created_self_close", number=ticket.number, category=name),
+            [(conv.t("button.self_close"), "patrol:selfclose"), (conv.t("button.hand_over"), "patrol:handover")],
         )
         return
-    turn.reset()
-    turn.say("patrol.created", number=ticket.number, category=name)
+    conv.reset()
+    conv.say("patrol.created", number=ticket.number, category=name)
 
 
-def begin_self_close(turn: Turn, number: str) -> None:
+def begin_self_close(conv: Conversation, number: str) -> None:
     """Ask for the after-photo that 自办自结 needs."""
-    turn.begin(FLOW, "after_photo", number=number)
-    turn.say("patrol.ask_after_photo", number=number)
+    conv.begin(FLOW, "after_photo", number=number)
+    conv.say("patrol.ask_after_photo", number=number)
 
 
-def _on_after_photo(turn: Turn) -> None:
-    number = turn.data.get("number", "")
-    if turn.inbound.kind is not InboundKind.image:
-        turn.say("patrol.ask_after_photo", number=number)
+def _on_after_photo(conv: Conversation) -> None:
+    number = conv.data.get("number", "")
+    if conv.inbound.kind is not InboundKind.image:
+        conv.say("patrol.ask_after_photo", number=number)
         return
-    if not add_photo(turn, number, stage="after"):
+    if not add_photo(conv, number, stage="after"):
         return
     try:
-        with turn.session.begin_nested():  # a refused step is taken back alone
-            ticket = load_ticket(turn.session, number, lock=True)
-            apply_action(turn.session, turn.rt, ticket, Action.self_close, turn.actor, reason="自办自结")
+        conv.casework.act(number, Action.self_close, reason="自办自结")
     except DomainError as exc:
-        turn.reset()
-        turn.say("action.refused", reason=str(exc))
+        conv.reset()
+        conv.say("action.refused", reason=str(exc))
         return
-    turn.reset()
-    turn.say("patrol.closed", number=number)
+    conv.reset()
+    conv.say("patrol.closed", number=number)

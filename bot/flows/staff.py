@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import case, select
-
-from backend.db.models import Ticket
 from backend.domain.errors import DomainError
-from backend.domain.tickets import OPEN_STATUSES, Action, allowed_actions
-from backend.services.workflow import apply_action, load_ticket, snapshot
+from backend.domain.tickets import Action
+from backend.usecases.views import TicketView
 from bot.catalogue import matches
+from bot.digest import digest_messages
 from bot.flows import patrol
 from bot.flows.binding import try_bind
-from bot.flows.common import category_name, find_number, local_time, place_text, status_label, timeline, visible_ticket
-from bot.flows.context import Turn
+from bot.flows.common import category_name, find_number, local_time, place_text, status_label, timeline
+from bot.flows.conversation import Conversation
 from bot.flows.followup import add_photo
 from bot.messages import InboundKind
 
@@ -34,220 +32,198 @@ VERBS: dict[str, Action] = {
     "refuse": Action.refuse_extension,
 }
 NEEDS_REASON = {"return", "escalate", "extend", "refuse"}
-LIGHT_ORDER = {"red": 0, "yellow": 1, "green": 2}
 TASK_LIMIT = 10
 
 
-def handle(turn: Turn) -> None:
+def handle(conv: Conversation) -> None:
     """Answer one staff message."""
-    inbound, text = turn.inbound, turn.text
+    inbound, text = conv.inbound, conv.text
     if inbound.kind is InboundKind.follow or text in ("/start", "start"):
-        turn.reset()
-        turn.say("staff.welcome", name=turn.person.name)
+        conv.reset()
+        conv.say("staff.welcome", name=conv.speaker.name)
         return
     if inbound.kind is InboundKind.unknown:
-        turn.say("unsupported")
+        conv.say("unsupported")
         return
     if inbound.kind is InboundKind.button and inbound.data.startswith("task:"):
-        _task_button(turn, inbound.data)
+        _task_button(conv, inbound.data)
         return
-    if inbound.kind is InboundKind.button and inbound.data.startswith("patrol:") and turn.state.get("flow") != "patrol":
-        turn.say("staff.help")
+    if inbound.kind is InboundKind.button and inbound.data.startswith("patrol:") and conv.state.get("flow") != "patrol":
+        conv.say("staff.help")
         return
-    if inbound.kind in (InboundKind.text, InboundKind.voice) and text and _command(turn, text):
+    if inbound.kind in (InboundKind.text, InboundKind.voice) and text and _command(conv, text):
         return
-    flow = turn.state.get("flow")
+    flow = conv.state.get("flow")
     if flow == "reason":
-        _on_reason(turn)
+        _on_reason(conv)
     elif flow == "onsite":
-        _on_site(turn)
+        _on_site(conv)
     elif flow == "resolve":
-        _on_resolve(turn)
+        _on_resolve(conv)
     elif flow == "patrol":
-        patrol.on_message(turn)
+        patrol.on_message(conv)
     elif not text and inbound.kind in (InboundKind.text, InboundKind.voice):
-        turn.say("empty")
+        conv.say("empty")
     else:
-        turn.say("staff.help")
+        conv.say("staff.help")
 
 
-def _command(turn: Turn, text: str) -> bool:
+def _command(conv: Conversation, text: str) -> bool:
     if matches("cmd.help", text):
-        turn.say("staff.help")
+        conv.say("staff.help")
     elif matches("cmd.mytasks", text):
-        turn.reset()
-        my_tasks(turn)
+        conv.reset()
+        my_tasks(conv)
     elif matches("cmd.patrol", text):
-        patrol.start(turn)
+        patrol.start(conv)
     elif matches("cmd.digest", text):
-        from bot.digest import build_digest
-
-        assert turn.staff is not None
-        turn.out.extend(build_digest(turn.session, turn.staff, rt=turn.rt, lang=turn.lang))
+        conv.out.extend(digest_messages(conv.casework.digest(), conv.lang))
     elif matches("cmd.stop", text):
-        turn.reset()
-        turn.say("stopped")
-    elif try_bind(turn, text):
+        conv.reset()
+        conv.say("stopped")
+    elif try_bind(conv, text):
         pass
     elif text.startswith("/") and find_number(text) is None:
-        turn.say("unknown_command", command=text.split()[0][:30])
+        conv.say("unknown_command", command=text.split()[0][:30])
     elif (number := find_number(text)) is not None and len(text) <= len(number) + 4:
-        turn.reset()
-        show_task(turn, number)
+        conv.reset()
+        show_task(conv, number)
     else:
         return False
     return True
 
 
-def my_tasks(turn: Turn) -> None:
+def my_tasks(conv: Conversation) -> None:
     """The worker's open tasks, red first, then yellow, then green, soonest due first."""
-    assert turn.staff is not None
-    order = case(LIGHT_ORDER, value=Ticket.light, else_=3)
-    rows = turn.session.scalars(
-        select(Ticket)
-        .where(Ticket.assignee_id == turn.staff.id, Ticket.status.in_([s.value for s in OPEN_STATUSES]))
-        .order_by(order, Ticket.due_at.is_(None), Ticket.due_at, Ticket.id)
-        .limit(TASK_LIMIT)
-    ).all()
+    rows = conv.casework.my_tasks(TASK_LIMIT)
     if not rows:
-        turn.say("tasks.none")
+        conv.say("tasks.none")
         return
-    lines = [turn.t("tasks.header", count=len(rows))]
+    lines = [conv.t("tasks.header", count=len(rows))]
     for t in rows:
         lines.append(
-            turn.t(
+            conv.t(
                 "tasks.line",
-                light=turn.t(f"light.{t.light}"),
+                light=conv.t(f"light.{t.light}"),
                 number=t.number,
-                status=status_label(t.status, turn.lang),
-                category=category_name(turn.rt, t.category_code, turn.lang),
-                due=local_time(turn.rt, t.due_at),
+                status=status_label(t.status, conv.lang),
+                category=category_name(conv.city, t.category_code, conv.lang),
+                due=local_time(conv.city, t.due_at),
             )
         )
-    turn.choose("\n".join(lines), [(t.number, f"task:view:{t.number}") for t in rows])
+    conv.choose("\n".join(lines), [(t.number, f"task:view:{t.number}") for t in rows])
 
 
-def show_task(turn: Turn, number: str) -> None:
+def show_task(conv: Conversation, number: str) -> None:
     """A task card with the buttons of the moves this staff member may make now."""
-    ticket = visible_ticket(turn, number)
-    if ticket is None:
-        turn.say("ticket.not_found", number=number)
+    found = conv.casework.task(number)
+    if found is None:
+        conv.say("ticket.not_found", number=number)
         return
-    send_card(turn, ticket)
+    _send_card(conv, *found)
 
 
-def send_card(turn: Turn, ticket: Ticket, *, headline: str = "") -> None:
-    """Reply with the ticket as a card whose buttons are the staff member's allowed moves."""
-    assert turn.staff is not None
-    rt = turn.rt
-    actions = allowed_actions(snapshot(turn.session, rt, ticket), turn.actor.role, actor_id=turn.staff.id)
+def _send_card(conv: Conversation, ticket: TicketView, actions: frozenset[Action], *, headline: str = "") -> None:
     verbs = [v for v, a in VERBS.items() if a in actions]
-    if ticket.source != "patrol":
-        verbs = [v for v in verbs if v != "selfclose"]  # residents' tickets go round the loop (check, rating)
-    if ticket.assignee_id not in (None, turn.staff.id):
-        verbs = [v for v in verbs if v in ("verify",)]
-    body = turn.t(
+    body = conv.t(
         "card.body",
-        category=category_name(rt, ticket.category_code, turn.lang),
-        place=place_text(rt, ticket, turn.lang),
+        category=category_name(conv.city, ticket.category_code, conv.lang),
+        place=place_text(conv.city, ticket, conv.lang),
         text=ticket.text[:120],
-        status=status_label(ticket.status, turn.lang),
-        light=turn.t(f"light.{ticket.light}"),
-        due=local_time(rt, ticket.due_at),
+        status=status_label(ticket.status, conv.lang),
+        light=conv.t(f"light.{ticket.light}"),
+        due=local_time(conv.city, ticket.due_at),
     )
-    body += "\n" + timeline(turn, ticket)
+    body += "\n" + timeline(conv, ticket)
     if headline:
         body = headline + "\n" + body
-    turn.card(
-        turn.t("card.title", number=ticket.number),
+    conv.card(
+        conv.t("card.title", number=ticket.number),
         body,
-        [(turn.t(f"verb.{v}"), f"task:{v}:{ticket.number}") for v in verbs],
+        [(conv.t(f"verb.{v}"), f"task:{v}:{ticket.number}") for v in verbs],
     )
 
 
-def _task_button(turn: Turn, data: str) -> None:
+def _task_button(conv: Conversation, data: str) -> None:
     parts = data.split(":", 2)
     if len(parts) != 3:
-        turn.say("staff.help")
+        conv.say("staff.help")
         return
     _, verb, number = parts
-    turn.reset()
+    conv.reset()
     if verb == "view":
-        show_task(turn, number)
+        show_task(conv, number)
         return
-    if verb not in VERBS or visible_ticket(turn, number) is None:
-        turn.say("ticket.not_found", number=number)
+    if verb not in VERBS or conv.casework.ticket(number) is None:
+        conv.say("ticket.not_found", number=number)
         return
     if verb in NEEDS_REASON:
-        turn.begin("reason", "wait", verb=verb, number=number)
-        turn.say(f"reason.{verb}", number=number)
+        conv.begin("reason", "wait", verb=verb, number=number)
+        conv.say(f"reason.{verb}", number=number)
     elif verb == "onsite":
-        turn.begin("onsite", "wait", number=number)
-        turn.ask_location(turn.t("onsite.ask", number=number))
+        conv.begin("onsite", "wait", number=number)
+        conv.ask_location(conv.t("onsite.ask", number=number))
     elif verb == "resolve":
-        turn.begin("resolve", "photo", number=number)
-        turn.say("resolve.ask_photo", number=number)
+        conv.begin("resolve", "photo", number=number)
+        conv.say("resolve.ask_photo", number=number)
     elif verb == "selfclose":
-        patrol.begin_self_close(turn, number)
+        patrol.begin_self_close(conv, number)
     else:
-        act(turn, number, VERBS[verb])
+        act(conv, number, VERBS[verb])
 
 
-def act(turn: Turn, number: str, action: Action, *, reason: str | None = None) -> Ticket | None:
+def act(conv: Conversation, number: str, action: Action, *, reason: str | None = None) -> None:
     """Make one move and reply with the updated card, or with the refusal."""
     try:
-        with turn.session.begin_nested():  # a refused step is taken back alone
-            ticket = load_ticket(turn.session, number, lock=True)
-            apply_action(turn.session, turn.rt, ticket, action, turn.actor, reason=reason)
+        ticket, actions = conv.casework.act(number, action, reason=reason)
     except DomainError as exc:
-        turn.say("action.refused", reason=str(exc))
-        return None
-    send_card(turn, ticket, headline=turn.t(f"done.{action.value}", number=number))
-    return ticket
-
-
-def _on_reason(turn: Turn) -> None:
-    verb, number = turn.data.get("verb", ""), turn.data.get("number", "")
-    if not turn.text:
-        turn.say(f"reason.{verb}", number=number)
+        conv.say("action.refused", reason=str(exc))
         return
-    reason = turn.text
-    turn.reset()
-    act(turn, number, VERBS[verb], reason=reason)
+    _send_card(conv, ticket, actions, headline=conv.t(f"done.{action.value}", number=number))
 
 
-def _on_site(turn: Turn) -> None:
-    number = turn.data.get("number", "")
-    inbound = turn.inbound
+def _on_reason(conv: Conversation) -> None:
+    verb, number = conv.data.get("verb", ""), conv.data.get("number", "")
+    if not conv.text:
+        conv.say(f"reason.{verb}", number=number)
+        return
+    reason = conv.text
+    conv.reset()
+    act(conv, number, VERBS[verb], reason=reason)
+
+
+def _on_site(conv: Conversation) -> None:
+    number = conv.data.get("number", "")
+    inbound = conv.inbound
     if inbound.kind is not InboundKind.location or inbound.lon is None or inbound.lat is None:
-        turn.ask_location(turn.t("onsite.ask", number=number))
+        conv.ask_location(conv.t("onsite.ask", number=number))
         return
-    ticket = visible_ticket(turn, number)
+    ticket = conv.casework.ticket(number)
     if ticket is None:
-        turn.reset()
-        turn.say("ticket.not_found", number=number)
+        conv.reset()
+        conv.say("ticket.not_found", number=number)
         return
-    here = turn.rt.grid_of(turn.rt.grids.locate(inbound.lon, inbound.lat))
-    if ticket.grid_code is not None and here != ticket.grid_code:
-        turn.ask_location(turn.t("onsite.wrong_place", number=number))
+    here = conv.casework.locate(lon=inbound.lon, lat=inbound.lat)
+    if ticket.grid_code is not None and here.grid_code != ticket.grid_code:
+        conv.ask_location(conv.t("onsite.wrong_place", number=number))
         return
-    turn.reset()
-    act(turn, number, Action.start, reason=None)
+    conv.reset()
+    act(conv, number, Action.start, reason=None)
 
 
-def _on_resolve(turn: Turn) -> None:
-    number, step = turn.data.get("number", ""), turn.state.get("step")
+def _on_resolve(conv: Conversation) -> None:
+    number, step = conv.data.get("number", ""), conv.state.get("step")
     if step == "photo":
-        if turn.inbound.kind is not InboundKind.image:
-            turn.say("resolve.ask_photo", number=number)
+        if conv.inbound.kind is not InboundKind.image:
+            conv.say("resolve.ask_photo", number=number)
             return
-        if add_photo(turn, number, stage="resolved"):
-            turn.state["step"] = "note"
-            turn.say("resolve.ask_note")
+        if add_photo(conv, number, stage="resolved"):
+            conv.state["step"] = "note"
+            conv.say("resolve.ask_note")
         return
-    if not turn.text:
-        turn.say("resolve.ask_note")
+    if not conv.text:
+        conv.say("resolve.ask_note")
         return
-    note = turn.text
-    turn.reset()
-    act(turn, number, Action.resolve, reason=note)
+    note = conv.text
+    conv.reset()
+    act(conv, number, Action.resolve, reason=note)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import Person, Staff, Ticket
 from backend.runtime import Runtime
 from backend.services.actors import ActorContext
-from backend.services.intake import ReportIn, submit_report
+from backend.services.intake import ReportIn, create_ticket
 from backend.services.people import resident_actor, resident_for, staff_actor
 
 GRID = "LC010101"  # 丰产路社区第一网格, gridworker GW001, community LC0101, street LC01
@@ -56,13 +56,15 @@ def report(session: Session, runtime: Runtime, resident: Callable[[str], Person]
         **kw: object,
     ) -> Ticket:
         person = resident(openid)
-        return submit_report(
+        _ticket = create_ticket(
             session,
             runtime,
             ReportIn(
                 text=text, channel="wechat", reporter_id=person.id, lon=lon, lat=lat, category_code=category, **kw
             ),
         )  # type: ignore[arg-type]
+        session.commit()
+        return _ticket
 
     return make
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from backend.db.models import Notification, Staff, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed
-from backend.services.intake import ReportIn, submit_report
+from backend.services.intake import ReportIn, create_ticket
 from tests.backend.conftest import GRID
 
 
@@ -65,7 +65,7 @@ def test_empty_report_is_refused_and_stores_nothing(session, runtime, resident):
     person = resident("o_empty")
     before = session.scalar(select(func.count(Ticket.id)))
     with pytest.raises(GuardFailed):
-        submit_report(session, runtime, ReportIn(text="   ", channel="wechat", reporter_id=person.id))
+        create_ticket(session, runtime, ReportIn(text="   ", channel="wechat", reporter_id=person.id))
     assert session.scalar(select(func.count(Ticket.id))) == before
 
 

@@ -10,10 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import Staff, Ticket
 from backend.ports import FrozenClock
 from backend.runtime import Runtime
-from backend.services.intake import ReportIn, submit_report
+from backend.services.digest import digest_counts
+from backend.services.intake import ReportIn, create_ticket
 from backend.services.people import resident_for
 from bot.console.inbox import bind_console_staff
-from bot.digest import build_digest
+from bot.digest import digest_messages
 from bot.engine import ConversationEngine
 from bot.messages import Inbound, InboundKind
 
@@ -24,7 +25,7 @@ def _tickets_for_gw001(session: Session, runtime: Runtime, lights: list[str]) ->
     person = resident_for(session, channel="console", external_id="resident-lights")
     numbers = []
     for i, light in enumerate(lights):
-        ticket = submit_report(
+        ticket = create_ticket(
             session,
             runtime,
             ReportIn(
@@ -36,6 +37,7 @@ def _tickets_for_gw001(session: Session, runtime: Runtime, lights: list[str]) ->
                 category_code="garbage_piling",
             ),
         )
+        session.commit()
         ticket.light = light
         ticket.due_at = runtime.clock.now() + timedelta(hours=i)
         numbers.append(ticket.number)
@@ -59,7 +61,7 @@ def test_digest_counts_lights_and_lists_the_overdue(runtime: Runtime, session_fa
         _, red, _ = _tickets_for_gw001(session, runtime, ["green", "red", "yellow"])
         staff = session.scalar(select(Staff).where(Staff.code == "GW001"))
         assert staff is not None
-        (message,) = build_digest(session, staff, rt=runtime)
+        (message,) = digest_messages(digest_counts(session, staff, runtime.clock.now()), "zh")
     assert "待办 3 件：红灯 1、黄灯 1、绿灯 1" in message.text
     assert red in message.text and [b.data for b in message.buttons] == [f"task:view:{red}"]
 
@@ -68,7 +70,7 @@ def test_digest_of_a_worker_with_nothing_open(runtime: Runtime, session_factory:
     with session_factory() as session:
         staff = session.scalar(select(Staff).where(Staff.code == "GW006"))
         assert staff is not None
-        (message,) = build_digest(session, staff, rt=runtime)
+        (message,) = digest_messages(digest_counts(session, staff, runtime.clock.now()), "zh")
     assert "待办 0 件" in message.text and "暂无待办" in message.text and not message.buttons
 
 

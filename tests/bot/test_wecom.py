@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ChannelIdentity, Notification, Staff, Ticket
 from backend.runtime import Runtime
-from backend.services.intake import ReportIn, submit_report
+from backend.services.intake import ReportIn, create_ticket
 from backend.services.notify import ticket_payload
 from backend.services.people import resident_for
 from backend.workers.channels import BlockedError
@@ -152,7 +152,7 @@ def test_a_card_button_press_accepts_the_task(
 ) -> None:
     with session_factory() as session:
         person = resident_for(session, channel="wechat", external_id="oRESIDENT_wecom")
-        ticket = submit_report(
+        ticket = create_ticket(
             session,
             chat_runtime,
             ReportIn(
@@ -164,6 +164,7 @@ def test_a_card_button_press_accepts_the_task(
                 category_code="garbage_piling",
             ),
         )
+        session.commit()
         number, status = ticket.number, ticket.status
         payload = ticket_payload(ticket)
     assert status == "dispatched"

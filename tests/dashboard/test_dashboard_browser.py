@@ -31,7 +31,7 @@ from backend.db.models import CategoryCorrection, Ticket
 from backend.db.session import make_engine, make_session_factory
 from backend.ports import FrozenClock
 from backend.runtime import Runtime
-from backend.services.intake import ReportIn, submit_report
+from backend.services.intake import ReportIn, create_ticket
 from backend.services.people import resident_for
 from backend.services.reference import sync_reference, sync_staff
 from backend.services.sla_job import run_sla_tick
@@ -98,7 +98,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, base_runtime: Runtime, city: 
     with factory() as session:
         person = resident_for(session, channel="wechat", external_id="o_browser")
         session.commit()
-        unclassified = submit_report(
+        unclassified = create_ticket(
             session,
             rt,
             ReportIn(
@@ -109,7 +109,8 @@ def live(tmp_path_factory: pytest.TempPathFactory, base_runtime: Runtime, city: 
                 lat=POINT[1],
             ),
         )
-        dispatched = submit_report(
+        session.commit()
+        dispatched = create_ticket(
             session,
             rt,
             ReportIn(
@@ -120,6 +121,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, base_runtime: Runtime, city: 
                 category_code="street_lights",
             ),
         )
+        session.commit()
         numbers = unclassified.number, dispatched.number
         assert (unclassified.status, dispatched.status) == ("submitted", "dispatched")
     app = create_app(rt, factory)

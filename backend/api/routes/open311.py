@@ -29,7 +29,7 @@ from backend.domain.tickets import OPEN_STATUSES
 from backend.logging_setup import mask_pii
 from backend.runtime import Runtime
 from backend.services.actors import SYSTEM
-from backend.services.intake import ReportIn, submit_report
+from backend.services.intake import ReportIn, create_ticket
 from backend.services.queries import TicketFilter, filtered
 
 logger = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ async def create_request(fmt: str, request: Request, session: SessionDep, rt: Ru
         if not description:
             raise Open311Error(400, "description is required")
         try:
-            ticket = submit_report(
+            ticket = create_ticket(
                 session,
                 rt,
                 ReportIn(
@@ -240,6 +240,7 @@ async def create_request(fmt: str, request: Request, session: SessionDep, rt: Ru
                     category_code=code,
                 ),
             )
+            session.commit()
         except DomainError as exc:
             session.rollback()
             raise Open311Error(400, exc.message) from exc

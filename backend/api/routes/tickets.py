@@ -29,7 +29,7 @@ from backend.domain.tickets import Action, allowed_actions
 from backend.services import attachments as photos
 from backend.services.access import check_may_act
 from backend.services.corrections import correct_category
-from backend.services.intake import ReportIn, submit_report
+from backend.services.intake import ReportIn, create_ticket
 from backend.services.queries import TicketFilter, list_tickets
 from backend.services.workflow import comment, followers_of, load_ticket, perform_action, reassign, snapshot
 
@@ -84,7 +84,7 @@ def list_(
 @router.post("", response_model=TicketPublic, status_code=status.HTTP_201_CREATED)
 def create(ticket_in: TicketCreate, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) -> TicketPublic:
     """Register a report taken by staff (a hotline call, a walk-in, a patrol finding)."""
-    ticket = submit_report(
+    ticket = create_ticket(
         session,
         rt,
         ReportIn(
@@ -100,6 +100,7 @@ def create(ticket_in: TicketCreate, session: SessionDep, rt: RuntimeDep, actor: 
         ),
         actor=actor,
     )
+    session.commit()
     return to_public(ticket, _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
 
 

@@ -1,37 +1,36 @@
-"""What one dialogue turn works with: the inbound message, who sent it, their state, the replies."""
+"""What a dialogue step works with: the inbound message, who sent it, their state, the backend, the replies."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.orm import Session
-
-from backend.db.models import Person, Staff
-from backend.runtime import Runtime
-from backend.services.actors import ActorContext
-from backend.services.people import resident_actor, staff_actor
+from backend.cityconfig import CityConfig
+from backend.domain.errors import DomainError
+from backend.settings import Settings
+from backend.usecases.casework import Casework
+from backend.usecases.views import Speaker, StaffView
 from bot.catalogue import t
 from bot.messages import Button, Inbound, Outbound, OutboundKind
 
 
 @dataclass
-class Turn:
-    """One turn of a dialogue; flows read `inbound` and `state`, and append to `out`."""
+class Conversation:
+    """One message of a dialogue; flows read `inbound` and `state`, call `casework`, and append to `out`."""
 
-    session: Session
-    rt: Runtime
     inbound: Inbound
-    person: Person
-    staff: Staff | None
+    speaker: Speaker
+    casework: Casework
+    city: CityConfig
+    settings: Settings
     lang: str
     state: dict[str, Any]
     out: list[Outbound] = field(default_factory=list)
 
     @property
-    def actor(self) -> ActorContext:
-        """The acting context: the staff member, or the resident."""
-        return staff_actor(self.staff) if self.staff is not None else resident_actor(self.person)
+    def staff(self) -> StaffView | None:
+        """The staff member speaking, or None for a resident."""
+        return self.speaker.staff
 
     @property
     def text(self) -> str:
@@ -49,6 +48,10 @@ class Turn:
     def say_text(self, text: str) -> None:
         """Reply with a text built from catalogue pieces."""
         self.out.append(Outbound.say(text))
+
+    def refuse(self, error: DomainError) -> None:
+        """Reply with why the backend refused, in the user's language."""
+        self.say_text(str(error))
 
     def choose(self, text: str, buttons: list[tuple[str, str]]) -> None:
         """Reply with a text and buttons given as (label, data) pairs."""
@@ -68,7 +71,10 @@ class Turn:
         """Reply with a task card."""
         self.out.append(
             Outbound(
-                OutboundKind.card, title=title, text=text, buttons=tuple(Button(label, data) for label, data in buttons)
+                OutboundKind.card,
+                title=title,
+                text=text,
+                buttons=tuple(Button(label, data) for label, data in buttons),
             )
         )
 

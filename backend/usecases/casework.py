@@ -1,0 +1,337 @@
+"""The use cases a chat dialogue calls, bound to one turn: report, follow up, rate, work a task, patrol.
+
+Each call is a savepoint in the turn's transaction: a refused call (a DomainError) is taken back alone
+and the rest of the turn still commits. Calls return views, never rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session
+
+from backend.db.models import Person, Staff, Ticket, TicketEvent
+from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
+from backend.domain.roles import Role
+from backend.domain.tickets import OPEN_STATUSES, Action
+from backend.runtime import Runtime
+from backend.services.access import can_see, visible_tickets
+from backend.services.actors import ActorContext
+from backend.services.attachments import ALLOWED_TYPES, check_photo, store_photo
+from backend.services.binding import redeem
+from backend.services.digest import digest_counts
+from backend.services.feedback import rate
+from backend.services.intake import Assessment, Placement, ReportIn, assess, create_ticket, locate, open_duplicates
+from backend.services.placement import place_ticket
+from backend.services.workflow import apply_action, available_actions, followers_of, load_ticket
+from backend.usecases.views import Speaker, StaffView, TicketView
+
+LIGHT_ORDER = {"red": 0, "yellow": 1, "green": 2}
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An open ticket a new report likely repeats."""
+
+    number: str
+    text: str
+
+
+class Casework:
+    """The backend as one chat turn sees it: use cases on behalf of the speaker."""
+
+    def __init__(self, session: Session, runtime: Runtime, speaker: Speaker, *, channel: str, user_id: str) -> None:
+        self._session = session
+        self._runtime = runtime
+        self.speaker = speaker
+        self.channel = channel
+        self._user_id = user_id
+        staff = speaker.staff
+        self._actor = (
+            ActorContext(role=Role.resident, person_id=speaker.person_id, name=speaker.name)
+            if staff is None
+            else ActorContext(
+                role=Role(staff.role),
+                person_id=speaker.person_id,
+                staff_id=staff.id,
+                scope_code=staff.scope_code,
+                name=speaker.name,
+            )
+        )
+
+    # -- analysing a message -------------------------------------------------------------------------------
+
+    def assess(self, text: str, *, lon: float | None = None, lat: float | None = None) -> Assessment:
+        """Classify, place and check the urgency of a message once; the speaker's home is the last resort."""
+        return assess(self._runtime, text, lon=lon, lat=lat, home_area=self.speaker.home_area_code)
+
+    def locate(
+        self,
+        *,
+        text: str | None = None,
+        lon: float | None = None,
+        lat: float | None = None,
+        area_code: str | None = None,
+    ) -> Placement:
+        """Where a pin, a picked area or a typed place is (no home fallback: the speaker said where)."""
+        return locate(self._runtime, text=text, lon=lon, lat=lat, area_code=area_code)
+
+    def duplicate_of(self, assessment: Assessment) -> Duplicate | None:
+        """The open ticket this report most likely repeats, if any."""
+        found = open_duplicates(
+            self._session,
+            self._runtime,
+            text=assessment.text,
+            grid_code=assessment.place.grid_code,
+            category_code=assessment.category_code,
+        )
+        return Duplicate(found[0][0].number, found[0][0].text) if found else None
+
+    # -- reporting -----------------------------------------------------------------------------------------
+
+    def stash_photo(self, data: bytes) -> str:
+        """Keep a photo sent before its report exists; the file name to attach later. Raises GuardFailed."""
+        settings = self._runtime.settings
+        mime = check_photo(data, max_bytes=settings.upload_max_bytes)
+        name = f"{hashlib.sha256(data).hexdigest()}.{ALLOWED_TYPES[mime]}"
+        settings.upload_dir.mkdir(parents=True, exist_ok=True)
+        path = settings.upload_dir / name
+        if not path.exists():
+            tmp = path.with_suffix(".part")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        return name
+
+    def report(
+        self,
+        assessment: Assessment,
+        *,
+        lon: float | None = None,
+        lat: float | None = None,
+        location_text: str | None = None,
+        photos: list[str] | tuple[str, ...] = (),
+        merge_into: str | None = None,
+        urgent: bool | None = None,
+        source: str = "resident",
+    ) -> TicketView:
+        """Store a report as a ticket (routed and dispatched when it can be), with its photos; optionally merged."""
+        with self._session.begin_nested():
+            report = ReportIn(
+                text=assessment.text,
+                channel=self.channel,
+                reporter_id=self.speaker.person_id,
+                lon=lon,
+                lat=lat,
+                location_text=location_text,
+                urgent=urgent,
+                source=source,
+            )
+            ticket = create_ticket(
+                self._session,
+                self._runtime,
+                report,
+                assessment=assessment,
+                actor=self._actor,
+                dispatch=merge_into is None,
+            )
+            for name in photos:
+                path = self._runtime.settings.upload_dir / name
+                if path.exists():
+                    self._store_photo(ticket, path.read_bytes(), stage="report")
+            if merge_into:
+                primary = load_ticket(self._session, merge_into)
+                apply_action(
+                    self._session,
+                    self._runtime,
+                    ticket,
+                    Action.merge,
+                    self._actor,
+                    merge_into=primary,
+                    reason="反映人同意合并跟进",
+                )
+        return self._view(ticket)
+
+    def place_urgent(
+        self, number: str, *, lon: float | None = None, lat: float | None = None, label: str | None = None
+    ) -> TicketView | None:
+        """Give an urgent ticket sent without a place its place and dispatch it; None if the place is unknown."""
+        with self._session.begin_nested():
+            ticket = load_ticket(self._session, number, lock=True)
+            placed = place_ticket(
+                self._session, self._runtime, ticket, self._actor, lon=lon, lat=lat, location_text=label
+            )
+        return self._view(ticket) if placed else None
+
+    # -- following up --------------------------------------------------------------------------------------
+
+    def ticket(self, number: str) -> TicketView | None:
+        """A ticket the speaker may see, or None."""
+        ticket = self._visible(number)
+        return self._view(ticket) if ticket is not None else None
+
+    def my_tickets(self, limit: int) -> list[TicketView]:
+        """The speaker's latest tickets (reported or followed)."""
+        rows = self._session.scalars(
+            select(Ticket)
+            .where(visible_tickets(self._actor))
+            .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+            .limit(limit)
+        ).all()
+        return [self._view(t) for t in rows]
+
+    def cancel(self, number: str) -> TicketView:
+        """Withdraw the speaker's own report while nobody has taken it on. Raises DomainError."""
+        with self._session.begin_nested():
+            ticket = load_ticket(self._session, number, lock=True)
+            apply_action(self._session, self._runtime, ticket, Action.cancel, self._actor, reason="反映人撤回")
+        return self._view(ticket)
+
+    def comment(self, number: str, note: str) -> None:
+        """A resident's note on their own ticket's timeline. Raises DomainError."""
+        with self._session.begin_nested():
+            ticket = load_ticket(self._session, number)
+            if ticket.reporter_id != self.speaker.person_id:
+                raise PermissionDenied("只有反映人本人可以补充")
+            self._session.add(
+                TicketEvent(
+                    ticket_id=ticket.id,
+                    at=self._runtime.clock.now(),
+                    actor_id=self.speaker.person_id,
+                    actor_role=Role.resident.value,
+                    action="comment",
+                    from_status=ticket.status,
+                    to_status=ticket.status,
+                    note=note[:2000],
+                )
+            )
+
+    def add_photo(self, number: str, data: bytes, *, stage: str = "report") -> None:
+        """Store a photo on a ticket. Raises DomainError (not found, too large, not an image)."""
+        with self._session.begin_nested():
+            ticket = load_ticket(self._session, number)
+            self._store_photo(ticket, data, stage=stage)
+
+    def rate(self, number: str, score: str, comment: str | None) -> TicketView:
+        """Record the reporter's rating (a dissatisfied one may reopen the ticket). Raises DomainError."""
+        with self._session.begin_nested():
+            ticket = rate(self._session, self._runtime, number, self._actor, score=score, comment=comment)
+        return self._view(ticket)
+
+    def set_home(self, place: Placement, text: str) -> str:
+        """Bind the speaker's home address to a placed area; the stored wording."""
+        if place.grid_code is None or place.area_code is None:
+            raise GuardFailed("无法确定这个地址所在的网格")
+        person = self._session.get(Person, self.speaker.person_id)
+        if person is None:
+            raise NotFound("反映人不存在")
+        person.home_area_code = place.area_code
+        person.home_text = text[:300]
+        self._session.flush()
+        return person.home_text
+
+    # -- staff work ----------------------------------------------------------------------------------------
+
+    def bind_staff(self, code: str) -> StaffView:
+        """Bind this chat account to the staff member of a one-time code. Raises DomainError."""
+        with self._session.begin_nested():
+            staff = redeem(self._session, self.channel, self._user_id, code, self._runtime.clock.now())
+        return StaffView.of(staff)
+
+    def my_tasks(self, limit: int) -> list[TicketView]:
+        """The staff member's open tasks, red first, then yellow, then green, soonest due first."""
+        staff = self._staff
+        order = case(LIGHT_ORDER, value=Ticket.light, else_=3)
+        rows = self._session.scalars(
+            select(Ticket)
+            .where(Ticket.assignee_id == staff.id, Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+            .order_by(order, Ticket.due_at.is_(None), Ticket.due_at, Ticket.id)
+            .limit(limit)
+        ).all()
+        return [self._view(t) for t in rows]
+
+    def task(self, number: str) -> tuple[TicketView, frozenset[Action]] | None:
+        """A ticket the staff member may see, with the moves they may make on it now; None if not visible."""
+        ticket = self._visible(number)
+        if ticket is None:
+            return None
+        return self._view(ticket), available_actions(self._session, self._runtime, ticket, self._actor)
+
+    def act(self, number: str, action: Action, *, reason: str | None = None) -> tuple[TicketView, frozenset[Action]]:
+        """Make one move on a ticket; the ticket after it and the moves open next. Raises DomainError."""
+        with self._session.begin_nested():
+            ticket = load_ticket(self._session, number, lock=True)
+            apply_action(self._session, self._runtime, ticket, action, self._actor, reason=reason)
+        return self._view(ticket), available_actions(self._session, self._runtime, ticket, self._actor)
+
+    def patrol_report(
+        self,
+        assessment: Assessment,
+        category_code: str,
+        *,
+        lon: float | None = None,
+        lat: float | None = None,
+        label: str | None = None,
+        photos: list[str] | tuple[str, ...] = (),
+    ) -> TicketView:
+        """A finding of the speaker's patrol, in their grid unless they dropped a pin."""
+        staff = self._staff
+        in_own_grid = staff.role == Role.gridworker.value and lon is None
+        place = self.locate(area_code=staff.scope_code) if in_own_grid else assessment.place
+        return self.report(
+            assessment.with_category(category_code).with_place(place),
+            lon=lon,
+            lat=lat,
+            location_text=label,
+            photos=photos,
+            source="patrol",
+        )
+
+    def may_self_close(self, number: str) -> bool:
+        """Whether the speaker may close this ticket themselves (自办自结) now."""
+        found = self.task(number)
+        return found is not None and Action.self_close in found[1]
+
+    def digest(self) -> dict[str, Any]:
+        """The staff member's figures for the daily digest."""
+        return digest_counts(self._session, self._staff, self._runtime.clock.now())
+
+    # -- helpers -------------------------------------------------------------------------------------------
+
+    @property
+    def _staff(self) -> Staff:
+        if self.speaker.staff is None:
+            raise PermissionDenied("只有工作人员可以这样做")
+        staff = self._session.get(Staff, self.speaker.staff.id)
+        assert staff is not None
+        return staff
+
+    def _visible(self, number: str) -> Ticket | None:
+        try:
+            ticket = load_ticket(self._session, number)
+        except NotFound:
+            return None
+        if not can_see(self._actor, ticket, follower_ids=followers_of(self._session, ticket)):
+            return None
+        return ticket
+
+    def _store_photo(self, ticket: Ticket, data: bytes, *, stage: str) -> None:
+        settings = self._runtime.settings
+        store_photo(
+            self._session,
+            upload_dir=settings.upload_dir,
+            ticket=ticket,
+            data=data,
+            stage=stage,
+            uploaded_by=self.speaker.person_id,
+            max_bytes=settings.upload_max_bytes,
+        )
+
+    def _view(self, ticket: Ticket) -> TicketView:
+        merged_into = None
+        if ticket.merged_into_id is not None:
+            primary = self._session.get(Ticket, ticket.merged_into_id)
+            merged_into = primary.number if primary is not None else None
+        return TicketView.of(ticket, self.speaker, merged_into=merged_into)

@@ -1,0 +1,241 @@
+"""One chat message, one transaction: the sender, their dialogue state, the delivery record, the replies.
+
+The bot hands `ConversationStore.run` a message and a function that answers it. Everything the answer
+does through `Casework` (tickets, photos, ratings …), the dialogue state, the dedupe record of the delivery
+and the replies queued for the outbox commit together, so a failed turn stores nothing and a resident
+never misses the ticket number of a stored report.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
+
+from backend.db.models import ConversationState, InboundMessage, Notification, Person
+from backend.domain.notifications import NoticeKind
+from backend.services.people import identity_of, new_resident
+from backend.usecases import Backend
+from backend.usecases.casework import Casework
+from backend.usecases.views import Speaker
+
+logger = logging.getLogger(__name__)
+
+# Keys of the dialogue state that survive an idle expiry (preferences, not a half-finished dialogue).
+STICKY_KEYS = ("last_ticket", "throttle")
+
+
+class BackendUnavailable(Exception):
+    """The database could not be reached: nothing of the turn was stored; the message should come again."""
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    """What the backend needs to know of an inbound chat message to open its turn."""
+
+    channel: str
+    user_id: str
+    display_name: str = ""
+    language: str = "zh"
+    language_given: bool = False
+    delivery_key: str | None = None  # the platform's message id: a second delivery gets the stored reply
+    unfollow: bool = False
+
+
+@dataclass
+class TurnContext:
+    """What the answering function works with."""
+
+    speaker: Speaker
+    state: dict[str, Any]
+    expired: bool
+    casework: Casework
+    now: datetime
+
+
+@dataclass(frozen=True)
+class TurnAnswer:
+    """What the answering function returns: the replies (JSON), those to queue in the outbox, the new state."""
+
+    replies: dict[str, Any]
+    queued: dict[str, Any] | None
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """The stored replies of a turn (JSON); `duplicate` when this delivery was answered before."""
+
+    replies: dict[str, Any] | None
+    duplicate: bool = False
+    failed: bool = False
+
+
+Answer = Callable[[TurnContext], TurnAnswer]
+
+
+class ConversationStore:
+    """Runs chat turns, each in one transaction of its own."""
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        bind = backend.session_factory.kw.get("bind")
+        # SQLite allows one writer and a turn reads before it writes: turns on one file take turns
+        # within a process (PostgreSQL needs no such thing).
+        is_sqlite = bind is not None and bind.dialect.name == "sqlite"
+        self._serial = _sqlite_lock(str(bind.engine.url)) if is_sqlite else None
+
+    def run(self, message: ChatMessage, answer: Answer) -> TurnOutcome:
+        """Answer one message at most once per delivery key; raises BackendUnavailable when the database is down.
+
+        A delivery arriving while the first copy is being answered waits for it (PostgreSQL's unique index,
+        SQLite's write lock) and gets the same stored reply.
+        """
+        for attempt in (1, 2):
+            with self._serial or nullcontext(), self.backend.session_factory() as session:
+                try:
+                    return self._attempt(session, message, answer)
+                except IntegrityError:
+                    session.rollback()
+                    if attempt == 1:
+                        # Another process inserted the same row (say, a new sender's identity) since this
+                        # turn began; a second try sees it.
+                        logger.info("conversation turn on %s met a concurrent insert; trying again", message.channel)
+                        continue
+                    logger.exception("conversation turn failed on %s", message.channel)
+                except (OperationalError, InterfaceError) as exc:
+                    reason = str(exc.orig or exc).splitlines()[0][:200]
+                    logger.warning("conversation turn on %s: database unavailable: %s", message.channel, reason)
+                    session.rollback()
+                    raise BackendUnavailable(reason) from exc
+                except Exception:
+                    logger.exception("conversation turn failed on %s", message.channel)
+                    session.rollback()
+        return TurnOutcome(replies=None, failed=True)
+
+    def _attempt(self, session: Session, message: ChatMessage, answer: Answer) -> TurnOutcome:
+        if self._serial is not None:
+            # Take SQLite's write lock before the turn's first read: a deferred transaction that
+            # reads, then writes, fails at once ("database is locked") if another writer got in.
+            session.execute(_SQLITE_WRITE_LOCK)
+        delivery = None
+        if message.delivery_key is not None:
+            delivery = _record_delivery(session, message, self.backend.runtime.clock.now())
+            if delivery is None:
+                logger.info("duplicate delivery %s/%s", message.channel, message.delivery_key)
+                stored = session.scalar(
+                    select(InboundMessage.reply).where(
+                        InboundMessage.channel == message.channel, InboundMessage.message_key == message.delivery_key
+                    )
+                )
+                return TurnOutcome(replies=stored, duplicate=True)
+        now = self.backend.runtime.clock.now()
+        if message.unfollow:
+            _save_state(session, message, {}, now)
+            replies: dict[str, Any] = {"messages": []}
+        else:
+            person = _sender(session, message, now)
+            state, expired = _load_state(
+                session, message, now, idle_minutes=self.backend.runtime.settings.session_idle_minutes
+            )
+            speaker = Speaker.of(person)
+            casework = Casework(
+                session, self.backend.runtime, speaker, channel=message.channel, user_id=message.user_id
+            )
+            result = answer(TurnContext(speaker=speaker, state=state, expired=expired, casework=casework, now=now))
+            _save_state(session, message, result.state, self.backend.runtime.clock.now())
+            replies = result.replies
+            if result.queued:
+                session.add(
+                    Notification(
+                        key=f"{message.channel}:reply:{message.delivery_key or uuid.uuid4().hex}"[:200],
+                        person_id=person.id,
+                        channel=message.channel,
+                        external_id=message.user_id,
+                        kind=NoticeKind.chat_reply.value,
+                        payload=result.queued,
+                    )
+                )
+        if delivery is not None:
+            delivery.reply = replies
+        session.commit()
+        return TurnOutcome(replies=replies)
+
+
+def _record_delivery(session: Session, message: ChatMessage, now: datetime) -> InboundMessage | None:
+    """The dedupe row of this delivery, flushed; None if the message id was seen before."""
+    assert message.delivery_key is not None
+    delivery = InboundMessage(channel=message.channel, message_key=message.delivery_key, reply=None, created_at=now)
+    session.add(delivery)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        return None
+    return delivery
+
+
+def _sender(session: Session, message: ChatMessage, now: datetime) -> Person:
+    """The person behind the chat identity, created as a resident on first contact."""
+    identity = identity_of(session, channel=message.channel, external_id=message.user_id)
+    if identity is None:
+        return new_resident(
+            session,
+            channel=message.channel,
+            external_id=message.user_id,
+            name=message.display_name,
+            language=message.language,
+        )
+    identity.last_inbound_at = now
+    if message.language_given and identity.language != message.language:
+        identity.language = message.language
+    return identity.person
+
+
+def _load_state(
+    session: Session, message: ChatMessage, now: datetime, *, idle_minutes: int
+) -> tuple[dict[str, Any], bool]:
+    """The stored dialogue state, and whether a dialogue in progress expired (its steps are then dropped)."""
+    row = session.get(ConversationState, (message.channel, message.user_id))
+    if row is None:
+        return {}, False
+    state = dict(row.state or {})
+    if state.get("flow") and row.updated_at + timedelta(minutes=idle_minutes) < now:
+        return {k: state[k] for k in STICKY_KEYS if k in state}, True
+    return state, False
+
+
+def _save_state(session: Session, message: ChatMessage, state: dict[str, Any], now: datetime) -> None:
+    """Store the state (a new dict so the JSON column sees the change)."""
+    row = session.get(ConversationState, (message.channel, message.user_id))
+    if row is None:
+        session.add(
+            ConversationState(channel=message.channel, external_id=message.user_id, state=dict(state), updated_at=now)
+        )
+    else:
+        row.state = dict(state)
+        row.updated_at = now
+        # Set explicitly even when unchanged, or the column's onupdate (the wall clock) would win.
+        flag_modified(row, "updated_at")
+        flag_modified(row, "state")
+    session.flush()
+
+
+_SQLITE_WRITE_LOCK = text("UPDATE conversation_states SET channel = channel WHERE 0")
+_SQLITE_LOCKS: dict[str, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _sqlite_lock(url: str) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _SQLITE_LOCKS.setdefault(url, threading.Lock())
