@@ -1,4 +1,4 @@
-"""The composition root: settings → engine → runtime → the FastAPI app with every channel mounted."""
+"""The composition root: settings → backend → the FastAPI app with every channel mounted."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import logging
 from fastapi import FastAPI
 
 from backend.api.app import create_app
-from backend.db.session import make_engine, make_session_factory
-from backend.runtime import Runtime, build_runtime
+from backend.runtime import Runtime
 from backend.settings import Settings, get_settings
+from backend.usecases.operations import open_backend
 from bot.adapters import mount_channels
 from bot.console.web import router as simulator_router
 from bot.engine import ConversationEngine
@@ -20,13 +20,10 @@ logger = logging.getLogger(__name__)
 def build_app(settings: Settings | None = None, runtime: Runtime | None = None) -> FastAPI:
     """The whole service as one ASGI app: staff API, dashboard, Open311, chat webhooks, simulator."""
     settings = settings or get_settings()
-    runtime = runtime or build_runtime(settings)
-    db_engine = make_engine(settings.database_url)
-    session_factory = make_session_factory(db_engine)
-    app = create_app(runtime, session_factory)
-    conversations = ConversationEngine(runtime, session_factory)
-    mount_channels(app, runtime, session_factory, conversations)
+    backend = open_backend(settings, runtime=runtime)
+    app = create_app(backend.runtime, backend.session_factory)
+    conversations = ConversationEngine(backend.runtime, backend.session_factory)
+    mount_channels(app, backend.runtime, backend.session_factory, conversations)
     app.include_router(simulator_router)
-    app.state.engine = db_engine
     app.state.conversation_engine = conversations
     return app

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import secrets
 import tempfile
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from backend.cityconfig import ConfigError, load_city_config
+from backend.cityconfig import CityConfig, ConfigError, load_city_config
 from backend.settings import get_settings
 
 cli = typer.Typer(help="gridbot — chat-first grid-based community governance (网格化治理).", no_args_is_help=True)
@@ -22,17 +21,11 @@ console = Console()
 DEMO_PASSWORD = "gridbot-demo"
 
 
-def _session_factory():  # type: ignore[no-untyped-def]
-    from backend.db.session import make_engine, make_session_factory
-
-    return make_session_factory(make_engine(get_settings().database_url))
-
-
 def _city(
     config_dir: Path | None = None,
-    city_file: str = "demo_city.geojson",  # type: ignore[no-untyped-def]
+    city_file: str = "demo_city.geojson",
     staff_file: str = "staff.csv",
-):
+) -> CityConfig:
     try:
         return load_city_config(config_dir or get_settings().config_dir, city_file, staff_file)
     except ConfigError as exc:
@@ -49,24 +42,20 @@ def _configure_logging(level: str) -> None:
 @db_cli.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
     """Migrate the database to the latest schema."""
-    from backend.db.migrate import upgrade
+    from backend.usecases.operations import upgrade_database
 
-    upgrade(get_settings().database_url, revision)
+    upgrade_database(get_settings(), revision)
     console.print(f"database at {revision}")
 
 
 @cli.command("load-demo")
 def load_demo() -> None:
     """Load the demo city: departments, categories, areas and staff (demo passwords in development)."""
-    from backend.services.reference import sync_reference, sync_staff
+    from backend.usecases.operations import load_city
 
     settings = get_settings()
-    city = _city()
-    with _session_factory()() as session:
-        summary = sync_reference(session, city)
-        password = DEMO_PASSWORD if settings.env == "development" else None
-        staff = sync_staff(session, city, demo_password=password)
-        session.commit()
+    password = DEMO_PASSWORD if settings.env == "development" else None
+    summary, staff = load_city(settings, _city(), demo_password=password)
     console.print(
         f"loaded {summary.departments} departments, {summary.categories} categories, "
         f"{summary.areas} areas, {staff} staff"
@@ -78,24 +67,18 @@ def load_demo() -> None:
 @cli.command("import-grids")
 def import_grids(path: Annotated[Path, typer.Argument(exists=True, help="a GeoJSON FeatureCollection")]) -> None:
     """Validate and import areas from a GeoJSON file."""
-    from backend.services.reference import sync_reference
+    from backend.usecases.operations import import_areas
 
-    city = _city(city_file=str(path.resolve()))
-    with _session_factory()() as session:
-        summary = sync_reference(session, city)
-        session.commit()
+    summary = import_areas(get_settings(), _city(city_file=str(path.resolve())))
     console.print(f"imported {summary.areas} areas from {path}")
 
 
 @cli.command("import-staff")
 def import_staff(path: Annotated[Path, typer.Argument(exists=True, help="staff CSV, as config/staff.csv")]) -> None:
     """Validate and import staff from a CSV file."""
-    from backend.services.reference import sync_staff
+    from backend.usecases.operations import import_staff as import_staff_of
 
-    city = _city(staff_file=str(path.resolve()))
-    with _session_factory()() as session:
-        count = sync_staff(session, city, demo_password=None)
-        session.commit()
+    count = import_staff_of(get_settings(), _city(staff_file=str(path.resolve())))
     console.print(f"imported {count} staff from {path}; set passwords with create-admin or the admin API")
 
 
@@ -106,35 +89,20 @@ def create_admin(
     password: Annotated[str | None, typer.Option(help="omit to generate one")] = None,
 ) -> None:
     """Create (or reset) an admin account."""
-    from sqlalchemy import select
-
-    from backend.db.models import Person, Staff
-    from backend.services.security import hash_password
+    from backend.usecases.operations import create_admin as create_admin_account
 
     password = password or secrets.token_urlsafe(12)
-    with _session_factory()() as session:
-        staff = session.scalar(select(Staff).where(Staff.code == code))
-        if staff is None:
-            person = Person(kind="staff", name=name)
-            session.add(person)
-            session.flush()
-            staff = Staff(person_id=person.id, code=code, role="admin")
-            session.add(staff)
-        staff.role, staff.active, staff.password_hash = "admin", True, hash_password(password)
-        session.commit()
+    create_admin_account(get_settings(), code=code, name=name, password=password)
     console.print(f"admin [bold]{code}[/bold] ready; password: {password}")
 
 
 @cli.command("sla-tick")
 def sla_tick() -> None:
     """Run the SLA job once: lights, 督办 reminders, escalation."""
-    from backend.runtime import build_runtime
-    from backend.services.sla_job import run_sla_tick
+    from backend.usecases.operations import open_backend
+    from backend.usecases.operations import sla_tick as run_sla_tick
 
-    rt = build_runtime(get_settings(), load_classifier=False)
-    with _session_factory()() as session:
-        summary = run_sla_tick(session, rt)
-    console.print(summary)
+    console.print(run_sla_tick(open_backend(get_settings(), load_classifier=False)))
 
 
 @cli.command("worker")
@@ -145,52 +113,20 @@ def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this w
     import socket
     import threading
 
-    from backend.runtime import build_runtime
-    from backend.services.digest import daily_digest_job
-    from backend.services.housekeeping import purge_inbound, purge_nonces
-    from backend.services.sla_job import run_sla_tick
-    from backend.workers.outbox import OutboxConfig, run_worker
-    from backend.workers.periodic import PeriodicJob, every, standard_jobs
+    from backend.usecases.operations import open_backend, run_outbox_worker
     from bot.adapters import build_fallback, build_senders, close_senders
 
     settings = get_settings()
     _configure_logging(settings.log_level)
-    factory = _session_factory()
-    rt = build_runtime(settings, load_classifier=False)
-    senders = build_senders(settings, factory)
-    timezone = rt.city.calendar.timezone
-
-    def sla_tick(_now: object) -> object:
-        with factory() as session:
-            return run_sla_tick(session, rt)
-
-    def purge(now: datetime) -> object:
-        with factory() as session:
-            return {"inbound": purge_inbound(session, now), "nonces": purge_nonces(session, now)}
-
-    jobs = standard_jobs(
-        sla_tick_seconds=settings.sla_tick_seconds,
-        digest_time=settings.digest_time,
-        timezone=timezone,
-        sla_tick=sla_tick,
-        digest=daily_digest_job(factory, timezone),
-    )
-    jobs.append(PeriodicJob("purge_inbound", every(3600), purge))
+    backend = open_backend(settings, load_classifier=False)
+    senders = build_senders(settings, backend.session_factory)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     name = worker_id or f"{socket.gethostname()}-{os.getpid()}"
     console.print(f"worker {name}: channels {', '.join(sorted(senders)) or 'none configured'}")
     try:
-        result = run_worker(
-            factory,
-            senders,
-            worker_id=name,
-            stop_event=stop,
-            jobs=jobs,
-            config=OutboxConfig.from_settings(settings),
-            fallback=build_fallback(settings),
-        )
+        result = run_outbox_worker(backend, senders, worker_id=name, stop_event=stop, fallback=build_fallback(settings))
     finally:
         close_senders(senders)
     console.print(result)
@@ -199,7 +135,7 @@ def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this w
 @cli.command("telegram-poll")
 def telegram_poll() -> None:
     """Talk to Telegram by long polling instead of a webhook (local development)."""
-    from backend.runtime import build_runtime
+    from backend.usecases.operations import open_backend
     from bot.engine import ConversationEngine
     from bot.telegram.route import run_polling
 
@@ -208,7 +144,8 @@ def telegram_poll() -> None:
     if not settings.telegram_token.get_secret_value():
         console.print("[red]set GRIDBOT_TELEGRAM_TOKEN first[/red]")
         raise typer.Exit(code=2)
-    run_polling(settings, ConversationEngine(build_runtime(settings), _session_factory()))
+    backend = open_backend(settings)
+    run_polling(settings, ConversationEngine(backend.runtime, backend.session_factory))
 
 
 @cli.command("train")
@@ -232,11 +169,10 @@ def train(
     settings = get_settings()
     extra: list[Path] = []
     if include_corrections:
-        from backend.services.corrections import export_corrections
+        from backend.usecases.operations import open_backend, write_corrections
 
         tmp = Path(tempfile.mkdtemp()) / "corrections.csv"
-        with _session_factory()() as session:
-            n = export_corrections(session, tmp)
+        n = write_corrections(open_backend(settings, load_classifier=False), tmp)
         console.print(f"including {n} staff corrections")
         if n:
             extra.append(tmp)

@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         end = row_counts(session_factory, tables)
         written = {t: end[t] - start[t] for t in tables if end[t] != start[t]}
         for a in (app, aes_app):
-            a.state.engine.dispose()
+            a.state.session_factory.kw["bind"].dispose()
 
     print(report.summary())
     print("parts: " + ", ".join(f"{name} {n} cases in {sec:.0f} s" for name, (n, sec) in parts.items()))

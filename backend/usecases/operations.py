@@ -1,0 +1,130 @@
+"""What an operator runs from the command line: open the backend, migrate, load the city, accounts, jobs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from backend.cityconfig import CityConfig
+from backend.db.models import Person, Staff
+from backend.db.session import make_engine, make_session_factory
+from backend.runtime import Runtime, build_runtime
+from backend.services.corrections import export_corrections
+from backend.services.digest import daily_digest_job
+from backend.services.housekeeping import purge_inbound, purge_nonces
+from backend.services.reference import LoadSummary, sync_reference, sync_staff
+from backend.services.security import hash_password
+from backend.services.sla_job import run_sla_tick
+from backend.settings import Settings
+from backend.usecases import Backend
+from backend.workers.channels import Fallback, Sender
+from backend.workers.outbox import DrainResult, OutboxConfig, run_worker
+from backend.workers.periodic import PeriodicJob, every, standard_jobs
+
+
+def open_backend(settings: Settings, *, runtime: Runtime | None = None, load_classifier: bool = True) -> Backend:
+    """The process's backend: config, indexes and models loaded once (unless given), and the database."""
+    runtime = runtime or build_runtime(settings, load_classifier=load_classifier)
+    return Backend(runtime, make_session_factory(make_engine(settings.database_url)))
+
+
+def upgrade_database(settings: Settings, revision: str = "head") -> None:
+    """Migrate the database to a schema revision."""
+    from backend.db.migrate import upgrade
+
+    upgrade(settings.database_url, revision)
+
+
+def _session(settings: Settings) -> Any:
+    return make_session_factory(make_engine(settings.database_url))()
+
+
+def load_city(settings: Settings, city: CityConfig, *, demo_password: str | None) -> tuple[LoadSummary, int]:
+    """Load departments, categories, areas and staff from a city's config; the counts written."""
+    with _session(settings) as session:
+        summary = sync_reference(session, city)
+        staff = sync_staff(session, city, demo_password=demo_password)
+        session.commit()
+    return summary, staff
+
+
+def import_areas(settings: Settings, city: CityConfig) -> LoadSummary:
+    """Import (upsert) the areas of a validated city config."""
+    with _session(settings) as session:
+        summary = sync_reference(session, city)
+        session.commit()
+    return summary
+
+
+def import_staff(settings: Settings, city: CityConfig) -> int:
+    """Import (upsert) the staff of a validated city config, without passwords."""
+    with _session(settings) as session:
+        count = sync_staff(session, city, demo_password=None)
+        session.commit()
+    return count
+
+
+def create_admin(settings: Settings, *, code: str, name: str, password: str) -> None:
+    """Create an admin account, or make an existing account an active admin with this password."""
+    with _session(settings) as session:
+        staff = session.scalar(select(Staff).where(Staff.code == code))
+        if staff is None:
+            person = Person(kind="staff", name=name)
+            session.add(person)
+            session.flush()
+            staff = Staff(person_id=person.id, code=code, role="admin")
+            session.add(staff)
+        staff.role, staff.active, staff.password_hash = "admin", True, hash_password(password)
+        session.commit()
+
+
+def sla_tick(backend: Backend) -> object:
+    """Run the SLA job once: lights, 督办 reminders, escalation."""
+    with backend.session_factory() as session:
+        return run_sla_tick(session, backend.runtime)
+
+
+def write_corrections(backend: Backend, path: Path) -> int:
+    """Write the dispatchers' category corrections as a training CSV; the row count."""
+    with backend.session_factory() as session:
+        return export_corrections(session, path)
+
+
+def run_outbox_worker(
+    backend: Backend,
+    senders: Mapping[str, Sender],
+    *,
+    worker_id: str,
+    stop_event: threading.Event,
+    fallback: Fallback | None = None,
+) -> DrainResult:
+    """Send outbox notifications and run the periodic jobs (SLA tick, daily digest, purges) until stopped."""
+    settings, factory = backend.runtime.settings, backend.session_factory
+    timezone = backend.runtime.city.calendar.timezone
+
+    def purge(now: datetime) -> object:
+        with factory() as session:
+            return {"inbound": purge_inbound(session, now), "nonces": purge_nonces(session, now)}
+
+    jobs = standard_jobs(
+        sla_tick_seconds=settings.sla_tick_seconds,
+        digest_time=settings.digest_time,
+        timezone=timezone,
+        sla_tick=lambda _now: sla_tick(backend),
+        digest=daily_digest_job(factory, timezone),
+    )
+    jobs.append(PeriodicJob("purge_inbound", every(3600), purge))
+    return run_worker(
+        factory,
+        senders,
+        worker_id=worker_id,
+        stop_event=stop_event,
+        jobs=jobs,
+        config=OutboxConfig.from_settings(settings),
+        fallback=fallback,
+    )
