@@ -1,4 +1,4 @@
-"""Routing a place to an area: a point through the grid index, a named place through aliases.
+"""Routing a point to an area through the grid index (named places are the gazetteer's: nlp.places).
 
 Point lookup rule (GridIndex.locate): among the special grids, micro-grids and grids whose closed
 polygon contains the point, a special grid wins over a micro-grid, and a micro-grid wins over a grid.
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import shapely
@@ -231,95 +229,3 @@ def _crossing_test(test: tuple[float, tuple[Edge, ...]], x: float, y: float) -> 
             if x < crossing:
                 inside = not inside
     return inside
-
-
-@dataclass(frozen=True, slots=True)
-class AliasHit:
-    """One place name found in a text: the area, the matched span and what kind of name it was."""
-
-    code: str
-    start: int
-    end: int
-    kind: str
-
-    @property
-    def length(self) -> int:
-        """Number of characters matched."""
-        return self.end - self.start
-
-
-class AliasIndex:
-    """Exact matching of place names (小区, 楼院, landmarks, area names, road + door number) in text."""
-
-    def __init__(
-        self,
-        names: Mapping[str, tuple[str, str]],
-        roads: Mapping[str, Sequence[tuple[int, int, str]]],
-        buildings: Mapping[str, Sequence[tuple[frozenset[int], str]]],
-    ) -> None:
-        self._names = dict(names)
-        self._roads = {road: tuple(ranges) for road, ranges in roads.items()}
-        self._buildings = {estate: tuple(sets) for estate, sets in buildings.items()}
-        self._door = _alternation_pattern(self._roads, r"\s*(\d{1,5})\s*号(?!楼)")
-        self._building = _alternation_pattern(self._buildings, r"\s*(\d{1,3})\s*(?:号楼|栋|幢|号)")
-
-    @classmethod
-    def build(cls, areas: Iterable[Area]) -> AliasIndex:
-        """Index aliases, area names, door-number ranges and micro-grid buildings of the areas."""
-        owners: dict[str, set[tuple[str, str]]] = {}
-        road_owners: dict[str, set[str]] = {}
-        roads: dict[str, list[tuple[int, int, str]]] = {}
-        buildings: dict[str, list[tuple[frozenset[int], str]]] = {}
-        for area in areas:
-            if area.level != "district":
-                owners.setdefault(area.name, set()).add((area.code, "name"))
-            for alias in area.aliases:
-                if alias.kind == "road":
-                    road_owners.setdefault(alias.name, set()).add(area.code)
-                else:
-                    owners.setdefault(alias.name, set()).add((area.code, alias.kind))
-            for rng in area.address_ranges:
-                roads.setdefault(rng.road, []).append((rng.start, rng.end, area.code))
-            for bset in area.buildings:
-                buildings.setdefault(bset.estate, []).append((frozenset(bset.numbers), area.code))
-        # A road named alone points somewhere only if it crosses a single area.
-        for road, codes in road_owners.items():
-            if len(codes) == 1:
-                owners.setdefault(road, set()).add((next(iter(codes)), "road"))
-        names = {name: next(iter(found)) for name, found in owners.items() if len({code for code, _ in found}) == 1}
-        return cls(names, roads, buildings)
-
-    def matches(self, text: str) -> list[AliasHit]:
-        """Every place name found in the text, best first: longest, then earliest, then smallest code."""
-        hits: list[AliasHit] = []
-        for name, (code, kind) in self._names.items():
-            start = text.find(name)
-            while start != -1:
-                hits.append(AliasHit(code, start, start + len(name), kind))
-                start = text.find(name, start + 1)
-        if self._door is not None:
-            for m in self._door.finditer(text):
-                number = int(m.group(2))
-                for lo, hi, code in self._roads[m.group(1)]:
-                    if lo <= number <= hi:
-                        hits.append(AliasHit(code, m.start(), m.end(), "address"))
-        if self._building is not None:
-            for m in self._building.finditer(text):
-                number = int(m.group(2))
-                for numbers, code in self._buildings[m.group(1)]:
-                    if number in numbers:
-                        hits.append(AliasHit(code, m.start(), m.end(), "building"))
-        hits.sort(key=lambda h: (-h.length, h.start, h.code))
-        return hits
-
-    def find(self, text: str) -> str | None:
-        """The code of the area named in the text (longest match wins), or None."""
-        hits = self.matches(text)
-        return hits[0].code if hits else None
-
-
-def _alternation_pattern(keys: Iterable[str], suffix: str) -> re.Pattern[str] | None:
-    ordered = sorted(keys, key=len, reverse=True)
-    if not ordered:
-        return None
-    return re.compile("(" + "|".join(re.escape(k) for k in ordered) + ")" + suffix)

@@ -1,4 +1,4 @@
-"""Routing: a point to the most specific area through GridIndex, a named place through AliasIndex."""
+"""Routing: a point to the most specific area through GridIndex (named places: nlp.places, the gazetteer)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from shapely.geometry import Polygon, box
 
 from backend.cityconfig import AddressRange, Alias, Area, BuildingSet, CityConfig, load_city_config
-from backend.domain.routing import AliasIndex, GridIndex
+from backend.domain.routing import GridIndex
 from backend.settings import PROJECT_ROOT
 
 # A small hand-made city: two grids side by side (G1 west, G2 east), G1 split into two
@@ -197,51 +197,3 @@ def test_every_special_grid_of_the_demo_city_overrides_the_grid_below(city: City
         point = special.geometry.representative_point()
         below = index.candidates(point.x, point.y)
         assert below[0] == special.code and len(below) >= 2
-
-
-# ---------------------------------------------------------------- aliases
-
-
-@pytest.fixture(scope="module")
-def aliases() -> AliasIndex:
-    return AliasIndex.build(AREAS)
-
-
-def test_estate_and_compound_names_find_their_grid(aliases: AliasIndex) -> None:
-    assert aliases.find("阳光苑门口的垃圾好几天没人清理") == "G2"
-    assert aliases.find("纺织厂家属院楼道堆满杂物") == "G1"
-
-
-def test_longest_alias_wins(aliases: AliasIndex) -> None:
-    # 阳光苑 is not in 阳光花园, but 测试社区 (C1) is inside 测试社区第二网格 (G2).
-    assert aliases.find("阳光花园北门") == "G1"
-    assert aliases.find("测试社区第二网格的网格员电话多少") == "G2"
-    assert aliases.find("测试社区") == "C1"
-
-
-def test_building_number_finds_the_micro_grid(aliases: AliasIndex) -> None:
-    assert aliases.find("阳光花园5号楼电梯坏了") == "G1M2"
-    assert aliases.find("阳光花园2栋") == "G1M1"
-    assert aliases.find("阳光花园99号楼") == "G1"  # unknown building: the estate still names the grid
-
-
-def test_door_number_picks_the_grid_on_a_shared_road(aliases: AliasIndex) -> None:
-    assert aliases.find("建设路15号门口井盖丢了") == "G1"
-    assert aliases.find("建设路150号") == "G2"
-    assert aliases.find("建设路边上路灯不亮") is None  # the road crosses two grids
-    assert aliases.find("文明路") == "G2"  # a road through one grid only
-
-
-def test_text_without_a_known_place_finds_nothing(aliases: AliasIndex) -> None:
-    assert aliases.find("我家楼下太吵了") is None
-    assert aliases.matches("") == []
-
-
-def test_every_demo_city_alias_finds_its_own_area(city: CityConfig) -> None:
-    index = AliasIndex.build(city.areas.values())
-    for area in city.areas.values():
-        for alias in area.aliases:
-            if alias.kind != "road":
-                assert index.find(f"{alias.name}附近有问题") == area.code, alias.name
-        for rng in area.address_ranges:
-            assert index.find(f"{rng.road}{rng.end}号") == area.code
