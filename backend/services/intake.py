@@ -107,7 +107,9 @@ def assess(
     """Classify (unless told not to), find the place and check urgency of one message, without the database."""
     from nlp.urgency import detect
 
-    category, confidence, top3 = None, 0.0, ()
+    category: str | None = None
+    confidence = 0.0
+    top3: tuple[tuple[str, float], ...] = ()
     if classify and rt.classifier is not None and text.strip():
         prediction = rt.classifier.predict(text)
         category, confidence = prediction.subcategory, float(prediction.confidence)

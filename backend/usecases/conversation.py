@@ -92,8 +92,9 @@ class ConversationStore:
         bind = backend.session_factory.kw.get("bind")
         # SQLite allows one writer and a turn reads before it writes: turns on one file take turns
         # within a process (PostgreSQL needs no such thing).
-        is_sqlite = bind is not None and bind.dialect.name == "sqlite"
-        self._serial = _sqlite_lock(str(bind.engine.url)) if is_sqlite else None
+        self._serial = (
+            _sqlite_lock(str(bind.engine.url)) if bind is not None and bind.dialect.name == "sqlite" else None
+        )
 
     def run(self, message: ChatMessage, answer: Answer) -> TurnOutcome:
         """Answer one message at most once per delivery key; raises BackendUnavailable when the database is down.
