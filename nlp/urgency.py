@@ -22,6 +22,15 @@ recall 1.00, false alarms 0.007. That file grew in rounds, and each round was fi
 the patterns were widened to cover it; the unseen rounds scored recall 9/14, 9/15, 7/20, 12/20, 9/20,
 17/20 and false alarms 7/18 (deliberate traps), 1/25, 1/30, 1/30, 1/40, 1/30. Expect misses on
 phrasings unlike any in the file: these rules are a floor under the classifier, not a guarantee.
+
+Issue 14 check set (tests/nlp/urgency_check_set.yaml, 64 emergencies of all eight kinds and 62 look-alikes,
+written before the changes): unseen, recall 58/64 = 0.91, false alarms 13/62 = 0.21, precision 58/71 = 0.82 —
+mostly nuisance water (污水漫到路上, 水漫到客厅地板), smoke from leaves or vents, 救命 as an exclamation and
+fighting in a game. After adding nuisance-water and fiction context rules per sentence and a few patterns:
+recall 64/64, false alarms 1/62 (可能漏电 is kept urgent on purpose), precision 0.98 — tuned on that set, so not
+unseen any more. On 451 mayor-mailbox letters (taidi2020c dev set, title + text; almost none are emergencies)
+32 were flagged before (0.071) and 30 after (0.067); most remaining hits name a real hazard word (倒塌, 洪水,
+被困, 殴打) about a past or general situation in a long letter.
 """
 
 from __future__ import annotations
@@ -77,11 +86,12 @@ _PATTERNS: dict[str, list[str]] = {
         r"爆炸|爆燃|炸了|炸开",
     ],
     "trapped": [
-        r"(?:锁|关|困)在(?:了)?(?:车|屋|房间|家|厕所|卫生间|电梯|里)|被困|困住|困在|困人|困了(?:\d+|[一二两三四五六七八九十几个]+)?(?:个)?人|关在电梯|卡在电梯|关在里面|锁在里面",
+        r"(?:锁|关|困)在(?:了)?(?:车|屋|房间|家|厕所|卫生间|电梯|阳台|天台|楼顶|里)|被困|困住|困在|困人|困了(?:\d+|[一二两三四五六七八九十几个]+)?(?:个)?人|关在电梯|卡在电梯|关在里面|锁在里面",
         r"电梯[^，。！？,.!?]{0,8}(?:有人|里面有人)[^，。！？,.!?]{0,6}(?:出不来|下不来|关着|卡着|困)",
         r"(?:电梯|屋里|房间|家里|厕所|卫生间|里面|楼上|顶楼|井里|坑里)[^，。！？,.!?]{0,8}(?:出不来|出不去|下不来|上不来)",
         r"电梯[^。！？!?]{0,12}(?:卡|停|坏|关|困|不动)[^。！？!?]{0,12}"
         r"(?:(?:里面|里头|里边|里)(?:还)?有(?:人|个|一个|两个|几个|老人|孩子|小孩)|在里面|在里头|在里边|出不来)",
+        r"(?:车里|车内|车上)[^，。！？,.!?]{0,4}(?:锁着|关着)[^，。！？,.!?]{0,4}(?:孩子|小孩|婴儿|人|老人)",
         r"反锁在|救命",
     ],
     "electric_shock": [
@@ -108,6 +118,7 @@ _PATTERNS: dict[str, list[str]] = {
         r"爆管|喷水",
         r"(?:水|积水)[^，。！？,.!?]{0,6}(?:齐腰|没过膝盖|到膝盖|到腰|没过|漫过|漫上)",
         r"(?:到|没过|淹到|齐)(?:了)?(?:大腿|膝盖|腰|胸口|脖子)|被(?:水|洪水|大水)?冲(?:倒|走|跑)",
+        r"积水(?:很|特别|非常|太)深|(?:车|司机)[^，。！？,.!?]{0,6}(?:熄火|泡)[^，。！？,.!?]{0,4}(?:在水|在里面|水里)",
         r"(?:屋里|家里|房间|客厅|地下室|车库|一楼)[^，。！？,.!?]{0,4}(?:全是水|都是水|一地水|进了水|积水很深)",
     ],
     "violence": [
@@ -116,6 +127,7 @@ _PATTERNS: dict[str, list[str]] = {
         r"(?:拿|举|抄|带|挥|握)(?:着)?[^，。！？,.!?]{0,3}(?:刀|棍|棒|钢管|砖头|斧|板砖|铁锹|锤子|酒瓶|椅子)",
         r"按在地上|摁在地上|按着打|互砸|对砸|砸人|围殴|围着[^，。！？,.!?]{0,6}打|快报警|帮忙报警|打110|叫110|叫警察",
         r"推人|把人推|追着人|追人|追着打|追着砍|砸车|打了(?:路人|人|老人|孩子)",
+        r"抢了[^，。！？,.!?]{0,6}(?:包|手机|钱|项链|金链)",
         r"扬言要(?:杀|砍|打|报复)|威胁要(?:杀|砍|打)",
     ],
     "medical": [
@@ -125,6 +137,7 @@ _PATTERNS: dict[str, list[str]] = {
         r"心脏病发|心梗|中风|中毒|喘不上气|喘不过气|心脏不舒服|胸口(?:疼|痛|闷)|呼吸困难|误喝|误服|误食|喝了农药|吃错药",
         r"从[^，。！？,.!?]{0,8}(?:摔|掉|跌|坠)(?:了)?下|摔下来|摔下去|跌落|坠落|爬到窗[台户]外|窗台外面|挂在窗外",
         r"撞了人|撞人|车祸|撞飞|(?:人|老人|孩子|小孩|行人|学生|大爷|阿姨)[^，。！？,.!?]{0,8}被[^，。！？,.!?]{0,3}车撞",
+        r"撞了[^，。！？,.!?]{0,4}(?:人|老人|孩子|小孩|行人|学生)|喝了[^，。！？,.!?]{0,10}(?:农药|老鼠药|消毒液|洗涤剂)",
         r"救护车|打120|叫120|急救|误吞|吞(?:了|下了?)(?:一|个|颗|枚|块|两)",
         r"(?:好几天|几天|两天|三天)没(?:出门|见人|动静)[^。！？!?]{0,8}(?:没反应|没人应|不开门)|敲门没反应",
         r"(?:人|老人|大爷|大妈|阿姨|老太太|老头|孩子|小孩)[^，。！？,.!?把]{0,10}(?:倒在|躺在地上|倒下|倒地)",
@@ -138,7 +151,7 @@ _PATTERNS: dict[str, list[str]] = {
 _EXCLUDE = re.compile(
     r"火车|火锅|上火|火气|发火|恼火|火大|冒火气|火爆|火腿|火龙果|火柴盒|火化|防火门|防火通道|防火|消防通道|"
     r"(?:打|点)不?着火|"
-    r"(?:烧烤|烤串|炭火|炉子|锅炉|烟囱|排气管)[^，。！？]{0,6}冒[黑白青浓]?烟|(?:烧香|烧纸|上香)[^，。！？]{0,6}烟|"
+    r"(?:烧烤|烤串|炭火|炉子|锅炉|烟囱|排气管)[^，。！？]{0,6}冒[黑白青浓]?烟|(?:烧香|烧纸|上香|烧落叶|烧树叶|烧秸秆|排风口|排风扇|排烟口)[^，。！？]{0,6}烟|"
     r"烧烤|烧香|烧纸|消防车通道|消防车道|急救(?:知识|培训|箱|包|课)|"
     r"烟草|香烟|抽烟|吸烟|烟头|二手烟|油烟|烟囱[^，。！？]{0,4}冒烟|排气管冒烟|尾气|烟花|烟酒|"
     r"炸鸡|炸串|油炸|炸酱|爆炸头|炸了锅|气炸|电话被打爆|漏电保护|"
@@ -146,7 +159,9 @@ _EXCLUDE = re.compile(
     r"电梯维保|维保|喷水池|喷泉|洒水车|喷水车|浇水|"
     r"淹没在|淹死的鱼|"
     r"受伤害|中毒的?(?:风险|隐患)|"
-    r"救命钱"
+    r"救命钱|救命[啊呀]?[，,!！]*[^。！？!?]{0,12}(?:太|天天|每天|吵|臭|烦)|"
+    r"没过(?:鞋|脚面|脚背)|漫过(?:鞋|脚面|脚背)|"
+    r"(?:打人|打架|被打|斗殴)的(?:那|这|事|人|保安|男|女)"
 )
 
 # Immediately before a hit: it says the thing is not happening.
@@ -173,6 +188,17 @@ _RESOLVED_AFTER = re.compile(
 )
 _PAST_AFTER = re.compile(r"^(?:过|了)?(?:以后|之后|过后|后来)")
 _ONGOING = re.compile(r"一直|还在|仍在|仍然|又|再次|还是有|还有|越来越|正在|现在还|到现在")
+
+# Water that is a nuisance (sewage on the road, a leak onto the floor) rather than a danger to people: a flooding
+# hit in a sentence with one of these words and none of _FLOOD_DANGER is not urgent.
+_FLOOD_NUISANCE = re.compile(
+    r"污水|粪水|脏水|下水道|化粪池|排水|防水|下水|水沟|地板|路上|路面|人行道|马路|商铺|门口|鞋|车进不来|积水"
+)
+_FLOOD_DANGER = re.compile(
+    r"人(?!行道)|老|孩|家里|屋里|房间|卧室|地下室|车库|电|腰|膝|胸|脖|深|冲走|冲倒|被困|出不来|救|爆|整条|整个|全"
+)
+# Violence words inside a game, film or match are not violence.
+_FICTION = re.compile(r"游戏|电视剧|电影|视频|比赛|动画|片子|小说|直播")
 
 _CLAUSE_SPLIT = re.compile(r"[，,；;。！？!?\n]")
 _SENTENCE_SPLIT = re.compile(r"[。！？!?\n]")
@@ -205,6 +231,22 @@ def _excluded_spans(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _EXCLUDE.finditer(text)]
 
 
+def _sentence_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    left = max((m.end() for m in _SENTENCE_SPLIT.finditer(text, 0, start)), default=0)
+    return left, _sentence_end(text, end)
+
+
+def _kind_context_allows(kind: str, text: str, start: int, end: int) -> bool:
+    """Whether the sentence around a hit leaves it an emergency of this kind (nuisance water, games)."""
+    s_start, s_end = _sentence_bounds(text, start, end)
+    sentence = text[s_start:s_end]
+    if kind == "flooding":
+        return not (_FLOOD_NUISANCE.search(sentence) and not _FLOOD_DANGER.search(sentence))
+    if kind == "violence":
+        return _FICTION.search(sentence) is None
+    return True
+
+
 def _is_live(text: str, start: int, end: int, excluded: list[tuple[int, int]]) -> bool:
     """Whether a trigger hit at text[start:end] speaks of an emergency happening now."""
     if any(s < end and start < e for s, e in excluded):
@@ -233,7 +275,7 @@ def detect(text: str) -> Urgency:
     matched: list[str] = []
     for kind, pattern in _COMPILED.items():
         for m in pattern.finditer(norm):
-            if _is_live(norm, m.start(), m.end(), excluded):
+            if _is_live(norm, m.start(), m.end(), excluded) and _kind_context_allows(kind, norm, m.start(), m.end()):
                 if kind not in kinds:
                     kinds.append(kind)
                 if m.group() not in matched:
