@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_PLACEHOLDER = "dev-only-change-me-this-is-not-a-secret"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
 
 _SECRET_FIELDS = (
     "secret_key",
@@ -34,6 +35,7 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / "var"
     model_dir: Path = PROJECT_ROOT / "var" / "models"
     log_level: str = "INFO"
+    timezone: str = DEFAULT_TIMEZONE  # env GRIDBOT_TIMEZONE; local time for SLA days, dashboard and chat cards
 
     # Security
     secret_key: SecretStr = SecretStr(DEV_PLACEHOLDER)

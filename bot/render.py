@@ -48,7 +48,6 @@ CARD_VERBS: dict[str, tuple[str, ...]] = {
     "extension_decided": ("view",),
     "verify_request": ("verify", "view"),
 }
-TIMEZONE = "Asia/Shanghai"
 
 
 @lru_cache(maxsize=1)
@@ -73,7 +72,7 @@ def _due(value: str | None) -> str:
     if not value:
         return "—"
     try:
-        return datetime.fromisoformat(value).astimezone(ZoneInfo(TIMEZONE)).strftime("%m-%d %H:%M")
+        return datetime.fromisoformat(value).astimezone(ZoneInfo(get_settings().timezone)).strftime("%m-%d %H:%M")
     except ValueError:
         return value
 

@@ -19,6 +19,7 @@ from backend.runtime import Runtime
 from backend.services.actors import ActorContext
 from backend.services.people import staff_actor
 from backend.services.queries import TicketFilter
+from backend.settings import DEFAULT_TIMEZONE
 
 COOKIE = "gridbot_token"
 LOGIN_PATH = "/dashboard/login"
@@ -105,7 +106,7 @@ def filter_query(echo: dict[str, Any], **extra: Any) -> str:
     return urlencode(pairs)
 
 
-def local_time(value: datetime | None, tz: str = "Asia/Shanghai") -> str:
+def local_time(value: datetime | None, tz: str = DEFAULT_TIMEZONE) -> str:
     """A UTC datetime as local 'YYYY-MM-DD HH:MM'."""
     return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if value else "—"
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import JobLease
 from backend.db.session import transaction
 from backend.db.types import utcnow
+from backend.settings import DEFAULT_TIMEZONE
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def every(seconds: float) -> PeriodKey:
     return key
 
 
-def daily_at(hhmm: str, tz: str = "Asia/Shanghai") -> PeriodKey:
+def daily_at(hhmm: str, tz: str = DEFAULT_TIMEZONE) -> PeriodKey:
     """Once a day at or after a local time ("08:00"), e.g. the staff digest; a late start still runs it."""
     hour, minute = (int(part) for part in hhmm.split(":"))
     at, zone = time(hour, minute), ZoneInfo(tz)
