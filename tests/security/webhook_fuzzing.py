@@ -328,6 +328,23 @@ class Family:
     app: str  # "plain" or "aes"
     strategy: SearchStrategy[Any]
     send: Callable[[TestClient, Any], Sent]
+    forged: tuple[Any, ...] = ()  # one explicit case per forgery, so refusals are exercised whatever the draws
+
+
+def forged_signed(forgeries: tuple[str, ...], document: str) -> tuple[SignedCase, ...]:
+    """One genuine-looking case per forgery (past the window for "stale"/"future")."""
+    return tuple(
+        SignedCase(document, False, forge, 3600 if forge in ("stale", "future") else 0, "", "abc", {}, "normal")
+        for forge in forgeries
+    )
+
+
+def forged_telegram() -> tuple[TelegramCase, ...]:
+    """A plain text update sent once with each forged secret header."""
+    body = (
+        b'{"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": {"id": 1, "type": "private"}, "text": "hi"}}'
+    )
+    return tuple(TelegramCase(body, forge, "application/json") for forge in TELEGRAM_FORGERIES)
 
 
 def webhook_families(keys: ChannelKeys) -> list[Family]:
@@ -337,21 +354,50 @@ def webhook_families(keys: ChannelKeys) -> list[Family]:
     wecom = WeChatSigner(
         path="/wecom", token=keys.wecom_token, app_id=keys.wecom_corp_id, aes_key=keys.wecom_aes_key, wecom=True
     )
+    text = "<xml><ToUserName>gh</ToUserName><FromUserName>oForged</FromUserName><CreateTime>1</CreateTime>"
+    text += "<MsgType>text</MsgType><Content>路灯坏了</Content><MsgId>1</MsgId></xml>"
     return [
         Family(
-            "POST /wechat (signed, plain)", "plain", signed_cases(wecom=False, forgeries=SIGNED_FORGERIES), plain.post
+            "POST /wechat (signed, plain)",
+            "plain",
+            signed_cases(wecom=False, forgeries=SIGNED_FORGERIES),
+            plain.post,
+            forged_signed(SIGNED_FORGERIES, text),
         ),
-        Family("POST /wechat (signed, aes)", "aes", signed_cases(wecom=False, forgeries=AES_FORGERIES), aes.post),
         Family(
-            "GET /wechat (signed)", "plain", signed_cases(wecom=False, forgeries=SIGNED_FORGERIES, echo=True), plain.get
+            "POST /wechat (signed, aes)",
+            "aes",
+            signed_cases(wecom=False, forgeries=AES_FORGERIES),
+            aes.post,
+            forged_signed(AES_FORGERIES, text),
         ),
-        Family("POST /wecom (signed)", "plain", signed_cases(wecom=True, forgeries=AES_FORGERIES), wecom.post),
-        Family("GET /wecom (signed)", "plain", signed_cases(wecom=True, forgeries=AES_FORGERIES, echo=True), wecom.get),
+        Family(
+            "GET /wechat (signed)",
+            "plain",
+            signed_cases(wecom=False, forgeries=SIGNED_FORGERIES, echo=True),
+            plain.get,
+            forged_signed(SIGNED_FORGERIES, "echo"),
+        ),
+        Family(
+            "POST /wecom (signed)",
+            "plain",
+            signed_cases(wecom=True, forgeries=AES_FORGERIES),
+            wecom.post,
+            forged_signed(AES_FORGERIES, text),
+        ),
+        Family(
+            "GET /wecom (signed)",
+            "plain",
+            signed_cases(wecom=True, forgeries=AES_FORGERIES, echo=True),
+            wecom.get,
+            forged_signed(AES_FORGERIES, "echo"),
+        ),
         Family(
             "POST /telegram/webhook (secret)",
             "plain",
             telegram_cases(),
             lambda client, case: send_telegram(client, case, keys.telegram_secret),
+            forged_telegram(),
         ),
     ]
 
@@ -455,6 +501,8 @@ def fuzz_family(
                     )
                 )
 
+    for case in family.forged:
+        run = hypothesis.example(case=case)(run)
     if seed is None:
         run = hypothesis.seed(random.getrandbits(64))(run)
     root = logging.getLogger()
