@@ -19,13 +19,13 @@ from backend.dashboard.stats import compute_statistics, open_by_grid
 from backend.dashboard.web import COOKIE, DashboardUser, SameOrigin, filter_query, parse_filter, templates
 from backend.db.models import Category, Department, Person, Staff
 from backend.domain.errors import DomainError
-from backend.domain.tickets import Action, allowed_actions
+from backend.domain.tickets import Action
 from backend.runtime import Runtime
 from backend.services.access import check_may_act
 from backend.services.corrections import correct_category
 from backend.services.queries import TicketFilter, list_tickets
 from backend.services.security import issue_token, verify_password
-from backend.services.workflow import comment, load_ticket, perform_action, reassign, snapshot
+from backend.services.workflow import available_actions, comment, load_ticket, perform_action, reassign
 
 logger = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ def ticket_page(number: str, request: Request, session: SessionDep, rt: RuntimeD
         return templates.TemplateResponse(
             request, "error.html", {"actor": actor, "message": exc.message}, status_code=404
         )
-    allowed = [a.value for a in allowed_actions(snapshot(session, rt, ticket), actor.role, actor_id=actor.staff_id)]
+    allowed = {a.value for a in available_actions(session, rt, ticket, actor)}
     actors = {
         p.id: p.name
         for p in session.scalars(select(Person).where(Person.id.in_({e.actor_id for e in ticket.events if e.actor_id})))

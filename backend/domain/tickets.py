@@ -205,7 +205,7 @@ def _has_reason(reason: str | None) -> bool:
     return reason is not None and reason.strip() != ""
 
 
-def _check_guards(ticket: TicketSnapshot, action: Action, rule: Rule, actor_id: int | None) -> None:
+def check_guards(ticket: TicketSnapshot, action: Action, rule: Rule, actor_id: int | None) -> None:
     """Raise GuardFailed when an action-specific rule forbids the move right now."""
     if action is Action.verify and actor_id is not None and actor_id == ticket.handler_id:
         raise GuardFailed("核查人不能是处置人 (巡办分离: the verifier must not be the handler)")
@@ -238,10 +238,10 @@ def transition(ticket: TicketSnapshot, action: Action, actor: Actor, *, reason: 
         raise PermissionDenied(f"角色 {actor.role} 不能执行 {action} (role not allowed)")
     if rule.needs_reason and not _has_reason(reason):
         raise GuardFailed(f"执行 {action} 需要填写原因 (a reason is required)")
-    _check_guards(ticket, action, rule, actor.id)
+    check_guards(ticket, action, rule, actor.id)
 
     to_status = rule.to if rule.to is not None else ticket.status_before_hold
-    assert to_status is not None  # guaranteed by _check_guards
+    assert to_status is not None  # guaranteed by check_guards
     if to_status in HOLD_STATUSES:
         status_before_hold: TicketStatus | None = ticket.status
     elif ticket.status in HOLD_STATUSES:
@@ -273,18 +273,3 @@ def transition(ticket: TicketSnapshot, action: Action, actor: Actor, *, reason: 
         handler_id=handler_id,
         event=event,
     )
-
-
-def allowed_actions(ticket: TicketSnapshot, role: Role, *, actor_id: int | None = None) -> list[Action]:
-    """Actions this role may take on the ticket now (reasons aside), for UI buttons."""
-    result = []
-    for action in Action:
-        rule = TRANSITIONS.get((ticket.status, action))
-        if rule is None or role not in rule.roles:
-            continue
-        try:
-            _check_guards(ticket, action, rule, actor_id)
-        except GuardFailed:
-            continue
-        result.append(action)
-    return result

@@ -9,8 +9,6 @@ from backend.domain.errors import NotFound, PermissionDenied
 from backend.domain.roles import Role
 from backend.services.actors import ActorContext
 
-HANDLER_ACTIONS = frozenset({"accept", "start", "resolve", "return", "request_extension", "self_close"})
-
 
 def visible_tickets(actor: ActorContext) -> ColumnElement[bool]:
     """A WHERE clause selecting the tickets this actor may see."""
@@ -50,27 +48,12 @@ def can_see(actor: ActorContext, ticket: Ticket, *, follower_ids: set[int] | Non
     }.get(role) == scope and scope is not None
 
 
-def check_may_act(actor: ActorContext, ticket: Ticket, action: str, *, follower_ids: set[int] | None = None) -> None:
-    """Raise unless the actor may take this action on this ticket (scope and assignee rules)."""
+def check_may_act(actor: ActorContext, ticket: Ticket, operation: str, *, follower_ids: set[int] | None = None) -> None:
+    """Raise unless the actor may read, comment on, photograph, reassign or re-categorise this ticket.
+
+    Moves of the state machine are decided by backend.domain.permissions (see workflow.apply_action).
+    """
     if not can_see(actor, ticket, follower_ids=follower_ids):
         raise NotFound(f"工单 {ticket.number} 不存在或无权查看")
-    if actor.role is Role.resident and ticket.reporter_id != actor.person_id and action != "merge":
+    if actor.role is Role.resident and ticket.reporter_id != actor.person_id:
         raise PermissionDenied("只有反映人本人可以操作该工单")
-    if (
-        action in HANDLER_ACTIONS
-        and actor.role is not Role.system
-        and actor.role is not Role.admin
-        and ticket.assignee_id is not None
-        and ticket.assignee_id != actor.staff_id
-    ):
-        raise PermissionDenied(f"工单 {ticket.number} 未派给您，不能{_ACTION_NAMES.get(action, action)}")
-
-
-_ACTION_NAMES = {
-    "accept": "接单",
-    "start": "到场",
-    "resolve": "办结",
-    "return": "退回",
-    "request_extension": "申请延期",
-    "self_close": "自办自结",
-}

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Category, Staff, Ticket, TicketEvent, TicketFollower
 from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
+from backend.domain.permissions import Acting, TicketFacts, actions_for, check_may
 from backend.domain.roles import Role, Tier
-from backend.domain.tickets import Action, TicketSnapshot, TicketStatus, allowed_actions, transition
+from backend.domain.tickets import Action, TicketSnapshot, TicketStatus, transition
 from backend.runtime import Runtime
 from backend.services import notify
 from backend.services.access import can_see, check_may_act
@@ -93,10 +94,11 @@ def apply_action(
 
     Does not commit: the caller owns the transaction.
     """
-    check_may_act(actor, ticket, action.value, follower_ids=followers_of(session, ticket))
+    seen = facts(session, rt, ticket, actor)
+    check_may(seen, acting(actor), action)
     if action is Action.merge and (merge_into is None or merge_into.id == ticket.id):
         raise GuardFailed("合并需要指定另一张工单")
-    result = transition(snapshot(session, rt, ticket), action, actor.domain_actor, reason=reason)
+    result = transition(seen.state, action, actor.domain_actor, reason=reason)
     now = rt.clock.now()
     old_tier = ticket.tier
     ticket.status = result.to_status.value
@@ -283,13 +285,23 @@ def _notify(
             )
 
 
+def facts(session: Session, rt: Runtime, ticket: Ticket, actor: ActorContext) -> TicketFacts:
+    """What the permission rules need to know of this ticket, as seen by this actor."""
+    return TicketFacts(
+        number=ticket.number,
+        state=snapshot(session, rt, ticket),
+        in_scope=can_see(actor, ticket, follower_ids=followers_of(session, ticket)),
+        patrol_find=ticket.source == "patrol",
+        assignee_id=ticket.assignee_id,
+        reporter_id=ticket.reporter_id,
+    )
+
+
+def acting(actor: ActorContext) -> Acting:
+    """The permission rules' view of an actor."""
+    return Acting(role=actor.role, person_id=actor.person_id, staff_id=actor.staff_id)
+
+
 def available_actions(session: Session, rt: Runtime, ticket: Ticket, actor: ActorContext) -> frozenset[Action]:
-    """The moves this actor may make on this ticket now (what chat offers as buttons)."""
-    if not can_see(actor, ticket, follower_ids=followers_of(session, ticket)):
-        return frozenset()
-    actions = set(allowed_actions(snapshot(session, rt, ticket), actor.role, actor_id=actor.staff_id))
-    if ticket.source != "patrol":
-        actions.discard(Action.self_close)  # residents' tickets go round the loop (check, rating)
-    if ticket.assignee_id is not None and ticket.assignee_id != actor.staff_id:
-        actions &= {Action.verify}
-    return frozenset(actions)
+    """The moves this actor may make on this ticket now (chat buttons, the API's and dashboard's actions)."""
+    return actions_for(facts(session, rt, ticket, actor), acting(actor))

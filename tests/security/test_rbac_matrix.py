@@ -6,8 +6,9 @@ operation (SURFACES: the staff API, the dashboard pages, its actions and bulk ac
 statistics). A refusal must be a 403/404 (a redirect carrying an error on the dashboard) and must change
 nothing; outside its scope an actor gets the same status for the ticket as for a ticket that does not exist.
 
-The rules come from backend/services/access.py (scope, assignee) and backend/domain/tickets.py:TRANSITIONS
-(role × action × status). Route-level rules (every non-public route refuses anonymous, expired and forged
+The rules come from backend/services/access.py (scope), backend/domain/permissions.py (who may make a move on
+this ticket: assignee, verify-only colleagues, 自办自结) and backend/domain/tickets.py:TRANSITIONS (role ×
+action × status). Route-level rules (every non-public route refuses anonymous, expired and forged
 credentials; dashboard posts refuse foreign origins) are checked on routes read from app.routes, so a new
 route without a check fails here.
 """
@@ -66,14 +67,16 @@ community_dispatcher in       CD01  Y   Y       Y     Y   -      -      Y       
 community_dispatcher out      CD02  -   -       -     Y   -      -      -        -       -      -        -        -
 street_dispatcher    in       SD01  Y   Y       Y     Y   -      -      Y        Y       -      Y        Y        -
 street_dispatcher    out      SD02  -   -       -     Y   -      -      -        -       -      -        -        -
-department_handler   in       DH12  Y   Y       Y     Y   -      -      Y        -       -      -        -        -
+department_handler   in       DH12  Y   Y       Y     Y   -      -      -        -       -      -        -        -
 department_handler   assigned DH01  Y   Y       Y     Y   Y      Y      Y        -       -      -        -        -
 department_handler   out      DH03  -   -       -     Y   -      -      -        -       -      -        -        -
 supervisor           all      SUP01 Y   Y       Y     Y   -      -      Y        Y       -      Y        Y        -
 admin                all      ADM01 Y   Y       Y     Y   -      -      -        Y       Y      Y        Y        Y
 """
 # Columns: see = the ticket is listed, readable, exported and counted; comment = add a note; photo = upload a
-# photo; new = register a new report (hotline call, walk-in); accept/return = the assignee's moves (HANDLER_ACTIONS);
+# photo; new = register a new report (hotline call, walk-in); accept/return = the assignee's moves
+# (permissions.HANDLER_ACTIONS; a gridworker or department handler who is not the assignee may only verify,
+# so DH12 may not escalate);
 # escalate (吹哨), suspend, cancel = state-machine moves from `dispatched`; reassign and category = the
 # dispatchers' corrections; admin = the /api/admin endpoints.
 

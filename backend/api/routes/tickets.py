@@ -25,13 +25,20 @@ from backend.api.schemas import (
 )
 from backend.db.models import Attachment, Staff, Ticket
 from backend.domain.roles import Role
-from backend.domain.tickets import Action, allowed_actions
+from backend.domain.tickets import Action
 from backend.services import attachments as photos
 from backend.services.access import check_may_act
 from backend.services.corrections import correct_category
 from backend.services.intake import ReportIn, create_ticket
 from backend.services.queries import TicketFilter, list_tickets
-from backend.services.workflow import comment, followers_of, load_ticket, perform_action, reassign, snapshot
+from backend.services.workflow import (
+    available_actions,
+    comment,
+    followers_of,
+    load_ticket,
+    perform_action,
+    reassign,
+)
 
 router = APIRouter(prefix="/api/tickets", tags=["tickets"])
 StageQuery = Annotated[str, Query(pattern="^(report|on_site|resolved|verify)$")]
@@ -111,7 +118,7 @@ def read(number: str, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) 
     check_may_act(actor, ticket, "read")
     codes = _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set())
     base = to_public(ticket, codes).model_dump()
-    actions = [a.value for a in allowed_actions(snapshot(session, rt, ticket), actor.role, actor_id=actor.staff_id)]
+    actions = sorted(a.value for a in available_actions(session, rt, ticket, actor))
     return TicketDetail(
         **base,
         timeline=[EventPublic.model_validate(e) for e in ticket.events],

@@ -17,7 +17,6 @@ from backend.domain.tickets import (
     Actor,
     TicketSnapshot,
     TicketStatus,
-    allowed_actions,
     transition,
 )
 
@@ -254,29 +253,6 @@ def test_leaving_a_hold_without_a_valid_previous_status_is_refused(before: Ticke
     ticket = snapshot(TicketStatus.suspended, status_before_hold=before)
     with pytest.raises(GuardFailed):
         transition(ticket, Action.resume, Actor(2, Role.admin))
-
-
-def test_allowed_actions_hide_guarded_moves() -> None:
-    resolved = snapshot(TicketStatus.resolved, handler_id=5)
-    assert Action.verify not in allowed_actions(resolved, Role.gridworker, actor_id=5)
-    assert Action.verify in allowed_actions(resolved, Role.gridworker, actor_id=6)
-    top = snapshot(TicketStatus.dispatched, tier=Tier.department)
-    assert Action.escalate not in allowed_actions(top, Role.street_dispatcher)
-    assert allowed_actions(snapshot(TicketStatus.cancelled), Role.admin) == []
-
-
-@pytest.mark.parametrize("status", list(TicketStatus))
-@pytest.mark.parametrize("role", list(Role))
-def test_allowed_actions_are_exactly_the_moves_that_succeed(status: TicketStatus, role: Role) -> None:
-    ticket = snapshot(status, tier=Tier.department, reopen_count=2, self_close_allowed=False)
-    offered = allowed_actions(ticket, role, actor_id=ACTOR_ID)
-    for action in Action:
-        try:
-            transition(ticket, action, Actor(ACTOR_ID, role), reason="原因")
-        except DomainError:
-            assert action not in offered
-        else:
-            assert action in offered
 
 
 def test_open_and_terminal_statuses_partition_all_statuses() -> None:
