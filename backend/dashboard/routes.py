@@ -154,6 +154,7 @@ def bulk(
     for number in numbers[:200]:
         try:
             perform_action(session, rt, number, Action(action), actor, reason=reason or None)
+            session.commit()
             done += 1
         except DomainError as exc:
             session.rollback()
@@ -235,6 +236,7 @@ def ticket_action(
             assignee_code=assignee_code or None,
             data=data,
         )
+        session.commit()
     except DomainError as exc:
         session.rollback()
         return _back(url, error=exc.message)
@@ -254,6 +256,7 @@ def ticket_reassign(
     url = f"/dashboard/tickets/{quote(number)}"
     try:
         reassign(session, rt, number, actor, assignee_code=assignee_code, note=note or None)
+        session.commit()
     except DomainError as exc:
         session.rollback()
         return _back(url, error=exc.message)
@@ -286,6 +289,7 @@ def ticket_comment(
     url = f"/dashboard/tickets/{quote(number)}"
     try:
         comment(session, rt, number, actor, note=note)
+        session.commit()
     except DomainError as exc:
         session.rollback()
         return _back(url, error=exc.message)

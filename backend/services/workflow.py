@@ -167,7 +167,7 @@ def perform_action(
     merge_into: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> Ticket:
-    """Take one action on a ticket by its number, in one committed transaction."""
+    """Take one action on a ticket by its number (the caller commits)."""
     ticket = load_ticket(session, number, lock=True)
     assignee = None
     if assignee_code:
@@ -178,7 +178,6 @@ def perform_action(
     if target is not None:
         check_may_act(actor, target, "read")  # merging into a ticket must not reveal or touch one out of scope
     apply_action(session, rt, ticket, action, actor, reason=reason, assignee=assignee, merge_into=target, data=data)
-    session.commit()
     return ticket
 
 
@@ -209,7 +208,6 @@ def reassign(
     session.add(event)
     session.flush()
     notify.notify_staff(session, staff=staff, ticket=ticket, kind="task_new", key=f"t{ticket.id}:e{event.id}:new")
-    session.commit()
     return ticket
 
 
@@ -230,7 +228,7 @@ def comment(session: Session, rt: Runtime, number: str, actor: ActorContext, *, 
         note=note.strip()[:2000],
     )
     session.add(event)
-    session.commit()
+    session.flush()
     return event
 
 

@@ -71,6 +71,7 @@ def test_suspended_ticket_is_not_escalated(session, runtime, report, clock, staf
 
     ticket = report()
     perform_action(session, runtime, ticket.number, Action.suspend, staff("CD01"), reason="等待业主配合")
+    session.commit()
     clock.at = ticket.due_at + timedelta(days=3)
     summary = run_sla_tick(session, runtime)
     session.refresh(ticket)

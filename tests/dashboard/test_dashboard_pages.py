@@ -189,6 +189,7 @@ def test_dispatcher_approves_an_extension_from_the_ticket_page(
     for action in (Action.accept, Action.start):
         perform_action(session, runtime, ticket.number, action, gw)
     perform_action(session, runtime, ticket.number, Action.request_extension, gw, reason="需要等材料")
+    session.commit()
     due_before = session.scalars(select(Ticket.due_at).where(Ticket.number == ticket.number)).one()
     c = dashboard_login("CD01")
     assert 'id="do-approve_extension"' in c.get(f"/dashboard/tickets/{ticket.number}").text

@@ -30,11 +30,14 @@ def worked(session, runtime, clock, report, staff, resident):
     gw = staff("GW001")
     for action in (Action.accept, Action.start):
         perform_action(session, runtime, done.number, action, gw)
+        session.commit()
     clock.advance(hours=2)
     perform_action(session, runtime, done.number, Action.resolve, gw, reason="已清运")
     perform_action(session, runtime, done.number, Action.verify, staff("GL01"))
+    session.commit()
     rate(session, runtime, done.number, resident_actor(resident("o_done")), score="satisfied")
     perform_action(session, runtime, escalated.number, Action.escalate, staff("CD01"), reason="需要社区协调")
+    session.commit()
     return {"done": done, "escalated": escalated}
 
 
@@ -69,9 +72,11 @@ def test_late_resolution_and_dissatisfaction_lower_the_rates(session, runtime, s
     gw = staff("GW001")
     for action in (Action.accept, Action.start):
         perform_action(session, runtime, ticket.number, action, gw)
+        session.commit()
     clock.advance(days=5)  # far beyond the 8 working hours of garbage_piling
     perform_action(session, runtime, ticket.number, Action.resolve, gw, reason="已清运")
     perform_action(session, runtime, ticket.number, Action.verify, staff("GL01"))
+    session.commit()
     late = compute_statistics(session, runtime, staff("ADM01"), TicketFilter())
     assert late.on_time_rate == 0.0
     assert late.median_handling_hours == pytest.approx(5 * 24)

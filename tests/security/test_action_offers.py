@@ -49,6 +49,7 @@ def ticket_in(
         ticket = report(**kw)
         for action, code in PATHS[status]:
             perform_action(session, runtime, ticket.number, action, staff(code), reason="测试")
+            session.commit()
         session.refresh(ticket)
         assert ticket.status == status
         return ticket

@@ -395,6 +395,7 @@ def world(
         session.commit()
         if row.scope == "assigned":
             reassign(session, runtime, ticket.number, staff("ADM01"), assignee_code=row.staff)
+            session.commit()
         return World(client, session_factory, ticket.number, photo.id, dead.id, token_for(session, runtime, row.staff))
 
     return make

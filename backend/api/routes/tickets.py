@@ -146,6 +146,7 @@ def act(
         merge_into=body.merge_into,
         data=data,
     )
+    session.commit()
     return to_public(ticket, _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
 
 
@@ -153,13 +154,16 @@ def act(
 def reassign_(number: str, body: ReassignIn, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) -> TicketPublic:
     """Give the ticket to another staff member."""
     ticket = reassign(session, rt, number, actor, assignee_code=body.assignee_code, note=body.note)
+    session.commit()
     return to_public(ticket, _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
 
 
 @router.post("/{number}/comments", response_model=EventPublic, status_code=status.HTTP_201_CREATED)
 def comment_(number: str, body: CommentIn, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) -> EventPublic:
     """Add a note to the timeline."""
-    return EventPublic.model_validate(comment(session, rt, number, actor, note=body.note))
+    event = comment(session, rt, number, actor, note=body.note)
+    session.commit()
+    return EventPublic.model_validate(event)
 
 
 @router.post("/{number}/category", response_model=TicketPublic)
