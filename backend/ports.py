@@ -45,23 +45,6 @@ class PlaceExtractor(Protocol):
     def best(self, text: str) -> PlaceMatch | None: ...
 
 
-class UrgencyResult(Protocol):
-    """Whether a text reports an emergency (read-only, so frozen dataclasses satisfy it)."""
-
-    @property
-    def is_urgent(self) -> bool: ...
-    @property
-    def kinds(self) -> tuple[str, ...]: ...
-    @property
-    def hotlines(self) -> tuple[str, ...]: ...
-
-
-class UrgencyDetector(Protocol):
-    """Detects emergencies in a text."""
-
-    def __call__(self, text: str) -> UrgencyResult: ...
-
-
 class Clock(Protocol):
     """Tells the time (a frozen clock in tests)."""
 
