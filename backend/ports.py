@@ -8,11 +8,14 @@ from typing import Any, Protocol
 
 
 class Prediction(Protocol):
-    """What a classifier says about one text."""
+    """What a classifier says about one text (read-only, so frozen dataclasses satisfy it)."""
 
-    subcategory: str
-    confidence: float
-    top3: Sequence[tuple[str, float]]
+    @property
+    def subcategory(self) -> str: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def top3(self) -> Sequence[tuple[str, float]]: ...
 
 
 class Classifier(Protocol):
@@ -22,33 +25,24 @@ class Classifier(Protocol):
 
 
 class PlaceMatch(Protocol):
-    """A place found in a text."""
+    """A place found in a text (read-only, so frozen dataclasses satisfy it)."""
 
-    area_code: str
-    grid_code: str | None
-    confidence: float
-    span: tuple[int, int]
-    matched: str
+    @property
+    def area_code(self) -> str: ...
+    @property
+    def grid_code(self) -> str | None: ...
+    @property
+    def confidence(self) -> float: ...
+    @property
+    def span(self) -> tuple[int, int]: ...
+    @property
+    def matched(self) -> str: ...
 
 
 class PlaceExtractor(Protocol):
     """Finds the best-matching area for a text."""
 
     def best(self, text: str) -> PlaceMatch | None: ...
-
-
-class UrgencyResult(Protocol):
-    """Whether a text reports an emergency."""
-
-    is_urgent: bool
-    kinds: tuple[str, ...]
-    hotlines: tuple[str, ...]
-
-
-class UrgencyDetector(Protocol):
-    """Detects emergencies in a text."""
-
-    def __call__(self, text: str) -> UrgencyResult: ...
 
 
 class Clock(Protocol):

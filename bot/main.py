@@ -150,7 +150,6 @@ def telegram_poll() -> None:
 
 @cli.command("train")
 def train(
-    ctx: typer.Context,
     data: Annotated[
         Path | None, typer.Option("--data", help="CSV/XLSX file or a directory of CSVs [default: config/seed_corpus]")
     ] = None,

@@ -26,17 +26,6 @@ RESIDENT_KINDS = (
     "merged",
     "escalated",
 )
-STAFF_KINDS = (
-    "task_new",
-    "task_reminder",
-    "task_escalated",
-    "task_returned",
-    "verify_request",
-    "extension_request",
-    "extension_decided",
-    "supervise",
-    "digest",
-)
 # The buttons on each staff card, as task verbs (see bot/flows/staff.py VERBS).
 CARD_VERBS: dict[str, tuple[str, ...]] = {
     "task_new": ("accept", "return", "escalate", "extend"),

@@ -96,8 +96,3 @@ def normalize_text(text: str, *, strip_emoji: bool = True) -> str:
 def normalize_many(texts: Iterable[str]) -> list[str]:
     """normalize_text over many texts (a module-level function so sklearn pipelines pickle)."""
     return [normalize_text(t) for t in texts]
-
-
-def warm_up() -> None:
-    """Load the conversion tables now rather than on the first message."""
-    _t2s()

@@ -50,7 +50,9 @@ def staff_from_token(token: str | None, session: Session, rt: Runtime) -> Staff 
 def is_cross_origin(request: Request) -> bool:
     """True when the request names an Origin other than the host it was sent to."""
     origin = request.headers.get("origin")
-    return bool(origin) and origin.split("://", 1)[-1] != request.headers.get("host", "")
+    if not origin:
+        return False
+    return origin.split("://", 1)[-1] != request.headers.get("host", "")
 
 
 def get_current_staff(

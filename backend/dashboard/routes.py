@@ -278,6 +278,7 @@ def ticket_category(
     except DomainError as exc:
         session.rollback()
         return _back(url, error=exc.message)
+    session.commit()
     return _back(url, msg="分类已更正，已记录用于模型再训练")
 
 

@@ -201,10 +201,6 @@ class GridIndex:
         hits = self._tree.query(Point(lon, lat), predicate="intersects")
         return [self._codes[i] for i in sorted(hits.tolist())]
 
-    def level_of(self, code: str) -> str | None:
-        """The level of an indexed area, or None if it is not indexed."""
-        return self._levels.get(code)
-
     def grid_of(self, code: str) -> str | None:
         """The grid that answers for an area: a micro-grid's parent grid, a grid or special grid itself."""
         level = self._levels.get(code)

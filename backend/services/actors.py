@@ -23,9 +23,5 @@ class ActorContext:
         # The state machine compares handler ids with actor ids: staff act by staff id.
         return Actor(id=self.staff_id if self.staff_id is not None else self.person_id, role=self.role)
 
-    @property
-    def is_staff(self) -> bool:
-        return self.staff_id is not None
-
 
 SYSTEM = ActorContext(role=Role.system, name="系统")

@@ -22,7 +22,7 @@ CORRECTORS = (Role.community_dispatcher, Role.street_dispatcher, Role.supervisor
 def correct_category(
     session: Session, rt: Runtime, number: str, actor: ActorContext, *, category_code: str
 ) -> CategoryCorrection:
-    """Set a ticket's category, re-derive department and tier, and record the correction. Commits."""
+    """Set a ticket's category, re-derive department and tier, and record the correction (the caller commits)."""
     if actor.role not in CORRECTORS:
         raise PermissionDenied("只有调度员、督办员或管理员可以更正分类")
     ticket = load_ticket(session, number, lock=True)
@@ -58,7 +58,6 @@ def correct_category(
             data={"from": old, "to": category.code},
         )
     )
-    session.commit()
     return correction
 
 

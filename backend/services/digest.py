@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from backend.db.models import Notification, Staff, Ticket
 from backend.domain.tickets import OPEN_STATUSES
@@ -61,22 +59,9 @@ def queue_digests(session: Session, now: datetime, period: str) -> int:
     return queued
 
 
-def daily_digest_job(session_factory: sessionmaker[Session], timezone: str) -> Callable[[datetime], int]:
-    """A callable for backend.workers.periodic.standard_jobs(digest=...): queue today's digests and commit."""
-
-    def run(now: datetime) -> int:
-        period = now.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d")
-        with session_factory() as session:
-            already = (
-                session.scalar(
-                    select(func.count()).select_from(Notification).where(Notification.key.like(f"digest:{period}:%"))
-                )
-                or 0
-            )
-            if already:
-                return 0  # a rerun of the same day (e.g. after a crash) sends nothing twice
-            queued = queue_digests(session, now, period)
-            session.commit()
-        return queued
-
-    return run
+def digests_queued_for(session: Session, period: str) -> bool:
+    """Whether the digests of a period (a local day) are already in the outbox."""
+    already = session.scalar(
+        select(func.count()).select_from(Notification).where(Notification.key.like(f"digest:{period}:%"))
+    )
+    return bool(already)

@@ -16,14 +16,12 @@ NONCE_KEEP = timedelta(days=1)
 
 
 def purge_inbound(session: Session, now: datetime, keep: timedelta = DEDUPE_KEEP) -> int:
-    """Delete dedupe rows older than `keep`; commits and returns how many went."""
+    """Delete dedupe rows older than `keep` (the caller commits); how many went."""
     result = session.execute(delete(InboundMessage).where(InboundMessage.created_at < now - keep))
-    session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def purge_nonces(session: Session, now: datetime, keep: timedelta = NONCE_KEEP) -> int:
-    """Delete webhook nonces older than `keep`; commits and returns how many went."""
+    """Delete webhook nonces older than `keep` (the caller commits); how many went."""
     result = session.execute(delete(WebhookNonce).where(WebhookNonce.seen_at < now - keep))
-    session.commit()
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -91,7 +91,6 @@ class ReportIn:
     category_code: str | None = None  # confirmed by the reporter or staff
     urgent: bool | None = None  # None: decide from the text
     source: str = "resident"
-    extra_notes: list[str] = field(default_factory=list)
 
 
 def assess(

@@ -17,9 +17,9 @@ def next_ticket_number(session: Session, *, prefix: str, now: datetime, timezone
     day = now.astimezone(ZoneInfo(timezone)).strftime("%Y%m%d")
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(TicketCounter).values(day=day, last=1)
-    stmt = stmt.on_conflict_do_update(
+    upsert = insert(TicketCounter).values(day=day, last=1)
+    take_next = upsert.on_conflict_do_update(
         index_elements=[TicketCounter.day], set_={"last": cast(TicketCounter.last + 1, Integer)}
     ).returning(TicketCounter.last)
-    seq = session.execute(stmt).scalar_one()
+    seq = session.execute(take_next).scalar_one()
     return f"{prefix}{day}-{seq:04d}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -18,8 +17,6 @@ from backend.services import notify
 from backend.services.actors import SYSTEM
 from backend.services.workflow import apply_action
 
-logger = logging.getLogger(__name__)
-
 BATCH = 500
 
 
@@ -33,35 +30,33 @@ class SlaTickSummary:
     escalations: int = 0
 
 
-def run_sla_tick(session: Session, rt: Runtime) -> SlaTickSummary:
-    """Check every ticket whose clock runs, in batches, each batch in its own transaction."""
-    summary = SlaTickSummary()
+def check_next_batch(session: Session, rt: Runtime, summary: SlaTickSummary, *, after_id: int) -> int | None:
+    """Check the next batch of tickets whose clock runs, ids above `after_id`, counting into `summary`.
+
+    The batch's tickets stay locked until the caller commits (one transaction per batch, so a tick never
+    holds every ticket). Returns the last id looked at, or None when no ticket is left.
+    """
     hours = {
         c.code: (c.hours_normal or 8.0, c.hours_urgent or 2.0)
         for c in session.scalars(select(Category).where(Category.parent_code.is_not(None)))
     }
-    last_id = 0
     running = [s.value for s in CLOCK_RUNNING_STATUSES]
-    while True:
-        ids = list(
-            session.scalars(
-                select(Ticket.id)
-                .where(Ticket.status.in_(running), Ticket.due_at.is_not(None), Ticket.id > last_id)
-                .order_by(Ticket.id)
-                .limit(BATCH)
-            )
+    ids = list(
+        session.scalars(
+            select(Ticket.id)
+            .where(Ticket.status.in_(running), Ticket.due_at.is_not(None), Ticket.id > after_id)
+            .order_by(Ticket.id)
+            .limit(BATCH)
         )
-        if not ids:
-            break
-        last_id = ids[-1]
-        for ticket in session.scalars(
-            select(Ticket).where(Ticket.id.in_(ids)).order_by(Ticket.id).with_for_update(skip_locked=True)
-        ):
-            summary.checked += 1
-            _apply(session, rt, ticket, hours.get(ticket.category_code or "", (8.0, 2.0)), summary)
-        session.commit()
-    logger.info("SLA tick: %s", summary)
-    return summary
+    )
+    if not ids:
+        return None
+    for ticket in session.scalars(
+        select(Ticket).where(Ticket.id.in_(ids)).order_by(Ticket.id).with_for_update(skip_locked=True)
+    ):
+        summary.checked += 1
+        _apply(session, rt, ticket, hours.get(ticket.category_code or "", (8.0, 2.0)), summary)
+    return ids[-1]
 
 
 def _apply(session: Session, rt: Runtime, ticket: Ticket, hours: tuple[float, float], summary: SlaTickSummary) -> None:

@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 from backend.cityconfig import CityConfig
 from backend.db.models import Person, Staff
 from backend.db.session import make_engine, make_session_factory
 from backend.runtime import Runtime, build_runtime
 from backend.services.corrections import export_corrections
-from backend.services.digest import daily_digest_job
+from backend.services.digest import digests_queued_for, queue_digests
 from backend.services.housekeeping import purge_inbound, purge_nonces
 from backend.services.reference import LoadSummary, sync_reference, sync_staff
 from backend.services.security import hash_password
-from backend.services.sla_job import run_sla_tick
+from backend.services.sla_job import SlaTickSummary, check_next_batch
 from backend.settings import Settings
 from backend.usecases import Backend
 from backend.workers.channels import Fallback, Sender
 from backend.workers.outbox import DrainResult, OutboxConfig, run_worker
 from backend.workers.periodic import PeriodicJob, every, standard_jobs
+
+logger = logging.getLogger(__name__)
 
 
 def open_backend(settings: Settings, *, runtime: Runtime | None = None, load_classifier: bool = True) -> Backend:
@@ -89,6 +94,33 @@ def sla_tick(backend: Backend) -> object:
         return run_sla_tick(session, backend.runtime)
 
 
+def run_sla_tick(session: Session, rt: Runtime) -> SlaTickSummary:
+    """Check every ticket whose clock runs, in batches, committing each batch (it releases the batch's locks)."""
+    summary = SlaTickSummary()
+    last_id: int | None = 0
+    while last_id is not None:
+        last_id = check_next_batch(session, rt, summary, after_id=last_id)
+        if last_id is not None:
+            session.commit()
+    logger.info("SLA tick: %s", summary)
+    return summary
+
+
+def daily_digest_job(session_factory: sessionmaker[Session], timezone: str) -> Callable[[datetime], int]:
+    """A callable for backend.workers.periodic.standard_jobs(digest=...): queue today's digests and commit."""
+
+    def run(now: datetime) -> int:
+        period = now.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d")
+        with session_factory() as session:
+            if digests_queued_for(session, period):
+                return 0  # a rerun of the same day (e.g. after a crash) sends nothing twice
+            queued = queue_digests(session, now, period)
+            session.commit()
+        return queued
+
+    return run
+
+
 def write_corrections(backend: Backend, path: Path) -> int:
     """Write the dispatchers' category corrections as a training CSV; the row count."""
     with backend.session_factory() as session:
@@ -109,7 +141,9 @@ def run_outbox_worker(
 
     def purge(now: datetime) -> object:
         with factory() as session:
-            return {"inbound": purge_inbound(session, now), "nonces": purge_nonces(session, now)}
+            purged = {"inbound": purge_inbound(session, now), "nonces": purge_nonces(session, now)}
+            session.commit()
+            return purged
 
     jobs = standard_jobs(
         sla_tick_seconds=settings.sla_tick_seconds,

@@ -74,7 +74,6 @@ class TicketView:
     due_at: datetime | None
     reported_by_speaker: bool
     assigned_to_speaker: bool
-    assigned: bool
     merged_into: str | None
     rated_since_resolution: bool  # by the speaker, since the last resolution
     events: tuple[EventView, ...]
@@ -98,7 +97,6 @@ class TicketView:
             due_at=ticket.due_at,
             reported_by_speaker=ticket.reporter_id == speaker.person_id,
             assigned_to_speaker=staff_id is not None and ticket.assignee_id == staff_id,
-            assigned=ticket.assignee_id is not None,
             merged_into=merged_into,
             rated_since_resolution=any(
                 r.person_id == speaker.person_id and r.created_at >= since for r in ticket.ratings

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from backend.db.models import Notification, Staff
-from backend.services.sla_job import run_sla_tick
+from backend.usecases.operations import run_sla_tick
 
 
 def _assignee(session, ticket) -> str:

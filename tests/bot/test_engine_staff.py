@@ -143,7 +143,7 @@ def test_digests_are_queued_for_staff_with_open_tasks_and_render(
 def test_the_daily_digest_job_queues_once_per_local_day(
     runtime: Runtime, session_factory: sessionmaker[Session], clock: FrozenClock
 ) -> None:
-    from backend.services.digest import daily_digest_job
+    from backend.usecases.operations import daily_digest_job
 
     with session_factory() as session:
         _tickets_for_gw001(session, runtime, ["green"])

@@ -34,8 +34,8 @@ from backend.runtime import Runtime
 from backend.services.intake import ReportIn, create_ticket
 from backend.services.people import resident_for
 from backend.services.reference import sync_reference, sync_staff
-from backend.services.sla_job import run_sla_tick
 from backend.settings import PROJECT_ROOT, Settings
+from backend.usecases.operations import run_sla_tick
 from tests.conftest import CONFIG_DIR, DEMO_PASSWORD, START
 
 CHROMIUM = Path("/usr/bin/chromium")

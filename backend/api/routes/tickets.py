@@ -170,6 +170,7 @@ def comment_(number: str, body: CommentIn, session: SessionDep, rt: RuntimeDep, 
 def correct(number: str, body: CategoryIn, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) -> TicketPublic:
     """Correct the category; the correction is kept for retraining."""
     correct_category(session, rt, number, actor, category_code=body.category_code)
+    session.commit()
     ticket = load_ticket(session, number)
     return to_public(ticket, _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
 
