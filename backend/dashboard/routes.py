@@ -21,7 +21,7 @@ from backend.db.models import Category, Department, Person, Staff
 from backend.domain.errors import DomainError
 from backend.domain.tickets import Action
 from backend.runtime import Runtime
-from backend.services.access import check_may_act
+from backend.services.access import check_may_touch
 from backend.services.corrections import correct_category
 from backend.services.queries import TicketFilter, list_tickets
 from backend.services.security import issue_token, verify_password
@@ -170,7 +170,7 @@ def ticket_page(number: str, request: Request, session: SessionDep, rt: RuntimeD
     """One ticket: details, timeline, photos, a map pin, the actions allowed and the category correction."""
     try:
         ticket = load_ticket(session, number)
-        check_may_act(actor, ticket, "read")
+        check_may_touch(actor, ticket)
     except DomainError as exc:
         return templates.TemplateResponse(
             request, "error.html", {"actor": actor, "message": exc.message}, status_code=404

@@ -48,7 +48,7 @@ def can_see(actor: ActorContext, ticket: Ticket, *, follower_ids: set[int] | Non
     }.get(role) == scope and scope is not None
 
 
-def check_may_act(actor: ActorContext, ticket: Ticket, operation: str, *, follower_ids: set[int] | None = None) -> None:
+def check_may_touch(actor: ActorContext, ticket: Ticket, *, follower_ids: set[int] | None = None) -> None:
     """Raise unless the actor may read, comment on, photograph, reassign or re-categorise this ticket.
 
     Moves of the state machine are decided by backend.domain.permissions (see workflow.apply_action).

@@ -12,7 +12,7 @@ from backend.db.models import Category, CategoryCorrection, TicketEvent
 from backend.domain.errors import NotFound, PermissionDenied
 from backend.domain.roles import Role
 from backend.runtime import Runtime
-from backend.services.access import check_may_act
+from backend.services.access import check_may_touch
 from backend.services.actors import ActorContext
 from backend.services.workflow import load_ticket
 
@@ -26,7 +26,7 @@ def correct_category(
     if actor.role not in CORRECTORS:
         raise PermissionDenied("只有调度员、督办员或管理员可以更正分类")
     ticket = load_ticket(session, number, lock=True)
-    check_may_act(actor, ticket, "correct_category")
+    check_may_touch(actor, ticket)
     category = session.get(Category, category_code)
     if category is None or category.parent_code is None:
         raise NotFound(f"没有这个事项小类：{category_code}")

@@ -17,7 +17,7 @@ from backend.domain.roles import Role, Tier
 from backend.domain.tickets import Action, TicketSnapshot, TicketStatus, transition
 from backend.runtime import Runtime
 from backend.services import notify
-from backend.services.access import can_see, check_may_act
+from backend.services.access import can_see, check_may_touch
 from backend.services.actors import ActorContext
 from backend.services.assignment import choose_assignee, choose_verifier, dispatchers_for
 
@@ -176,7 +176,7 @@ def perform_action(
             raise NotFound(f"没有编号为 {assignee_code} 的在岗工作人员")
     target = load_ticket(session, merge_into) if merge_into else None
     if target is not None:
-        check_may_act(actor, target, "read")  # merging into a ticket must not reveal or touch one out of scope
+        check_may_touch(actor, target)  # merging into a ticket must not reveal or touch one out of scope
     apply_action(session, rt, ticket, action, actor, reason=reason, assignee=assignee, merge_into=target, data=data)
     return ticket
 
@@ -188,7 +188,7 @@ def reassign(
     if actor.role not in (Role.community_dispatcher, Role.street_dispatcher, Role.supervisor, Role.admin):
         raise PermissionDenied("只有调度员、督办员或管理员可以改派")
     ticket = load_ticket(session, number, lock=True)
-    check_may_act(actor, ticket, "reassign")
+    check_may_touch(actor, ticket)
     staff = session.scalar(select(Staff).where(Staff.code == assignee_code, Staff.active.is_(True)))
     if staff is None:
         raise NotFound(f"没有编号为 {assignee_code} 的在岗工作人员")
@@ -216,7 +216,7 @@ def comment(session: Session, rt: Runtime, number: str, actor: ActorContext, *, 
     if not note.strip():
         raise GuardFailed("备注不能为空")
     ticket = load_ticket(session, number)
-    check_may_act(actor, ticket, "comment", follower_ids=followers_of(session, ticket))
+    check_may_touch(actor, ticket, follower_ids=followers_of(session, ticket))
     event = TicketEvent(
         ticket_id=ticket.id,
         at=rt.clock.now(),

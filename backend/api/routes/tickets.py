@@ -27,7 +27,7 @@ from backend.db.models import Attachment, Staff, Ticket
 from backend.domain.roles import Role
 from backend.domain.tickets import Action
 from backend.services import attachments as photos
-from backend.services.access import check_may_act
+from backend.services.access import check_may_touch
 from backend.services.corrections import correct_category
 from backend.services.intake import ReportIn, create_ticket
 from backend.services.queries import TicketFilter, list_tickets
@@ -115,7 +115,7 @@ def create(ticket_in: TicketCreate, session: SessionDep, rt: RuntimeDep, actor: 
 def read(number: str, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) -> TicketDetail:
     """One ticket with its timeline, photos, ratings and the actions you may take."""
     ticket = load_ticket(session, number)
-    check_may_act(actor, ticket, "read")
+    check_may_touch(actor, ticket)
     codes = _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set())
     base = to_public(ticket, codes).model_dump()
     actions = sorted(a.value for a in available_actions(session, rt, ticket, actor))
@@ -189,7 +189,7 @@ async def upload(
     limit = rt.settings.upload_max_bytes
     data = await file.read(limit + 1)
     ticket = load_ticket(session, number)
-    check_may_act(actor, ticket, "photo", follower_ids=followers_of(session, ticket))
+    check_may_touch(actor, ticket, follower_ids=followers_of(session, ticket))
     att = photos.store_photo(
         session,
         upload_dir=rt.settings.upload_dir,
@@ -213,7 +213,7 @@ def download(
 ) -> FileResponse:
     """Download one of the ticket's photos."""
     ticket = load_ticket(session, number)
-    check_may_act(actor, ticket, "read")
+    check_may_touch(actor, ticket)
     att = session.get(Attachment, photo_id)
     if att is None or att.ticket_id != ticket.id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "照片不存在")
