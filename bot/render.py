@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from backend.settings import get_settings
-from bot.catalogue import lang_of, t
+from backend.texts import lang_of, t
 from bot.flows.common import rating_buttons
 from bot.messages import Button, Outbound, OutboundKind
 

@@ -8,6 +8,7 @@ from backend.db.models import Ticket, TicketFollower
 from backend.domain.errors import NotFound, PermissionDenied
 from backend.domain.roles import Role
 from backend.services.actors import ActorContext
+from backend.texts import Term
 
 HANDLER_ACTIONS = frozenset({"accept", "start", "resolve", "return", "request_extension", "self_close"})
 
@@ -53,9 +54,9 @@ def can_see(actor: ActorContext, ticket: Ticket, *, follower_ids: set[int] | Non
 def check_may_act(actor: ActorContext, ticket: Ticket, action: str, *, follower_ids: set[int] | None = None) -> None:
     """Raise unless the actor may take this action on this ticket (scope and assignee rules)."""
     if not can_see(actor, ticket, follower_ids=follower_ids):
-        raise NotFound(f"工单 {ticket.number} 不存在或无权查看")
+        raise NotFound("error.ticket_not_visible", number=ticket.number)
     if actor.role is Role.resident and ticket.reporter_id != actor.person_id and action != "merge":
-        raise PermissionDenied("只有反映人本人可以操作该工单")
+        raise PermissionDenied("error.only_reporter_may_act")
     if (
         action in HANDLER_ACTIONS
         and actor.role is not Role.system
@@ -63,14 +64,4 @@ def check_may_act(actor: ActorContext, ticket: Ticket, action: str, *, follower_
         and ticket.assignee_id is not None
         and ticket.assignee_id != actor.staff_id
     ):
-        raise PermissionDenied(f"工单 {ticket.number} 未派给您，不能{_ACTION_NAMES.get(action, action)}")
-
-
-_ACTION_NAMES = {
-    "accept": "接单",
-    "start": "到场",
-    "resolve": "办结",
-    "return": "退回",
-    "request_extension": "申请延期",
-    "self_close": "自办自结",
-}
+        raise PermissionDenied("error.not_assigned_to_you", number=ticket.number, action=Term(f"task.{action}"))

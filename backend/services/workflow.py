@@ -49,7 +49,7 @@ def load_ticket(session: Session, number_or_id: str | int, *, lock: bool = False
         stmt = stmt.with_for_update()
     ticket = session.scalar(stmt)
     if ticket is None:
-        raise NotFound(f"工单 {number_or_id} 不存在")
+        raise NotFound("error.ticket_not_found", number=number_or_id)
     return ticket
 
 
@@ -95,7 +95,7 @@ def apply_action(
     """
     check_may_act(actor, ticket, action.value, follower_ids=followers_of(session, ticket))
     if action is Action.merge and (merge_into is None or merge_into.id == ticket.id):
-        raise GuardFailed("合并需要指定另一张工单")
+        raise GuardFailed("error.merge_needs_other_ticket")
     result = transition(snapshot(session, rt, ticket), action, actor.domain_actor, reason=reason)
     now = rt.clock.now()
     old_tier = ticket.tier
@@ -171,7 +171,7 @@ def perform_action(
     if assignee_code:
         assignee = session.scalar(select(Staff).where(Staff.code == assignee_code, Staff.active.is_(True)))
         if assignee is None:
-            raise NotFound(f"没有编号为 {assignee_code} 的在岗工作人员")
+            raise NotFound("error.no_active_staff", staff=assignee_code)
     target = load_ticket(session, merge_into) if merge_into else None
     if target is not None:
         check_may_act(actor, target, "read")  # merging into a ticket must not reveal or touch one out of scope
@@ -185,12 +185,12 @@ def reassign(
 ) -> Ticket:
     """Give a ticket to another staff member (dispatchers and admins), keeping its status."""
     if actor.role not in (Role.community_dispatcher, Role.street_dispatcher, Role.supervisor, Role.admin):
-        raise PermissionDenied("只有调度员、督办员或管理员可以改派")
+        raise PermissionDenied("error.reassign_not_allowed")
     ticket = load_ticket(session, number, lock=True)
     check_may_act(actor, ticket, "reassign")
     staff = session.scalar(select(Staff).where(Staff.code == assignee_code, Staff.active.is_(True)))
     if staff is None:
-        raise NotFound(f"没有编号为 {assignee_code} 的在岗工作人员")
+        raise NotFound("error.no_active_staff", staff=assignee_code)
     previous = ticket.assignee_id
     ticket.assignee_id = staff.id
     event = TicketEvent(
@@ -214,7 +214,7 @@ def reassign(
 def comment(session: Session, rt: Runtime, number: str, actor: ActorContext, *, note: str) -> TicketEvent:
     """Add a note to a ticket's timeline."""
     if not note.strip():
-        raise GuardFailed("备注不能为空")
+        raise GuardFailed("error.note_required")
     ticket = load_ticket(session, number)
     check_may_act(actor, ticket, "comment", follower_ids=followers_of(session, ticket))
     event = TicketEvent(

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from backend.cityconfig import CityConfig
 from backend.services.feedback import SCORES
+from backend.texts import catalogue, t
 from backend.usecases.views import TicketView
-from bot.catalogue import catalogue, t
 from bot.flows.conversation import Conversation
 
 TICKET_NUMBER = re.compile(r"[A-Za-z]{1,8}\d{8}-\d{3,6}")

@@ -6,8 +6,8 @@ import logging
 
 from backend.domain.errors import DomainError
 from backend.domain.tickets import Action
+from backend.texts import error_text, matches
 from backend.usecases.views import TicketView
-from bot.catalogue import matches
 from bot.digest import digest_messages
 from bot.flows import patrol
 from bot.flows.binding import try_bind
@@ -177,7 +177,7 @@ def act(conv: Conversation, number: str, action: Action, *, reason: str | None =
     try:
         ticket, actions = conv.casework.act(number, action, reason=reason)
     except DomainError as exc:
-        conv.say("action.refused", reason=str(exc))
+        conv.say("action.refused", reason=error_text(exc, conv.lang))
         return
     _send_card(conv, ticket, actions, headline=conv.t(f"done.{action.value}", number=number))
 

@@ -14,7 +14,7 @@ from backend.db.models import BindCode, ChannelIdentity, ConversationState, Pers
 from backend.ports import FrozenClock
 from backend.runtime import Runtime
 from backend.services.binding import issue_bind_code
-from bot.catalogue import LANGUAGES, catalogue, t
+from backend.texts import LANGUAGES, catalogue, t
 from bot.engine import ConversationEngine, outbound_from_json, outbound_to_json
 from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind
 

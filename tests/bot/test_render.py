@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from backend.services.notify import RESIDENT_KINDS, STAFF_KINDS
-from bot.catalogue import t
+from backend.texts import t
 from bot.messages import OutboundKind
 from bot.render import render_notification
 

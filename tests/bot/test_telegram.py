@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import InboundMessage, Notification
 from backend.runtime import Runtime
+from backend.texts import t
 from backend.workers.channels import BlockedError, PermanentChannelError, TransientChannelError
-from bot.catalogue import t
 from bot.engine import ConversationEngine
 from bot.telegram.route import file_base_url, poll
 from bot.telegram.send import TelegramSender

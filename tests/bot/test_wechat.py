@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.api.app import create_app
 from backend.db.models import ConversationState, Notification, Ticket
 from backend.runtime import Runtime
+from backend.texts import t
 from bot.adapters import REPLY_KIND
-from bot.catalogue import t
 from bot.engine import ConversationEngine
 from bot.messages import Inbound, InboundKind, Outbound
 from bot.wechat.parse import to_inbound

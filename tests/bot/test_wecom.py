@@ -16,9 +16,9 @@ from backend.runtime import Runtime
 from backend.services.intake import ReportIn, create_ticket
 from backend.services.notify import ticket_payload
 from backend.services.people import resident_for
+from backend.texts import t
 from backend.workers.channels import BlockedError
 from bot.adapters import REPLY_KIND
-from bot.catalogue import t
 from bot.render import render_notification
 from bot.wecom.send import WeComSender, make_wecom_client, task_id, template_card
 from tests.fakes.channels import (  # noqa: F401  (fixtures)
