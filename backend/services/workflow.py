@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Category, Staff, Ticket, TicketEvent, TicketFollower
 from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
+from backend.domain.notifications import NoticeKind
 from backend.domain.roles import Role, Tier
 from backend.domain.tickets import Action, TicketSnapshot, TicketStatus, allowed_actions, transition
 from backend.runtime import Runtime
@@ -23,17 +24,17 @@ from backend.services.assignment import choose_assignee, choose_verifier, dispat
 logger = logging.getLogger(__name__)
 
 # What the reporter hears after each action (if anything).
-_RESIDENT_NOTICE: dict[Action, str] = {
-    Action.dispatch: "dispatched",
-    Action.accept: "accepted",
-    Action.start: "in_progress",
-    Action.verify: "resolved",
-    Action.self_close: "closed",
-    Action.close: "closed",
-    Action.reopen: "reopened",
-    Action.escalate: "escalated",
-    Action.cancel: "cancelled",
-    Action.merge: "merged",
+_RESIDENT_NOTICE: dict[Action, NoticeKind] = {
+    Action.dispatch: NoticeKind.dispatched,
+    Action.accept: NoticeKind.accepted,
+    Action.start: NoticeKind.in_progress,
+    Action.verify: NoticeKind.resolved,
+    Action.self_close: NoticeKind.closed,
+    Action.close: NoticeKind.closed,
+    Action.reopen: NoticeKind.reopened,
+    Action.escalate: NoticeKind.escalated,
+    Action.cancel: NoticeKind.cancelled,
+    Action.merge: NoticeKind.merged,
 }
 
 
@@ -206,7 +207,9 @@ def reassign(
     )
     session.add(event)
     session.flush()
-    notify.notify_staff(session, staff=staff, ticket=ticket, kind="task_new", key=f"t{ticket.id}:e{event.id}:new")
+    notify.notify_staff(
+        session, staff=staff, ticket=ticket, kind=NoticeKind.task_new, key=f"t{ticket.id}:e{event.id}:new"
+    )
     session.commit()
     return ticket
 
@@ -259,7 +262,11 @@ def _notify(
     if kind:
         notify.notify_reporters(session, ticket=ticket, kind=kind, event_id=event.id, note=reason)
     key = f"t{ticket.id}:e{event.id}"
-    staff_kind = {Action.dispatch: "task_new", Action.reopen: "task_new", Action.escalate: "task_escalated"}
+    staff_kind = {
+        Action.dispatch: NoticeKind.task_new,
+        Action.reopen: NoticeKind.task_new,
+        Action.escalate: NoticeKind.task_escalated,
+    }
     if action in staff_kind and ticket.assignee_id is not None:
         assignee = session.get(Staff, ticket.assignee_id)
         if assignee is not None:
@@ -274,9 +281,11 @@ def _notify(
     elif action is Action.resolve:
         verifier = choose_verifier(session, rt, ticket)
         if verifier is not None:
-            notify.notify_staff(session, staff=verifier, ticket=ticket, kind="verify_request", key=f"{key}:verify")
+            notify.notify_staff(
+                session, staff=verifier, ticket=ticket, kind=NoticeKind.verify_request, key=f"{key}:verify"
+            )
     elif action in (Action.return_, Action.request_extension):
-        kind_ = "task_returned" if action is Action.return_ else "extension_request"
+        kind_ = NoticeKind.task_returned if action is Action.return_ else NoticeKind.extension_request
         for staff in dispatchers_for(session, rt, ticket):
             notify.notify_staff(
                 session, staff=staff, ticket=ticket, kind=kind_, key=f"{key}:{kind_}:{staff.id}", reason=reason
