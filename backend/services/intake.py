@@ -203,7 +203,7 @@ def create_ticket(
     now = rt.clock.now()
     ticket = Ticket(
         number=next_ticket_number(
-            session, prefix=rt.settings.ticket_number_prefix, now=now, timezone=rt.city.calendar.timezone
+            session, prefix=rt.settings.ticket_number_prefix, now=now, timezone=rt.settings.timezone
         ),
         channel=report.channel,
         reporter_id=report.reporter_id,

@@ -108,7 +108,7 @@ def my_tasks(conv: Conversation) -> None:
                 number=t.number,
                 status=status_label(t.status, conv.lang),
                 category=category_name(conv.city, t.category_code, conv.lang),
-                due=local_time(conv.city, t.due_at),
+                due=local_time(t.due_at, conv.settings.timezone),
             )
         )
     conv.choose("\n".join(lines), [(t.number, f"task:view:{t.number}") for t in rows])
@@ -132,7 +132,7 @@ def _send_card(conv: Conversation, ticket: TicketView, actions: frozenset[Action
         text=ticket.text[:120],
         status=status_label(ticket.status, conv.lang),
         light=conv.t(f"light.{ticket.light}"),
-        due=local_time(conv.city, ticket.due_at),
+        due=local_time(ticket.due_at, conv.settings.timezone),
     )
     body += "\n" + timeline(conv, ticket)
     if headline:

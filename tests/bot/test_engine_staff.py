@@ -148,7 +148,7 @@ def test_the_daily_digest_job_queues_once_per_local_day(
 
     with session_factory() as session:
         _tickets_for_gw001(session, runtime, ["green"])
-    job = daily_digest_job(session_factory, runtime.city.calendar.timezone)
+    job = daily_digest_job(session_factory, runtime.settings.timezone)
     assert job(clock.now()) >= 1
     assert job(clock.now() + timedelta(hours=1)) == 0  # same local day
     assert job(clock.now() + timedelta(days=1)) >= 1
