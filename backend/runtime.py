@@ -53,6 +53,12 @@ def build_runtime(
     city = load_city_config(settings.config_dir)
     grids = GridIndex.build(city.areas.values())
     calendar = WorkingCalendar.from_config(city.calendar)
+    if city.calendar.timezone != settings.timezone:
+        logger.warning(
+            "calendar.yaml's time zone %s (SLA hours) differs from GRIDBOT_TIMEZONE %s (shown times, local days)",
+            city.calendar.timezone,
+            settings.timezone,
+        )
     places = _load_places(settings)
     if classifier is None and load_classifier:
         classifier = load_default_classifier(settings)

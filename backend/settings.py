@@ -35,7 +35,9 @@ class Settings(BaseSettings):
     data_dir: Path = PROJECT_ROOT / "var"
     model_dir: Path = PROJECT_ROOT / "var" / "models"
     log_level: str = "INFO"
-    timezone: str = DEFAULT_TIMEZONE  # env GRIDBOT_TIMEZONE; local time for SLA days, dashboard and chat cards
+    # env GRIDBOT_TIMEZONE: the local time shown in chat, notifications, the dashboard and exports, and the local
+    # day of ticket numbers, digests and statistics. SLA working hours follow calendar.yaml (keep them equal).
+    timezone: str = DEFAULT_TIMEZONE
 
     # Security
     secret_key: SecretStr = SecretStr(DEV_PLACEHOLDER)

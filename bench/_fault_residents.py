@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from backend.texts import t
 from bench._fault_env import FaultyTelegram, FaultyWeChat, Said
 from bench.webhook import REPORTS, TG_SECRET, TOKEN
-from bot.catalogue import t
 from tests.fakes.telegram import callback_update, text_update
 from tests.fakes.wechat import message_xml, sha1_sign, xml_fields
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from bot.catalogue import catalogue
+from backend.texts import catalogue
 
 if importlib.util.find_spec("sniffio") is None:
     # httpcore tries `import sniffio` on every request; without the package each try searches sys.path

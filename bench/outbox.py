@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 from backend.db.migrate import upgrade
 from backend.db.models import Notification
 from backend.db.session import make_engine
+from backend.domain.notifications import NoticeKind
 from bench._report import report
 from tests.workers.fast_fake_telegram import FastFakeProcess
 
@@ -109,7 +110,7 @@ def run_once(db_url: str, workers: int, count: int, batch: int, threads: int, mo
             "key": f"b{i}",
             "channel": "telegram",
             "external_id": str(10_000 + i % 5000),
-            "kind": "task_new",
+            "kind": NoticeKind.task_new.value,
             "payload": {"number": f"b{i}"},
         }
         for i in range(count)

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import InboundMessage, Notification
+from backend.domain.notifications import NoticeKind
 from backend.runtime import Runtime
 from backend.workers.channels import Fallback, Sender
 from bot.messages import Inbound, Outbound
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
     from backend.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-# Outbox rows holding already-rendered chat replies (payload = bot.engine.outbound_to_json).
-REPLY_KIND = "chat_reply"
 
 
 class Engine(Protocol):
@@ -97,7 +95,7 @@ class FirstDelivery:
 def notification_messages(notification: Notification) -> list[Outbound]:
     """What an outbox row says: stored chat replies, or a notification rendered from the catalogue."""
     payload: dict[str, Any] = dict(notification.payload or {})
-    if notification.kind == REPLY_KIND:
+    if notification.kind == NoticeKind.chat_reply:  # payload = bot.engine.outbound_to_json
         from bot.engine import outbound_from_json
 
         return outbound_from_json(payload)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.catalogue import t
+from backend.texts import t
 from bot.messages import Button, Outbound
 
 

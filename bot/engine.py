@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.runtime import Runtime
+from backend.texts import lang_of, t
 from backend.usecases import Backend
 from backend.usecases.conversation import (
     BackendUnavailable,
@@ -23,7 +24,6 @@ from backend.usecases.conversation import (
     TurnAnswer,
     TurnContext,
 )
-from bot.catalogue import lang_of, t
 from bot.flows import resident, staff
 from bot.flows.conversation import Conversation
 from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind

@@ -8,34 +8,24 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from backend.domain.notifications import RESIDENT_KINDS, NoticeKind
 from backend.settings import get_settings
-from bot.catalogue import lang_of, t
+from backend.texts import lang_of, t
 from bot.flows.common import rating_buttons
 from bot.messages import Button, Outbound, OutboundKind
 
 logger = logging.getLogger(__name__)
 
-RESIDENT_KINDS = (
-    "dispatched",
-    "accepted",
-    "in_progress",
-    "resolved",
-    "closed",
-    "reopened",
-    "cancelled",
-    "merged",
-    "escalated",
-)
 # The buttons on each staff card, as task verbs (see bot/flows/staff.py VERBS).
-CARD_VERBS: dict[str, tuple[str, ...]] = {
-    "task_new": ("accept", "return", "escalate", "extend"),
-    "task_escalated": ("accept", "return", "escalate", "extend"),
-    "task_reminder": ("view",),
-    "supervise": ("view",),
-    "task_returned": ("view",),
-    "extension_request": ("approve", "refuse", "view"),
-    "extension_decided": ("view",),
-    "verify_request": ("verify", "view"),
+CARD_VERBS: dict[NoticeKind, tuple[str, ...]] = {
+    NoticeKind.task_new: ("accept", "return", "escalate", "extend"),
+    NoticeKind.task_escalated: ("accept", "return", "escalate", "extend"),
+    NoticeKind.task_reminder: ("view",),
+    NoticeKind.supervise: ("view",),
+    NoticeKind.task_returned: ("view",),
+    NoticeKind.extension_request: ("approve", "refuse", "view"),
+    NoticeKind.extension_decided: ("view",),
+    NoticeKind.verify_request: ("verify", "view"),
 }
 
 
@@ -84,25 +74,33 @@ def params_of(payload: dict[str, Any], lang: str) -> dict[str, Any]:
     }
 
 
-def render_notification(kind: str, payload: dict[str, Any], lang: str) -> list[Outbound]:
+def _notice_kind(kind: str) -> NoticeKind | None:
+    try:
+        return NoticeKind(kind)
+    except ValueError:
+        return None
+
+
+def render_notification(kind: NoticeKind | str, payload: dict[str, Any], lang: str) -> list[Outbound]:
     """The messages for one outbox row, in the recipient's language (payload["lang"] wins if set)."""
     lang = lang_of(payload.get("lang") or lang)
     p = params_of(payload, lang)
     number = p["number"]
-    if kind in RESIDENT_KINDS:
-        text = t(f"notice.{kind}", lang, **p)
-        if kind == "resolved":
+    notice = _notice_kind(kind)
+    if notice in RESIDENT_KINDS:
+        text = t(f"notice.{notice}", lang, **p)
+        if notice is NoticeKind.resolved:
             return [Outbound.choose(text, *(Button(label, data) for label, data in rating_buttons(lang, number)))]
         return [Outbound.say(text)]
-    if kind == "digest":
+    if notice is NoticeKind.digest:
         from bot.digest import digest_messages
 
         return digest_messages(payload, lang)
-    if kind in CARD_VERBS:
+    if notice in CARD_VERBS:
         body = t("notice.card_body", lang, **p)
-        if kind != "task_new" and kind != "task_escalated":
-            body = t(f"notice.{kind}", lang, **p) + "\n" + body
-        buttons = tuple(Button(t(f"verb.{v}", lang), f"task:{v}:{number}") for v in CARD_VERBS[kind])
-        return [Outbound(OutboundKind.card, title=t(f"notice.title.{kind}", lang, **p), text=body, buttons=buttons)]
+        if notice not in (NoticeKind.task_new, NoticeKind.task_escalated):
+            body = t(f"notice.{notice}", lang, **p) + "\n" + body
+        buttons = tuple(Button(t(f"verb.{v}", lang), f"task:{v}:{number}") for v in CARD_VERBS[notice])
+        return [Outbound(OutboundKind.card, title=t(f"notice.title.{notice}", lang, **p), text=body, buttons=buttons)]
     logger.warning("no rendering for notification kind %s", kind)
     return [Outbound.say(t("notice.generic", lang, **p))]

@@ -50,8 +50,8 @@ def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> Fast
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
-        code = next((c for cls, c in _STATUS.items() if isinstance(exc, cls)), 400)
-        return JSONResponse({"detail": exc.message, "error": exc.code}, status_code=code)
+        status = next((c for cls, c in _STATUS.items() if isinstance(exc, cls)), 400)
+        return JSONResponse({"detail": exc.message, "error": exc.kind, "key": exc.code}, status_code=status)
 
     @app.exception_handler(OverflowError)  # SQLite's form of the same mistake
     @app.exception_handler(DataError)

@@ -325,7 +325,7 @@ def _stats_filter(request: Request, rt: Runtime) -> tuple[TicketFilter, dict[str
     """The queue filter, defaulting to the last 30 local days when no date is given."""
     params = request.query_params
     if "created_from" not in params and "created_to" not in params:
-        today = rt.clock.now().astimezone(ZoneInfo(rt.city.calendar.timezone)).date()
+        today = rt.clock.now().astimezone(ZoneInfo(rt.settings.timezone)).date()
         params = QueryParams(f"{params}&created_from={(today - timedelta(days=29)).isoformat()}")
     return parse_filter(params, rt)
 
@@ -362,7 +362,7 @@ def stats_page(request: Request, session: SessionDep, rt: RuntimeDep, actor: Das
 def export_tickets(fmt: str, request: Request, session: SessionDep, rt: RuntimeDep, actor: DashboardUser) -> Response:
     """The filtered queue as CSV or XLSX."""
     flt, _ = parse_filter(request.query_params, rt)
-    rows = exports.ticket_rows(session, actor, flt, timezone=rt.city.calendar.timezone)
+    rows = exports.ticket_rows(session, actor, flt, timezone=rt.settings.timezone)
     stamp = rt.clock.now().strftime("%Y%m%d%H%M")
     if fmt == "csv":
         return StreamingResponse(

@@ -108,7 +108,7 @@ class Statistics:
 
 def _local_day(session: Session, rt: Runtime, column: Any) -> ColumnElement[Any]:
     """A UTC timestamp column as a local calendar day, per dialect."""
-    tz = rt.city.calendar.timezone
+    tz = rt.settings.timezone
     if _is_postgres(session):
         return func.date(func.timezone(tz, column))
     offset = datetime.now(ZoneInfo(tz)).utcoffset() or timedelta(0)

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from starlette.datastructures import QueryParams
 
 from backend.api.deps import RuntimeDep, SessionDep, is_cross_origin, staff_from_token
@@ -19,7 +21,6 @@ from backend.runtime import Runtime
 from backend.services.actors import ActorContext
 from backend.services.people import staff_actor
 from backend.services.queries import TicketFilter
-from backend.settings import DEFAULT_TIMEZONE
 
 COOKIE = "gridbot_token"
 LOGIN_PATH = "/dashboard/login"
@@ -61,7 +62,7 @@ def _local_day(value: str | None, tz: ZoneInfo) -> datetime | None:
 
 def parse_filter(params: QueryParams, rt: Runtime) -> tuple[TicketFilter, dict[str, Any]]:
     """The queue filter from a query string (dates are local days, the end day included) and its echo."""
-    tz = ZoneInfo(rt.city.calendar.timezone)
+    tz = ZoneInfo(rt.settings.timezone)
     statuses = [s for s in params.getlist("status") if s in TicketStatus.__members__]
     if params.get("open") == "1":
         statuses = [s for s in labels.STATUS if s not in ("closed", "cancelled", "merged")]
@@ -106,9 +107,16 @@ def filter_query(echo: dict[str, Any], **extra: Any) -> str:
     return urlencode(pairs)
 
 
-def local_time(value: datetime | None, tz: str = DEFAULT_TIMEZONE) -> str:
+def local_time(value: datetime | None, tz: str) -> str:
     """A UTC datetime as local 'YYYY-MM-DD HH:MM'."""
     return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+@pass_context
+def _localtime_filter(context: Context, value: datetime | None) -> str:
+    """The `localtime` template filter: in the zone of the settings of the app serving the request."""
+    runtime: Runtime = context["request"].app.state.runtime
+    return local_time(value, runtime.settings.timezone)
 
 
 def percent(value: float | None) -> str:
@@ -116,5 +124,5 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-templates.env.filters.update(localtime=local_time, percent=percent)
+templates.env.filters.update(localtime=_localtime_filter, percent=percent)
 templates.env.globals.update(filter_query=filter_query)

@@ -6,19 +6,33 @@ DomainError
 ├── GuardFailed        the move exists and the role may make it, but a rule forbids it now
 │                      (reason missing, 巡办分离, reopen limit, top tier, no 自办自结 …)
 └── NotFound           the thing the action refers to does not exist
+
+An error carries a catalogue key (`code`, e.g. "error.reason_required") and the parameters of its text;
+`kind` is the class of refusal the API maps to an HTTP status. `str(exc)` is the Chinese text, so logs
+and API details stay readable; chat shows `backend.texts.error_text(exc, lang)` in the user's language.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from backend.texts import DEFAULT_LANG, t
+
 
 class DomainError(Exception):
-    """Base class of every business-rule refusal; `message` is safe to show to the user."""
+    """Base class of every business-rule refusal: a catalogue key and the parameters of its text."""
 
-    code: str = "domain_error"
+    kind: ClassVar[str] = "domain_error"
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+    @property
+    def message(self) -> str:
+        """The Chinese text of the refusal, safe to show to the user."""
+        return t(self.code, DEFAULT_LANG, **self.params)
 
     def __str__(self) -> str:
         return self.message
@@ -27,22 +41,22 @@ class DomainError(Exception):
 class InvalidTransition(DomainError):
     """The action is not allowed from the ticket's current status."""
 
-    code = "invalid_transition"
+    kind = "invalid_transition"
 
 
 class PermissionDenied(DomainError):
     """The actor's role is not allowed to take this action."""
 
-    code = "permission_denied"
+    kind = "permission_denied"
 
 
 class GuardFailed(DomainError):
     """A guard of an otherwise allowed move failed (missing reason, limit reached, …)."""
 
-    code = "guard_failed"
+    kind = "guard_failed"
 
 
 class NotFound(DomainError):
     """The referenced ticket, person or area does not exist."""
 
-    code = "not_found"
+    kind = "not_found"

@@ -30,3 +30,27 @@ class NoticeKind(StrEnum):
     digest = "digest"
     # A chat reply already rendered by the dialogue (payload: the replies as JSON).
     chat_reply = "chat_reply"
+
+
+RESIDENT_KINDS = (
+    NoticeKind.dispatched,
+    NoticeKind.accepted,
+    NoticeKind.in_progress,
+    NoticeKind.resolved,
+    NoticeKind.closed,
+    NoticeKind.reopened,
+    NoticeKind.cancelled,
+    NoticeKind.merged,
+    NoticeKind.escalated,
+)
+STAFF_KINDS = (
+    NoticeKind.task_new,
+    NoticeKind.task_reminder,
+    NoticeKind.task_escalated,
+    NoticeKind.task_returned,
+    NoticeKind.verify_request,
+    NoticeKind.extension_request,
+    NoticeKind.extension_decided,
+    NoticeKind.supervise,
+    NoticeKind.digest,
+)

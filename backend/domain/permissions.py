@@ -19,21 +19,13 @@ from dataclasses import dataclass
 from backend.domain.errors import DomainError, GuardFailed, InvalidTransition, NotFound, PermissionDenied
 from backend.domain.roles import Role
 from backend.domain.tickets import TRANSITIONS, Action, TicketSnapshot, check_guards
+from backend.texts import Term
 
 HANDLER_ACTIONS = frozenset(
     {Action.accept, Action.start, Action.resolve, Action.return_, Action.request_extension, Action.self_close}
 )
 FRONTLINE_ROLES = frozenset({Role.gridworker, Role.department_handler})
 UNSCOPED_ROLES = frozenset({Role.admin, Role.system})
-
-_HANDLER_VERBS = {
-    Action.accept: "接单",
-    Action.start: "到场",
-    Action.resolve: "办结",
-    Action.return_: "退回",
-    Action.request_extension: "申请延期",
-    Action.self_close: "自办自结",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,24 +57,22 @@ class Acting:
 def refusal(ticket: TicketFacts, actor: Acting, action: Action) -> DomainError | None:
     """Why this actor may not make this move on this ticket now, or None if they may (reasons aside)."""
     if not ticket.in_scope:
-        return NotFound(f"工单 {ticket.number} 不存在或无权查看")
+        return NotFound("error.ticket_not_visible", number=ticket.number)
     if actor.role is Role.resident and ticket.reporter_id != actor.person_id and action is not Action.merge:
-        return PermissionDenied("只有反映人本人可以操作该工单")
+        return PermissionDenied("error.only_reporter_may_act")
     rule = TRANSITIONS.get((ticket.state.status, action))
     if rule is None:
-        return InvalidTransition(
-            f"状态为 {ticket.state.status} 的工单不能执行 {action} (action not allowed from this status)"
-        )
+        return InvalidTransition("error.action_not_allowed_from_status", status=ticket.state.status, action=action)
     if actor.role not in rule.roles:
-        return PermissionDenied(f"角色 {actor.role} 不能执行 {action} (role not allowed)")
+        return PermissionDenied("error.role_not_allowed", role=actor.role, action=action)
     someone_else_has_it = ticket.assignee_id is not None and ticket.assignee_id != actor.staff_id
     if someone_else_has_it and actor.role not in UNSCOPED_ROLES:
         if action in HANDLER_ACTIONS:
-            return PermissionDenied(f"工单 {ticket.number} 未派给您，不能{_HANDLER_VERBS[action]}")
+            return PermissionDenied("error.not_assigned_to_you", number=ticket.number, action=Term(f"task.{action}"))
         if actor.role in FRONTLINE_ROLES and action is not Action.verify:
-            return PermissionDenied(f"工单 {ticket.number} 未派给您，您只能核查")
+            return PermissionDenied("error.verify_only", number=ticket.number)
     if action is Action.self_close and not ticket.patrol_find:
-        return GuardFailed("只有巡查中自己发现的问题可以自办自结，群众反映的工单须经核查和评价")
+        return GuardFailed("error.self_close_patrol_only")
     try:
         check_guards(ticket.state, action, rule, actor.handler_id)
     except GuardFailed as exc:

@@ -42,7 +42,7 @@ class Tier(StrEnum):
     def next(self) -> Tier:
         """The tier one step up; raises GuardFailed at the department tier."""
         if self.is_top:
-            raise GuardFailed("已在职能部门层级，无法继续上报 (department tier cannot escalate)")
+            raise GuardFailed("error.top_tier")
         return _LADDER[self.rank + 1]
 
 

@@ -208,15 +208,15 @@ def _has_reason(reason: str | None) -> bool:
 def check_guards(ticket: TicketSnapshot, action: Action, rule: Rule, actor_id: int | None) -> None:
     """Raise GuardFailed when an action-specific rule forbids the move right now."""
     if action is Action.verify and actor_id is not None and actor_id == ticket.handler_id:
-        raise GuardFailed("核查人不能是处置人 (巡办分离: the verifier must not be the handler)")
+        raise GuardFailed("error.verifier_is_handler")
     if action is Action.reopen and ticket.reopen_count >= ticket.reopen_limit:
-        raise GuardFailed(f"已重新打开 {ticket.reopen_count} 次，达到上限 {ticket.reopen_limit} (reopen limit reached)")
+        raise GuardFailed("error.reopen_limit", count=ticket.reopen_count, limit=ticket.reopen_limit)
     if action is Action.escalate and ticket.tier.is_top:
-        raise GuardFailed("已在职能部门层级，无法继续上报 (department tier cannot escalate)")
+        raise GuardFailed("error.top_tier")
     if action is Action.self_close and not ticket.self_close_allowed:
-        raise GuardFailed("该类别不允许自办自结 (this category cannot be self-closed)")
+        raise GuardFailed("error.self_close_not_allowed")
     if rule.to is None and ticket.status_before_hold not in _hold_entries(ticket.status):
-        raise GuardFailed(f"无法恢复到挂起前状态 {ticket.status_before_hold!r} (no valid status before the hold)")
+        raise GuardFailed("error.no_status_before_hold", status=ticket.status_before_hold)
 
 
 def _hold_entries(hold: TicketStatus) -> frozenset[TicketStatus]:
@@ -233,11 +233,11 @@ def transition(ticket: TicketSnapshot, action: Action, actor: Actor, *, reason: 
     """Apply one move to a ticket snapshot, or raise a DomainError and change nothing."""
     rule = TRANSITIONS.get((ticket.status, action))
     if rule is None:
-        raise InvalidTransition(f"状态为 {ticket.status} 的工单不能执行 {action} (action not allowed from this status)")
+        raise InvalidTransition("error.action_not_allowed_from_status", status=ticket.status, action=action)
     if actor.role not in rule.roles:
-        raise PermissionDenied(f"角色 {actor.role} 不能执行 {action} (role not allowed)")
+        raise PermissionDenied("error.role_not_allowed", role=actor.role, action=action)
     if rule.needs_reason and not _has_reason(reason):
-        raise GuardFailed(f"执行 {action} 需要填写原因 (a reason is required)")
+        raise GuardFailed("error.reason_required", action=action)
     check_guards(ticket, action, rule, actor.id)
 
     to_status = rule.to if rule.to is not None else ticket.status_before_hold

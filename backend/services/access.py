@@ -8,6 +8,7 @@ from backend.db.models import Ticket, TicketFollower
 from backend.domain.errors import NotFound, PermissionDenied
 from backend.domain.roles import Role
 from backend.services.actors import ActorContext
+from backend.texts import Term
 
 
 def visible_tickets(actor: ActorContext) -> ColumnElement[bool]:
@@ -54,6 +55,6 @@ def check_may_touch(actor: ActorContext, ticket: Ticket, *, follower_ids: set[in
     Moves of the state machine are decided by backend.domain.permissions (see workflow.apply_action).
     """
     if not can_see(actor, ticket, follower_ids=follower_ids):
-        raise NotFound(f"工单 {ticket.number} 不存在或无权查看")
+        raise NotFound("error.ticket_not_visible", number=ticket.number)
     if actor.role is Role.resident and ticket.reporter_id != actor.person_id:
-        raise PermissionDenied("只有反映人本人可以操作该工单")
+        raise PermissionDenied("error.only_reporter_may_act")

@@ -17,18 +17,18 @@ ALLOWED_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", 
 class TooLarge(GuardFailed):
     """The upload is bigger than the configured limit."""
 
-    code = "too_large"
+    kind = "too_large"
 
 
 def check_photo(data: bytes, *, max_bytes: int) -> str:
     """The sniffed MIME type of an acceptable photo; raises GuardFailed or TooLarge otherwise."""
     if len(data) > max_bytes:
-        raise TooLarge(f"照片太大了（最大 {max_bytes // (1024 * 1024)} MB）")
+        raise TooLarge("error.photo_too_large", max_mb=max_bytes // (1024 * 1024))
     if not data:
-        raise GuardFailed("照片是空的")
+        raise GuardFailed("error.photo_empty")
     kind = filetype.guess(data[:262])
     if kind is None or kind.mime not in ALLOWED_TYPES:
-        raise GuardFailed("只接受 JPEG、PNG、WebP 或 GIF 格式的照片")
+        raise GuardFailed("error.photo_type")
     return str(kind.mime)
 
 

@@ -24,7 +24,7 @@ def issue_bind_code(session: Session, staff_code: str, now: datetime, ttl: timed
     """A fresh one-time code for an active staff member (does not commit)."""
     staff = staff_by_code(session, staff_code)
     if not staff.active:
-        raise GuardFailed(f"工作人员 {staff_code} 已停用")
+        raise GuardFailed("error.staff_inactive", staff=staff_code)
     while True:
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         if session.get(BindCode, code) is None:
@@ -40,14 +40,14 @@ def redeem(session: Session, channel: str, external_id: str, code: str, now: dat
     """Bind (channel, external_id) to the code's staff member and use the code up (does not commit)."""
     row = session.scalar(select(BindCode).where(BindCode.code == code.strip().upper()).with_for_update())
     if row is None:
-        raise NotFound("绑定码无效")
+        raise NotFound("error.bind_code_invalid")
     if row.used_at is not None:
-        raise GuardFailed("绑定码已被使用")
+        raise GuardFailed("error.bind_code_used")
     if row.expires_at <= now:
-        raise GuardFailed("绑定码已过期，请联系管理员重新获取")
+        raise GuardFailed("error.bind_code_expired")
     staff = session.get(Staff, row.staff_id)
     if staff is None or not staff.active:
-        raise NotFound("绑定码对应的工作人员不存在或已停用")
+        raise NotFound("error.bind_code_staff_gone")
     ident = identity_of(session, channel=channel, external_id=external_id)
     if ident is None:
         session.add(

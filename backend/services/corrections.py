@@ -24,12 +24,12 @@ def correct_category(
 ) -> CategoryCorrection:
     """Set a ticket's category, re-derive department and tier, and record the correction (the caller commits)."""
     if actor.role not in CORRECTORS:
-        raise PermissionDenied("只有调度员、督办员或管理员可以更正分类")
+        raise PermissionDenied("error.correct_category_not_allowed")
     ticket = load_ticket(session, number, lock=True)
     check_may_touch(actor, ticket)
     category = session.get(Category, category_code)
     if category is None or category.parent_code is None:
-        raise NotFound(f"没有这个事项小类：{category_code}")
+        raise NotFound("error.unknown_subcategory", category=category_code)
     old = ticket.category_code
     ticket.category_code = category.code
     ticket.category_confidence = 1.0

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Notification, Staff, Ticket
+from backend.domain.notifications import NoticeKind
 from backend.domain.tickets import OPEN_STATUSES
 from backend.services import notify
 
@@ -50,7 +51,7 @@ def queue_digests(session: Session, now: datetime, period: str) -> int:
             session,
             staff=staff,
             ticket=None,
-            kind="digest",
+            kind=NoticeKind.digest,
             key=f"digest:{period}:{staff.id}",
             **digest_counts(session, staff, now),
         )

@@ -21,17 +21,17 @@ def rate(
 
     Flushes; the caller commits (a chat turn commits it with the rest of the turn)."""
     if score not in SCORES:
-        raise GuardFailed("评价只能是 满意、基本满意 或 不满意")
+        raise GuardFailed("error.rating_invalid")
     ticket = load_ticket(session, number, lock=True)
     if ticket.reporter_id != actor.person_id:
-        raise GuardFailed("只有反映人可以评价")
+        raise GuardFailed("error.only_reporter_may_rate")
     if ticket.status not in (TicketStatus.verified.value, TicketStatus.closed.value):
-        raise GuardFailed("工单办结核查后才能评价")
+        raise GuardFailed("error.rating_too_early")
     if any(
         r.person_id == actor.person_id and r.created_at >= (ticket.resolved_at or ticket.created_at)
         for r in ticket.ratings
     ):
-        raise GuardFailed("这次办理您已经评价过了")
+        raise GuardFailed("error.already_rated")
     session.add(
         Rating(ticket_id=ticket.id, person_id=actor.person_id, score=score, comment=comment, created_at=rt.clock.now())
     )

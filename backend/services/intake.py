@@ -185,24 +185,24 @@ def create_ticket(
     """
     text = (report.text or "").strip()
     if not text:
-        raise GuardFailed("请描述一下您要反映的问题")
+        raise GuardFailed("error.description_required")
     if len(text) > MAX_TEXT:
-        raise GuardFailed(f"描述太长了（最多 {MAX_TEXT} 字）")
+        raise GuardFailed("error.description_too_long", max_chars=MAX_TEXT)
     if report.reporter_id is not None and session.get(Person, report.reporter_id) is None:
-        raise NotFound("反映人不存在")
+        raise NotFound("error.reporter_not_found")
     if assessment is None:
         assessment = _assess_report(session, rt, report, text)
     if report.category_code:
         assessment = assessment.with_category(report.category_code)
     category = session.get(Category, assessment.category_code) if assessment.category_code else None
     if report.category_code and (category is None or category.parent_code is None):
-        raise NotFound(f"没有这个事项分类：{report.category_code}")
+        raise NotFound("error.unknown_category", category=report.category_code)
     place = assessment.place
     urgent = assessment.urgent if report.urgent is None else report.urgent
     now = rt.clock.now()
     ticket = Ticket(
         number=next_ticket_number(
-            session, prefix=rt.settings.ticket_number_prefix, now=now, timezone=rt.city.calendar.timezone
+            session, prefix=rt.settings.ticket_number_prefix, now=now, timezone=rt.settings.timezone
         ),
         channel=report.channel,
         reporter_id=report.reporter_id,

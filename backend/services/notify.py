@@ -12,32 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Notification, Person, Staff, Ticket, TicketFollower
+from backend.domain.notifications import NoticeKind
 from backend.services.people import preferred_identity
-
-# Resident-facing kinds
-RESIDENT_KINDS = (
-    "dispatched",
-    "accepted",
-    "in_progress",
-    "resolved",
-    "closed",
-    "reopened",
-    "cancelled",
-    "merged",
-    "escalated",
-)
-# Staff-facing kinds
-STAFF_KINDS = (
-    "task_new",
-    "task_reminder",
-    "task_escalated",
-    "task_returned",
-    "verify_request",
-    "extension_request",
-    "extension_decided",
-    "supervise",
-    "digest",
-)
 
 
 def ticket_payload(ticket: Ticket, **extra: Any) -> dict[str, Any]:
@@ -60,7 +36,7 @@ def notify_person(
     session: Session,
     *,
     person: Person,
-    kind: str,
+    kind: NoticeKind,
     key: str,
     ticket: Ticket | None,
     payload: dict[str, Any],
@@ -77,14 +53,14 @@ def notify_person(
         person_id=person.id,
         channel=ident.channel,
         external_id=ident.external_id,
-        kind=kind,
+        kind=kind.value,
         payload=payload,
     )
     session.add(row)
     return row
 
 
-def notify_reporters(session: Session, *, ticket: Ticket, kind: str, event_id: int, **extra: Any) -> int:
+def notify_reporters(session: Session, *, ticket: Ticket, kind: NoticeKind, event_id: int, **extra: Any) -> int:
     """Tell the reporter and every follower (merged duplicates' reporters) about a ticket."""
     people: list[Person] = []
     if ticket.reporter_id is not None:
@@ -115,7 +91,7 @@ def notify_reporters(session: Session, *, ticket: Ticket, kind: str, event_id: i
 
 
 def notify_staff(
-    session: Session, *, staff: Staff, ticket: Ticket | None, kind: str, key: str, **extra: Any
+    session: Session, *, staff: Staff, ticket: Ticket | None, kind: NoticeKind, key: str, **extra: Any
 ) -> Notification | None:
     """Tell a staff member about a task (new, reminder, escalation, verification …)."""
     payload = ticket_payload(ticket, **extra) if ticket else dict(extra)

@@ -64,7 +64,7 @@ def staff_by_code(session: Session, code: str) -> Staff:
     """A staff record by its code, or NotFound."""
     staff = session.scalar(select(Staff).where(Staff.code == code))
     if staff is None:
-        raise NotFound(f"没有编号为 {code} 的工作人员")
+        raise NotFound("error.staff_not_found", staff=code)
     return staff
 
 

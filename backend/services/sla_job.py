@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Category, Staff, Ticket, TicketEvent
 from backend.domain.escalation import Recipient, SlaActionKind, SlaView, plan_for_ticket
+from backend.domain.notifications import NoticeKind
 from backend.domain.roles import Role, Tier
 from backend.domain.sla import Light
 from backend.domain.tickets import CLOCK_RUNNING_STATUSES, Action, TicketStatus
@@ -87,7 +88,7 @@ def _apply(session: Session, rt: Runtime, ticket: Ticket, hours: tuple[float, fl
                     session,
                     staff=staff,
                     ticket=ticket,
-                    kind="supervise" if action.recipient is Recipient.supervisor else "task_reminder",
+                    kind=NoticeKind.supervise if action.recipient is Recipient.supervisor else NoticeKind.task_reminder,
                     key=f"t{ticket.id}:e{event.id}:remind:{staff.id}",
                     note=action.note,
                 )

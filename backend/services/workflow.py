@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import Category, Staff, Ticket, TicketEvent, TicketFollower
 from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
 from backend.domain.permissions import Acting, TicketFacts, actions_for, check_may
+from backend.domain.notifications import NoticeKind
 from backend.domain.roles import Role, Tier
 from backend.domain.tickets import Action, TicketSnapshot, TicketStatus, transition
 from backend.runtime import Runtime
@@ -24,17 +25,17 @@ from backend.services.assignment import choose_assignee, choose_verifier, dispat
 logger = logging.getLogger(__name__)
 
 # What the reporter hears after each action (if anything).
-_RESIDENT_NOTICE: dict[Action, str] = {
-    Action.dispatch: "dispatched",
-    Action.accept: "accepted",
-    Action.start: "in_progress",
-    Action.verify: "resolved",
-    Action.self_close: "closed",
-    Action.close: "closed",
-    Action.reopen: "reopened",
-    Action.escalate: "escalated",
-    Action.cancel: "cancelled",
-    Action.merge: "merged",
+_RESIDENT_NOTICE: dict[Action, NoticeKind] = {
+    Action.dispatch: NoticeKind.dispatched,
+    Action.accept: NoticeKind.accepted,
+    Action.start: NoticeKind.in_progress,
+    Action.verify: NoticeKind.resolved,
+    Action.self_close: NoticeKind.closed,
+    Action.close: NoticeKind.closed,
+    Action.reopen: NoticeKind.reopened,
+    Action.escalate: NoticeKind.escalated,
+    Action.cancel: NoticeKind.cancelled,
+    Action.merge: NoticeKind.merged,
 }
 
 
@@ -50,7 +51,7 @@ def load_ticket(session: Session, number_or_id: str | int, *, lock: bool = False
         stmt = stmt.with_for_update()
     ticket = session.scalar(stmt)
     if ticket is None:
-        raise NotFound(f"工单 {number_or_id} 不存在")
+        raise NotFound("error.ticket_not_found", number=number_or_id)
     return ticket
 
 
@@ -97,7 +98,7 @@ def apply_action(
     seen = facts(session, rt, ticket, actor)
     check_may(seen, acting(actor), action)
     if action is Action.merge and (merge_into is None or merge_into.id == ticket.id):
-        raise GuardFailed("合并需要指定另一张工单")
+        raise GuardFailed("error.merge_needs_other_ticket")
     result = transition(seen.state, action, actor.domain_actor, reason=reason)
     now = rt.clock.now()
     old_tier = ticket.tier
@@ -173,7 +174,7 @@ def perform_action(
     if assignee_code:
         assignee = session.scalar(select(Staff).where(Staff.code == assignee_code, Staff.active.is_(True)))
         if assignee is None:
-            raise NotFound(f"没有编号为 {assignee_code} 的在岗工作人员")
+            raise NotFound("error.no_active_staff", staff=assignee_code)
     target = load_ticket(session, merge_into) if merge_into else None
     if target is not None:
         check_may_touch(actor, target)  # merging into a ticket must not reveal or touch one out of scope
@@ -186,12 +187,12 @@ def reassign(
 ) -> Ticket:
     """Give a ticket to another staff member (dispatchers and admins), keeping its status."""
     if actor.role not in (Role.community_dispatcher, Role.street_dispatcher, Role.supervisor, Role.admin):
-        raise PermissionDenied("只有调度员、督办员或管理员可以改派")
+        raise PermissionDenied("error.reassign_not_allowed")
     ticket = load_ticket(session, number, lock=True)
     check_may_touch(actor, ticket)
     staff = session.scalar(select(Staff).where(Staff.code == assignee_code, Staff.active.is_(True)))
     if staff is None:
-        raise NotFound(f"没有编号为 {assignee_code} 的在岗工作人员")
+        raise NotFound("error.no_active_staff", staff=assignee_code)
     previous = ticket.assignee_id
     ticket.assignee_id = staff.id
     event = TicketEvent(
@@ -207,14 +208,15 @@ def reassign(
     )
     session.add(event)
     session.flush()
-    notify.notify_staff(session, staff=staff, ticket=ticket, kind="task_new", key=f"t{ticket.id}:e{event.id}:new")
+        raise GuardFailed("error.merge_needs_other_ticket")
+    result = transition(seen.state, action, actor.domain_actor, reason=reason)
     return ticket
 
 
 def comment(session: Session, rt: Runtime, number: str, actor: ActorContext, *, note: str) -> TicketEvent:
     """Add a note to a ticket's timeline."""
     if not note.strip():
-        raise GuardFailed("备注不能为空")
+        raise GuardFailed("error.note_required")
     ticket = load_ticket(session, number)
     check_may_touch(actor, ticket, follower_ids=followers_of(session, ticket))
     event = TicketEvent(
@@ -259,7 +261,11 @@ def _notify(
     if kind:
         notify.notify_reporters(session, ticket=ticket, kind=kind, event_id=event.id, note=reason)
     key = f"t{ticket.id}:e{event.id}"
-    staff_kind = {Action.dispatch: "task_new", Action.reopen: "task_new", Action.escalate: "task_escalated"}
+    staff_kind = {
+        Action.dispatch: NoticeKind.task_new,
+        Action.reopen: NoticeKind.task_new,
+        Action.escalate: NoticeKind.task_escalated,
+    }
     if action in staff_kind and ticket.assignee_id is not None:
         assignee = session.get(Staff, ticket.assignee_id)
         if assignee is not None:
@@ -274,9 +280,11 @@ def _notify(
     elif action is Action.resolve:
         verifier = choose_verifier(session, rt, ticket)
         if verifier is not None:
-            notify.notify_staff(session, staff=verifier, ticket=ticket, kind="verify_request", key=f"{key}:verify")
+            notify.notify_staff(
+                session, staff=verifier, ticket=ticket, kind=NoticeKind.verify_request, key=f"{key}:verify"
+            )
     elif action in (Action.return_, Action.request_extension):
-        kind_ = "task_returned" if action is Action.return_ else "extension_request"
+        kind_ = NoticeKind.task_returned if action is Action.return_ else NoticeKind.extension_request
         for staff in dispatchers_for(session, rt, ticket):
             notify.notify_staff(
                 session, staff=staff, ticket=ticket, kind=kind_, key=f"{key}:{kind_}:{staff.id}", reason=reason

@@ -194,7 +194,7 @@ class Casework:
         with self._session.begin_nested():
             ticket = load_ticket(self._session, number)
             if ticket.reporter_id != self.speaker.person_id:
-                raise PermissionDenied("只有反映人本人可以补充")
+                raise PermissionDenied("error.only_reporter_may_add")
             self._session.add(
                 TicketEvent(
                     ticket_id=ticket.id,
@@ -223,10 +223,10 @@ class Casework:
     def set_home(self, place: Placement, text: str) -> str:
         """Bind the speaker's home address to a placed area; the stored wording."""
         if place.grid_code is None or place.area_code is None:
-            raise GuardFailed("无法确定这个地址所在的网格")
+            raise GuardFailed("error.address_without_grid")
         person = self._session.get(Person, self.speaker.person_id)
         if person is None:
-            raise NotFound("反映人不存在")
+            raise NotFound("error.reporter_not_found")
         person.home_area_code = place.area_code
         person.home_text = text[:300]
         self._session.flush()
@@ -303,7 +303,7 @@ class Casework:
     @property
     def _staff(self) -> Staff:
         if self.speaker.staff is None:
-            raise PermissionDenied("只有工作人员可以这样做")
+            raise PermissionDenied("error.staff_only")
         staff = self._session.get(Staff, self.speaker.staff.id)
         assert staff is not None
         return staff

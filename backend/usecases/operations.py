@@ -137,7 +137,7 @@ def run_outbox_worker(
 ) -> DrainResult:
     """Send outbox notifications and run the periodic jobs (SLA tick, daily digest, purges) until stopped."""
     settings, factory = backend.runtime.settings, backend.session_factory
-    timezone = backend.runtime.city.calendar.timezone
+    timezone = settings.timezone
 
     def purge(now: datetime) -> object:
         with factory() as session:

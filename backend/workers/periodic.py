@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import JobLease
 from backend.db.session import transaction
 from backend.db.types import utcnow
-from backend.settings import DEFAULT_TIMEZONE
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def every(seconds: float) -> PeriodKey:
     return key
 
 
-def daily_at(hhmm: str, tz: str = DEFAULT_TIMEZONE) -> PeriodKey:
+def daily_at(hhmm: str, tz: str) -> PeriodKey:
     """Once a day at or after a local time ("08:00"), e.g. the staff digest; a late start still runs it."""
     hour, minute = (int(part) for part in hhmm.split(":"))
     at, zone = time(hour, minute), ZoneInfo(tz)
@@ -167,7 +166,7 @@ def standard_jobs(
 ) -> list[PeriodicJob]:
     """The worker's periodic jobs: the SLA tick (lights, escalation), 督办 reminders, the daily digest.
 
-    Pass settings.sla_tick_seconds, settings.digest_time and the calendar's timezone; the callables are the
+    Pass settings.sla_tick_seconds, settings.digest_time and settings.timezone; the callables are the
     backend's use cases (each runs its own transaction).
     """
     jobs = [PeriodicJob("sla_tick", every(sla_tick_seconds), sla_tick)]

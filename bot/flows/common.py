@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 from backend.cityconfig import CityConfig
 from backend.services.feedback import SCORES
+from backend.texts import catalogue, t
 from backend.usecases.views import TicketView
-from bot.catalogue import catalogue, t
 from bot.flows.conversation import Conversation
 
 TICKET_NUMBER = re.compile(r"[A-Za-z]{1,8}\d{8}-\d{3,6}")
@@ -49,11 +49,11 @@ def place_text(city: CityConfig, ticket: TicketView, lang: str) -> str:
     return t("place.unknown", lang)
 
 
-def local_time(city: CityConfig, at: datetime | None) -> str:
-    """A timestamp in the city's time zone, as 11-23 10:05."""
+def local_time(at: datetime | None, timezone: str) -> str:
+    """A timestamp in a time zone (settings.timezone), as 11-23 10:05."""
     if at is None:
         return "—"
-    return at.astimezone(ZoneInfo(city.calendar.timezone)).strftime("%m-%d %H:%M")
+    return at.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
 
 
 def status_label(status: str, lang: str) -> str:
@@ -71,7 +71,7 @@ def timeline(conv: Conversation, ticket: TicketView) -> str:
         label = conv.t(f"action.{ev.action}") if f"action.{ev.action}" in catalogue() else ev.action
         shown = _RESIDENT_NOTES if resident else _STAFF_NOTES
         note = f"（{ev.note}）" if ev.note and ev.action in shown else ""
-        lines.append(f"{local_time(conv.city, ev.at)} {label}{note}")
+        lines.append(f"{local_time(ev.at, conv.settings.timezone)} {label}{note}")
     return "\n".join(lines[-10:])
 
 

@@ -8,9 +8,9 @@ from typing import Any
 from backend.cityconfig import CityConfig
 from backend.domain.errors import DomainError
 from backend.settings import Settings
+from backend.texts import error_text, t
 from backend.usecases.casework import Casework
 from backend.usecases.views import Speaker, StaffView
-from bot.catalogue import t
 from bot.messages import Button, Inbound, Outbound, OutboundKind
 
 
@@ -51,7 +51,7 @@ class Conversation:
 
     def refuse(self, error: DomainError) -> None:
         """Reply with why the backend refused, in the user's language."""
-        self.say_text(str(error))
+        self.say_text(error_text(error, self.lang))
 
     def choose(self, text: str, buttons: list[tuple[str, str]]) -> None:
         """Reply with a text and buttons given as (label, data) pairs."""

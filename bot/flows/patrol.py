@@ -5,6 +5,7 @@ from __future__ import annotations
 from backend.domain.errors import DomainError
 from backend.domain.tickets import Action
 from backend.services.intake import Assessment
+from backend.texts import error_text
 from bot.flows import report
 from bot.flows.common import category_name
 from bot.flows.conversation import Conversation
@@ -115,7 +116,7 @@ def _on_after_photo(conv: Conversation) -> None:
         conv.casework.act(number, Action.self_close, reason="自办自结")
     except DomainError as exc:
         conv.reset()
-        conv.say("action.refused", reason=str(exc))
+        conv.say("action.refused", reason=error_text(exc, conv.lang))
         return
     conv.reset()
     conv.say("patrol.closed", number=number)

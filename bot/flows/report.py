@@ -6,7 +6,7 @@ import logging
 
 from backend.domain.errors import DomainError
 from backend.services.intake import Assessment, Placement
-from bot.catalogue import catalogue
+from backend.texts import catalogue
 from bot.flows.common import area_name, category_name
 from bot.flows.conversation import Conversation
 from bot.flows.followup import add_photo

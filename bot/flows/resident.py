@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.catalogue import matches
+from backend.texts import matches
 from bot.flows import followup, report
 from bot.flows.binding import try_bind
 from bot.flows.common import find_number

@@ -6,8 +6,8 @@ import logging
 
 from backend.domain.errors import DomainError
 from backend.domain.tickets import Action
+from backend.texts import error_text, matches
 from backend.usecases.views import TicketView
-from bot.catalogue import matches
 from bot.digest import digest_messages
 from bot.flows import patrol
 from bot.flows.binding import try_bind
@@ -108,7 +108,7 @@ def my_tasks(conv: Conversation) -> None:
                 number=t.number,
                 status=status_label(t.status, conv.lang),
                 category=category_name(conv.city, t.category_code, conv.lang),
-                due=local_time(conv.city, t.due_at),
+                due=local_time(t.due_at, conv.settings.timezone),
             )
         )
     conv.choose("\n".join(lines), [(t.number, f"task:view:{t.number}") for t in rows])
@@ -132,7 +132,7 @@ def _send_card(conv: Conversation, ticket: TicketView, actions: frozenset[Action
         text=ticket.text[:120],
         status=status_label(ticket.status, conv.lang),
         light=conv.t(f"light.{ticket.light}"),
-        due=local_time(conv.city, ticket.due_at),
+        due=local_time(ticket.due_at, conv.settings.timezone),
     )
     body += "\n" + timeline(conv, ticket)
     if headline:
@@ -177,7 +177,7 @@ def act(conv: Conversation, number: str, action: Action, *, reason: str | None =
     try:
         ticket, actions = conv.casework.act(number, action, reason=reason)
     except DomainError as exc:
-        conv.say("action.refused", reason=str(exc))
+        conv.say("action.refused", reason=error_text(exc, conv.lang))
         return
     _send_card(conv, ticket, actions, headline=conv.t(f"done.{action.value}", number=number))
 

@@ -17,7 +17,7 @@ from telegram import (
 )
 from telegram.error import TelegramError
 
-from bot.catalogue import catalogue, lang_of, t
+from backend.texts import catalogue, lang_of, t
 from bot.messages import Inbound, InboundKind, Outbound, OutboundKind
 
 logger = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ from wechatpy.enterprise.exceptions import InvalidCorpIdException
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.replies import TextReply
 
+from backend.texts import catalogue, lang_of, t
 from bot.adapters import Engine, FirstDelivery, read_body
-from bot.catalogue import catalogue, lang_of, t
 from bot.messages import Inbound, InboundKind, Outbound
 from bot.replay import ReplayGuard
 from bot.wechat.parse import to_inbound

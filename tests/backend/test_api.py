@@ -150,6 +150,16 @@ def test_return_without_reason_is_rejected(client, login, report):
     assert resp.status_code == 422
 
 
+def test_a_refusal_carries_its_kind_its_catalogue_key_and_the_chinese_text(client, login, report):
+    ticket = report()
+    resp = client.post(f"/api/tickets/{ticket.number}/actions/return", headers=login("GW001"), json={})
+    assert resp.json() == {
+        "detail": "执行 return 需要填写原因 (a reason is required)",
+        "error": "guard_failed",
+        "key": "error.reason_required",
+    }
+
+
 @pytest.mark.parametrize(
     ("payload", "status"),
     [

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from backend.db.models import Notification, Staff, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed
+from backend.domain.notifications import NoticeKind
 from backend.services.intake import ReportIn, create_ticket
 from tests.backend.conftest import GRID
 
@@ -25,7 +26,7 @@ def test_report_with_pin_is_numbered_routed_and_dispatched_to_the_gridworker(ses
     actions = [e.action for e in ticket.events]
     assert actions == ["submit", "dispatch"]
     kinds = set(session.scalars(select(Notification.kind).where(Notification.ticket_id == ticket.id)))
-    assert {"dispatched", "task_new"} <= kinds
+    assert {NoticeKind.dispatched, NoticeKind.task_new} <= kinds
 
 
 def test_ticket_numbers_are_sequential_per_day(report):

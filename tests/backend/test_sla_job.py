@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from backend.db.models import Notification, Staff
+from backend.domain.notifications import NoticeKind
 from backend.usecases.operations import run_sla_tick
 
 
@@ -37,7 +38,7 @@ def test_escalation_ladder_end_to_end(session, runtime, report, clock):
     summary = run_sla_tick(session, runtime)
     session.refresh(ticket)
     assert ticket.light == "yellow" and summary.reminders == 1
-    assert ("task_reminder", "gw_001") in _kinds(session, ticket)
+    assert (NoticeKind.task_reminder, "gw_001") in _kinds(session, ticket)
     # A second tick right away does not remind again.
     assert run_sla_tick(session, runtime).reminders == 0
 
@@ -57,7 +58,7 @@ def test_escalation_ladder_end_to_end(session, runtime, report, clock):
     session.refresh(ticket)
     assert summary.escalations == 0 and summary.reminders == 1
     assert ticket.light == "red" and ticket.tier == "department"
-    assert ("supervise", "sup_01") in _kinds(session, ticket)
+    assert (NoticeKind.supervise, "sup_01") in _kinds(session, ticket)
 
     trail = [(e.action, e.actor_role) for e in ticket.events]
     assert [a for a, _ in trail if a == "escalate"] == ["escalate"] * 3

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ChannelIdentity, Notification, Staff
 from backend.db.types import utcnow
+from backend.domain.notifications import NoticeKind
 from backend.runtime import Runtime
 from backend.workers.channels import ChannelError, Sender
 from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind
@@ -123,7 +124,7 @@ class _PlatformDriver:
                 Notification.channel == self.channel, Notification.external_id == ext, Notification.status == "pending"
             )
             if replies_only:
-                query = query.where(Notification.kind == "chat_reply")
+                query = query.where(Notification.kind == NoticeKind.chat_reply)
             rows = session.scalars(query.order_by(Notification.id)).all()
             for row in rows:
                 try:

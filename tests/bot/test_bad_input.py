@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ChannelIdentity, ConversationState, InboundMessage, Notification, Person, Ticket
 from backend.runtime import Runtime
-from bot.catalogue import t
+from backend.texts import t
 from tests.fakes.channels import (  # noqa: F401  (fixtures)
     TELEGRAM_SECRET,
     build_channel_app,

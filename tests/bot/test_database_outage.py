@@ -16,9 +16,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ConversationState, InboundMessage, Notification
+from backend.domain.notifications import NoticeKind
 from backend.runtime import Runtime
-from bot.adapters import REPLY_KIND
-from bot.catalogue import t
+from backend.texts import t
 from tests.fakes.channels import (  # noqa: F401  (fixtures)
     TELEGRAM_SECRET,
     build_channel_app,
@@ -68,7 +68,7 @@ def test_telegram_update_during_an_outage_is_refused_with_503_and_answered_on_re
 
         assert client.post("/telegram/webhook", json=update, headers=HEADERS).status_code == 200
         assert count(own_database, InboundMessage, channel="telegram", message_key="4242") == 1
-        assert count(own_database, Notification, kind=REPLY_KIND, key="telegram:reply:4242") == 1
+        assert count(own_database, Notification, kind=NoticeKind.chat_reply, key="telegram:reply:4242") == 1
 
 
 def test_a_failed_outbox_write_takes_the_whole_turn_back(
@@ -83,7 +83,7 @@ def test_a_failed_outbox_write_takes_the_whole_turn_back(
 
         assert client.post("/telegram/webhook", json=update, headers=HEADERS).status_code == 200
         assert count(own_database, ConversationState, channel="telegram", external_id="654") == 1
-        assert count(own_database, Notification, kind=REPLY_KIND, key="telegram:reply:4343") == 1
+        assert count(own_database, Notification, kind=NoticeKind.chat_reply, key="telegram:reply:4343") == 1
 
 
 @pytest.mark.parametrize("failing", ["webhook_nonces", "inbound_messages", "conversation_states", ""])

@@ -14,7 +14,7 @@ from backend.db.models import BindCode, ChannelIdentity, ConversationState, Pers
 from backend.ports import FrozenClock
 from backend.runtime import Runtime
 from backend.services.binding import issue_bind_code
-from bot.catalogue import LANGUAGES, catalogue, t
+from backend.texts import LANGUAGES, catalogue, t
 from bot.engine import ConversationEngine, outbound_from_json, outbound_to_json
 from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind
 
@@ -213,10 +213,11 @@ def test_a_reply_survives_the_json_round_trip() -> None:
 
 
 def test_catalogue_covers_every_status_action_role_verb_and_notice() -> None:
+    from backend.domain.notifications import RESIDENT_KINDS
     from backend.domain.roles import Role
     from backend.domain.tickets import Action, TicketStatus
     from bot.flows.staff import VERBS
-    from bot.render import CARD_VERBS, RESIDENT_KINDS
+    from bot.render import CARD_VERBS
 
     keys = set(catalogue())
     wanted = {f"status.{s.value}" for s in TicketStatus} | {f"action.{a.value}" for a in Action}

@@ -133,7 +133,7 @@ def test_a_new_sender_registered_by_another_process_mid_turn_is_answered(runtime
     from sqlalchemy import event
 
     from backend.db.models import ChannelIdentity, ConversationState, Person
-    from bot.catalogue import t
+    from backend.texts import t
 
     fired: list[bool] = []
 

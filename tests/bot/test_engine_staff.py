@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import Staff, Ticket
+from backend.domain.notifications import NoticeKind
 from backend.ports import FrozenClock
 from backend.runtime import Runtime
 from backend.services.digest import digest_counts
@@ -129,14 +130,14 @@ def test_digests_are_queued_for_staff_with_open_tasks_and_render(
         _, red, _ = _tickets_for_gw001(session, runtime, ["green", "red", "yellow"])
         assert queue_digests(session, runtime.clock.now(), "2026-11-23") >= 1
         session.commit()
-        rows = session.scalars(select(Notification).where(Notification.kind == "digest")).all()
+        rows = session.scalars(select(Notification).where(Notification.kind == NoticeKind.digest)).all()
         staff = session.scalar(select(Staff).where(Staff.code == "GW001"))
         assert staff is not None
         mine = [r for r in rows if r.person_id == staff.person_id]
         assert len(mine) == 1
         idle = session.scalar(select(Staff).where(Staff.code == "GW006"))
         assert idle is not None and all(r.person_id != idle.person_id for r in rows)  # nothing open, no digest
-    (message,) = render_notification("digest", mine[0].payload, "zh")
+    (message,) = render_notification(NoticeKind.digest, mine[0].payload, "zh")
     assert "红灯 1" in message.text and red in message.text
 
 
@@ -147,7 +148,7 @@ def test_the_daily_digest_job_queues_once_per_local_day(
 
     with session_factory() as session:
         _tickets_for_gw001(session, runtime, ["green"])
-    job = daily_digest_job(session_factory, runtime.city.calendar.timezone)
+    job = daily_digest_job(session_factory, runtime.settings.timezone)
     assert job(clock.now()) >= 1
     assert job(clock.now() + timedelta(hours=1)) == 0  # same local day
     assert job(clock.now() + timedelta(days=1)) >= 1

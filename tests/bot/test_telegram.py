@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import InboundMessage, Notification
+from backend.domain.notifications import NoticeKind
 from backend.runtime import Runtime
+from backend.texts import t
 from backend.workers.channels import BlockedError, PermanentChannelError, TransientChannelError
-from bot.catalogue import t
 from bot.engine import ConversationEngine
 from bot.telegram.route import file_base_url, poll
 from bot.telegram.send import TelegramSender
@@ -164,7 +165,7 @@ def resolved(chat_id: str = "111") -> Notification:
         key="t1:e5:p1:resolved",
         channel="telegram",
         external_id=chat_id,
-        kind="resolved",
+        kind=NoticeKind.resolved,
         payload={
             "number": "GB20261123-0007",
             "status": "resolved",

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import ConversationState, Ticket
 from backend.ports import FrozenClock
 from backend.runtime import Runtime
-from bot.catalogue import t
+from backend.texts import t
 from bot.engine import ConversationEngine
 from bot.messages import Inbound, InboundKind
 from bot.throttle import SenderLimit, Verdict

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.api.app import create_app
 from backend.db.models import ConversationState, Notification, Ticket
+from backend.domain.notifications import NoticeKind
 from backend.runtime import Runtime
-from bot.adapters import REPLY_KIND
-from bot.catalogue import t
+from backend.texts import t
 from bot.engine import ConversationEngine
 from bot.messages import Inbound, InboundKind, Outbound
 from bot.wechat.parse import to_inbound
@@ -140,7 +140,7 @@ def test_buttons_go_out_as_a_customer_service_menu(
     )
     assert reply["Content"]  # the question itself comes in the passive reply
     with session_factory() as session:
-        rows = session.scalars(select(Notification).where(Notification.kind == REPLY_KIND)).all()
+        rows = session.scalars(select(Notification).where(Notification.kind == NoticeKind.chat_reply)).all()
         assert [r.key for r in rows] == ["wechat:reply:7005"]
         queued = rows[0]
     sender = WeChatSender(make_wechat_client(chat_runtime.settings), session_factory=session_factory)
@@ -205,7 +205,7 @@ def _slow_app(
 
 def _reply_rows(session_factory: sessionmaker[Session]) -> list[Notification]:
     with session_factory() as session:
-        return list(session.scalars(select(Notification).where(Notification.kind == REPLY_KIND)))
+        return list(session.scalars(select(Notification).where(Notification.kind == NoticeKind.chat_reply)))
 
 
 def test_a_slow_answer_is_acknowledged_once_committed_with_its_reply_in_the_outbox(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ChannelIdentity, Notification, NotificationAttempt
 from backend.db.types import utcnow
+from backend.domain.notifications import NoticeKind
 from backend.services.people import resident_for
 from backend.settings import Settings
 from backend.workers.channels import (
@@ -62,7 +63,9 @@ def resident_seen(session_factory: sessionmaker[Session]) -> Iterator[callable]:
     yield seen
 
 
-def notification(person_id: int | None, key: str = "t1:e1:accepted", kind: str = "accepted") -> Notification:
+def notification(
+    person_id: int | None, key: str = "t1:e1:accepted", kind: NoticeKind = NoticeKind.accepted
+) -> Notification:
     return Notification(
         key=key,
         person_id=person_id,
@@ -140,7 +143,7 @@ def test_a_telegram_user_who_blocked_the_bot_gets_a_template_if_they_follow_the_
         person_id=person_id,
         channel="telegram",
         external_id="42",
-        kind="resolved",
+        kind=NoticeKind.resolved,
         payload={"number": "GB1"},
     )
     with session_factory() as session:

@@ -12,13 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ChannelIdentity, Notification, Staff, Ticket
+from backend.domain.notifications import NoticeKind
 from backend.runtime import Runtime
 from backend.services.intake import ReportIn, create_ticket
 from backend.services.notify import ticket_payload
 from backend.services.people import resident_for
+from backend.texts import t
 from backend.workers.channels import BlockedError
-from bot.adapters import REPLY_KIND
-from bot.catalogue import t
 from bot.render import render_notification
 from bot.wecom.send import WeComSender, make_wecom_client, task_id, template_card
 from tests.fakes.channels import (  # noqa: F401  (fixtures)
@@ -97,13 +97,15 @@ def test_the_sender_sends_a_task_as_a_template_card(sender: WeComSender, wechat_
         "due_at": None,
         "lang": "zh",
     }
-    row = Notification(key="t3:e2:p9:task_new", channel="wecom", external_id=WORKER, kind="task_new", payload=payload)
+    row = Notification(
+        key="t3:e2:p9:task_new", channel="wecom", external_id=WORKER, kind=NoticeKind.task_new, payload=payload
+    )
     sender.send(row)
     cards = [b for b in wechat_api.sent("message/send") if b["msgtype"] == "template_card"]
     assert len(cards) == 1
     card = cards[0]
     assert (card["touser"], card["agentid"]) == (WORKER, WECOM_AGENT_ID)
-    expected = [b.data for m in render_notification("task_new", payload, "zh") for b in m.buttons]
+    expected = [b.data for m in render_notification(NoticeKind.task_new, payload, "zh") for b in m.buttons]
     assert [b["key"] for b in card["template_card"]["button_list"]] == expected[:6]
     assert card["template_card"]["card_type"] == "button_interaction"
     assert card["template_card"]["task_id"] == task_id(row.key, 0)
@@ -116,7 +118,7 @@ def test_a_member_outside_the_app_is_blocked(sender: WeComSender, wechat_api: Fa
         key="k",
         channel="wecom",
         external_id=WORKER,
-        kind=REPLY_KIND,
+        kind=NoticeKind.chat_reply,
         payload={
             "messages": [{"kind": "buttons", "text": "任务", "buttons": [{"label": "接单", "data": "task:accept:GB1"}]}]
         },
@@ -168,7 +170,7 @@ def test_a_card_button_press_accepts_the_task(
         number, status = ticket.number, ticket.status
         payload = ticket_payload(ticket)
     assert status == "dispatched"
-    accept = render_notification("task_new", payload, "zh")[-1].buttons[0].data
+    accept = render_notification(NoticeKind.task_new, payload, "zh")[-1].buttons[0].data
     post(
         client,
         wecom,
@@ -189,7 +191,7 @@ def test_a_card_button_press_accepts_the_task(
     with session_factory() as session:
         assert session.scalar(select(Ticket.status).where(Ticket.number == number)) == "accepted"
         queued = session.scalar(
-            select(Notification).where(Notification.kind == REPLY_KIND, Notification.channel == "wecom")
+            select(Notification).where(Notification.kind == NoticeKind.chat_reply, Notification.channel == "wecom")
         )
     assert queued is not None and queued.external_id == WORKER
     sender.send(queued)

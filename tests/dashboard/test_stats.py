@@ -54,7 +54,7 @@ def test_counts_by_category_grid_department_status_and_day(session, runtime, sta
     assert {code: n for code, _, n in stats.by_department} == {"urban_management": 4}
     assert stats.by_status["closed"] == 1 and sum(stats.by_status.values()) == 4
     assert [n for _, n in stats.by_day] == [4]
-    assert stats.by_day[0][0] == worked["done"].created_at.astimezone(ZoneInfo(runtime.city.calendar.timezone)).date()
+    assert stats.by_day[0][0] == worked["done"].created_at.astimezone(ZoneInfo(runtime.settings.timezone)).date()
 
 
 def test_handling_figures_follow_the_worked_ticket(session, runtime, staff, worked):

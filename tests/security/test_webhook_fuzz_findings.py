@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ConversationState
-from bot.catalogue import t
+from backend.texts import t
 from bot.telegram.shape import check_update
 from tests.fakes.channels import (  # noqa: F401  (fixtures)
     TELEGRAM_SECRET,

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.migrate import upgrade
 from backend.db.models import Notification
 from backend.db.session import make_engine, make_session_factory, transaction
+from backend.domain.notifications import NoticeKind
 from tests.workers.fake_telegram import FakeTelegram
 
 PG_ENV = "GRIDBOT_TEST_POSTGRES_URL"
@@ -113,7 +114,7 @@ def add_notifications(
                 key=f"{prefix}{i}",
                 channel=channel,
                 external_id=str(1000 + i % chats),
-                kind="task_new",
+                kind=NoticeKind.task_new,
                 payload={"number": f"{prefix}{i}"},
             )
             for i in range(count)

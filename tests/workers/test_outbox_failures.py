@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import ChannelIdentity, Notification, NotificationAttempt, Person
 from backend.db.session import transaction
 from backend.db.types import utcnow
+from backend.domain.notifications import NoticeKind
 from backend.workers.channels import WECHAT_SERVICE_WINDOW, PermanentChannelError, wechat_template_fallback
 from backend.workers.outbox import OutboxConfig, OutboxWorker, dead_letters, requeue_dead
 from backend.workers.ratelimit import RateLimits
@@ -242,7 +243,7 @@ def test_wechat_window_closed_after_48_hours_takes_the_template_fallback(factory
                     person_id=person.id,
                     channel="wechat",
                     external_id=openid,
-                    kind="resolved",
+                    kind=NoticeKind.resolved,
                     payload={"number": openid},
                 )
             )
@@ -265,7 +266,7 @@ def test_wechat_window_closed_after_48_hours_takes_the_template_fallback(factory
     with factory() as session:
         template = session.scalars(select(Notification).where(Notification.key == "k-o-stale:template")).one()
     assert (template.channel, template.external_id) == ("wechat_template", "o-stale")
-    assert template.kind == "resolved"
+    assert template.kind == NoticeKind.resolved
     assert template.payload["number"] == "o-stale" and template.payload["fallback_from"] == "wechat"
 
 
@@ -277,7 +278,9 @@ def test_default_fallback_declines_without_a_wechat_identity(
         session.add(person)
         session.flush()
         session.add(
-            Notification(key="k1", person_id=person.id, channel="telegram", external_id=CHAT, kind="closed", payload={})
+            Notification(
+                key="k1", person_id=person.id, channel="telegram", external_id=CHAT, kind=NoticeKind.closed, payload={}
+            )
         )
     fake_tg.script(CHAT, Failure.blocked())
     with OutboxWorker(

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import Notification
 from backend.db.session import transaction
+from backend.domain.notifications import NoticeKind
 from backend.workers.outbox import OutboxConfig, OutboxWorker
 from backend.workers.ratelimit import ChannelLimits, Rate, RateLimits
 from backend.workers.telegram_http import TelegramHttpSender
@@ -40,7 +41,7 @@ def test_channel_and_per_chat_limits_hold_at_the_server(factory: sessionmaker[Se
                     key=f"busy{c}-{i}",
                     channel="telegram",
                     external_id=f"busy{c}",
-                    kind="task_new",
+                    kind=NoticeKind.task_new,
                     payload={"number": f"busy{c}-{i}"},
                 )
                 for c in range(3)

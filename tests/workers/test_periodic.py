@@ -110,7 +110,10 @@ def test_daily_job_runs_once_a_day(factory: sessionmaker[Session]) -> None:
     t = {"now": datetime(2026, 11, 23, 0, 30, tzinfo=UTC)}
     ran: list[datetime] = []
     runner = PeriodicRunner(
-        factory, [PeriodicJob("digest", daily_at("08:00"), ran.append)], worker_id="w", clock=lambda: t["now"]
+        factory,
+        [PeriodicJob("digest", daily_at("08:00", tz="Asia/Shanghai"), ran.append)],
+        worker_id="w",
+        clock=lambda: t["now"],
     )
     for hours in (0, 1, 5, 20, 24, 25):
         t["now"] = datetime(2026, 11, 23, 0, 30, tzinfo=UTC) + timedelta(hours=hours)

@@ -1,19 +1,33 @@
-"""Every text a chat user sees, in one catalogue (bot/catalogue.yaml): Chinese by default, English too."""
+"""Every text a user sees, in one catalogue (backend/texts/catalogue.yaml): Chinese by default, English too.
+
+Chat replies, notifications and the refusals of domain errors (`error.*` keys) all come from here.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from backend.domain.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.yaml")
 LANGUAGES = ("zh", "en")
 DEFAULT_LANG = "zh"
+
+
+@dataclass(frozen=True)
+class Term:
+    """A text parameter that is itself a catalogue key, shown in the reader's language."""
+
+    key: str
 
 
 @lru_cache(maxsize=1)
@@ -35,7 +49,14 @@ def t(key: str, lang: str = DEFAULT_LANG, **params: Any) -> str:
         logger.error("missing catalogue key %s", key)
         return key
     text = entry.get(lang) or entry[DEFAULT_LANG]
-    return text.format(**params) if params else text
+    if not params:
+        return text
+    return text.format(**{name: t(v.key, lang) if isinstance(v, Term) else v for name, v in params.items()})
+
+
+def error_text(error: DomainError, lang: str = DEFAULT_LANG) -> str:
+    """Why the backend refused, in a language."""
+    return t(error.code, lang, **error.params)
 
 
 def matches(key: str, text: str) -> bool:
