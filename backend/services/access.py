@@ -8,7 +8,6 @@ from backend.db.models import Ticket, TicketFollower
 from backend.domain.errors import NotFound, PermissionDenied
 from backend.domain.roles import Role
 from backend.services.actors import ActorContext
-from backend.texts import Term
 
 
 def visible_tickets(actor: ActorContext) -> ColumnElement[bool]:

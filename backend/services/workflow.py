@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Category, Staff, Ticket, TicketEvent, TicketFollower
 from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
-from backend.domain.permissions import Acting, TicketFacts, actions_for, check_may
 from backend.domain.notifications import NoticeKind
+from backend.domain.permissions import Acting, TicketFacts, actions_for, check_may
 from backend.domain.roles import Role, Tier
 from backend.domain.tickets import Action, TicketSnapshot, TicketStatus, transition
 from backend.runtime import Runtime
@@ -208,8 +208,9 @@ def reassign(
     )
     session.add(event)
     session.flush()
-        raise GuardFailed("error.merge_needs_other_ticket")
-    result = transition(seen.state, action, actor.domain_actor, reason=reason)
+    notify.notify_staff(
+        session, staff=staff, ticket=ticket, kind=NoticeKind.task_new, key=f"t{ticket.id}:e{event.id}:new"
+    )
     return ticket
 
 
