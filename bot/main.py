@@ -119,7 +119,7 @@ def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this w
     settings = get_settings()
     _configure_logging(settings.log_level)
     backend = open_backend(settings, load_classifier=False)
-    senders = build_senders(settings, backend.session_factory)
+    senders = build_senders(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

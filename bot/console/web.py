@@ -52,8 +52,7 @@ def _engine(request: Request) -> ConversationEngine:
 
 def _user_id(engine: ConversationEngine, user: str, staff: str | None) -> str:
     if staff:
-        with engine.backend.session_factory() as session:
-            return bind_console_staff(session, staff)
+        return bind_console_staff(engine.backend.session_factory, staff)
     return f"resident-{user}"
 
 
@@ -90,8 +89,7 @@ def simulator_send(msg: SimulatorMessage, request: Request) -> dict[str, Any]:
         language=msg.language,
     )
     replies = engine.handle(inbound)
-    with engine.backend.session_factory() as session:
-        pending = take_pending(session, user_id)
+    pending = take_pending(engine.backend.session_factory, user_id)
     return {"user_id": user_id, "replies": _json(replies), "notifications": _json(pending)}
 
 
@@ -104,5 +102,4 @@ def simulator_inbox(
     """Pending notifications for a simulator user (the page polls this)."""
     engine = _engine(request)
     user_id = _user_id(engine, user, staff)
-    with engine.backend.session_factory() as session:
-        return {"user_id": user_id, "notifications": _json(take_pending(session, user_id))}
+    return {"user_id": user_id, "notifications": _json(take_pending(engine.backend.session_factory, user_id))}

@@ -64,8 +64,7 @@ class ConsoleDriver:
         """The console user id of a participant (staff are bound on first use)."""
         role, name = who
         if role == "staff":
-            with self.session_factory() as session:
-                return bind_console_staff(session, name)
+            return bind_console_staff(self.session_factory, name)
         return f"resident-{name}"
 
     def send(self, who: Who, message: Inbound) -> list[Outbound]:
@@ -80,8 +79,7 @@ class ConsoleDriver:
 
     def inbox(self, who: Who) -> list[Outbound]:
         user = self.user_id(who)
-        with self.session_factory() as session:
-            return take_pending(session, user)
+        return take_pending(self.session_factory, user)
 
     def close(self) -> None:
         return None

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ConversationState, InboundMessage, Notification
 from backend.runtime import Runtime
-from bot.adapters import REPLY_KIND
 from bot.catalogue import t
+from bot.outbound import REPLY_KIND
 from tests.fakes.channels import (  # noqa: F401  (fixtures)
     TELEGRAM_SECRET,
     build_channel_app,

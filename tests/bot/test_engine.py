@@ -15,8 +15,8 @@ from backend.ports import FrozenClock
 from backend.runtime import Runtime
 from backend.services.binding import issue_bind_code
 from bot.catalogue import LANGUAGES, catalogue, t
-from bot.engine import ConversationEngine, outbound_from_json, outbound_to_json
-from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind
+from bot.engine import ConversationEngine
+from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind, outbound_from_json, outbound_to_json
 
 BOT_DIR = Path(__file__).resolve().parents[2] / "bot"
 

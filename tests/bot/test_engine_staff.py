@@ -48,7 +48,7 @@ def _tickets_for_gw001(session: Session, runtime: Runtime, lights: list[str]) ->
 def test_my_tasks_lists_red_then_yellow_then_green(runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
     with session_factory() as session:
         green, red, yellow = _tickets_for_gw001(session, runtime, ["green", "red", "yellow"])
-        user = bind_console_staff(session, "GW001")
+    user = bind_console_staff(session_factory, "GW001")
     engine = ConversationEngine(runtime, session_factory)
     out = engine.handle(Inbound("console", user, InboundKind.text, text="我的任务"))
     assert [b.data for b in out[0].buttons] == [f"task:view:{n}" for n in (red, yellow, green)]
@@ -77,7 +77,7 @@ def test_digest_of_a_worker_with_nothing_open(runtime: Runtime, session_factory:
 def test_a_worker_cannot_accept_another_grids_task(runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
     with session_factory() as session:
         (number,) = _tickets_for_gw001(session, runtime, ["green"])
-        user = bind_console_staff(session, "GW002")
+    user = bind_console_staff(session_factory, "GW002")
     out = ConversationEngine(runtime, session_factory).handle(
         Inbound("console", user, InboundKind.button, data=f"task:accept:{number}")
     )
@@ -91,7 +91,7 @@ def test_the_handler_cannot_verify_their_own_work(
 ) -> None:
     with session_factory() as session:
         (number,) = _tickets_for_gw001(session, runtime, ["green"])
-        user = bind_console_staff(session, "GW001")
+    user = bind_console_staff(session_factory, "GW001")
     engine = ConversationEngine(runtime, session_factory)
     for data in (f"task:accept:{number}", f"task:onsite:{number}"):
         engine.handle(Inbound("console", user, InboundKind.button, data=data))

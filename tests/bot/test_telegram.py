@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import InboundMessage, Notification
 from backend.runtime import Runtime
-from backend.workers.channels import BlockedError, PermanentChannelError, TransientChannelError
+from backend.workers.channels import BlockedError, Delivery, PermanentChannelError, TransientChannelError
+from backend.workers.outbox import delivery_of
 from bot.catalogue import t
 from bot.engine import ConversationEngine
 from bot.telegram.route import file_base_url, poll
@@ -159,19 +160,21 @@ def sender(chat_runtime: Runtime) -> Iterator[TelegramSender]:
     s.close()
 
 
-def resolved(chat_id: str = "111") -> Notification:
-    return Notification(
-        key="t1:e5:p1:resolved",
-        channel="telegram",
-        external_id=chat_id,
-        kind="resolved",
-        payload={
-            "number": "GB20261123-0007",
-            "status": "resolved",
-            "category": "garbage_piling",
-            "text": "垃圾",
-            "lang": "zh",
-        },
+def resolved(chat_id: str = "111") -> Delivery:
+    return delivery_of(
+        Notification(
+            key="t1:e5:p1:resolved",
+            channel="telegram",
+            external_id=chat_id,
+            kind="resolved",
+            payload={
+                "number": "GB20261123-0007",
+                "status": "resolved",
+                "category": "garbage_piling",
+                "text": "垃圾",
+                "lang": "zh",
+            },
+        )
     )
 
 

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.api.app import create_app
 from backend.db.models import ConversationState, Notification, Ticket
 from backend.runtime import Runtime
-from bot.adapters import REPLY_KIND
+from backend.workers.outbox import drain_once
 from bot.catalogue import t
 from bot.engine import ConversationEngine
 from bot.messages import Inbound, InboundKind, Outbound
+from bot.outbound import REPLY_KIND
 from bot.wechat.parse import to_inbound
 from bot.wechat.send import WeChatSender, make_wechat_client
 from bot.wechat.xmlsafe import safe_fields
@@ -142,10 +143,10 @@ def test_buttons_go_out_as_a_customer_service_menu(
     with session_factory() as session:
         rows = session.scalars(select(Notification).where(Notification.kind == REPLY_KIND)).all()
         assert [r.key for r in rows] == ["wechat:reply:7005"]
-        queued = rows[0]
-    sender = WeChatSender(make_wechat_client(chat_runtime.settings), session_factory=session_factory)
-    sender.send(queued)
+    sender = WeChatSender(make_wechat_client(chat_runtime.settings))
+    result = drain_once(session_factory, {"wechat": sender}, worker_id="w")  # the resident just wrote: window open
     sender.close()
+    assert result.sent == 1
     sent = wechat_api.sent("message/custom/send")
     assert len(sent) == 1 and sent[0]["touser"] == OPENID and sent[0]["msgtype"] == "msgmenu"
     items = sent[0]["msgmenu"]["list"]
