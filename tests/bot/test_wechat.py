@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.api.app import create_app
-from backend.db.models import ConversationState, Notification, Ticket
+from backend.db.models import ConversationState, InboundMessage, Notification, Ticket
 from backend.runtime import Runtime
 from backend.workers.outbox import drain_once
 from bot.catalogue import t
@@ -244,3 +245,28 @@ def test_settings_outside_safe_mode_refuse_encrypted_posts(client: TestClient, c
     aes = WeChatPlatform("wx-test-token", app_id=chat_runtime.settings.wechat_app_id, aes_key="a" * 43)
     signed = aes.sign(message_xml("text", {"Content": "hi"}, from_user=OPENID, msg_id="1"))
     assert client.post("/wechat", params=signed.params, content=signed.body).status_code == 400
+
+
+def test_a_copy_arriving_mid_turn_waits_for_it_and_is_acknowledged_once_it_is_stored(
+    chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform
+) -> None:
+    client, slow = _slow_app(chat_runtime, own_database, 0.5)
+    signed = wechat.sign(message_xml("text", {"Content": "帮助"}, from_user=OPENID, msg_id="8802"))
+    copy: dict[str, object] = {}
+
+    def deliver_copy() -> None:
+        time.sleep(0.2)  # the first delivery's turn is running
+        response = c.post("/wechat", params=signed.params, content=signed.body)
+        copy["answer"] = (response.status_code, response.text)
+        with own_database() as session:
+            copy["stored"] = session.scalar(select(InboundMessage.id).where(InboundMessage.message_key == "8802"))
+
+    with client as c:
+        thread = threading.Thread(target=deliver_copy)
+        thread.start()
+        first = c.post("/wechat", params=signed.params, content=signed.body)
+        thread.join()
+    assert first.status_code == 200 and "<xml>" in first.text  # the passive reply
+    assert copy["answer"] == (200, "success")
+    assert copy["stored"] is not None  # acknowledged only once the first delivery's turn had committed
+    assert slow.calls == 1
