@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from backend.settings import get_settings
+from bot.chatbot import Chatbot
 from bot.console.inbox import CHANNEL, bind_console_staff, take_pending
-from bot.engine import ConversationEngine
 from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind
 
 logger = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def chat_command(
 
     backend = open_backend(get_settings())
     factory = backend.session_factory
-    engine = ConversationEngine(backend.runtime, factory)
+    engine = Chatbot(backend.runtime, factory)
     user_id = bind_console_staff(factory, as_staff) if as_staff else f"resident-{user}"
     typer.echo(f"gridbot chat as {as_staff or user} — {HELP}")
     buttons: list[Button] = []

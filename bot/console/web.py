@@ -13,8 +13,8 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from bot.chatbot import Chatbot
 from bot.console.inbox import CHANNEL, bind_console_staff, take_pending
-from bot.engine import ConversationEngine
 from bot.messages import Inbound, InboundKind, Outbound
 
 logger = logging.getLogger(__name__)
@@ -39,18 +39,18 @@ class SimulatorMessage(BaseModel):
     language: str = Field("zh", max_length=8)
 
 
-def _engine(request: Request) -> ConversationEngine:
+def _engine(request: Request) -> Chatbot:
     state = request.app.state
     settings = state.runtime.settings
     if settings.env == "production":
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
     engine = getattr(state, "conversation_engine", None)
     if engine is None:
-        engine = state.conversation_engine = ConversationEngine(state.runtime, state.session_factory)
+        engine = state.conversation_engine = Chatbot(state.runtime, state.session_factory)
     return engine
 
 
-def _user_id(engine: ConversationEngine, user: str, staff: str | None) -> str:
+def _user_id(engine: Chatbot, user: str, staff: str | None) -> str:
     if staff:
         return bind_console_staff(engine.backend.session_factory, staff)
     return f"resident-{user}"

@@ -20,7 +20,7 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.engine import TurnUnavailable
+from bot.chatbot import TurnUnavailable
 from bot.messages import Outbound
 from bot.telegram.convert import CHANNEL, send_outbound, to_inbound
 from bot.telegram.shape import check_update

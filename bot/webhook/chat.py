@@ -9,7 +9,7 @@ from bot.messages import Inbound, Outbound
 
 
 class Chat(Protocol):
-    """One message in, its replies out, at most once per platform message id (bot.engine implements it)."""
+    """One message in, its replies out, at most once per platform message id (bot.chatbot implements it)."""
 
     def handle_once(
         self, inbound: Inbound, *, outbox: Callable[[list[Outbound]], list[Outbound]] | None = None

@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import HTTPException, Response
 
-from bot.engine import TurnUnavailable
+from bot.chatbot import TurnUnavailable
 from bot.messages import Inbound, Outbound, OutboundKind
 from bot.webhook.claims import FirstDelivery
 

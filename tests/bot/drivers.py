@@ -25,8 +25,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.runtime import Runtime
+from bot.chatbot import Chatbot
 from bot.console.inbox import CHANNEL, bind_console_staff, take_pending
-from bot.engine import ConversationEngine
 from bot.messages import Inbound, Outbound
 
 Who = tuple[str, str]  # ("resident" | "staff", name or staff code)
@@ -56,7 +56,7 @@ class ConsoleDriver:
     channel = CHANNEL
 
     def __init__(self, runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
-        self.engine = ConversationEngine(runtime, session_factory)
+        self.engine = Chatbot(runtime, session_factory)
         self.session_factory = session_factory
         self._seq = 0
 

@@ -19,7 +19,7 @@ from backend.runtime import Runtime
 from backend.workers.channels import BlockedError, Delivery, PermanentChannelError, TransientChannelError
 from backend.workers.outbox import delivery_of
 from bot.catalogue import t
-from bot.engine import ConversationEngine
+from bot.chatbot import Chatbot
 from bot.telegram.route import file_base_url, poll
 from bot.telegram.send import TelegramSender
 from tests.fakes.channels import (  # noqa: F401  (fixtures)
@@ -137,7 +137,7 @@ def test_long_polling_answers_updates(
     chat_runtime: Runtime, session_factory: sessionmaker[Session], telegram_api: FakeTelegramAPI
 ) -> None:
     telegram_api.pending_updates.append(text_update(9, "/start"))
-    engine = ConversationEngine(chat_runtime, session_factory)
+    engine = Chatbot(chat_runtime, session_factory)
 
     async def run() -> None:
         stop = asyncio.Event()

@@ -16,7 +16,7 @@ from backend.db.models import ConversationState, InboundMessage, Notification, T
 from backend.runtime import Runtime
 from backend.workers.outbox import drain_once
 from bot.catalogue import t
-from bot.engine import ConversationEngine
+from bot.chatbot import Chatbot
 from bot.messages import Inbound, InboundKind, Outbound
 from bot.outbound import REPLY_KIND
 from bot.wechat.parse import to_inbound
@@ -174,7 +174,7 @@ def test_events_without_msgid_dedupe_on_sender_and_time() -> None:
 class SlowEngine:
     """The real engine behind a delay, as under a load spike."""
 
-    def __init__(self, engine: ConversationEngine, delay: float) -> None:
+    def __init__(self, engine: Chatbot, delay: float) -> None:
         self.engine, self.delay = engine, delay
         self.calls = 0
 
@@ -198,7 +198,7 @@ def _slow_app(
     from bot.wechat.route import wechat_router
 
     app = create_app(chat_runtime, session_factory)
-    slow = SlowEngine(ConversationEngine(chat_runtime, session_factory), delay=delay)
+    slow = SlowEngine(Chatbot(chat_runtime, session_factory), delay=delay)
     app.include_router(
         wechat_router(settings=chat_runtime.settings, engine=slow, session_factory=session_factory, **deadlines)
     )

@@ -1,4 +1,4 @@
-"""The channel-neutral conversation engine: one Inbound in, a list of Outbound back.
+"""The channel-neutral chatbot: one Inbound in, a list of Outbound back.
 
 Adapters call `handle_once` (at most once per platform message id, then the stored reply). The backend
 runs each turn in one transaction (`backend.usecases.conversation`); everything a dialogue needs between
@@ -39,7 +39,7 @@ class TurnUnavailable(Exception):
     """The database could not be reached: nothing of the turn was stored; the message should come again."""
 
 
-class ConversationEngine:
+class Chatbot:
     """Runs one dialogue turn per inbound message against the backend's use cases."""
 
     def __init__(self, runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
