@@ -24,6 +24,7 @@ from backend.db.migrate import upgrade
 from backend.db.models import Notification
 from backend.db.session import make_engine
 from backend.domain.notifications import NoticeKind
+from backend.workers.channels import Delivery
 from bench._report import report
 from tests.workers.fast_fake_telegram import FastFakeProcess
 
@@ -46,7 +47,7 @@ def bench_database() -> str:
 class NullSender:
     """Accepts every message without any I/O."""
 
-    def send(self, notification: Notification) -> None:
+    def send(self, delivery: Delivery) -> None:
         return None
 
 
@@ -58,7 +59,7 @@ def _worker(
     from backend.db.session import make_session_factory
     from backend.workers.outbox import OutboxConfig, run_worker
     from backend.workers.ratelimit import RateLimits
-    from backend.workers.telegram_http import TelegramHttpSender
+    from bot.telegram.http_sender import TelegramHttpSender
 
     logging.basicConfig(level=logging.WARNING)
     engine = make_engine(db_url, pool_size=2)

@@ -49,12 +49,12 @@ def make_app():  # type: ignore[no-untyped-def]
     """The uvicorn factory: bot.app.build_app, with the chat channels mounted if the lead has not wired them yet."""
     from bot.adapters import mount_channels
     from bot.app import build_app
-    from bot.engine import ConversationEngine
+    from bot.chatbot import Chatbot
 
     app = build_app()
     if not any(getattr(r, "path", "") == "/wechat" for r in app.router.routes):
         rt, factory = app.state.runtime, app.state.session_factory
-        mount_channels(app, rt, factory, ConversationEngine(rt, factory))
+        mount_channels(app, rt, factory, Chatbot(rt, factory))
     return app
 
 
@@ -172,15 +172,15 @@ def engine_turn_ms(url: str, workdir: Path, turns: int) -> float:
     from backend.db.session import make_engine, make_session_factory
     from backend.runtime import build_runtime
     from backend.settings import Settings
-    from bot.engine import ConversationEngine
+    from bot.chatbot import Chatbot
     from bot.messages import Inbound, InboundKind
 
     settings = Settings(database_url=url, data_dir=workdir / "var")
     engine = make_engine(url)
-    bot_engine = ConversationEngine(build_runtime(settings), make_session_factory(engine))
+    chatbot = Chatbot(build_runtime(settings), make_session_factory(engine))
 
     def turn(i: int) -> None:
-        bot_engine.handle_once(
+        chatbot.handle_once(
             Inbound("wechat", f"oturn{i}", InboundKind.text, text=REPORTS[i % len(REPORTS)], message_id=f"turn-{i}")
         )
 
@@ -359,7 +359,7 @@ def main() -> None:
         f"SQLite; load generator "
         f"and fake Bot API on the same machine. Each message is a new resident's first report: classify, "
         f"extract the place, check urgency and duplicates, store state; most get a question back. "
-        f"'engine turn alone' times ConversationEngine.handle_once called directly, one thread: at "
+        f"'engine turn alone' times Chatbot.handle_once called directly, one thread: at "
         f"{max(r['engine_turn_ms'] for r in results):.0f} ms a report (on the slower backend), one core can "
         f"turn at most {1000 / max(r['engine_turn_ms'] for r in results):.0f} reports/s before HTTP, "
         f"signatures and the database server take their share of the {os.cpu_count()} cores; the "

@@ -11,8 +11,8 @@ from backend.runtime import Runtime
 from backend.settings import Settings, get_settings
 from backend.usecases.operations import open_backend
 from bot.adapters import mount_channels
+from bot.chatbot import Chatbot
 from bot.console.web import router as simulator_router
-from bot.engine import ConversationEngine
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     settings = settings or get_settings()
     backend = open_backend(settings, runtime=runtime)
     app = create_app(backend.runtime, backend.session_factory)
-    conversations = ConversationEngine(backend.runtime, backend.session_factory)
+    conversations = Chatbot(backend.runtime, backend.session_factory)
     mount_channels(app, backend.runtime, backend.session_factory, conversations)
     app.include_router(simulator_router)
     app.state.conversation_engine = conversations

@@ -119,7 +119,7 @@ def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this w
     settings = get_settings()
     _configure_logging(settings.log_level)
     backend = open_backend(settings, load_classifier=False)
-    senders = build_senders(settings, backend.session_factory)
+    senders = build_senders(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -136,7 +136,7 @@ def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this w
 def telegram_poll() -> None:
     """Talk to Telegram by long polling instead of a webhook (local development)."""
     from backend.usecases.operations import open_backend
-    from bot.engine import ConversationEngine
+    from bot.chatbot import Chatbot
     from bot.telegram.route import run_polling
 
     settings = get_settings()
@@ -145,7 +145,7 @@ def telegram_poll() -> None:
         console.print("[red]set GRIDBOT_TELEGRAM_TOKEN first[/red]")
         raise typer.Exit(code=2)
     backend = open_backend(settings)
-    run_polling(settings, ConversationEngine(backend.runtime, backend.session_factory))
+    run_polling(settings, Chatbot(backend.runtime, backend.session_factory))
 
 
 @cli.command("train")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 
 class InboundKind(StrEnum):
@@ -77,3 +78,25 @@ class Outbound:
     def choose(cls, text: str, *buttons: Button) -> Outbound:
         """A text with buttons."""
         return cls(OutboundKind.buttons, text=text, buttons=tuple(buttons))
+
+
+def outbound_to_json(messages: list[Outbound]) -> dict[str, Any]:
+    """Replies as JSON, for the delivery record, outbox rows and the simulator."""
+    return {"messages": [asdict(m) for m in messages]}
+
+
+def outbound_from_json(data: dict[str, Any]) -> list[Outbound]:
+    """The inverse of outbound_to_json."""
+    out = []
+    for m in data.get("messages", []):
+        buttons = tuple(Button(**b) for b in m.get("buttons", ()))
+        out.append(
+            Outbound(
+                kind=OutboundKind(m["kind"]),
+                text=m.get("text", ""),
+                title=m.get("title", ""),
+                buttons=buttons,
+                image_url=m.get("image_url", ""),
+            )
+        )
+    return out

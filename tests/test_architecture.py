@@ -44,3 +44,59 @@ def test_vulture_finds_no_dead_code():
     # Paths, confidence (80) and the framework-called names it skips: pyproject.toml [tool.vulture].
     result = run("vulture")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
+    """Tarjan's strongly connected components, iteratively (module graphs are deep enough for recursion limits)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    components: list[set[str]] = []
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(graph[root]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(graph[child])))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component: set[str] = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.add(member)
+                    if member == node:
+                        break
+                components.append(component)
+    return components
+
+
+def test_no_import_cycles_among_our_modules():
+    """Any import, at module level or inside a function, counts: a cycle means two modules cannot be understood
+    (or moved) apart."""
+    import grimp
+
+    imports = grimp.build_graph("bot", "backend", "nlp")
+    graph = {module: set(imports.find_modules_directly_imported_by(module)) for module in imports.modules}
+    cycles = [sorted(c) for c in _strongly_connected(graph) if len(c) > 1]
+    assert not cycles, "import cycles:\n" + "\n".join(" ⇄ ".join(c) for c in cycles)

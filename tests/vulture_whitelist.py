@@ -25,7 +25,7 @@ from backend.domain.sla import WorkingCalendar
 from backend.ports import FrozenClock
 from backend.services import notify, people
 from backend.services.sla_job import SlaTickSummary
-from backend.workers import channels, outbox, telegram_http
+from backend.workers import outbox
 from backend.workers.ratelimit import Rate
 from bot import app
 from bot.messages import Inbound
@@ -90,10 +90,8 @@ _used_by_tests_bench_or_scripts = (
     people.resident_for,
     people.resident_actor,
     escalation.plan_sla_actions,
-    channels.wechat_template_fallback,
     outbox.drain_until_idle,
     outbox.repeat_report,
     Rate.max_in_window,
-    telegram_http.TelegramHttpSender,
     normalize.has_traditional,
 )

@@ -1,22 +1,29 @@
-"""The seam between the outbox and the chat platforms: a Sender protocol and our own channel errors.
+"""The seam between the outbox and the chat platforms: a neutral `Delivery`, the `Sender` protocol, our own
+channel errors and the fallback hook.
 
-Adapters (bot/telegram, bot/wechat …) implement `Sender` and translate their SDK's or HTTP
-errors into these exceptions at the boundary, so the worker never sees an SDK type.
+Adapters (bot/telegram, bot/wechat …) implement `Sender` and translate their SDK's or HTTP errors into
+these exceptions at the boundary, so the worker never sees an SDK type, and backend/ knows no platform.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from backend.db.models import ChannelIdentity, Notification
+@dataclass(frozen=True)
+class Delivery:
+    """One outbox message as a sender sees it: where it goes and what it says, no database row."""
 
-# WeChat lets an Official Account send customer-service messages only this long after the user's last message.
-WECHAT_SERVICE_WINDOW = timedelta(hours=48)
+    notification_id: int | None
+    channel: str
+    recipient: str  # the recipient's external id on that channel (openid, WeCom userid, chat id …)
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    idempotency_key: str = ""  # unique per message (the outbox row's key)
+    last_inbound_at: datetime | None = None  # the recipient's last message to us on this channel, if any
 
 
 class ChannelError(Exception):
@@ -40,50 +47,23 @@ class BlockedError(PermanentChannelError):
 
 
 class WindowClosedError(PermanentChannelError):
-    """WeChat's 48-hour customer-service window is closed: only a template message may go out."""
+    """The platform only lets us write to this recipient for a while after their last message, and that is over."""
 
 
 @runtime_checkable
 class Sender(Protocol):
-    """Delivers one notification on one channel, or raises a ChannelError.
+    """Delivers one message on one channel, or raises a ChannelError."""
 
-    A sender may also have a `service_window: timedelta` attribute (WeChat: WECHAT_SERVICE_WINDOW): the
-    worker then raises WindowClosedError itself, without calling send(), for a recipient whose last
-    inbound message (ChannelIdentity.last_inbound_at) is older than that.
-    """
-
-    def send(self, notification: Notification) -> None: ...
+    def send(self, delivery: Delivery) -> None: ...
 
 
-# A hook that turns a notification a channel refused for good into another one (wechat_template_fallback
-# below), or returns None to dead-letter it. It runs inside the worker's recording transaction; the
-# returned row must not be added to the session yet and needs its own unique key.
-Fallback = Callable[[Session, Notification, PermanentChannelError], "Notification | None"]
+# The recipient's external id on another channel (None if they have no account there).
+AddressBook = Callable[[str], "str | None"]
 
-
-TEMPLATE_CHANNEL = "wechat_template"
-
-
-def wechat_template_fallback(session: Session, row: Notification, error: PermanentChannelError) -> Notification | None:
-    """The default fallback: the same message as a WeChat template message to the person's openid, if any."""
-    if row.channel == TEMPLATE_CHANNEL or row.person_id is None:
-        return None
-    openid = session.scalar(
-        select(ChannelIdentity.external_id).where(
-            ChannelIdentity.person_id == row.person_id, ChannelIdentity.channel == "wechat"
-        )
-    )
-    if openid is None:
-        return None
-    return Notification(
-        key=f"{row.key}:template"[:200],
-        ticket_id=row.ticket_id,
-        person_id=row.person_id,
-        channel=TEMPLATE_CHANNEL,
-        external_id=openid,
-        kind=row.kind,
-        payload={**row.payload, "fallback_from": row.channel, "fallback_reason": str(error)},
-    )
+# A hook that turns a delivery a channel refused for good into another one (the WeChat template message in
+# bot/wechat), or returns None to dead-letter it. The returned delivery needs its own idempotency key; the
+# worker stores it as a new outbox row in its recording transaction.
+Fallback = Callable[[Delivery, PermanentChannelError, AddressBook], "Delivery | None"]
 
 
 def fallback_is_due(error: PermanentChannelError) -> bool:

@@ -5,8 +5,9 @@ recording transaction after the send is the "sent" mark; a worker that dies betw
 rows whose lease expires, another worker claims them again, and a message may go out twice. Such
 rows show up as claims without a recorded outcome: `repeat_report` counts them.
 
-Channels with a service window (a sender with a `service_window` attribute: WeChat's 48 hours) are
-checked against ChannelIdentity.last_inbound_at before sending; a closed window takes the fallback.
+Senders get a neutral `Delivery`: the row's recipient, kind and payload, and the recipient's last inbound
+message on that channel (ChannelIdentity.last_inbound_at), for platforms that only allow replies for a while
+after it (WeChat's 48 hours: its sender raises WindowClosedError, which takes the fallback).
 
 On PostgreSQL any number of workers may run (claims use FOR UPDATE SKIP LOCKED). On SQLite run one
 worker: the claim is one UPDATE statement and so atomic there too, but SQLite serialises all writers.
@@ -34,11 +35,11 @@ from backend.db.session import transaction
 from backend.db.types import utcnow
 from backend.workers.channels import (
     ChannelError,
+    Delivery,
     Fallback,
     PermanentChannelError,
     Sender,
     TransientChannelError,
-    WindowClosedError,
 )
 from backend.workers.periodic import PeriodicJob, PeriodicRunner
 from backend.workers.ratelimit import RateLimiter, RateLimits
@@ -102,6 +103,7 @@ _COUNTERS: dict[str, str] = {Outcome.RETRY: "retried", Outcome.FALLBACK: "fallba
 @dataclass
 class _Result:
     row: Notification
+    delivery: Delivery
     at: datetime
     error: BaseException | None = None
     duration_ms: float | None = None
@@ -197,50 +199,39 @@ class OutboxWorker:
                 lease_seconds=self.config.lease_seconds,
                 now=now,
             )
-            closed = self._closed_windows(session, rows, now)
-        return [self._pool.submit(self._deliver, row, row.id in closed) for row in rows]
+            deliveries = self._deliveries(session, rows)
+        return [self._pool.submit(self._deliver, row, delivery) for row, delivery in zip(rows, deliveries, strict=True)]
 
     def record(self, sending: Sequence[Future[_Result]]) -> DrainResult:
         """Wait for a batch started by claim_and_send() and record its outcomes in one transaction."""
         return self._record([f.result() for f in sending]) if sending else DrainResult()
 
-    def _closed_windows(self, session: Session, rows: Sequence[Notification], now: datetime) -> set[int]:
-        """Rows for channels with a service window (WeChat: 48 h) whose recipient has been silent too long."""
-        by_channel: dict[tuple[str, timedelta], list[Notification]] = defaultdict(list)
+    def _deliveries(self, session: Session, rows: Sequence[Notification]) -> list[Delivery]:
+        """The neutral deliveries of claimed rows, with each recipient's last inbound time on the row's channel."""
+        by_channel: dict[str, set[str]] = defaultdict(set)
         for row in rows:
-            window = getattr(self.senders[row.channel], "service_window", None)
-            if window is not None:
-                by_channel[(row.channel, window)].append(row)
-        closed: set[int] = set()
-        for (channel, window), group in by_channel.items():
-            last_seen = dict(
-                session.execute(
-                    select(ChannelIdentity.external_id, ChannelIdentity.last_inbound_at).where(
-                        ChannelIdentity.channel == channel,
-                        ChannelIdentity.external_id.in_({r.external_id for r in group}),
-                    )
-                ).all()
-            )
-            for row in group:
-                seen = last_seen.get(row.external_id)
-                if seen is None or seen < now - window:
-                    closed.add(row.id)
-        return closed
+            by_channel[row.channel].add(row.external_id)
+        last_seen: dict[tuple[str, str], datetime | None] = {}
+        for channel, recipients in by_channel.items():
+            found = session.execute(
+                select(ChannelIdentity.external_id, ChannelIdentity.last_inbound_at).where(
+                    ChannelIdentity.channel == channel, ChannelIdentity.external_id.in_(recipients)
+                )
+            ).all()
+            last_seen.update(((channel, external_id), at) for external_id, at in found)
+        return [delivery_of(row, last_seen.get((row.channel, row.external_id))) for row in rows]
 
-    def _deliver(self, row: Notification, window_closed: bool = False) -> _Result:
-        if window_closed:
-            error = WindowClosedError(f"no message from the user within the {row.channel} service window")
-            return _Result(row, utcnow(), error=error, duration_ms=0.0)
+    def _deliver(self, row: Notification, delivery: Delivery) -> _Result:
         sender = self.senders[row.channel]
         booking = self.limiter.reserve(row.channel, row.external_id, max_wait=self.config.max_rate_wait)
         if not booking.granted:
-            return _Result(row, utcnow(), deferred_for=booking.delay)
+            return _Result(row, delivery, utcnow(), deferred_for=booking.delay)
         if booking.delay > 0:
             time.sleep(booking.delay)
         at = utcnow()
         start = time.perf_counter()
         try:
-            sender.send(row)
+            sender.send(delivery)
         except Exception as exc:  # every failure is classified below, none may kill the worker
             if isinstance(exc, TransientChannelError) and exc.retry_after:
                 self.limiter.hold(row.channel, row.external_id, exc.retry_after)
@@ -252,8 +243,8 @@ class OutboxWorker:
                     row.id,
                     exc_info=True,
                 )
-            return _Result(row, at, error=exc, duration_ms=(time.perf_counter() - start) * 1000)
-        return _Result(row, at, duration_ms=(time.perf_counter() - start) * 1000)
+            return _Result(row, delivery, at, error=exc, duration_ms=(time.perf_counter() - start) * 1000)
+        return _Result(row, delivery, at, duration_ms=(time.perf_counter() - start) * 1000)
 
     def _record(self, results: Sequence[_Result]) -> DrainResult:
         out = DrainResult(claimed=len(results))
@@ -283,7 +274,7 @@ class OutboxWorker:
                 decision = decide(
                     res.error, row.attempts, self.config.retry, has_fallback=self.fallback is not None, rng=self.rng
                 )
-                outcome = self._apply_failure(session, row, decision, now, res.error)
+                outcome = self._apply_failure(session, res, decision, now, res.error)
                 counter = _COUNTERS[outcome]
                 setattr(out, counter, getattr(out, counter) + 1)
                 attempts.append(self._attempt(row, res, outcome, decision.reason))
@@ -311,9 +302,10 @@ class OutboxWorker:
         }
 
     def _apply_failure(
-        self, session: Session, row: Notification, decision: Decision, now: datetime, error: BaseException
+        self, session: Session, res: _Result, decision: Decision, now: datetime, error: BaseException
     ) -> str:
         """Write a failed attempt's consequence on the row; returns the outcome actually taken."""
+        row = res.row
         base = update(Notification).where(Notification.id == row.id)
         if decision.outcome is Outcome.RETRY:
             assert decision.delay is not None
@@ -328,7 +320,7 @@ class OutboxWorker:
             return Outcome.RETRY
         if decision.outcome is Outcome.FALLBACK:
             assert isinstance(error, PermanentChannelError)
-            alt_key = self._fallback(session, row, error)
+            alt_key = self._fallback(session, row, res.delivery, error)
             if alt_key is not None:
                 session.execute(
                     base.values(
@@ -344,16 +336,35 @@ class OutboxWorker:
         logger.info("notification %s (%s) dead-lettered: %s", row.id, row.kind, decision.reason)
         return Outcome.DEAD
 
-    def _fallback(self, session: Session, row: Notification, error: PermanentChannelError) -> str | None:
+    def _fallback(
+        self, session: Session, row: Notification, delivery: Delivery, error: PermanentChannelError
+    ) -> str | None:
         assert self.fallback is not None
-        fresh = session.get(Notification, row.id)
-        assert fresh is not None
+
+        def address_on(channel: str) -> str | None:
+            if row.person_id is None:
+                return None
+            return session.scalar(
+                select(ChannelIdentity.external_id).where(
+                    ChannelIdentity.person_id == row.person_id, ChannelIdentity.channel == channel
+                )
+            )
+
         alt: Notification | None = None
         try:
             with session.begin_nested():
-                alt = self.fallback(session, fresh, error)
-                if alt is None:
+                other = self.fallback(delivery, error, address_on)
+                if other is None:
                     return None
+                alt = Notification(
+                    key=other.idempotency_key,
+                    ticket_id=row.ticket_id,
+                    person_id=row.person_id,
+                    channel=other.channel,
+                    external_id=other.recipient,
+                    kind=other.kind,
+                    payload=dict(other.payload),
+                )
                 session.add(alt)
                 session.flush()
         except IntegrityError:
@@ -364,6 +375,19 @@ class OutboxWorker:
             logger.exception("fallback hook failed for notification %s", row.id)
             return None
         return alt.key
+
+
+def delivery_of(row: Notification, last_inbound_at: datetime | None = None) -> Delivery:
+    """The neutral delivery of an outbox row."""
+    return Delivery(
+        notification_id=row.id,
+        channel=row.channel,
+        recipient=row.external_id,
+        kind=row.kind,
+        payload=dict(row.payload or {}),
+        idempotency_key=row.key,
+        last_inbound_at=last_inbound_at,
+    )
 
 
 def drain_once(

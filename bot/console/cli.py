@@ -10,8 +10,8 @@ from typing import Annotated
 import typer
 
 from backend.settings import get_settings
+from bot.chatbot import Chatbot
 from bot.console.inbox import CHANNEL, bind_console_staff, take_pending
-from bot.engine import ConversationEngine
 from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind
 
 logger = logging.getLogger(__name__)
@@ -73,25 +73,19 @@ def chat_command(
     lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
 ) -> None:
     """Chat with the bot in the terminal, as a resident or (with --as) as a staff member."""
-    from backend.db.session import make_engine, make_session_factory
-    from backend.runtime import build_runtime
+    from backend.usecases.operations import open_backend
 
-    settings = get_settings()
-    factory = make_session_factory(make_engine(settings.database_url))
-    engine = ConversationEngine(build_runtime(settings), factory)
-    if as_staff:
-        with factory() as session:
-            user_id = bind_console_staff(session, as_staff)
-    else:
-        user_id = f"resident-{user}"
+    backend = open_backend(get_settings())
+    factory = backend.session_factory
+    engine = Chatbot(backend.runtime, factory)
+    user_id = bind_console_staff(factory, as_staff) if as_staff else f"resident-{user}"
     typer.echo(f"gridbot chat as {as_staff or user} — {HELP}")
     buttons: list[Button] = []
     counter = itertools.count(1)
     first = Inbound(CHANNEL, user_id, InboundKind.follow, language=lang)
     replies = engine.handle(first) if not as_staff else []
     while True:
-        with factory() as session:
-            replies = replies + take_pending(session, user_id)
+        replies = replies + take_pending(factory, user_id)
         buttons.clear()
         for line in render_lines(replies, buttons):
             typer.echo(f"bot> {line}")

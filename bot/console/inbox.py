@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import ChannelIdentity, Notification
-from backend.db.types import utcnow
-from backend.services.people import identity_of, staff_by_code
-from bot.adapters import notification_messages
+from backend.usecases import channels
 from bot.messages import Outbound
+from bot.outbound import delivery_messages
 
 logger = logging.getLogger(__name__)
 
@@ -23,39 +20,19 @@ def staff_user_id(staff_code: str) -> str:
     return f"staff-{staff_code}"
 
 
-def bind_console_staff(session: Session, staff_code: str) -> str:
+def bind_console_staff(session_factory: sessionmaker[Session], staff_code: str) -> str:
     """Let the console speak as a staff member (local simulator only); returns the console user id."""
-    staff = staff_by_code(session, staff_code)
     user = staff_user_id(staff_code)
-    ident = identity_of(session, channel=CHANNEL, external_id=user)
-    if ident is None:
-        session.add(ChannelIdentity(person_id=staff.person_id, channel=CHANNEL, external_id=user))
-    elif ident.person_id != staff.person_id:
-        ident.person_id = staff.person_id
-    session.commit()
+    channels.bind_to_staff(session_factory, channel=CHANNEL, external_id=user, staff_code=staff_code)
     return user
 
 
-def take_pending(session: Session, user_id: str, *, channel: str = CHANNEL) -> list[Outbound]:
+def take_pending(session_factory: sessionmaker[Session], user_id: str, *, channel: str = CHANNEL) -> list[Outbound]:
     """Render and mark as sent the pending notifications for the person behind a console user, oldest first.
 
     Staff are usually reached on WeCom or Telegram; the simulator shows their messages here instead.
     """
-    ident = identity_of(session, channel=channel, external_id=user_id)
-    if ident is None:
-        return []
-    rows = session.scalars(
-        select(Notification)
-        .where(
-            Notification.person_id == ident.person_id,
-            Notification.status == "pending",
-        )
-        .order_by(Notification.id)
-    ).all()
     out: list[Outbound] = []
-    now = utcnow()
-    for row in rows:
-        out.extend(notification_messages(row))
-        row.status, row.sent_at = "sent", now
-    session.commit()
+    for delivery in channels.take_pending(session_factory, channel=channel, external_id=user_id):
+        out.extend(delivery_messages(delivery))
     return out

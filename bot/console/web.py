@@ -13,8 +13,8 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from bot.chatbot import Chatbot
 from bot.console.inbox import CHANNEL, bind_console_staff, take_pending
-from bot.engine import ConversationEngine
 from bot.messages import Inbound, InboundKind, Outbound
 
 logger = logging.getLogger(__name__)
@@ -39,21 +39,20 @@ class SimulatorMessage(BaseModel):
     language: str = Field("zh", max_length=8)
 
 
-def _engine(request: Request) -> ConversationEngine:
+def _engine(request: Request) -> Chatbot:
     state = request.app.state
     settings = state.runtime.settings
     if settings.env == "production":
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
     engine = getattr(state, "conversation_engine", None)
     if engine is None:
-        engine = state.conversation_engine = ConversationEngine(state.runtime, state.session_factory)
+        engine = state.conversation_engine = Chatbot(state.runtime, state.session_factory)
     return engine
 
 
-def _user_id(engine: ConversationEngine, user: str, staff: str | None) -> str:
+def _user_id(engine: Chatbot, user: str, staff: str | None) -> str:
     if staff:
-        with engine.backend.session_factory() as session:
-            return bind_console_staff(session, staff)
+        return bind_console_staff(engine.backend.session_factory, staff)
     return f"resident-{user}"
 
 
@@ -90,8 +89,7 @@ def simulator_send(msg: SimulatorMessage, request: Request) -> dict[str, Any]:
         language=msg.language,
     )
     replies = engine.handle(inbound)
-    with engine.backend.session_factory() as session:
-        pending = take_pending(session, user_id)
+    pending = take_pending(engine.backend.session_factory, user_id)
     return {"user_id": user_id, "replies": _json(replies), "notifications": _json(pending)}
 
 
@@ -104,5 +102,4 @@ def simulator_inbox(
     """Pending notifications for a simulator user (the page polls this)."""
     engine = _engine(request)
     user_id = _user_id(engine, user, staff)
-    with engine.backend.session_factory() as session:
-        return {"user_id": user_id, "notifications": _json(take_pending(session, user_id))}
+    return {"user_id": user_id, "notifications": _json(take_pending(engine.backend.session_factory, user_id))}

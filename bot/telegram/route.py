@@ -20,12 +20,14 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.adapters import Engine, FirstDelivery, read_body
-from bot.engine import TurnUnavailable
+from bot.chatbot import TurnUnavailable
 from bot.messages import Outbound
 from bot.telegram.convert import CHANNEL, send_outbound, to_inbound
 from bot.telegram.shape import check_update
-from bot.wechat.reply import turn_pool
+from bot.webhook.body import read_body
+from bot.webhook.chat import Chat
+from bot.webhook.claims import FirstDelivery
+from bot.webhook.deadline import chat_turn_pool
 
 if TYPE_CHECKING:
     from backend.settings import Settings
@@ -44,7 +46,7 @@ def file_base_url(api_base: str) -> str:
 
 def build_application(
     settings: Settings,
-    engine: Engine,
+    engine: Chat,
     *,
     polling: bool = False,
     first: FirstDelivery | None = None,
@@ -67,7 +69,7 @@ def build_application(
         builder = builder.updater(None)
     application = builder.build()
     max_photo = settings.upload_max_bytes
-    pool = turn_pool(settings.database_url)
+    pool = chat_turn_pool(settings.database_url)
     unavailable: dict[int, Exception] = {}
 
     async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -84,16 +86,23 @@ def build_application(
 
     async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         key = str(update.update_id)
-        if first is not None and not await asyncio.to_thread(first.claim, key):
-            logger.info("telegram: update %s already handled", key)
-            return
+        if first is not None:
+            running = first.running(key)
+            if running is not None:
+                await running  # the first delivery's turn: TurnUnavailable if the database failed it
+            if running is not None or not await first.claim(key):
+                logger.info("telegram: update %s already handled", key)
+                return
         try:
             inbound = await to_inbound(update, context.bot, max_photo_bytes=max_photo)
             if inbound is None or update.effective_chat is None:
                 return
             # In webhook mode every reply is queued for the outbox in the turn's own commit.
-            turn = functools.partial(engine.handle_once, inbound, outbox=_everything if outbox else None)
-            out = await asyncio.get_running_loop().run_in_executor(pool, turn)
+            work = functools.partial(engine.handle_once, inbound, outbox=_everything if outbox else None)
+            turn = asyncio.get_running_loop().run_in_executor(pool, work)
+            if first is not None:
+                first.follow(key, turn)
+            out = await turn
             if outbox:
                 return
             for message in out:
@@ -114,7 +123,7 @@ def _everything(out: list[Outbound]) -> list[Outbound]:
 
 
 def mount_telegram(
-    app: FastAPI, *, settings: Settings, engine: Engine, session_factory: sessionmaker[Session]
+    app: FastAPI, *, settings: Settings, engine: Chat, session_factory: sessionmaker[Session]
 ) -> Application:  # type: ignore[type-arg]
     """Add POST /telegram/webhook and start/stop the PTB Application with the app's lifespan."""
     application = build_application(
@@ -162,7 +171,7 @@ def mount_telegram(
     return application
 
 
-async def poll(settings: Settings, engine: Engine, stop: asyncio.Event) -> None:
+async def poll(settings: Settings, engine: Chat, stop: asyncio.Event) -> None:
     """Long polling for local development: delete any webhook, fetch updates until `stop` is set."""
     application = build_application(settings, engine, polling=True)
     async with application:
@@ -177,7 +186,7 @@ async def poll(settings: Settings, engine: Engine, stop: asyncio.Event) -> None:
             await application.stop()
 
 
-def run_polling(settings: Settings, engine: Engine) -> None:
+def run_polling(settings: Settings, engine: Chat) -> None:
     """Block in long-polling mode until Ctrl-C (for `gridbot` development use)."""
     stop = asyncio.Event()
     try:

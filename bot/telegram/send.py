@@ -14,9 +14,8 @@ from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
-from backend.db.models import Notification
-from backend.workers.channels import BlockedError, PermanentChannelError, TransientChannelError
-from bot.adapters import notification_messages
+from backend.workers.channels import BlockedError, Delivery, PermanentChannelError, TransientChannelError
+from bot.outbound import delivery_messages
 from bot.telegram.convert import send_outbound
 from bot.telegram.route import file_base_url
 
@@ -50,7 +49,7 @@ def telegram_errors() -> Iterator[None]:
 
 
 class TelegramSender:
-    """Sends outbox rows with PTB. `send` is synchronous and thread-safe (the worker calls it from threads)."""
+    """Sends outbox deliveries with PTB. `send` is synchronous and thread-safe (the worker calls it from threads)."""
 
     def __init__(self, token: str, *, api_base: str, pool_size: int = 64) -> None:
         self._loop = asyncio.new_event_loop()
@@ -69,14 +68,14 @@ class TelegramSender:
     def _run(self, coro: Coroutine[Any, Any, Any]) -> Any:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=SEND_TIMEOUT)
 
-    def send(self, notification: Notification) -> None:
-        """Send every message of a notification to its chat."""
-        lang = str((notification.payload or {}).get("lang") or "zh")
-        messages = notification_messages(notification)
+    def send(self, delivery: Delivery) -> None:
+        """Send every message of a delivery to its chat."""
+        lang = str(delivery.payload.get("lang") or "zh")
+        messages = delivery_messages(delivery)
 
         async def go() -> None:
             for message in messages:
-                await send_outbound(self.bot, notification.external_id, message, lang)
+                await send_outbound(self.bot, delivery.recipient, message, lang)
 
         with telegram_errors():
             if not self._ready:

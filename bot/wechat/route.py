@@ -19,18 +19,21 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
-from bot.adapters import Engine, FirstDelivery, read_body
 from bot.messages import Inbound, InboundKind
-from bot.replay import ReplayGuard
-from bot.wechat.parse import to_inbound
-from bot.wechat.reply import (
+from bot.webhook.body import read_body
+from bot.webhook.chat import Chat
+from bot.webhook.claims import FirstDelivery
+from bot.webhook.deadline import (
     ACK_DEADLINE_SECONDS,
     REPLY_BUDGET_SECONDS,
-    PassiveRoute,
-    Turns,
+    OutboxChoice,
+    ReplyDeadline,
+    chat_turn_pool,
+    database_checks,
     split_passive,
-    turn_pool,
 )
+from bot.webhook.replay import ReplayGuard
+from bot.wechat.parse import to_inbound
 from bot.wechat.xmlsafe import safe_fields
 
 if TYPE_CHECKING:
@@ -47,7 +50,7 @@ IMAGE_FETCH_TIMEOUT = 1.5
 def wechat_router(
     *,
     settings: Settings,
-    engine: Engine,
+    engine: Chat,
     session_factory: sessionmaker[Session],
     reply_budget: float = REPLY_BUDGET_SECONDS,
     ack_deadline: float = ACK_DEADLINE_SECONDS,
@@ -58,11 +61,12 @@ def wechat_router(
     crypto = WeChatCrypto(token, settings.wechat_aes_key, settings.wechat_app_id) if settings.wechat_aes_key else None
     max_bytes = settings.request_max_bytes
     guard = ReplayGuard(session_factory, CHANNEL, window_seconds=settings.webhook_replay_window_seconds)
-    turns = Turns(
+    pool = chat_turn_pool(settings.database_url)
+    checks = database_checks(pool, sqlite=settings.is_sqlite)
+    deadline = ReplyDeadline(
         engine.handle_once,
-        turn_pool(settings.database_url),
-        first=FirstDelivery(session_factory, CHANNEL),
-        sqlite=settings.is_sqlite,
+        pool,
+        first=FirstDelivery(session_factory, CHANNEL, executor=checks),
         budget=reply_budget,
         deadline=ack_deadline,
     )
@@ -115,17 +119,19 @@ def wechat_router(
         # Plain mode signs no body: a (timestamp, nonce) reused with another body is refused, even for a
         # message we would then ignore.
         if crypto is None and not await asyncio.get_running_loop().run_in_executor(
-            turns.checks, guard.first_use, timestamp, nonce, body
+            checks, guard.first_use, timestamp, nonce, body
         ):
             logger.warning("wechat: nonce replayed with another body")
             raise HTTPException(status_code=403, detail="replayed request")
         reply = partial(answer, message=message, nonce=nonce, timestamp=timestamp, arrived=arrived)
-        return await turns.once(inbound, arrived, reply, Response(content=NO_REPLY, media_type="text/plain"))
+        return await deadline.answer_first_delivery(
+            inbound, arrived, reply, Response(content=NO_REPLY, media_type="text/plain")
+        )
 
     async def answer(inbound: Inbound, message: Any, nonce: str, timestamp: str, arrived: float) -> Response:
         if inbound.kind is InboundKind.image and inbound.label.startswith(("http://", "https://")):
             inbound = dataclasses.replace(inbound, image=await fetch_image(inbound.label, settings.upload_max_bytes))
-        out = await turns.answer(inbound, PassiveRoute(partial(split_passive, keep_button_text=True)), arrived)
+        out = await deadline.replies(inbound, OutboxChoice(partial(split_passive, keep_button_text=True)), arrived)
         if out is None:
             return Response(content=NO_REPLY, media_type="text/plain")
         text, _queued = split_passive(out, keep_button_text=True)

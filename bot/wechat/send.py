@@ -1,31 +1,28 @@
 """Outbox senders for the Official Account: customer-service messages inside WeChat's 48-hour window,
-template messages outside it, and wechatpy/requests errors mapped to our channel errors."""
+template messages outside it (bot/wechat/template.py), and wechatpy/requests errors mapped to our channel errors."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import requests
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 from wechatpy.client import WeChatClient
 from wechatpy.exceptions import APILimitedException, WeChatClientException
 
-from backend.db.models import ChannelIdentity, Notification
-from backend.db.types import utcnow
+from backend.ports import SystemClock
 from backend.workers.channels import (
-    WECHAT_SERVICE_WINDOW,
     BlockedError,
+    Delivery,
     PermanentChannelError,
     TransientChannelError,
     WindowClosedError,
 )
-from bot.adapters import WECHAT_TEMPLATE_CHANNEL, notification_messages
 from bot.messages import Outbound
+from bot.outbound import delivery_messages
 
 if TYPE_CHECKING:
     from backend.settings import Settings
@@ -38,6 +35,15 @@ _BLOCKED = {43004, 43019, 40003, 43101}  # unsubscribed, blacklisted, bad openid
 _TOKEN = {40001, 40014, 42001}  # still bad after wechatpy's own refresh-and-retry
 _BUSY = {-1, 45009, 45011}  # system busy, daily quota, frequency limit
 MAX_MENU_ITEMS = 10
+# WeChat lets an Official Account send customer-service messages only this long after the user's last message.
+WECHAT_SERVICE_WINDOW = timedelta(hours=48)
+
+
+def require_open_window(delivery: Delivery, now: datetime) -> None:
+    """Raise WindowClosedError unless the recipient wrote to us within WeChat's 48-hour service window."""
+    last = delivery.last_inbound_at
+    if last is None or now - last >= WECHAT_SERVICE_WINDOW:
+        raise WindowClosedError("wechat: the user has not written within 48 hours")
 
 
 class ApiBaseWeChatClient(WeChatClient):  # type: ignore[misc]
@@ -114,99 +120,21 @@ def plain(message: Outbound) -> str:
 class WeChatSender:
     """Customer-service messages (text, msgmenu for buttons), refused outside the 48-hour window."""
 
-    # The outbox worker reads this to refuse rows for silent users before calling send().
-    service_window = WECHAT_SERVICE_WINDOW
-
-    def __init__(
-        self,
-        client: WeChatClient,
-        *,
-        session_factory: sessionmaker[Session] | None = None,
-        now: Callable[[], datetime] = utcnow,
-    ) -> None:
+    def __init__(self, client: WeChatClient, *, now: Callable[[], datetime] | None = None) -> None:
         self.client = client
-        self.session_factory = session_factory
-        self.now = now
-
-    def window_open(self, openid: str) -> bool:
-        """Whether the user wrote within 48 h (True when no database was given: WeChat will tell us)."""
-        if self.session_factory is None:
-            return True
-        with self.session_factory() as session:
-            last = session.scalar(
-                select(ChannelIdentity.last_inbound_at).where(
-                    ChannelIdentity.channel == "wechat", ChannelIdentity.external_id == openid
-                )
-            )
-        return last is not None and self.now() - last < WECHAT_SERVICE_WINDOW
+        self.now = now or SystemClock().now
 
     def close(self) -> None:
         """Close the HTTP session."""
         self.client._http.close()
 
-    def send(self, notification: Notification) -> None:
-        """Send every message of a notification as customer-service messages."""
-        openid = notification.external_id
-        if not self.window_open(openid):
-            raise WindowClosedError("wechat: the user has not written within 48 hours")
-        for message in notification_messages(notification):
+    def send(self, delivery: Delivery) -> None:
+        """Send every message of a delivery as customer-service messages."""
+        require_open_window(delivery, self.now())
+        openid = delivery.recipient
+        for message in delivery_messages(delivery):
             with wechat_errors("wechat custom send"):
                 if message.buttons:
                     self.client.message.send_msg_menu(openid, menu(message))
                 elif plain(message):
                     self.client.message.send_text(openid, plain(message))
-
-
-class WeChatTemplateSender:
-    """Template messages: the fallback that may reach a user outside the 48-hour window."""
-
-    def __init__(self, client: WeChatClient, *, template_id: str, url: str | None = None) -> None:
-        self.client = client
-        self.template_id = template_id
-        self.url = url
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self.client._http.close()
-
-    def send(self, notification: Notification) -> None:
-        """Send one template message summarising the notification."""
-        if not self.template_id:
-            raise PermanentChannelError("wechat template: no template id configured")
-        payload = notification.payload or {}
-        text = "\n".join(plain(m) for m in notification_messages(notification) if plain(m))
-        data = {
-            "first": {"value": text[:200]},
-            "keyword1": {"value": str(payload.get("number") or "")},
-            "keyword2": {"value": str(payload.get("status") or notification.kind)},
-            "remark": {"value": ""},
-        }
-        with wechat_errors("wechat template send"):
-            self.client.message.send_template(notification.external_id, self.template_id, data, url=self.url)
-
-
-def template_fallback(
-    session: Session, notification: Notification, error: PermanentChannelError
-) -> Notification | None:
-    """A WeChat template message for a notification another channel refused for good; None if unreachable."""
-    if notification.channel == WECHAT_TEMPLATE_CHANNEL:
-        return None
-    openid: str | None = notification.external_id if notification.channel == "wechat" else None
-    if openid is None and notification.person_id is not None:
-        openid = session.scalar(
-            select(ChannelIdentity.external_id).where(
-                ChannelIdentity.person_id == notification.person_id, ChannelIdentity.channel == "wechat"
-            )
-        )
-    if openid is None:
-        return None
-    logger.info("notification %s: %s; falling back to a template message", notification.id, type(error).__name__)
-    return Notification(
-        key=f"{notification.key[:190]}:tpl",
-        ticket_id=notification.ticket_id,
-        person_id=notification.person_id,
-        channel=WECHAT_TEMPLATE_CHANNEL,
-        external_id=openid,
-        kind=notification.kind,
-        payload=dict(notification.payload or {}),
-    )

@@ -18,18 +18,21 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.replies import TextReply
 
 from backend.texts import catalogue, lang_of, t
-from bot.adapters import Engine, FirstDelivery, read_body
 from bot.messages import Inbound, InboundKind, Outbound
-from bot.replay import ReplayGuard
-from bot.wechat.parse import to_inbound
-from bot.wechat.reply import (
+from bot.webhook.body import read_body
+from bot.webhook.chat import Chat
+from bot.webhook.claims import FirstDelivery
+from bot.webhook.deadline import (
     ACK_DEADLINE_SECONDS,
     REPLY_BUDGET_SECONDS,
-    PassiveRoute,
-    Turns,
+    OutboxChoice,
+    ReplyDeadline,
+    chat_turn_pool,
+    database_checks,
     split_passive,
-    turn_pool,
 )
+from bot.webhook.replay import ReplayGuard
+from bot.wechat.parse import to_inbound
 from bot.wechat.route import fetch_image
 from bot.wechat.xmlsafe import BadXML, safe_fields
 
@@ -55,7 +58,7 @@ def update_button_xml(fields: dict[str, str], label: str) -> str:
 def wecom_router(
     *,
     settings: Settings,
-    engine: Engine,
+    engine: Chat,
     session_factory: sessionmaker[Session],
     reply_budget: float = REPLY_BUDGET_SECONDS,
     ack_deadline: float = ACK_DEADLINE_SECONDS,
@@ -68,11 +71,11 @@ def wecom_router(
     # WeCom signs the encrypted body with the timestamp and nonce, so a fresh timestamp is all a replay
     # window needs here (a replay of the very same request is a duplicate delivery).
     guard = ReplayGuard(session_factory, CHANNEL, window_seconds=settings.webhook_replay_window_seconds)
-    turns = Turns(
+    pool = chat_turn_pool(settings.database_url)
+    deadline = ReplyDeadline(
         engine.handle_once,
-        turn_pool(settings.database_url),
-        first=FirstDelivery(session_factory, CHANNEL),
-        sqlite=settings.is_sqlite,
+        pool,
+        first=FirstDelivery(session_factory, CHANNEL, executor=database_checks(pool, sqlite=settings.is_sqlite)),
         budget=reply_budget,
         deadline=ack_deadline,
     )
@@ -117,7 +120,9 @@ def wecom_router(
             logger.warning("wecom: refused body: %s", type(exc).__name__)
             raise HTTPException(status_code=400, detail="bad xml") from None
         reply = partial(answer, message=message, fields=fields, nonce=nonce, timestamp=timestamp, arrived=arrived)
-        return await turns.once(inbound, arrived, reply, Response(content="", media_type="text/plain"))
+        return await deadline.answer_first_delivery(
+            inbound, arrived, reply, Response(content="", media_type="text/plain")
+        )
 
     async def answer(
         inbound: Inbound, message: Any, fields: dict[str, str], nonce: str, timestamp: str, arrived: float
@@ -127,7 +132,7 @@ def wecom_router(
         card_press = inbound.kind is InboundKind.button and fields.get("Event", "").lower() == "template_card_event"
         # A card press can only be answered by updating the card: all its replies go through the outbox.
         split = _all_to_outbox if card_press else partial(split_passive, keep_button_text=False)
-        out = await turns.answer(inbound, PassiveRoute(split), arrived)
+        out = await deadline.replies(inbound, OutboxChoice(split), arrived)
         if out is None:
             return Response(content="", media_type="text/plain")
         if card_press:

@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from wechatpy.enterprise.client import WeChatClient
 
-from backend.db.models import Notification
-from backend.workers.channels import BlockedError
-from bot.adapters import notification_messages
+from backend.workers.channels import BlockedError, Delivery
 from bot.messages import Outbound
+from bot.outbound import delivery_messages
 from bot.wechat.send import plain, wechat_errors
 
 if TYPE_CHECKING:
@@ -73,7 +72,7 @@ def template_card(message: Outbound, task: str) -> dict[str, Any]:
 
 
 class WeComSender:
-    """Sends a notification's messages as WeCom application messages to one member."""
+    """Sends a delivery's messages as WeCom application messages to one member."""
 
     def __init__(self, client: WeChatClient, *, agent_id: int) -> None:
         self.client = client
@@ -83,16 +82,16 @@ class WeComSender:
         """Close the HTTP session."""
         self.client._http.close()
 
-    def send(self, notification: Notification) -> None:
+    def send(self, delivery: Delivery) -> None:
         """Text as text messages; messages with buttons as template cards (long text sent first in full)."""
-        user = notification.external_id
-        for index, message in enumerate(notification_messages(notification)):
+        user = delivery.recipient
+        for index, message in enumerate(delivery_messages(delivery)):
             with wechat_errors("wecom send"):
                 if not message.buttons:
                     if plain(message):
                         self.client.message.send_text(self.agent_id, [user], plain(message))
                     continue
-                card = template_card(message, task_id(notification.key, index))
+                card = template_card(message, task_id(delivery.idempotency_key, index))
                 if len(message.text) > SUBTITLE_CHARS:
                     self.client.message.send_text(self.agent_id, [user], plain(message))
                 result = self.client.message.send(

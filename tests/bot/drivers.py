@@ -25,8 +25,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.runtime import Runtime
+from bot.chatbot import Chatbot
 from bot.console.inbox import CHANNEL, bind_console_staff, take_pending
-from bot.engine import ConversationEngine
 from bot.messages import Inbound, Outbound
 
 Who = tuple[str, str]  # ("resident" | "staff", name or staff code)
@@ -56,7 +56,7 @@ class ConsoleDriver:
     channel = CHANNEL
 
     def __init__(self, runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
-        self.engine = ConversationEngine(runtime, session_factory)
+        self.engine = Chatbot(runtime, session_factory)
         self.session_factory = session_factory
         self._seq = 0
 
@@ -64,8 +64,7 @@ class ConsoleDriver:
         """The console user id of a participant (staff are bound on first use)."""
         role, name = who
         if role == "staff":
-            with self.session_factory() as session:
-                return bind_console_staff(session, name)
+            return bind_console_staff(self.session_factory, name)
         return f"resident-{name}"
 
     def send(self, who: Who, message: Inbound) -> list[Outbound]:
@@ -80,8 +79,7 @@ class ConsoleDriver:
 
     def inbox(self, who: Who) -> list[Outbound]:
         user = self.user_id(who)
-        with self.session_factory() as session:
-            return take_pending(session, user)
+        return take_pending(self.session_factory, user)
 
     def close(self) -> None:
         return None

@@ -24,6 +24,7 @@ from backend.db.types import utcnow
 from backend.domain.notifications import NoticeKind
 from backend.runtime import Runtime
 from backend.workers.channels import ChannelError, Sender
+from backend.workers.outbox import delivery_of
 from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind
 from tests.fakes.channels import (
     TELEGRAM_SECRET,
@@ -128,7 +129,8 @@ class _PlatformDriver:
             rows = session.scalars(query.order_by(Notification.id)).all()
             for row in rows:
                 try:
-                    self.sender.send(row)
+                    # As if every transcript user wrote just now: WeChat's window is tested in test_wechat_send.
+                    self.sender.send(delivery_of(row, last_inbound_at=utcnow()))
                     row.status, row.sent_at = "sent", utcnow()
                 except ChannelError as exc:
                     row.status, row.last_error = "dead", str(exc)

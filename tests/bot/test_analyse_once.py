@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import nlp.urgency
 from backend.db.models import Ticket, TicketEvent
 from backend.runtime import Runtime
-from bot.engine import ConversationEngine
+from bot.chatbot import Chatbot
 from bot.messages import Inbound, InboundKind
 
 # 丰产路社区 > 天伦小区's grid, as in the golden transcripts.
@@ -54,7 +54,7 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
 
 
 @pytest.fixture
-def counted_engine(runtime: Runtime, session_factory: sessionmaker[Session], calls: Counter[str]) -> ConversationEngine:
+def counted_engine(runtime: Runtime, session_factory: sessionmaker[Session], calls: Counter[str]) -> Chatbot:
     assert runtime.places is not None and runtime.classifier is not None
     counted = dataclasses.replace(
         runtime,
@@ -62,15 +62,15 @@ def counted_engine(runtime: Runtime, session_factory: sessionmaker[Session], cal
         grids=Counting(runtime.grids, ("locate",), calls, "grids"),  # type: ignore[arg-type]
         classifier=Counting(runtime.classifier, ("predict",), calls, "classifier"),  # type: ignore[arg-type]
     )
-    return ConversationEngine(counted, session_factory)
+    return Chatbot(counted, session_factory)
 
 
-def _send(engine: ConversationEngine, user: str, text: str) -> None:
+def _send(engine: Chatbot, user: str, text: str) -> None:
     engine.handle(Inbound("console", user, InboundKind.text, text=text))
 
 
 def test_a_report_with_its_place_in_the_text_is_analysed_once(
-    counted_engine: ConversationEngine, calls: Counter[str], session_factory: sessionmaker[Session]
+    counted_engine: Chatbot, calls: Counter[str], session_factory: sessionmaker[Session]
 ) -> None:
     _send(counted_engine, "u-once-1", "和谐家园门口马路上有个大坑，电动车差点摔了")
 
@@ -86,7 +86,7 @@ def test_a_report_with_its_place_in_the_text_is_analysed_once(
 
 
 def test_a_pin_then_a_text_looks_the_pin_up_once(
-    counted_engine: ConversationEngine, calls: Counter[str], session_factory: sessionmaker[Session]
+    counted_engine: Chatbot, calls: Counter[str], session_factory: sessionmaker[Session]
 ) -> None:
     counted_engine.handle(Inbound("console", "u-once-2", InboundKind.location, lon=PIN[0], lat=PIN[1], label="路口"))
     assert calls == Counter()  # a pin alone is kept until the resident says what is wrong
@@ -96,7 +96,7 @@ def test_a_pin_then_a_text_looks_the_pin_up_once(
 
 
 def test_each_answer_of_a_dialogue_is_analysed_once_and_the_report_never_again(
-    counted_engine: ConversationEngine, calls: Counter[str], session_factory: sessionmaker[Session]
+    counted_engine: Chatbot, calls: Counter[str], session_factory: sessionmaker[Session]
 ) -> None:
     _send(counted_engine, "u-once-3", "小区门口的路灯坏了好几天，晚上很黑")
     assert calls == Counter({"places.best": 1, "urgency.detect": 1, "classifier.predict": 1})

@@ -15,8 +15,8 @@ from backend.ports import FrozenClock
 from backend.runtime import Runtime
 from backend.services.binding import issue_bind_code
 from backend.texts import LANGUAGES, catalogue, t
-from bot.engine import ConversationEngine, outbound_from_json, outbound_to_json
-from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind
+from bot.chatbot import Chatbot
+from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind, outbound_from_json, outbound_to_json
 
 BOT_DIR = Path(__file__).resolve().parents[2] / "bot"
 
@@ -39,14 +39,14 @@ def _tickets(session_factory: sessionmaker[Session]) -> int:
 
 
 def test_a_new_engine_instance_continues_the_dialogue(runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
-    first = ConversationEngine(runtime, session_factory)
+    first = Chatbot(runtime, session_factory)
     out = first.handle(_text("u-restart", "小区门口的路灯坏了好几天，晚上很黑"))
     assert any(m.kind is OutboundKind.location_request for m in out)
     with session_factory() as session:
         row = session.get(ConversationState, ("console", "u-restart"))
         assert row is not None and row.state["step"] == "place"
 
-    second = ConversationEngine(runtime, session_factory)  # as after a restart, or in another process
+    second = Chatbot(runtime, session_factory)  # as after a restart, or in another process
     out = second.handle(_press("u-restart", "community:LC0101"))
     out = second.handle(_press("u-restart", "estate:LC010102:1"))
     assert "已受理" in _all_text(out)
@@ -59,7 +59,7 @@ def test_a_new_engine_instance_continues_the_dialogue(runtime: Runtime, session_
 def test_an_idle_dialogue_expires_with_a_polite_message(
     runtime: Runtime, session_factory: sessionmaker[Session], clock: FrozenClock
 ) -> None:
-    engine = ConversationEngine(runtime, session_factory)
+    engine = Chatbot(runtime, session_factory)
     engine.handle(_text("u-idle", "小区门口的路灯坏了好几天，晚上很黑"))
     clock.advance(minutes=runtime.settings.session_idle_minutes + 1)
     out = engine.handle(_press("u-idle", "community:LC0101"))
@@ -73,7 +73,7 @@ def test_an_idle_dialogue_expires_with_a_polite_message(
 def test_a_dialogue_within_the_idle_time_does_not_expire(
     runtime: Runtime, session_factory: sessionmaker[Session], clock: FrozenClock
 ) -> None:
-    engine = ConversationEngine(runtime, session_factory)
+    engine = Chatbot(runtime, session_factory)
     engine.handle(_text("u-busy", "小区门口的路灯坏了好几天，晚上很黑"))
     clock.advance(minutes=runtime.settings.session_idle_minutes - 1)
     out = engine.handle(_press("u-busy", "community:LC0101"))
@@ -84,7 +84,7 @@ def test_a_dialogue_within_the_idle_time_does_not_expire(
 def test_the_same_message_id_twice_answers_once_with_the_stored_reply(
     runtime: Runtime, session_factory: sessionmaker[Session]
 ) -> None:
-    engine = ConversationEngine(runtime, session_factory)
+    engine = Chatbot(runtime, session_factory)
     msg = Inbound(
         "wechat",
         "o-dup",
@@ -128,7 +128,7 @@ def test_every_key_the_code_uses_is_in_the_catalogue() -> None:
 
 
 def test_telegram_user_with_english_gets_english(runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
-    engine = ConversationEngine(runtime, session_factory)
+    engine = Chatbot(runtime, session_factory)
     out = engine.handle(Inbound("telegram", "4242", InboundKind.follow, language="en-GB"))
     assert out[0].text == t("welcome", "en")
     out = engine.handle(
@@ -141,7 +141,7 @@ def test_telegram_user_with_english_gets_english(runtime: Runtime, session_facto
 def test_unknown_message_type_and_empty_text_get_polite_replies(
     runtime: Runtime, session_factory: sessionmaker[Session]
 ) -> None:
-    engine = ConversationEngine(runtime, session_factory)
+    engine = Chatbot(runtime, session_factory)
     assert engine.handle(Inbound("console", "u-odd", InboundKind.unknown))[0].text == t("unsupported")
     assert engine.handle(_text("u-odd", "   "))[0].text == t("empty")
     assert engine.handle(Inbound("console", "u-odd", InboundKind.voice, text=""))[0].text == t("voice.empty")
@@ -152,7 +152,7 @@ def test_unknown_message_type_and_empty_text_get_polite_replies(
 def test_unfollow_says_nothing_and_clears_the_dialogue(
     runtime: Runtime, session_factory: sessionmaker[Session]
 ) -> None:
-    engine = ConversationEngine(runtime, session_factory)
+    engine = Chatbot(runtime, session_factory)
     engine.handle(_text("u-bye", "小区门口的路灯坏了好几天，晚上很黑"))
     assert engine.handle(Inbound("console", "u-bye", InboundKind.unfollow)) == []
     with session_factory() as session:
@@ -163,7 +163,7 @@ def test_unfollow_says_nothing_and_clears_the_dialogue(
 def test_home_address_is_used_when_a_report_names_no_place(
     runtime: Runtime, session_factory: sessionmaker[Session]
 ) -> None:
-    engine = ConversationEngine(runtime, session_factory)
+    engine = Chatbot(runtime, session_factory)
     engine.handle(_text("u-home", "绑定住址"))
     out = engine.handle(_text("u-home", "天伦小区"))
     assert "住址已绑定" in _all_text(out)
@@ -181,7 +181,7 @@ def test_staff_bind_with_a_one_time_code_then_act_as_staff(
     with session_factory() as session:
         code = issue_bind_code(session, "GW003", clock.now(), timedelta(hours=1)).code
         session.commit()
-    engine = ConversationEngine(runtime, session_factory)
+    engine = Chatbot(runtime, session_factory)
     engine.handle(_text("tg-new", "你好", channel="telegram"))  # first contact: treated as a resident
     out = engine.handle(_text("tg-new", f"绑定 {code}", channel="telegram"))
     assert "绑定成功" in _all_text(out) and "蒋杰" in _all_text(out)
@@ -202,7 +202,7 @@ def test_an_expired_bind_code_is_refused(
         code = issue_bind_code(session, "GW003", clock.now(), timedelta(minutes=5)).code
         session.commit()
     clock.advance(minutes=6)
-    out = ConversationEngine(runtime, session_factory).handle(_text("tg-late", f"/bind {code}", channel="telegram"))
+    out = Chatbot(runtime, session_factory).handle(_text("tg-late", f"/bind {code}", channel="telegram"))
     assert "已过期" in _all_text(out)
 
 

@@ -23,7 +23,7 @@ from backend.db.models import InboundMessage, Ticket
 from backend.db.session import make_engine, make_session_factory
 from backend.runtime import Runtime
 from backend.services.reference import sync_reference, sync_staff
-from bot.engine import ConversationEngine
+from bot.chatbot import Chatbot
 from bot.messages import Inbound, InboundKind, Outbound
 
 PG_ENV = "GRIDBOT_TEST_POSTGRES_URL"
@@ -80,7 +80,7 @@ def real_factory(
     eng.dispose()
 
 
-def _deliver_at_once(engine: ConversationEngine, message: Inbound, times: int) -> list[list[Outbound]]:
+def _deliver_at_once(engine: Chatbot, message: Inbound, times: int) -> list[list[Outbound]]:
     barrier = threading.Barrier(times)
     results: list[list[Outbound]] = []
     errors: list[BaseException] = []
@@ -104,7 +104,7 @@ def _deliver_at_once(engine: ConversationEngine, message: Inbound, times: int) -
 def test_same_msgid_three_times_at_once_makes_one_ticket_and_one_reply(
     real_factory: sessionmaker[Session], runtime: Runtime
 ) -> None:
-    engine = ConversationEngine(runtime, real_factory)
+    engine = Chatbot(runtime, real_factory)
     message = Inbound(
         "wechat",
         "o-concurrent",
@@ -149,7 +149,7 @@ def test_a_new_sender_registered_by_another_process_mid_turn_is_answered(runtime
 
     event.listen(engine, "before_cursor_execute", other_process_registers_the_sender)
     try:
-        out = ConversationEngine(runtime, real_factory).handle_once(
+        out = Chatbot(runtime, real_factory).handle_once(
             Inbound("wechat", "o-race", InboundKind.text, text="帮助", message_id="race-1")
         )
     finally:

@@ -14,9 +14,9 @@ from backend.runtime import Runtime
 from backend.services.digest import digest_counts
 from backend.services.intake import ReportIn, create_ticket
 from backend.services.people import resident_for
+from bot.chatbot import Chatbot
 from bot.console.inbox import bind_console_staff
 from bot.digest import digest_messages
-from bot.engine import ConversationEngine
 from bot.messages import Inbound, InboundKind
 
 GRID_POINT = (113.5895, 34.73925)  # inside LC010101, GW001's grid
@@ -49,8 +49,8 @@ def _tickets_for_gw001(session: Session, runtime: Runtime, lights: list[str]) ->
 def test_my_tasks_lists_red_then_yellow_then_green(runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
     with session_factory() as session:
         green, red, yellow = _tickets_for_gw001(session, runtime, ["green", "red", "yellow"])
-        user = bind_console_staff(session, "GW001")
-    engine = ConversationEngine(runtime, session_factory)
+    user = bind_console_staff(session_factory, "GW001")
+    engine = Chatbot(runtime, session_factory)
     out = engine.handle(Inbound("console", user, InboundKind.text, text="我的任务"))
     assert [b.data for b in out[0].buttons] == [f"task:view:{n}" for n in (red, yellow, green)]
     lines = out[0].text.splitlines()[1:]
@@ -78,8 +78,8 @@ def test_digest_of_a_worker_with_nothing_open(runtime: Runtime, session_factory:
 def test_a_worker_cannot_accept_another_grids_task(runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
     with session_factory() as session:
         (number,) = _tickets_for_gw001(session, runtime, ["green"])
-        user = bind_console_staff(session, "GW002")
-    out = ConversationEngine(runtime, session_factory).handle(
+    user = bind_console_staff(session_factory, "GW002")
+    out = Chatbot(runtime, session_factory).handle(
         Inbound("console", user, InboundKind.button, data=f"task:accept:{number}")
     )
     assert "没有找到工单" in out[0].text
@@ -92,8 +92,8 @@ def test_the_handler_cannot_verify_their_own_work(
 ) -> None:
     with session_factory() as session:
         (number,) = _tickets_for_gw001(session, runtime, ["green"])
-        user = bind_console_staff(session, "GW001")
-    engine = ConversationEngine(runtime, session_factory)
+    user = bind_console_staff(session_factory, "GW001")
+    engine = Chatbot(runtime, session_factory)
     for data in (f"task:accept:{number}", f"task:onsite:{number}"):
         engine.handle(Inbound("console", user, InboundKind.button, data=data))
     engine.handle(Inbound("console", user, InboundKind.location, lon=GRID_POINT[0], lat=GRID_POINT[1]))
@@ -108,7 +108,7 @@ def test_the_handler_cannot_verify_their_own_work(
 
 
 def test_a_typed_place_is_located_by_its_name(runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
-    engine = ConversationEngine(runtime, session_factory)
+    engine = Chatbot(runtime, session_factory)
     engine.handle(Inbound("console", "typist", InboundKind.text, text="小区门口的路灯坏了好几天，晚上很黑"))
     out = engine.handle(Inbound("console", "typist", InboundKind.button, data="place:type"))
     assert "请输入小区名" in out[0].text

@@ -14,8 +14,8 @@ from backend.services.binding import issue_bind_code
 from backend.services.intake import ReportIn, create_ticket
 from backend.services.people import resident_for
 from backend.texts import t
+from bot.chatbot import Chatbot
 from bot.console.inbox import bind_console_staff
-from bot.engine import ConversationEngine
 from bot.messages import Inbound, InboundKind
 
 GRID_POINT = (113.5895, 34.73925)  # inside LC010101, GW001's grid
@@ -46,7 +46,7 @@ def _handler_tries_to_verify_own_work(
     with session_factory() as session:
         number = _ticket_in_gw001s_grid(session, runtime)
         user = bind_console_staff(session, "GW001")
-    engine = ConversationEngine(runtime, session_factory)
+    engine = Chatbot(runtime, session_factory)
 
     def send(kind: InboundKind, **fields: object) -> str:
         out = engine.handle(Inbound("console", user, kind, language=language, **fields))  # type: ignore[arg-type]
@@ -84,5 +84,5 @@ def test_an_english_user_with_an_expired_bind_code_is_told_in_english(
         session.commit()
     clock.advance(minutes=6)
     inbound = Inbound("telegram", "tg-late-en", InboundKind.text, text=f"/bind {code}", language="en-GB")
-    out = ConversationEngine(runtime, session_factory).handle(inbound)
+    out = Chatbot(runtime, session_factory).handle(inbound)
     assert [m.text for m in out] == [t("error.bind_code_expired", "en")]

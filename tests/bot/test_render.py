@@ -9,9 +9,9 @@ import pytest
 from backend.db.models import Notification
 from backend.domain.notifications import RESIDENT_KINDS, STAFF_KINDS, NoticeKind
 from backend.texts import t
-from bot.adapters import notification_messages
-from bot.engine import outbound_to_json
-from bot.messages import Outbound, OutboundKind
+from backend.workers.outbox import delivery_of
+from bot.messages import Outbound, OutboundKind, outbound_to_json
+from bot.outbound import delivery_messages
 from bot.render import render_notification
 
 PAYLOAD = {
@@ -90,7 +90,7 @@ def test_every_notice_kind_has_its_own_rendering(kind: NoticeKind, lang: str, ca
     payload = {**_representative_payload(kind), "lang": lang}
     row = Notification(key=f"k:{kind}", channel="console", external_id="u", kind=kind.value, payload=payload)
     with caplog.at_level(logging.WARNING, logger="bot.render"):
-        out = notification_messages(row)
+        out = delivery_messages(delivery_of(row))
     text = "\n".join(m.title + m.text for m in out)
     assert text.strip() and "{" not in text
     assert not [r for r in caplog.records if "no rendering" in r.getMessage()], "fell back to the generic text"

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ConversationState, InboundMessage, WebhookNonce
-from bot.replay import ReplayGuard
+from bot.webhook.replay import ReplayGuard
 from tests.fakes.channels import (  # noqa: F401  (fixtures)
     WECOM_TOKEN,
     chat_runtime,

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import InboundMessage, Notification
-from backend.domain.notifications import NoticeKind
 from backend.runtime import Runtime
 from backend.texts import t
-from backend.workers.channels import BlockedError, PermanentChannelError, TransientChannelError
-from bot.engine import ConversationEngine
+from backend.workers.channels import BlockedError, Delivery, PermanentChannelError, TransientChannelError
+from backend.workers.outbox import delivery_of
+from bot.chatbot import Chatbot
 from bot.telegram.route import file_base_url, poll
 from bot.telegram.send import TelegramSender
 from tests.fakes.channels import (  # noqa: F401  (fixtures)
@@ -137,7 +137,7 @@ def test_long_polling_answers_updates(
     chat_runtime: Runtime, session_factory: sessionmaker[Session], telegram_api: FakeTelegramAPI
 ) -> None:
     telegram_api.pending_updates.append(text_update(9, "/start"))
-    engine = ConversationEngine(chat_runtime, session_factory)
+    engine = Chatbot(chat_runtime, session_factory)
 
     async def run() -> None:
         stop = asyncio.Event()
@@ -160,19 +160,21 @@ def sender(chat_runtime: Runtime) -> Iterator[TelegramSender]:
     s.close()
 
 
-def resolved(chat_id: str = "111") -> Notification:
-    return Notification(
-        key="t1:e5:p1:resolved",
-        channel="telegram",
-        external_id=chat_id,
-        kind=NoticeKind.resolved,
-        payload={
-            "number": "GB20261123-0007",
-            "status": "resolved",
-            "category": "garbage_piling",
-            "text": "垃圾",
-            "lang": "zh",
-        },
+def resolved(chat_id: str = "111") -> Delivery:
+    return delivery_of(
+        Notification(
+            key="t1:e5:p1:resolved",
+            channel="telegram",
+            external_id=chat_id,
+            kind="resolved",
+            payload={
+                "number": "GB20261123-0007",
+                "status": "resolved",
+                "category": "garbage_piling",
+                "text": "垃圾",
+                "lang": "zh",
+            },
+        )
     )
 
 

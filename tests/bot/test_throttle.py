@@ -13,7 +13,7 @@ from backend.db.models import ConversationState, Ticket
 from backend.ports import FrozenClock
 from backend.runtime import Runtime
 from backend.texts import t
-from bot.engine import ConversationEngine
+from bot.chatbot import Chatbot
 from bot.messages import Inbound, InboundKind
 from bot.throttle import SenderLimit, Verdict
 
@@ -36,13 +36,13 @@ def _tickets(session_factory: sessionmaker[Session]) -> int:
 
 
 @pytest.fixture
-def limited(runtime: Runtime, session_factory: sessionmaker[Session]) -> ConversationEngine:
+def limited(runtime: Runtime, session_factory: sessionmaker[Session]) -> Chatbot:
     settings = runtime.settings.model_copy(update={"chat_rate_per_minute": 6.0, "chat_rate_burst": 3})
-    return ConversationEngine(dataclasses.replace(runtime, settings=settings), session_factory)
+    return Chatbot(dataclasses.replace(runtime, settings=settings), session_factory)
 
 
 def test_a_flooding_sender_is_told_once_and_then_ignored_until_the_bucket_refills(
-    limited: ConversationEngine, clock: FrozenClock, session_factory: sessionmaker[Session]
+    limited: Chatbot, clock: FrozenClock, session_factory: sessionmaker[Session]
 ) -> None:
     answers = [limited.handle_once(_text("oflood", "帮助", n)) for n in range(3)]
     assert all(out and t("throttle.slow_down", "zh") not in out[0].text for out in answers)
@@ -61,17 +61,17 @@ def test_a_flooding_sender_is_told_once_and_then_ignored_until_the_bucket_refill
 
 
 def test_the_limit_survives_a_restart_and_a_second_process(
-    runtime: Runtime, limited: ConversationEngine, session_factory: sessionmaker[Session]
+    runtime: Runtime, limited: Chatbot, session_factory: sessionmaker[Session]
 ) -> None:
     for n in range(3):
         limited.handle_once(_text("oboth", "帮助", n))
     settings = limited.runtime.settings
-    other = ConversationEngine(dataclasses.replace(runtime, settings=settings), session_factory)
+    other = Chatbot(dataclasses.replace(runtime, settings=settings), session_factory)
     assert [m.text for m in other.handle_once(_text("oboth", "帮助", 3))] == [t("throttle.slow_down", "zh")]
 
 
 def test_a_dialogue_in_progress_keeps_its_steps_when_a_message_is_refused(
-    limited: ConversationEngine, clock: FrozenClock, session_factory: sessionmaker[Session]
+    limited: Chatbot, clock: FrozenClock, session_factory: sessionmaker[Session]
 ) -> None:
     limited.handle_once(_text("odialog", "小区门口的路灯坏了好几天，晚上很黑", 0))
     asked = _state(session_factory, "odialog")

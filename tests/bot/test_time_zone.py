@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.runtime import Runtime
 from backend.services.intake import ReportIn, create_ticket
 from backend.services.people import resident_for
+from bot.chatbot import Chatbot
 from bot.console.inbox import bind_console_staff
-from bot.engine import ConversationEngine
 from bot.messages import Inbound, InboundKind
 
 GRID_POINT = (113.5895, 34.73925)  # inside LC010101, GW001's grid
@@ -33,7 +33,7 @@ def _task_card(runtime: Runtime, session_factory: sessionmaker[Session]) -> str:
         session.commit()
         number = ticket.number
         user = bind_console_staff(session, "GW001")
-    out = ConversationEngine(runtime, session_factory).handle(
+    out = Chatbot(runtime, session_factory).handle(
         Inbound("console", user, InboundKind.button, data=f"task:view:{number}")
     )
     return out[0].text

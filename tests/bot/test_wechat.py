@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -11,11 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.api.app import create_app
-from backend.db.models import ConversationState, Notification, Ticket
+from backend.db.models import ConversationState, InboundMessage, Notification, Ticket
 from backend.domain.notifications import NoticeKind
 from backend.runtime import Runtime
 from backend.texts import t
-from bot.engine import ConversationEngine
+from backend.workers.outbox import drain_once
+from bot.chatbot import Chatbot
 from bot.messages import Inbound, InboundKind, Outbound
 from bot.wechat.parse import to_inbound
 from bot.wechat.send import WeChatSender, make_wechat_client
@@ -142,10 +144,10 @@ def test_buttons_go_out_as_a_customer_service_menu(
     with session_factory() as session:
         rows = session.scalars(select(Notification).where(Notification.kind == NoticeKind.chat_reply)).all()
         assert [r.key for r in rows] == ["wechat:reply:7005"]
-        queued = rows[0]
-    sender = WeChatSender(make_wechat_client(chat_runtime.settings), session_factory=session_factory)
-    sender.send(queued)
+    sender = WeChatSender(make_wechat_client(chat_runtime.settings))
+    result = drain_once(session_factory, {"wechat": sender}, worker_id="w")  # the resident just wrote: window open
     sender.close()
+    assert result.sent == 1
     sent = wechat_api.sent("message/custom/send")
     assert len(sent) == 1 and sent[0]["touser"] == OPENID and sent[0]["msgtype"] == "msgmenu"
     items = sent[0]["msgmenu"]["list"]
@@ -172,7 +174,7 @@ def test_events_without_msgid_dedupe_on_sender_and_time() -> None:
 class SlowEngine:
     """The real engine behind a delay, as under a load spike."""
 
-    def __init__(self, engine: ConversationEngine, delay: float) -> None:
+    def __init__(self, engine: Chatbot, delay: float) -> None:
         self.engine, self.delay = engine, delay
         self.calls = 0
 
@@ -196,7 +198,7 @@ def _slow_app(
     from bot.wechat.route import wechat_router
 
     app = create_app(chat_runtime, session_factory)
-    slow = SlowEngine(ConversationEngine(chat_runtime, session_factory), delay=delay)
+    slow = SlowEngine(Chatbot(chat_runtime, session_factory), delay=delay)
     app.include_router(
         wechat_router(settings=chat_runtime.settings, engine=slow, session_factory=session_factory, **deadlines)
     )
@@ -243,3 +245,28 @@ def test_settings_outside_safe_mode_refuse_encrypted_posts(client: TestClient, c
     aes = WeChatPlatform("wx-test-token", app_id=chat_runtime.settings.wechat_app_id, aes_key="a" * 43)
     signed = aes.sign(message_xml("text", {"Content": "hi"}, from_user=OPENID, msg_id="1"))
     assert client.post("/wechat", params=signed.params, content=signed.body).status_code == 400
+
+
+def test_a_copy_arriving_mid_turn_waits_for_it_and_is_acknowledged_once_it_is_stored(
+    chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform
+) -> None:
+    client, slow = _slow_app(chat_runtime, own_database, 0.5)
+    signed = wechat.sign(message_xml("text", {"Content": "帮助"}, from_user=OPENID, msg_id="8802"))
+    copy: dict[str, object] = {}
+
+    def deliver_copy() -> None:
+        time.sleep(0.2)  # the first delivery's turn is running
+        response = c.post("/wechat", params=signed.params, content=signed.body)
+        copy["answer"] = (response.status_code, response.text)
+        with own_database() as session:
+            copy["stored"] = session.scalar(select(InboundMessage.id).where(InboundMessage.message_key == "8802"))
+
+    with client as c:
+        thread = threading.Thread(target=deliver_copy)
+        thread.start()
+        first = c.post("/wechat", params=signed.params, content=signed.body)
+        thread.join()
+    assert first.status_code == 200 and "<xml>" in first.text  # the passive reply
+    assert copy["answer"] == (200, "success")
+    assert copy["stored"] is not None  # acknowledged only once the first delivery's turn had committed
+    assert slow.calls == 1

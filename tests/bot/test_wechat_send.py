@@ -14,18 +14,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ChannelIdentity, Notification, NotificationAttempt
 from backend.db.types import utcnow
-from backend.domain.notifications import NoticeKind
 from backend.services.people import resident_for
 from backend.settings import Settings
 from backend.workers.channels import (
     BlockedError,
+    Delivery,
     PermanentChannelError,
     TransientChannelError,
     WindowClosedError,
 )
-from backend.workers.outbox import drain_once
-from bot.adapters import WECHAT_TEMPLATE_CHANNEL, build_fallback, build_senders, close_senders
-from bot.wechat.send import WeChatSender, WeChatTemplateSender, make_wechat_client
+from backend.workers.outbox import delivery_of, drain_once
+from bot.adapters import build_fallback, build_senders, close_senders
+from bot.wechat.send import WeChatSender, make_wechat_client
+from bot.wechat.template import WECHAT_TEMPLATE_CHANNEL, WeChatTemplateSender, template_fallback
 from tests.fakes.channels import channel_settings, telegram_api, wechat_api  # noqa: F401  (fixtures)
 from tests.fakes.server import Answer
 from tests.fakes.telegram import FakeTelegramAPI
@@ -40,9 +41,9 @@ def wx_settings(settings: Settings, wechat_api: FakeWeChatAPI, telegram_api: Fak
 
 
 @pytest.fixture
-def sender(wx_settings: Settings, session_factory: sessionmaker[Session]) -> Iterator[WeChatSender]:
-    """A customer-service sender checking the window against the test database."""
-    s = WeChatSender(make_wechat_client(wx_settings), session_factory=session_factory)
+def sender(wx_settings: Settings) -> Iterator[WeChatSender]:
+    """A customer-service sender."""
+    s = WeChatSender(make_wechat_client(wx_settings))
     yield s
     s.close()
 
@@ -63,9 +64,13 @@ def resident_seen(session_factory: sessionmaker[Session]) -> Iterator[callable]:
     yield seen
 
 
-def notification(
-    person_id: int | None, key: str = "t1:e1:accepted", kind: NoticeKind = NoticeKind.accepted
-) -> Notification:
+def delivery(hours_since_last_message: float | None = 1.0) -> Delivery:
+    """The outbox delivery of `notification`, to a resident who last wrote that long ago (None: never)."""
+    last = None if hours_since_last_message is None else utcnow() - timedelta(hours=hours_since_last_message)
+    return delivery_of(notification(None), last_inbound_at=last)
+
+
+def notification(person_id: int | None, key: str = "t1:e1:accepted", kind: str = "accepted") -> Notification:
     return Notification(
         key=key,
         person_id=person_id,
@@ -82,23 +87,20 @@ def notification(
     )
 
 
-def test_inside_the_window_a_customer_service_message_is_sent(
-    sender: WeChatSender, wechat_api: FakeWeChatAPI, resident_seen
-) -> None:  # type: ignore[no-untyped-def]
-    person_id = resident_seen(2)
-    sender.send(notification(person_id))
+def test_inside_the_window_a_customer_service_message_is_sent(sender: WeChatSender, wechat_api: FakeWeChatAPI) -> None:
+    sender.send(delivery(hours_since_last_message=2))
     sent = wechat_api.sent("message/custom/send")
     assert len(sent) == 1
     assert sent[0]["touser"] == OPENID and sent[0]["msgtype"] == "text"
     assert "GB20261123-0001" in sent[0]["text"]["content"]
 
 
+@pytest.mark.parametrize("hours", [49, None])
 def test_outside_the_window_nothing_is_sent_and_the_window_is_closed(
-    sender: WeChatSender, wechat_api: FakeWeChatAPI, resident_seen
-) -> None:  # type: ignore[no-untyped-def]
-    person_id = resident_seen(49)
+    sender: WeChatSender, wechat_api: FakeWeChatAPI, hours: float | None
+) -> None:
     with pytest.raises(WindowClosedError):
-        sender.send(notification(person_id))
+        sender.send(delivery(hours_since_last_message=hours))
     assert wechat_api.sent("message/custom/send") == []
 
 
@@ -132,24 +134,24 @@ def test_a_closed_window_falls_back_to_a_template_message_through_the_outbox(
     assert outcomes == ["fallback", "sent"]
 
 
-def test_a_telegram_user_who_blocked_the_bot_gets_a_template_if_they_follow_the_account(
-    session_factory: sessionmaker[Session], resident_seen
-) -> None:  # type: ignore[no-untyped-def]
-    from bot.wechat.send import template_fallback
-
-    person_id = resident_seen(1)
-    refused = Notification(
-        key="t9:e1:p1:resolved",
-        person_id=person_id,
+def test_a_telegram_user_who_blocked_the_bot_gets_a_template_if_they_follow_the_account() -> None:
+    refused = Delivery(
+        notification_id=9,
         channel="telegram",
-        external_id="42",
-        kind=NoticeKind.resolved,
+        recipient="42",
+        kind="resolved",
         payload={"number": "GB1"},
+        idempotency_key="t9:e1:p1:resolved",
     )
-    with session_factory() as session:
-        alt = template_fallback(session, refused, BlockedError("blocked"))
+    alt = template_fallback(refused, BlockedError("blocked"), {"wechat": OPENID}.get)
     assert alt is not None
-    assert (alt.channel, alt.external_id, alt.key) == (WECHAT_TEMPLATE_CHANNEL, OPENID, "t9:e1:p1:resolved:tpl")
+    assert (alt.channel, alt.recipient, alt.idempotency_key) == (
+        WECHAT_TEMPLATE_CHANNEL,
+        OPENID,
+        "t9:e1:p1:resolved:tpl",
+    )
+    assert alt.kind == "resolved" and alt.payload["number"] == "GB1"
+    assert template_fallback(refused, BlockedError("blocked"), {}.get) is None  # no WeChat account: dead-letter
 
 
 @pytest.mark.parametrize(
@@ -168,10 +170,9 @@ def test_a_telegram_user_who_blocked_the_bot_gets_a_template_if_they_follow_the_
 def test_wechat_errors_become_channel_errors(
     sender: WeChatSender, wechat_api: FakeWeChatAPI, answer: Answer, error: type[Exception]
 ) -> None:
-    sender.session_factory = None  # no window check: the API decides
     wechat_api.script.push("message/custom/send", answer)
     with pytest.raises(error) as caught:
-        sender.send(notification(None))
+        sender.send(delivery())
     assert type(caught.value) is error
 
 
@@ -180,16 +181,15 @@ def test_an_unreachable_api_is_transient(wx_settings: Settings) -> None:
         make_wechat_client(wx_settings.model_copy(update={"wechat_api_base": "http://127.0.0.1:9/cgi-bin/"}))
     )
     with pytest.raises(TransientChannelError):
-        dead.send(notification(None))
+        dead.send(delivery())
     dead.close()
 
 
 def test_an_expired_token_is_refreshed_from_the_configured_api_base(
     sender: WeChatSender, wechat_api: FakeWeChatAPI
 ) -> None:
-    sender.session_factory = None
     wechat_api.script.push("message/custom/send", errcode(42001, "access_token expired"))
-    sender.send(notification(None))
+    sender.send(delivery())
     tokens = [c.query.get("access_token") for c in wechat_api.calls_to("message/custom/send")]
     assert tokens == ["TOKEN1", "TOKEN2"]
     assert len(wechat_api.calls_to("/cgi-bin/token")) == 2
@@ -198,5 +198,5 @@ def test_an_expired_token_is_refreshed_from_the_configured_api_base(
 def test_template_sender_without_a_template_id_is_permanent(wx_settings: Settings) -> None:
     template = WeChatTemplateSender(make_wechat_client(wx_settings), template_id="")
     with pytest.raises(PermanentChannelError):
-        template.send(notification(None))
+        template.send(delivery())
     template.close()

@@ -19,6 +19,7 @@ from backend.services.notify import ticket_payload
 from backend.services.people import resident_for
 from backend.texts import t
 from backend.workers.channels import BlockedError
+from backend.workers.outbox import delivery_of
 from bot.render import render_notification
 from bot.wecom.send import WeComSender, make_wecom_client, task_id, template_card
 from tests.fakes.channels import (  # noqa: F401  (fixtures)
@@ -97,10 +98,8 @@ def test_the_sender_sends_a_task_as_a_template_card(sender: WeComSender, wechat_
         "due_at": None,
         "lang": "zh",
     }
-    row = Notification(
-        key="t3:e2:p9:task_new", channel="wecom", external_id=WORKER, kind=NoticeKind.task_new, payload=payload
-    )
-    sender.send(row)
+    row = Notification(key="t3:e2:p9:task_new", channel="wecom", external_id=WORKER, kind="task_new", payload=payload)
+    sender.send(delivery_of(row))
     cards = [b for b in wechat_api.sent("message/send") if b["msgtype"] == "template_card"]
     assert len(cards) == 1
     card = cards[0]
@@ -124,7 +123,7 @@ def test_a_member_outside_the_app_is_blocked(sender: WeComSender, wechat_api: Fa
         },
     )
     with pytest.raises(BlockedError):
-        sender.send(row)
+        sender.send(delivery_of(row))
 
 
 def test_card_titles_and_buttons_respect_wecom_limits() -> None:
@@ -194,5 +193,5 @@ def test_a_card_button_press_accepts_the_task(
             select(Notification).where(Notification.kind == NoticeKind.chat_reply, Notification.channel == "wecom")
         )
     assert queued is not None and queued.external_id == WORKER
-    sender.send(queued)
+    sender.send(delivery_of(queued))
     assert wechat_api.sent("message/send"), "the answer to a card press goes out as an application message"

@@ -20,7 +20,7 @@ from backend.db.session import make_engine, make_session_factory
 from backend.runtime import Runtime
 from backend.settings import Settings
 from bot.adapters import mount_channels
-from bot.engine import ConversationEngine
+from bot.chatbot import Chatbot
 from tests.fakes.telegram import FakeTelegramAPI
 from tests.fakes.wechat import FakeWeChatAPI, WeChatPlatform, new_aes_key
 
@@ -65,11 +65,11 @@ def channel_settings(
 
 
 def build_channel_app(
-    runtime: Runtime, session_factory: sessionmaker[Session], engine: ConversationEngine | None = None
+    runtime: Runtime, session_factory: sessionmaker[Session], engine: Chatbot | None = None
 ) -> FastAPI:
     """The staff API app with every configured channel mounted, as bot/app.py composes it."""
     app = create_app(runtime, session_factory)
-    mount_channels(app, runtime, session_factory, engine or ConversationEngine(runtime, session_factory))
+    mount_channels(app, runtime, session_factory, engine or Chatbot(runtime, session_factory))
     return app
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.runtime import Runtime
-from bot.engine import ConversationEngine
+from bot.chatbot import Chatbot
 from bot.messages import Inbound, InboundKind
 
 PNG = (
@@ -32,7 +32,7 @@ def test_a_chat_photo_is_checked_by_type_and_size(
     runtime: Runtime, session_factory: sessionmaker[Session], image: bytes, accepted: bool
 ) -> None:
     rt = dataclasses.replace(runtime, settings=runtime.settings.model_copy(update={"upload_max_bytes": LIMIT}))
-    engine = ConversationEngine(rt, session_factory)
+    engine = Chatbot(rt, session_factory)
     engine.handle(Inbound("console", "photographer", InboundKind.text, text="小区门口的垃圾好几天没人清运了"))
     replies = engine.handle(Inbound("console", "photographer", InboundKind.image, image=image))
     stored = list(rt.settings.upload_dir.glob("*")) if rt.settings.upload_dir.exists() else []

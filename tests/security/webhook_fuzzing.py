@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ChannelIdentity, Staff
 from backend.settings import Settings
-from bot.wechat.reply import turn_pool
+from bot.webhook.deadline import chat_turn_pool
 from tests.fakes.wechat import WeChatPlatform, aes_encrypt, sha1_sign
 from tests.security.fuzzing import Finding, FuzzReport, _our_frames, grown_tables, row_counts
 from tests.security.webhook_strategies import short_text, telegram_bodies, wechat_documents, weighted
@@ -423,7 +423,7 @@ class ErrorLog(logging.Handler):
 def settle_turns(database_url: str) -> None:
     """Wait until every chat turn queued so far has finished: a turn past the reply budget writes its late
     reply after the response, and must not be counted against the next request."""
-    pool = turn_pool(database_url)
+    pool = chat_turn_pool(database_url)
     workers = pool._max_workers  # the pool's size: 1 on SQLite, 4 otherwise
     barrier = threading.Barrier(workers + 1)
     for _ in range(workers):

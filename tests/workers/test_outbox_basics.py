@@ -23,7 +23,7 @@ from backend.workers.outbox import (
     repeat_report,
 )
 from backend.workers.ratelimit import RateLimits
-from backend.workers.telegram_http import TelegramHttpSender
+from bot.telegram.http_sender import TelegramHttpSender
 from tests.workers.conftest import add_notifications
 from tests.workers.fake_telegram import FakeTelegram
 

@@ -14,11 +14,13 @@ from backend.db.models import ChannelIdentity, Notification, NotificationAttempt
 from backend.db.session import transaction
 from backend.db.types import utcnow
 from backend.domain.notifications import NoticeKind
-from backend.workers.channels import WECHAT_SERVICE_WINDOW, PermanentChannelError, wechat_template_fallback
+from backend.workers.channels import AddressBook, Delivery, PermanentChannelError
 from backend.workers.outbox import OutboxConfig, OutboxWorker, dead_letters, requeue_dead
 from backend.workers.ratelimit import RateLimits
 from backend.workers.retry import RetryPolicy
-from backend.workers.telegram_http import TelegramHttpSender
+from bot.telegram.http_sender import TelegramHttpSender
+from bot.wechat.send import require_open_window
+from bot.wechat.template import template_fallback as wechat_template_fallback
 from tests.workers.conftest import add_notifications
 from tests.workers.fake_telegram import Failure, FakeTelegram
 
@@ -149,16 +151,15 @@ def test_blocked_user_without_fallback_is_dead_lettered_at_once_with_the_reason(
     assert statuses == {"n0": "dead", "n1": "sent", "n2": "sent"}
 
 
-def template_fallback(session: Session, row: Notification, error: PermanentChannelError) -> Notification | None:
+def template_fallback(delivery: Delivery, error: PermanentChannelError, _address_on: AddressBook) -> Delivery | None:
     """The fallback a deployment configures: the same message as a WeChat template message, if bound."""
-    return Notification(
-        key=f"{row.key}:template",
-        ticket_id=row.ticket_id,
-        person_id=row.person_id,
+    return Delivery(
+        notification_id=None,
         channel="wechat_template",
-        external_id=f"openid-{row.external_id}",
-        kind=row.kind,
-        payload={**row.payload, "fallback_from": row.channel, "reason": str(error)},
+        recipient=f"openid-{delivery.recipient}",
+        kind=delivery.kind,
+        payload={**delivery.payload, "fallback_from": delivery.channel, "reason": str(error)},
+        idempotency_key=f"{delivery.idempotency_key}:template",
     )
 
 
@@ -211,15 +212,14 @@ def test_requeued_dead_letter_is_delivered(
 
 
 class RecordingWeChat:
-    """A stand-in for the WeChat customer-service sender: accepts everything, remembers the recipients."""
-
-    service_window = WECHAT_SERVICE_WINDOW
+    """A stand-in for the WeChat customer-service sender: keeps WeChat's 48-hour window, remembers the recipients."""
 
     def __init__(self) -> None:
         self.recipients: list[str] = []
 
-    def send(self, notification: Notification) -> None:
-        self.recipients.append(notification.external_id)
+    def send(self, delivery: Delivery) -> None:
+        require_open_window(delivery, utcnow())
+        self.recipients.append(delivery.recipient)
 
 
 def test_wechat_window_closed_after_48_hours_takes_the_template_fallback(factory: sessionmaker[Session]) -> None:
@@ -260,11 +260,11 @@ def test_wechat_window_closed_after_48_hours_takes_the_template_fallback(factory
         "k-o-recent": "sent",
         "k-o-stale": "fallback",
         "k-o-never": "fallback",
-        "k-o-stale:template": "pending",
-        "k-o-never:template": "pending",
+        "k-o-stale:tpl": "pending",
+        "k-o-never:tpl": "pending",
     }
     with factory() as session:
-        template = session.scalars(select(Notification).where(Notification.key == "k-o-stale:template")).one()
+        template = session.scalars(select(Notification).where(Notification.key == "k-o-stale:tpl")).one()
     assert (template.channel, template.external_id) == ("wechat_template", "o-stale")
     assert template.kind == NoticeKind.resolved
     assert template.payload["number"] == "o-stale" and template.payload["fallback_from"] == "wechat"

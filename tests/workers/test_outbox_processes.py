@@ -20,7 +20,7 @@ from backend.db.models import Notification, NotificationAttempt
 from backend.db.session import make_engine, make_session_factory
 from backend.workers.outbox import OutboxConfig, repeat_report, run_worker
 from backend.workers.ratelimit import RateLimits
-from backend.workers.telegram_http import TelegramHttpSender
+from bot.telegram.http_sender import TelegramHttpSender
 from tests.workers.conftest import add_notifications
 from tests.workers.fake_telegram import FakeTelegram
 

@@ -13,7 +13,7 @@ from backend.db.session import transaction
 from backend.domain.notifications import NoticeKind
 from backend.workers.outbox import OutboxConfig, OutboxWorker
 from backend.workers.ratelimit import ChannelLimits, Rate, RateLimits
-from backend.workers.telegram_http import TelegramHttpSender
+from bot.telegram.http_sender import TelegramHttpSender
 from tests.workers.conftest import add_notifications
 from tests.workers.fake_telegram import FakeTelegram
 

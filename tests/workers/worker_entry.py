@@ -10,7 +10,7 @@ import threading
 from backend.db.session import make_engine, make_session_factory
 from backend.workers.outbox import OutboxConfig, run_worker
 from backend.workers.ratelimit import RateLimits
-from backend.workers.telegram_http import TelegramHttpSender
+from bot.telegram.http_sender import TelegramHttpSender
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ Both platforms sign `timestamp` and `nonce` into every request. A request whose 
 window, WeChat's plain mode signs only (token, timestamp, nonce), not the body: a captured signature could
 carry another body. So the first use of a (timestamp, nonce) is stored with a digest of its body, and the
 same pair with a different body is refused. The same pair with the same body is the platform retrying;
-it passes, and the message-id dedupe answers it.
+it passes, and the first-delivery claim (bot/webhook/claims.py) answers it.
 """
 
 from __future__ import annotations
@@ -15,11 +15,9 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import WebhookNonce
+from backend.usecases.channels import nonce_first_use
 
 MAX_NONCE_LENGTH = 64
 
@@ -48,16 +46,11 @@ class ReplayGuard:
 
     def first_use(self, timestamp: str, nonce: str, body: bytes) -> bool:
         """Record (timestamp, nonce) with this body; False if it was used before with a different body."""
-        digest = hashlib.sha256(body).hexdigest()
-        key = {"channel": self.channel, "timestamp": int(timestamp), "nonce": nonce}
-        with self.session_factory() as session:
-            try:
-                session.add(
-                    WebhookNonce(**key, body_sha256=digest, seen_at=datetime.fromtimestamp(self.wall_clock(), UTC))
-                )
-                session.commit()
-                return True
-            except IntegrityError:
-                session.rollback()
-            stored = session.scalar(select(WebhookNonce.body_sha256).filter_by(**key))
-        return stored == digest
+        return nonce_first_use(
+            self.session_factory,
+            self.channel,
+            timestamp=int(timestamp),
+            nonce=nonce,
+            body_sha256=hashlib.sha256(body).hexdigest(),
+            at=datetime.fromtimestamp(self.wall_clock(), UTC),
+        )

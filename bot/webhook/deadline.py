@@ -1,5 +1,5 @@
-"""Answering a webhook in time: run the engine under a deadline, split what fits a passive reply from what
-must go through the outbox (buttons, cards, answers that came too late)."""
+"""The 5-second rule: answer a webhook within the platform's deadline with a passive reply, or push the
+replies through the outbox (buttons, cards, answers that came too late). WeChat and WeCom share it."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from functools import lru_cache
+from typing import Any
 
 from fastapi import HTTPException, Response
 
-from bot.adapters import FirstDelivery
-from bot.engine import TurnUnavailable
+from bot.chatbot import TurnUnavailable
 from bot.messages import Inbound, Outbound, OutboundKind
+from bot.webhook.claims import FirstDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -27,40 +28,40 @@ REPLY_BUDGET_SECONDS = 3.0
 ACK_DEADLINE_SECONDS = 4.5
 
 
-class PassiveRoute:
+class OutboxChoice:
     """Which replies of a turn go to the outbox, decided inside the turn's transaction.
 
     While the platform still waits, only what a passive reply cannot carry (`split`'s second part) is
-    queued; once the adapter has given up waiting (`abandon`), every reply is. The decision and the
+    queued; once the webhook has stopped waiting (`stop_waiting`), every reply is. The decision and the
     turn commit together, so no reply is lost between the two.
     """
 
     def __init__(self, split: Callable[[list[Outbound]], tuple[str, list[Outbound]]]) -> None:
         self._split = split
         self._lock = threading.Lock()
-        self._abandoned = False
+        self._stopped_waiting = False
         self._passive = False
 
     def __call__(self, out: list[Outbound]) -> list[Outbound]:
         with self._lock:
-            if self._abandoned:
+            if self._stopped_waiting:
                 return out
             self._passive = True
         return self._split(out)[1]
 
-    def abandon(self) -> bool:
-        """Stop waiting: True if the replies will go to the outbox, False if the turn already chose the
+    def stop_waiting(self) -> bool:
+        """True if the replies will now all go to the outbox, False if the turn already chose the
         passive reply and is committing it (then wait for it)."""
         with self._lock:
             if self._passive:
                 return False
-            self._abandoned = True
+            self._stopped_waiting = True
             return True
 
 
 @lru_cache(maxsize=4)
-def turn_pool(database_url: str) -> ThreadPoolExecutor:
-    """The threads engine turns run on: their own, so a backlog of turns does not hold up the quick checks
+def chat_turn_pool(database_url: str) -> ThreadPoolExecutor:
+    """The threads chat turns run on: their own, so a backlog of turns does not hold up the quick checks
     (signature, dedupe) of new requests; one on SQLite, which takes one writer at a time anyway."""
     size = 1 if database_url.startswith("sqlite") else 4
     return ThreadPoolExecutor(max_workers=size, thread_name_prefix="chat-turn")
@@ -70,8 +71,15 @@ class NotCommitted(Exception):
     """The turn was still running when the platform stopped waiting: answer so that it delivers again."""
 
 
-class Turns:
-    """Engine turns for one webhook, run so that a message is acknowledged only once its turn has committed.
+def database_checks(pool: Executor, *, sqlite: bool) -> Executor | None:
+    """Where a webhook's own database calls (dedupe, nonces) run: on SQLite the turn thread, since a second
+    writer thread in the process meets "database is locked" in the turns despite the busy timeout; elsewhere
+    the event loop's default threads (None)."""
+    return pool if sqlite else None
+
+
+class ReplyDeadline:
+    """Chat turns for one webhook, run so that a message is acknowledged only once its turn has committed.
 
     Within `budget` seconds of arrival the replies come back for the passive answer. Past it, the turn
     queues every reply in the outbox itself, and the request waits for the commit until `deadline`; a turn
@@ -85,7 +93,6 @@ class Turns:
         pool: Executor,
         *,
         first: FirstDelivery,
-        sqlite: bool,
         budget: float,
         deadline: float = ACK_DEADLINE_SECONDS,
     ) -> None:
@@ -94,12 +101,8 @@ class Turns:
         self.first = first
         self.budget = budget
         self.deadline = max(deadline, budget)
-        self._running: dict[str, asyncio.Future[list[Outbound]]] = {}
-        # SQLite: the database work of a request runs on the turn thread too; a second writer thread in the
-        # process meets "database is locked" in the engine's turns despite the busy timeout.
-        self.checks: Executor | None = pool if sqlite else None
 
-    async def once(
+    async def answer_first_delivery(
         self,
         inbound: Inbound | None,
         arrived: float,
@@ -110,60 +113,50 @@ class Turns:
         answered already (or, once that turn has committed, being answered). 503 when the message is not
         stored yet (database unavailable, or a turn past the deadline): the platform delivers it again."""
         try:
-            if (
-                inbound is None
-                or await self.redelivered(inbound.message_id, arrived)
-                or not await asyncio.get_running_loop().run_in_executor(
-                    self.checks, self.first.claim, inbound.message_id
-                )
-            ):
+            if inbound is None:
+                return ignored
+            key = inbound.message_id
+            running = self.first.running(key)
+            if running is not None:
+                await self._committed(running, arrived)
+                return ignored
+            if not await self.first.claim(key):
                 return ignored
             try:
                 return await answer(inbound)
             finally:
-                self.first.release(inbound.message_id)
+                self.first.release(key)
         except (TurnUnavailable, NotCommitted):
             raise HTTPException(status_code=503, detail="temporarily unavailable") from None
 
-    async def answer(self, inbound: Inbound, route: PassiveRoute, arrived: float) -> list[Outbound] | None:
+    async def replies(self, inbound: Inbound, choice: OutboxChoice, arrived: float) -> list[Outbound] | None:
         """The replies for a passive answer, or None once the turn has committed them to the outbox."""
         turn = asyncio.get_running_loop().run_in_executor(
-            self.pool, functools.partial(self.work, inbound, outbox=route)
+            self.pool, functools.partial(self.work, inbound, outbox=choice)
         )
-        key = inbound.message_id
-        if key:
-            self._running[key] = turn
-            turn.add_done_callback(lambda _: self._running.pop(key, None))
+        self.first.follow(inbound.message_id, turn)
         turn.add_done_callback(_log_failure)
         done, _ = await asyncio.wait({turn}, timeout=max(self.budget - (time.monotonic() - arrived), 0.0))
-        if done or not route.abandon():
+        if done or not choice.stop_waiting():
             return await turn
         logger.warning(
-            "engine slower than %.1fs on %s; its replies go through the outbox", self.budget, inbound.channel
+            "chat turn slower than %.1fs on %s; its replies go through the outbox", self.budget, inbound.channel
         )
         await self._committed(turn, arrived)
         return None
 
-    async def redelivered(self, message_id: str, arrived: float) -> bool:
-        """For a redelivery: wait for the first delivery's turn if it is still running; False if none is."""
-        turn = self._running.get(message_id)
-        if turn is None:
-            return False
-        await self._committed(turn, arrived)
-        return True
-
-    async def _committed(self, turn: asyncio.Future[list[Outbound]], arrived: float) -> None:
+    async def _committed(self, work: asyncio.Future[Any], arrived: float) -> None:
         left = self.deadline - (time.monotonic() - arrived)
-        done, _ = await asyncio.wait({turn}, timeout=max(left, 0.0))
+        done, _ = await asyncio.wait({work}, timeout=max(left, 0.0))
         if not done:
             raise NotCommitted
-        turn.result()  # TurnUnavailable if the database failed it
+        work.result()  # TurnUnavailable if the database failed it
 
 
 def _log_failure(future: asyncio.Future[list[Outbound]]) -> None:
     # Retrieve the exception of a turn nobody awaits any more, so asyncio does not report it as lost.
     if not future.cancelled() and future.exception() is not None:
-        logger.error("conversation turn failed: %s", type(future.exception()).__name__)
+        logger.error("chat turn failed: %s", type(future.exception()).__name__)
 
 
 def split_passive(messages: list[Outbound], *, keep_button_text: bool) -> tuple[str, list[Outbound]]:

@@ -1,4 +1,4 @@
-"""The channel-neutral conversation engine: one Inbound in, a list of Outbound back.
+"""The channel-neutral chatbot: one Inbound in, a list of Outbound back.
 
 Adapters call `handle_once` (at most once per platform message id, then the stored reply). The backend
 runs each turn in one transaction (`backend.usecases.conversation`); everything a dialogue needs between
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +25,7 @@ from backend.usecases.conversation import (
 )
 from bot.flows import resident, staff
 from bot.flows.conversation import Conversation
-from bot.messages import Button, Inbound, InboundKind, Outbound, OutboundKind
+from bot.messages import Inbound, InboundKind, Outbound, outbound_from_json, outbound_to_json
 from bot.throttle import STATE_KEY as THROTTLE_KEY
 from bot.throttle import SenderLimit, Verdict
 
@@ -40,7 +39,7 @@ class TurnUnavailable(Exception):
     """The database could not be reached: nothing of the turn was stored; the message should come again."""
 
 
-class ConversationEngine:
+class Chatbot:
     """Runs one dialogue turn per inbound message against the backend's use cases."""
 
     def __init__(self, runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
@@ -123,25 +122,3 @@ class ConversationEngine:
             resident.handle(conv)
         kept = {**conv.state, THROTTLE_KEY: throttle} if throttle is not None else conv.state
         return conv.out, kept
-
-
-def outbound_to_json(messages: list[Outbound]) -> dict[str, Any]:
-    """A reply as JSON for the dedupe table (and the simulator)."""
-    return {"messages": [asdict(m) for m in messages]}
-
-
-def outbound_from_json(data: dict[str, Any]) -> list[Outbound]:
-    """The inverse of outbound_to_json."""
-    out = []
-    for m in data.get("messages", []):
-        buttons = tuple(Button(**b) for b in m.get("buttons", ()))
-        out.append(
-            Outbound(
-                kind=OutboundKind(m["kind"]),
-                text=m.get("text", ""),
-                title=m.get("title", ""),
-                buttons=buttons,
-                image_url=m.get("image_url", ""),
-            )
-        )
-    return out

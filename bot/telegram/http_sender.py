@@ -1,7 +1,7 @@
 """A minimal Telegram Bot API sender (sendMessage, JSON), with the error mapping to our errors.
 
-The real adapter (bot/telegram, on python-telegram-bot) replaces it in production; this one keeps the
-outbox testable and benchmarkable against the fake Bot API server without the bot package. It speaks
+The real sender (bot/telegram/send.py, on python-telegram-bot) is the one production uses; this one keeps the
+outbox testable and benchmarkable against the fake Bot API server without PTB's event loop thread. It speaks
 through httpcore, the connection pool underneath httpx: per request it costs about half of httpx's CPU,
 which is what limits the benchmark on a small machine.
 """
@@ -15,8 +15,7 @@ from typing import Any
 
 import httpcore
 
-from backend.db.models import Notification
-from backend.workers.channels import BlockedError, PermanentChannelError, TransientChannelError
+from backend.workers.channels import BlockedError, Delivery, PermanentChannelError, TransientChannelError
 
 logger = logging.getLogger(__name__)
 
@@ -29,22 +28,22 @@ _BLOCKED_MARKERS = (
 )
 
 
-def plain_text(notification: Notification) -> str:
+def plain_text(delivery: Delivery) -> str:
     """A neutral rendering (kind, ticket number, status) for when no message catalogue is given."""
-    p = notification.payload or {}
-    parts = [notification.kind, str(p.get("number") or ""), str(p.get("status") or "")]
-    return " ".join(part for part in parts if part) or notification.kind
+    p = delivery.payload
+    parts = [delivery.kind, str(p.get("number") or ""), str(p.get("status") or "")]
+    return " ".join(part for part in parts if part) or delivery.kind
 
 
 class TelegramHttpSender:
-    """Sends a notification as one sendMessage call to <api_base><token>/sendMessage."""
+    """Sends a delivery as one sendMessage call to <api_base><token>/sendMessage."""
 
     def __init__(
         self,
         api_base: str,
         token: str,
         *,
-        render: Callable[[Notification], str] = plain_text,
+        render: Callable[[Delivery], str] = plain_text,
         timeout: float = 10.0,
         max_connections: int = 64,
     ) -> None:
@@ -57,10 +56,10 @@ class TelegramHttpSender:
         """Close the connection pool."""
         self.pool.close()
 
-    def send(self, notification: Notification) -> None:
+    def send(self, delivery: Delivery) -> None:
         """Post one message; raise TransientChannelError, BlockedError or PermanentChannelError on failure."""
-        body: dict[str, Any] = {"chat_id": notification.external_id, "text": self.render(notification)}
-        markup = (notification.payload or {}).get("reply_markup")
+        body: dict[str, Any] = {"chat_id": delivery.recipient, "text": self.render(delivery)}
+        markup = delivery.payload.get("reply_markup")
         if markup:
             body["reply_markup"] = markup
         try:

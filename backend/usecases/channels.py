@@ -1,0 +1,84 @@
+"""What the chat adapters ask of the database: has a delivery been seen, was a webhook nonce used, and the
+console's own identities and inbox. Each call is one short transaction of its own."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.db.models import ChannelIdentity, InboundMessage, Notification, WebhookNonce
+from backend.db.types import utcnow
+from backend.services.people import identity_of, staff_by_code
+from backend.workers.channels import Delivery
+from backend.workers.outbox import delivery_of
+
+# InboundMessage.message_key's length: longer platform ids are cut to it, by the engine and here alike.
+MESSAGE_KEY_LENGTH = 128
+
+
+def delivery_seen(session_factory: sessionmaker[Session], channel: str, message_key: str) -> bool:
+    """Whether a platform message id was answered before (the engine records it in the turn's commit)."""
+    with session_factory() as session:
+        found = session.scalar(
+            select(InboundMessage.id).where(
+                InboundMessage.channel == channel, InboundMessage.message_key == message_key[:MESSAGE_KEY_LENGTH]
+            )
+        )
+    return found is not None
+
+
+def nonce_first_use(
+    session_factory: sessionmaker[Session], channel: str, *, timestamp: int, nonce: str, body_sha256: str, at: datetime
+) -> bool:
+    """Record a webhook's (timestamp, nonce) with its body digest; False if the pair came before with another body."""
+    key = {"channel": channel, "timestamp": timestamp, "nonce": nonce}
+    with session_factory() as session:
+        try:
+            session.add(WebhookNonce(**key, body_sha256=body_sha256, seen_at=at))
+            session.commit()
+            return True
+        except IntegrityError:
+            session.rollback()
+        stored = session.scalar(select(WebhookNonce.body_sha256).filter_by(**key))
+    return stored == body_sha256
+
+
+def bind_to_staff(session_factory: sessionmaker[Session], *, channel: str, external_id: str, staff_code: str) -> None:
+    """Make a chat identity speak as a staff member (the local console and simulator only)."""
+    with session_factory() as session:
+        staff = staff_by_code(session, staff_code)
+        ident = identity_of(session, channel=channel, external_id=external_id)
+        if ident is None:
+            session.add(ChannelIdentity(person_id=staff.person_id, channel=channel, external_id=external_id))
+        elif ident.person_id != staff.person_id:
+            ident.person_id = staff.person_id
+        session.commit()
+
+
+def take_pending(session_factory: sessionmaker[Session], *, channel: str, external_id: str) -> list[Delivery]:
+    """Every pending notification of the person behind a chat identity, oldest first, marked as sent.
+
+    For the console, which shows them instead of sending them.
+    """
+    with session_factory() as session:
+        ident = identity_of(session, channel=channel, external_id=external_id)
+        if ident is None:
+            return []
+        rows = session.scalars(
+            select(Notification)
+            .where(Notification.person_id == ident.person_id, Notification.status == "pending")
+            .order_by(Notification.id)
+        ).all()
+        if rows:
+            session.execute(
+                update(Notification)
+                .where(Notification.id.in_([row.id for row in rows]))
+                .values(status="sent", sent_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        deliveries = [delivery_of(row) for row in rows]
+        session.commit()
+    return deliveries
