@@ -7,7 +7,7 @@ import string
 from pathlib import Path
 
 from backend.domain.errors import DomainError, GuardFailed, PermissionDenied
-from backend.services.access import HANDLER_ACTIONS
+from backend.domain.permissions import HANDLER_ACTIONS
 from backend.texts import LANGUAGES, Term, catalogue, error_text, t
 
 BACKEND_DIR = Path(__file__).resolve().parents[2] / "backend"
