@@ -6,15 +6,13 @@ Chat replies, notifications and the refusals of domain errors (`error.*` keys) a
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import yaml
-
-if TYPE_CHECKING:
-    from backend.domain.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +52,17 @@ def t(key: str, lang: str = DEFAULT_LANG, **params: Any) -> str:
     return text.format(**{name: t(v.key, lang) if isinstance(v, Term) else v for name, v in params.items()})
 
 
-def error_text(error: DomainError, lang: str = DEFAULT_LANG) -> str:
+class Refusal(Protocol):
+    """What a domain error carries (backend.domain.errors.DomainError): a catalogue key and its parameters."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def params(self) -> Mapping[str, object]: ...
+
+
+def error_text(error: Refusal, lang: str = DEFAULT_LANG) -> str:
     """Why the backend refused, in a language."""
     return t(error.code, lang, **error.params)
 
