@@ -260,7 +260,7 @@ def main() -> None:
             raise SystemExit(f"{DB_NAME} holds {loaded} tickets; run without --reuse to reload")
         load_s = load(url, city, args.tickets)
 
-    rt = build_runtime(Settings(env="test", database_url=url), load_classifier=False)
+    runtime = build_runtime(Settings(env="test", database_url=url), load_classifier=False)
     now = datetime.now(UTC)
     month = now - timedelta(days=30)
     with Session(engine) as session:
@@ -299,13 +299,13 @@ def main() -> None:
             figures[f"queue_p95_ms_worst[{variant}]"] = round(worst, 2)
         for label, who in (("street dispatcher", street), ("whole district", admin)):
             flt = TicketFilter(created_from=month)
-            compute_statistics(session, rt, who, flt)
-            times = _timed(lambda w=who, f=flt: compute_statistics(session, rt, w, f), 5)
+            compute_statistics(session, runtime, who, flt)
+            times = _timed(lambda w=who, f=flt: compute_statistics(session, runtime, w, f), 5)
             med = statistics.median(times)
             rows.append((f"statistics ms (30 days): {label}", med, f"< {STATS_TARGET_MS:.0f}"))
             figures[f"stats_ms[{label}]"] = round(med, 1)
         year = TicketFilter(created_from=now - timedelta(days=365))
-        times = _timed(lambda: compute_statistics(session, rt, street, year), 3)
+        times = _timed(lambda: compute_statistics(session, runtime, street, year), 3)
         rows.append(("statistics ms (365 days): street dispatcher", statistics.median(times), "(no target)"))
         figures["stats_ms[street dispatcher, 365 days]"] = round(statistics.median(times), 1)
     if load_s is not None:

@@ -52,13 +52,13 @@ def run(url: str, n: int, progress: Progress, label: str) -> float:
     """Tickets per second created and dispatched through submit_report on one database."""
     upgrade(url)
     settings = Settings(env="test", database_url=url)
-    rt = build_runtime(settings)
+    runtime = build_runtime(settings)
     factory = make_session_factory(make_engine(url))
     with factory() as session:
-        sync_reference(session, rt.city)
-        sync_staff(session, rt.city, demo_password=None)
+        sync_reference(session, runtime.city)
+        sync_staff(session, runtime.city, demo_password=None)
         session.commit()
-    grids = [a for a in rt.city.areas.values() if a.level == "grid"]
+    grids = [a for a in runtime.city.areas.values() if a.level == "grid"]
     rng = random.Random(7)
     points = [grids[rng.randrange(len(grids))].geometry.representative_point() for _ in range(n)]
     with factory() as session:
@@ -68,15 +68,15 @@ def run(url: str, n: int, progress: Progress, label: str) -> float:
     start = time.perf_counter()
     for i in range(n):
         with factory() as session:
-            _submit(session, rt, TEXTS[i % len(TEXTS)], points[i], people[i % len(people)])
+            _submit(session, runtime, TEXTS[i % len(TEXTS)], points[i], people[i % len(people)])
         progress.advance(task)
     return n / (time.perf_counter() - start)
 
 
-def _submit(session: Session, rt: object, text: str, point: object, person: int) -> None:
+def _submit(session: Session, runtime: object, text: str, point: object, person: int) -> None:
     create_ticket(
         session,
-        rt,
+        runtime,
         ReportIn(
             text=text,
             channel="wechat",

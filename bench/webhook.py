@@ -53,8 +53,8 @@ def make_app():  # type: ignore[no-untyped-def]
 
     app = build_app()
     if not any(getattr(r, "path", "") == "/wechat" for r in app.router.routes):
-        rt, factory = app.state.runtime, app.state.session_factory
-        mount_channels(app, rt, factory, Chatbot(rt, factory))
+        runtime, factory = app.state.runtime, app.state.session_factory
+        mount_channels(app, runtime, factory, Chatbot(runtime, factory))
     return app
 
 

@@ -35,12 +35,12 @@ SessionDep = Annotated[Session, Depends(get_session)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def staff_from_token(token: str | None, session: Session, rt: Runtime) -> Staff | None:
+def staff_from_token(token: str | None, session: Session, runtime: Runtime) -> Staff | None:
     """The active staff member a token names, or None."""
     if not token:
         return None
     try:
-        claims = read_token(token, secret=rt.settings.secret_key.get_secret_value(), now=rt.clock.now())
+        claims = read_token(token, secret=runtime.settings.secret_key.get_secret_value(), now=runtime.clock.now())
     except jwt.PyJWTError:
         return None
     staff = session.get(Staff, int(claims["sub"])) if str(claims.get("sub", "")).isdigit() else None
@@ -56,14 +56,14 @@ def is_cross_origin(request: Request) -> bool:
 
 
 def get_current_staff(
-    request: Request, session: SessionDep, rt: RuntimeDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request, session: SessionDep, runtime: RuntimeDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> ActorContext:
     """The logged-in staff member (bearer token or dashboard cookie), else 401."""
     cookie = request.cookies.get("gridbot_token")
     if not token and cookie and request.method not in SAFE_METHODS and is_cross_origin(request):
         # A browser attaches the cookie to a cross-site form post too: writes by cookie obey the dashboard's rule.
         raise HTTPException(status.HTTP_403_FORBIDDEN, "跨站请求被拒绝")
-    staff = staff_from_token(token or cookie, session, rt)
+    staff = staff_from_token(token or cookie, session, runtime)
     if staff is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "未登录或登录已过期", headers={"WWW-Authenticate": "Bearer"})
     return staff_actor(staff)

@@ -144,7 +144,7 @@ def statistics_tables(stats: Statistics) -> dict[str, list[Row]]:
         "按小类": [["编码", "事项小类", "工单数"], *[list(r) for r in stats.by_subcategory]],
         "按网格": [["编码", "网格", "工单数"], *[list(r) for r in stats.by_grid]],
         "按部门": [["编码", "部门", "工单数"], *[list(r) for r in stats.by_department]],
-        "按日": [["日期", "工单数"], *[[d.isoformat(), n] for d, n in stats.by_day]],
+        "按日": [["日期", "工单数"], *[[day.isoformat(), n] for day, n in stats.by_day]],
         "网格考评": [ASSESSMENT_HEADER, *[_assessment_row(r) for r in stats.grid_table]],
         "部门考评": [ASSESSMENT_HEADER, *[_assessment_row(r) for r in stats.department_table]],
         "热词": [["关键词", "出现次数"], *[[w, n] for w, n in stats.hot_phrases]],

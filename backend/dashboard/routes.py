@@ -42,11 +42,11 @@ def _back(url: str, *, msg: str | None = None, error: str | None = None) -> Redi
     return RedirectResponse(url, status_code=303)
 
 
-def _choices(session: SessionDep, rt: RuntimeDep) -> dict[str, object]:
+def _choices(session: SessionDep, runtime: RuntimeDep) -> dict[str, object]:
     cats = session.execute(select(Category.code, Category.name, Category.parent_code).order_by(Category.code)).all()
     tops = [(c, n) for c, n, p in cats if p is None]
     subs = {top: [(c, n) for c, n, p in cats if p == top] for top, _ in tops}
-    areas = sorted(rt.city.areas.values(), key=lambda a: a.code)
+    areas = sorted(runtime.city.areas.values(), key=lambda a: a.code)
     return {
         "categories": tops,
         "subcategories": subs,
@@ -67,7 +67,7 @@ def login_page(request: Request, error: str | None = None) -> HTMLResponse:
 def login(
     request: Request,
     session: SessionDep,
-    rt: RuntimeDep,
+    runtime: RuntimeDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=128)],
 ) -> Response:
@@ -75,17 +75,23 @@ def login(
     staff = session.scalar(select(Staff).where(Staff.code == username.strip()))
     if staff is None or not staff.active or not verify_password(password, staff.password_hash):
         return templates.TemplateResponse(request, "login.html", {"error": "用户名或密码错误"}, status_code=401)
-    ttl = rt.settings.token_ttl_minutes
+    ttl = runtime.settings.token_ttl_minutes
     token = issue_token(
         subject=str(staff.id),
-        secret=rt.settings.secret_key.get_secret_value(),
+        secret=runtime.settings.secret_key.get_secret_value(),
         ttl_minutes=ttl,
-        now=rt.clock.now(),
+        now=runtime.clock.now(),
         role=staff.role,
     )
     resp = RedirectResponse("/dashboard/", status_code=303)
     resp.set_cookie(
-        COOKIE, token, max_age=ttl * 60, httponly=True, samesite="lax", secure=rt.settings.env == "production", path="/"
+        COOKIE,
+        token,
+        max_age=ttl * 60,
+        httponly=True,
+        samesite="lax",
+        secure=runtime.settings.env == "production",
+        path="/",
     )
     logger.info("dashboard login: %s (%s)", staff.code, staff.role)
     return resp
@@ -100,9 +106,11 @@ def logout() -> RedirectResponse:
 
 
 @router.get("/", response_class=HTMLResponse)
-def queue(request: Request, session: SessionDep, rt: RuntimeDep, actor: DashboardUser, page: int = 0) -> HTMLResponse:
+def queue(
+    request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser, page: int = 0
+) -> HTMLResponse:
     """The ticket queue: filters, one page of tickets, bulk actions and export links."""
-    flt, echo = parse_filter(request.query_params, rt)
+    flt, echo = parse_filter(request.query_params, runtime)
     page = max(0, page)
     rows, more = list_tickets(session, actor, flt, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
     ids = {t.assignee_id for t in rows if t.assignee_id}
@@ -114,7 +122,7 @@ def queue(request: Request, session: SessionDep, rt: RuntimeDep, actor: Dashboar
             .where(Staff.id.in_(ids))
         )
     }
-    names = {a.code: a.name for a in rt.city.areas.values()}
+    names = {a.code: a.name for a in runtime.city.areas.values()}
     return templates.TemplateResponse(
         request,
         "queue.html",
@@ -127,7 +135,7 @@ def queue(request: Request, session: SessionDep, rt: RuntimeDep, actor: Dashboar
             "assignees": assignees,
             "area_names": names,
             "query": filter_query(echo),
-            **_choices(session, rt),
+            **_choices(session, runtime),
             "cat_names": dict(session.execute(select(Category.code, Category.name)).all()),
             "dept_names": dict(session.execute(select(Department.code, Department.short)).all()),
             "msg": request.query_params.get("msg"),
@@ -139,7 +147,7 @@ def queue(request: Request, session: SessionDep, rt: RuntimeDep, actor: Dashboar
 @router.post("/bulk", dependencies=[SameOrigin])
 def bulk(
     session: SessionDep,
-    rt: RuntimeDep,
+    runtime: RuntimeDep,
     actor: DashboardUser,
     action: Annotated[str, Form()],
     numbers: Annotated[list[str], Form()],
@@ -153,7 +161,7 @@ def bulk(
     done, failed = 0, []
     for number in numbers[:200]:
         try:
-            perform_action(session, rt, number, Action(action), actor, reason=reason or None)
+            perform_action(session, runtime, number, Action(action), actor, reason=reason or None)
             session.commit()
             done += 1
         except DomainError as exc:
@@ -166,7 +174,9 @@ def bulk(
 
 
 @router.get("/tickets/{number}", response_class=HTMLResponse)
-def ticket_page(number: str, request: Request, session: SessionDep, rt: RuntimeDep, actor: DashboardUser) -> Response:
+def ticket_page(
+    number: str, request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser
+) -> Response:
     """One ticket: details, timeline, photos, a map pin, the actions allowed and the category correction."""
     try:
         ticket = load_ticket(session, number)
@@ -175,7 +185,7 @@ def ticket_page(number: str, request: Request, session: SessionDep, rt: RuntimeD
         return templates.TemplateResponse(
             request, "error.html", {"actor": actor, "message": exc.message}, status_code=404
         )
-    allowed = {a.value for a in available_actions(session, rt, ticket, actor)}
+    allowed = {a.value for a in available_actions(session, runtime, ticket, actor)}
     actors = {
         p.id: p.name
         for p in session.scalars(select(Person).where(Person.id.in_({e.actor_id for e in ticket.events if e.actor_id})))
@@ -197,12 +207,12 @@ def ticket_page(number: str, request: Request, session: SessionDep, rt: RuntimeD
             "actors": actors,
             "staff": staff,
             "assignee": assignee,
-            **_choices(session, rt),
+            **_choices(session, runtime),
             "category": session.get(Category, ticket.category_code) if ticket.category_code else None,
             "department": session.get(Department, ticket.department_code) if ticket.department_code else None,
-            "area_names": {a.code: a.name for a in rt.city.areas.values()},
+            "area_names": {a.code: a.name for a in runtime.city.areas.values()},
             "cat_names": dict(session.execute(select(Category.code, Category.name)).all()),
-            "pin": mapsvg.pin_svg(rt.city, ticket.area_code or ticket.grid_code, ticket.lon, ticket.lat),
+            "pin": mapsvg.pin_svg(runtime.city, ticket.area_code or ticket.grid_code, ticket.lon, ticket.lat),
             "msg": request.query_params.get("msg"),
             "error": request.query_params.get("error"),
         },
@@ -213,7 +223,7 @@ def ticket_page(number: str, request: Request, session: SessionDep, rt: RuntimeD
 def ticket_action(
     number: str,
     session: SessionDep,
-    rt: RuntimeDep,
+    runtime: RuntimeDep,
     actor: DashboardUser,
     action: Annotated[str, Form()],
     reason: Annotated[str, Form(max_length=2000)] = "",
@@ -228,7 +238,7 @@ def ticket_action(
     try:
         perform_action(
             session,
-            rt,
+            runtime,
             number,
             Action(action),
             actor,
@@ -247,7 +257,7 @@ def ticket_action(
 def ticket_reassign(
     number: str,
     session: SessionDep,
-    rt: RuntimeDep,
+    runtime: RuntimeDep,
     actor: DashboardUser,
     assignee_code: Annotated[str, Form(max_length=64)],
     note: Annotated[str, Form(max_length=2000)] = "",
@@ -255,7 +265,7 @@ def ticket_reassign(
     """Give the ticket to another staff member."""
     url = f"/dashboard/tickets/{quote(number)}"
     try:
-        reassign(session, rt, number, actor, assignee_code=assignee_code, note=note or None)
+        reassign(session, runtime, number, actor, assignee_code=assignee_code, note=note or None)
         session.commit()
     except DomainError as exc:
         session.rollback()
@@ -267,14 +277,14 @@ def ticket_reassign(
 def ticket_category(
     number: str,
     session: SessionDep,
-    rt: RuntimeDep,
+    runtime: RuntimeDep,
     actor: DashboardUser,
     category_code: Annotated[str, Form(max_length=64)],
 ) -> RedirectResponse:
     """Correct the category (kept for retraining)."""
     url = f"/dashboard/tickets/{quote(number)}"
     try:
-        correct_category(session, rt, number, actor, category_code=category_code)
+        correct_category(session, runtime, number, actor, category_code=category_code)
     except DomainError as exc:
         session.rollback()
         return _back(url, error=exc.message)
@@ -284,12 +294,16 @@ def ticket_category(
 
 @router.post("/tickets/{number}/comment", dependencies=[SameOrigin])
 def ticket_comment(
-    number: str, session: SessionDep, rt: RuntimeDep, actor: DashboardUser, note: Annotated[str, Form(max_length=2000)]
+    number: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: DashboardUser,
+    note: Annotated[str, Form(max_length=2000)],
 ) -> RedirectResponse:
     """Add a note to the timeline."""
     url = f"/dashboard/tickets/{quote(number)}"
     try:
-        comment(session, rt, number, actor, note=note)
+        comment(session, runtime, number, actor, note=note)
         session.commit()
     except DomainError as exc:
         session.rollback()
@@ -298,7 +312,7 @@ def ticket_comment(
 
 
 @router.get("/map", response_class=HTMLResponse)
-def map_page(request: Request, session: SessionDep, rt: RuntimeDep, actor: DashboardUser) -> HTMLResponse:
+def map_page(request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser) -> HTMLResponse:
     """The district map, coloured by open tickets and warning lights in your scope."""
     counts = open_by_grid(session, actor)
     return templates.TemplateResponse(
@@ -306,7 +320,7 @@ def map_page(request: Request, session: SessionDep, rt: RuntimeDep, actor: Dashb
         "map.html",
         {
             "actor": actor,
-            "svg": mapsvg.district_svg(rt.city, counts, selected=request.query_params.get("grid")),
+            "svg": mapsvg.district_svg(runtime.city, counts, selected=request.query_params.get("grid")),
             "fills": mapsvg.FILL,
             "states": mapsvg.STATE_NAMES,
             "open_total": sum(n for n, _, _ in counts.values()),
@@ -316,25 +330,25 @@ def map_page(request: Request, session: SessionDep, rt: RuntimeDep, actor: Dashb
 
 
 @router.get("/map.svg")
-def map_svg(session: SessionDep, rt: RuntimeDep, actor: DashboardUser) -> Response:
+def map_svg(session: SessionDep, runtime: RuntimeDep, actor: DashboardUser) -> Response:
     """The district map alone, as an SVG document."""
-    return Response(mapsvg.district_svg(rt.city, open_by_grid(session, actor)), media_type="image/svg+xml")
+    return Response(mapsvg.district_svg(runtime.city, open_by_grid(session, actor)), media_type="image/svg+xml")
 
 
-def _stats_filter(request: Request, rt: Runtime) -> tuple[TicketFilter, dict[str, Any]]:
+def _stats_filter(request: Request, runtime: Runtime) -> tuple[TicketFilter, dict[str, Any]]:
     """The queue filter, defaulting to the last 30 local days when no date is given."""
     params = request.query_params
     if "created_from" not in params and "created_to" not in params:
-        today = rt.clock.now().astimezone(ZoneInfo(rt.settings.timezone)).date()
+        today = runtime.clock.now().astimezone(ZoneInfo(runtime.settings.timezone)).date()
         params = QueryParams(f"{params}&created_from={(today - timedelta(days=29)).isoformat()}")
-    return parse_filter(params, rt)
+    return parse_filter(params, runtime)
 
 
 @router.get("/stats", response_class=HTMLResponse)
-def stats_page(request: Request, session: SessionDep, rt: RuntimeDep, actor: DashboardUser) -> HTMLResponse:
+def stats_page(request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser) -> HTMLResponse:
     """Statistics of a period (default: the last 30 days) within your scope and filter."""
-    flt, echo = _stats_filter(request, rt)
-    stats = compute_statistics(session, rt, actor, flt)
+    flt, echo = _stats_filter(request, runtime)
+    stats = compute_statistics(session, runtime, actor, flt)
     return templates.TemplateResponse(
         request,
         "stats.html",
@@ -343,7 +357,7 @@ def stats_page(request: Request, session: SessionDep, rt: RuntimeDep, actor: Das
             "s": stats,
             "f": echo,
             "query": filter_query(echo),
-            **_choices(session, rt),
+            **_choices(session, runtime),
             "chart": {
                 "days": [d.isoformat() for d, _ in stats.by_day],
                 "day_counts": [n for _, n in stats.by_day],
@@ -359,11 +373,13 @@ def stats_page(request: Request, session: SessionDep, rt: RuntimeDep, actor: Das
 
 
 @router.get("/export/tickets.{fmt}")
-def export_tickets(fmt: str, request: Request, session: SessionDep, rt: RuntimeDep, actor: DashboardUser) -> Response:
+def export_tickets(
+    fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser
+) -> Response:
     """The filtered queue as CSV or XLSX."""
-    flt, _ = parse_filter(request.query_params, rt)
-    rows = exports.ticket_rows(session, actor, flt, timezone=rt.settings.timezone)
-    stamp = rt.clock.now().strftime("%Y%m%d%H%M")
+    flt, _ = parse_filter(request.query_params, runtime)
+    rows = exports.ticket_rows(session, actor, flt, timezone=runtime.settings.timezone)
+    stamp = runtime.clock.now().strftime("%Y%m%d%H%M")
     if fmt == "csv":
         return StreamingResponse(
             exports.to_csv(rows),
@@ -380,11 +396,13 @@ def export_tickets(fmt: str, request: Request, session: SessionDep, rt: RuntimeD
 
 
 @router.get("/export/stats.{fmt}")
-def export_stats(fmt: str, request: Request, session: SessionDep, rt: RuntimeDep, actor: DashboardUser) -> Response:
+def export_stats(
+    fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser
+) -> Response:
     """The statistics of the period as CSV (sections) or XLSX (one sheet per table)."""
-    flt, _ = _stats_filter(request, rt)
-    stats = compute_statistics(session, rt, actor, flt)
-    stamp = rt.clock.now().strftime("%Y%m%d%H%M")
+    flt, _ = _stats_filter(request, runtime)
+    stats = compute_statistics(session, runtime, actor, flt)
+    stamp = runtime.clock.now().strftime("%Y%m%d%H%M")
     if fmt == "csv":
         return Response(
             exports.statistics_csv(stats),

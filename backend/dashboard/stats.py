@@ -106,9 +106,9 @@ class Statistics:
     hot_phrases: list[tuple[str, int]] = field(default_factory=list)
 
 
-def _local_day(session: Session, rt: Runtime, column: Any) -> ColumnElement[Any]:
+def _local_day(session: Session, runtime: Runtime, column: Any) -> ColumnElement[Any]:
     """A UTC timestamp column as a local calendar day, per dialect."""
-    tz = rt.settings.timezone
+    tz = runtime.settings.timezone
     if _is_postgres(session):
         return func.date(func.timezone(tz, column))
     offset = datetime.now(ZoneInfo(tz)).utcoffset() or timedelta(0)
@@ -197,9 +197,9 @@ class _Groups:
     median: float | None = None
 
 
-def _grouped(session: Session, rt: Runtime, base: Any) -> _Groups:
+def _grouped(session: Session, runtime: Runtime, base: Any) -> _Groups:
     """Every grouped figure: assessment sums per (grid, department), counts per category, status and day."""
-    day = _local_day(session, rt, base.c.created_at)
+    day = _local_day(session, runtime, base.c.created_at)
     keys = [base.c.grid_code, base.c.department_code, base.c.category_code, base.c.status, day]
     metrics = _metrics(base)
     done = and_(base.c.resolved_at.is_not(None), base.c.status.in_(DONE))
@@ -215,14 +215,14 @@ def _grouped(session: Session, rt: Runtime, base: Any) -> _Groups:
         ]
         sets = func.grouping_sets(tuple_(keys[2]), tuple_(keys[3]), tuple_(keys[4]))
         q = select(func.grouping(keys[2], keys[3], keys[4]), keys[2], keys[3], keys[4], func.count()).group_by(sets)
-        for mask, cat, status, d, n in session.execute(q):
+        for mask, cat, status, day, n in session.execute(q):
             # grouping() sets a bit (leftmost key = highest bit) for every key NOT in the row's set.
             if mask == 0b011:
                 out.category.append((cat, n))
             elif mask == 0b101:
                 out.status.append((status, n))
             elif mask == 0b110:
-                out.day.append((d, n))
+                out.day.append((day, n))
         med = session.scalar(select(func.percentile_cont(0.5).within_group(cast(hours, Float))).where(done))
         out.median = round(float(med), 2) if med is not None else None
         out.ratings = _ratings(session, base)
@@ -248,7 +248,7 @@ def hot_phrases(texts: list[str], *, top: int = 20) -> list[tuple[str, int]]:
     return counter.most_common(top)
 
 
-def compute_statistics(session: Session, rt: Runtime, actor: ActorContext, f: TicketFilter) -> Statistics:
+def compute_statistics(session: Session, runtime: Runtime, actor: ActorContext, f: TicketFilter) -> Statistics:
     """All figures of the statistics page within the actor's scope and the filter."""
     base = filtered(actor, f).subquery()
     area_names = _names(session, Area)
@@ -256,7 +256,7 @@ def compute_statistics(session: Session, rt: Runtime, actor: ActorContext, f: Ti
     cat_rows = session.execute(select(Category.code, Category.name, Category.parent_code)).all()
     cat_names = {code: name for code, name, _ in cat_rows}
     cat_parent = {code: parent for code, _, parent in cat_rows}
-    groups = _grouped(session, rt, base)
+    groups = _grouped(session, runtime, base)
 
     grids: dict[str, Assessment] = {}
     depts: dict[str, Assessment] = {}
@@ -277,7 +277,9 @@ def compute_statistics(session: Session, rt: Runtime, actor: ActorContext, f: Ti
     for code, n in subs.items():
         tops[cat_parent.get(code) or code] += n
     by_status = {s: int(nums[0]) for s, *nums in groups.status}
-    by_day = sorted((d if isinstance(d, date) else date.fromisoformat(str(d)), int(nums[0])) for d, *nums in groups.day)
+    by_day = sorted(
+        (day if isinstance(day, date) else date.fromisoformat(str(day)), int(nums[0])) for day, *nums in groups.day
+    )
 
     texts = list(session.scalars(select(base.c.text).order_by(base.c.created_at.desc()).limit(HOT_TEXT_SAMPLE)))
 

@@ -28,9 +28,9 @@ templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.globals.update(labels=labels, label=labels.label)
 
 
-def login_required(request: Request, session: SessionDep, rt: RuntimeDep) -> ActorContext:
+def login_required(request: Request, session: SessionDep, runtime: RuntimeDep) -> ActorContext:
     """The logged-in staff member from the cookie; otherwise a redirect to the login page."""
-    staff = staff_from_token(request.cookies.get(COOKIE), session, rt)
+    staff = staff_from_token(request.cookies.get(COOKIE), session, runtime)
     if staff is None:
         # htmx follows HX-Redirect; a plain browser follows the 303.
         raise HTTPException(
@@ -60,9 +60,9 @@ def _local_day(value: str | None, tz: ZoneInfo) -> datetime | None:
         return None
 
 
-def parse_filter(params: QueryParams, rt: Runtime) -> tuple[TicketFilter, dict[str, Any]]:
+def parse_filter(params: QueryParams, runtime: Runtime) -> tuple[TicketFilter, dict[str, Any]]:
     """The queue filter from a query string (dates are local days, the end day included) and its echo."""
-    tz = ZoneInfo(rt.settings.timezone)
+    tz = ZoneInfo(runtime.settings.timezone)
     statuses = [s for s in params.getlist("status") if s in TicketStatus.__members__]
     if params.get("open") == "1":
         statuses = [s for s in labels.STATUS if s not in ("closed", "cancelled", "merged")]

@@ -30,11 +30,11 @@ def _first(session: Session, role: Role, scope: str | None) -> Staff | None:
 
 
 def choose_assignee(
-    session: Session, rt: Runtime, *, grid_code: str | None, tier: Tier, department_code: str | None
+    session: Session, runtime: Runtime, *, grid_code: str | None, tier: Tier, department_code: str | None
 ) -> Staff | None:
     """The handler for a tier: gridworker → grid leader → community dispatcher at grid tier, and so on."""
-    community = rt.ancestor_at(grid_code, "community")
-    street = rt.ancestor_at(grid_code, "street")
+    community = runtime.ancestor_at(grid_code, "community")
+    street = runtime.ancestor_at(grid_code, "street")
     ladder: list[tuple[Role, str | None]]
     if tier is Tier.grid:
         ladder = [
@@ -60,10 +60,10 @@ def choose_assignee(
     return None
 
 
-def choose_verifier(session: Session, rt: Runtime, ticket: Ticket) -> Staff | None:
+def choose_verifier(session: Session, runtime: Runtime, ticket: Ticket) -> Staff | None:
     """Someone other than the handler who checks the result on site (巡办分离)."""
-    community = rt.ancestor_at(ticket.grid_code, "community")
-    street = rt.ancestor_at(ticket.grid_code, "street")
+    community = runtime.ancestor_at(ticket.grid_code, "community")
+    street = runtime.ancestor_at(ticket.grid_code, "street")
     for role, scope in (
         (Role.grid_leader, community),
         (Role.community_dispatcher, community),
@@ -79,10 +79,10 @@ def choose_verifier(session: Session, rt: Runtime, ticket: Ticket) -> Staff | No
     return None
 
 
-def dispatchers_for(session: Session, rt: Runtime, ticket: Ticket) -> list[Staff]:
+def dispatchers_for(session: Session, runtime: Runtime, ticket: Ticket) -> list[Staff]:
     """The dispatchers who look after a ticket's area (community first, then street)."""
-    community = rt.ancestor_at(ticket.grid_code, "community")
-    street = rt.ancestor_at(ticket.grid_code, "street")
+    community = runtime.ancestor_at(ticket.grid_code, "community")
+    street = runtime.ancestor_at(ticket.grid_code, "street")
     rows = session.scalars(
         select(Staff)
         .where(

@@ -20,7 +20,7 @@ CORRECTORS = (Role.community_dispatcher, Role.street_dispatcher, Role.supervisor
 
 
 def correct_category(
-    session: Session, rt: Runtime, number: str, actor: ActorContext, *, category_code: str
+    session: Session, runtime: Runtime, number: str, actor: ActorContext, *, category_code: str
 ) -> CategoryCorrection:
     """Set a ticket's category, re-derive department and tier, and record the correction (the caller commits)."""
     if actor.role not in CORRECTORS:
@@ -42,13 +42,13 @@ def correct_category(
         old_category=old,
         new_category=category.code,
         corrected_by=actor.person_id,
-        created_at=rt.clock.now(),
+        created_at=runtime.clock.now(),
     )
     session.add(correction)
     session.add(
         TicketEvent(
             ticket_id=ticket.id,
-            at=rt.clock.now(),
+            at=runtime.clock.now(),
             actor_id=actor.person_id,
             actor_role=actor.role.value,
             action="correct_category",

@@ -15,7 +15,7 @@ SCORES = ("satisfied", "basically_satisfied", "dissatisfied")
 
 
 def rate(
-    session: Session, rt: Runtime, number: str, actor: ActorContext, *, score: str, comment: str | None = None
+    session: Session, runtime: Runtime, number: str, actor: ActorContext, *, score: str, comment: str | None = None
 ) -> Ticket:
     """Record a rating; satisfied closes a verified ticket, dissatisfied reopens it if allowed.
 
@@ -33,12 +33,14 @@ def rate(
     ):
         raise GuardFailed("error.already_rated")
     session.add(
-        Rating(ticket_id=ticket.id, person_id=actor.person_id, score=score, comment=comment, created_at=rt.clock.now())
+        Rating(
+            ticket_id=ticket.id, person_id=actor.person_id, score=score, comment=comment, created_at=runtime.clock.now()
+        )
     )
     session.flush()
-    if score == "dissatisfied" and ticket.reopen_count < rt.settings.reopen_limit:
-        apply_action(session, rt, ticket, Action.reopen, actor, reason=comment or "群众不满意")
+    if score == "dissatisfied" and ticket.reopen_count < runtime.settings.reopen_limit:
+        apply_action(session, runtime, ticket, Action.reopen, actor, reason=comment or "群众不满意")
     elif ticket.status == TicketStatus.verified.value:
-        apply_action(session, rt, ticket, Action.close, actor, reason=f"群众评价：{score}")
+        apply_action(session, runtime, ticket, Action.close, actor, reason=f"群众评价：{score}")
     session.flush()
     return ticket

@@ -94,7 +94,7 @@ class ReportIn:
 
 
 def assess(
-    rt: Runtime,
+    runtime: Runtime,
     text: str,
     *,
     lon: float | None = None,
@@ -109,14 +109,14 @@ def assess(
     category: str | None = None
     confidence = 0.0
     top3: tuple[tuple[str, float], ...] = ()
-    if classify and rt.classifier is not None and text.strip():
-        prediction = rt.classifier.predict(text)
+    if classify and runtime.classifier is not None and text.strip():
+        prediction = runtime.classifier.predict(text)
         category, confidence = prediction.subcategory, float(prediction.confidence)
         top3 = tuple((c, float(p)) for c, p in prediction.top3)
     urgency = detect(text)
-    named = rt.places.best(text) if rt.places is not None and text else None
+    named = runtime.places.best(text) if runtime.places is not None and text else None
     trusted = named if named is not None and named.confidence >= PLACE_CONFIDENCE else None
-    place = _place_from(rt, lon=lon, lat=lat, area_code=area_code, named=trusted, home_area=home_area)
+    place = _place_from(runtime, lon=lon, lat=lat, area_code=area_code, named=trusted, home_area=home_area)
     return Assessment(
         text=text,
         category_code=category,
@@ -131,7 +131,7 @@ def assess(
 
 
 def locate(
-    rt: Runtime,
+    runtime: Runtime,
     *,
     text: str | None = None,
     lon: float | None = None,
@@ -140,13 +140,13 @@ def locate(
     home_area: str | None = None,
 ) -> Placement:
     """A pin first, then an area the reporter picked, then place words in the text, then their home."""
-    named = rt.places.best(text) if text and rt.places is not None else None
+    named = runtime.places.best(text) if text and runtime.places is not None else None
     trusted = named if named is not None and named.confidence >= PLACE_CONFIDENCE else None
-    return _place_from(rt, lon=lon, lat=lat, area_code=area_code, named=trusted, home_area=home_area)
+    return _place_from(runtime, lon=lon, lat=lat, area_code=area_code, named=trusted, home_area=home_area)
 
 
 def _place_from(
-    rt: Runtime,
+    runtime: Runtime,
     *,
     lon: float | None,
     lat: float | None,
@@ -155,21 +155,21 @@ def _place_from(
     home_area: str | None,
 ) -> Placement:
     if lon is not None and lat is not None:
-        code = rt.grids.locate(lon, lat)
+        code = runtime.grids.locate(lon, lat)
         if code is not None:
-            return Placement(code, rt.grid_of(code), "pin", 1.0)
-    if area_code and rt.grid_of(area_code):
-        return Placement(area_code, rt.grid_of(area_code), "chosen", 1.0)
-    if named is not None and rt.grid_of(named.area_code):
-        return Placement(named.area_code, rt.grid_of(named.area_code), "text", float(named.confidence))
-    if home_area and rt.grid_of(home_area):
-        return Placement(home_area, rt.grid_of(home_area), "home", 0.8)
+            return Placement(code, runtime.grid_of(code), "pin", 1.0)
+    if area_code and runtime.grid_of(area_code):
+        return Placement(area_code, runtime.grid_of(area_code), "chosen", 1.0)
+    if named is not None and runtime.grid_of(named.area_code):
+        return Placement(named.area_code, runtime.grid_of(named.area_code), "text", float(named.confidence))
+    if home_area and runtime.grid_of(home_area):
+        return Placement(home_area, runtime.grid_of(home_area), "home", 0.8)
     return Placement()
 
 
 def create_ticket(
     session: Session,
-    rt: Runtime,
+    runtime: Runtime,
     report: ReportIn,
     *,
     assessment: Assessment | None = None,
@@ -191,7 +191,7 @@ def create_ticket(
     if report.reporter_id is not None and session.get(Person, report.reporter_id) is None:
         raise NotFound("error.reporter_not_found")
     if assessment is None:
-        assessment = _assess_report(session, rt, report, text)
+        assessment = _assess_report(session, runtime, report, text)
     if report.category_code:
         assessment = assessment.with_category(report.category_code)
     category = session.get(Category, assessment.category_code) if assessment.category_code else None
@@ -199,10 +199,10 @@ def create_ticket(
         raise NotFound("error.unknown_category", category=report.category_code)
     place = assessment.place
     urgent = assessment.urgent if report.urgent is None else report.urgent
-    now = rt.clock.now()
+    now = runtime.clock.now()
     ticket = Ticket(
         number=next_ticket_number(
-            session, prefix=rt.settings.ticket_number_prefix, now=now, timezone=rt.settings.timezone
+            session, prefix=runtime.settings.ticket_number_prefix, now=now, timezone=runtime.settings.timezone
         ),
         channel=report.channel,
         reporter_id=report.reporter_id,
@@ -216,8 +216,8 @@ def create_ticket(
         location_text=report.location_text,
         area_code=place.area_code,
         grid_code=place.grid_code,
-        community_code=rt.ancestor_at(place.grid_code, "community"),
-        street_code=rt.ancestor_at(place.grid_code, "street"),
+        community_code=runtime.ancestor_at(place.grid_code, "community"),
+        street_code=runtime.ancestor_at(place.grid_code, "street"),
         department_code=category.department_code if category else None,
         tier=(category.tier if category and category.tier else Tier.grid.value),
         status="submitted",
@@ -247,15 +247,15 @@ def create_ticket(
     )
     session.flush()
     if dispatch and ticket.grid_code and ticket.category_code:
-        apply_action(session, rt, ticket, Action.dispatch, SYSTEM, reason="自动分拨")
+        apply_action(session, runtime, ticket, Action.dispatch, SYSTEM, reason="自动分拨")
     return ticket
 
 
-def _assess_report(session: Session, rt: Runtime, report: ReportIn, text: str) -> Assessment:
+def _assess_report(session: Session, runtime: Runtime, report: ReportIn, text: str) -> Assessment:
     """The assessment of a report taken whole (staff intake, Open311): a picked area or typed address wins."""
     reporter = session.get(Person, report.reporter_id) if report.reporter_id is not None else None
     assessment = assess(
-        rt,
+        runtime,
         text,
         lon=report.lon,
         lat=report.lat,
@@ -263,14 +263,20 @@ def _assess_report(session: Session, rt: Runtime, report: ReportIn, text: str) -
         classify=not report.category_code,
     )
     if report.area_code or (report.lon is None and report.location_text):
-        chosen = locate(rt, area_code=report.area_code, text=report.location_text)
+        chosen = locate(runtime, area_code=report.area_code, text=report.location_text)
         if chosen.grid_code:
             assessment = assessment.with_place(chosen)
     return assessment
 
 
 def open_duplicates(
-    session: Session, rt: Runtime, *, text: str, grid_code: str | None, category_code: str | None, exclude_id: int = -1
+    session: Session,
+    runtime: Runtime,
+    *,
+    text: str,
+    grid_code: str | None,
+    category_code: str | None,
+    exclude_id: int = -1,
 ) -> list[tuple[Ticket, float]]:
     """Open tickets in the same grid and category that a text likely repeats, best first."""
     from nlp.duplicates import Candidate
@@ -299,6 +305,6 @@ def open_duplicates(
         )
         for t in rows
     ]
-    now = rt.clock.now()
+    now = runtime.clock.now()
     new = Candidate(id=str(exclude_id), text=text, grid_code=grid_code, category=category_code, created_at=now)
-    return [(by_id[i], score) for i, score in rt.duplicates.find(new, candidates, now)]
+    return [(by_id[i], score) for i, score in runtime.duplicates.find(new, candidates, now)]

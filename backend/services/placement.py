@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 def place_ticket(
     session: Session,
-    rt: Runtime,
+    runtime: Runtime,
     ticket: Ticket,
     actor: ActorContext,
     *,
@@ -32,15 +32,15 @@ def place_ticket(
     """
     if ticket.grid_code is not None:
         return False
-    place = locate(rt, text=location_text, lon=lon, lat=lat)
+    place = locate(runtime, text=location_text, lon=lon, lat=lat)
     if place.grid_code is None:
         return False
-    now = rt.clock.now()
+    now = runtime.clock.now()
     ticket.lon, ticket.lat = lon, lat
     ticket.location_text = location_text or ticket.location_text or None
     ticket.area_code, ticket.grid_code = place.area_code, place.grid_code
-    ticket.community_code = rt.ancestor_at(place.grid_code, "community")
-    ticket.street_code = rt.ancestor_at(place.grid_code, "street")
+    ticket.community_code = runtime.ancestor_at(place.grid_code, "community")
+    ticket.street_code = runtime.ancestor_at(place.grid_code, "street")
     ticket.updated_at = now
     session.add(
         TicketEvent(
@@ -57,5 +57,5 @@ def place_ticket(
     )
     session.flush()
     if ticket.status == TicketStatus.submitted.value and ticket.category_code:
-        apply_action(session, rt, ticket, Action.dispatch, SYSTEM, reason="补充位置后自动分拨")
+        apply_action(session, runtime, ticket, Action.dispatch, SYSTEM, reason="补充位置后自动分拨")
     return True

@@ -31,7 +31,7 @@ class SlaTickSummary:
     escalations: int = 0
 
 
-def check_next_batch(session: Session, rt: Runtime, summary: SlaTickSummary, *, after_id: int) -> int | None:
+def check_next_batch(session: Session, runtime: Runtime, summary: SlaTickSummary, *, after_id: int) -> int | None:
     """Check the next batch of tickets whose clock runs, ids above `after_id`, counting into `summary`.
 
     The batch's tickets stay locked until the caller commits (one transaction per batch, so a tick never
@@ -56,12 +56,14 @@ def check_next_batch(session: Session, rt: Runtime, summary: SlaTickSummary, *, 
         select(Ticket).where(Ticket.id.in_(ids)).order_by(Ticket.id).with_for_update(skip_locked=True)
     ):
         summary.checked += 1
-        _apply(session, rt, ticket, hours.get(ticket.category_code or "", (8.0, 2.0)), summary)
+        _apply(session, runtime, ticket, hours.get(ticket.category_code or "", (8.0, 2.0)), summary)
     return ids[-1]
 
 
-def _apply(session: Session, rt: Runtime, ticket: Ticket, hours: tuple[float, float], summary: SlaTickSummary) -> None:
-    now = rt.clock.now()
+def _apply(
+    session: Session, runtime: Runtime, ticket: Ticket, hours: tuple[float, float], summary: SlaTickSummary
+) -> None:
+    now = runtime.clock.now()
     view = SlaView(
         id=ticket.id,
         status=TicketStatus(ticket.status),
@@ -75,7 +77,7 @@ def _apply(session: Session, rt: Runtime, ticket: Ticket, hours: tuple[float, fl
         reminded_at=ticket.reminded_at,
         escalated_at=ticket.escalated_at,
     )
-    for action in plan_for_ticket(view, now, rt.calendar, rt.city.calendar.warning_threshold):
+    for action in plan_for_ticket(view, now, runtime.calendar, runtime.city.calendar.warning_threshold):
         if action.kind is SlaActionKind.set_light and action.new_light is not None:
             _event(session, ticket, "light", f"预警亮灯：{ticket.light} → {action.new_light}", now)
             ticket.light = action.new_light.value
@@ -94,7 +96,7 @@ def _apply(session: Session, rt: Runtime, ticket: Ticket, hours: tuple[float, fl
                 )
             summary.reminders += 1
         elif action.kind is SlaActionKind.escalate:
-            apply_action(session, rt, ticket, Action.escalate, SYSTEM, reason=action.note)
+            apply_action(session, runtime, ticket, Action.escalate, SYSTEM, reason=action.note)
             ticket.due_at = action.new_due_at
             ticket.clock_started_at = now
             ticket.light = (action.new_light or Light.green).value

@@ -65,7 +65,7 @@ def category_of(session: Session, ticket: Ticket) -> Category | None:
     return session.get(Category, ticket.category_code) if ticket.category_code else None
 
 
-def snapshot(session: Session, rt: Runtime, ticket: Ticket) -> TicketSnapshot:
+def snapshot(session: Session, runtime: Runtime, ticket: Ticket) -> TicketSnapshot:
     """The pure-domain view of a ticket."""
     category = category_of(session, ticket)
     return TicketSnapshot(
@@ -73,7 +73,7 @@ def snapshot(session: Session, rt: Runtime, ticket: Ticket) -> TicketSnapshot:
         tier=Tier(ticket.tier),
         handler_id=ticket.handler_id,
         reopen_count=ticket.reopen_count,
-        reopen_limit=rt.settings.reopen_limit,
+        reopen_limit=runtime.settings.reopen_limit,
         status_before_hold=TicketStatus(ticket.status_before_hold) if ticket.status_before_hold else None,
         self_close_allowed=bool(category and category.self_close),
     )
@@ -81,7 +81,7 @@ def snapshot(session: Session, rt: Runtime, ticket: Ticket) -> TicketSnapshot:
 
 def apply_action(
     session: Session,
-    rt: Runtime,
+    runtime: Runtime,
     ticket: Ticket,
     action: Action,
     actor: ActorContext,
@@ -95,12 +95,12 @@ def apply_action(
 
     Does not commit: the caller owns the transaction.
     """
-    seen = facts(session, rt, ticket, actor)
+    seen = facts(session, runtime, ticket, actor)
     check_may(seen, acting(actor), action)
     if action is Action.merge and (merge_into is None or merge_into.id == ticket.id):
         raise GuardFailed("error.merge_needs_other_ticket")
     result = transition(seen.state, action, actor.domain_actor, reason=reason)
-    now = rt.clock.now()
+    now = runtime.clock.now()
     old_tier = ticket.tier
     ticket.status = result.to_status.value
     ticket.tier = result.tier.value
@@ -112,11 +112,11 @@ def apply_action(
 
     if action in (Action.dispatch, Action.escalate, Action.reopen):
         target = assignee or choose_assignee(
-            session, rt, grid_code=ticket.grid_code, tier=Tier(ticket.tier), department_code=ticket.department_code
+            session, runtime, grid_code=ticket.grid_code, tier=Tier(ticket.tier), department_code=ticket.department_code
         )
         ticket.assignee_id = target.id if target else None
         extra["assignee"] = target.code if target else None
-        _start_clock(session, rt, ticket, now)
+        _start_clock(session, runtime, ticket, now)
         if action is Action.escalate:
             ticket.escalated_at = now
             extra["from_tier"], extra["to_tier"] = old_tier, ticket.tier
@@ -129,7 +129,7 @@ def apply_action(
     elif action is Action.approve_extension:
         hours = float((data or {}).get("hours") or 8)
         if ticket.due_at is not None:
-            ticket.due_at = rt.calendar.add_working_hours(max(ticket.due_at, now), hours)
+            ticket.due_at = runtime.calendar.add_working_hours(max(ticket.due_at, now), hours)
             ticket.light = "green"
         extra["hours"] = hours
     elif action is Action.merge and merge_into is not None:
@@ -152,13 +152,13 @@ def apply_action(
     )
     session.add(event)
     session.flush()
-    _notify(session, rt, ticket, action, event, reason)
+    _notify(session, runtime, ticket, action, event, reason)
     return event
 
 
 def perform_action(
     session: Session,
-    rt: Runtime,
+    runtime: Runtime,
     number: str,
     action: Action,
     actor: ActorContext,
@@ -178,12 +178,14 @@ def perform_action(
     target = load_ticket(session, merge_into) if merge_into else None
     if target is not None:
         check_may_touch(actor, target)  # merging into a ticket must not reveal or touch one out of scope
-    apply_action(session, rt, ticket, action, actor, reason=reason, assignee=assignee, merge_into=target, data=data)
+    apply_action(
+        session, runtime, ticket, action, actor, reason=reason, assignee=assignee, merge_into=target, data=data
+    )
     return ticket
 
 
 def reassign(
-    session: Session, rt: Runtime, number: str, actor: ActorContext, *, assignee_code: str, note: str | None = None
+    session: Session, runtime: Runtime, number: str, actor: ActorContext, *, assignee_code: str, note: str | None = None
 ) -> Ticket:
     """Give a ticket to another staff member (dispatchers and admins), keeping its status."""
     if actor.role not in (Role.community_dispatcher, Role.street_dispatcher, Role.supervisor, Role.admin):
@@ -197,7 +199,7 @@ def reassign(
     ticket.assignee_id = staff.id
     event = TicketEvent(
         ticket_id=ticket.id,
-        at=rt.clock.now(),
+        at=runtime.clock.now(),
         actor_id=actor.person_id,
         actor_role=actor.role.value,
         action="reassign",
@@ -214,7 +216,7 @@ def reassign(
     return ticket
 
 
-def comment(session: Session, rt: Runtime, number: str, actor: ActorContext, *, note: str) -> TicketEvent:
+def comment(session: Session, runtime: Runtime, number: str, actor: ActorContext, *, note: str) -> TicketEvent:
     """Add a note to a ticket's timeline."""
     if not note.strip():
         raise GuardFailed("error.note_required")
@@ -222,7 +224,7 @@ def comment(session: Session, rt: Runtime, number: str, actor: ActorContext, *, 
     check_may_touch(actor, ticket, follower_ids=followers_of(session, ticket))
     event = TicketEvent(
         ticket_id=ticket.id,
-        at=rt.clock.now(),
+        at=runtime.clock.now(),
         actor_id=actor.person_id,
         actor_role=actor.role.value,
         action="comment",
@@ -235,14 +237,14 @@ def comment(session: Session, rt: Runtime, number: str, actor: ActorContext, *, 
     return event
 
 
-def _start_clock(session: Session, rt: Runtime, ticket: Ticket, now: datetime) -> None:
+def _start_clock(session: Session, runtime: Runtime, ticket: Ticket, now: datetime) -> None:
     category = category_of(session, ticket)
     if category is None or category.hours_normal is None:
         return
     urgent = ticket.priority == "urgent"
     hours = category.hours_urgent if urgent and category.hours_urgent else category.hours_normal
     ticket.clock_started_at = now
-    ticket.due_at = rt.calendar.due_at(now, hours, urgent=urgent)
+    ticket.due_at = runtime.calendar.due_at(now, hours, urgent=urgent)
     ticket.light = "green"
     ticket.reminded_at = None
 
@@ -256,7 +258,7 @@ def _follow(session: Session, ticket: Ticket, person_id: int | None) -> None:
 
 
 def _notify(
-    session: Session, rt: Runtime, ticket: Ticket, action: Action, event: TicketEvent, reason: str | None
+    session: Session, runtime: Runtime, ticket: Ticket, action: Action, event: TicketEvent, reason: str | None
 ) -> None:
     kind = _RESIDENT_NOTICE.get(action)
     if kind:
@@ -279,24 +281,24 @@ def _notify(
                 reason=reason,
             )
     elif action is Action.resolve:
-        verifier = choose_verifier(session, rt, ticket)
+        verifier = choose_verifier(session, runtime, ticket)
         if verifier is not None:
             notify.notify_staff(
                 session, staff=verifier, ticket=ticket, kind=NoticeKind.verify_request, key=f"{key}:verify"
             )
     elif action in (Action.return_, Action.request_extension):
         kind_ = NoticeKind.task_returned if action is Action.return_ else NoticeKind.extension_request
-        for staff in dispatchers_for(session, rt, ticket):
+        for staff in dispatchers_for(session, runtime, ticket):
             notify.notify_staff(
                 session, staff=staff, ticket=ticket, kind=kind_, key=f"{key}:{kind_}:{staff.id}", reason=reason
             )
 
 
-def facts(session: Session, rt: Runtime, ticket: Ticket, actor: ActorContext) -> TicketFacts:
+def facts(session: Session, runtime: Runtime, ticket: Ticket, actor: ActorContext) -> TicketFacts:
     """What the permission rules need to know of this ticket, as seen by this actor."""
     return TicketFacts(
         number=ticket.number,
-        state=snapshot(session, rt, ticket),
+        state=snapshot(session, runtime, ticket),
         in_scope=can_see(actor, ticket, follower_ids=followers_of(session, ticket)),
         patrol_find=ticket.source == "patrol",
         assignee_id=ticket.assignee_id,
@@ -309,6 +311,6 @@ def acting(actor: ActorContext) -> Acting:
     return Acting(role=actor.role, person_id=actor.person_id, staff_id=actor.staff_id)
 
 
-def available_actions(session: Session, rt: Runtime, ticket: Ticket, actor: ActorContext) -> frozenset[Action]:
+def available_actions(session: Session, runtime: Runtime, ticket: Ticket, actor: ActorContext) -> frozenset[Action]:
     """The moves this actor may make on this ticket now (chat buttons, the API's and dashboard's actions)."""
-    return actions_for(facts(session, rt, ticket, actor), acting(actor))
+    return actions_for(facts(session, runtime, ticket, actor), acting(actor))

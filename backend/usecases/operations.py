@@ -94,12 +94,12 @@ def sla_tick(backend: Backend) -> object:
         return run_sla_tick(session, backend.runtime)
 
 
-def run_sla_tick(session: Session, rt: Runtime) -> SlaTickSummary:
+def run_sla_tick(session: Session, runtime: Runtime) -> SlaTickSummary:
     """Check every ticket whose clock runs, in batches, committing each batch (it releases the batch's locks)."""
     summary = SlaTickSummary()
     last_id: int | None = 0
     while last_id is not None:
-        last_id = check_next_batch(session, rt, summary, after_id=last_id)
+        last_id = check_next_batch(session, runtime, summary, after_id=last_id)
         if last_id is not None:
             session.commit()
     logger.info("SLA tick: %s", summary)

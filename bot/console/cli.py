@@ -77,13 +77,13 @@ def chat_command(
 
     backend = open_backend(get_settings())
     factory = backend.session_factory
-    engine = Chatbot(backend.runtime, factory)
+    chatbot = Chatbot(backend.runtime, factory)
     user_id = bind_console_staff(factory, as_staff) if as_staff else f"resident-{user}"
     typer.echo(f"gridbot chat as {as_staff or user} — {HELP}")
     buttons: list[Button] = []
     counter = itertools.count(1)
     first = Inbound(CHANNEL, user_id, InboundKind.follow, language=lang)
-    replies = engine.handle(first) if not as_staff else []
+    replies = chatbot.handle(first) if not as_staff else []
     while True:
         replies = replies + take_pending(factory, user_id)
         buttons.clear()
@@ -110,4 +110,4 @@ def chat_command(
             language=lang,
             message_id=f"console-{user_id}-{next(counter)}",
         )
-        replies = engine.handle(inbound)
+        replies = chatbot.handle(inbound)

@@ -1,4 +1,4 @@
-"""/simulator: a small web chat page against the engine (channel "console"), for trying the loop locally."""
+"""/simulator: a small web chat page against the chatbot (channel "console"), for trying the loop locally."""
 
 from __future__ import annotations
 
@@ -39,20 +39,20 @@ class SimulatorMessage(BaseModel):
     language: str = Field("zh", max_length=8)
 
 
-def _engine(request: Request) -> Chatbot:
+def _chatbot(request: Request) -> Chatbot:
     state = request.app.state
     settings = state.runtime.settings
     if settings.env == "production":
         raise HTTPException(status.HTTP_404_NOT_FOUND, "Not Found")
-    engine = getattr(state, "conversation_engine", None)
-    if engine is None:
-        engine = state.conversation_engine = Chatbot(state.runtime, state.session_factory)
-    return engine
+    chatbot = getattr(state, "chatbot", None)
+    if chatbot is None:
+        chatbot = state.chatbot = Chatbot(state.runtime, state.session_factory)
+    return chatbot
 
 
-def _user_id(engine: Chatbot, user: str, staff: str | None) -> str:
+def _user_id(chatbot: Chatbot, user: str, staff: str | None) -> str:
     if staff:
-        return bind_console_staff(engine.backend.session_factory, staff)
+        return bind_console_staff(chatbot.backend.session_factory, staff)
     return f"resident-{user}"
 
 
@@ -63,19 +63,19 @@ def _json(messages: list[Outbound]) -> list[dict[str, Any]]:
 @router.get("/simulator", response_class=HTMLResponse, include_in_schema=False)
 def simulator_page(request: Request) -> HTMLResponse:
     """The chat page (development and test only)."""
-    _engine(request)
+    _chatbot(request)
     return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
 
 @router.post("/simulator/api/send")
 def simulator_send(msg: SimulatorMessage, request: Request) -> dict[str, Any]:
     """Deliver one message as the chosen resident or staff member; the replies and pending notifications."""
-    engine = _engine(request)
+    chatbot = _chatbot(request)
     try:
         image = base64.b64decode(msg.photo_base64, validate=True) if msg.photo_base64 else None
     except (binascii.Error, ValueError) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "photo_base64 is not base64") from exc
-    user_id = _user_id(engine, msg.user, msg.staff)
+    user_id = _user_id(chatbot, msg.user, msg.staff)
     inbound = Inbound(
         CHANNEL,
         user_id,
@@ -88,8 +88,8 @@ def simulator_send(msg: SimulatorMessage, request: Request) -> dict[str, Any]:
         image=image,
         language=msg.language,
     )
-    replies = engine.handle(inbound)
-    pending = take_pending(engine.backend.session_factory, user_id)
+    replies = chatbot.handle(inbound)
+    pending = take_pending(chatbot.backend.session_factory, user_id)
     return {"user_id": user_id, "replies": _json(replies), "notifications": _json(pending)}
 
 
@@ -100,6 +100,6 @@ def simulator_inbox(
     staff: Annotated[str | None, Query(max_length=64, pattern=r"^[\w\-]+$")] = None,
 ) -> dict[str, Any]:
     """Pending notifications for a simulator user (the page polls this)."""
-    engine = _engine(request)
-    user_id = _user_id(engine, user, staff)
-    return {"user_id": user_id, "notifications": _json(take_pending(engine.backend.session_factory, user_id))}
+    chatbot = _chatbot(request)
+    user_id = _user_id(chatbot, user, staff)
+    return {"user_id": user_id, "notifications": _json(take_pending(chatbot.backend.session_factory, user_id))}

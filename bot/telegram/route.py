@@ -46,13 +46,13 @@ def file_base_url(api_base: str) -> str:
 
 def build_application(
     settings: Settings,
-    engine: Chat,
+    chatbot: Chat,
     *,
     polling: bool = False,
     first: FirstDelivery | None = None,
     outbox: sessionmaker[Session] | None = None,
 ) -> Application:  # type: ignore[type-arg]
-    """The PTB Application that turns every update into one engine turn and delivers the replies.
+    """The PTB Application that turns every update into one chatbot turn and delivers the replies.
 
     With `outbox` (webhook mode) the replies are queued as outbox rows that `gridbot worker` sends, like
     every other platform call; without it (long polling for development) they are sent at once.
@@ -98,7 +98,7 @@ def build_application(
             if inbound is None or update.effective_chat is None:
                 return
             # In webhook mode every reply is queued for the outbox in the turn's own commit.
-            work = functools.partial(engine.handle_once, inbound, outbox=_everything if outbox else None)
+            work = functools.partial(chatbot.handle_once, inbound, outbox=_everything if outbox else None)
             turn = asyncio.get_running_loop().run_in_executor(pool, work)
             if first is not None:
                 first.follow(key, turn)
@@ -123,11 +123,11 @@ def _everything(out: list[Outbound]) -> list[Outbound]:
 
 
 def mount_telegram(
-    app: FastAPI, *, settings: Settings, engine: Chat, session_factory: sessionmaker[Session]
+    app: FastAPI, *, settings: Settings, chatbot: Chat, session_factory: sessionmaker[Session]
 ) -> Application:  # type: ignore[type-arg]
     """Add POST /telegram/webhook and start/stop the PTB Application with the app's lifespan."""
     application = build_application(
-        settings, engine, first=FirstDelivery(session_factory, CHANNEL), outbox=session_factory
+        settings, chatbot, first=FirstDelivery(session_factory, CHANNEL), outbox=session_factory
     )
     secret = settings.telegram_secret.get_secret_value().encode()
     max_bytes = settings.request_max_bytes
@@ -149,7 +149,7 @@ def mount_telegram(
     async def telegram_webhook(
         request: Request, x_telegram_bot_api_secret_token: str | None = Header(default=None)
     ) -> JSONResponse:
-        """One update from Telegram: the engine turn runs and its replies are queued before we return."""
+        """One update from Telegram: the chatbot turn runs and its replies are queued before we return."""
         given = (x_telegram_bot_api_secret_token or "").encode()
         if not hmac.compare_digest(given, secret):
             raise HTTPException(status_code=403, detail="bad secret token")
@@ -171,9 +171,9 @@ def mount_telegram(
     return application
 
 
-async def poll(settings: Settings, engine: Chat, stop: asyncio.Event) -> None:
+async def poll(settings: Settings, chatbot: Chat, stop: asyncio.Event) -> None:
     """Long polling for local development: delete any webhook, fetch updates until `stop` is set."""
-    application = build_application(settings, engine, polling=True)
+    application = build_application(settings, chatbot, polling=True)
     async with application:
         await application.bot.delete_webhook()
         assert application.updater is not None
@@ -186,10 +186,10 @@ async def poll(settings: Settings, engine: Chat, stop: asyncio.Event) -> None:
             await application.stop()
 
 
-def run_polling(settings: Settings, engine: Chat) -> None:
+def run_polling(settings: Settings, chatbot: Chat) -> None:
     """Block in long-polling mode until Ctrl-C (for `gridbot` development use)."""
     stop = asyncio.Event()
     try:
-        asyncio.run(poll(settings, engine, stop))
+        asyncio.run(poll(settings, chatbot, stop))
     except KeyboardInterrupt:
         logger.info("telegram polling stopped")

@@ -50,7 +50,7 @@ IMAGE_FETCH_TIMEOUT = 1.5
 def wechat_router(
     *,
     settings: Settings,
-    engine: Chat,
+    chatbot: Chat,
     session_factory: sessionmaker[Session],
     reply_budget: float = REPLY_BUDGET_SECONDS,
     ack_deadline: float = ACK_DEADLINE_SECONDS,
@@ -64,7 +64,7 @@ def wechat_router(
     pool = chat_turn_pool(settings.database_url)
     checks = database_checks(pool, sqlite=settings.is_sqlite)
     deadline = ReplyDeadline(
-        engine.handle_once,
+        chatbot.handle_once,
         pool,
         first=FirstDelivery(session_factory, CHANNEL, executor=checks),
         budget=reply_budget,

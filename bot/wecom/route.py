@@ -58,7 +58,7 @@ def update_button_xml(fields: dict[str, str], label: str) -> str:
 def wecom_router(
     *,
     settings: Settings,
-    engine: Chat,
+    chatbot: Chat,
     session_factory: sessionmaker[Session],
     reply_budget: float = REPLY_BUDGET_SECONDS,
     ack_deadline: float = ACK_DEADLINE_SECONDS,
@@ -73,7 +73,7 @@ def wecom_router(
     guard = ReplayGuard(session_factory, CHANNEL, window_seconds=settings.webhook_replay_window_seconds)
     pool = chat_turn_pool(settings.database_url)
     deadline = ReplyDeadline(
-        engine.handle_once,
+        chatbot.handle_once,
         pool,
         first=FirstDelivery(session_factory, CHANNEL, executor=database_checks(pool, sqlite=settings.is_sqlite)),
         budget=reply_budget,

@@ -45,11 +45,11 @@ def _handler_tries_to_verify_own_work(
 ) -> tuple[str, str]:
     with session_factory() as session:
         number = _ticket_in_gw001s_grid(session, runtime)
-        user = bind_console_staff(session, "GW001")
-    engine = Chatbot(runtime, session_factory)
+    user = bind_console_staff(session_factory, "GW001")
+    chatbot = Chatbot(runtime, session_factory)
 
     def send(kind: InboundKind, **fields: object) -> str:
-        out = engine.handle(Inbound("console", user, kind, language=language, **fields))  # type: ignore[arg-type]
+        out = chatbot.handle(Inbound("console", user, kind, language=language, **fields))  # type: ignore[arg-type]
         return out[0].text
 
     send(InboundKind.button, data=f"task:accept:{number}")

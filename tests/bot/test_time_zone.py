@@ -32,7 +32,7 @@ def _task_card(runtime: Runtime, session_factory: sessionmaker[Session]) -> str:
         ticket.due_at = runtime.clock.now() + timedelta(hours=5)  # 07:00 UTC
         session.commit()
         number = ticket.number
-        user = bind_console_staff(session, "GW001")
+    user = bind_console_staff(session_factory, "GW001")
     out = Chatbot(runtime, session_factory).handle(
         Inbound("console", user, InboundKind.button, data=f"task:view:{number}")
     )

@@ -200,7 +200,7 @@ def _slow_app(
     app = create_app(chat_runtime, session_factory)
     slow = SlowEngine(Chatbot(chat_runtime, session_factory), delay=delay)
     app.include_router(
-        wechat_router(settings=chat_runtime.settings, engine=slow, session_factory=session_factory, **deadlines)
+        wechat_router(settings=chat_runtime.settings, chatbot=slow, session_factory=session_factory, **deadlines)
     )
     return TestClient(app), slow
 

@@ -94,13 +94,13 @@ def live(tmp_path_factory: pytest.TempPathFactory, base_runtime: Runtime, city: 
         database_url=url,
     )
     # No classifier: a report without a chosen category stays unclassified and waits for a dispatcher.
-    rt = dataclasses.replace(base_runtime, settings=settings, clock=clock, classifier=None)
+    runtime = dataclasses.replace(base_runtime, settings=settings, clock=clock, classifier=None)
     with factory() as session:
         person = resident_for(session, channel="wechat", external_id="o_browser")
         session.commit()
         unclassified = create_ticket(
             session,
-            rt,
+            runtime,
             ReportIn(
                 text="楼下垃圾桶满了好几天没人清运，味道很大",
                 channel="wechat",
@@ -112,7 +112,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, base_runtime: Runtime, city: 
         session.commit()
         dispatched = create_ticket(
             session,
-            rt,
+            runtime,
             ReportIn(
                 text="路灯坏了晚上很黑",
                 channel="wechat",
@@ -124,7 +124,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, base_runtime: Runtime, city: 
         session.commit()
         numbers = unclassified.number, dispatched.number
         assert (unclassified.status, dispatched.status) == ("submitted", "dispatched")
-    app = create_app(rt, factory)
+    app = create_app(runtime, factory)
     include_dashboard(app)
     server = ThreadServer(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -134,7 +134,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, base_runtime: Runtime, city: 
         assert time.monotonic() < deadline, "server did not start"
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield Live(f"http://127.0.0.1:{port}", rt, clock, factory, *numbers)
+    yield Live(f"http://127.0.0.1:{port}", runtime, clock, factory, *numbers)
     server.should_exit = True
     thread.join(timeout=10)
     engine.dispose()

@@ -31,11 +31,13 @@ LIMIT = 1024
 def test_a_chat_photo_is_checked_by_type_and_size(
     runtime: Runtime, session_factory: sessionmaker[Session], image: bytes, accepted: bool
 ) -> None:
-    rt = dataclasses.replace(runtime, settings=runtime.settings.model_copy(update={"upload_max_bytes": LIMIT}))
-    engine = Chatbot(rt, session_factory)
-    engine.handle(Inbound("console", "photographer", InboundKind.text, text="小区门口的垃圾好几天没人清运了"))
-    replies = engine.handle(Inbound("console", "photographer", InboundKind.image, image=image))
-    stored = list(rt.settings.upload_dir.glob("*")) if rt.settings.upload_dir.exists() else []
+    small_uploads = dataclasses.replace(
+        runtime, settings=runtime.settings.model_copy(update={"upload_max_bytes": LIMIT})
+    )
+    chatbot = Chatbot(small_uploads, session_factory)
+    chatbot.handle(Inbound("console", "photographer", InboundKind.text, text="小区门口的垃圾好几天没人清运了"))
+    replies = chatbot.handle(Inbound("console", "photographer", InboundKind.image, image=image))
+    stored = list(small_uploads.settings.upload_dir.glob("*")) if small_uploads.settings.upload_dir.exists() else []
     assert bool(stored) is accepted, [r.text for r in replies]
     if not accepted:
         assert any("只接受" in (r.text or "") or "太大" in (r.text or "") for r in replies), [r.text for r in replies]

@@ -27,12 +27,16 @@ class BindCodePublic(BaseModel):
 
 @router.post("/staff/{code}/bind-code", response_model=BindCodePublic, status_code=status.HTTP_201_CREATED)
 def create_bind_code(
-    code: str, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff, ttl_hours: float = Query(24, gt=0, le=24 * 7)
+    code: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: CurrentStaff,
+    ttl_hours: float = Query(24, gt=0, le=24 * 7),
 ) -> BindCodePublic:
     """Issue a one-time code; the staff member sends 绑定 <code> (or /bind <code>) to the bot."""
     if actor.role is not Role.admin:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "只有管理员可以签发绑定码")
-    row = issue_bind_code(session, code, rt.clock.now(), timedelta(hours=ttl_hours))
+    row = issue_bind_code(session, code, runtime.clock.now(), timedelta(hours=ttl_hours))
     session.commit()
     return BindCodePublic(staff_code=code, code=row.code, expires_at=row.expires_at)
 
@@ -73,17 +77,17 @@ def list_dead_letters(
     _require_admin(actor)
     return [
         DeadLetterPublic(
-            id=d.id,
-            key=d.key,
-            kind=d.kind,
-            channel=d.channel,
-            ticket_id=d.ticket_id,
-            attempts=d.attempts,
-            reason=d.reason,
-            created_at=d.created_at,
-            last_attempt_at=d.last_attempt_at,
+            id=dead.id,
+            key=dead.key,
+            kind=dead.kind,
+            channel=dead.channel,
+            ticket_id=dead.ticket_id,
+            attempts=dead.attempts,
+            reason=dead.reason,
+            created_at=dead.created_at,
+            last_attempt_at=dead.last_attempt_at,
         )
-        for d in dead_letters(session, limit=limit, offset=offset)
+        for dead in dead_letters(session, limit=limit, offset=offset)
     ]
 
 

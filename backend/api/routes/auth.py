@@ -17,17 +17,17 @@ router = APIRouter(prefix="/api/auth", tags=["auth"])
 
 
 @router.post("/token", response_model=Token)
-def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, rt: RuntimeDep) -> Token:
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, runtime: RuntimeDep) -> Token:
     """Exchange a staff code and password for a bearer token."""
     staff = session.scalar(select(Staff).where(Staff.code == form.username))
     if staff is None or not staff.active or not verify_password(form.password, staff.password_hash):
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "用户名或密码错误")
-    ttl = rt.settings.token_ttl_minutes
+    ttl = runtime.settings.token_ttl_minutes
     token = issue_token(
         subject=str(staff.id),
-        secret=rt.settings.secret_key.get_secret_value(),
+        secret=runtime.settings.secret_key.get_secret_value(),
         ttl_minutes=ttl,
-        now=rt.clock.now(),
+        now=runtime.clock.now(),
         role=staff.role,
     )
     return Token(access_token=token, expires_in=ttl * 60, role=staff.role, name=staff.person.name)

@@ -14,19 +14,19 @@ router = APIRouter(prefix="/api/geo", tags=["geo"])
 
 @router.get("/locate", response_model=LocateOut)
 def locate(
-    rt: RuntimeDep,
+    runtime: RuntimeDep,
     _actor: CurrentStaff,
     lon: Annotated[float, Query(ge=-180, le=180)],
     lat: Annotated[float, Query(ge=-90, le=90)],
 ) -> LocateOut:
     """The most specific area (special grid, micro-grid or grid) containing a point."""
-    code = rt.grids.locate(lon, lat)
-    area = rt.city.areas.get(code) if code else None
+    code = runtime.grids.locate(lon, lat)
+    area = runtime.city.areas.get(code) if code else None
     return LocateOut(
         lon=lon,
         lat=lat,
         area_code=code,
-        grid_code=rt.grid_of(code),
+        grid_code=runtime.grid_of(code),
         name=area.name if area else None,
         level=area.level if area else None,
     )

@@ -95,8 +95,8 @@ def _check_format(fmt: str) -> None:
         raise Open311Error(404, f"unknown format '{fmt}': use .json or .xml")
 
 
-def _check_jurisdiction(rt: Runtime, jurisdiction_id: str | None) -> None:
-    if jurisdiction_id and jurisdiction_id != rt.settings.open311_jurisdiction:
+def _check_jurisdiction(runtime: Runtime, jurisdiction_id: str | None) -> None:
+    if jurisdiction_id and jurisdiction_id != runtime.settings.open311_jurisdiction:
         raise Open311Error(404, f"unknown jurisdiction_id '{jurisdiction_id}'")
 
 
@@ -156,11 +156,11 @@ def _names(session: Session) -> tuple[dict[str, str], dict[str, str], dict[str, 
 
 
 @router.get("/services.{fmt}")
-def list_services(fmt: str, session: SessionDep, rt: RuntimeDep, jurisdiction_id: str | None = None) -> Response:
+def list_services(fmt: str, session: SessionDep, runtime: RuntimeDep, jurisdiction_id: str | None = None) -> Response:
     """Every service (subcategory) that requests can be made for."""
     try:
         _check_format(fmt)
-        _check_jurisdiction(rt, jurisdiction_id)
+        _check_jurisdiction(runtime, jurisdiction_id)
     except Open311Error as exc:
         return _error(fmt, exc)
     rows = session.scalars(select(Category).order_by(Category.code)).all()
@@ -170,12 +170,12 @@ def list_services(fmt: str, session: SessionDep, rt: RuntimeDep, jurisdiction_id
 
 @router.get("/services/{service_code}.{fmt}")
 def service_definition(
-    service_code: str, fmt: str, session: SessionDep, rt: RuntimeDep, jurisdiction_id: str | None = None
+    service_code: str, fmt: str, session: SessionDep, runtime: RuntimeDep, jurisdiction_id: str | None = None
 ) -> Response:
     """One service's definition (no extra attributes: every service has metadata=false)."""
     try:
         _check_format(fmt)
-        _check_jurisdiction(rt, jurisdiction_id)
+        _check_jurisdiction(runtime, jurisdiction_id)
         sub = session.get(Category, service_code)
         if sub is None or sub.parent_code is None:
             raise Open311Error(404, f"unknown service_code '{service_code}'")
@@ -198,16 +198,16 @@ def _float(form: dict[str, str], name: str, low: float, high: float) -> float | 
 
 
 @router.post("/requests.{fmt}")
-async def create_request(fmt: str, request: Request, session: SessionDep, rt: RuntimeDep) -> Response:
+async def create_request(fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
     """Create a service request (needs api_key); answers the new service_request_id."""
     try:
         _check_format(fmt)
         form = {k: str(v) for k, v in (await request.form()).items()}
         key = form.get("api_key", "")
-        expected = rt.settings.open311_api_key.get_secret_value()
+        expected = runtime.settings.open311_api_key.get_secret_value()
         if not key or not secrets.compare_digest(key.encode(), expected.encode()):
             raise Open311Error(403, "invalid api_key")
-        _check_jurisdiction(rt, form.get("jurisdiction_id"))
+        _check_jurisdiction(runtime, form.get("jurisdiction_id"))
         code = form.get("service_code", "")
         if not code:
             raise Open311Error(400, "service_code is required")
@@ -228,7 +228,7 @@ async def create_request(fmt: str, request: Request, session: SessionDep, rt: Ru
         try:
             ticket = create_ticket(
                 session,
-                rt,
+                runtime,
                 ReportIn(
                     text=description,
                     channel="open311",
@@ -256,7 +256,7 @@ async def create_request(fmt: str, request: Request, session: SessionDep, rt: Ru
 def list_requests(
     fmt: str,
     session: SessionDep,
-    rt: RuntimeDep,
+    runtime: RuntimeDep,
     service_request_id: str | None = None,
     service_code: str | None = None,
     start_date: str | None = None,
@@ -267,7 +267,7 @@ def list_requests(
     """Service requests, newest first: by ids, or by service, status and dates (default: the last 90 days)."""
     try:
         _check_format(fmt)
-        _check_jurisdiction(rt, jurisdiction_id)
+        _check_jurisdiction(runtime, jurisdiction_id)
         stmt = filtered(SYSTEM, TicketFilter())
         if service_request_id:
             stmt = stmt.where(Ticket.number.in_([s.strip() for s in service_request_id.split(",") if s.strip()]))
@@ -276,7 +276,7 @@ def list_requests(
             if start and end and start > end:
                 raise Open311Error(400, "start_date is after end_date")
             if start is None:
-                start = (end or rt.clock.now()) - DEFAULT_WINDOW
+                start = (end or runtime.clock.now()) - DEFAULT_WINDOW
             stmt = stmt.where(Ticket.created_at >= start)
             if end is not None:
                 stmt = stmt.where(Ticket.created_at <= end)
@@ -299,12 +299,12 @@ def list_requests(
 
 @router.get("/requests/{service_request_id}.{fmt}")
 def get_request(
-    service_request_id: str, fmt: str, session: SessionDep, rt: RuntimeDep, jurisdiction_id: str | None = None
+    service_request_id: str, fmt: str, session: SessionDep, runtime: RuntimeDep, jurisdiction_id: str | None = None
 ) -> Response:
     """One service request (as a one-element list, as the spec says)."""
     try:
         _check_format(fmt)
-        _check_jurisdiction(rt, jurisdiction_id)
+        _check_jurisdiction(runtime, jurisdiction_id)
         ticket = session.scalar(select(Ticket).where(Ticket.number == service_request_id))
         if ticket is None:
             raise Open311Error(404, f"unknown service_request_id '{service_request_id}'")

@@ -89,11 +89,11 @@ def list_(
 
 
 @router.post("", response_model=TicketPublic, status_code=status.HTTP_201_CREATED)
-def create(ticket_in: TicketCreate, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) -> TicketPublic:
+def create(ticket_in: TicketCreate, session: SessionDep, runtime: RuntimeDep, actor: CurrentStaff) -> TicketPublic:
     """Register a report taken by staff (a hotline call, a walk-in, a patrol finding)."""
     ticket = create_ticket(
         session,
-        rt,
+        runtime,
         ReportIn(
             text=ticket_in.text,
             channel=ticket_in.channel,
@@ -112,13 +112,13 @@ def create(ticket_in: TicketCreate, session: SessionDep, rt: RuntimeDep, actor: 
 
 
 @router.get("/{number}", response_model=TicketDetail)
-def read(number: str, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) -> TicketDetail:
+def read(number: str, session: SessionDep, runtime: RuntimeDep, actor: CurrentStaff) -> TicketDetail:
     """One ticket with its timeline, photos, ratings and the actions you may take."""
     ticket = load_ticket(session, number)
     check_may_touch(actor, ticket)
     codes = _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set())
     base = to_public(ticket, codes).model_dump()
-    actions = sorted(a.value for a in available_actions(session, rt, ticket, actor))
+    actions = sorted(a.value for a in available_actions(session, runtime, ticket, actor))
     return TicketDetail(
         **base,
         timeline=[EventPublic.model_validate(e) for e in ticket.events],
@@ -131,13 +131,13 @@ def read(number: str, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) 
 
 @router.post("/{number}/actions/{action}", response_model=TicketPublic)
 def act(
-    number: str, action: Action, body: ActionIn, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff
+    number: str, action: Action, body: ActionIn, session: SessionDep, runtime: RuntimeDep, actor: CurrentStaff
 ) -> TicketPublic:
     """Take one state-machine action (dispatch, accept, start, resolve, verify, escalate …)."""
     data = {"hours": body.hours} if body.hours else None
     ticket = perform_action(
         session,
-        rt,
+        runtime,
         number,
         action,
         actor,
@@ -151,25 +151,31 @@ def act(
 
 
 @router.post("/{number}/reassign", response_model=TicketPublic)
-def reassign_(number: str, body: ReassignIn, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) -> TicketPublic:
+def reassign_(
+    number: str, body: ReassignIn, session: SessionDep, runtime: RuntimeDep, actor: CurrentStaff
+) -> TicketPublic:
     """Give the ticket to another staff member."""
-    ticket = reassign(session, rt, number, actor, assignee_code=body.assignee_code, note=body.note)
+    ticket = reassign(session, runtime, number, actor, assignee_code=body.assignee_code, note=body.note)
     session.commit()
     return to_public(ticket, _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
 
 
 @router.post("/{number}/comments", response_model=EventPublic, status_code=status.HTTP_201_CREATED)
-def comment_(number: str, body: CommentIn, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) -> EventPublic:
+def comment_(
+    number: str, body: CommentIn, session: SessionDep, runtime: RuntimeDep, actor: CurrentStaff
+) -> EventPublic:
     """Add a note to the timeline."""
-    event = comment(session, rt, number, actor, note=body.note)
+    event = comment(session, runtime, number, actor, note=body.note)
     session.commit()
     return EventPublic.model_validate(event)
 
 
 @router.post("/{number}/category", response_model=TicketPublic)
-def correct(number: str, body: CategoryIn, session: SessionDep, rt: RuntimeDep, actor: CurrentStaff) -> TicketPublic:
+def correct(
+    number: str, body: CategoryIn, session: SessionDep, runtime: RuntimeDep, actor: CurrentStaff
+) -> TicketPublic:
     """Correct the category; the correction is kept for retraining."""
-    correct_category(session, rt, number, actor, category_code=body.category_code)
+    correct_category(session, runtime, number, actor, category_code=body.category_code)
     session.commit()
     ticket = load_ticket(session, number)
     return to_public(ticket, _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
@@ -181,18 +187,18 @@ async def upload(
     file: UploadFile,
     request: Request,
     session: SessionDep,
-    rt: RuntimeDep,
+    runtime: RuntimeDep,
     actor: CurrentStaff,
     stage: StageQuery = "resolved",
 ) -> AttachmentPublic:
     """Attach a photo (JPEG/PNG/WebP/GIF, size limited; the type is sniffed from the bytes)."""
-    limit = rt.settings.upload_max_bytes
+    limit = runtime.settings.upload_max_bytes
     data = await file.read(limit + 1)
     ticket = load_ticket(session, number)
     check_may_touch(actor, ticket, follower_ids=followers_of(session, ticket))
     att = photos.store_photo(
         session,
-        upload_dir=rt.settings.upload_dir,
+        upload_dir=runtime.settings.upload_dir,
         ticket=ticket,
         data=data,
         stage=stage,
@@ -208,7 +214,7 @@ def download(
     number: str,
     photo_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
     session: SessionDep,
-    rt: RuntimeDep,
+    runtime: RuntimeDep,
     actor: CurrentStaff,
 ) -> FileResponse:
     """Download one of the ticket's photos."""
@@ -219,7 +225,7 @@ def download(
         raise HTTPException(status.HTTP_404_NOT_FOUND, "照片不存在")
     # Served as the sniffed image type, never rendered inline as anything else.
     return FileResponse(
-        rt.settings.upload_dir / att.path,
+        runtime.settings.upload_dir / att.path,
         media_type=att.content_type,
         headers={"X-Content-Type-Options": "nosniff"},
         content_disposition_type="attachment",
