@@ -1,0 +1,189 @@
+"""Compose the letter- and chat-style part of the seed corpus from hand-written pieces.
+
+Real messages to a mayor's mailbox are mostly letters: a greeting, who is writing, the background
+and the place, the problem, a request (2–5 sentences). The hand-written corpus was mostly one-line
+chats. This script joins pieces written for gridbot in scripts/seed_letters/*.yaml (per subcategory:
+titles, problem descriptions, details, requests and short chats) with shared greetings, writers and
+closings into config/seed_corpus/<file>_letters.csv (columns label,text, like the rest of the corpus).
+Places come from the demo city or are made up. No sentence comes from any data set.
+
+Run from the project root (deterministic: a fixed seed per subcategory, no clock)::
+
+    .venv/bin/python scripts/make_seed_letters.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import zlib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PIECES_DIR = ROOT / "scripts" / "seed_letters"
+OUT_DIR = ROOT / "config" / "seed_corpus"
+LETTERS_PER_LABEL = 40
+LETTERS_PER_PROBLEM = 4  # fewer problems written, fewer letters: the frames alone add no new content
+
+GREETINGS = [
+    "尊敬的领导：您好！",
+    "尊敬的市长：您好！",
+    "领导您好：",
+    "尊敬的相关部门领导：",
+    "您好！",
+    "各位领导好，",
+    "尊敬的区领导，您好。",
+    "市长您好，",
+    "尊敬的书记、市长：",
+    "",
+    "",
+]
+WRITERS = [
+    "我是{community}的一名居民，",
+    "我是住在{road}附近的普通市民，",
+    "本人是{street}辖区的居民，",
+    "我是一名在绿城区工作的外地人，",
+    "我家住在{estate}，",
+    "我是一名退休职工，家住{compound}，",
+    "我是一名普通上班族，",
+    "我们是{community}的几户居民，",
+    "本人姓王，住在{road}{number}号，",
+    "我是一名个体户，在{road}做点小生意，",
+    "",
+    "",
+    "",
+]
+JOINERS = ["另外，", "还有，", "更让人着急的是，", "而且", "同时，", "此外，"]
+CLOSINGS = [
+    "恳请有关部门尽快处理，谢谢！",
+    "希望领导重视，给我们一个答复。",
+    "盼复！",
+    "望相关部门调查核实，依法处理。",
+    "谢谢！",
+    "麻烦领导了。",
+    "期待您的回复，谢谢。",
+    "",
+    "",
+]
+TITLE_FORMS = ["{t}", "关于{t}的问题", "反映{t}", "{t}的问题", "咨询{t}", "投诉{t}"]
+CHAT_PREFIXES = ["", "", "", "你好，", "请问", "我要反映，", "喂，", "网格员你好，", "求助：", "麻烦问一下，"]
+CHAT_SUFFIXES = ["", "", "", "，谁管管", "！！", "，怎么办", "？", "，急", "，能不能给解决一下", "，好几天了"]
+SINCE = ["近两个月来", "从去年年底开始", "今年三月以来", "半年多以来", "这一年多", "最近一段时间", "上个月起"]
+
+
+def places(rnd: random.Random, city: dict[str, list[str]]) -> dict[str, str]:
+    """A set of demo-city place names for one message."""
+    return {
+        "community": rnd.choice(city["community"]),
+        "street": rnd.choice(city["street"]),
+        "road": rnd.choice(city["road"]),
+        "estate": rnd.choice(city["estate"]),
+        "compound": rnd.choice(city["compound"]),
+        "landmark": rnd.choice(city["landmark"]),
+        "number": str(rnd.randint(1, 199)),
+        "since": rnd.choice(SINCE),
+    }
+
+
+def demo_city() -> dict[str, list[str]]:
+    """Names from config/demo_city.geojson by kind."""
+    import json
+
+    data = json.loads((ROOT / "config" / "demo_city.geojson").read_text(encoding="utf-8"))
+    out: dict[str, set[str]] = {k: set() for k in ("community", "street", "road", "estate", "compound", "landmark")}
+    for feature in data["features"]:
+        props = feature["properties"]
+        if props.get("level") in ("community", "street"):
+            out[props["level"]].add(props["name"])
+        for alias in props.get("aliases") or []:
+            if alias.get("kind") in out:
+                out[alias["kind"]].add(alias["name"])
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def fill(text: str, where: dict[str, str]) -> str:
+    return text.format(**where)
+
+
+def letter(rnd: random.Random, piece: dict[str, Any], city: dict[str, list[str]]) -> str:
+    """One letter: [title] greeting writer problem [detail] request closing."""
+    where = places(rnd, city)
+    parts = [rnd.choice(GREETINGS), rnd.choice(WRITERS)]
+    problems = rnd.sample(piece["problems"], k=2 if rnd.random() < 0.3 and len(piece["problems"]) > 1 else 1)
+    parts.append(problems[0])
+    if len(problems) > 1:
+        parts.append(rnd.choice(JOINERS) + problems[1])
+    if piece.get("details") and rnd.random() < 0.6:
+        parts.append(rnd.choice(piece["details"]))
+    parts.append(rnd.choice(piece["requests"]))
+    parts.append(rnd.choice(CLOSINGS))
+    text = fill("".join(_sentence(p) for p in parts if p), where)
+    if piece.get("titles") and rnd.random() < 0.6:
+        title = rnd.choice(TITLE_FORMS).format(t=fill(rnd.choice(piece["titles"]), where))
+        text = f"{title} {text}"
+    return text
+
+
+def chat(rnd: random.Random, line: str, city: dict[str, list[str]]) -> str:
+    text = fill(line, places(rnd, city))
+    return f"{rnd.choice(CHAT_PREFIXES)}{text}{rnd.choice(CHAT_SUFFIXES)}"
+
+
+def _sentence(part: str) -> str:
+    """End a piece with punctuation unless it is a lead-in (greeting, writer) or already ends."""
+    if part.endswith(("，", "。", "！", "？", "：", ",", "；")):
+        return part
+    return part + "。"
+
+
+def compose(pieces: dict[str, dict[str, Any]], city: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """(label, text) rows for every subcategory in pieces, deterministic per label."""
+    rows: list[tuple[str, str]] = []
+    for label, piece in pieces.items():
+        rnd = random.Random(zlib.crc32(label.encode()))
+        seen: set[str] = set()
+        texts: list[str] = []
+        for _ in range(LETTERS_PER_LABEL * 3):
+            if len(texts) >= min(LETTERS_PER_LABEL, LETTERS_PER_PROBLEM * len(piece["problems"])):
+                break
+            text = letter(rnd, piece, city)
+            if text not in seen:
+                seen.add(text)
+                texts.append(text)
+        for line in piece.get("chats", []):
+            for _ in range(2 if rnd.random() < 0.4 else 1):
+                text = chat(rnd, line, city)
+                if text not in seen:
+                    seen.add(text)
+                    texts.append(text)
+        rows += [(label, t) for t in texts]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pieces", type=Path, default=PIECES_DIR)
+    parser.add_argument("--out", type=Path, default=OUT_DIR)
+    args = parser.parse_args()
+    city = demo_city()
+    for path in sorted(args.pieces.glob("*.yaml")):
+        pieces = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for label, piece in pieces.items():
+            missing = [k for k in ("problems", "requests") if not piece.get(k)]
+            if missing:
+                raise SystemExit(f"{path.name}: {label} lacks {', '.join(missing)}")
+        rows = compose(pieces, city)
+        out = args.out / f"{path.stem}_letters.csv"
+        with out.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(["label", "text"])
+            writer.writerows(rows)
+        print(f"{out.relative_to(ROOT)}: {len(rows)} rows")
+
+
+if __name__ == "__main__":
+    main()
