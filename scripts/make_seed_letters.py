@@ -140,11 +140,11 @@ def _sentence(part: str) -> str:
     return part + "。"
 
 
-def compose(pieces: dict[str, dict[str, Any]], city: dict[str, list[str]]) -> list[tuple[str, str]]:
-    """(label, text) rows for every subcategory in pieces, deterministic per label."""
+def compose(pieces: dict[str, dict[str, Any]], city: dict[str, list[str]], name: str) -> list[tuple[str, str]]:
+    """(label, text) rows for every subcategory in pieces, deterministic per file name and label."""
     rows: list[tuple[str, str]] = []
     for label, piece in pieces.items():
-        rnd = random.Random(zlib.crc32(label.encode()))
+        rnd = random.Random(zlib.crc32(f"{name}:{label}".encode()))
         seen: set[str] = set()
         texts: list[str] = []
         for _ in range(LETTERS_PER_LABEL * 3):
@@ -176,7 +176,7 @@ def main() -> None:
             missing = [k for k in ("problems", "requests") if not piece.get(k)]
             if missing:
                 raise SystemExit(f"{path.name}: {label} lacks {', '.join(missing)}")
-        rows = compose(pieces, city)
+        rows = compose(pieces, city, path.stem)
         out = args.out / f"{path.stem}_letters.csv"
         with out.open("w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
