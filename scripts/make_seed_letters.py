@@ -57,6 +57,22 @@ WRITERS = [
     "",
     "",
 ]
+# Background any letter may carry, whatever its subject: shared by all labels, so it teaches length and
+# register, not a department.
+BACKGROUNDS = [
+    "这个问题已经存在很长时间了",
+    "我们曾多次拨打12345热线反映，但问题始终没有得到解决",
+    "之前也向有关单位反映过，对方互相推诿，说不归他们管",
+    "周边很多群众对此意见很大",
+    "具体位置在{road}{number}号附近",
+    "地点就在{landmark}旁边",
+    "相关照片和材料我们都已经保存",
+    "希望领导能在百忙之中关注一下这个问题",
+    "作为普通老百姓，我们实在是没有别的办法了，只能写信向领导求助",
+    "今天再次写信，是因为情况不但没有好转，反而越来越严重",
+    "网上也有不少人反映过类似的情况",
+    "",
+]
 JOINERS = ["另外，", "还有，", "更让人着急的是，", "而且", "同时，", "此外，"]
 CLOSINGS = [
     "恳请有关部门尽快处理，谢谢！",
@@ -113,12 +129,14 @@ def letter(rnd: random.Random, piece: dict[str, Any], city: dict[str, list[str]]
     """One letter: [title] greeting writer problem [detail] request closing."""
     where = places(rnd, city)
     parts = [rnd.choice(GREETINGS), rnd.choice(WRITERS)]
-    problems = rnd.sample(piece["problems"], k=2 if rnd.random() < 0.3 and len(piece["problems"]) > 1 else 1)
+    problems = rnd.sample(piece["problems"], k=2 if rnd.random() < 0.4 and len(piece["problems"]) > 1 else 1)
     parts.append(problems[0])
     if len(problems) > 1:
         parts.append(rnd.choice(JOINERS) + problems[1])
     if piece.get("details") and rnd.random() < 0.6:
         parts.append(rnd.choice(piece["details"]))
+    if rnd.random() < 0.6:
+        parts.append(rnd.choice(BACKGROUNDS))
     parts.append(rnd.choice(piece["requests"]))
     parts.append(rnd.choice(CLOSINGS))
     text = fill("".join(_sentence(p) for p in parts if p), where)
