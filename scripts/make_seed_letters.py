@@ -73,6 +73,17 @@ BACKGROUNDS = [
     "网上也有不少人反映过类似的情况",
     "",
 ]
+# Where it happens: real letters name the estate, road or community whatever the subject, so place words
+# must not speak for the departments whose chats mention them most (housing, property, city appearance).
+PLACES = [
+    "我家住在{estate}{number}号楼",
+    "事情发生在{road}{number}号附近",
+    "我们{community}有三千多户居民",
+    "{estate}小区的很多业主都遇到了这个问题",
+    "我们小区在{road}和{street}交界的地方",
+    "地址是{street}{community}",
+    "{compound}的老住户都知道这件事",
+]
 JOINERS = ["另外，", "还有，", "更让人着急的是，", "而且", "同时，", "此外，"]
 CLOSINGS = [
     "恳请有关部门尽快处理，谢谢！",
@@ -129,6 +140,8 @@ def letter(rnd: random.Random, piece: dict[str, Any], city: dict[str, list[str]]
     """One letter: [title] greeting writer problem [detail] request closing."""
     where = places(rnd, city)
     parts = [rnd.choice(GREETINGS), rnd.choice(WRITERS)]
+    if rnd.random() < 0.4:
+        parts.append(rnd.choice(PLACES))
     problems = rnd.sample(piece["problems"], k=2 if rnd.random() < 0.4 and len(piece["problems"]) > 1 else 1)
     parts.append(problems[0])
     if len(problems) > 1:
