@@ -179,7 +179,7 @@ def compose(pieces: dict[str, dict[str, Any]], city: dict[str, list[str]], name:
         seen: set[str] = set()
         texts: list[str] = []
         for _ in range(LETTERS_PER_LABEL * 3):
-            if len(texts) >= min(LETTERS_PER_LABEL, LETTERS_PER_PROBLEM * len(piece["problems"])):
+            if len(texts) >= min(LETTERS_PER_LABEL, LETTERS_PER_PROBLEM * len(piece.get("problems", []))):
                 break
             text = letter(rnd, piece, city)
             if text not in seen:
@@ -205,7 +205,7 @@ def main() -> None:
         pieces = yaml.safe_load(path.read_text(encoding="utf-8"))
         for label, piece in pieces.items():
             missing = [k for k in ("problems", "requests") if not piece.get(k)]
-            if missing:
+            if missing and (len(missing) == 1 or not piece.get("chats")):
                 raise SystemExit(f"{path.name}: {label} lacks {', '.join(missing)}")
         rows = compose(pieces, city, path.stem)
         out = args.out / f"{path.stem}_letters.csv"
