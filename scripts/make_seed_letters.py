@@ -142,10 +142,9 @@ def letter(rnd: random.Random, piece: dict[str, Any], city: dict[str, list[str]]
     parts = [rnd.choice(GREETINGS), rnd.choice(WRITERS)]
     if rnd.random() < 0.4:
         parts.append(rnd.choice(PLACES))
-    problems = rnd.sample(piece["problems"], k=2 if rnd.random() < 0.4 and len(piece["problems"]) > 1 else 1)
+    problems = rnd.sample(piece["problems"], k=min(len(piece["problems"]), rnd.choice((1, 2, 2, 3))))
     parts.append(problems[0])
-    if len(problems) > 1:
-        parts.append(rnd.choice(JOINERS) + problems[1])
+    parts += [rnd.choice(JOINERS) + more for more in problems[1:]]
     if piece.get("details") and rnd.random() < 0.6:
         parts.append(rnd.choice(piece["details"]))
     if rnd.random() < 0.6:
