@@ -3,7 +3,7 @@
 Real messages to a mayor's mailbox are mostly letters: a greeting, who is writing, the background
 and the place, the problem, a request (2–5 sentences). The hand-written corpus was mostly one-line
 chats. This script joins pieces written for gridbot in scripts/seed_letters/*.yaml (per subcategory:
-titles, problem descriptions, details, requests and short chats) with shared greetings, writers and
+headline titles, problem descriptions, details, requests and short chats) with shared greetings, writers and
 closings into config/seed_corpus/<file>_letters.csv (columns label,text, like the rest of the corpus).
 Places come from the demo city or are made up. No sentence comes from any data set.
 
@@ -79,10 +79,10 @@ PLACES = [
     "我家住在{estate}{number}号楼",
     "事情发生在{road}{number}号附近",
     "我们{community}有三千多户居民",
-    "{estate}小区的很多业主都遇到了这个问题",
-    "我们小区在{road}和{street}交界的地方",
+    "{estate}小区有一千多户业主",
+    "我们小区在{road}{number}号",
     "地址是{street}{community}",
-    "{compound}的老住户都知道这件事",
+    "我在{compound}住了二十多年",
 ]
 JOINERS = ["另外，", "还有，", "更让人着急的是，", "而且", "同时，", "此外，"]
 CLOSINGS = [
@@ -136,13 +136,17 @@ def fill(text: str, where: dict[str, str]) -> str:
     return text.format(**where)
 
 
-def letter(rnd: random.Random, piece: dict[str, Any], city: dict[str, list[str]]) -> str:
-    """One letter: [title] greeting writer problem [detail] request closing."""
+def letter(rnd: random.Random, piece: dict[str, Any], city: dict[str, list[str]], name: str) -> str:
+    """One letter: [title] greeting writer [place] problems [detail] [background] request closing.
+
+    The title names the subcategory (name), so that it fits whichever problems the letter holds.
+    """
     where = places(rnd, city)
     parts = [rnd.choice(GREETINGS), rnd.choice(WRITERS)]
     if rnd.random() < 0.4:
         parts.append(rnd.choice(PLACES))
-    problems = rnd.sample(piece["problems"], k=min(len(piece["problems"]), rnd.choice((1, 2, 2, 3))))
+    # Mostly one matter per letter, as in a real mailbox; sometimes a second or third of the same kind.
+    problems = rnd.sample(piece["problems"], k=min(len(piece["problems"]), rnd.choice((1, 1, 1, 2, 2, 3))))
     parts.append(problems[0])
     parts += [rnd.choice(JOINERS) + more for more in problems[1:]]
     if piece.get("details") and rnd.random() < 0.6:
@@ -152,9 +156,8 @@ def letter(rnd: random.Random, piece: dict[str, Any], city: dict[str, list[str]]
     parts.append(rnd.choice(piece["requests"]))
     parts.append(rnd.choice(CLOSINGS))
     text = fill("".join(_sentence(p) for p in parts if p), where)
-    if piece.get("titles") and rnd.random() < 0.6:
-        title = rnd.choice(TITLE_FORMS).format(t=fill(rnd.choice(piece["titles"]), where))
-        text = f"{title} {text}"
+    if rnd.random() < 0.5:
+        text = f"{rnd.choice(TITLE_FORMS).format(t=name)} {text}"
     return text
 
 
@@ -170,21 +173,26 @@ def _sentence(part: str) -> str:
     return part + "。"
 
 
-def compose(pieces: dict[str, dict[str, Any]], city: dict[str, list[str]], name: str) -> list[tuple[str, str]]:
-    """(label, text) rows for every subcategory in pieces, deterministic per file name and label."""
+def compose(
+    pieces: dict[str, dict[str, Any]], city: dict[str, list[str]], names: dict[str, str], source: str
+) -> list[tuple[str, str]]:
+    """(label, text) rows for every subcategory in pieces, deterministic per source file and label.
+
+    Titles are short headlines of one problem: they become chats of their own.
+    """
     rows: list[tuple[str, str]] = []
     for label, piece in pieces.items():
-        rnd = random.Random(zlib.crc32(f"{name}:{label}".encode()))
+        rnd = random.Random(zlib.crc32(f"{source}:{label}".encode()))
         seen: set[str] = set()
         texts: list[str] = []
         for _ in range(LETTERS_PER_LABEL * 3):
             if len(texts) >= min(LETTERS_PER_LABEL, LETTERS_PER_PROBLEM * len(piece.get("problems", []))):
                 break
-            text = letter(rnd, piece, city)
+            text = letter(rnd, piece, city, names[label])
             if text not in seen:
                 seen.add(text)
                 texts.append(text)
-        for line in piece.get("chats", []):
+        for line in [*piece.get("chats", []), *piece.get("titles", [])]:
             for _ in range(2 if rnd.random() < 0.4 else 1):
                 text = chat(rnd, line, city)
                 if text not in seen:
@@ -200,13 +208,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT_DIR)
     args = parser.parse_args()
     city = demo_city()
+    taxonomy = yaml.safe_load((ROOT / "config" / "taxonomy.yaml").read_text(encoding="utf-8"))
+    names = {sub["code"]: sub["name"] for cat in taxonomy["categories"] for sub in cat["subcategories"]}
     for path in sorted(args.pieces.glob("*.yaml")):
         pieces = yaml.safe_load(path.read_text(encoding="utf-8"))
         for label, piece in pieces.items():
             missing = [k for k in ("problems", "requests") if not piece.get(k)]
             if missing and (len(missing) == 1 or not piece.get("chats")):
                 raise SystemExit(f"{path.name}: {label} lacks {', '.join(missing)}")
-        rows = compose(pieces, city, path.stem)
+        unknown = sorted(set(pieces) - names.keys())
+        if unknown:
+            raise SystemExit(f"{path.name}: not subcategories of config/taxonomy.yaml: {', '.join(unknown)}")
+        rows = compose(pieces, city, names, path.stem)
         out = args.out / f"{path.stem}_letters.csv"
         with out.open("w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
