@@ -192,6 +192,8 @@ def compose(
             if text not in seen:
                 seen.add(text)
                 texts.append(text)
+        for line in piece.get("headlines", []):  # a mailbox message's subject line, sent on its own
+            texts.append(fill(line, places(rnd, city)))
         for line in [*piece.get("chats", []), *piece.get("titles", [])]:
             for _ in range(2 if rnd.random() < 0.4 else 1):
                 text = chat(rnd, line, city)
@@ -214,7 +216,7 @@ def main() -> None:
         pieces = yaml.safe_load(path.read_text(encoding="utf-8"))
         for label, piece in pieces.items():
             missing = [k for k in ("problems", "requests") if not piece.get(k)]
-            if missing and (len(missing) == 1 or not piece.get("chats")):
+            if missing and (len(missing) == 1 or not (piece.get("chats") or piece.get("headlines"))):
                 raise SystemExit(f"{path.name}: {label} lacks {', '.join(missing)}")
         unknown = sorted(set(pieces) - names.keys())
         if unknown:
