@@ -24,6 +24,7 @@ from bench._report import report
 from nlp.cli import DEFAULT_CONFIG_DIR, DEFAULT_MODEL_ROOT, SEED_CORPUS, ensure_default_model
 from nlp.dataio import Dataset, load_label_info, read_dataset, read_frame
 from nlp.evaluate import evaluate_model
+from nlp.labelmap import read_label_map
 from nlp.modelfile import MODEL_FILE, load_model
 from nlp.tokenize import words_from_config
 from nlp.train import cross_validate, train_model
@@ -32,15 +33,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 TAIDI = "taidi2020c_dev_labeled.csv"
 COCC = "cocc_telecom_complaints.csv"
-TAIDI_MAP = {
-    "城乡建设": "housing",
-    "环境保护": "environment",
-    "交通运输": "transport",
-    "教育文体": "education_culture",
-    "劳动和社会保障": "labour_social_security",
-    "商贸旅游": "commerce_tourism",
-    "卫生计生": "health",
-}
+# The 7 taidi labels → the sets of our departments/categories they cover (config/label_maps/).
+TAIDI_LABEL_MAP = Path("label_maps") / "taidi2020c.yaml"
+COLD_START_TARGET = "≥ 0.85 (at least 0.80)"
 # Column names seen in these datasets' public releases, then our own.
 TITLE_COLS = ("留言主题", "title", "主题")
 TEXT_COLS = ("留言详情", "text", "content", "投诉内容", "内容", "complaint")
@@ -200,20 +195,26 @@ def main() -> None:
 
     model_dir = ensure_default_model(config, args.model_root)
     model = load_model(model_dir, allowed_root=args.model_root)
+    cold_notes = ""
     if (args.data_dir / TAIDI).is_file():
         taidi = read_real(args.data_dir / TAIDI)
-        cold = evaluate_model(model, taidi.texts, taidi.labels or [], label_map=TAIDI_MAP)
-        figures["cold_start_accuracy"] = cold["accuracy"]
-        rows.append(
-            (
-                f"cold start: shipped model on taidi via label map ({cold['n_evaluated']} msgs)",
-                cold["accuracy"],
-                "≥ 0.75",
-            )
+        label_map = read_label_map(config / TAIDI_LABEL_MAP)
+        cold = evaluate_model(model, taidi.texts, taidi.labels or [], label_map=label_map)
+        figures.update(
+            cold_start_accuracy=cold["accuracy"],
+            cold_start_macro_f1=cold["macro_f1"],
+            cold_start_per_class=cold["per_class"],
+            cold_start_confusion=cold["confusion_matrix"],
         )
+        rows += cold_start_rows(cold)
+        cold_notes = "\n\n" + confusion_markdown(cold)
     else:
-        figures["cold_start_accuracy"] = None
-        rows.append(("cold start: shipped model on taidi via label map", ABSENT, "≥ 0.75"))
+        figures["cold_start_accuracy"] = figures["cold_start_macro_f1"] = None
+        rows.append(
+            ("cold start: shipped model on taidi via label map, department accuracy", ABSENT, COLD_START_TARGET)
+        )
+        rows.append(("cold start: macro-F1 over the taidi labels", ABSENT, "—"))
+        rows.append(("cold start: per-department precision / recall, confusion matrix", ABSENT, "—"))
 
     unlabelled = sorted(args.data_dir.glob("*unlabel*.csv")) if args.data_dir.is_dir() else []
     if unlabelled:
@@ -270,9 +271,48 @@ def main() -> None:
         "our own hand-written messages and overstates real-world accuracy. Throughput is one process, "
         "best of 3 predict_many calls; wall-clock figures depend on other load "
         f"(1-minute load average during this run: {figures['load_average_1min']:.1f} on "
-        f"{os.cpu_count()} cores), the CPU-time figure less so."
+        f"{os.cpu_count()} cores), the CPU-time figure less so. Cold start: the model `gridbot serve` builds "
+        f"from config/seed_corpus/, scored through config/{TAIDI_LABEL_MAP} (each taidi label covers a set of "
+        "our departments/categories; the model's probabilities are summed per label)."
+        f"{cold_notes}"
     )
     report("classify", "Complaint classifier", rows, as_json=args.json, figures=figures, notes=notes)
+
+
+def cold_start_rows(cold: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """Accuracy, macro-F1 and per-department precision/recall of the cold-start evaluation."""
+    rows: list[tuple[str, Any, str]] = [
+        (
+            f"cold start: shipped model on taidi via label map, department accuracy ({cold['n_evaluated']} msgs)",
+            cold["accuracy"],
+            COLD_START_TARGET,
+        ),
+        ("cold start: macro-F1 over the taidi labels", cold["macro_f1"], "—"),
+    ]
+    for label, m in cold["per_class"].items():
+        rows.append(
+            (
+                f"cold start {label}: precision / recall (n={m['support']})",
+                f"{m['precision']:.2f} / {m['recall']:.2f}",
+                "—",
+            )
+        )
+    return rows
+
+
+def confusion_markdown(cold: dict[str, Any]) -> str:
+    """The cold-start confusion matrix as a markdown table (rows: true label, columns: predicted)."""
+    labels, matrix = cold["confusion_matrix"]["labels"], cold["confusion_matrix"]["matrix"]
+    lines = [
+        "Cold-start confusion matrix (rows: true taidi label, columns: predicted):",
+        "",
+        "| true \\ predicted | " + " | ".join(labels) + " |",
+        "|---" * (len(labels) + 1) + "|",
+    ]
+    lines += [
+        f"| {label} | " + " | ".join(str(v) for v in row) + " |" for label, row in zip(labels, matrix, strict=True)
+    ]
+    return "\n".join(lines)
 
 
 def seed_to(seed: Dataset, count: int) -> Dataset:

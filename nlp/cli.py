@@ -20,7 +20,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from nlp.classify import PIPELINE_VERSION
 from nlp.dataio import Dataset, concat, files_sha256, load_label_info, parse_cols, read_dataset
-from nlp.evaluate import evaluate_model, plot_confusion, print_metrics, read_label_map
+from nlp.evaluate import evaluate_model, plot_confusion, print_metrics
+from nlp.labelmap import read_label_map
 from nlp.modelfile import ModelLoadError, load_model, read_meta, save_model, version_mismatches
 from nlp.tokenize import STOPWORDS_FILE, words_from_config
 from nlp.train import Progress as ProgressFn
@@ -106,7 +107,11 @@ def evaluate(
     label_col: LabelColOpt = "label",
     label_map: Annotated[
         Path | None,
-        typer.Option("--label-map", exists=True, help="CSV source_label,target_label (targets: our department codes)"),
+        typer.Option(
+            "--label-map",
+            exists=True,
+            help="CSV source_label,target_label, or YAML mapping each source label to a set of our codes",
+        ),
     ] = None,
     metrics_out: Annotated[Path | None, typer.Option("--metrics-out", help="write metrics JSON here")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="write the confusion matrix as a PNG")] = None,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
-from nlp.dataio import read_frame
+from nlp.labelmap import LabelMap
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from nlp.classify import ComplaintClassifier
 
 logger = logging.getLogger(__name__)
-
-LEVELS = ("subcategory", "category", "department")
 
 
 def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, Any]:
@@ -44,68 +42,45 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict
     }
 
 
-def read_label_map(path: Path) -> dict[str, str]:
-    """A CSV with columns source_label,target_label → {source: target}."""
-    frame = read_frame(path)
-    for col in ("source_label", "target_label"):
-        if col not in frame.columns:
-            raise ValueError(f"{path}: label map needs columns source_label,target_label")
-    return {
-        str(s).strip(): str(t).strip()
-        for s, t in zip(frame["source_label"], frame["target_label"], strict=True)
-        if str(s).strip()
-    }
-
-
-def map_level(targets: Sequence[str], model: ComplaintClassifier) -> str:
-    """Which level of our labels the map's targets name: subcategory, category or department."""
-    wanted = set(targets)
-    for level in LEVELS:
-        known = (
-            set(model.labels)
-            if level == "subcategory"
-            else {str(v.get(level)) for v in model.label_info.values() if v.get(level)}
-        )
-        if wanted <= known:
-            return level
-    raise ValueError(
-        f"label map targets {sorted(wanted)[:8]} are not all subcategories, categories "
-        "or departments known to the model"
-    )
-
-
 def evaluate_model(
     model: ComplaintClassifier,
     texts: Sequence[str],
     labels: Sequence[str],
     *,
-    label_map: dict[str, str] | None = None,
+    label_map: LabelMap | None = None,
 ) -> dict[str, Any]:
-    """Metrics of a model on labelled texts; with a label map, predictions are restricted to its targets.
+    """Metrics of a model on labelled texts; with a label map, predictions are restricted to its classes.
 
-    Under a map, the model's subcategory probabilities are summed per target (e.g. per department)
-    and the prediction is the most probable target among those the map names. Rows whose label is
-    not in the map are skipped and counted.
+    Under a map, the model's subcategory probabilities are summed per evaluation class (e.g. per
+    department, or per source label covering a set of our departments) and the prediction is the
+    most probable class; subcategories the map does not cover take no part. Rows whose label is not
+    in the map are skipped and counted.
     """
     if label_map is None:
         predicted = [p.subcategory for p in model.predict_many(texts)]
         metrics = classification_metrics(labels, predicted)
         metrics["level"] = "subcategory"
         return metrics
-    keep = [i for i, lab in enumerate(labels) if lab in label_map]
-    targets = sorted(set(label_map.values()))
-    level = map_level(targets, model)
-    y_true = [label_map[labels[i]] for i in keep]
-    groups, proba = model.group_proba([texts[i] for i in keep], level)
-    columns = [groups.index(t) for t in targets]
-    restricted = proba[:, columns]
-    y_pred = [targets[j] for j in np.argmax(restricted, axis=1)] if len(keep) else []
+    keep = [i for i, lab in enumerate(labels) if lab in label_map.source_to_class]
+    classes = label_map.classes
+    membership = label_map.membership(model.labels, model.label_info)
+    member = np.zeros((len(model.labels), len(classes)))
+    for j, cls in enumerate(membership):
+        if cls is not None:
+            member[j, classes.index(cls)] = 1.0
+    empty = [c for c, covered in zip(classes, member.sum(axis=0), strict=True) if not covered]
+    if empty:
+        raise ValueError(f"label map classes {empty} cover none of the model's labels")
+    y_true = [label_map.source_to_class[labels[i]] for i in keep]
+    grouped = model.predict_proba([texts[i] for i in keep]) @ member if keep else np.zeros((0, len(classes)))
+    y_pred = [classes[j] for j in np.argmax(grouped, axis=1)]
     metrics = classification_metrics(y_true, y_pred)
+    levels = label_map.levels(model.label_info)
     metrics.update(
         {
-            "level": level,
+            "level": levels[0] if len(levels) == 1 else "+".join(levels),
             "unmapped_rows": len(labels) - len(keep),
-            "label_map": dict(sorted(label_map.items())),
+            "label_map": label_map.as_dict(),
         }
     )
     return metrics

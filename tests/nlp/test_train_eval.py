@@ -273,3 +273,33 @@ def test_train_explains_too_few_examples_for_cv(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "cannot train" in result.output and "at least 5 examples per label" in result.output
     assert not (tmp_path / "m").exists()
+
+
+def test_eval_with_a_yaml_map_scores_the_source_labels_over_sets_of_departments(tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    invoke("train", "--data", str(write_corpus(tmp_path / "train.csv", seed=1)), "--out", str(models / "m"))
+    label_map = tmp_path / "map.yaml"
+    label_map.write_text(
+        "labels:\n  公用:\n    - utilities\n    - urban_management\n  欠薪: [labour_social_security]\n"
+    )
+    names = {**SOURCE_LABELS, "street_lights": "公用", "water_supply": "公用"}
+    test_data = write_corpus(tmp_path / "test.csv", seed=3, per_class=5, label_names=names)
+    invoke(
+        "eval",
+        "--model",
+        str(models / "m"),
+        "--model-root",
+        str(models),
+        "--data",
+        str(test_data),
+        "--label-map",
+        str(label_map),
+        "--metrics-out",
+        str(tmp_path / "e.json"),
+    )
+    metrics = json.loads((tmp_path / "e.json").read_text(encoding="utf-8"))
+    assert metrics["level"] == "department"
+    assert set(metrics["per_class"]) == {"公用", "欠薪"}
+    assert metrics["per_class"]["公用"]["support"] == 10
+    assert metrics["unmapped_rows"] == 5  # 市容 is in no class
+    assert metrics["accuracy"] >= 0.9
