@@ -52,6 +52,8 @@ class Settings(BaseSettings):
 
     # Ticket rules
     reopen_limit: int = 2
+    # Working hours a 重办 (rework after a failed check) gets; unset: the category's own time limit again.
+    rework_hours: float | None = Field(default=None, gt=0)
     duplicate_window_hours: int = 72
     low_confidence_threshold: float = 0.55
     ticket_number_prefix: str = "GB"

@@ -23,9 +23,11 @@ CARD_VERBS: dict[NoticeKind, tuple[str, ...]] = {
     NoticeKind.task_reminder: ("view",),
     NoticeKind.supervise: ("view",),
     NoticeKind.task_returned: ("view",),
+    NoticeKind.task_rework: ("resolve", "escalate", "extend", "view"),
+    NoticeKind.task_withdrawn: (),
     NoticeKind.extension_request: ("approve", "refuse", "view"),
     NoticeKind.extension_decided: ("view",),
-    NoticeKind.verify_request: ("verify", "view"),
+    NoticeKind.verify_request: ("verify", "reject", "view"),
 }
 
 
@@ -71,6 +73,8 @@ def params_of(payload: dict[str, Any], lang: str) -> dict[str, Any]:
         "reason_line": t("notice.reason_line", lang, reason=reason) if reason else "",
         "priority": t("priority.urgent", lang) if payload.get("priority") == "urgent" else "",
         "into": payload.get("into", ""),
+        "holder": t(f"holder.{payload['tier']}", lang) if payload.get("tier") else "",
+        "rework": payload.get("rework", ""),
     }
 
 

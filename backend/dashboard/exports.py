@@ -50,6 +50,7 @@ ASSESSMENT_HEADER = [
     "按期办结率",
     "满意率",
     "重复办理",
+    "核查不通过重办",
     "吹哨上报",
     "考评得分",
 ]
@@ -119,6 +120,7 @@ def _assessment_row(row: Assessment) -> Row:
         _pct(row.on_time_rate),
         _pct(row.satisfaction_rate),
         row.reopened,
+        row.reworks,
         row.escalated,
         row.score,
     ]
@@ -136,6 +138,7 @@ def statistics_tables(stats: Statistics) -> dict[str, list[Row]]:
         ["按期办结率", _pct(stats.on_time_rate)],
         ["满意率", _pct(stats.satisfaction_rate)],
         ["重复办理率", _pct(stats.reopen_rate)],
+        ["核查不通过重办", stats.reworks],
         ["吹哨上报", stats.escalations],
     ]
     return {

@@ -9,6 +9,8 @@ tickets. Definitions:
 - on-time rate: among resolved tickets that had a due time, the share resolved by it;
 - satisfaction rate: ratings "satisfied" or "basically_satisfied" over all ratings;
 - reopen rate: tickets reopened at least once over tickets ever resolved;
+- reworks (重办): failed checks (核查不通过) that sent a ticket back to its handler, summed; shown in the
+  考评 tables beside the reopens, not weighted into the score;
 - escalations: tickets escalated (吹哨) at least once;
 - assessment score (0–100): 40 × on-time rate + 40 × satisfaction rate + 20 × closure rate, where a
   missing rate (nothing resolved or rated yet) counts as 1 so a new grid is not punished for it.
@@ -55,6 +57,7 @@ class Assessment:
     on_time: int = 0
     with_due: int = 0
     reopened: int = 0
+    reworks: int = 0
     escalated: int = 0
     closed: int = 0
     ever_resolved: int = 0
@@ -100,6 +103,7 @@ class Statistics:
     on_time_rate: float | None
     satisfaction_rate: float | None
     reopen_rate: float | None
+    reworks: int
     escalations: int
     grid_table: list[Assessment]
     department_table: list[Assessment]
@@ -148,6 +152,7 @@ def _metrics(base: Any) -> list[ColumnElement[Any]]:
         n(and_(with_due, base.c.resolved_at <= base.c.due_at)),
         n(with_due),
         n(base.c.reopen_count > 0),
+        func.sum(base.c.rework_count),
         n(base.c.escalated_at.is_not(None)),
         n(base.c.status == "closed"),
         n(base.c.resolved_at.is_not(None)),
@@ -162,6 +167,7 @@ METRICS = (
     "on_time",
     "with_due",
     "reopened",
+    "reworks",
     "escalated",
     "closed",
     "ever_resolved",
@@ -302,6 +308,7 @@ def compute_statistics(session: Session, runtime: Runtime, actor: ActorContext, 
         on_time_rate=totals.on_time_rate,
         satisfaction_rate=totals.satisfaction_rate,
         reopen_rate=totals.reopened / totals.ever_resolved if totals.ever_resolved else None,
+        reworks=totals.reworks,
         escalations=totals.escalated,
         grid_table=sorted((r for c, r in grids.items() if c), key=lambda r: (-r.score, r.code)),
         department_table=sorted((r for c, r in depts.items() if c), key=lambda r: (-r.score, r.code)),

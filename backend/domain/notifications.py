@@ -18,11 +18,14 @@ class NoticeKind(StrEnum):
     cancelled = "cancelled"
     merged = "merged"
     escalated = "escalated"
+    supervised = "supervised"  # past the reopen limit: now with the street command centre and 督办
     # To staff.
     task_new = "task_new"
     task_reminder = "task_reminder"
     task_escalated = "task_escalated"
     task_returned = "task_returned"
+    task_rework = "task_rework"  # 核查不通过: back to the handler as 重办
+    task_withdrawn = "task_withdrawn"  # a correction re-routed the ticket to someone else
     verify_request = "verify_request"
     extension_request = "extension_request"
     extension_decided = "extension_decided"
@@ -42,12 +45,15 @@ RESIDENT_KINDS = (
     NoticeKind.cancelled,
     NoticeKind.merged,
     NoticeKind.escalated,
+    NoticeKind.supervised,
 )
 STAFF_KINDS = (
     NoticeKind.task_new,
     NoticeKind.task_reminder,
     NoticeKind.task_escalated,
     NoticeKind.task_returned,
+    NoticeKind.task_rework,
+    NoticeKind.task_withdrawn,
     NoticeKind.verify_request,
     NoticeKind.extension_request,
     NoticeKind.extension_decided,

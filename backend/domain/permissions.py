@@ -6,8 +6,9 @@ among them, may make it on this ticket:
 - out of the actor's scope the ticket does not exist for them;
 - a resident acts only on a ticket they reported (a follower may still merge theirs into it);
 - the handler's moves (accept, on site, resolve, return, extension, 自办自结) belong to the assignee;
-- a gridworker or department handler who is not the assignee may only verify it (巡办分离: someone else
-  checks the work); grid leaders, dispatchers and supervisors keep their own moves (escalate, suspend …);
+- a gridworker or department handler who is not the assignee may only verify it, passing or rejecting
+  the work (巡办分离: someone else checks it); grid leaders, dispatchers and supervisors keep their own
+  moves (escalate, suspend …);
 - only a gridworker's own patrol find may be closed on the spot (自办自结); residents' reports go round
   the whole loop, through verification and the resident's rating.
 """
@@ -26,6 +27,7 @@ HANDLER_ACTIONS = frozenset(
 )
 FRONTLINE_ROLES = frozenset({Role.gridworker, Role.department_handler})
 UNSCOPED_ROLES = frozenset({Role.admin, Role.system})
+VERIFY_ACTIONS = frozenset({Action.verify, Action.reject_verification})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ def refusal(ticket: TicketFacts, actor: Acting, action: Action) -> DomainError |
     if someone_else_has_it and actor.role not in UNSCOPED_ROLES:
         if action in HANDLER_ACTIONS:
             return PermissionDenied("error.not_assigned_to_you", number=ticket.number, action=Term(f"task.{action}"))
-        if actor.role in FRONTLINE_ROLES and action is not Action.verify:
+        if actor.role in FRONTLINE_ROLES and action not in VERIFY_ACTIONS:
             return PermissionDenied("error.verify_only", number=ticket.number)
     if action is Action.self_close and not ticket.patrol_find:
         return GuardFailed("error.self_close_patrol_only")

@@ -7,8 +7,9 @@
 2. the actor's role is in the rule's roles               → else PermissionDenied
 3. a reason is given when the rule needs one             → else GuardFailed
 4. the action's guard holds                              → else GuardFailed
-   verify: the verifier is not the handler (巡办分离);
+   verify, reject_verification: the verifier is not the handler (巡办分离);
    reopen: reopen_count < reopen_limit;
+   escalate_to_supervisor: reopen_count >= reopen_limit (past the limit a reopen goes to 督办);
    escalate: not already at the department tier;
    self_close: the category allows 自办自结;
    leaving a hold: status_before_hold is a status the hold can be entered from.
@@ -21,6 +22,13 @@ On success it returns one `TransitionResult` carrying the new field values and e
 - `handler_id` in the result: accept and self_close make the actor the handler; return and
   escalate clear it (the ticket goes back to a dispatcher / to a new tier); other moves keep it.
 - An escalation moves dispatched → dispatched, so its audit note starts with "grid→community".
+- 核查不通过 (reject_verification) sends a resolved ticket back to its handler as 重办 in `in_progress`:
+  the handler checked in on site before resolving, so the rework starts at the work itself, not at
+  accepting or checking in again; handler and assignee are kept and `rework_count` counts the reworks.
+- escalate_to_supervisor (转督办) is the "not fixed" rating past the reopen limit: the ticket goes to
+  the street tier (street command centre) under supervision, instead of closing; reopen_count is kept.
+- reroute (重新分派) sends a ticket back to dispatched for a new owner (a category correction re-runs
+  routing); the handler is cleared, the service picks the new assignee.
 - Scope checks (is this resident the reporter, is this gridworker on that grid, is the actor the
   assignee) belong to the services, which know the database; this module checks roles only.
 """
@@ -64,8 +72,11 @@ class Action(StrEnum):
     start = "start"  # 到场 / on site
     resolve = "resolve"
     verify = "verify"
+    reject_verification = "reject_verification"  # 核查不通过 → 重办
     close = "close"
     reopen = "reopen"
+    escalate_to_supervisor = "escalate_to_supervisor"  # 转督办: reopen past the limit
+    reroute = "reroute"  # 重新分派 after a category correction
     return_ = "return"
     escalate = "escalate"  # 吹哨
     request_extension = "request_extension"
@@ -96,6 +107,8 @@ HANDLERS = frozenset(
 DISPATCHERS = frozenset({_R.community_dispatcher, _R.street_dispatcher})
 _EXTENSION_DECIDERS = DISPATCHERS | {_R.supervisor, _R.admin}
 _HOLDERS = DISPATCHERS | {_R.supervisor, _R.admin}
+VERIFIERS = frozenset({_R.gridworker, _R.grid_leader, _R.community_dispatcher, _R.street_dispatcher, _R.supervisor})
+_REOPENERS = frozenset({_R.resident, _R.supervisor, _R.admin})
 
 
 def _rows(
@@ -117,13 +130,15 @@ TRANSITIONS: Mapping[tuple[TicketStatus, Action], Rule] = MappingProxyType({
     **_rows((_S.dispatched,), Action.accept, _S.accepted, HANDLERS),
     **_rows((_S.accepted,), Action.start, _S.in_progress, HANDLERS),
     **_rows((_S.in_progress,), Action.resolve, _S.resolved, HANDLERS),
-    **_rows((_S.resolved,), Action.verify, _S.verified,
-            frozenset({_R.gridworker, _R.grid_leader, _R.community_dispatcher, _R.street_dispatcher,
-                       _R.supervisor})),
+    **_rows((_S.resolved,), Action.verify, _S.verified, VERIFIERS),
+    **_rows((_S.resolved,), Action.reject_verification, _S.in_progress, VERIFIERS, needs_reason=True),
     **_rows((_S.verified,), Action.close, _S.closed,
             DISPATCHERS | {_R.resident, _R.admin, _R.system}),
-    **_rows((_S.verified, _S.closed), Action.reopen, _S.dispatched,
-            frozenset({_R.resident, _R.supervisor, _R.admin}), needs_reason=True),
+    **_rows((_S.verified, _S.closed), Action.reopen, _S.dispatched, _REOPENERS, needs_reason=True),
+    **_rows((_S.verified, _S.closed), Action.escalate_to_supervisor, _S.dispatched, _REOPENERS,
+            needs_reason=True),
+    **_rows((_S.dispatched, _S.accepted, _S.in_progress), Action.reroute, _S.dispatched, _HOLDERS,
+            needs_reason=True),
     **_rows((_S.dispatched, _S.accepted), Action.return_, _S.returned,
             frozenset({_R.gridworker, _R.grid_leader, _R.department_handler}), needs_reason=True),
     **_rows((_S.dispatched, _S.accepted, _S.in_progress, _S.returned), Action.escalate, _S.dispatched,
@@ -163,6 +178,7 @@ class TicketSnapshot:
     handler_id: int | None = None
     reopen_count: int = 0
     reopen_limit: int = 2
+    rework_count: int = 0
     status_before_hold: TicketStatus | None = None
     self_close_allowed: bool = False
 
@@ -197,6 +213,7 @@ class TransitionResult:
     tier: Tier
     status_before_hold: TicketStatus | None
     reopen_count: int
+    rework_count: int
     handler_id: int | None
     event: AuditEvent
 
@@ -207,10 +224,13 @@ def _has_reason(reason: str | None) -> bool:
 
 def check_guards(ticket: TicketSnapshot, action: Action, rule: Rule, actor_id: int | None) -> None:
     """Raise GuardFailed when an action-specific rule forbids the move right now."""
-    if action is Action.verify and actor_id is not None and actor_id == ticket.handler_id:
+    verifying = action in (Action.verify, Action.reject_verification)
+    if verifying and actor_id is not None and actor_id == ticket.handler_id:
         raise GuardFailed("error.verifier_is_handler")
     if action is Action.reopen and ticket.reopen_count >= ticket.reopen_limit:
         raise GuardFailed("error.reopen_limit", count=ticket.reopen_count, limit=ticket.reopen_limit)
+    if action is Action.escalate_to_supervisor and ticket.reopen_count < ticket.reopen_limit:
+        raise GuardFailed("error.reopen_limit_not_reached", count=ticket.reopen_count, limit=ticket.reopen_limit)
     if action is Action.escalate and ticket.tier.is_top:
         raise GuardFailed("error.top_tier")
     if action is Action.self_close and not ticket.self_close_allowed:
@@ -254,11 +274,13 @@ def transition(ticket: TicketSnapshot, action: Action, actor: Actor, *, reason: 
     if action is Action.escalate:
         tier = ticket.tier.next()
         note = f"{ticket.tier}→{tier}: {note}"
+    elif action is Action.escalate_to_supervisor and tier.rank < Tier.street.rank:
+        tier = Tier.street
 
     handler_id = ticket.handler_id
     if action in (Action.accept, Action.self_close):
         handler_id = actor.id
-    elif action in (Action.return_, Action.escalate):
+    elif action in (Action.return_, Action.escalate, Action.escalate_to_supervisor, Action.reroute):
         handler_id = None
 
     event = AuditEvent(action, ticket.status, to_status, actor.id, actor.role, note)
@@ -270,6 +292,7 @@ def transition(ticket: TicketSnapshot, action: Action, actor: Actor, *, reason: 
         tier=tier,
         status_before_hold=status_before_hold,
         reopen_count=ticket.reopen_count + (1 if action is Action.reopen else 0),
+        rework_count=ticket.rework_count + (1 if action is Action.reject_verification else 0),
         handler_id=handler_id,
         event=event,
     )

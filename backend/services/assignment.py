@@ -93,3 +93,15 @@ def dispatchers_for(session: Session, runtime: Runtime, ticket: Ticket) -> list[
         .order_by(Staff.id)
     ).all()
     return list(rows)
+
+
+def supervisors_for(session: Session, runtime: Runtime, ticket: Ticket) -> list[Staff]:
+    """The supervisors (督办) over a ticket's area: district-wide ones and any scoped to its street or district."""
+    scopes = {runtime.ancestor_at(ticket.grid_code, level) for level in ("street", "district")} - {None}
+    rows = session.scalars(
+        select(Staff)
+        .where(Staff.role == Role.supervisor.value, Staff.active.is_(True))
+        .where(Staff.scope_code.is_(None) | Staff.scope_code.in_(scopes))
+        .order_by(Staff.id)
+    ).all()
+    return list(rows)

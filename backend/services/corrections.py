@@ -1,4 +1,11 @@
-"""Category corrections by dispatchers: re-route the ticket and keep the correction for retraining."""
+"""Category corrections by dispatchers: re-route the ticket and keep the correction for retraining.
+
+The category decides the department and the tier, so a correction of a ticket someone holds
+(dispatched, accepted, in progress) whose department or tier changes re-runs routing through the
+`reroute` move: a new assignee and clock, the old assignee told it was withdrawn. A ticket not yet
+dispatched (submitted, returned) takes the new tier and department when it is dispatched; a held one
+(suspended, extension requested) keeps its holder and is re-routed by hand if needed.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +18,14 @@ from sqlalchemy.orm import Session
 from backend.db.models import Category, CategoryCorrection, TicketEvent
 from backend.domain.errors import NotFound, PermissionDenied
 from backend.domain.roles import Role
+from backend.domain.tickets import TRANSITIONS, Action, TicketStatus
 from backend.runtime import Runtime
 from backend.services.access import check_may_touch
 from backend.services.actors import ActorContext
-from backend.services.workflow import load_ticket
+from backend.services.workflow import apply_action, load_ticket
 
 CORRECTORS = (Role.community_dispatcher, Role.street_dispatcher, Role.supervisor, Role.admin)
+REROUTABLE = frozenset(status for (status, action) in TRANSITIONS if action is Action.reroute)
 
 
 def correct_category(
@@ -30,11 +39,12 @@ def correct_category(
     category = session.get(Category, category_code)
     if category is None or category.parent_code is None:
         raise NotFound("error.unknown_subcategory", category=category_code)
-    old = ticket.category_code
+    old, old_department, old_tier = ticket.category_code, ticket.department_code, ticket.tier
+    reroutes = TicketStatus(ticket.status) in REROUTABLE
     ticket.category_code = category.code
     ticket.category_confidence = 1.0
     ticket.department_code = category.department_code
-    if ticket.status in ("submitted", "returned") and category.tier:
+    if ticket.status in ("submitted", "returned", *REROUTABLE) and category.tier:
         ticket.tier = category.tier
     correction = CategoryCorrection(
         ticket_id=ticket.id,
@@ -55,9 +65,19 @@ def correct_category(
             from_status=ticket.status,
             to_status=ticket.status,
             note=f"{old} → {category.code}",
-            data={"from": old, "to": category.code},
+            data={
+                "from": old,
+                "to": category.code,
+                "from_department": old_department,
+                "to_department": ticket.department_code,
+                "from_tier": old_tier,
+                "to_tier": ticket.tier,
+            },
         )
     )
+    session.flush()
+    if reroutes and (ticket.department_code, ticket.tier) != (old_department, old_tier):
+        apply_action(session, runtime, ticket, Action.reroute, actor, reason=f"分类更正：{old} → {category.code}")
     return correction
 
 

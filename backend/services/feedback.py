@@ -1,4 +1,5 @@
-"""Feedback (反馈): the resident rates the result; 不满意 reopens under the reopen limit."""
+"""Feedback (反馈): the resident rates the result; 不满意 reopens under the reopen limit and, past it,
+sends the ticket to 督办 (the street command centre under the supervisors' watch) instead of closing it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ SCORES = ("satisfied", "basically_satisfied", "dissatisfied")
 def rate(
     session: Session, runtime: Runtime, number: str, actor: ActorContext, *, score: str, comment: str | None = None
 ) -> Ticket:
-    """Record a rating; satisfied closes a verified ticket, dissatisfied reopens it if allowed.
+    """Record a rating; satisfied closes a verified ticket, dissatisfied reopens it (past the limit: 督办).
 
     Flushes; the caller commits (a chat turn commits it with the rest of the turn)."""
     if score not in SCORES:
@@ -38,8 +39,10 @@ def rate(
         )
     )
     session.flush()
-    if score == "dissatisfied" and ticket.reopen_count < runtime.settings.reopen_limit:
-        apply_action(session, runtime, ticket, Action.reopen, actor, reason=comment or "群众不满意")
+    if score == "dissatisfied":
+        past_limit = ticket.reopen_count >= runtime.settings.reopen_limit
+        action = Action.escalate_to_supervisor if past_limit else Action.reopen
+        apply_action(session, runtime, ticket, action, actor, reason=comment or "群众不满意")
     elif ticket.status == TicketStatus.verified.value:
         apply_action(session, runtime, ticket, Action.close, actor, reason=f"群众评价：{score}")
     session.flush()

@@ -20,11 +20,12 @@ from backend.runtime import Runtime
 from backend.services import notify
 from backend.services.access import can_see, check_may_touch
 from backend.services.actors import ActorContext
-from backend.services.assignment import choose_assignee, choose_verifier, dispatchers_for
+from backend.services.assignment import choose_assignee, choose_verifier, dispatchers_for, supervisors_for
 
 logger = logging.getLogger(__name__)
 
-# What the reporter hears after each action (if anything).
+# What the reporter hears after each action (if anything). A failed check (reject_verification) is not
+# told: the resident hears "resolved" only when a check passes (verify).
 _RESIDENT_NOTICE: dict[Action, NoticeKind] = {
     Action.dispatch: NoticeKind.dispatched,
     Action.accept: NoticeKind.accepted,
@@ -34,6 +35,7 @@ _RESIDENT_NOTICE: dict[Action, NoticeKind] = {
     Action.close: NoticeKind.closed,
     Action.reopen: NoticeKind.reopened,
     Action.escalate: NoticeKind.escalated,
+    Action.escalate_to_supervisor: NoticeKind.supervised,
     Action.cancel: NoticeKind.cancelled,
     Action.merge: NoticeKind.merged,
 }
@@ -74,6 +76,7 @@ def snapshot(session: Session, runtime: Runtime, ticket: Ticket) -> TicketSnapsh
         handler_id=ticket.handler_id,
         reopen_count=ticket.reopen_count,
         reopen_limit=runtime.settings.reopen_limit,
+        rework_count=ticket.rework_count,
         status_before_hold=TicketStatus(ticket.status_before_hold) if ticket.status_before_hold else None,
         self_close_allowed=bool(category and category.self_close),
     )
@@ -101,25 +104,31 @@ def apply_action(
         raise GuardFailed("error.merge_needs_other_ticket")
     result = transition(seen.state, action, actor.domain_actor, reason=reason)
     now = runtime.clock.now()
-    old_tier = ticket.tier
+    old_tier, old_assignee_id = ticket.tier, ticket.assignee_id
     ticket.status = result.to_status.value
     ticket.tier = result.tier.value
     ticket.status_before_hold = result.status_before_hold.value if result.status_before_hold else None
     ticket.reopen_count = result.reopen_count
+    ticket.rework_count = result.rework_count
     ticket.handler_id = result.handler_id
     ticket.updated_at = now
     extra: dict[str, Any] = dict(data or {})
 
-    if action in (Action.dispatch, Action.escalate, Action.reopen):
+    if action in _ROUTED:
         target = assignee or choose_assignee(
             session, runtime, grid_code=ticket.grid_code, tier=Tier(ticket.tier), department_code=ticket.department_code
         )
         ticket.assignee_id = target.id if target else None
         extra["assignee"] = target.code if target else None
         _start_clock(session, runtime, ticket, now)
-        if action is Action.escalate:
+        if action in (Action.escalate, Action.escalate_to_supervisor):
             ticket.escalated_at = now
             extra["from_tier"], extra["to_tier"] = old_tier, ticket.tier
+        if action is Action.reroute:
+            extra["from_assignee"] = _staff_code(session, old_assignee_id)
+    elif action is Action.reject_verification:
+        _start_clock(session, runtime, ticket, now, hours=runtime.settings.rework_hours)
+        extra["rework"] = ticket.rework_count
     elif action is Action.accept and actor.staff_id is not None:
         ticket.assignee_id = actor.staff_id
     elif action is Action.resolve:
@@ -153,6 +162,8 @@ def apply_action(
     session.add(event)
     session.flush()
     _notify(session, runtime, ticket, action, event, reason)
+    if action is Action.reroute:
+        _tell_withdrawn(session, ticket, event, old_assignee_id)
     return event
 
 
@@ -237,12 +248,26 @@ def comment(session: Session, runtime: Runtime, number: str, actor: ActorContext
     return event
 
 
-def _start_clock(session: Session, runtime: Runtime, ticket: Ticket, now: datetime) -> None:
+# Moves after which routing picks the assignee (again) and the clock restarts.
+_ROUTED = frozenset({Action.dispatch, Action.escalate, Action.reopen, Action.escalate_to_supervisor, Action.reroute})
+
+
+def _staff_code(session: Session, staff_id: int | None) -> str | None:
+    staff = session.get(Staff, staff_id) if staff_id is not None else None
+    return staff.code if staff is not None else None
+
+
+def _start_clock(
+    session: Session, runtime: Runtime, ticket: Ticket, now: datetime, *, hours: float | None = None
+) -> None:
+    """Restart the SLA clock: the category's time limit, or `hours` working hours when given (重办)."""
     category = category_of(session, ticket)
-    if category is None or category.hours_normal is None:
+    if hours is None and (category is None or category.hours_normal is None):
         return
     urgent = ticket.priority == "urgent"
-    hours = category.hours_urgent if urgent and category.hours_urgent else category.hours_normal
+    if hours is None and category is not None and category.hours_normal is not None:
+        hours = category.hours_urgent if urgent and category.hours_urgent else category.hours_normal
+    assert hours is not None
     ticket.clock_started_at = now
     ticket.due_at = runtime.calendar.due_at(now, hours, urgent=urgent)
     ticket.light = "green"
@@ -262,12 +287,15 @@ def _notify(
 ) -> None:
     kind = _RESIDENT_NOTICE.get(action)
     if kind:
-        notify.notify_reporters(session, ticket=ticket, kind=kind, event_id=event.id, note=reason)
+        notify.notify_reporters(session, ticket=ticket, kind=kind, event_id=event.id, note=reason, tier=ticket.tier)
     key = f"t{ticket.id}:e{event.id}"
     staff_kind = {
         Action.dispatch: NoticeKind.task_new,
         Action.reopen: NoticeKind.task_new,
         Action.escalate: NoticeKind.task_escalated,
+        Action.escalate_to_supervisor: NoticeKind.task_new,
+        Action.reroute: NoticeKind.task_new,
+        Action.reject_verification: NoticeKind.task_rework,
     }
     if action in staff_kind and ticket.assignee_id is not None:
         assignee = session.get(Staff, ticket.assignee_id)
@@ -278,6 +306,17 @@ def _notify(
                 ticket=ticket,
                 kind=staff_kind[action],
                 key=f"{key}:{staff_kind[action]}",
+                reason=reason,
+                rework=ticket.rework_count if action is Action.reject_verification else None,
+            )
+    if action is Action.escalate_to_supervisor:
+        for staff in supervisors_for(session, runtime, ticket):
+            notify.notify_staff(
+                session,
+                staff=staff,
+                ticket=ticket,
+                kind=NoticeKind.supervise,
+                key=f"{key}:supervise:{staff.id}",
                 reason=reason,
             )
     elif action is Action.resolve:
@@ -292,6 +331,21 @@ def _notify(
             notify.notify_staff(
                 session, staff=staff, ticket=ticket, kind=kind_, key=f"{key}:{kind_}:{staff.id}", reason=reason
             )
+
+
+def _tell_withdrawn(session: Session, ticket: Ticket, event: TicketEvent, old_assignee_id: int | None) -> None:
+    """Tell the previous assignee a re-routed ticket is no longer theirs (unless routing kept them)."""
+    if old_assignee_id is None or old_assignee_id == ticket.assignee_id:
+        return
+    previous = session.get(Staff, old_assignee_id)
+    if previous is not None:
+        notify.notify_staff(
+            session,
+            staff=previous,
+            ticket=ticket,
+            kind=NoticeKind.task_withdrawn,
+            key=f"t{ticket.id}:e{event.id}:{NoticeKind.task_withdrawn}",
+        )
 
 
 def facts(session: Session, runtime: Runtime, ticket: Ticket, actor: ActorContext) -> TicketFacts:

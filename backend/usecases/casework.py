@@ -218,6 +218,7 @@ class Casework:
         """Record the reporter's rating (a dissatisfied one may reopen the ticket). Raises DomainError."""
         with self._session.begin_nested():
             ticket = rate(self._session, self._runtime, number, self._actor, score=score, comment=comment)
+        self._session.expire(ticket, ["events"])  # the move it caused is the last line of the trail
         return self._view(ticket)
 
     def set_home(self, place: Placement, text: str) -> str:

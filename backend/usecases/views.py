@@ -70,6 +70,7 @@ class TicketView:
     location_text: str | None
     area_code: str | None
     grid_code: str | None
+    tier: str
     light: str
     due_at: datetime | None
     reported_by_speaker: bool
@@ -93,6 +94,7 @@ class TicketView:
             location_text=ticket.location_text,
             area_code=ticket.area_code,
             grid_code=ticket.grid_code,
+            tier=ticket.tier,
             light=ticket.light,
             due_at=ticket.due_at,
             reported_by_speaker=ticket.reporter_id == speaker.person_id,

@@ -77,7 +77,16 @@ def timeline(conv: Conversation, ticket: TicketView) -> str:
 
 _STAFF_ONLY = frozenset({"light", "supervise", "reassign"})
 _RESIDENT_NOTES = frozenset({"reopen", "comment", "resolve", "cancel"})
-_STAFF_NOTES = _RESIDENT_NOTES | {"return", "escalate", "request_extension", "refuse_extension", "supervise"}
+_STAFF_NOTES = _RESIDENT_NOTES | {
+    "return",
+    "escalate",
+    "request_extension",
+    "refuse_extension",
+    "supervise",
+    "reject_verification",
+    "escalate_to_supervisor",
+    "reroute",
+}
 
 
 def show_status(conv: Conversation, ticket: TicketView) -> None:

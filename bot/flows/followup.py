@@ -112,6 +112,10 @@ def on_rating(conv: Conversation) -> None:
     except DomainError as exc:
         conv.refuse(exc)
         return
+    last = ticket.events[-1].action if ticket.events else ""
+    if last == "escalate_to_supervisor":
+        conv.say("rating.supervised", number=number, holder=conv.t(f"holder.{ticket.tier}"))
+        return
     key = "rating.reopened" if ticket.status == "dispatched" else "rating.thanks"
     conv.say(key, number=number)
 

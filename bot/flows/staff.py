@@ -27,11 +27,12 @@ VERBS: dict[str, Action] = {
     "onsite": Action.start,
     "resolve": Action.resolve,
     "verify": Action.verify,
+    "reject": Action.reject_verification,
     "selfclose": Action.self_close,
     "approve": Action.approve_extension,
     "refuse": Action.refuse_extension,
 }
-NEEDS_REASON = {"return", "escalate", "extend", "refuse"}
+NEEDS_REASON = {"return", "escalate", "extend", "refuse", "reject"}
 TASK_LIMIT = 10
 
 
@@ -184,6 +185,11 @@ def act(conv: Conversation, number: str, action: Action, *, reason: str | None =
 
 def _on_reason(conv: Conversation) -> None:
     verb, number = conv.data.get("verb", ""), conv.data.get("number", "")
+    if verb == "reject" and conv.inbound.kind is InboundKind.image:
+        # 核查不通过 may show what is still wrong: the photo joins the ticket, the reason is still needed.
+        if add_photo(conv, number, stage="verify"):
+            conv.say("reject.photo_kept")
+        return
     if not conv.text:
         conv.say(f"reason.{verb}", number=number)
         return

@@ -57,6 +57,9 @@ def test_every_status_action_role_combination(session, runtime, report, staff, s
         ticket.assignee_id = actor.staff_id
         ticket.handler_id = someone_else if actor.staff_id is not None else None
         ticket.tier = "grid"
+        # 转督办 is the move past the reopen limit; every other move passes below it.
+        past_limit = action is Action.escalate_to_supervisor
+        ticket.reopen_count = runtime.settings.reopen_limit if past_limit else 0
         ticket.source = "patrol"  # a gridworker's own find: the one kind of ticket 自办自结 may close
         session.flush()
         before_events, before_notes = _counts(session, ticket)

@@ -3,7 +3,9 @@ final state and audit trail.
 
 A step names a participant (`resident: alice` or `staff: GW001`) and one of: `send` (text), `voice`,
 `location` [lon, lat, label], `photo`, `follow`, `press` (a button label from the last messages the
-participant saw), `inbox` (read pushed notifications); or `advance` (move the frozen clock). `expect`
+participant saw), `inbox` (read pushed notifications); or `advance` (move the frozen clock), or `api`
+(a staff member's call to the REST API, as the dashboard or an API client makes it:
+`api: {as: CD01, post: /api/tickets/{t1}/category, json: {...}}`, answering 200 unless `status` says). `expect`
 lists substrings the replies must contain, `expect_buttons` button labels, `expect_kind` a message kind,
 `capture` names the first ticket number in the replies. `{name}` in texts is replaced by captured numbers.
 A top-level `language: en` (or a step's `language`) sets the participant's platform language, and
@@ -14,19 +16,25 @@ location request or a long button list may look different on WeChat, so they ass
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.api.app import create_app
 from backend.db.models import Attachment, Ticket, TicketFollower
 from backend.ports import FrozenClock
+from backend.runtime import Runtime
 from bot.messages import Inbound, InboundKind, Outbound
 from tests.bot.drivers import Driver, Who, driver  # noqa: F401  (the fixture)
+from tests.conftest import DEMO_PASSWORD
 
 TRANSCRIPTS = sorted((Path(__file__).parent.parent / "transcripts").glob("*.yaml"))
 NUMBER = re.compile(r"[A-Z]{1,8}\d{8}-\d{3,6}")
@@ -35,6 +43,35 @@ PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
     b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
 )
+
+
+StaffApi = Callable[[dict[str, Any], dict[str, str]], None]
+
+
+@pytest.fixture
+def staff_api(runtime: Runtime, session_factory: sessionmaker[Session]) -> Iterator[StaffApi]:
+    """Make a staff REST API call of a transcript step (the client starts on first use)."""
+    stack = ExitStack()
+    clients: list[TestClient] = []
+    tokens: dict[str, str] = {}
+
+    def call(spec: dict[str, Any], numbers: dict[str, str]) -> None:
+        if not clients:
+            clients.append(stack.enter_context(TestClient(create_app(runtime, session_factory))))
+        client, code = clients[0], str(spec["as"])
+        if code not in tokens:
+            login = client.post("/api/auth/token", data={"username": code, "password": DEMO_PASSWORD})
+            assert login.status_code == 200, login.text
+            tokens[code] = login.json()["access_token"]
+        resp = client.post(
+            _fill(str(spec["post"]), numbers),
+            json=spec.get("json", {}),
+            headers={"Authorization": f"Bearer {tokens[code]}"},
+        )
+        assert resp.status_code == spec.get("status", 200), resp.text
+
+    with stack:
+        yield call
 
 
 def _who(step: dict[str, Any]) -> Who:
@@ -96,7 +133,16 @@ def _check_ticket(session: Session, spec: dict[str, Any], numbers: dict[str, str
     if "actions" in spec:
         actions = [e.action for e in ticket.events if e.action not in ("light", "supervise")]
         assert actions == spec["actions"], f"{number}: audit trail {actions}"
-    for field in ("priority", "source", "category_code", "grid_code", "tier", "reopen_count"):
+    for field in (
+        "priority",
+        "source",
+        "category_code",
+        "department_code",
+        "grid_code",
+        "tier",
+        "reopen_count",
+        "rework_count",
+    ):
         if field in spec:
             assert getattr(ticket, field) == spec[field], f"{number}: {field} {getattr(ticket, field)}"
     if "merged_into" in spec:
@@ -121,6 +167,7 @@ def test_transcript(
     driver: Driver,  # noqa: F811
     session_factory: sessionmaker[Session],
     clock: FrozenClock,
+    staff_api: StaffApi,
 ) -> None:
     """The conversation goes as written and leaves the tickets as written."""
     script = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -133,6 +180,9 @@ def test_transcript(
         where = f"{path.stem} step {i}"
         if "advance" in step:
             clock.advance(**step["advance"])
+            continue
+        if "api" in step:
+            staff_api(step["api"], numbers)
             continue
         who = _who(step)
         sent = (

@@ -47,7 +47,7 @@ def test_a_gridworker_closes_only_their_own_patrol_find_on_the_spot() -> None:
 
 
 def test_a_frontline_worker_who_is_not_the_assignee_may_only_verify() -> None:
-    assert actions_for(ticket(TicketStatus.resolved), OTHER_WORKER) == {Action.verify}
+    assert actions_for(ticket(TicketStatus.resolved), OTHER_WORKER) == {Action.verify, Action.reject_verification}
     assert actions_for(ticket(TicketStatus.in_progress), OTHER_WORKER) == frozenset()
     assert isinstance(refusal(ticket(TicketStatus.in_progress), OTHER_WORKER, Action.resolve), PermissionDenied)
     assert isinstance(refusal(ticket(TicketStatus.dispatched), OTHER_WORKER, Action.escalate), PermissionDenied)
@@ -62,8 +62,19 @@ def test_a_dispatcher_keeps_their_own_moves_but_not_the_handlers() -> None:
 def test_the_handler_may_not_verify_their_own_work() -> None:
     resolved = ticket(TicketStatus.resolved, assignee_id=None)
     handled = dataclasses.replace(resolved, state=dataclasses.replace(resolved.state, handler_id=WORKER.staff_id))
-    assert Action.verify not in actions_for(handled, WORKER)
-    assert Action.verify in actions_for(handled, OTHER_WORKER)
+    assert not {Action.verify, Action.reject_verification} & actions_for(handled, WORKER)
+    assert {Action.verify, Action.reject_verification} <= actions_for(handled, OTHER_WORKER)
+
+
+def test_a_dispatcher_may_reroute_but_a_gridworker_may_not() -> None:
+    assert Action.reroute in actions_for(ticket(TicketStatus.accepted), DISPATCHER)
+    assert Action.reroute not in actions_for(ticket(TicketStatus.accepted), WORKER)
+
+
+def test_past_the_reopen_limit_the_resident_is_offered_supervision_not_a_reopen() -> None:
+    past = ticket(TicketStatus.verified)
+    past = dataclasses.replace(past, state=dataclasses.replace(past.state, reopen_count=2))
+    assert actions_for(past, RESIDENT) == {Action.close, Action.escalate_to_supervisor}
 
 
 def test_out_of_scope_there_is_nothing_to_do_and_the_ticket_does_not_exist() -> None:

@@ -36,8 +36,21 @@ SPEC: dict[str, tuple[set[str], str, set[str], bool]] = {
         {"gridworker", "grid_leader", "community_dispatcher", "street_dispatcher", "supervisor"},
         False,
     ),
+    "reject_verification": (
+        {"resolved"},
+        "in_progress",
+        {"gridworker", "grid_leader", "community_dispatcher", "street_dispatcher", "supervisor"},
+        True,
+    ),
     "close": ({"verified"}, "closed", DISPATCHERS | {"resident", "admin", "system"}, False),
     "reopen": ({"verified", "closed"}, "dispatched", {"resident", "supervisor", "admin"}, True),
+    "escalate_to_supervisor": ({"verified", "closed"}, "dispatched", {"resident", "supervisor", "admin"}, True),
+    "reroute": (
+        {"dispatched", "accepted", "in_progress"},
+        "dispatched",
+        DISPATCHERS | {"supervisor", "admin"},
+        True,
+    ),
     "return": (
         {"dispatched", "accepted"},
         "returned",
@@ -74,6 +87,8 @@ HOLD_ORIGIN = TicketStatus.in_progress  # where held tickets in the matrix came 
 
 ACTOR_ID = 7
 HANDLER_ID = 99
+# Ticket fields an action's guard needs to pass (every other action passes on the default snapshot).
+PASSING: dict[str, dict[str, object]] = {"escalate_to_supervisor": {"reopen_count": 2}}
 
 
 def snapshot(status: TicketStatus, **changes: object) -> TicketSnapshot:
@@ -103,7 +118,7 @@ def test_table_has_exactly_the_specified_moves() -> None:
 )
 def test_every_status_action_role_combination(status: TicketStatus, action: Action, role: Role) -> None:
     froms, to, roles, _ = SPEC[action.value]
-    ticket = snapshot(status)
+    ticket = snapshot(status, **PASSING.get(action.value, {}))
     actor = Actor(ACTOR_ID, role)
     if status.value in froms and role.value in roles:
         result = transition(ticket, action, actor, reason="现场需要协调")
@@ -155,6 +170,39 @@ def test_handler_cannot_verify_own_work() -> None:
     assert transition(ticket, Action.verify, Actor(6, Role.gridworker)).to_status is TicketStatus.verified
 
 
+def test_the_handler_cannot_reject_their_own_work_either() -> None:
+    ticket = snapshot(TicketStatus.resolved, handler_id=5)
+    with pytest.raises(GuardFailed):
+        transition(ticket, Action.reject_verification, Actor(5, Role.gridworker), reason="照片看不出")
+
+
+def test_rejected_verification_is_rework_for_the_same_handler_and_counts() -> None:
+    ticket = snapshot(TicketStatus.resolved, handler_id=5, rework_count=1)
+    result = transition(ticket, Action.reject_verification, Actor(6, Role.grid_leader), reason=" 垃圾仍未清运 ")
+    assert result.to_status is TicketStatus.in_progress
+    assert (result.handler_id, result.rework_count, result.reopen_count) == (5, 2, 0)
+    assert result.event.note == "垃圾仍未清运"
+
+
+def test_past_the_reopen_limit_the_ticket_goes_to_supervision_at_street_tier() -> None:
+    resident = Actor(3, Role.resident)
+    under = snapshot(TicketStatus.verified, reopen_count=1, reopen_limit=2)
+    with pytest.raises(GuardFailed):
+        transition(under, Action.escalate_to_supervisor, resident, reason="还是没修好")
+    past = dataclasses.replace(under, reopen_count=2)
+    result = transition(past, Action.escalate_to_supervisor, resident, reason="还是没修好")
+    assert (result.to_status, result.tier, result.handler_id) == (TicketStatus.dispatched, Tier.street, None)
+    assert result.reopen_count == 2
+    department = dataclasses.replace(past, tier=Tier.department)
+    assert transition(department, Action.escalate_to_supervisor, resident, reason="x").tier is Tier.department
+
+
+@pytest.mark.parametrize("origin", [TicketStatus.dispatched, TicketStatus.accepted, TicketStatus.in_progress])
+def test_reroute_hands_the_ticket_back_for_a_new_owner(origin: TicketStatus) -> None:
+    result = transition(snapshot(origin), Action.reroute, Actor(2, Role.community_dispatcher), reason="分类更正")
+    assert (result.to_status, result.handler_id, result.tier) == (TicketStatus.dispatched, None, Tier.grid)
+
+
 def test_accept_makes_the_actor_the_handler() -> None:
     result = transition(snapshot(TicketStatus.dispatched, handler_id=None), Action.accept, Actor(4, Role.gridworker))
     assert result.handler_id == 4
@@ -167,7 +215,7 @@ def test_moves_that_need_a_reason_refuse_a_blank_one(action: str, reason: str | 
     status = TicketStatus(sorted(froms)[0])
     role = Role(sorted(roles)[0])
     with pytest.raises(GuardFailed):
-        transition(snapshot(status), Action(action), Actor(ACTOR_ID, role), reason=reason)
+        transition(snapshot(status, **PASSING.get(action, {})), Action(action), Actor(ACTOR_ID, role), reason=reason)
 
 
 def test_reason_becomes_the_audit_note() -> None:
