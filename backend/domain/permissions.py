@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from backend.domain.errors import DomainError, GuardFailed, InvalidTransition, NotFound, PermissionDenied
 from backend.domain.roles import Role
-from backend.domain.tickets import TRANSITIONS, Action, TicketSnapshot, check_guards
+from backend.domain.tickets import TRANSITIONS, Action, Actor, TicketSnapshot, check_guards
 from backend.texts import Term
 
 HANDLER_ACTIONS = frozenset(
@@ -54,6 +54,11 @@ class Acting:
     def handler_id(self) -> int | None:
         """The id the state machine records as handler: staff act by staff id."""
         return self.staff_id if self.staff_id is not None else self.person_id
+
+    @property
+    def actor(self) -> Actor:
+        """The state machine's view of who moves."""
+        return Actor(id=self.handler_id, role=self.role)
 
 
 def refusal(ticket: TicketFacts, actor: Acting, action: Action) -> DomainError | None:

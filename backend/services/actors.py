@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backend.domain.roles import Role
-from backend.domain.tickets import Actor
 
 
 @dataclass(frozen=True)
@@ -17,11 +16,6 @@ class ActorContext:
     staff_id: int | None = None
     scope_code: str | None = None
     name: str = ""
-
-    @property
-    def domain_actor(self) -> Actor:
-        # The state machine compares handler ids with actor ids: staff act by staff id.
-        return Actor(id=self.staff_id if self.staff_id is not None else self.person_id, role=self.role)
 
 
 SYSTEM = ActorContext(role=Role.system, name="系统")

@@ -98,11 +98,11 @@ def apply_action(
 
     Does not commit: the caller owns the transaction.
     """
-    seen = facts(session, runtime, ticket, actor)
-    check_may(seen, acting(actor), action)
+    seen, who = facts(session, runtime, ticket, actor), acting(actor)
+    check_may(seen, who, action)
     if action is Action.merge and (merge_into is None or merge_into.id == ticket.id):
         raise GuardFailed("error.merge_needs_other_ticket")
-    result = transition(seen.state, action, actor.domain_actor, reason=reason)
+    result = transition(seen.state, action, who.actor, reason=reason)
     now = runtime.clock.now()
     old_tier, old_assignee_id = ticket.tier, ticket.assignee_id
     ticket.status = result.to_status.value
