@@ -86,6 +86,15 @@ class Settings(BaseSettings):
     open311_api_key: SecretStr = SecretStr(DEV_PLACEHOLDER)
     open311_jurisdiction: str = "demo.gridbot"
 
+    # Retention of personal data (see docs/PRIVACY.md): days after a ticket is finished (closed, cancelled,
+    # merged) before its personal fields are anonymised and its photos deleted; days a chat transcript
+    # (dialogue state, sent messages, stored replies) is kept. The job runs daily in `gridbot worker`.
+    retention_ticket_days: int = Field(default=365, ge=1)
+    retention_photo_days: int = Field(default=180, ge=1)
+    retention_transcript_days: int = Field(default=30, ge=1)
+    retention_batch_size: int = Field(default=5000, ge=1)
+    retention_time: str = Field(default="03:00", pattern=r"^\d{2}:\d{2}$")
+
     # Workers
     worker_lease_seconds: int = 60
     worker_batch_size: int = 100

@@ -96,6 +96,14 @@ def create_admin(
     console.print(f"admin [bold]{code}[/bold] ready; password: {password}")
 
 
+@cli.command("retention")
+def retention() -> None:
+    """Apply the retention periods once: anonymise finished tickets, delete old photos and chat transcripts."""
+    from backend.usecases.operations import apply_retention, open_backend
+
+    console.print(apply_retention(open_backend(get_settings(), load_classifier=False)))
+
+
 @cli.command("sla-tick")
 def sla_tick() -> None:
     """Run the SLA job once: lights, 督办 reminders, escalation."""

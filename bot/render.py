@@ -25,6 +25,7 @@ CARD_VERBS: dict[NoticeKind, tuple[str, ...]] = {
     NoticeKind.task_returned: ("view",),
     NoticeKind.task_rework: ("resolve", "escalate", "extend", "view"),
     NoticeKind.task_withdrawn: (),
+    NoticeKind.task_contact_withdrawn: ("view",),
     NoticeKind.extension_request: ("approve", "refuse", "view"),
     NoticeKind.extension_decided: ("view",),
     NoticeKind.verify_request: ("verify", "reject", "view"),

@@ -91,6 +91,7 @@ class Person(Base):
     home_area_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"))
     home_text: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    erased_at: Mapped[datetime | None] = mapped_column()  # personal data erased on request
 
     identities: Mapped[list[ChannelIdentity]] = relationship(back_populates="person")
     staff: Mapped[Staff | None] = relationship(back_populates="person", uselist=False)
@@ -174,6 +175,10 @@ class Ticket(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column()
     closed_at: Mapped[datetime | None] = mapped_column()
+    # Personal fields removed (retention or erasure); the counts, times, category and grid stay.
+    anonymised_at: Mapped[datetime | None] = mapped_column()
+    # The reporter erased their data while the ticket was open: nobody can be told or asked to rate.
+    contact_withdrawn: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
@@ -335,6 +340,8 @@ class InboundMessage(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     message_key: Mapped[str] = mapped_column(String(128))
+    # Who sent it, so an erasure can drop the stored reply (it may echo their report).
+    external_id: Mapped[str | None] = mapped_column(String(128))
     reply: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -360,3 +367,31 @@ class BindCode(Base):
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id"))
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
+
+
+class RetentionRun(Base):
+    """One run of the retention job: the cut-offs it used and what it removed."""
+
+    __tablename__ = "retention_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    cutoffs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class PrivacyAccess(Base):
+    """An audited access to personal data: a reveal of masked contact details, an erasure or an export."""
+
+    __tablename__ = "privacy_access"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(16))  # reveal | erase | export
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    actor_code: Mapped[str] = mapped_column(String(64))  # staff code, or "resident" for their own request
+    actor_role: Mapped[str] = mapped_column(String(32))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
+    reason: Mapped[str] = mapped_column(Text, default="")

@@ -26,6 +26,7 @@ class NoticeKind(StrEnum):
     task_returned = "task_returned"
     task_rework = "task_rework"  # 核查不通过: back to the handler as 重办
     task_withdrawn = "task_withdrawn"  # a correction re-routed the ticket to someone else
+    task_contact_withdrawn = "task_contact_withdrawn"  # the reporter erased their data: no one to call back
     verify_request = "verify_request"
     extension_request = "extension_request"
     extension_decided = "extension_decided"
@@ -54,6 +55,7 @@ STAFF_KINDS = (
     NoticeKind.task_returned,
     NoticeKind.task_rework,
     NoticeKind.task_withdrawn,
+    NoticeKind.task_contact_withdrawn,
     NoticeKind.verify_request,
     NoticeKind.extension_request,
     NoticeKind.extension_decided,

@@ -19,7 +19,7 @@ from backend.domain.tickets import Action, TicketSnapshot, TicketStatus, transit
 from backend.runtime import Runtime
 from backend.services import notify
 from backend.services.access import can_see, check_may_touch
-from backend.services.actors import ActorContext
+from backend.services.actors import SYSTEM, ActorContext
 from backend.services.assignment import choose_assignee, choose_verifier, dispatchers_for, supervisors_for
 
 logger = logging.getLogger(__name__)
@@ -164,6 +164,9 @@ def apply_action(
     _notify(session, runtime, ticket, action, event, reason)
     if action is Action.reroute:
         _tell_withdrawn(session, ticket, event, old_assignee_id)
+    if action is Action.verify and ticket.contact_withdrawn:
+        # The reporter erased their data: nobody is left to rate, so a passed check finishes the ticket.
+        apply_action(session, runtime, ticket, Action.close, SYSTEM, reason="反映人已撤回联系方式，核查通过即办结")
     return event
 
 

@@ -22,10 +22,13 @@ from backend.services.access import can_see, visible_tickets
 from backend.services.actors import ActorContext
 from backend.services.attachments import ALLOWED_TYPES, check_photo, store_photo
 from backend.services.binding import redeem
+from backend.services.data_export import PersonalData, personal_data
 from backend.services.digest import digest_counts
+from backend.services.erasure import ErasureSummary, erase_resident
 from backend.services.feedback import rate
 from backend.services.intake import Assessment, Placement, ReportIn, assess, create_ticket, locate, open_duplicates
 from backend.services.placement import place_ticket
+from backend.services.privacy_log import record_access
 from backend.services.workflow import apply_action, available_actions, followers_of, load_ticket
 from backend.usecases.views import Speaker, StaffView, TicketView
 
@@ -232,6 +235,28 @@ class Casework:
         person.home_text = text[:300]
         self._session.flush()
         return person.home_text
+
+    # -- the speaker's personal data -----------------------------------------------------------------------
+
+    def my_data(self) -> PersonalData:
+        """What is stored about the speaker (their copy); the export is logged."""
+        with self._session.begin_nested():
+            record_access(
+                self._session,
+                action="export",
+                actor=self._actor,
+                at=self._runtime.clock.now(),
+                reason="chat",
+                subject_id=self.speaker.person_id,
+            )
+        return personal_data(self._session, self.speaker.person_id)
+
+    def erase_me(self) -> ErasureSummary:
+        """Erase the speaker's personal data (they asked and confirmed). Raises DomainError."""
+        with self._session.begin_nested():
+            return erase_resident(
+                self._session, self._runtime, self.speaker.person_id, actor=self._actor, reason="chat"
+            )
 
     # -- staff work ----------------------------------------------------------------------------------------
 

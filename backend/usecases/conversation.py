@@ -154,7 +154,13 @@ class ConversationStore:
                 session, self.backend.runtime, speaker, channel=message.channel, user_id=message.user_id
             )
             result = answer(TurnContext(speaker=speaker, state=state, expired=expired, casework=casework, now=now))
-            _save_state(session, message, result.state, self.backend.runtime.clock.now())
+            if person.erased_at is not None:
+                # The turn erased the sender: keep nothing under their account.
+                _forget_state(session, message)
+                if delivery is not None:
+                    delivery.external_id = None
+            else:
+                _save_state(session, message, result.state, self.backend.runtime.clock.now())
             replies = result.replies
             if result.queued:
                 session.add(
@@ -176,7 +182,13 @@ class ConversationStore:
 def _record_delivery(session: Session, message: ChatMessage, now: datetime) -> InboundMessage | None:
     """The dedupe row of this delivery, flushed; None if the message id was seen before."""
     assert message.delivery_key is not None
-    delivery = InboundMessage(channel=message.channel, message_key=message.delivery_key, reply=None, created_at=now)
+    delivery = InboundMessage(
+        channel=message.channel,
+        message_key=message.delivery_key,
+        external_id=message.user_id,
+        reply=None,
+        created_at=now,
+    )
     session.add(delivery)
     try:
         session.flush()
@@ -214,6 +226,13 @@ def _load_state(
     if state.get("flow") and row.updated_at + timedelta(minutes=idle_minutes) < now:
         return {k: state[k] for k in STICKY_KEYS if k in state}, True
     return state, False
+
+
+def _forget_state(session: Session, message: ChatMessage) -> None:
+    row = session.get(ConversationState, (message.channel, message.user_id))
+    if row is not None:
+        session.delete(row)
+        session.flush()
 
 
 def _save_state(session: Session, message: ChatMessage, state: dict[str, Any], now: datetime) -> None:

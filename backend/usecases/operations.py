@@ -16,18 +16,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.cityconfig import CityConfig
 from backend.db.models import Person, Staff
 from backend.db.session import make_engine, make_session_factory
+from backend.domain.privacy import RetentionPolicy
 from backend.runtime import Runtime, build_runtime
 from backend.services.corrections import export_corrections
 from backend.services.digest import digests_queued_for, queue_digests
 from backend.services.housekeeping import purge_inbound, purge_nonces
 from backend.services.reference import LoadSummary, sync_reference, sync_staff
+from backend.services.retention import run_retention
 from backend.services.security import hash_password
 from backend.services.sla_job import SlaTickSummary, check_next_batch
 from backend.settings import Settings
 from backend.usecases import Backend
 from backend.workers.channels import Fallback, Sender
 from backend.workers.outbox import DrainResult, OutboxConfig, run_worker
-from backend.workers.periodic import PeriodicJob, every, standard_jobs
+from backend.workers.periodic import PeriodicJob, daily_at, every, standard_jobs
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +108,25 @@ def run_sla_tick(session: Session, runtime: Runtime) -> SlaTickSummary:
     return summary
 
 
+def apply_retention(backend: Backend) -> dict[str, Any]:
+    """Run the retention job once (anonymise finished tickets, delete old photos and transcripts); its counts."""
+    settings = backend.runtime.settings
+    policy = RetentionPolicy(
+        ticket_days=settings.retention_ticket_days,
+        photo_days=settings.retention_photo_days,
+        transcript_days=settings.retention_transcript_days,
+    )
+    with backend.session_factory() as session:
+        run = run_retention(
+            session,
+            policy,
+            backend.runtime.clock.now(),
+            upload_dir=settings.upload_dir,
+            batch_size=settings.retention_batch_size,
+        )
+        return {"run": run.id, **run.counts}
+
+
 def daily_digest_job(session_factory: sessionmaker[Session], timezone: str) -> Callable[[datetime], int]:
     """A callable for backend.workers.periodic.standard_jobs(digest=...): queue today's digests and commit."""
 
@@ -135,7 +156,7 @@ def run_outbox_worker(
     stop_event: threading.Event,
     fallback: Fallback | None = None,
 ) -> DrainResult:
-    """Send outbox notifications and run the periodic jobs (SLA tick, daily digest, purges) until stopped."""
+    """Send outbox notifications and run the periodic jobs (SLA tick, digest, purges, retention) until stopped."""
     settings, factory = backend.runtime.settings, backend.session_factory
     timezone = settings.timezone
 
@@ -153,6 +174,14 @@ def run_outbox_worker(
         digest=daily_digest_job(factory, timezone),
     )
     jobs.append(PeriodicJob("purge_inbound", every(3600), purge))
+    jobs.append(
+        PeriodicJob(
+            "retention",
+            daily_at(settings.retention_time, tz=timezone),
+            lambda _now: apply_retention(backend),
+            lease_seconds=3600,
+        )
+    )
     return run_worker(
         factory,
         senders,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from backend.texts import matches
-from bot.flows import followup, report
+from bot.flows import followup, privacy, report
 from bot.flows.binding import try_bind
 from bot.flows.common import find_number
 from bot.flows.conversation import Conversation
@@ -37,6 +37,8 @@ def handle(conv: Conversation) -> None:
         followup.on_rating(conv)
     elif flow == "home":
         followup.on_home(conv)
+    elif flow == privacy.FLOW:
+        privacy.on_message(conv)
     else:
         _fresh(conv)
 
@@ -76,7 +78,7 @@ def _command(conv: Conversation, text: str) -> bool:
         conv.reset()
         conv.begin("report", "triage")
         conv.say("report.describe")
-    elif try_bind(conv, text):
+    elif try_bind(conv, text) or privacy.try_command(conv, text):
         pass
     elif text.startswith("/") and find_number(text) is None:
         conv.say("unknown_command", command=text.split()[0][:30])
@@ -109,6 +111,8 @@ def _button(conv: Conversation, data: str) -> bool:
         followup.my_tickets(conv)
     elif kind == "cmd" and rest == "help":
         conv.say("help")
+    elif kind == privacy.FLOW:
+        return privacy.on_button(conv, data)
     else:
         return False
     return True
