@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
-from backend.api.routes import admin, auth, geo, stats, tickets
+from backend.api.routes import admin, auth, geo, privacy, stats, tickets
 from backend.dashboard import include_dashboard
 from backend.domain.errors import DomainError, GuardFailed, InvalidTransition, NotFound, PermissionDenied
 from backend.runtime import Runtime
@@ -74,7 +74,7 @@ def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> Fast
             return JSONResponse({"status": "degraded", "database": "down"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "up", "model": runtime.classifier is not None})
 
-    for router in (auth.router, tickets.router, geo.router, stats.router, admin.router):
+    for router in (auth.router, tickets.router, geo.router, stats.router, admin.router, privacy.router):
         app.include_router(router)
     include_dashboard(app)
     return app

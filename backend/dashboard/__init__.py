@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from backend.dashboard import privacy
 from backend.dashboard.routes import router
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -19,6 +20,7 @@ def include_dashboard(app: FastAPI) -> None:
     from backend.api.routes import open311
 
     app.include_router(router)
+    app.include_router(privacy.router)
     app.include_router(open311.router)
     app.mount("/dashboard/static", StaticFiles(directory=STATIC_DIR), name="dashboard-static")
     install_metrics(app)

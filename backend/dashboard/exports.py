@@ -18,6 +18,7 @@ from backend.dashboard.stats import Assessment, Statistics
 from backend.db.models import Area, Category, Department, Person, Staff, Ticket
 from backend.services.actors import ActorContext
 from backend.services.queries import TicketFilter, filtered
+from backend.services.reveal import masked
 
 MAX_EXPORT_ROWS = 200_000
 TICKET_HEADER = [
@@ -100,8 +101,8 @@ def ticket_rows(
             depts.get(t.department_code or "", ""),
             label(TIER, t.tier),
             staff.get(t.assignee_id or 0, ""),
-            t.text,
-            t.location_text or "",
+            masked(t.text),
+            masked(t.location_text) or "",
             _local(t.created_at, tz),
             _local(t.due_at, tz),
             _local(t.resolved_at, tz),

@@ -24,6 +24,7 @@ from backend.runtime import Runtime
 from backend.services.access import check_may_touch
 from backend.services.corrections import correct_category
 from backend.services.queries import TicketFilter, list_tickets
+from backend.services.reveal import Contact, may_reveal_ticket, reveal_contact
 from backend.services.security import issue_token, verify_password
 from backend.services.workflow import available_actions, comment, load_ticket, perform_action, reassign
 
@@ -178,6 +179,37 @@ def ticket_page(
     number: str, request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser
 ) -> Response:
     """One ticket: details, timeline, photos, a map pin, the actions allowed and the category correction."""
+    return _ticket_response(number, request, session, runtime, actor)
+
+
+@router.post("/tickets/{number}/reveal", dependencies=[SameOrigin])
+def ticket_reveal(
+    number: str,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: DashboardUser,
+    reason: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """The ticket page with its contact details unmasked, for one view (the reveal is recorded)."""
+    try:
+        contact = reveal_contact(session, runtime, number, actor, reason=reason)
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        return _back(f"/dashboard/tickets/{quote(number)}", error=exc.message)
+    return _ticket_response(number, request, session, runtime, actor, revealed=contact)
+
+
+def _ticket_response(
+    number: str,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: DashboardUser,
+    *,
+    revealed: Contact | None = None,
+) -> Response:
     try:
         ticket = load_ticket(session, number)
         check_may_touch(actor, ticket)
@@ -213,6 +245,8 @@ def ticket_page(
             "area_names": {a.code: a.name for a in runtime.city.areas.values()},
             "cat_names": dict(session.execute(select(Category.code, Category.name)).all()),
             "pin": mapsvg.pin_svg(runtime.city, ticket.area_code or ticket.grid_code, ticket.lon, ticket.lat),
+            "can_reveal": may_reveal_ticket(actor, ticket),
+            "revealed": revealed,
             "msg": request.query_params.get("msg"),
             "error": request.query_params.get("error"),
         },

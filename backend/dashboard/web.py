@@ -21,6 +21,8 @@ from backend.runtime import Runtime
 from backend.services.actors import ActorContext
 from backend.services.people import staff_actor
 from backend.services.queries import TicketFilter
+from backend.services.reveal import masked
+from backend.texts import t
 
 COOKIE = "gridbot_token"
 LOGIN_PATH = "/dashboard/login"
@@ -124,5 +126,5 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-templates.env.filters.update(localtime=_localtime_filter, percent=percent)
-templates.env.globals.update(filter_query=filter_query)
+templates.env.filters.update(localtime=_localtime_filter, percent=percent, masked=masked)
+templates.env.globals.update(filter_query=filter_query, tr=t)

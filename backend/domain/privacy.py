@@ -30,6 +30,9 @@ ERASE_ROLES = frozenset({Role.admin})
 AUDIT_ROLES = frozenset({Role.admin, Role.supervisor})
 
 MIN_REASON_LENGTH = 4
+# Photo stages the public may see through Open311: the handler's photo of the finished work. Residents'
+# photos (report) and on-site or check photos may show people, homes and number plates.
+PUBLIC_PHOTO_STAGES = ("resolved",)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Photos: type sniffed from the bytes, size limited, stored content-addressed on disk."""
+"""Photos: type sniffed from the bytes, size limited, EXIF stripped, stored content-addressed on disk."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Attachment, Ticket
 from backend.domain.errors import GuardFailed
+from backend.services.photo_metadata import CleanPhoto, clean_photo
 
 ALLOWED_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
 
@@ -32,6 +33,20 @@ def check_photo(data: bytes, *, max_bytes: int) -> str:
     return str(kind.mime)
 
 
+def accept_photo(data: bytes, *, upload_dir: Path, max_bytes: int) -> tuple[str, str, CleanPhoto]:
+    """Check a photo, strip its metadata and write it once under its digest: (file name, type, photo)."""
+    mime = check_photo(data, max_bytes=max_bytes)
+    photo = clean_photo(data, mime)
+    name = f"{hashlib.sha256(photo.data).hexdigest()}.{ALLOWED_TYPES[mime]}"
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    path = upload_dir / name
+    if not path.exists():
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(photo.data)
+        tmp.replace(path)
+    return name, mime, photo
+
+
 def store_photo(
     session: Session,
     *,
@@ -43,21 +58,13 @@ def store_photo(
     max_bytes: int,
 ) -> Attachment:
     """Check and store a photo for a ticket (does not commit)."""
-    mime = check_photo(data, max_bytes=max_bytes)
-    digest = hashlib.sha256(data).hexdigest()
-    name = f"{digest}.{ALLOWED_TYPES[mime]}"
-    upload_dir.mkdir(parents=True, exist_ok=True)
-    path = upload_dir / name
-    if not path.exists():
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+    name, mime, photo = accept_photo(data, upload_dir=upload_dir, max_bytes=max_bytes)
     att = Attachment(
         ticket_id=ticket.id,
         stage=stage,
         content_type=mime,
-        size=len(data),
-        sha256=digest,
+        size=len(photo.data),
+        sha256=name.split(".")[0],
         path=name,
         uploaded_by=uploaded_by,
     )

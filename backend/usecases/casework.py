@@ -6,7 +6,6 @@ and the rest of the turn still commits. Calls return views, never rows.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +19,7 @@ from backend.domain.tickets import OPEN_STATUSES, Action
 from backend.runtime import Runtime
 from backend.services.access import can_see, visible_tickets
 from backend.services.actors import ActorContext
-from backend.services.attachments import ALLOWED_TYPES, check_photo, store_photo
+from backend.services.attachments import accept_photo, store_photo
 from backend.services.binding import redeem
 from backend.services.data_export import PersonalData, personal_data
 from backend.services.digest import digest_counts
@@ -33,6 +32,15 @@ from backend.services.workflow import apply_action, available_actions, followers
 from backend.usecases.views import Speaker, StaffView, TicketView
 
 LIGHT_ORDER = {"red": 0, "yellow": 1, "green": 2}
+
+
+@dataclass(frozen=True)
+class StashedPhoto:
+    """A photo kept for a report to come: its stored name and where it was taken, if it said."""
+
+    name: str
+    lon: float | None
+    lat: float | None
 
 
 @dataclass(frozen=True)
@@ -95,18 +103,14 @@ class Casework:
 
     # -- reporting -----------------------------------------------------------------------------------------
 
-    def stash_photo(self, data: bytes) -> str:
-        """Keep a photo sent before its report exists; the file name to attach later. Raises GuardFailed."""
+    def stash_photo(self, data: bytes) -> StashedPhoto:
+        """Keep a photo sent before its report exists, without its metadata; raises GuardFailed.
+
+        The position the photo was taken at (its EXIF GPS), if any, comes back for the report's pin.
+        """
         settings = self._runtime.settings
-        mime = check_photo(data, max_bytes=settings.upload_max_bytes)
-        name = f"{hashlib.sha256(data).hexdigest()}.{ALLOWED_TYPES[mime]}"
-        settings.upload_dir.mkdir(parents=True, exist_ok=True)
-        path = settings.upload_dir / name
-        if not path.exists():
-            tmp = path.with_suffix(".part")
-            tmp.write_bytes(data)
-            tmp.replace(path)
-        return name
+        name, _, photo = accept_photo(data, upload_dir=settings.upload_dir, max_bytes=settings.upload_max_bytes)
+        return StashedPhoto(name=name, lon=photo.lon, lat=photo.lat)
 
     def report(
         self,

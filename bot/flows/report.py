@@ -40,11 +40,13 @@ def stash_photo(conv: Conversation) -> bool:
         conv.say("photo.unavailable")
         return False
     try:
-        name = conv.casework.stash_photo(data)
+        photo = conv.casework.stash_photo(data)
     except DomainError as exc:
         conv.refuse(exc)
         return False
-    conv.data.setdefault("photos", []).append(name)
+    conv.data.setdefault("photos", []).append(photo.name)
+    if photo.lon is not None and conv.data.get("lon") is None and not conv.data.get("assessment"):
+        conv.data.update(lon=photo.lon, lat=photo.lat)  # where the photo was taken, unless a pin said
     return True
 
 

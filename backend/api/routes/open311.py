@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.etree import ElementTree as ET
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,6 +31,7 @@ from backend.logging_setup import mask_pii
 from backend.runtime import Runtime
 from backend.services.actors import SYSTEM
 from backend.services.intake import ReportIn, create_ticket
+from backend.services.public_media import public_photo, public_photos
 from backend.services.queries import TicketFilter, filtered
 
 logger = logging.getLogger(__name__)
@@ -126,7 +128,9 @@ def _service(sub: Category, groups: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def _request(t: Ticket, cats: dict[str, str], depts: dict[str, str], areas: dict[str, str]) -> dict[str, Any]:
+def _request(
+    t: Ticket, cats: dict[str, str], depts: dict[str, str], areas: dict[str, str], media: dict[int, str]
+) -> dict[str, Any]:
     return {
         "service_request_id": t.number,
         "status": "open" if t.status in _OPEN else "closed",
@@ -144,7 +148,7 @@ def _request(t: Ticket, cats: dict[str, str], depts: dict[str, str], areas: dict
         "zipcode": "",
         "lat": t.lat,
         "long": t.lon,
-        "media_url": "",
+        "media_url": media.get(t.id, ""),
     }
 
 
@@ -255,6 +259,7 @@ async def create_request(fmt: str, request: Request, session: SessionDep, runtim
 @router.get("/requests.{fmt}")
 def list_requests(
     fmt: str,
+    request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
     service_request_id: str | None = None,
@@ -293,13 +298,18 @@ def list_requests(
     except Open311Error as exc:
         return _error(fmt, exc)
     rows = session.scalars(stmt.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(MAX_RESULTS)).all()
-    names = _names(session)
-    return render(fmt, "service_requests", [_request(t, *names) for t in rows])
+    names, media = _names(session), _media(session, runtime, request, rows)
+    return render(fmt, "service_requests", [_request(t, *names, media) for t in rows])
 
 
 @router.get("/requests/{service_request_id}.{fmt}")
 def get_request(
-    service_request_id: str, fmt: str, session: SessionDep, runtime: RuntimeDep, jurisdiction_id: str | None = None
+    service_request_id: str,
+    fmt: str,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    jurisdiction_id: str | None = None,
 ) -> Response:
     """One service request (as a one-element list, as the spec says)."""
     try:
@@ -310,4 +320,26 @@ def get_request(
             raise Open311Error(404, f"unknown service_request_id '{service_request_id}'")
     except Open311Error as exc:
         return _error(fmt, exc)
-    return render(fmt, "service_requests", [_request(ticket, *_names(session))])
+    media = _media(session, runtime, request, [ticket])
+    return render(fmt, "service_requests", [_request(ticket, *_names(session), media)])
+
+
+def _media(session: Session, runtime: Runtime, request: Request, tickets: Sequence[Ticket]) -> dict[int, str]:
+    """Ticket id → the absolute URL of its public photo (see backend.services.public_media)."""
+    secret = runtime.settings.secret_key.get_secret_value()
+    base = str(request.base_url).rstrip("/")
+    paths = public_photos(session, [t.id for t in tickets], secret)
+    return {tid: f"{base}/open311/v2/media/{path}" for tid, path in paths.items()}
+
+
+@router.get("/media/{key}")
+def media(key: str, session: SessionDep, runtime: RuntimeDep) -> Response:
+    """A publishable photo (the finished work), by its signed path; anything else is not found."""
+    att = public_photo(session, key[:80], runtime.settings.secret_key.get_secret_value())
+    if att is None:
+        return Response("not found", status_code=404, media_type="text/plain")
+    return FileResponse(
+        runtime.settings.upload_dir / att.path,
+        media_type=att.content_type,
+        headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=3600"},
+    )

@@ -31,6 +31,7 @@ from backend.services.access import check_may_touch
 from backend.services.corrections import correct_category
 from backend.services.intake import ReportIn, create_ticket
 from backend.services.queries import TicketFilter, list_tickets
+from backend.services.reveal import masked
 from backend.services.workflow import (
     available_actions,
     comment,
@@ -47,6 +48,8 @@ StageQuery = Annotated[str, Query(pattern="^(report|on_site|resolved|verify)$")]
 def to_public(ticket: Ticket, codes: dict[int, str]) -> TicketPublic:
     """A ticket row as the API shows it."""
     data = TicketPublic.model_validate(ticket)
+    # Masked by default; POST /api/tickets/{number}/reveal shows them in full to those who need it (audited).
+    data.text, data.location_text = masked(ticket.text) or "", masked(ticket.location_text)
     data.assignee = codes.get(ticket.assignee_id) if ticket.assignee_id else None
     return data
 
