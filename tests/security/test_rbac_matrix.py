@@ -497,6 +497,7 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/open311/v2/requests.{fmt}"): "GeoReport v2: public, personal data masked",
     ("GET", "/open311/v2/requests/{service_request_id}.{fmt}"): "GeoReport v2: public, personal data masked",
     ("POST", "/open311/v2/requests.{fmt}"): "GeoReport v2: needs the api_key",
+    ("GET", "/open311/v2/media/{key}"): "GeoReport v2 media_url: finished-work photos only, by a signed path",
     ("GET", "/wechat"): "signed: platform signature and replay window",
     ("POST", "/wechat"): "signed: platform signature and replay window",
     ("GET", "/wecom"): "signed: platform signature and replay window",
