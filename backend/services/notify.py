@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend.db.models import Notification, Person, Staff, Ticket, TicketFollower
 from backend.domain.notifications import NoticeKind
+from backend.logging_setup import mask_pii
 from backend.services.people import preferred_identity
 
 
@@ -95,4 +96,7 @@ def notify_staff(
 ) -> Notification | None:
     """Tell a staff member about a task (new, reminder, escalation, verification …)."""
     payload = ticket_payload(ticket, **extra) if ticket else dict(extra)
+    for field in ("text", "location"):  # staff read contact details masked (docs/PRIVACY.md)
+        if isinstance(payload.get(field), str):
+            payload[field] = mask_pii(payload[field])
     return notify_person(session, person=staff.person, kind=kind, key=key, ticket=ticket, payload=payload)

@@ -28,6 +28,7 @@ from backend.services.feedback import rate
 from backend.services.intake import Assessment, Placement, ReportIn, assess, create_ticket, locate, open_duplicates
 from backend.services.placement import place_ticket
 from backend.services.privacy_log import record_access
+from backend.services.reveal import Contact, may_reveal_ticket, reveal_contact
 from backend.services.workflow import apply_action, available_actions, followers_of, load_ticket
 from backend.usecases.views import Speaker, StaffView, TicketView
 
@@ -261,6 +262,16 @@ class Casework:
             return erase_resident(
                 self._session, self._runtime, self.speaker.person_id, actor=self._actor, reason="chat"
             )
+
+    def may_reveal(self, number: str) -> bool:
+        """Whether the speaker (staff) may reveal this ticket's masked contact details now."""
+        ticket = self._visible(number)
+        return ticket is not None and may_reveal_ticket(self._actor, ticket)
+
+    def reveal(self, number: str, reason: str) -> Contact:
+        """The ticket's unmasked contact details, recorded in the privacy log. Raises DomainError."""
+        with self._session.begin_nested():
+            return reveal_contact(self._session, self._runtime, number, self._actor, reason=reason)
 
     # -- staff work ----------------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from backend.db.models import Person, Staff, Ticket
+from backend.services.reveal import masked
 
 
 @dataclass(frozen=True)
@@ -84,14 +85,16 @@ class TicketView:
         """The view of a ticket row for this speaker."""
         since = ticket.resolved_at or ticket.created_at
         staff_id = speaker.staff.id if speaker.staff is not None else None
+        # Staff read phone, ID and house numbers masked; revealing them is an audited action (casework.reveal).
+        shown = (lambda text: text) if speaker.staff is None else masked
         return cls(
             number=ticket.number,
             status=ticket.status,
-            text=ticket.text,
+            text=shown(ticket.text) or "",
             source=ticket.source,
             priority=ticket.priority,
             category_code=ticket.category_code,
-            location_text=ticket.location_text,
+            location_text=shown(ticket.location_text),
             area_code=ticket.area_code,
             grid_code=ticket.grid_code,
             tier=ticket.tier,
@@ -103,5 +106,5 @@ class TicketView:
             rated_since_resolution=any(
                 r.person_id == speaker.person_id and r.created_at >= since for r in ticket.ratings
             ),
-            events=tuple(EventView(ev.at, ev.action, ev.actor_role, ev.note) for ev in ticket.events),
+            events=tuple(EventView(ev.at, ev.action, ev.actor_role, shown(ev.note)) for ev in ticket.events),
         )

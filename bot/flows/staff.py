@@ -9,7 +9,7 @@ from backend.domain.tickets import Action
 from backend.texts import error_text, matches
 from backend.usecases.views import TicketView
 from bot.digest import digest_messages
-from bot.flows import patrol
+from bot.flows import patrol, staff_contact
 from bot.flows.binding import try_bind
 from bot.flows.common import category_name, find_number, local_time, place_text, status_label, timeline
 from bot.flows.conversation import Conversation
@@ -63,6 +63,8 @@ def handle(conv: Conversation) -> None:
         _on_resolve(conv)
     elif flow == "patrol":
         patrol.on_message(conv)
+    elif flow == staff_contact.FLOW:
+        staff_contact.on_reason(conv)
     elif not text and inbound.kind in (InboundKind.text, InboundKind.voice):
         conv.say("empty")
     else:
@@ -141,7 +143,7 @@ def _send_card(conv: Conversation, ticket: TicketView, actions: frozenset[Action
     conv.card(
         conv.t("card.title", number=ticket.number),
         body,
-        [(conv.t(f"verb.{v}"), f"task:{v}:{ticket.number}") for v in verbs],
+        [(conv.t(f"verb.{v}"), f"task:{v}:{ticket.number}") for v in verbs] + staff_contact.button(conv, ticket.number),
     )
 
 
@@ -154,6 +156,9 @@ def _task_button(conv: Conversation, data: str) -> None:
     conv.reset()
     if verb == "view":
         show_task(conv, number)
+        return
+    if verb == staff_contact.VERB:
+        staff_contact.begin(conv, number)
         return
     if verb not in VERBS or conv.casework.ticket(number) is None:
         conv.say("ticket.not_found", number=number)
