@@ -93,6 +93,8 @@ def _withdraw(session: Session, runtime: Runtime, ticket: Ticket, identifiers: l
     ticket.location_text = clean(ticket.location_text)
     ticket.reporter_id = None
     ticket.contact_withdrawn = True
+    for event in ticket.events:  # a staff note may repeat the phone ("已电话联系 138…")
+        event.note = clean(event.note)
     for correction in session.scalars(select(CategoryCorrection).where(CategoryCorrection.ticket_id == ticket.id)):
         correction.text = clean(correction.text) or ""
     for row in session.scalars(select(Notification).where(Notification.ticket_id == ticket.id)):

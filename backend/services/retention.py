@@ -123,6 +123,7 @@ def run_retention(
         "photos_deleted": _delete_old_photos(session, cut.photos, upload_dir=upload_dir, batch=batch_size),
     }
     counts.update(_delete_transcripts(session, cut.transcripts))
+    counts["unused_files_deleted"] = _delete_unused_files(session, cut.transcripts, upload_dir=upload_dir)
     run.counts, run.finished_at = counts, now
     session.commit()
     logger.info("retention run %s: %s", run.id, counts)
@@ -169,6 +170,19 @@ def _delete_old_photos(session: Session, cutoff: datetime, *, upload_dir: Path, 
             return done
         done += _delete_photos(session, Attachment.id.in_(ids), upload_dir=upload_dir)
         session.commit()
+
+
+def _delete_unused_files(session: Session, cutoff: datetime, *, upload_dir: Path) -> int:
+    """Photos sent for a report that never came (or left behind), older than the transcripts' cut-off."""
+    if not upload_dir.is_dir():
+        return 0
+    used = set(session.scalars(select(Attachment.path).distinct()))
+    gone = 0
+    for path in upload_dir.iterdir():
+        if path.is_file() and path.name not in used and path.stat().st_mtime < cutoff.timestamp():
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone
 
 
 def _delete_transcripts(session: Session, cutoff: datetime) -> dict[str, int]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from backend.dashboard.exports import statistics_tables
@@ -120,3 +123,26 @@ def test_chat_transcripts_go_after_their_period(session, runtime, clock, report,
     assert run.counts["dialogues_deleted"] >= 1 and run.counts["messages_deleted"] >= len(sent) > 0
     assert session.get(ConversationState, ("wechat", "o_e")) is None
     assert session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).all()  # the ticket stays
+
+
+def test_photos_of_reports_never_made_go_with_the_transcripts(session, runtime, clock, report):
+    ticket = report("路灯坏了", openid="o_f")
+    kept = store_photo(
+        session,
+        upload_dir=runtime.settings.upload_dir,
+        ticket=ticket,
+        data=PNG,
+        stage="report",
+        uploaded_by=ticket.reporter_id,
+        max_bytes=runtime.settings.upload_max_bytes,
+    )
+    session.commit()
+    stray = runtime.settings.upload_dir / ("0" * 64 + ".jpg")
+    stray.write_bytes(b"left behind")
+    clock.advance(days=8)
+    old = (clock.now() - timedelta(days=POLICY.transcript_days + 1)).timestamp()
+    for path in (stray, runtime.settings.upload_dir / kept.path):
+        os.utime(path, (old, old))
+    run = run_retention(session, POLICY, clock.now(), upload_dir=runtime.settings.upload_dir)
+    assert run.counts["unused_files_deleted"] == 1
+    assert not stray.exists() and (runtime.settings.upload_dir / kept.path).exists()
