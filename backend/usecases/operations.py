@@ -19,6 +19,7 @@ from backend.db.session import make_engine, make_session_factory
 from backend.domain.privacy import RetentionPolicy
 from backend.runtime import Runtime, build_runtime
 from backend.services.corrections import export_corrections
+from backend.services.demo_history import DemoHistory, HistoryPlan, HistorySummary
 from backend.services.digest import digests_queued_for, queue_digests
 from backend.services.housekeeping import purge_inbound, purge_nonces
 from backend.services.reference import LoadSummary, sync_reference, sync_staff
@@ -58,6 +59,26 @@ def load_city(settings: Settings, city: CityConfig, *, demo_password: str | None
         staff = sync_staff(session, city, demo_password=demo_password)
         session.commit()
     return summary, staff
+
+
+def load_demo_history(
+    backend: Backend,
+    *,
+    days: int = 90,
+    per_day: float = 12.0,
+    seed: int = 18,
+    on_day: Callable[[int], None] | None = None,
+) -> HistorySummary:
+    """Write a demo city's simulated past up to now (backend.services.demo_history), committing after each day."""
+    plan = HistoryPlan(end=backend.runtime.clock.now(), days=days, per_day=per_day, seed=seed)
+    with backend.session_factory() as session:
+        history = DemoHistory(session, backend.runtime, plan)
+        for done in history.days():
+            session.commit()
+            if on_day is not None:
+                on_day(done)
+        session.commit()
+        return history.summary
 
 
 def import_areas(settings: Settings, city: CityConfig) -> LoadSummary:
