@@ -105,6 +105,33 @@ def _load_history(*, days: int, per_day: float, seed: int) -> None:
     )
 
 
+@cli.command("import-city")
+def import_city(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            file_okay=False,
+            help="a city directory: city.geojson, staff.csv, departments.yaml, responsibilities.yaml "
+            "(taxonomy.yaml, calendar.yaml optional)",
+        ),
+    ],
+) -> None:
+    """Validate a city's own data and make it the city in use (a running server picks it up within a second)."""
+    from backend.usecases.operations import import_city as import_city_dir
+
+    try:
+        done = import_city_dir(get_settings(), directory)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
+    console.print(
+        f"imported {done.areas} areas ({done.grids} grids), {done.departments} departments, {done.staff} staff "
+        f"from {directory}; {done.deactivated} staff not in this city deactivated; city in use: {done.installed_in}"
+    )
+    console.print("set staff passwords with create-admin or the admin API")
+
+
 @cli.command("import-grids")
 def import_grids(path: Annotated[Path, typer.Argument(exists=True, help="a GeoJSON FeatureCollection")]) -> None:
     """Validate and import areas from a GeoJSON file."""
