@@ -106,7 +106,9 @@ def test_spec_example_in_the_city_is_created_and_keeps_every_field(client, sessi
     ticket = session.scalars(select(Ticket).where(Ticket.number == item["service_request_id"])).one()
     assert ticket.text == "A large sinkhole is destroying the street"
     assert ticket.location_text == "1234 5th street" and ticket.grid_code == "LC010101"
-    submit = session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).first()
+    submit = session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+    ).first()
     assert submit is not None and submit.action == "submit"
     for stored in ("name: john smith", "phone: 111111111", "email: smit333@sfgov.edu", "device_id: tt222111"):
         assert stored in (submit.note or "")
@@ -162,7 +164,9 @@ def test_attribute_answers_are_checked_written_into_the_ticket_and_may_make_it_u
     ticket = session.scalars(select(Ticket).where(Ticket.number == ok.json()[0]["service_request_id"])).one()
     assert ticket.priority == "urgent"
     assert "【是否有人被困在电梯内？】有人被困" in ticket.text
-    submit = session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).first()
+    submit = session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+    ).first()
     assert submit is not None and submit.data["open311"] == {"attributes": {"trapped": "yes"}}
 
 
