@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -38,6 +39,18 @@ class BodyLimit(BaseHTTPMiddleware):
         return await call_next(request)
 
 
+class CityRefresh:
+    """Before a request, load the city `gridbot import-city` installed if it changed (checked once a second)."""
+
+    def __init__(self, app: Any, runtime: Runtime) -> None:
+        self.app, self.runtime = app, runtime
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.runtime.refresh_city()
+        await self.app(scope, receive, send)
+
+
 def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> FastAPI:
     """Build the app around an already-composed runtime and session factory."""
     app = FastAPI(
@@ -50,6 +63,7 @@ def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> Fast
     app.state.runtime = runtime
     app.state.session_factory = session_factory
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.request_max_bytes)
+    app.add_middleware(CityRefresh, runtime=runtime)
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
