@@ -172,6 +172,15 @@ def retention() -> None:
     console.print(apply_retention(open_backend(get_settings(), load_classifier=False)))
 
 
+@cli.command("rebuild-rollups")
+def rebuild_rollups() -> None:
+    """Recompute the statistics rollups from the tickets (after a bulk load or a GRIDBOT_TIMEZONE change)."""
+    from backend.usecases.operations import rebuild_rollups as rebuild
+
+    rows = rebuild(get_settings())
+    console.print(f"statistics rollups rebuilt: {rows} rows")
+
+
 @cli.command("sla-tick")
 def sla_tick() -> None:
     """Run the SLA job once: lights, 督办 reminders, escalation."""

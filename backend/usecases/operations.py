@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.cityconfig import CityConfig, city_files, load_city_dir
 from backend.db.models import Person, Staff
+from backend.db.rollups import compact, rebuild
 from backend.db.session import make_engine, make_session_factory
 from backend.domain.privacy import RetentionPolicy
 from backend.runtime import ACTIVE_CITY, CITY_MANIFEST, Runtime, build_runtime
@@ -27,6 +28,7 @@ from backend.services.corrections import export_corrections
 from backend.services.demo_history import DemoHistory, HistoryPlan, HistorySummary
 from backend.services.digest import digests_queued_for, queue_digests
 from backend.services.housekeeping import purge_inbound, purge_nonces
+from backend.services.public_report import queue_public_reports
 from backend.services.reference import LoadSummary, deactivate_staff_except, sync_reference, sync_staff
 from backend.services.retention import run_retention
 from backend.services.security import hash_password
@@ -194,6 +196,22 @@ def run_sla_tick(session: Session, runtime: Runtime) -> SlaTickSummary:
     return summary
 
 
+def compact_rollups(backend: Backend) -> int:
+    """Fold the statistics rollups' delta rows into one row per key (the worker does it every minute)."""
+    with backend.session_factory() as session:
+        folded = compact(session)
+        session.commit()
+        return folded
+
+
+def rebuild_rollups(settings: Settings) -> int:
+    """Recompute the statistics rollups from the tickets (after a bulk load or a GRIDBOT_TIMEZONE change)."""
+    with _session(settings) as session:
+        rows = rebuild(session, timezone=settings.timezone)
+        session.commit()
+        return rows
+
+
 def apply_retention(backend: Backend) -> dict[str, Any]:
     """Run the retention job once (anonymise finished tickets, delete old photos and transcripts); its counts."""
     settings = backend.runtime.settings
@@ -222,6 +240,18 @@ def daily_digest_job(session_factory: sessionmaker[Session], timezone: str) -> C
             if digests_queued_for(session, period):
                 return 0  # a rerun of the same day (e.g. after a crash) sends nothing twice
             queued = queue_digests(session, now, period)
+            session.commit()
+        return queued
+
+    return run
+
+
+def public_reports_job(backend: Backend) -> Callable[[datetime], int]:
+    """A periodic job: queue this week's 向群众汇报 to every subscriber who has not had it, and commit."""
+
+    def run(now: datetime) -> int:
+        with backend.session_factory() as session:
+            queued = queue_public_reports(session, backend.runtime, now)
             session.commit()
         return queued
 
@@ -260,6 +290,10 @@ def run_outbox_worker(
         digest=daily_digest_job(factory, timezone),
     )
     jobs.append(PeriodicJob("purge_inbound", every(3600), purge))
+    jobs.append(PeriodicJob("compact_rollups", every(60), lambda _now: compact_rollups(backend)))
+    jobs.append(
+        PeriodicJob("public_reports", daily_at(settings.public_report_time, tz=timezone), public_reports_job(backend))
+    )
     jobs.append(
         PeriodicJob(
             "retention",

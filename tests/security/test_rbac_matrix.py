@@ -504,6 +504,8 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/wecom"): "signed: platform signature and replay window",
     ("POST", "/wecom"): "signed: platform signature and replay window",
     ("POST", "/telegram/webhook"): "signed: secret-token header",
+    ("GET", "/public/reports"): "向群众汇报: the areas with a public report",
+    ("GET", "/public/reports/{area_code}"): "向群众汇报: an area's weekly counts and rates, no ticket or personal data",
     ("GET", "/simulator"): "development and test only (404 in production)",
     ("POST", "/simulator/api/send"): "development and test only (404 in production)",
     ("GET", "/simulator/api/inbox"): "development and test only (404 in production)",
