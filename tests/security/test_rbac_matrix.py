@@ -485,6 +485,7 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/docs"): "OpenAPI UI",
     ("GET", "/docs/oauth2-redirect"): "OpenAPI UI",
     ("GET", "/redoc"): "OpenAPI UI",
+    ("MOUNT", "/docs/assets"): "vendored Swagger UI and ReDoc files",
     ("GET", "/openapi.json"): "OpenAPI document",
     ("POST", "/api/auth/token"): "the login itself",
     ("GET", "/dashboard"): "redirects to /dashboard/, which asks for a login",
