@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from backend.domain.triage import Thresholds
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_PLACEHOLDER = "dev-only-change-me-this-is-not-a-secret"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
@@ -62,7 +64,13 @@ class Settings(BaseSettings):
     # Working hours a 重办 (rework after a failed check) gets; unset: the category's own time limit again.
     rework_hours: float | None = Field(default=None, gt=0)
     duplicate_window_hours: int = 72
-    low_confidence_threshold: float = 0.55
+    # 分流 (backend/domain/triage.py): a predicted category at or above the dispatch confidence goes out at once;
+    # between the two the reporter is asked to pick; below the low one (or no category, no place) a person decides
+    # at the triage desk. Defaults from bench.triage on real messages (BENCHMARKS.md).
+    dispatch_confidence_threshold: float = Field(default=0.9, ge=0, le=1)
+    low_confidence_threshold: float = Field(default=0.4, ge=0, le=1)
+    # A report neither dispatched nor on a desk after this long is put on the district desk by the sweep.
+    unowned_sweep_seconds: int = Field(default=60, ge=10)
     ticket_number_prefix: str = "GB"
 
     # Conversations
@@ -121,6 +129,16 @@ class Settings(BaseSettings):
             names = ", ".join(f"GRIDBOT_{n.upper()}" for n in weak)
             raise ValueError(f"set real secrets before running in {self.env}: {names}")
         return self
+
+    @model_validator(mode="after")
+    def _thresholds_in_order(self) -> Settings:
+        self.triage_thresholds  # noqa: B018 (building them checks ask <= dispatch)
+        return self
+
+    @property
+    def triage_thresholds(self) -> Thresholds:
+        """The confidences of the triage gate."""
+        return Thresholds(dispatch=self.dispatch_confidence_threshold, ask=self.low_confidence_threshold)
 
     @property
     def is_sqlite(self) -> bool:

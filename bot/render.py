@@ -21,6 +21,7 @@ CARD_VERBS: dict[NoticeKind, tuple[str, ...]] = {
     NoticeKind.task_new: ("accept", "return", "escalate", "extend"),
     NoticeKind.task_escalated: ("accept", "return", "escalate", "extend"),
     NoticeKind.task_reminder: ("view",),
+    NoticeKind.desk_new: ("view",),
     NoticeKind.supervise: ("view",),
     NoticeKind.task_returned: ("view",),
     NoticeKind.task_rework: ("resolve", "escalate", "extend", "view"),
@@ -105,6 +106,8 @@ def render_notification(kind: NoticeKind | str, payload: dict[str, Any], lang: s
         from bot.public_report import report_messages
 
         return report_messages(payload, lang, _category)
+    if notice is NoticeKind.desk_new:
+        p["reason"] = t(f"desk.reason.{payload.get('reason', 'unsure')}", lang)
     if notice in CARD_VERBS:
         body = t("notice.card_body", lang, **p)
         if notice not in (NoticeKind.task_new, NoticeKind.task_escalated):

@@ -14,7 +14,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.responses import Response
 
 from backend.api.docs import install_docs
-from backend.api.routes import admin, auth, geo, privacy, stats, tickets
+from backend.api.routes import admin, auth, desk, geo, privacy, stats, tickets
 from backend.dashboard import include_dashboard
 from backend.domain.errors import DomainError, GuardFailed, InvalidTransition, NotFound, PermissionDenied
 from backend.runtime import Runtime
@@ -91,7 +91,7 @@ def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> Fast
             return JSONResponse({"status": "degraded", "database": "down"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "up", "model": runtime.classifier is not None})
 
-    for router in (auth.router, tickets.router, geo.router, stats.router, admin.router, privacy.router):
+    for router in (auth.router, tickets.router, desk.router, geo.router, stats.router, admin.router, privacy.router):
         app.include_router(router)
     install_docs(app)
     include_dashboard(app)

@@ -16,16 +16,18 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from backend.db.models import Notification, Ticket
+from backend.db.models import Notification, Ticket, TicketEvent
 from backend.domain.tickets import OPEN_STATUSES
+from backend.domain.triage import DeskReason
 from backend.ports import Classifier, Prediction
+from backend.services.desk import on_desk
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ class DatabaseCollector(Collector):
         self.session_factory = session_factory
         self.now = now
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         """Yield the database gauges (nothing if the database is unreachable)."""
         try:
             with self.session_factory() as session:
@@ -72,6 +74,14 @@ class DatabaseCollector(Collector):
                         Notification.status
                     )
                 ).all()
+                desk_rows = session.execute(
+                    select(Ticket.desk_reason, func.count()).where(on_desk()).group_by(Ticket.desk_reason)
+                ).all()
+                swept = session.scalar(
+                    select(func.count())
+                    .select_from(TicketEvent)
+                    .where(TicketEvent.action == "to_desk", TicketEvent.note == DeskReason.unowned.value)
+                )
         except SQLAlchemyError as exc:
             logger.warning("metrics: database unavailable (%s)", exc.__class__.__name__)
             return
@@ -93,6 +103,15 @@ class DatabaseCollector(Collector):
         oldest.add_metric([], pending_age)
         yield backlog
         yield oldest
+        waiting = GaugeMetricFamily(
+            "gridbot_desk_tickets", "Reports waiting at a triage desk, by reason", labels=["reason"]
+        )
+        for reason, n in desk_rows:
+            waiting.add_metric([reason or ""], n)
+        yield waiting
+        yield CounterMetricFamily(
+            "gridbot_unowned_swept", "Reports the sweep found without an owner and put on the district desk", swept or 0
+        )
 
 
 class TimedClassifier:

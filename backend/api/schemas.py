@@ -47,6 +47,24 @@ class TicketPublic(BaseModel):
     updated_at: datetime
 
 
+class DeskItem(TicketPublic):
+    """A report waiting at a triage desk (分拨台), with why and since when, and the classifier's top choices."""
+
+    desk_reason: str
+    desk_since: datetime
+    desk_community_code: str | None
+    desk_street_code: str | None
+    suggestions: list[tuple[str, float]] = []
+
+
+class DeskDecisionIn(BaseModel):
+    """A dispatcher's one-step decision: category (hence department and tier) and grid."""
+
+    category_code: str = Field(min_length=1, max_length=64)
+    grid_code: str = Field(min_length=1, max_length=64)
+    note: str | None = Field(default=None, max_length=500)
+
+
 class EventPublic(BaseModel):
     """One line of a ticket's timeline."""
 

@@ -191,6 +191,12 @@ class Ticket(Base):
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
     rework_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # 核查不通过 → 重办
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    # The triage desk (分拨台): set while a person must decide category/department/grid; the desk is the
+    # community's, else the street's, else (both None) the district's. Cleared when it is dispatched.
+    desk_since: Mapped[datetime | None] = mapped_column(index=True)
+    desk_reason: Mapped[str | None] = mapped_column(String(16))
+    desk_community_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"))
+    desk_street_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column()

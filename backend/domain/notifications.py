@@ -21,6 +21,7 @@ class NoticeKind(StrEnum):
     supervised = "supervised"  # past the reopen limit: now with the street command centre and 督办
     # To staff.
     task_new = "task_new"
+    desk_new = "desk_new"  # a report waits at the dispatcher's triage desk (分拨台)
     task_reminder = "task_reminder"
     task_escalated = "task_escalated"
     task_returned = "task_returned"
@@ -52,6 +53,7 @@ RESIDENT_KINDS = (
 )
 STAFF_KINDS = (
     NoticeKind.task_new,
+    NoticeKind.desk_new,
     NoticeKind.task_reminder,
     NoticeKind.task_escalated,
     NoticeKind.task_returned,

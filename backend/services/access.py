@@ -21,10 +21,13 @@ def visible_tickets(actor: ActorContext) -> ColumnElement[bool]:
     mine = Ticket.assignee_id == actor.staff_id
     if role is Role.gridworker:
         return or_(Ticket.grid_code == scope, mine)
-    if role in (Role.grid_leader, Role.community_dispatcher):
+    if role is Role.grid_leader:
         return or_(Ticket.community_code == scope, mine)
+    # Dispatchers also see the reports waiting at their triage desk (分拨台), which may have no place yet.
+    if role is Role.community_dispatcher:
+        return or_(Ticket.community_code == scope, Ticket.desk_community_code == scope, mine)
     if role is Role.street_dispatcher:
-        return or_(Ticket.street_code == scope, mine)
+        return or_(Ticket.street_code == scope, Ticket.desk_street_code == scope, mine)
     if role is Role.department_handler:
         return or_(Ticket.department_code == scope, mine)
     return false()
@@ -38,6 +41,9 @@ def can_see(actor: ActorContext, ticket: Ticket, *, follower_ids: set[int] | Non
     if role is Role.resident:
         return ticket.reporter_id == actor.person_id or actor.person_id in (follower_ids or set())
     if ticket.assignee_id is not None and ticket.assignee_id == actor.staff_id:
+        return True
+    desk = {Role.community_dispatcher: ticket.desk_community_code, Role.street_dispatcher: ticket.desk_street_code}
+    if scope is not None and desk.get(role) == scope:
         return True
     return {
         Role.gridworker: ticket.grid_code,

@@ -13,8 +13,10 @@ from backend.db.models import Category, Person, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed, NotFound
 from backend.domain.roles import Role, Tier
 from backend.domain.tickets import OPEN_STATUSES, Action
+from backend.domain.triage import DeskReason, Route, gate
 from backend.runtime import Runtime
 from backend.services.actors import SYSTEM, ActorContext
+from backend.services.desk import put_on_desk
 from backend.services.numbering import next_ticket_number
 from backend.services.workflow import apply_action
 
@@ -178,7 +180,7 @@ def create_ticket(
     actor: ActorContext | None = None,
     dispatch: bool = True,
 ) -> Ticket:
-    """Number, categorise and route a report, and dispatch it when grid and category are known.
+    """Number, categorise and route a report: dispatched when the triage gate is sure, else on the triage desk.
 
     A caller that has assessed the message already (a chat dialogue) passes its assessment and nothing is
     analysed again; otherwise the report is assessed here. A category in the report is one a person chose.
@@ -249,9 +251,28 @@ def create_ticket(
         )
     )
     session.flush()
-    if dispatch and ticket.grid_code and ticket.category_code:
-        apply_action(session, runtime, ticket, Action.dispatch, SYSTEM, reason="自动分拨")
+    if dispatch:
+        _route(session, runtime, ticket, assessment, urgent=urgent)
     return ticket
+
+
+def _route(session: Session, runtime: Runtime, ticket: Ticket, assessment: Assessment, *, urgent: bool) -> None:
+    """Dispatch a confident, placed report; put any other on the triage desk for a person to decide."""
+    verdict = gate(
+        category_known=ticket.category_code is not None,
+        confidence=assessment.confidence,
+        # An urgent report with a place goes out at once: a person on site beats a perfect category.
+        confirmed=assessment.category_confirmed or urgent,
+        place_known=ticket.grid_code is not None,
+        thresholds=runtime.settings.triage_thresholds,
+        can_ask=False,  # a dialogue asks before the ticket exists; here it is too late to ask
+    )
+    if verdict.route is Route.dispatch:
+        apply_action(session, runtime, ticket, Action.dispatch, SYSTEM, reason="自动分拨")
+        return
+    reporter = session.get(Person, ticket.reporter_id) if ticket.reporter_id is not None else None
+    home = reporter.home_area_code if reporter is not None else None
+    put_on_desk(session, runtime, ticket, verdict.reason or DeskReason.unsure, home_area=home)
 
 
 def _assess_report(session: Session, runtime: Runtime, report: ReportIn, text: str) -> Assessment:

@@ -114,6 +114,8 @@ def apply_action(
     ticket.updated_at = now
     extra: dict[str, Any] = dict(data or {})
 
+    if action is Action.dispatch:  # dispatched: off the triage desk, whoever decided
+        ticket.desk_since = ticket.desk_reason = ticket.desk_community_code = ticket.desk_street_code = None
     if action in _ROUTED:
         target = assignee or choose_assignee(
             session, runtime, grid_code=ticket.grid_code, tier=Tier(ticket.tier), department_code=ticket.department_code

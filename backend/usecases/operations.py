@@ -24,6 +24,7 @@ from backend.db.rollups import compact, rebuild
 from backend.db.session import make_engine, make_session_factory
 from backend.domain.privacy import RetentionPolicy
 from backend.runtime import ACTIVE_CITY, CITY_MANIFEST, Runtime, build_runtime
+from backend.services import desk
 from backend.services.corrections import export_corrections
 from backend.services.demo_history import DemoHistory, HistoryPlan, HistorySummary
 from backend.services.digest import digests_queued_for, queue_digests
@@ -196,6 +197,16 @@ def run_sla_tick(session: Session, runtime: Runtime) -> SlaTickSummary:
     return summary
 
 
+def sweep_unowned(backend: Backend) -> int:
+    """Put every report left without an owner (not dispatched, not on a desk) on the district desk."""
+    with backend.session_factory() as session:
+        swept = desk.sweep_unowned(session, backend.runtime)
+        session.commit()
+    if swept:
+        logger.warning("sweep: %d report(s) had no owner; now on the district desk", swept)
+    return swept
+
+
 def compact_rollups(backend: Backend) -> int:
     """Fold the statistics rollups' delta rows into one row per key (the worker does it every minute)."""
     with backend.session_factory() as session:
@@ -291,6 +302,7 @@ def run_outbox_worker(
     )
     jobs.append(PeriodicJob("purge_inbound", every(3600), purge))
     jobs.append(PeriodicJob("compact_rollups", every(60), lambda _now: compact_rollups(backend)))
+    jobs.append(PeriodicJob("sweep_unowned", every(15), lambda _now: sweep_unowned(backend)))
     jobs.append(
         PeriodicJob("public_reports", daily_at(settings.public_report_time, tz=timezone), public_reports_job(backend))
     )

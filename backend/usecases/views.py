@@ -79,6 +79,7 @@ class TicketView:
     merged_into: str | None
     rated_since_resolution: bool  # by the speaker, since the last resolution
     events: tuple[EventView, ...]
+    on_desk: bool = False  # waiting at a triage desk for a person to route it
 
     @classmethod
     def of(cls, ticket: Ticket, speaker: Speaker, *, merged_into: str | None = None) -> TicketView:
@@ -107,4 +108,5 @@ class TicketView:
                 r.person_id == speaker.person_id and r.created_at >= since for r in ticket.ratings
             ),
             events=tuple(EventView(ev.at, ev.action, ev.actor_role, shown(ev.note)) for ev in ticket.events),
+            on_desk=ticket.desk_since is not None,
         )

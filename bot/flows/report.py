@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from backend.domain.errors import DomainError
+from backend.domain.triage import Route, gate
 from backend.services.intake import Assessment, Placement
 from backend.texts import catalogue
 from bot.flows.common import area_name, category_name
@@ -200,8 +201,15 @@ def advance(conv: Conversation) -> None:
     if assessment.place.grid_code is None and not data.get("location_text"):
         _ask_place(conv)
         return
-    unsure = assessment.confidence < conv.settings.low_confidence_threshold or not assessment.category_code
-    if unsure and not assessment.category_confirmed:
+    verdict = gate(
+        category_known=assessment.category_code is not None,
+        confidence=assessment.confidence,
+        confirmed=assessment.category_confirmed,
+        place_known=True,  # asked above; a place that matches no grid sends the ticket to the desk
+        thresholds=conv.settings.triage_thresholds,
+        can_ask=True,
+    )
+    if verdict.route is Route.ask:
         _ask_category(conv)
         return
     if not data.get("dup_checked"):
@@ -295,8 +303,13 @@ def _create(conv: Conversation, *, urgent: bool = False, merge_into: str | None 
             conv.begin(FLOW, "urgent_place", number=ticket.number)
             conv.ask_location(conv.t("report.urgent_no_place"))
         return
+    created = (
+        conv.t("report.on_desk", number=ticket.number)
+        if ticket.on_desk
+        else conv.t("report.created", number=ticket.number, category=category, place=place)
+    )
     conv.choose(
-        conv.t("report.created", number=ticket.number, category=category, place=place),
+        created,
         [
             (conv.t("button.add_details"), f"add:{ticket.number}"),
             (conv.t("button.view_ticket"), f"view:{ticket.number}"),

@@ -54,7 +54,7 @@ def to_public(ticket: Ticket, codes: dict[int, str]) -> TicketPublic:
     return data
 
 
-def _staff_codes(session: SessionDep, ids: set[int]) -> dict[int, str]:
+def staff_codes(session: SessionDep, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     return {sid: code for sid, code in session.execute(select(Staff.id, Staff.code).where(Staff.id.in_(ids)))}
@@ -87,7 +87,7 @@ def list_(
         q=q,
     )
     rows, more = list_tickets(session, actor, flt, limit=limit, offset=offset)
-    codes = _staff_codes(session, {t.assignee_id for t in rows if t.assignee_id})
+    codes = staff_codes(session, {t.assignee_id for t in rows if t.assignee_id})
     return TicketPage(items=[to_public(t, codes) for t in rows], limit=limit, offset=offset, has_more=more)
 
 
@@ -111,7 +111,7 @@ def create(ticket_in: TicketCreate, session: SessionDep, runtime: RuntimeDep, ac
         actor=actor,
     )
     session.commit()
-    return to_public(ticket, _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
+    return to_public(ticket, staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
 
 
 @router.get("/{number}", response_model=TicketDetail)
@@ -119,7 +119,7 @@ def read(number: str, session: SessionDep, runtime: RuntimeDep, actor: CurrentSt
     """One ticket with its timeline, photos, ratings and the actions you may take."""
     ticket = load_ticket(session, number)
     check_may_touch(actor, ticket)
-    codes = _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set())
+    codes = staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set())
     base = to_public(ticket, codes).model_dump()
     actions = sorted(a.value for a in available_actions(session, runtime, ticket, actor))
     return TicketDetail(
@@ -150,7 +150,7 @@ def act(
         data=data,
     )
     session.commit()
-    return to_public(ticket, _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
+    return to_public(ticket, staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
 
 
 @router.post("/{number}/reassign", response_model=TicketPublic)
@@ -160,7 +160,7 @@ def reassign_(
     """Give the ticket to another staff member."""
     ticket = reassign(session, runtime, number, actor, assignee_code=body.assignee_code, note=body.note)
     session.commit()
-    return to_public(ticket, _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
+    return to_public(ticket, staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
 
 
 @router.post("/{number}/comments", response_model=EventPublic, status_code=status.HTTP_201_CREATED)
@@ -181,7 +181,7 @@ def correct(
     correct_category(session, runtime, number, actor, category_code=body.category_code)
     session.commit()
     ticket = load_ticket(session, number)
-    return to_public(ticket, _staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
+    return to_public(ticket, staff_codes(session, {ticket.assignee_id} if ticket.assignee_id else set()))
 
 
 @router.post("/{number}/photos", response_model=AttachmentPublic, status_code=status.HTTP_201_CREATED)
