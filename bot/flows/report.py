@@ -7,7 +7,7 @@ import logging
 from backend.domain.errors import DomainError
 from backend.domain.triage import Route, gate
 from backend.services.intake import Assessment, Placement
-from backend.texts import catalogue
+from backend.texts import catalogue, matches
 from bot.flows.common import area_name, category_name
 from bot.flows.conversation import Conversation
 from bot.flows.followup import add_photo
@@ -162,6 +162,8 @@ def _on_urgent_place(conv: Conversation) -> None:
 
 def _on_category(conv: Conversation) -> None:
     data = conv.inbound.data if conv.inbound.kind is InboundKind.button else ""
+    if not data and conv.text and matches("cmd.unsure", conv.text):
+        data = "cat:unsure"  # "I do not know" in words: a person at the desk decides
     city = conv.city
     if data == "cat:none":
         groups = [
@@ -255,6 +257,7 @@ def _ask_category(conv: Conversation) -> None:
     codes = list(dict.fromkeys(codes))[:3]
     buttons = [(category_name(conv.city, c, conv.lang), f"cat:{c}") for c in codes]
     buttons.append((conv.t("button.category_other"), "cat:none"))
+    buttons.append((conv.t("button.category_unsure"), "cat:unsure"))
     guess = category_name(conv.city, codes[0], conv.lang) if codes else conv.t("category.unknown")
     conv.choose(conv.t("report.confirm_category", category=guess), buttons)
 

@@ -20,7 +20,7 @@ def to_item(ticket: Ticket) -> DeskItem:
     return DeskItem(
         **to_public(ticket, {}).model_dump(),
         desk_reason=ticket.desk_reason or "",
-        desk_since=ticket.desk_since,
+        desk_since=ticket.desk_since or ticket.created_at,  # always set on a desk ticket
         desk_community_code=ticket.desk_community_code,
         desk_street_code=ticket.desk_street_code,
         suggestions=[(str(code), float(p)) for code, p in top3],

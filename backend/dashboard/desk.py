@@ -1,0 +1,88 @@
+"""The triage desk page (分拨台): reports a person must route, each decided in one step (category + grid)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from backend.api.deps import RuntimeDep, SessionDep
+from backend.dashboard.web import DashboardUser, SameOrigin, templates
+from backend.db.models import Category
+from backend.domain.errors import DomainError
+from backend.domain.roles import Role
+from backend.services import desk
+from backend.services.reveal import masked
+from backend.texts import t
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
+LEVEL_OF_ROLE = {Role.community_dispatcher: "community", Role.street_dispatcher: "street"}
+
+
+@router.get("/desk", response_class=HTMLResponse)
+def desk_page(request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser) -> Response:
+    """The caller's desk, urgent and oldest first, with the classifier's suggestions preselected."""
+    items = desk.desk_queue(session, actor)
+    level = LEVEL_OF_ROLE.get(actor.role)
+    grids = [
+        a
+        for a in sorted(runtime.city.areas.values(), key=lambda a: a.code)
+        if a.level in ("grid", "special") and (level is None or runtime.ancestor_at(a.code, level) == actor.scope_code)
+    ]
+    subcategories = session.execute(
+        select(Category.code, Category.name).where(Category.parent_code.is_not(None)).order_by(Category.code)
+    ).all()
+    rows = []
+    for ticket in items:
+        submit = next((e for e in ticket.events if e.action == "submit"), None)
+        top3 = [str(code) for code, _ in (submit.data or {}).get("top3", [])] if submit is not None else []
+        rows.append(
+            {
+                "ticket": ticket,
+                "text": masked(ticket.text),
+                "location": masked(ticket.location_text),
+                "suggested": ticket.category_code or (top3[0] if top3 else None),
+                "top3": top3,
+            }
+        )
+    return templates.TemplateResponse(
+        request,
+        "desk.html",
+        {
+            "actor": actor,
+            "rows": rows,
+            "grids": grids,
+            "subcategories": subcategories,
+            "msg": request.query_params.get("msg"),
+            "error": request.query_params.get("error"),
+        },
+    )
+
+
+@router.post("/desk/{number}", dependencies=[SameOrigin])
+def desk_decide(
+    number: str,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    actor: DashboardUser,
+    category_code: Annotated[str, Form(max_length=64)],
+    grid_code: Annotated[str, Form(max_length=64)],
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> RedirectResponse:
+    """Route one desk report; it is dispatched at once and the decision kept as a correction."""
+    decision = desk.DeskDecision(category_code=category_code, grid_code=grid_code, note=note.strip() or None)
+    try:
+        desk.decide(session, runtime, number, actor, decision)
+        session.commit()
+    except DomainError as exc:
+        session.rollback()
+        return _back(error=exc.message)
+    return _back(msg=t("dashboard.desk.dispatched", number=number))
+
+
+def _back(*, msg: str | None = None, error: str | None = None) -> RedirectResponse:
+    query = urlencode({k: v for k, v in (("msg", msg), ("error", error)) if v})
+    return RedirectResponse(f"/dashboard/desk?{query}", status_code=303)
