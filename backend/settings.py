@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     token_ttl_minutes: int = 8 * 60
     upload_max_bytes: int = 5 * 1024 * 1024
     request_max_bytes: int = 8 * 1024 * 1024
+    # Where residents reach this service's public pages (the 向群众汇报 report links to /public/reports/…).
+    public_url: str = "http://127.0.0.1:8000"
+    # When the worker pushes the weekly public report to the residents who asked for it (local time, daily
+    # check; each subscriber gets one report per ISO week).
+    public_report_time: str = "09:00"
+    # How often a server or worker looks for a city `gridbot import-city` installed (seconds).
+    city_check_seconds: float = 1.0
     # A signed webhook request (WeChat, WeCom) whose timestamp is further than this from our clock is refused.
     webhook_replay_window_seconds: int = Field(default=300, ge=30)
     # Per chat sender: messages a minute on average, and how many may come at once (0 switches the limit off).

@@ -32,7 +32,8 @@ from sqlalchemy.orm import Session
 from backend.cityconfig import CityConfig, load_city_config
 from backend.dashboard.stats import OPEN, compute_statistics
 from backend.db.migrate import upgrade
-from backend.db.models import Staff
+from backend.db.models import Staff, TicketRollup
+from backend.db.rollups import rebuild
 from backend.db.session import make_engine
 from backend.services.people import staff_actor
 from backend.services.queries import TicketFilter, list_tickets
@@ -44,7 +45,8 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DB_NAME = "gridbot_bench_dash"
 N_TICKETS = 1_000_000
 QUEUE_TARGET_MS = 50.0
-STATS_TARGET_MS = 500.0
+STATS_TARGET_MS = {"whole district": 200.0, "street dispatcher": 100.0}  # the issue's limit is 500 ms
+YEAR_TARGET_MS = 1000.0
 CHUNK = 50_000
 # Indexes this benchmark suggests for the Alembic migration (the lead owns it); created only in the
 # benchmark's own database, after the queue has been timed without them.
@@ -93,18 +95,18 @@ OPEN_PATH = (
 )
 
 
-def bench_database(reuse: bool) -> str:
+def bench_database(reuse: bool, name: str = DB_NAME) -> str:
     """Create (or recreate) and migrate the benchmark database; return its URL."""
     url = make_url(os.environ.get("GRIDBOT_TEST_POSTGRES_URL") or DEFAULT_URL)
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if exists and not reuse:
-            conn.execute(f'DROP DATABASE "{DB_NAME}" WITH (FORCE)')
+            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
             exists = None
         if not exists:
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    bench_url = url.set(database=DB_NAME).render_as_string(hide_password=False)
+            conn.execute(f'CREATE DATABASE "{name}"')
+    bench_url = url.set(database=name).render_as_string(hide_password=False)
     upgrade(bench_url)
     return bench_url
 
@@ -238,13 +240,16 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep an already-loaded database")
     parser.add_argument("--tickets", type=int, default=N_TICKETS)
     parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument(
+        "--database", default=DB_NAME, help="the benchmark's own database (created beside the test one)"
+    )
     args = parser.parse_args()
 
     from backend.runtime import build_runtime
     from backend.settings import Settings
 
     city = load_city_config(PROJECT_ROOT / "config")
-    url = bench_database(args.reuse)
+    url = bench_database(args.reuse, args.database)
     engine = make_engine(url)
     with Session(engine) as session:
         sync_reference(session, city)
@@ -257,7 +262,7 @@ def main() -> None:
     load_s = None
     if loaded != args.tickets:
         if loaded:
-            raise SystemExit(f"{DB_NAME} holds {loaded} tickets; run without --reuse to reload")
+            raise SystemExit(f"{args.database} holds {loaded} tickets; run without --reuse to reload")
         load_s = load(url, city, args.tickets)
 
     runtime = build_runtime(Settings(env="test", database_url=url), load_classifier=False)
@@ -272,6 +277,9 @@ def main() -> None:
         admin = actor("ADM01")
         queues = {
             "street dispatcher, open tickets": (street, TicketFilter(status=OPEN)),
+            "community dispatcher, open tickets": (actor("CD01"), TicketFilter(status=OPEN)),
+            "grid leader, own community, all": (actor("GL01"), TicketFilter()),
+            "supervisor, red lights": (actor("SUP01"), TicketFilter(status=OPEN, light=["red"])),
             "gridworker, own grid, all": (gridworker, TicketFilter()),
             "department, red lights": (dept, TicketFilter(status=OPEN, light=["red"])),
             "admin, category + 30 days": (admin, TicketFilter(category="city_appearance", created_from=month)),
@@ -297,17 +305,39 @@ def main() -> None:
                 rows.append((f"queue p95 ms: {label}{suffix}", p95, f"< {QUEUE_TARGET_MS:.0f}"))
                 figures[f"queue_p95_ms[{label}]{suffix}"] = round(p95, 2)
             figures[f"queue_p95_ms_worst[{variant}]"] = round(worst, 2)
+        rollup_s = None
+        if load_s is not None or not session.scalar(select(TicketRollup.id).limit(1)):
+            t0 = time.perf_counter()
+            rebuild(session)
+            session.commit()
+            rollup_s = time.perf_counter() - t0
+        with psycopg.connect(pg, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE ticket_rollups")
+            conn.execute("VACUUM ANALYZE category_rollups")
+            rollup_rows = conn.execute("SELECT count(*) FROM ticket_rollups").fetchone()[0]  # type: ignore[index]
+        figures["rollup_rows"] = rollup_rows
         for label, who in (("street dispatcher", street), ("whole district", admin)):
             flt = TicketFilter(created_from=month)
-            compute_statistics(session, runtime, who, flt)
-            times = _timed(lambda w=who, f=flt: compute_statistics(session, runtime, w, f), 5)
-            med = statistics.median(times)
-            rows.append((f"statistics ms (30 days): {label}", med, f"< {STATS_TARGET_MS:.0f}"))
-            figures[f"stats_ms[{label}]"] = round(med, 1)
+            for rolled in (True, False):
+                compute_statistics(session, runtime, who, flt, use_rollups=rolled)
+                times = _timed(
+                    lambda w=who, f=flt, r=rolled: compute_statistics(session, runtime, w, f, use_rollups=r), 5
+                )
+                med = statistics.median(times)
+                how = "rollups" if rolled else "tickets only"
+                target = f"< {STATS_TARGET_MS[label]:.0f}" if rolled else "(comparison)"
+                rows.append((f"statistics ms (30 days): {label}, {how}", med, target))
+                figures[f"stats_ms[{label}, {how}]"] = round(med, 1)
         year = TicketFilter(created_from=now - timedelta(days=365))
-        times = _timed(lambda: compute_statistics(session, runtime, street, year), 3)
-        rows.append(("statistics ms (365 days): street dispatcher", statistics.median(times), "(no target)"))
-        figures["stats_ms[street dispatcher, 365 days]"] = round(statistics.median(times), 1)
+        for label, who in (("street dispatcher", street), ("whole district", admin)):
+            for rolled in (True, False):
+                times = _timed(lambda w=who, r=rolled: compute_statistics(session, runtime, w, year, use_rollups=r), 3)
+                how = "rollups" if rolled else "tickets only"
+                target = f"< {YEAR_TARGET_MS:.0f}" if rolled else "(comparison)"
+                rows.append((f"statistics ms (365 days): {label}, {how}", statistics.median(times), target))
+                figures[f"stats_ms[{label}, 365 days, {how}]"] = round(statistics.median(times), 1)
+    if rollup_s is not None:
+        rows.insert(0, (f"statistics rollups rebuilt from the tickets ({rollup_rows:,} rows), s", rollup_s, ""))
     if load_s is not None:
         rows.insert(0, ("load 1M tickets + ratings (COPY), s", load_s, ""))
     report(
@@ -318,9 +348,14 @@ def main() -> None:
         figures=figures,
         notes="Queue: first page of 50 through backend.services.queries.list_tickets, "
         f"{args.runs} runs each, p95; timed with the migration's indexes, then again with "
-        f"{', '.join(PROPOSED_INDEXES)}. Statistics: backend.dashboard.stats.compute_statistics (grouping "
-        "sets, ratings, median, hot phrases of the newest 500 texts), median of 5 runs. Data: tickets over "
-        "365 days in arrival order, 10 % of the last 60 days still open.",
+        f"{', '.join(PROPOSED_INDEXES)}. Statistics: backend.dashboard.stats.compute_statistics, median of 5 runs "
+        "(365 days: 3), from 30 days (or 365) before now: whole local days from the statistics rollups "
+        "(backend/db/rollups.py, per day, area, department and status; kept current on every flush), the partial "
+        "first day, the median handling time and the hot phrases of the newest 500 texts from the tickets; "
+        "'tickets only' is use_rollups=False, the grouping-sets queries over every ticket of the period (the "
+        "statistics code before the rollups; its median also reads the new partial index ix_tickets_done_created_at). "
+        "Data: tickets over 365 days in arrival order, 10 % of the last 60 days still open; the rollups rebuilt "
+        "after the COPY (rebuild), as `gridbot rebuild-rollups` does.",
     )
     engine.dispose()
 

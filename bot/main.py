@@ -49,8 +49,15 @@ def db_upgrade(revision: str = "head") -> None:
 
 
 @cli.command("load-demo")
-def load_demo() -> None:
-    """Load the demo city: departments, categories, areas and staff (demo passwords in development)."""
+def load_demo(
+    history: Annotated[
+        bool, typer.Option("--history/--no-history", help="also write a simulated 90-day history (empty city only)")
+    ] = True,
+    days: Annotated[int, typer.Option(help="days of history")] = 90,
+    per_day: Annotated[float, typer.Option(help="mean reports a weekday")] = 12.0,
+    seed: Annotated[int, typer.Option(help="the history's random seed (same seed, same history)")] = 18,
+) -> None:
+    """Load the demo city: departments, categories, areas and staff (demo passwords in development), and its history."""
     from backend.usecases.operations import load_city
 
     settings = get_settings()
@@ -62,6 +69,67 @@ def load_demo() -> None:
     )
     if password:
         console.print(f"demo staff log in with their code and the password [bold]{password}[/bold] (development only)")
+    if history:
+        _load_history(days=days, per_day=per_day, seed=seed)
+
+
+def _load_history(*, days: int, per_day: float, seed: int) -> None:
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from backend.domain.errors import DomainError
+    from backend.texts import error_text
+    from backend.usecases.operations import load_demo_history, open_backend
+
+    backend = open_backend(get_settings(), load_classifier=False)
+    started = time.perf_counter()
+    columns = (TextColumn("history"), BarColumn(), MofNCompleteColumn(), TextColumn("days"), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task("history", total=days)
+            made = load_demo_history(
+                backend,
+                days=days,
+                per_day=per_day,
+                seed=seed,
+                on_day=lambda done: progress.update(task, completed=done),
+            )
+    except DomainError as exc:
+        console.print(f"[yellow]history skipped:[/yellow] {error_text(exc, 'en')}")
+        return
+    console.print(
+        f"history: {made.tickets} tickets, {made.moves} moves, {made.ratings} ratings, {made.reopened} reopened, "
+        f"{made.escalations + made.sla.escalations} escalations over {days} days "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+
+
+@cli.command("import-city")
+def import_city(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            file_okay=False,
+            help="a city directory: city.geojson, staff.csv, departments.yaml, responsibilities.yaml "
+            "(taxonomy.yaml, calendar.yaml optional)",
+        ),
+    ],
+) -> None:
+    """Validate a city's own data and make it the city in use (a running server picks it up within a second)."""
+    from backend.usecases.operations import import_city as import_city_dir
+
+    try:
+        done = import_city_dir(get_settings(), directory)
+    except ConfigError as exc:
+        console.print(f"[red]configuration error:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
+    console.print(
+        f"imported {done.areas} areas ({done.grids} grids), {done.departments} departments, {done.staff} staff "
+        f"from {directory}; {done.deactivated} staff not in this city deactivated; city in use: {done.installed_in}"
+    )
+    console.print("set staff passwords with create-admin or the admin API")
 
 
 @cli.command("import-grids")
@@ -102,6 +170,15 @@ def retention() -> None:
     from backend.usecases.operations import apply_retention, open_backend
 
     console.print(apply_retention(open_backend(get_settings(), load_classifier=False)))
+
+
+@cli.command("rebuild-rollups")
+def rebuild_rollups() -> None:
+    """Recompute the statistics rollups from the tickets (after a bulk load or a GRIDBOT_TIMEZONE change)."""
+    from backend.usecases.operations import rebuild_rollups as rebuild
+
+    rows = rebuild(get_settings())
+    console.print(f"statistics rollups rebuilt: {rows} rows")
 
 
 @cli.command("sla-tick")

@@ -101,6 +101,10 @@ def render_notification(kind: NoticeKind | str, payload: dict[str, Any], lang: s
         from bot.digest import digest_messages
 
         return digest_messages(payload, lang)
+    if notice is NoticeKind.public_report:
+        from bot.public_report import report_messages
+
+        return report_messages(payload, lang, _category)
     if notice in CARD_VERBS:
         body = t("notice.card_body", lang, **p)
         if notice not in (NoticeKind.task_new, NoticeKind.task_escalated):

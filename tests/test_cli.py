@@ -29,7 +29,7 @@ def run(*args: str) -> tuple[int, str]:
 
 def test_upgrade_load_demo_admin_and_sla_tick(env):
     assert run("db", "upgrade")[0] == 0
-    code, out = run("load-demo")
+    code, out = run("load-demo", "--no-history")
     assert code == 0 and "115 areas" in out.replace("\n", " ")
     code, out = run("create-admin", "--code", "boss", "--password", "s3cret-pass")
     assert code == 0 and "boss" in out
@@ -51,6 +51,17 @@ def test_import_grids_rejects_bad_geojson_naming_the_culprit(env):
 
 def test_import_staff_from_csv(env):
     run("db", "upgrade")
-    run("load-demo")
+    run("load-demo", "--no-history")
     code, out = run("import-staff", str(PROJECT_ROOT / "config" / "staff.csv"))
     assert code == 0 and "125 staff" in out.replace("\n", " ")
+
+
+def test_load_demo_writes_a_history_once(env):
+    run("db", "upgrade")
+    code, out = run("load-demo", "--days", "4")
+    flat = out.replace("\n", " ")
+    assert code == 0 and "history:" in flat and "tickets" in flat, out
+    code, out = run("load-demo", "--days", "4")
+    assert code == 0 and "history skipped" in out.replace("\n", " ")
+    code, out = run("sla-tick")
+    assert code == 0 and "checked=0" not in out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
+from backend.api.docs import install_docs
 from backend.api.routes import admin, auth, geo, privacy, stats, tickets
 from backend.dashboard import include_dashboard
 from backend.domain.errors import DomainError, GuardFailed, InvalidTransition, NotFound, PermissionDenied
@@ -37,16 +39,31 @@ class BodyLimit(BaseHTTPMiddleware):
         return await call_next(request)
 
 
+class CityRefresh:
+    """Before a request, load the city `gridbot import-city` installed if it changed (checked once a second)."""
+
+    def __init__(self, app: Any, runtime: Runtime) -> None:
+        self.app, self.runtime = app, runtime
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            self.runtime.refresh_city()
+        await self.app(scope, receive, send)
+
+
 def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> FastAPI:
     """Build the app around an already-composed runtime and session factory."""
     app = FastAPI(
         title="gridbot",
         version="0.1.0",
         description="网格化治理 — tickets, routing, SLA and escalation for a city's grid system.",
+        docs_url=None,  # served by install_docs from vendored assets (no CDN)
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.session_factory = session_factory
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.request_max_bytes)
+    app.add_middleware(CityRefresh, runtime=runtime)
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, exc: DomainError) -> JSONResponse:
@@ -76,5 +93,6 @@ def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> Fast
 
     for router in (auth.router, tickets.router, geo.router, stats.router, admin.router, privacy.router):
         app.include_router(router)
+    install_docs(app)
     include_dashboard(app)
     return app

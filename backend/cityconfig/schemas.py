@@ -147,6 +147,7 @@ class StaffRecord:
     phone: str
     wecom_userid: str
     telegram_user_id: int | None = None
+    line: int = field(default=0, compare=False)  # the row of staff.csv, for error messages
 
 
 @dataclass(frozen=True)

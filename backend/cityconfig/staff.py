@@ -50,24 +50,26 @@ def load_staff(path: Path) -> dict[str, StaffRecord]:
     staff: dict[str, StaffRecord] = {}
     for line, row in enumerate(rows, start=2):
         code = (row.get("code") or "").strip()
-        entry = code or f"line {line}"
+        entry = row_entry(line, code)
         if None in row or any(row.get(c) is None for c in STAFF_COLUMNS):
             raise ConfigError(path, entry, f"wrong number of columns on line {line}")
         if not code:
-            raise ConfigError(path, entry, "missing staff code")
+            raise ConfigError(path, entry, "field 'code': missing staff code")
         if code in staff:
-            raise ConfigError(path, code, "duplicate staff code")
+            raise ConfigError(path, entry, f"field 'code': duplicate staff code (first on line {staff[code].line})")
         role = row["role"].strip()
         if role not in STAFF_ROLES:
-            raise ConfigError(path, code, f"unknown staff role '{role}' (expected one of {', '.join(STAFF_ROLES)})")
+            raise ConfigError(
+                path, entry, f"field 'role': unknown staff role '{role}' (expected one of {', '.join(STAFF_ROLES)})"
+            )
         name = row["name"].strip()
         if not name:
-            raise ConfigError(path, code, "missing name")
+            raise ConfigError(path, entry, "field 'name': missing name")
         tg_text = row["telegram_user_id"].strip()
         try:
             telegram = int(tg_text) if tg_text else None
         except ValueError as exc:
-            raise ConfigError(path, code, f"telegram_user_id {tg_text!r} is not an integer") from exc
+            raise ConfigError(path, entry, f"field 'telegram_user_id': {tg_text!r} is not an integer") from exc
         typed_role: StaffRole = role  # type: ignore[assignment]  # checked against STAFF_ROLES
         staff[code] = StaffRecord(
             code=code,
@@ -77,10 +79,18 @@ def load_staff(path: Path) -> dict[str, StaffRecord]:
             phone=row["phone"].strip(),
             wecom_userid=row["wecom_userid"].strip(),
             telegram_user_id=telegram,
+            line=line,
         )
     _check_unique(path, staff, "wecom_userid")
     _check_unique(path, staff, "telegram_user_id")
     return staff
+
+
+def row_entry(line: int, code: str) -> str:
+    """How an error names a staff.csv row: its line (the header is line 1) and its code."""
+    if not line:
+        return code
+    return f"line {line}, {code}" if code else f"line {line}"
 
 
 def _check_unique(path: Path, staff: dict[str, StaffRecord], attr: str) -> None:
@@ -90,7 +100,9 @@ def _check_unique(path: Path, staff: dict[str, StaffRecord], attr: str) -> None:
         if value in (None, ""):
             continue
         if value in seen:
-            raise ConfigError(path, record.code, f"{attr} {value!r} already used by '{seen[value]}'")
+            raise ConfigError(
+                path, row_entry(record.line, record.code), f"field '{attr}': {value!r} already used by '{seen[value]}'"
+            )
         seen[value] = record.code
 
 
@@ -107,13 +119,17 @@ def check_staff_scopes(
         elif record.scope in areas:
             kind = areas[record.scope].level
         else:
-            raise ConfigError(path, record.code, f"unknown scope '{record.scope}' (not an area or department)")
+            raise ConfigError(
+                path,
+                row_entry(record.line, record.code),
+                f"field 'scope': unknown scope '{record.scope}' (not an area or department)",
+            )
         if kind not in allowed:
             shown = " or ".join(k or "empty" for k in allowed)
             raise ConfigError(
                 path,
-                record.code,
-                f"role {record.role} needs a scope of {shown}, got '{record.scope}' ({kind or 'empty'})",
+                row_entry(record.line, record.code),
+                f"field 'scope': role {record.role} needs a scope of {shown}, got '{record.scope}' ({kind or 'empty'})",
             )
 
 

@@ -2,7 +2,8 @@
 
 Every figure is computed within the viewer's scope and the queue filter (backend.services.queries),
 with a few grouped queries that let the database do the work, so the page stays fast on a million
-tickets. Definitions:
+tickets: whole local days are summed from the statistics rollups (backend/db/rollups.py, via
+backend/dashboard/rollup_stats.py) where the filter allows, the rest from the tickets. Definitions:
 
 - resolved: resolved, verified or closed now (a reopened ticket is open again until re-resolved);
 - handling time: resolved_at − created_at of resolved tickets (median, hours);
@@ -30,6 +31,7 @@ from sqlalchemy import Float, and_, case, cast, func, literal_column, select, te
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
+from backend.dashboard import rollup_stats
 from backend.db.models import Area, Category, Department, Rating
 from backend.domain.tickets import OPEN_STATUSES
 from backend.runtime import Runtime
@@ -208,12 +210,8 @@ def _grouped(session: Session, runtime: Runtime, base: Any) -> _Groups:
     day = _local_day(session, runtime, base.c.created_at)
     keys = [base.c.grid_code, base.c.department_code, base.c.category_code, base.c.status, day]
     metrics = _metrics(base)
-    done = and_(base.c.resolved_at.is_not(None), base.c.status.in_(DONE))
-    hours = _hours_between(session, base.c.created_at, base.c.resolved_at)
     out = _Groups()
     if _is_postgres(session):
-        # JIT compilation costs seconds here and saves nothing on a few thousand groups.
-        session.execute(text("SET LOCAL jit = off"))
         # The assessment sums per (grid, department); plain counts for the other groupings in one more pass
         # (GROUPING SETS would compute every sum for every set).
         out.grid_dept = [
@@ -229,8 +227,6 @@ def _grouped(session: Session, runtime: Runtime, base: Any) -> _Groups:
                 out.status.append((status, n))
             elif mask == 0b110:
                 out.day.append((day, n))
-        med = session.scalar(select(func.percentile_cont(0.5).within_group(cast(hours, Float))).where(done))
-        out.median = round(float(med), 2) if med is not None else None
         out.ratings = _ratings(session, base)
         return out
     out.grid_dept = [tuple(r) for r in session.execute(select(keys[0], keys[1], *metrics).group_by(keys[0], keys[1]))]
@@ -238,9 +234,58 @@ def _grouped(session: Session, runtime: Runtime, base: Any) -> _Groups:
     out.status = [tuple(r) for r in session.execute(select(keys[3], *metrics).group_by(keys[3]))]
     out.day = [tuple(r) for r in session.execute(select(day.label("d"), *metrics).group_by(literal_column("d")))]
     out.ratings = _ratings(session, base)
-    values = [float(v) for v in session.scalars(select(hours).where(done)) if v is not None]
-    out.median = round(statistics.median(values), 2) if values else None
     return out
+
+
+def _median_hours(session: Session, base: Any) -> float | None:
+    """The median handling time (created → resolved, hours) of the tickets in base that stand resolved."""
+    done = and_(base.c.resolved_at.is_not(None), base.c.status.in_(DONE))
+    hours = _hours_between(session, base.c.created_at, base.c.resolved_at)
+    if _is_postgres(session):
+        med = session.scalar(select(func.percentile_cont(0.5).within_group(cast(hours, Float))).where(done))
+        return round(float(med), 2) if med is not None else None
+    values = [float(v) for v in session.scalars(select(hours).where(done)) if v is not None]
+    return round(statistics.median(values), 2) if values else None
+
+
+def _from_rollups(session: Session, runtime: Runtime, base: Any, rolled: rollup_stats.Plan) -> _Groups:
+    """The grouped figures from the rollups, plus what they leave to the tickets (partial days, own tickets)."""
+    parts = [_Groups(rolled.grid_dept, rolled.ratings, rolled.category, rolled.status, rolled.day)]
+    parts += [_grouped(session, runtime, stmt.subquery()) for stmt in rolled.live]
+    if rolled.categories_live:
+        counts = session.execute(select(base.c.category_code, func.count()).group_by(base.c.category_code))
+        parts.append(_Groups(category=[tuple(r) for r in counts]))
+    return _merge(parts)
+
+
+def _merge(parts: list[_Groups]) -> _Groups:
+    """Sum several partial groupings key by key."""
+    grid_dept: dict[tuple[Any, Any], list[int]] = {}
+    ratings: dict[tuple[Any, Any], list[int]] = {}
+    singles: list[dict[Any, int]] = [{}, {}, {}]
+    for part in parts:
+        for grid, dept, *nums in part.grid_dept:
+            _accumulate(grid_dept, (grid or None, dept or None), nums)
+        for grid, dept, *nums in part.ratings:
+            _accumulate(ratings, (grid or None, dept or None), nums)
+        for into, rows in zip(singles, (part.category, part.status, part.day), strict=True):
+            for key, n, *_ in rows:
+                if into is singles[2] and not isinstance(key, date):
+                    key = date.fromisoformat(str(key))
+                into[key or None] = into.get(key or None, 0) + int(n or 0)
+    return _Groups(
+        grid_dept=[(*k, *v) for k, v in grid_dept.items()],
+        ratings=[(*k, *v) for k, v in ratings.items()],
+        category=[(k, n) for k, n in singles[0].items() if n],
+        status=[(k, n) for k, n in singles[1].items() if n],
+        day=[(k, n) for k, n in singles[2].items() if n],
+    )
+
+
+def _accumulate(into: dict[tuple[Any, Any], list[int]], key: tuple[Any, Any], nums: list[Any]) -> None:
+    row = into.setdefault(key, [0] * len(nums))
+    for i, v in enumerate(nums):
+        row[i] += int(v or 0)
 
 
 def hot_phrases(texts: list[str], *, top: int = 20) -> list[tuple[str, int]]:
@@ -254,15 +299,26 @@ def hot_phrases(texts: list[str], *, top: int = 20) -> list[tuple[str, int]]:
     return counter.most_common(top)
 
 
-def compute_statistics(session: Session, runtime: Runtime, actor: ActorContext, f: TicketFilter) -> Statistics:
-    """All figures of the statistics page within the actor's scope and the filter."""
+def compute_statistics(
+    session: Session, runtime: Runtime, actor: ActorContext, f: TicketFilter, *, use_rollups: bool = True
+) -> Statistics:
+    """All figures of the statistics page within the actor's scope and the filter.
+
+    Whole days come from the rollups (backend/db/rollups.py) when they can answer the filter; `use_rollups=False`
+    reads every ticket (the benchmark's comparison, and the tests that check both agree).
+    """
     base = filtered(actor, f).subquery()
     area_names = _names(session, Area)
     dept_names = _names(session, Department)
     cat_rows = session.execute(select(Category.code, Category.name, Category.parent_code)).all()
     cat_names = {code: name for code, name, _ in cat_rows}
     cat_parent = {code: parent for code, _, parent in cat_rows}
-    groups = _grouped(session, runtime, base)
+    rolled = rollup_stats.plan(session, runtime, actor, f) if use_rollups else None
+    if _is_postgres(session):
+        # JIT compilation costs seconds here and saves nothing on a few thousand groups.
+        session.execute(text("SET LOCAL jit = off"))
+    groups = _grouped(session, runtime, base) if rolled is None else _from_rollups(session, runtime, base, rolled)
+    groups.median = _median_hours(session, base)
 
     grids: dict[str, Assessment] = {}
     depts: dict[str, Assessment] = {}

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+import backend.db.rollups  # noqa: F401  (registers the listener that keeps the statistics rollups current)
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the right per-backend options (SQLite: WAL, FKs, busy timeout)."""

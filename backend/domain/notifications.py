@@ -32,6 +32,8 @@ class NoticeKind(StrEnum):
     extension_decided = "extension_decided"
     supervise = "supervise"
     digest = "digest"
+    # To residents who asked for it: 向群众汇报, the periodic public report of their area.
+    public_report = "public_report"
     # A chat reply already rendered by the dialogue (payload: the replies as JSON).
     chat_reply = "chat_reply"
 
@@ -62,3 +64,4 @@ STAFF_KINDS = (
     NoticeKind.supervise,
     NoticeKind.digest,
 )
+PUBLIC_KINDS = (NoticeKind.public_report,)

@@ -24,6 +24,7 @@ from backend.db.models import (
     NotificationAttempt,
     Person,
     Rating,
+    ReportSubscription,
     Staff,
     Ticket,
     TicketEvent,
@@ -148,6 +149,7 @@ def _forget_what_they_wrote(session: Session, person_id: int) -> None:
         .execution_options(synchronize_session=False)
     )
     session.execute(delete(TicketFollower).where(TicketFollower.person_id == person_id))
+    session.execute(delete(ReportSubscription).where(ReportSubscription.person_id == person_id))
     sent = select(Notification.id).where(Notification.person_id == person_id).scalar_subquery()
     session.execute(delete(NotificationAttempt).where(NotificationAttempt.notification_id.in_(sent)))
     session.execute(delete(Notification).where(Notification.person_id == person_id))

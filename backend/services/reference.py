@@ -103,3 +103,14 @@ def sync_staff(session: Session, city: CityConfig, *, demo_password: str | None)
         count += 1
     session.flush()
     return count
+
+
+def deactivate_staff_except(session: Session, codes: set[str]) -> int:
+    """Deactivate active staff whose code is not in `codes` (a city's staff list replaced), admins kept."""
+    count = 0
+    for staff in session.scalars(select(Staff).where(Staff.active.is_(True), Staff.role != "admin")):
+        if staff.code not in codes:
+            staff.active = False
+            count += 1
+    session.flush()
+    return count

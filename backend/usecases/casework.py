@@ -17,6 +17,7 @@ from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
 from backend.domain.roles import Role
 from backend.domain.tickets import OPEN_STATUSES, Action
 from backend.runtime import Runtime
+from backend.services import public_report
 from backend.services.access import can_see, visible_tickets
 from backend.services.actors import ActorContext
 from backend.services.attachments import accept_photo, store_photo
@@ -262,6 +263,18 @@ class Casework:
             return erase_resident(
                 self._session, self._runtime, self.speaker.person_id, actor=self._actor, reason="chat"
             )
+
+    # -- 向群众汇报 --------------------------------------------------------------------------------------------
+
+    def subscribe_report(self) -> tuple[str, str]:
+        """Subscribe the speaker to their area's weekly public report in this channel; (area name, page URL)."""
+        code = public_report.subscribe(self._session, self._runtime, self.speaker.person_id, self.channel)
+        url = f"{self._runtime.settings.public_url.rstrip('/')}/public/reports/{code}"
+        return self._runtime.city.areas[code].name, url
+
+    def unsubscribe_report(self) -> bool:
+        """Stop the speaker's weekly public report; whether they had one."""
+        return public_report.unsubscribe(self._session, self.speaker.person_id)
 
     def may_reveal(self, number: str) -> bool:
         """Whether the speaker (staff) may reveal this ticket's masked contact details now."""

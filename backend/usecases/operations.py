@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,15 +18,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.cityconfig import CityConfig
+from backend.cityconfig import CityConfig, city_files, load_city_dir
 from backend.db.models import Person, Staff
+from backend.db.rollups import compact, rebuild
 from backend.db.session import make_engine, make_session_factory
 from backend.domain.privacy import RetentionPolicy
-from backend.runtime import Runtime, build_runtime
+from backend.runtime import ACTIVE_CITY, CITY_MANIFEST, Runtime, build_runtime
 from backend.services.corrections import export_corrections
+from backend.services.demo_history import DemoHistory, HistoryPlan, HistorySummary
 from backend.services.digest import digests_queued_for, queue_digests
 from backend.services.housekeeping import purge_inbound, purge_nonces
-from backend.services.reference import LoadSummary, sync_reference, sync_staff
+from backend.services.public_report import queue_public_reports
+from backend.services.reference import LoadSummary, deactivate_staff_except, sync_reference, sync_staff
 from backend.services.retention import run_retention
 from backend.services.security import hash_password
 from backend.services.sla_job import SlaTickSummary, check_next_batch
@@ -60,6 +68,85 @@ def load_city(settings: Settings, city: CityConfig, *, demo_password: str | None
     return summary, staff
 
 
+def load_demo_history(
+    backend: Backend,
+    *,
+    days: int = 90,
+    per_day: float = 12.0,
+    seed: int = 18,
+    on_day: Callable[[int], None] | None = None,
+) -> HistorySummary:
+    """Write a demo city's simulated past up to now (backend.services.demo_history), committing after each day."""
+    plan = HistoryPlan(end=backend.runtime.clock.now(), days=days, per_day=per_day, seed=seed)
+    with backend.session_factory() as session:
+        history = DemoHistory(session, backend.runtime, plan)
+        for done in history.days():
+            session.commit()
+            if on_day is not None:
+                on_day(done)
+        session.commit()
+        return history.summary
+
+
+@dataclass(frozen=True)
+class CityImport:
+    """What `gridbot import-city` did."""
+
+    areas: int
+    grids: int
+    staff: int
+    deactivated: int
+    departments: int
+    installed_in: Path
+
+
+def import_city(settings: Settings, source: Path) -> CityImport:
+    """Validate a city directory, write its departments, categories, areas and staff, and make it the city in use.
+
+    Raises ConfigError (naming file, entry and field) before anything is written. Staff absent from the city's
+    staff.csv are deactivated (admins are kept). The files are installed under the data directory
+    (`var/city/`), where `build_runtime` loads them and a running server or worker picks them up within a
+    second (`Runtime.refresh_city`), without a restart.
+    """
+    city = load_city_dir(source, base_dir=settings.config_dir)
+    files = city_files(source, base_dir=settings.config_dir)
+    with _session(settings) as session:
+        summary = sync_reference(session, city)
+        staff = sync_staff(session, city, demo_password=None)
+        deactivated = deactivate_staff_except(session, set(city.staff))
+        session.commit()
+    installed = install_city_files(settings.data_dir / ACTIVE_CITY, files, source=source)
+    return CityImport(
+        areas=summary.areas,
+        grids=sum(1 for a in city.areas.values() if a.level in ("grid", "special")),
+        staff=staff,
+        deactivated=deactivated,
+        departments=summary.departments,
+        installed_in=installed,
+    )
+
+
+def install_city_files(target: Path, files: Mapping[str, Path], *, source: Path) -> Path:
+    """Copy a validated city's files to `target` with a manifest, replacing the previous city at once."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix="city-", dir=target.parent))
+    manifest: dict[str, Any] = {"source": str(source.resolve()), "imported_at": datetime.now(UTC).isoformat()}
+    digests: dict[str, str] = {}
+    for name, path in files.items():
+        data = path.read_bytes()
+        (fresh / name).write_bytes(data)
+        digests[name] = hashlib.sha256(data).hexdigest()
+    manifest["files"] = digests
+    (fresh / CITY_MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    fresh.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
 def import_areas(settings: Settings, city: CityConfig) -> LoadSummary:
     """Import (upsert) the areas of a validated city config."""
     with _session(settings) as session:
@@ -91,7 +178,8 @@ def create_admin(settings: Settings, *, code: str, name: str, password: str) -> 
 
 
 def sla_tick(backend: Backend) -> object:
-    """Run the SLA job once: lights, 督办 reminders, escalation."""
+    """Run the SLA job once: lights, 督办 reminders, escalation (in the city in use: an import is picked up)."""
+    backend.runtime.refresh_city()
     with backend.session_factory() as session:
         return run_sla_tick(session, backend.runtime)
 
@@ -106,6 +194,22 @@ def run_sla_tick(session: Session, runtime: Runtime) -> SlaTickSummary:
             session.commit()
     logger.info("SLA tick: %s", summary)
     return summary
+
+
+def compact_rollups(backend: Backend) -> int:
+    """Fold the statistics rollups' delta rows into one row per key (the worker does it every minute)."""
+    with backend.session_factory() as session:
+        folded = compact(session)
+        session.commit()
+        return folded
+
+
+def rebuild_rollups(settings: Settings) -> int:
+    """Recompute the statistics rollups from the tickets (after a bulk load or a GRIDBOT_TIMEZONE change)."""
+    with _session(settings) as session:
+        rows = rebuild(session, timezone=settings.timezone)
+        session.commit()
+        return rows
 
 
 def apply_retention(backend: Backend) -> dict[str, Any]:
@@ -136,6 +240,18 @@ def daily_digest_job(session_factory: sessionmaker[Session], timezone: str) -> C
             if digests_queued_for(session, period):
                 return 0  # a rerun of the same day (e.g. after a crash) sends nothing twice
             queued = queue_digests(session, now, period)
+            session.commit()
+        return queued
+
+    return run
+
+
+def public_reports_job(backend: Backend) -> Callable[[datetime], int]:
+    """A periodic job: queue this week's 向群众汇报 to every subscriber who has not had it, and commit."""
+
+    def run(now: datetime) -> int:
+        with backend.session_factory() as session:
+            queued = queue_public_reports(session, backend.runtime, now)
             session.commit()
         return queued
 
@@ -174,6 +290,10 @@ def run_outbox_worker(
         digest=daily_digest_job(factory, timezone),
     )
     jobs.append(PeriodicJob("purge_inbound", every(3600), purge))
+    jobs.append(PeriodicJob("compact_rollups", every(60), lambda _now: compact_rollups(backend)))
+    jobs.append(
+        PeriodicJob("public_reports", daily_at(settings.public_report_time, tz=timezone), public_reports_job(backend))
+    )
     jobs.append(
         PeriodicJob(
             "retention",

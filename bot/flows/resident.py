@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from backend.texts import matches
-from bot.flows import followup, privacy, report
+from bot.flows import followup, privacy, public_report, report
 from bot.flows.binding import try_bind
 from bot.flows.common import find_number
 from bot.flows.conversation import Conversation
@@ -78,7 +78,7 @@ def _command(conv: Conversation, text: str) -> bool:
         conv.reset()
         conv.begin("report", "triage")
         conv.say("report.describe")
-    elif try_bind(conv, text) or privacy.try_command(conv, text):
+    elif try_bind(conv, text) or privacy.try_command(conv, text) or public_report.try_command(conv, text):
         pass
     elif text.startswith("/") and find_number(text) is None:
         conv.say("unknown_command", command=text.split()[0][:30])

@@ -307,16 +307,20 @@ def _edit_staff(config_dir: Path, code: str, column: str, value: str) -> None:
 
 def test_unknown_staff_role_is_refused(config_dir: Path) -> None:
     _edit_staff(config_dir, "GW001", "role", "janitor")
-    with pytest.raises(ConfigError, match=r"staff\.csv: entry 'GW001': unknown staff role 'janitor'"):
+    with pytest.raises(
+        ConfigError, match=r"staff\.csv: entry 'line 2, GW001': field 'role': unknown staff role 'janitor'"
+    ):
         load_city_config(config_dir)
 
 
 def test_staff_scope_must_exist_and_fit_the_role(config_dir: Path) -> None:
     _edit_staff(config_dir, "DH01", "scope", "LC010101")
-    with pytest.raises(ConfigError, match=r"entry 'DH01': role department_handler needs a scope of department"):
+    with pytest.raises(
+        ConfigError, match=r"entry 'line \d+, DH01': field 'scope': role department_handler needs a scope of department"
+    ):
         load_city_config(config_dir)
     _edit_staff(config_dir, "DH01", "scope", "nowhere")
-    with pytest.raises(ConfigError, match=r"entry 'DH01': unknown scope 'nowhere'"):
+    with pytest.raises(ConfigError, match=r"entry 'line \d+, DH01': field 'scope': unknown scope 'nowhere'"):
         load_city_config(config_dir)
 
 

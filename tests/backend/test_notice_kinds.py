@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from backend.domain.notifications import RESIDENT_KINDS, STAFF_KINDS, NoticeKind
+from backend.domain.notifications import PUBLIC_KINDS, RESIDENT_KINDS, STAFF_KINDS, NoticeKind
 
 BACKEND_DIR = Path(__file__).resolve().parents[2] / "backend"
 ENQUEUERS = {"notify_person", "notify_reporters", "notify_staff", "Notification"}
@@ -29,5 +29,6 @@ def test_every_kind_enqueued_in_backend_is_a_notice_kind_not_a_literal() -> None
 
 
 def test_the_resident_and_staff_kinds_with_chat_replies_are_every_kind() -> None:
-    assert set(RESIDENT_KINDS) | set(STAFF_KINDS) | {NoticeKind.chat_reply} == set(NoticeKind)
+    assert set(RESIDENT_KINDS) | set(STAFF_KINDS) | set(PUBLIC_KINDS) | {NoticeKind.chat_reply} == set(NoticeKind)
     assert not set(RESIDENT_KINDS) & set(STAFF_KINDS)
+    assert not (set(RESIDENT_KINDS) | set(STAFF_KINDS)) & set(PUBLIC_KINDS)

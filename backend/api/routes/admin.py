@@ -12,6 +12,7 @@ from backend.api.deps import CurrentStaff, RuntimeDep, SessionDep
 from backend.domain.roles import Role
 from backend.services.actors import ActorContext
 from backend.services.binding import issue_bind_code
+from backend.services.public_report import queue_public_reports
 from backend.workers.outbox import dead_letters, requeue_dead
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -98,3 +99,13 @@ def requeue_dead_letters(body: RequeueIn, session: SessionDep, actor: CurrentSta
     count = requeue_dead(session, body.ids)
     session.commit()
     return {"requeued": count}
+
+
+@router.post("/public-reports/send")
+def send_public_reports(session: SessionDep, runtime: RuntimeDep, actor: CurrentStaff) -> dict[str, int]:
+    """Queue this week's 向群众汇报 now to every subscriber who has not had it (the worker does it daily)."""
+    if actor.role is not Role.admin:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "只有管理员可以推送向群众汇报")
+    queued = queue_public_reports(session, runtime, runtime.clock.now())
+    session.commit()
+    return {"queued": queued}
