@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     # at the triage desk. Defaults from bench.triage on real messages (BENCHMARKS.md).
     dispatch_confidence_threshold: float = Field(default=0.9, ge=0, le=1)
     low_confidence_threshold: float = Field(default=0.4, ge=0, le=1)
+    # An urgent report's alarm climbs a level (community → street → district) when nobody acknowledges it in time.
+    alarm_ack_minutes: float = Field(default=5.0, gt=0)
     # A report neither dispatched nor on a desk after this long is put on the district desk by the sweep.
     unowned_sweep_seconds: int = Field(default=60, ge=10)
     ticket_number_prefix: str = "GB"

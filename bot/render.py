@@ -22,6 +22,7 @@ CARD_VERBS: dict[NoticeKind, tuple[str, ...]] = {
     NoticeKind.task_escalated: ("accept", "return", "escalate", "extend"),
     NoticeKind.task_reminder: ("view",),
     NoticeKind.desk_new: ("view",),
+    NoticeKind.urgent_alarm: ("ack", "view"),
     NoticeKind.supervise: ("view",),
     NoticeKind.task_returned: ("view",),
     NoticeKind.task_rework: ("resolve", "escalate", "extend", "view"),
@@ -108,6 +109,8 @@ def render_notification(kind: NoticeKind | str, payload: dict[str, Any], lang: s
         return report_messages(payload, lang, _category)
     if notice is NoticeKind.desk_new:
         p["reason"] = t(f"desk.reason.{payload.get('reason', 'unsure')}", lang)
+    if notice is NoticeKind.urgent_alarm:
+        p["level"] = t(f"alarm.level.{payload.get('level', 'district')}", lang)
     if notice in CARD_VERBS:
         body = t("notice.card_body", lang, **p)
         if notice not in (NoticeKind.task_new, NoticeKind.task_escalated):

@@ -288,6 +288,21 @@ class CategoryCorrection(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Alarm(Base):
+    """An urgent report's alarm: pushed at once to its area's dispatchers, up a level until someone acknowledges it."""
+
+    __tablename__ = "alarms"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True, unique=True)
+    level: Mapped[str] = mapped_column(String(16))  # community | street | district
+    area_code: Mapped[str | None] = mapped_column(ForeignKey("areas.code"))  # None at the district
+    raised_at: Mapped[datetime] = mapped_column()
+    level_since: Mapped[datetime] = mapped_column()  # when it reached this level: the acknowledgement clock
+    acked_at: Mapped[datetime | None] = mapped_column(index=True)
+    acked_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+
+
 class TicketCounter(Base):
     """The last ticket sequence number issued on a day (for GB20261122-0001 style numbers)."""
 

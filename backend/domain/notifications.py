@@ -22,6 +22,7 @@ class NoticeKind(StrEnum):
     # To staff.
     task_new = "task_new"
     desk_new = "desk_new"  # a report waits at the dispatcher's triage desk (分拨台)
+    urgent_alarm = "urgent_alarm"  # an urgent report: a person must acknowledge it now
     task_reminder = "task_reminder"
     task_escalated = "task_escalated"
     task_returned = "task_returned"
@@ -54,6 +55,7 @@ RESIDENT_KINDS = (
 STAFF_KINDS = (
     NoticeKind.task_new,
     NoticeKind.desk_new,
+    NoticeKind.urgent_alarm,
     NoticeKind.task_reminder,
     NoticeKind.task_escalated,
     NoticeKind.task_returned,

@@ -16,6 +16,7 @@ from backend.domain.tickets import OPEN_STATUSES, Action
 from backend.domain.triage import DeskReason, Route, gate
 from backend.runtime import Runtime
 from backend.services.actors import SYSTEM, ActorContext
+from backend.services.alarms import raise_alarm
 from backend.services.desk import put_on_desk
 from backend.services.numbering import next_ticket_number
 from backend.services.workflow import apply_action
@@ -253,6 +254,8 @@ def create_ticket(
     session.flush()
     if dispatch:
         _route(session, runtime, ticket, assessment, urgent=urgent)
+        if urgent:
+            raise_alarm(session, runtime, ticket)
     return ticket
 
 

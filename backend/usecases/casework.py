@@ -17,7 +17,7 @@ from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
 from backend.domain.roles import Role
 from backend.domain.tickets import OPEN_STATUSES, Action
 from backend.runtime import Runtime
-from backend.services import public_report
+from backend.services import alarms, public_report
 from backend.services.access import can_see, visible_tickets
 from backend.services.actors import ActorContext
 from backend.services.attachments import accept_photo, store_photo
@@ -319,6 +319,11 @@ class Casework:
             ticket = load_ticket(self._session, number, lock=True)
             apply_action(self._session, self._runtime, ticket, action, self._actor, reason=reason)
         return self._view(ticket), available_actions(self._session, self._runtime, ticket, self._actor)
+
+    def acknowledge_alarm(self, number: str) -> None:
+        """Record that the speaker has an urgent report in hand (its alarm stops climbing). Raises DomainError."""
+        with self._session.begin_nested():
+            alarms.acknowledge(self._session, self._runtime, number, self._actor)
 
     def patrol_report(
         self,

@@ -24,7 +24,7 @@ from backend.db.rollups import compact, rebuild
 from backend.db.session import make_engine, make_session_factory
 from backend.domain.privacy import RetentionPolicy
 from backend.runtime import ACTIVE_CITY, CITY_MANIFEST, Runtime, build_runtime
-from backend.services import desk
+from backend.services import alarms, desk
 from backend.services.corrections import export_corrections
 from backend.services.demo_history import DemoHistory, HistoryPlan, HistorySummary
 from backend.services.digest import digests_queued_for, queue_digests
@@ -207,6 +207,16 @@ def sweep_unowned(backend: Backend) -> int:
     return swept
 
 
+def escalate_alarms(backend: Backend) -> int:
+    """Send every urgent alarm nobody acknowledged in time up a level."""
+    with backend.session_factory() as session:
+        climbed = alarms.escalate_unacknowledged(session, backend.runtime)
+        session.commit()
+    if climbed:
+        logger.warning("alarms: %d urgent report(s) not acknowledged in time; sent up a level", climbed)
+    return climbed
+
+
 def compact_rollups(backend: Backend) -> int:
     """Fold the statistics rollups' delta rows into one row per key (the worker does it every minute)."""
     with backend.session_factory() as session:
@@ -303,6 +313,7 @@ def run_outbox_worker(
     jobs.append(PeriodicJob("purge_inbound", every(3600), purge))
     jobs.append(PeriodicJob("compact_rollups", every(60), lambda _now: compact_rollups(backend)))
     jobs.append(PeriodicJob("sweep_unowned", every(15), lambda _now: sweep_unowned(backend)))
+    jobs.append(PeriodicJob("escalate_alarms", every(15), lambda _now: escalate_alarms(backend)))
     jobs.append(
         PeriodicJob("public_reports", daily_at(settings.public_report_time, tz=timezone), public_reports_job(backend))
     )

@@ -160,6 +160,14 @@ def _task_button(conv: Conversation, data: str) -> None:
     if verb == staff_contact.VERB:
         staff_contact.begin(conv, number)
         return
+    if verb == "ack":
+        try:
+            conv.casework.acknowledge_alarm(number)
+        except DomainError as exc:
+            conv.say("action.refused", reason=error_text(exc, conv.lang))
+            return
+        conv.say("alarm.acked", number=number)
+        return
     if verb not in VERBS or conv.casework.ticket(number) is None:
         conv.say("ticket.not_found", number=number)
         return
