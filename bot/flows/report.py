@@ -81,6 +81,8 @@ def on_message(conv: Conversation) -> None:
         return
     if step == "urgent_place":
         _on_urgent_place(conv)
+    elif step == "home":
+        _on_home(conv)
     elif step == "place":
         _on_place(conv)
     elif step == "category":
@@ -200,6 +202,9 @@ def _on_merge(conv: Conversation) -> None:
 def advance(conv: Conversation) -> None:
     """Ask the next missing thing, or create the ticket."""
     data, assessment = conv.data, _assessment(conv)
+    if assessment.place.source == "home" and not data.get("home_asked"):
+        _ask_home(conv, assessment)  # the bound home is a guess: used only when the resident says so
+        return
     if assessment.place.grid_code is None and not data.get("location_text"):
         _ask_place(conv)
         return
@@ -223,6 +228,29 @@ def advance(conv: Conversation) -> None:
             _ask_merge(conv)
             return
     _create(conv)
+
+
+def _ask_home(conv: Conversation, assessment: Assessment) -> None:
+    conv.data["home_asked"] = True
+    conv.state["step"] = "home"
+    home = area_name(conv.city, assessment.place.area_code)
+    conv.choose(
+        conv.t("report.ask_home", home=home),
+        [(conv.t("button.home_yes"), "home:yes"), (conv.t("button.home_no"), "home:no")],
+    )
+
+
+def _on_home(conv: Conversation) -> None:
+    inbound = conv.inbound
+    answer = inbound.data if inbound.kind is InboundKind.button else ""
+    if answer == "home:yes" or (not answer and matches("cmd.yes", conv.text)):
+        advance(conv)
+        return
+    _keep(conv, _assessment(conv).with_place(Placement()))
+    if answer == "home:no" or not conv.text or matches("cmd.no", conv.text):
+        _ask_place(conv)
+        return
+    _on_place(conv)  # they typed where it is instead
 
 
 def _ask_place(conv: Conversation) -> None:

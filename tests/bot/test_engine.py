@@ -160,7 +160,7 @@ def test_unfollow_says_nothing_and_clears_the_dialogue(
         assert row is not None and row.state == {}
 
 
-def test_home_address_is_used_when_a_report_names_no_place(
+def test_home_address_is_used_when_a_report_names_no_place_and_the_resident_confirms_it(
     runtime: Runtime, session_factory: sessionmaker[Session]
 ) -> None:
     engine = Chatbot(runtime, session_factory)
@@ -168,11 +168,24 @@ def test_home_address_is_used_when_a_report_names_no_place(
     out = engine.handle(_text("u-home", "天伦小区"))
     assert "住址已绑定" in _all_text(out)
     out = engine.handle(_text("u-home", "小区门口的路灯坏了好几天，晚上很黑"))
+    assert "您绑定的住址" in _all_text(out) and "已受理" not in _all_text(out)
+    out = engine.handle(_text("u-home", "是的"))
     assert "已受理" in _all_text(out)
     with session_factory() as session:
         ticket = session.scalars(select(Ticket).order_by(Ticket.id.desc())).first()
         assert ticket is not None and ticket.grid_code == "LC010102"
         assert ticket.events[0].data["place_source"] == "home"
+
+
+def test_a_resident_who_says_it_is_not_at_home_is_asked_where(
+    runtime: Runtime, session_factory: sessionmaker[Session]
+) -> None:
+    engine = Chatbot(runtime, session_factory)
+    engine.handle(_text("u-away", "绑定住址"))
+    engine.handle(_text("u-away", "天伦小区"))
+    engine.handle(_text("u-away", "小区门口的路灯坏了好几天，晚上很黑"))
+    out = engine.handle(_text("u-away", "不是"))
+    assert "问题发生在哪里" in _all_text(out) and "已受理" not in _all_text(out)
 
 
 def test_staff_bind_with_a_one_time_code_then_act_as_staff(
