@@ -21,7 +21,7 @@ CARD_VERBS: dict[NoticeKind, tuple[str, ...]] = {
     NoticeKind.task_new: ("accept", "return", "escalate", "extend"),
     NoticeKind.task_escalated: ("accept", "return", "escalate", "extend"),
     NoticeKind.task_reminder: ("view",),
-    NoticeKind.desk_new: ("view",),
+    NoticeKind.desk_new: ("desk", "view"),
     NoticeKind.urgent_alarm: ("ack", "view"),
     NoticeKind.supervise: ("view",),
     NoticeKind.task_returned: ("view",),

@@ -13,39 +13,31 @@ from backend.api.deps import RuntimeDep, SessionDep
 from backend.dashboard.web import DashboardUser, SameOrigin, templates
 from backend.db.models import Category
 from backend.domain.errors import DomainError
-from backend.domain.roles import Role
 from backend.services import desk
 from backend.services.reveal import masked
 from backend.texts import t
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
-LEVEL_OF_ROLE = {Role.community_dispatcher: "community", Role.street_dispatcher: "street"}
 
 
 @router.get("/desk", response_class=HTMLResponse)
 def desk_page(request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser) -> Response:
     """The caller's desk, urgent and oldest first, with the classifier's suggestions preselected."""
     items = desk.desk_queue(session, actor)
-    level = LEVEL_OF_ROLE.get(actor.role)
-    grids = [
-        a
-        for a in sorted(runtime.city.areas.values(), key=lambda a: a.code)
-        if a.level in ("grid", "special") and (level is None or runtime.ancestor_at(a.code, level) == actor.scope_code)
-    ]
+    grids = [runtime.city.areas[code] for code in desk.grids_for(runtime, actor)]
     subcategories = session.execute(
         select(Category.code, Category.name).where(Category.parent_code.is_not(None)).order_by(Category.code)
     ).all()
     rows = []
     for ticket in items:
-        submit = next((e for e in ticket.events if e.action == "submit"), None)
-        top3 = [str(code) for code, _ in (submit.data or {}).get("top3", [])] if submit is not None else []
+        offered = desk.suggestions(ticket)
         rows.append(
             {
                 "ticket": ticket,
                 "text": masked(ticket.text),
                 "location": masked(ticket.location_text),
-                "suggested": ticket.category_code or (top3[0] if top3 else None),
-                "top3": top3,
+                "suggested": offered[0] if offered else None,
+                "top3": offered[:3],
             }
         )
     return templates.TemplateResponse(

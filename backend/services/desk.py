@@ -194,6 +194,27 @@ def sweep_unowned(session: Session, runtime: Runtime, *, batch: int = 500) -> in
     return len(stray)
 
 
+def grids_for(runtime: Runtime, actor: ActorContext) -> list[str]:
+    """The grids a dispatcher may route a desk report to: those of their area; every grid for admins."""
+    return [
+        a.code
+        for a in sorted(runtime.city.areas.values(), key=lambda a: a.code)
+        if a.level in ("grid", "special") and _within(runtime, actor, a.code)
+    ]
+
+
+def suggestions(ticket: Ticket) -> list[str]:
+    """The categories to offer first: the classifier's top three for this report, best first."""
+    submit = next((e for e in ticket.events if e.action == "submit"), None)
+    top3 = [str(code) for code, _ in (submit.data or {}).get("top3", [])] if submit is not None else []
+    return list(dict.fromkeys([*([ticket.category_code] if ticket.category_code else []), *top3]))
+
+
+def may_decide(actor: ActorContext, ticket: Ticket) -> bool:
+    """True when the report waits at this actor's desk."""
+    return ticket.desk_since is not None and ticket.status in WAITING and _at_desk_of(actor, ticket)
+
+
 def _within(runtime: Runtime, actor: ActorContext, grid_code: str) -> bool:
     if actor.role in (Role.admin, Role.supervisor):
         return True

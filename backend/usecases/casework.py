@@ -17,7 +17,7 @@ from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
 from backend.domain.roles import Role
 from backend.domain.tickets import OPEN_STATUSES, Action
 from backend.runtime import Runtime
-from backend.services import alarms, public_report
+from backend.services import alarms, desk, public_report
 from backend.services.access import can_see, visible_tickets
 from backend.services.actors import ActorContext
 from backend.services.attachments import accept_photo, store_photo
@@ -319,6 +319,21 @@ class Casework:
             ticket = load_ticket(self._session, number, lock=True)
             apply_action(self._session, self._runtime, ticket, action, self._actor, reason=reason)
         return self._view(ticket), available_actions(self._session, self._runtime, ticket, self._actor)
+
+    def desk_choices(self, number: str) -> tuple[TicketView, list[str], list[str]] | None:
+        """A report at the speaker's triage desk with the categories to offer and the grids they may pick; else None."""
+        ticket = self._visible(number)
+        if ticket is None or not desk.may_decide(self._actor, ticket):
+            return None
+        return self._view(ticket), desk.suggestions(ticket), desk.grids_for(self._runtime, self._actor)
+
+    def desk_decide(self, number: str, category_code: str, grid_code: str) -> TicketView:
+        """Route a report from the speaker's triage desk in one step; it is dispatched. Raises DomainError."""
+        with self._session.begin_nested():
+            ticket = desk.decide(
+                self._session, self._runtime, number, self._actor, desk.DeskDecision(category_code, grid_code)
+            )
+        return self._view(ticket)
 
     def acknowledge_alarm(self, number: str) -> None:
         """Record that the speaker has an urgent report in hand (its alarm stops climbing). Raises DomainError."""

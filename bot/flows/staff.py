@@ -34,6 +34,7 @@ VERBS: dict[str, Action] = {
 }
 NEEDS_REASON = {"return", "escalate", "extend", "refuse", "reject"}
 TASK_LIMIT = 10
+DESK_GRID_BUTTONS = 8  # a community has 6–8 grids; a street dispatcher types past these on the dashboard
 
 
 def handle(conv: Conversation) -> None:
@@ -48,6 +49,9 @@ def handle(conv: Conversation) -> None:
         return
     if inbound.kind is InboundKind.button and inbound.data.startswith("task:"):
         _task_button(conv, inbound.data)
+        return
+    if inbound.kind is InboundKind.button and inbound.data.startswith("desk:"):
+        _desk_button(conv, inbound.data)
         return
     if inbound.kind is InboundKind.button and inbound.data.startswith("patrol:") and conv.state.get("flow") != "patrol":
         conv.say("staff.help")
@@ -160,6 +164,9 @@ def _task_button(conv: Conversation, data: str) -> None:
     if verb == staff_contact.VERB:
         staff_contact.begin(conv, number)
         return
+    if verb == "desk":
+        _desk_button(conv, f"desk:{number}")
+        return
     if verb == "ack":
         try:
             conv.casework.acknowledge_alarm(number)
@@ -184,6 +191,32 @@ def _task_button(conv: Conversation, data: str) -> None:
         patrol.begin_self_close(conv, number)
     else:
         act(conv, number, VERBS[verb])
+
+
+def _desk_button(conv: Conversation, data: str) -> None:
+    """分拨 in chat: "desk:<number>" offers categories, then grids unless the place is known, then dispatches."""
+    number, *picked = data.split(":")[1:]
+    found = conv.casework.desk_choices(number)
+    if found is None:
+        conv.say("desk.not_yours", number=number)
+        return
+    ticket, categories, grids = found
+    if not picked or picked[0] not in conv.city.subcategories:
+        buttons = [(category_name(conv.city, c, conv.lang), f"desk:{number}:{c}") for c in categories[:3]]
+        conv.choose(conv.t("desk.pick_category", number=number, text=ticket.text[:80]), buttons)
+        return
+    category = picked[0]
+    grid = picked[1] if len(picked) > 1 else (ticket.grid_code if ticket.grid_code in grids else None)
+    if grid is None:
+        buttons = [(conv.city.areas[g].name, f"desk:{number}:{category}:{g}") for g in grids[:DESK_GRID_BUTTONS]]
+        conv.choose(conv.t("desk.pick_grid", number=number), buttons)
+        return
+    try:
+        done = conv.casework.desk_decide(number, category, grid)
+    except DomainError as exc:
+        conv.say("action.refused", reason=error_text(exc, conv.lang))
+        return
+    conv.say("desk.decided", number=number, category=category_name(conv.city, done.category_code, conv.lang))
 
 
 def act(conv: Conversation, number: str, action: Action, *, reason: str | None = None) -> None:

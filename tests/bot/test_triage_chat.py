@@ -97,3 +97,22 @@ def test_not_sure_goes_to_the_desk_then_the_resident_hears_it_was_dispatched(
         work.commit()
     pushed = _said(driver.inbox(ALICE))
     assert number in pushed and "已派" in pushed
+
+
+@pytest.mark.parametrize("band", ["desk"])
+def test_the_dispatcher_routes_a_desk_report_from_chat(driver, band, session) -> None:  # noqa: F811
+    dispatcher: Who = ("staff", "CD01")
+    driver.send(dispatcher, Inbound("", "", InboundKind.text, text="帮助"))  # the dispatcher's chat account
+    driver.inbox(dispatcher)
+    number = NUMBER.search(_said(_report(driver))).group()
+    cards = driver.inbox(dispatcher)
+    desk_button = [b for m in cards for b in m.buttons if b.data == f"task:desk:{number}"]
+    assert desk_button, _said(cards)
+    offered = driver.send(dispatcher, Inbound("", "", InboundKind.button, data=desk_button[0].data, text="分拨"))
+    pick = [b for m in offered for b in m.buttons if b.data == f"desk:{number}:street_lights"]
+    assert pick, _said(offered)
+    done = driver.send(dispatcher, Inbound("", "", InboundKind.button, data=pick[0].data, text=pick[0].label))
+    assert f"工单 {number} 已按【路灯照明】派单" in _said(done)
+    ticket = session.scalar(select(Ticket).where(Ticket.number == number))
+    session.refresh(ticket)
+    assert ticket.status == "dispatched" and ticket.desk_since is None and ticket.grid_code == "LC010101"
