@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PINS = 5000
 LIGHT_COLOURS = {"green": "#16a34a", "yellow": "#f59e0b", "red": "#dc2626"}
-MAP_LEVELS = ("grid", "micro", "special")
+MAP_LEVELS = ("grid", "microgrid", "special")
 BASEMAP_FILE = "basemap.geojson"
 
 
@@ -38,7 +38,7 @@ def area_features(city: CityConfig, counts: dict[str, tuple[int, int, int]]) -> 
     drawn = [a for a in city.areas.values() if a.level in MAP_LEVELS]
     for area in sorted(drawn, key=lambda a: (MAP_LEVELS.index(a.level), a.code)):
         n, yellow, red = counts.get(area.code, (0, 0, 0))
-        state = grid_state(n, yellow, red) if area.level != "micro" else "none"
+        state = grid_state(n, yellow, red) if area.level != "microgrid" else "none"
         features.append(
             {
                 "type": "Feature",

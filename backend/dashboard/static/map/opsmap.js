@@ -75,7 +75,7 @@
       pane: "areas",
       style: function (f) {
         var p = f.properties;
-        if (p.level === "micro") return { color: "#64748b", weight: 0.8, dashArray: "2 3", fill: false, interactive: false };
+        if (p.level === "microgrid") return { color: "#64748b", weight: 0.8, dashArray: "2 3", fill: false, interactive: false };
         return {
           color: p.level === "special" ? "#7c3aed" : "#475569",
           weight: p.level === "special" ? 2 : 1,
@@ -86,7 +86,7 @@
       },
       onEachFeature: function (f, layer) {
         var p = f.properties;
-        if (p.level === "micro") return;
+        if (p.level === "microgrid") return;
         // The path exists once the map has a view: mark it then (tests and styles find grids by code).
         layer.on("add", function () {
           var path = layer.getElement();
