@@ -34,6 +34,11 @@
     });
   }
 
+  function setText(id, value) {
+    var node = document.getElementById(id);
+    if (node) node.textContent = String(value);
+  }
+
   function escapeHtml(s) {
     return String(s).replace(/[&<>"']/g, function (c) {
       return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
@@ -101,6 +106,13 @@
         );
       },
     }).addTo(areas);
+    var open = 0, red = 0;
+    data.features.forEach(function (f) {
+      open += f.properties.open;
+      red += f.properties.red;
+    });
+    setText("open-total", open);
+    setText("red-total", red);
     if (!fitted && layer.getBounds().isValid()) {
       map.fitBounds(layer.getBounds(), { padding: [10, 10] });
       fitted = true;
@@ -158,7 +170,7 @@
     });
     pins.addLayers(markers);
     heat.setLatLngs(points);
-    document.getElementById("pin-total").textContent = String(markers.length);
+    setText("pin-total", markers.length);
     el.dataset.pins = String(markers.length);
   }
 
