@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from backend.dashboard import alarms, desk, privacy, public
+from backend.dashboard import alarms, desk, live, maproutes, privacy, public
 from backend.dashboard.routes import router
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -22,6 +22,8 @@ def include_dashboard(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(alarms.router)
     app.include_router(desk.router)
+    app.include_router(maproutes.router)
+    app.include_router(live.router)
     app.include_router(privacy.router)
     app.include_router(public.router)
     app.include_router(open311.router)
