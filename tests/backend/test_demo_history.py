@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Notification, Rating, Ticket, TicketCounter, TicketEvent
+from backend.db.models import Alarm, CategoryCorrection, Notification, Rating, Ticket, TicketCounter, TicketEvent
 from backend.domain.errors import GuardFailed
 from backend.runtime import Runtime
 from backend.services.demo_history import HISTORY_WORKER, DemoHistory, HistoryPlan, HistorySummary
@@ -90,7 +90,7 @@ def test_the_past_is_not_sent_again_by_the_worker(session, runtime):
 def test_the_same_seed_makes_the_same_history(session, runtime):
     make_history(session, runtime, days=5, seed=7)
     first = fingerprint(session)
-    for model in (Rating, Notification, TicketEvent, Ticket, TicketCounter):
+    for model in (Rating, Notification, TicketEvent, Alarm, CategoryCorrection, Ticket, TicketCounter):
         session.query(model).delete()
     session.commit()
     assert session.scalar(select(Ticket.id).limit(1)) is None
