@@ -1,7 +1,7 @@
 """alarms: urgent reports raise an alarm that climbs until acknowledged
 
-Revision ID: 0007_alarms
-Revises: 0006_desk
+Revision ID: 0008_alarms
+Revises: 0007_desk
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import backend.db.types
 
-revision: str = "0007_alarms"
-down_revision: str | None = "0006_desk"
+revision: str = "0008_alarms"
+down_revision: str | None = "0007_desk"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

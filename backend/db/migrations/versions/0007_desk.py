@@ -1,7 +1,7 @@
 """desk: the triage desk (分拨台) on tickets
 
-Revision ID: 0006_desk
-Revises: 0005_city
+Revision ID: 0007_desk
+Revises: 0006_inbox
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import backend.db.types
 
-revision: str = "0006_desk"
-down_revision: str | None = "0005_city"
+revision: str = "0007_desk"
+down_revision: str | None = "0006_inbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
