@@ -91,7 +91,9 @@ class Settings(BaseSettings):
 
     # Open311
     open311_api_key: SecretStr = SecretStr(DEV_PLACEHOLDER)
-    open311_jurisdiction: str = "demo.gridbot"
+    open311_jurisdiction: str = "demo.gridbot"  # empty: any jurisdiction_id is accepted
+    open311_contact: str = ""  # discovery: who to ask about this endpoint
+    open311_key_service: str = ""  # discovery: where a client gets an api_key
 
     # Retention of personal data (see docs/PRIVACY.md): days after a ticket is finished (closed, cancelled,
     # merged) before its personal fields are anonymised and its photos deleted; days a chat transcript

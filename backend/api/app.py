@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 
+from backend.api.docs import install_docs
 from backend.api.routes import admin, auth, geo, privacy, stats, tickets
 from backend.dashboard import include_dashboard
 from backend.domain.errors import DomainError, GuardFailed, InvalidTransition, NotFound, PermissionDenied
@@ -56,6 +57,8 @@ def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> Fast
         title="gridbot",
         version="0.1.0",
         description="网格化治理 — tickets, routing, SLA and escalation for a city's grid system.",
+        docs_url=None,  # served by install_docs from vendored assets (no CDN)
+        redoc_url=None,
     )
     app.state.runtime = runtime
     app.state.session_factory = session_factory
@@ -90,5 +93,6 @@ def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> Fast
 
     for router in (auth.router, tickets.router, geo.router, stats.router, admin.router, privacy.router):
         app.include_router(router)
+    install_docs(app)
     include_dashboard(app)
     return app

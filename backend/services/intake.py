@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -91,6 +91,8 @@ class ReportIn:
     category_code: str | None = None  # confirmed by the reporter or staff
     urgent: bool | None = None  # None: decide from the text
     source: str = "resident"
+    note: str | None = None  # kept on the submit event (e.g. an Open311 client's contact fields)
+    details: dict[str, Any] = field(default_factory=dict)  # added to the submit event's data
 
 
 def assess(
@@ -240,8 +242,9 @@ def create_ticket(
             action="submit",
             from_status=None,
             to_status="submitted",
-            note=None,
+            note=report.note,
             data={
+                **report.details,
                 "place_source": place.source,
                 "confidence": round(assessment.confidence, 3),
                 "top3": [[c, round(p, 3)] for c, p in assessment.top3],

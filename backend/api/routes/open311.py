@@ -1,11 +1,15 @@
 """Open311 GeoReport v2 under /open311/v2: services, service definitions and service requests, JSON or XML.
 
-Follows http://wiki.open311.org/GeoReport_v2: the format is the path suffix (.json / .xml); errors are a
-list of {code, description}; POST takes form fields and needs the api_key. Our mapping: a service is a
-subcategory of the taxonomy (group = its top-level category); service_request_id is the ticket number;
+Follows http://wiki.open311.org/GeoReport_v2: the format is the path suffix (.json / .xml); every error,
+including an unknown path under /open311/v2, is a list of {code, description} in the asked format; POST
+takes form fields and needs the api_key. Our mapping: a service is a subcategory of the taxonomy (group =
+its top-level category; attributes from config/open311.yaml, see backend.services.open311);
+service_request_id is the ticket number (a POST answers it at once, so no token; tokens/{id} still answers the
+id for clients that ask);
 status is "open" until the ticket is closed, cancelled or merged; agency_responsible is the department's
-name. Requests are public in the spec, so descriptions and addresses are masked as log lines are
-(backend.logging_setup.mask_pii: phone and ID numbers, house and room numbers).
+name. Requests are public in the spec: descriptions are masked as log lines are
+(backend.logging_setup.mask_pii) and the address is street, community and a road + door number at most
+(docs/OPEN311.md).
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from backend.domain.tickets import OPEN_STATUSES
 from backend.logging_setup import mask_pii
 from backend.runtime import Runtime
 from backend.services.actors import SYSTEM
-from backend.services.intake import ReportIn, create_ticket
+from backend.services.intake import create_ticket
+from backend.services.open311 import Open311Error, extras_for, public_address, request_report
 from backend.services.public_media import public_photo, public_photos
 from backend.services.queries import TicketFilter, filtered
 
@@ -49,16 +54,11 @@ _ITEM = {
     "errors": "error",
     "attributes": "attribute",
     "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
 }
-
-
-class Open311Error(Exception):
-    """An error answered in the GeoReport error format."""
-
-    def __init__(self, status: int, description: str) -> None:
-        super().__init__(description)
-        self.status = status
-        self.description = description
+SPEC = "http://wiki.open311.org/GeoReport_v2"
+CHANGESET = "2026-12-04T00:00:00Z"  # when this endpoint's behaviour last changed (discovery)
 
 
 def _to_xml(parent: ET.Element, value: Any) -> None:
@@ -98,7 +98,8 @@ def _check_format(fmt: str) -> None:
 
 
 def _check_jurisdiction(runtime: Runtime, jurisdiction_id: str | None) -> None:
-    if jurisdiction_id and jurisdiction_id != runtime.settings.open311_jurisdiction:
+    configured = runtime.settings.open311_jurisdiction
+    if configured and jurisdiction_id and jurisdiction_id != configured:
         raise Open311Error(404, f"unknown jurisdiction_id '{jurisdiction_id}'")
 
 
@@ -116,12 +117,13 @@ def _parse_date(name: str, value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _service(sub: Category, groups: dict[str, str]) -> dict[str, Any]:
+def _service(runtime: Runtime, sub: Category, groups: dict[str, str]) -> dict[str, Any]:
+    known = runtime.city.subcategories.get(sub.code)
     return {
         "service_code": sub.code,
         "service_name": sub.name,
-        "description": sub.name,
-        "metadata": False,
+        "description": (known.description if known and known.description else sub.name),
+        "metadata": bool(extras_for(runtime, sub.code).attributes),
         "type": "realtime",
         "keywords": groups.get(sub.parent_code or "", ""),
         "group": groups.get(sub.parent_code or "", ""),
@@ -131,6 +133,8 @@ def _service(sub: Category, groups: dict[str, str]) -> dict[str, Any]:
 def _request(
     t: Ticket, cats: dict[str, str], depts: dict[str, str], areas: dict[str, str], media: dict[int, str]
 ) -> dict[str, Any]:
+    street = areas.get(t.street_code or "")
+    community = areas.get(t.community_code or "")
     return {
         "service_request_id": t.number,
         "status": "open" if t.status in _OPEN else "closed",
@@ -143,8 +147,8 @@ def _request(
         "requested_datetime": _w3c(t.created_at),
         "updated_datetime": _w3c(t.updated_at),
         "expected_datetime": _w3c(t.due_at),
-        "address": mask_pii(t.location_text or areas.get(t.area_code or "", "")),
-        "address_id": t.area_code or "",
+        "address": public_address(t.location_text, street, community),
+        "address_id": t.grid_code or "",
         "zipcode": "",
         "lat": t.lat,
         "long": t.lon,
@@ -169,14 +173,14 @@ def list_services(fmt: str, session: SessionDep, runtime: RuntimeDep, jurisdicti
         return _error(fmt, exc)
     rows = session.scalars(select(Category).order_by(Category.code)).all()
     groups = {c.code: c.name for c in rows if c.parent_code is None}
-    return render(fmt, "services", [_service(c, groups) for c in rows if c.parent_code is not None])
+    return render(fmt, "services", [_service(runtime, c, groups) for c in rows if c.parent_code is not None])
 
 
 @router.get("/services/{service_code}.{fmt}")
 def service_definition(
     service_code: str, fmt: str, session: SessionDep, runtime: RuntimeDep, jurisdiction_id: str | None = None
 ) -> Response:
-    """One service's definition (no extra attributes: every service has metadata=false)."""
+    """One service's definition: the attributes config/open311.yaml gives it (none: an empty list)."""
     try:
         _check_format(fmt)
         _check_jurisdiction(runtime, jurisdiction_id)
@@ -185,20 +189,45 @@ def service_definition(
             raise Open311Error(404, f"unknown service_code '{service_code}'")
     except Open311Error as exc:
         return _error(fmt, exc)
-    return render(fmt, "service_definition", {"service_code": sub.code, "attributes": []})
+    attributes = [
+        {
+            "variable": True,
+            "code": a.code,
+            "datatype": a.datatype,
+            "required": a.required,
+            "datatype_description": a.datatype_description or None,
+            "order": a.order,
+            "description": a.description,
+            "values": [{"key": v.key, "name": v.name} for v in a.values],
+        }
+        for a in extras_for(runtime, sub.code).attributes
+    ]
+    return render(fmt, "service_definition", {"service_code": sub.code, "attributes": attributes})
 
 
-def _float(form: dict[str, str], name: str, low: float, high: float) -> float | None:
-    raw = form.get(name)
-    if raw in (None, ""):
-        return None
+@router.get("/discovery.{fmt}")
+def discovery(fmt: str, request: Request, runtime: RuntimeDep) -> Response:
+    """The discovery document: where this GeoReport v2 endpoint is and which formats it speaks."""
     try:
-        value = float(raw)
-    except ValueError as exc:
-        raise Open311Error(400, f"{name} must be a number") from exc
-    if not low <= value <= high:
-        raise Open311Error(400, f"{name} out of range")
-    return value
+        _check_format(fmt)
+    except Open311Error as exc:
+        return _error(fmt, exc)
+    base = str(request.base_url).rstrip("/") + router.prefix
+    body = {
+        "changeset": CHANGESET,
+        "contact": runtime.settings.open311_contact,
+        "key_service": runtime.settings.open311_key_service,
+        "endpoints": [
+            {
+                "specification": SPEC,
+                "url": base,
+                "changeset": CHANGESET,
+                "type": "production" if runtime.settings.env == "production" else "test",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    }
+    return render(fmt, "discovery", body)
 
 
 @router.post("/requests.{fmt}")
@@ -206,54 +235,40 @@ async def create_request(fmt: str, request: Request, session: SessionDep, runtim
     """Create a service request (needs api_key); answers the new service_request_id."""
     try:
         _check_format(fmt)
-        form = {k: str(v) for k, v in (await request.form()).items()}
+        items = [(k, v) for k, v in (await request.form()).multi_items() if isinstance(v, str)]
+        form = dict(items)
         key = form.get("api_key", "")
         expected = runtime.settings.open311_api_key.get_secret_value()
         if not key or not secrets.compare_digest(key.encode(), expected.encode()):
             raise Open311Error(403, "invalid api_key")
         _check_jurisdiction(runtime, form.get("jurisdiction_id"))
-        code = form.get("service_code", "")
-        if not code:
-            raise Open311Error(400, "service_code is required")
-        sub = session.get(Category, code)
-        if sub is None or sub.parent_code is None:
-            raise Open311Error(400, f"unknown service_code '{code}'")
-        lat, lon = _float(form, "lat", -90, 90), _float(form, "long", -180, 180)
-        if (lat is None) != (lon is None):
-            raise Open311Error(400, "lat and long must be given together")
-        address, address_id = form.get("address_string") or None, form.get("address_id") or None
-        if lat is None and address is None and address_id is None:
-            raise Open311Error(400, "a location is required: lat & long, address_string or address_id")
-        if address_id is not None and session.get(Area, address_id) is None:
-            raise Open311Error(400, f"unknown address_id '{address_id}'")
-        description = (form.get("description") or "").strip()
-        if not description:
-            raise Open311Error(400, "description is required")
         try:
-            ticket = create_ticket(
-                session,
-                runtime,
-                ReportIn(
-                    text=description,
-                    channel="open311",
-                    source="open311",
-                    lon=lon,
-                    lat=lat,
-                    location_text=address[:300] if address else None,
-                    area_code=address_id,
-                    category_code=code,
-                ),
-            )
+            ticket = create_ticket(session, runtime, request_report(session, runtime, items))
             session.commit()
         except DomainError as exc:
             session.rollback()
             raise Open311Error(400, exc.message) from exc
     except Open311Error as exc:
         return _error(fmt, exc)
-    logger.info("open311 request %s created (%s)", ticket.number, code)
-    return render(
-        fmt, "service_requests", [{"service_request_id": ticket.number, "service_notice": "", "account_id": None}], 201
-    )
+    logger.info("open311 request %s created (%s)", ticket.number, ticket.category_code)
+    created = {"service_request_id": ticket.number, "service_notice": "", "account_id": None}
+    return render(fmt, "service_requests", [created], 201)
+
+
+@router.get("/tokens/{token}.{fmt}")
+def request_id_from_token(
+    token: str, fmt: str, session: SessionDep, runtime: RuntimeDep, jurisdiction_id: str | None = None
+) -> Response:
+    """The service_request_id a POST's token stands for (our tokens are the ids themselves)."""
+    try:
+        _check_format(fmt)
+        _check_jurisdiction(runtime, jurisdiction_id)
+        number = session.scalar(select(Ticket.number).where(Ticket.number == token[:32], Ticket.source == "open311"))
+        if number is None:
+            raise Open311Error(404, f"unknown token '{token[:32]}'")
+    except Open311Error as exc:
+        return _error(fmt, exc)
+    return render(fmt, "service_requests", [{"service_request_id": number, "token": number}])
 
 
 @router.get("/requests.{fmt}")
@@ -343,3 +358,10 @@ def media(key: str, session: SessionDep, runtime: RuntimeDep) -> Response:
         media_type=att.content_type,
         headers={"X-Content-Type-Options": "nosniff", "Cache-Control": "public, max-age=3600"},
     )
+
+
+@router.api_route("/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+def not_found(rest: str) -> Response:
+    """Anything else under /open311/v2: a GeoReport 404 in the format the path asks for."""
+    fmt = rest.rpartition(".")[2] if "." in rest else "json"
+    return _error(fmt, Open311Error(404, f"no such GeoReport v2 resource: /{rest[:100]}"))
