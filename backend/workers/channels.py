@@ -7,7 +7,7 @@ these exceptions at the boundary, so the worker never sees an SDK type, and back
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -38,6 +38,15 @@ class TransientChannelError(ChannelError):
         self.retry_after = retry_after
 
 
+class HeldBackError(ChannelError):
+    """A batch sender did not send this message: the platform's flood control hit an earlier message to the
+    same recipient in the batch. Not an attempt: the worker puts it back for `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PermanentChannelError(ChannelError):
     """Retrying the same message on the same channel will never work (bad chat id, bad request)."""
 
@@ -55,6 +64,20 @@ class Sender(Protocol):
     """Delivers one message on one channel, or raises a ChannelError."""
 
     def send(self, delivery: Delivery) -> None: ...
+
+
+@runtime_checkable
+class BatchSender(Protocol):
+    """A sender that also takes a whole claimed batch at once (one call, its own concurrency).
+
+    Each item is (delivery, delay): the sender waits `delay` seconds (booked by the rate limiter) before
+    sending that item. The answer has one entry per item, in order: None when sent, else the error (a
+    ChannelError, or anything else, which the worker treats as transient).
+    """
+
+    def send(self, delivery: Delivery) -> None: ...
+
+    def send_many(self, items: Sequence[tuple[Delivery, float]]) -> list[BaseException | None]: ...
 
 
 # The recipient's external id on another channel (None if they have no account there).

@@ -34,9 +34,11 @@ from backend.db.models import ChannelIdentity, Notification, NotificationAttempt
 from backend.db.session import transaction
 from backend.db.types import utcnow
 from backend.workers.channels import (
+    BatchSender,
     ChannelError,
     Delivery,
     Fallback,
+    HeldBackError,
     PermanentChannelError,
     Sender,
     TransientChannelError,
@@ -164,6 +166,7 @@ class OutboxWorker:
     ) -> None:
         self.session_factory = session_factory
         self.senders = dict(senders)
+        self._batch_senders = {ch: s for ch, s in self.senders.items() if isinstance(s, BatchSender)}
         self.worker_id = worker_id
         self.config = config or OutboxConfig()
         self.fallback = fallback
@@ -200,7 +203,55 @@ class OutboxWorker:
                 now=now,
             )
             deliveries = self._deliveries(session, rows)
-        return [self._pool.submit(self._deliver, row, delivery) for row, delivery in zip(rows, deliveries, strict=True)]
+        batched: dict[str, list[tuple[Notification, Delivery]]] = defaultdict(list)
+        futures: list[Future[_Result]] = []
+        for row, delivery in zip(rows, deliveries, strict=True):
+            if row.channel in self._batch_senders:
+                batched[row.channel].append((row, delivery))
+            else:
+                futures.append(self._pool.submit(self._deliver, row, delivery))
+        for channel, items in batched.items():
+            futures.extend(self._deliver_batch(self._batch_senders[channel], items))
+        return futures
+
+    def _deliver_batch(
+        self, sender: BatchSender, items: Sequence[tuple[Notification, Delivery]]
+    ) -> list[Future[_Result]]:
+        """Book each row's slot under the rate limits, then hand the granted ones to the sender in one call."""
+        futures: list[Future[_Result]] = []
+        going: list[tuple[Notification, Delivery, float, Future[_Result]]] = []
+        for row, delivery in items:
+            future: Future[_Result] = Future()
+            futures.append(future)
+            booking = self.limiter.reserve(row.channel, row.external_id, max_wait=self.config.max_rate_wait)
+            if booking.granted:
+                going.append((row, delivery, booking.delay, future))
+            else:
+                future.set_result(_Result(row, delivery, utcnow(), deferred_for=booking.delay))
+        if going:
+            self._pool.submit(self._send_batch, sender, going)
+        return futures
+
+    def _send_batch(
+        self, sender: BatchSender, going: Sequence[tuple[Notification, Delivery, float, Future[_Result]]]
+    ) -> None:
+        at = utcnow()
+        start = time.perf_counter()
+        try:
+            errors = sender.send_many([(delivery, delay) for _, delivery, delay, _ in going])
+        except Exception as exc:  # a sender bug: every row of the batch gets the error and is retried
+            logger.warning("batch sender raised an unexpected %s", type(exc).__name__, exc_info=True)
+            errors = [exc] * len(going)
+        duration_ms = (time.perf_counter() - start) * 1000
+        for (row, delivery, delay, future), error in zip(going, errors, strict=True):
+            if isinstance(error, HeldBackError):  # not sent: back in the queue, not an attempt
+                future.set_result(_Result(row, delivery, at, deferred_for=error.retry_after))
+                continue
+            if isinstance(error, TransientChannelError) and error.retry_after:
+                self.limiter.hold(row.channel, row.external_id, error.retry_after)
+            future.set_result(
+                _Result(row, delivery, at + timedelta(seconds=delay), error=error, duration_ms=duration_ms)
+            )
 
     def record(self, sending: Sequence[Future[_Result]]) -> DrainResult:
         """Wait for a batch started by claim_and_send() and record its outcomes in one transaction."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,7 @@ from telegram.request import HTTPXRequest
 
 from backend.workers.channels import BlockedError, Delivery, PermanentChannelError, TransientChannelError
 from bot.outbound import delivery_messages
+from bot.telegram.batch_sender import send_in_chat_order
 from bot.telegram.convert import send_outbound
 from bot.telegram.route import file_base_url
 
@@ -82,6 +83,32 @@ class TelegramSender:
                 self._run(self.bot.initialize())
                 self._ready = True
             self._run(go())
+
+    def send_many(self, items: Sequence[tuple[Delivery, float]]) -> list[BaseException | None]:
+        """Send a claimed batch concurrently on the bot's loop (BatchSender): chats in parallel, each chat's
+        messages in order, each after its rate-limit delay; per item None or the channel error."""
+
+        async def one(delivery: Delivery, delay: float) -> None:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            lang = str(delivery.payload.get("lang") or "zh")
+            with telegram_errors():
+                for message in delivery_messages(delivery):
+                    await send_outbound(self.bot, delivery.recipient, message, lang)
+
+        if not items:
+            return []
+        try:
+            with telegram_errors():
+                if not self._ready:
+                    self._run(self.bot.initialize())
+                    self._ready = True
+        except TransientChannelError as exc:
+            return [exc] * len(items)
+        results: list[BaseException | None] = asyncio.run_coroutine_threadsafe(
+            send_in_chat_order(items, one), self._loop
+        ).result()
+        return results
 
     def close(self) -> None:
         """Shut the bot down and stop the loop thread."""

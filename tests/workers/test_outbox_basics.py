@@ -23,6 +23,7 @@ from backend.workers.outbox import (
     repeat_report,
 )
 from backend.workers.ratelimit import RateLimits
+from bot.telegram.batch_sender import TelegramBatchSender
 from bot.telegram.http_sender import TelegramHttpSender
 from tests.workers.conftest import add_notifications
 from tests.workers.fake_telegram import FakeTelegram
@@ -32,15 +33,18 @@ FAST = OutboxConfig(
 )
 
 
-@pytest.fixture
-def sender(fake_tg: FakeTelegram) -> Iterator[TelegramHttpSender]:
-    s = TelegramHttpSender(fake_tg.base_url, "TEST:TOKEN", timeout=2.0)
+@pytest.fixture(params=["thread", "batch"])
+def sender(request: pytest.FixtureRequest, fake_tg: FakeTelegram) -> Iterator[TelegramHttpSender | TelegramBatchSender]:
+    """Both senders: one message per send thread, and the event-loop batch sender."""
+    s = (TelegramHttpSender if request.param == "thread" else TelegramBatchSender)(
+        fake_tg.base_url, "TEST:TOKEN", timeout=2.0
+    )
     yield s
     s.close()
 
 
 def test_every_queued_notification_is_sent_once_and_logged(
-    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender | TelegramBatchSender
 ) -> None:
     add_notifications(factory, 75, chats=10)
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w1", config=FAST) as worker:
@@ -58,7 +62,7 @@ def test_every_queued_notification_is_sent_once_and_logged(
 
 
 def test_message_goes_to_the_rows_chat_with_the_rendered_text(
-    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender | TelegramBatchSender
 ) -> None:
     add_notifications(factory, 3, chats=3, prefix="GB-")
     result = drain_once(factory, {"telegram": sender}, worker_id="w1", config=FAST)
@@ -68,7 +72,7 @@ def test_message_goes_to_the_rows_chat_with_the_rendered_text(
 
 
 def test_worker_claims_only_channels_it_has_a_sender_for(
-    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender | TelegramBatchSender
 ) -> None:
     add_notifications(factory, 4, channel="wechat", prefix="wx")
     add_notifications(factory, 2, channel="telegram", prefix="tg")

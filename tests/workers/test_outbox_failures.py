@@ -18,6 +18,7 @@ from backend.workers.channels import AddressBook, Delivery, PermanentChannelErro
 from backend.workers.outbox import OutboxConfig, OutboxWorker, dead_letters, requeue_dead
 from backend.workers.ratelimit import RateLimits
 from backend.workers.retry import RetryPolicy
+from bot.telegram.batch_sender import TelegramBatchSender
 from bot.telegram.http_sender import TelegramHttpSender
 from bot.wechat.send import require_open_window
 from bot.wechat.template import template_fallback as wechat_template_fallback
@@ -31,9 +32,12 @@ CONFIG = OutboxConfig(
 CHAT = "1000"  # the chat of add_notifications' first row
 
 
-@pytest.fixture
-def sender(fake_tg: FakeTelegram) -> Iterator[TelegramHttpSender]:
-    s = TelegramHttpSender(fake_tg.base_url, "TEST:TOKEN", timeout=0.3)
+@pytest.fixture(params=["thread", "batch"])
+def sender(request: pytest.FixtureRequest, fake_tg: FakeTelegram) -> Iterator[TelegramHttpSender | TelegramBatchSender]:
+    """Both senders: one message per send thread, and the event-loop batch sender."""
+    s = (TelegramHttpSender if request.param == "thread" else TelegramBatchSender)(
+        fake_tg.base_url, "TEST:TOKEN", timeout=0.3
+    )
     yield s
     s.close()
 
@@ -59,7 +63,7 @@ def attempt_log(factory: sessionmaker[Session]) -> list[tuple[str, str | None]]:
 
 
 def test_flood_control_waits_at_least_retry_after(
-    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender | TelegramBatchSender
 ) -> None:
     add_notifications(factory, 1)
     fake_tg.script(CHAT, Failure.flood(retry_after=1))
@@ -72,7 +76,7 @@ def test_flood_control_waits_at_least_retry_after(
 
 
 def test_flood_control_holds_the_chats_other_messages_too(
-    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender | TelegramBatchSender
 ) -> None:
     add_notifications(factory, 3, chats=1)  # three messages to one chat
     fake_tg.script(CHAT, Failure.flood(retry_after=1))
@@ -92,7 +96,7 @@ def test_flood_control_holds_the_chats_other_messages_too(
 
 
 def test_server_errors_and_timeouts_are_retried_with_growing_backoff(
-    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender | TelegramBatchSender
 ) -> None:
     add_notifications(factory, 1)
     fake_tg.script(CHAT, Failure.server_error(), Failure.timeout(1.0), Failure.server_error())
@@ -112,7 +116,7 @@ def test_server_errors_and_timeouts_are_retried_with_growing_backoff(
 
 
 def test_persistent_server_errors_end_in_the_dead_letter_list(
-    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender | TelegramBatchSender
 ) -> None:
     add_notifications(factory, 2)
     config = OutboxConfig(
@@ -136,7 +140,7 @@ def test_persistent_server_errors_end_in_the_dead_letter_list(
 
 
 def test_blocked_user_without_fallback_is_dead_lettered_at_once_with_the_reason(
-    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender | TelegramBatchSender
 ) -> None:
     add_notifications(factory, 3)
     fake_tg.script(CHAT, Failure.blocked())
@@ -164,7 +168,7 @@ def template_fallback(delivery: Delivery, error: PermanentChannelError, _address
 
 
 def test_blocked_user_gets_the_fallback_template_message_queued(
-    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender | TelegramBatchSender
 ) -> None:
     add_notifications(factory, 1)
     fake_tg.script(CHAT, Failure.blocked())
@@ -184,7 +188,7 @@ def test_blocked_user_gets_the_fallback_template_message_queued(
 
 
 def test_fallback_hook_declining_sends_the_row_to_dead_letters(
-    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender | TelegramBatchSender
 ) -> None:
     add_notifications(factory, 1)
     fake_tg.script(CHAT, Failure.blocked())
@@ -197,7 +201,7 @@ def test_fallback_hook_declining_sends_the_row_to_dead_letters(
 
 
 def test_requeued_dead_letter_is_delivered(
-    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender | TelegramBatchSender
 ) -> None:
     add_notifications(factory, 1)
     fake_tg.script(CHAT, Failure.blocked())
@@ -271,7 +275,7 @@ def test_wechat_window_closed_after_48_hours_takes_the_template_fallback(factory
 
 
 def test_default_fallback_declines_without_a_wechat_identity(
-    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender | TelegramBatchSender
 ) -> None:
     with transaction(factory) as session:
         person = Person(kind="resident", name="tg only")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -13,6 +14,7 @@ from backend.db.session import transaction
 from backend.domain.notifications import NoticeKind
 from backend.workers.outbox import OutboxConfig, OutboxWorker
 from backend.workers.ratelimit import ChannelLimits, Rate, RateLimits
+from bot.telegram.batch_sender import TelegramBatchSender
 from bot.telegram.http_sender import TelegramHttpSender
 from tests.workers.conftest import add_notifications
 from tests.workers.fake_telegram import FakeTelegram
@@ -32,7 +34,10 @@ def max_in_window(times: list[float], window: float) -> int:
     return best
 
 
-def test_channel_and_per_chat_limits_hold_at_the_server(factory: sessionmaker[Session], fake_tg: FakeTelegram) -> None:
+@pytest.mark.parametrize("sender_class", [TelegramHttpSender, TelegramBatchSender])
+def test_channel_and_per_chat_limits_hold_at_the_server(
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender_class: type[TelegramHttpSender | TelegramBatchSender]
+) -> None:
     add_notifications(factory, 30, prefix="single")  # 30 chats, one message each
     with transaction(factory) as session:  # three busy chats with five messages each
         session.add_all(
@@ -52,7 +57,7 @@ def test_channel_and_per_chat_limits_hold_at_the_server(factory: sessionmaker[Se
     config = OutboxConfig(
         batch_size=50, lease_seconds=10.0, send_threads=16, idle_sleep=0.05, max_rate_wait=0.5, limits=limits
     )
-    sender = TelegramHttpSender(fake_tg.base_url, "TEST:TOKEN", timeout=2.0)
+    sender = sender_class(fake_tg.base_url, "TEST:TOKEN", timeout=2.0)
     deadline = time.monotonic() + 20
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
         while time.monotonic() < deadline:
