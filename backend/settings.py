@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     # day of ticket numbers, digests and statistics. SLA working hours follow calendar.yaml (keep them equal).
     timezone: str = DEFAULT_TIMEZONE
 
+    # The dashboard map: the city's own base layer (basemap.geojson) always works offline; a city that runs a
+    # tile server sets its URL template (e.g. http://tiles.example.gov/{z}/{x}/{y}.png) and attribution.
+    map_tile_url: str = ""
+    map_tile_attribution: str = ""
+
     # Security
     secret_key: SecretStr = SecretStr(DEV_PLACEHOLDER)
     token_ttl_minutes: int = 8 * 60

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from backend.dashboard import privacy, public
+from backend.dashboard import live, maproutes, privacy, public
 from backend.dashboard.routes import router
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -20,6 +20,8 @@ def include_dashboard(app: FastAPI) -> None:
     from backend.api.routes import open311
 
     app.include_router(router)
+    app.include_router(maproutes.router)
+    app.include_router(live.router)
     app.include_router(privacy.router)
     app.include_router(public.router)
     app.include_router(open311.router)

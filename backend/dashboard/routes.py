@@ -345,24 +345,6 @@ def ticket_comment(
     return _back(url, msg="备注已添加")
 
 
-@router.get("/map", response_class=HTMLResponse)
-def map_page(request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser) -> HTMLResponse:
-    """The district map, coloured by open tickets and warning lights in your scope."""
-    counts = open_by_grid(session, actor)
-    return templates.TemplateResponse(
-        request,
-        "map.html",
-        {
-            "actor": actor,
-            "svg": mapsvg.district_svg(runtime.city, counts, selected=request.query_params.get("grid")),
-            "fills": mapsvg.FILL,
-            "states": mapsvg.STATE_NAMES,
-            "open_total": sum(n for n, _, _ in counts.values()),
-            "red_total": sum(r for _, _, r in counts.values()),
-        },
-    )
-
-
 @router.get("/map.svg")
 def map_svg(session: SessionDep, runtime: RuntimeDep, actor: DashboardUser) -> Response:
     """The district map alone, as an SVG document."""

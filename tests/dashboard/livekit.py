@@ -89,7 +89,9 @@ def city_database(root: Path, base_runtime: Runtime, city: CityConfig, **runtime
 @contextmanager
 def serve(app: FastAPI) -> Iterator[str]:
     """Run the app on 127.0.0.1 on a free port; yields its base URL."""
-    server = ThreadServer(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    server = ThreadServer(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", timeout_graceful_shutdown=3)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -232,6 +232,12 @@ def _map_open(svg: str) -> int:
     return int(m[1])
 
 
+def _area_open(resp: Response) -> int:
+    areas = {f["properties"]["code"]: f["properties"] for f in resp.json()["features"]}
+    assert "LC010101" in areas, "grid LC010101 missing from the map"
+    return int(areas["LC010101"]["open"])
+
+
 SURFACES: dict[str, dict[str, Surface]] = {
     "see": {
         "api list": lambda w, n: _listed(w.api("GET", "/api/tickets", params={"limit": 500}), f'"{n}"'),
@@ -254,7 +260,8 @@ SURFACES: dict[str, dict[str, Surface]] = {
             r := w.dash("GET", "/dashboard/export/stats.xlsx"),
             next(row[1] for row in _xlsx_cells(r, "概览") if row[0] == "工单总数"),
         ),
-        "dashboard map": lambda w, n: _count(r := w.dash("GET", "/dashboard/map"), _map_open(r.text)),
+        "dashboard map areas": lambda w, n: _count(r := w.dash("GET", "/dashboard/map/areas.geojson"), _area_open(r)),
+        "dashboard map pins": lambda w, n: _listed(w.dash("GET", "/dashboard/map/tickets.geojson"), f'"{n}"'),
         "dashboard map.svg": lambda w, n: _count(r := w.dash("GET", "/dashboard/map.svg"), _map_open(r.text)),
     },
     "comment": {
