@@ -68,6 +68,15 @@ class Settings(BaseSettings):
     rework_hours: float | None = Field(default=None, gt=0)
     duplicate_window_hours: int = 72
     low_confidence_threshold: float = 0.55
+    # Categories whose reports need a photo as evidence: the bot asks for one when the report came without.
+    photo_evidence_categories: list[str] = [
+        "illegal_construction",
+        "illegal_ads",
+        "street_vending",
+        "construction_waste",
+        "road_damage",
+        "building_leak",
+    ]
     ticket_number_prefix: str = "GB"
 
     # Conversations
