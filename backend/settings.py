@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     alarm_ack_minutes: float = Field(default=5.0, gt=0)
     # A report neither dispatched nor on a desk after this long is put on the district desk by the sweep.
     unowned_sweep_seconds: int = Field(default=60, ge=10)
+    # Categories whose reports need a photo as evidence: the bot asks for one when the report came without.
+    photo_evidence_categories: list[str] = [
+        "illegal_construction",
+        "illegal_ads",
+        "street_vending",
+        "construction_waste",
+        "road_damage",
+        "building_leak",
+    ]
     ticket_number_prefix: str = "GB"
 
     # Conversations
@@ -118,6 +127,15 @@ class Settings(BaseSettings):
     retention_transcript_days: int = Field(default=30, ge=1)
     retention_batch_size: int = Field(default=5000, ge=1)
     retention_time: str = Field(default="03:00", pattern=r"^\d{2}:\d{2}$")
+
+    # The durable inbox (RELIABILITY.md): with it on, the webhooks (Telegram so far) store each message and
+    # answer at once, and inbox processors run the chat turns: `gridbot process` processes, plus
+    # `inbox_serve_processors` threads inside `gridbot serve` (0 when separate processes do the work).
+    inbox_enabled: bool = False
+    inbox_serve_processors: int = Field(default=1, ge=0)
+    inbox_batch_size: int = Field(default=50, ge=1)
+    inbox_lease_seconds: int = Field(default=60, ge=1)
+    inbox_max_attempts: int = Field(default=5, ge=1)
 
     # Workers
     worker_lease_seconds: int = 60

@@ -36,6 +36,8 @@ COCC = "cocc_telecom_complaints.csv"
 # The 7 taidi labels → the sets of our departments/categories they cover (config/label_maps/).
 TAIDI_LABEL_MAP = Path("label_maps") / "taidi2020c.yaml"
 COLD_START_TARGET = "≥ 0.85 (at least 0.80)"
+THROUGHPUT_TARGET = "≥ 20,000 msgs/s"
+LATENCY_TARGET = "≤ 0.3 ms"
 # Column names seen in these datasets' public releases, then our own.
 TITLE_COLS = ("留言主题", "title", "主题")
 TEXT_COLS = ("留言详情", "text", "content", "投诉内容", "内容", "complaint")
@@ -104,6 +106,26 @@ def measure_throughput(model: Any, messages: list[str], repeats: int = 3) -> dic
     return {
         "wall": len(messages) / min(wall),
         "cpu": len(messages) / min(cpu),
+        "latency_ms": sorted(latencies)[len(latencies) // 2] * 1000,
+    }
+
+
+def measure_reference(model: Any, messages: list[str], singles: int = 100) -> dict[str, float]:
+    """The same figures through the fitted scikit-learn pipeline's own ``predict_proba`` (what the
+    classifier computes itself; a test checks both give the same probabilities)."""
+    pipeline = model.pipeline
+    pipeline.predict_proba(messages[:200])  # warm-up
+    w, c = time.perf_counter(), time.process_time()
+    pipeline.predict_proba(messages)
+    wall, cpu = time.perf_counter() - w, time.process_time() - c
+    latencies = []
+    for text in messages[:singles]:
+        t = time.perf_counter()
+        pipeline.predict_proba([text])
+        latencies.append(time.perf_counter() - t)
+    return {
+        "wall": len(messages) / wall,
+        "cpu": len(messages) / cpu,
         "latency_ms": sorted(latencies)[len(latencies) // 2] * 1000,
     }
 
@@ -229,15 +251,33 @@ def main() -> None:
         predict_one_ms_p50=speed["latency_ms"],
         throughput_source=source,
     )
+    ref = measure_reference(model, messages)
+    figures.update(
+        sklearn_throughput_msgs_per_s=ref["wall"],
+        sklearn_throughput_cpu_msgs_per_s=ref["cpu"],
+        sklearn_predict_one_ms_p50=ref["latency_ms"],
+    )
     rows.append(
         (
             f"throughput, predict_many, {len(messages):,} {MESSAGE_CHARS}-char messages from {source}",
-            f"{speed['wall']:,.0f} msgs/s",
-            "≥ 5,000 msgs/s",
+            f"{speed['wall']:,.0f} msgs/s (sklearn pipeline: {ref['wall']:,.0f})",
+            THROUGHPUT_TARGET,
         )
     )
-    rows.append(("throughput per second of process CPU time", f"{speed['cpu']:,.0f} msgs/s", "—"))
-    rows.append(("latency, predict() one message, median", f"{speed['latency_ms']:.2f} ms", "—"))
+    rows.append(
+        (
+            "throughput per second of process CPU time",
+            f"{speed['cpu']:,.0f} msgs/s (sklearn pipeline: {ref['cpu']:,.0f})",
+            "—",
+        )
+    )
+    rows.append(
+        (
+            "latency, predict() one message, median",
+            f"{speed['latency_ms']:.3f} ms (sklearn pipeline: {ref['latency_ms']:.2f} ms)",
+            LATENCY_TARGET,
+        )
+    )
 
     probe = probe_load(model_dir, args.model_root, messages[:2000])
     figures.update(
@@ -269,7 +309,9 @@ def main() -> None:
     notes = (
         f"Real-data rows need {args.data_dir} ({data_state}). Seed-corpus CV measures the pipeline on "
         "our own hand-written messages and overstates real-world accuracy. Throughput is one process, "
-        "best of 3 predict_many calls; wall-clock figures depend on other load "
+        "best of 3 predict_many calls; 'sklearn pipeline' is the same model through scikit-learn's own "
+        "Pipeline.predict_proba (one call), which the classifier no longer uses; wall-clock figures "
+        "depend on other load "
         f"(1-minute load average during this run: {figures['load_average_1min']:.1f} on "
         f"{os.cpu_count()} cores), the CPU-time figure less so. Cold start: the model `gridbot serve` builds "
         f"from config/seed_corpus/, scored through config/{TAIDI_LABEL_MAP} (each taidi label covers a set of "

@@ -2,9 +2,11 @@
 
 PostgreSQL (GRIDBOT_TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test) in a database
 of its own, `gridbot_bench`; rate limits off. Workers are started and idle first; the clock starts when
-the notifications are committed and stops when the last one is delivered. Two modes: `http` sends through
-the httpx sender to a fast fake Bot API (its own process); `null` uses a sender that does nothing, which
-measures the outbox machinery alone (claim, lease, record).
+the notifications are committed and stops when the last one is delivered. Three modes: `batch` hands each
+claimed batch to the event-loop batch sender (bot/telegram/batch_sender.py: kept-alive connections, httptools),
+`http` sends one message per send thread through the httpcore sender, both to a fast fake Bot API (its own
+process); `null` uses a sender that does nothing, which measures the outbox machinery alone (claim, lease,
+record).
 """
 
 from __future__ import annotations
@@ -211,8 +213,10 @@ def main() -> None:
     figures["load_average"] = load
     notes = (
         f"PostgreSQL database `gridbot_bench`, rate limits off, batch {args.batch}, {args.threads} send "
-        f"threads per worker, {args.count} notifications per run, best of {args.repeat} runs. `http`: the "
-        "httpcore sender to a fake Bot API (uvloop + httptools, in its own process); `null`: a sender "
+        f"threads per worker, {args.count} notifications per run, best of {args.repeat} runs. `batch`: each "
+        "claimed batch handed whole to the batch sender (one event loop, up to 32 kept-alive connections, "
+        "httptools; chats in parallel, each chat in order); `http`: the httpcore sender, one message per send "
+        "thread; both to a fake Bot API (uvloop + httptools, in its own process); `null`: a sender "
         "without I/O, i.e. the outbox machinery alone (claim, lease, record). The fake, PostgreSQL and "
         f"the workers share this machine's {os.cpu_count()} cores (1-minute load average "
         f"{load[0]:.1f} before, {load[1]:.1f} after: other jobs were running)."

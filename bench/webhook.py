@@ -194,7 +194,9 @@ def engine_turn_ms(url: str, workdir: Path, turns: int) -> float:
     return elapsed / turns * 1000
 
 
-def start_server(url: str, workdir: Path, telegram_base: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    url: str, workdir: Path, telegram_base: str, workers: int, *, inbox: bool = False
+) -> tuple[subprocess.Popen[bytes], str]:
     """uvicorn with the app factory in a child process; returns it once /health answers."""
     import socket
 
@@ -213,6 +215,10 @@ def start_server(url: str, workdir: Path, telegram_base: str, workers: int) -> t
         "GRIDBOT_TELEGRAM_API_BASE": telegram_base,
         "GRIDBOT_LOG_LEVEL": "WARNING",
         "GRIDBOT_ENV": "development",
+        "GRIDBOT_INBOX_ENABLED": "true" if inbox else "false",
+        # With the inbox the turns run in a `gridbot process` of their own (started by bench_backend), so they
+        # do not hold the API process's interpreter while it acknowledges.
+        "GRIDBOT_INBOX_SERVE_PROCESSORS": "0" if inbox else "1",
     }
     proc = subprocess.Popen(
         [
@@ -248,6 +254,22 @@ def start_server(url: str, workdir: Path, telegram_base: str, workers: int) -> t
     raise RuntimeError("uvicorn did not come up")
 
 
+def start_processor(url: str, workdir: Path, telegram_base: str) -> subprocess.Popen[bytes]:
+    """One `gridbot process` (the inbox processor) with the server's environment."""
+    env = {
+        **os.environ,
+        "GRIDBOT_DATABASE_URL": url,
+        "GRIDBOT_DATA_DIR": str(workdir / "var"),
+        "GRIDBOT_TELEGRAM_TOKEN": TG_TOKEN,
+        "GRIDBOT_TELEGRAM_SECRET": TG_SECRET,
+        "GRIDBOT_TELEGRAM_API_BASE": telegram_base,
+        "GRIDBOT_LOG_LEVEL": "WARNING",
+        "GRIDBOT_ENV": "development",
+        "GRIDBOT_INBOX_ENABLED": "true",
+    }
+    return subprocess.Popen([sys.executable, "-m", "bot.main", "process", "--worker-id", "bench-p1"], env=env)
+
+
 def pct(values: list[float], q: float) -> float:
     """The q-quantile of values, in milliseconds."""
     if not values:
@@ -263,16 +285,23 @@ def bench_backend(name: str, url: str, args: argparse.Namespace, telegram_base: 
     turn_ms = engine_turn_ms(url, workdir, args.turns)
     # SQLite takes one writer at a time: several server processes only add lock contention.
     workers = 1 if name == "sqlite" else args.workers
-    proc, base = start_server(url, workdir, telegram_base, workers)
+    proc, base = start_server(url, workdir, telegram_base, workers, inbox=args.inbox)
+    processor = start_processor(url, workdir, telegram_base) if args.inbox else None
+    drain: dict[str, Any] = {}
     try:
         asyncio.run(load(base, args.warmup, min(args.concurrency, args.warmup), args.telegram_share, 0))
         run = asyncio.run(load(base, args.requests, args.concurrency, args.telegram_share, args.warmup))
         light = asyncio.run(
             load(base, args.light_requests, args.light_concurrency, args.telegram_share, args.warmup + args.requests)
         )
+        if args.inbox:
+            drain = inbox_drain(url)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        if processor is not None:
+            processor.terminate()
+            processor.wait(timeout=30)
     done = len(run.all())
     return {
         "backend": name,
@@ -294,6 +323,35 @@ def bench_backend(name: str, url: str, args: argparse.Namespace, telegram_base: 
         "light_p50_ms": pct(light.all(), 0.50),
         "light_p99_ms": pct(light.all(), 0.99),
         "mean_ms": statistics.fmean(run.all()) * 1000 if done else None,
+        **drain,
+    }
+
+
+def inbox_drain(url: str) -> dict[str, Any]:
+    """With the inbox on: the backlog when the load stopped and how long the processors took to empty it."""
+    from sqlalchemy import func, select
+
+    from backend.db.models import InboxMessage
+    from backend.db.session import make_engine
+
+    engine = make_engine(url)
+    pending = select(func.count()).select_from(InboxMessage).where(InboxMessage.status == "pending")
+    started = time.monotonic()
+    with engine.connect() as conn:
+        backlog = int(conn.scalar(pending) or 0)
+        left = backlog
+        while left and time.monotonic() < started + 300:
+            time.sleep(0.2)
+            left = int(conn.scalar(pending) or 0)
+        done = int(
+            conn.scalar(select(func.count()).select_from(InboxMessage).where(InboxMessage.status == "done")) or 0
+        )
+    engine.dispose()
+    return {
+        "inbox_backlog_at_end": backlog,
+        "inbox_drain_s": time.monotonic() - started,
+        "inbox_left": left,
+        "inbox_done": done,
     }
 
 
@@ -310,6 +368,11 @@ def main() -> None:
     parser.add_argument("--light-concurrency", type=int, default=4, help="senders of the light-load run")
     parser.add_argument("--telegram-share", type=float, default=0.25)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--inbox",
+        action="store_true",
+        help="durable inbox on (Telegram only: use --telegram-share 1); written as its own section",
+    )
     args = parser.parse_args()
     load_avg = os.getloadavg()[0]
 
@@ -350,6 +413,16 @@ def main() -> None:
             (f"{r['backend']}: light load ({args.light_concurrency} senders) reports/s", r["light_reports_per_s"], ""),
             (f"{r['backend']}: light load p50 / p99 (ms)", f"{r['light_p50_ms']:.0f} / {r['light_p99_ms']:.0f}", ""),
         ]
+        if args.inbox:
+            rows += [
+                (f"{r['backend']}: inbox backlog when the load stopped", r["inbox_backlog_at_end"], ""),
+                (f"{r['backend']}: seconds to process that backlog", r["inbox_drain_s"], ""),
+                (
+                    f"{r['backend']}: inbox rows done / left pending",
+                    f"{r['inbox_done']} / {r['inbox_left']}",
+                    "all / 0",
+                ),
+            ]
     notes = (
         f"{args.requests} report messages per backend after {args.warmup} warm-up ones, "
         f"{args.concurrency} concurrent senders, {round(args.telegram_share * 100)}% Telegram updates "
@@ -366,13 +439,22 @@ def main() -> None:
         f"light-load run shows the request→reply time without queueing. "
         f"Load average when the run started: {load_avg:.1f}."
     )
+    if args.inbox:
+        notes = (
+            "Durable inbox on (GRIDBOT_INBOX_ENABLED): the webhook stores the update and answers; one "
+            "`gridbot process` runs the turns meanwhile, on the same cores. "
+            "'reports/s' and the latencies are acknowledgements; the backlog rows show the turns still owed. "
+        ) + notes
     report(
-        "webhook",
-        "Chat webhooks under load (bench/webhook)",
+        "webhook_inbox" if args.inbox else "webhook",
+        "Telegram webhook with the durable inbox (bench/webhook --inbox)"
+        if args.inbox
+        else "Chat webhooks under load (bench/webhook)",
         rows,
         as_json=args.json,
         figures={"runs": results, "concurrency": args.concurrency, "workers": args.workers, "load_average": load_avg},
         notes=notes,
+        command=" ".join(["python -m bench.webhook", *sys.argv[1:]]) if args.inbox else "",
     )
 
 

@@ -13,6 +13,7 @@ from backend.usecases.operations import open_backend
 from bot.adapters import mount_channels
 from bot.chatbot import Chatbot
 from bot.console.web import router as simulator_router
+from bot.inbox import run_in_app
 
 logger = logging.getLogger(__name__)
 
@@ -26,4 +27,5 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     mount_channels(app, backend.runtime, backend.session_factory, conversations)
     app.include_router(simulator_router)
     app.state.conversation_engine = conversations
+    run_in_app(app, backend.session_factory, conversations, settings)
     return app

@@ -26,6 +26,7 @@ from backend.usecases.conversation import (
 from bot.flows import resident, staff
 from bot.flows.conversation import Conversation
 from bot.messages import Inbound, InboundKind, Outbound, outbound_from_json, outbound_to_json
+from bot.render import render_notification
 from bot.throttle import STATE_KEY as THROTTLE_KEY
 from bot.throttle import SenderLimit, Verdict
 
@@ -120,5 +121,8 @@ class Chatbot:
             staff.handle(conv)
         else:
             resident.handle(conv)
+        # What the turn itself caused for this speaker (e.g. "dispatched" at once) follows its replies.
+        for kind, payload in context.casework.take_own_notices():
+            conv.out.extend(render_notification(kind, payload, lang))
         kept = {**conv.state, THROTTLE_KEY: throttle} if throttle is not None else conv.state
         return conv.out, kept

@@ -217,6 +217,38 @@ def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this w
     console.print(result)
 
 
+@cli.command("process")
+def process(worker_id: Annotated[str | None, typer.Option(help="a name for this processor")] = None) -> None:
+    """Run the chat turns of the messages the webhooks stored in the inbox (GRIDBOT_INBOX_ENABLED) until stopped.
+
+    Any number may run on PostgreSQL (claims skip each other's rows); on SQLite use the one inside `serve`.
+    """
+    import os
+    import signal
+    import socket
+    import threading
+
+    from backend.usecases.operations import open_backend
+    from bot.chatbot import Chatbot
+    from bot.inbox import InboxProcessor, ProcessorConfig
+
+    settings = get_settings()
+    _configure_logging(settings.log_level)
+    _city()
+    backend = open_backend(settings)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    name = worker_id or f"process-{socket.gethostname()}-{os.getpid()}"
+    console.print(f"inbox processor {name}")
+    InboxProcessor(
+        backend.session_factory,
+        Chatbot(backend.runtime, backend.session_factory),
+        worker_id=name,
+        config=ProcessorConfig.from_settings(settings),
+    ).run(stop)
+
+
 @cli.command("telegram-poll")
 def telegram_poll() -> None:
     """Talk to Telegram by long polling instead of a webhook (local development)."""

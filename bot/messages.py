@@ -18,6 +18,7 @@ class InboundKind(StrEnum):
     button = "button"  # `data` holds the button's payload
     follow = "follow"  # subscribe / /start
     unfollow = "unfollow"
+    group = "group"  # addressed to the bot in a group chat: answered there, never with ticket details
     unknown = "unknown"  # a message type we do not handle (video, sticker, file …)
 
 
@@ -39,6 +40,7 @@ class Inbound:
     language: str = "zh"
     display_name: str = ""
     received_at: datetime | None = None
+    card_press: bool = False  # a press on a card whose button the passive reply may relabel (WeCom)
 
 
 class OutboundKind(StrEnum):
@@ -49,6 +51,7 @@ class OutboundKind(StrEnum):
     image = "image"
     card = "card"  # a task card: title, text and action buttons (WeCom template card, Telegram message)
     location_request = "location_request"  # ask the user to share a location pin
+    card_label = "card_label"  # the pressed card button's new label (what happened); only after a card_press
 
 
 @dataclass(frozen=True)

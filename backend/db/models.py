@@ -336,6 +336,30 @@ class Notification(Base):
     sent_at: Mapped[datetime | None] = mapped_column()
 
 
+class InboxMessage(Base):
+    """An inbound chat message stored by a webhook, waiting for (or done with) its turn: the durable inbox."""
+
+    __tablename__ = "inbox_messages"
+    __table_args__ = (
+        UniqueConstraint("channel", "message_id"),
+        Index("ix_inbox_messages_claim", "status", "id"),
+        Index("ix_inbox_messages_sender", "channel", "sender", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    message_id: Mapped[str] = mapped_column(String(128))
+    sender: Mapped[str] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|done|parked
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()
+
+
 class NotificationAttempt(Base):
     """One try at delivering a notification, successful or not."""
 

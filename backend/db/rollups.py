@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, delete, event, func, insert, inspect, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import NO_VALUE
 
 from backend.db.models import CategoryRollup, Rating, Ticket, TicketRollup
 from backend.db.types import utcnow
@@ -164,9 +165,10 @@ def _track(session: Session, _flush_context: object, _instances: object) -> None
         obj for obj in session.dirty if isinstance(obj, Ticket) and session.is_modified(obj, include_collections=False)
     ]
     gone = [obj for obj in session.deleted if isinstance(obj, Ticket)]
-    # Before the flush the database still holds each ticket's previous values (this transaction's earlier
-    # flushes included): read them there rather than trusting attribute history, which may lack them.
-    stored = _stored(session, [t.id for t in changed + gone if t.id is not None])
+    # A ticket's values before this flush: from the session's record of what it changed, or — for a field set
+    # without having been loaded — from the database, which until the flush still holds them.
+    stored = {t.id: old for t in changed + gone if (old := _previous(t)) is not None}
+    stored |= _stored(session, [t.id for t in changed + gone if t.id is not None and t.id not in stored])
     for obj in session.new:
         if isinstance(obj, Ticket):
             pending.ticket(_current(obj), +1)
@@ -186,6 +188,23 @@ def _track(session: Session, _flush_context: object, _instances: object) -> None
             pending.rating(_current(ticket), obj.score, -1)
     if pending.rows or pending.categories:
         pending.write(session.connection())
+
+
+def _previous(ticket: Ticket) -> Values | None:
+    """The tracked fields as of the last flush, when the session knows them all (else None)."""
+    state = inspect(ticket)
+    committed, loaded = state.committed_state, state.dict
+    out: Values = {}
+    for name in _FIELDS:
+        if name in committed:
+            if committed[name] is NO_VALUE:
+                return None
+            out[name] = committed[name]
+        elif name in loaded:
+            out[name] = loaded[name]
+        else:
+            return None
+    return out
 
 
 def _stored(session: Session, ids: list[int]) -> dict[int, Values]:

@@ -20,6 +20,7 @@ from backend.db.models import (
     ChannelIdentity,
     ConversationState,
     InboundMessage,
+    InboxMessage,
     Notification,
     NotificationAttempt,
     Person,
@@ -156,7 +157,8 @@ def _forget_what_they_wrote(session: Session, person_id: int) -> None:
 
 
 def _forget_identities(session: Session, person: Person) -> None:
-    """Their chat accounts, dialogue states and the replies stored for their deliveries."""
+    """Their chat accounts, dialogue states, the replies stored for their deliveries and their processed
+    inbox messages."""
     for ident in session.scalars(select(ChannelIdentity).where(ChannelIdentity.person_id == person.id)):
         where = (ConversationState.channel == ident.channel, ConversationState.external_id == ident.external_id)
         session.execute(delete(ConversationState).where(*where))
@@ -165,6 +167,13 @@ def _forget_identities(session: Session, person: Person) -> None:
             .where(InboundMessage.channel == ident.channel, InboundMessage.external_id == ident.external_id)
             .values(reply=null(), external_id=None)
             .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            delete(InboxMessage).where(
+                InboxMessage.channel == ident.channel,
+                InboxMessage.sender == ident.external_id,
+                InboxMessage.status != "pending",
+            )
         )
         session.delete(ident)
     session.flush()

@@ -228,6 +228,10 @@ def create_ticket(
         status="submitted",
         created_at=now,
         updated_at=now,
+        # Known to be empty (not left unloaded after the insert), so the rollup listener need not read them back.
+        due_at=None,
+        resolved_at=None,
+        escalated_at=None,
     )
     session.add(ticket)
     session.flush()

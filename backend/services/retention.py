@@ -20,6 +20,7 @@ from backend.db.models import (
     CategoryCorrection,
     ConversationState,
     InboundMessage,
+    InboxMessage,
     Notification,
     NotificationAttempt,
     Rating,
@@ -186,7 +187,8 @@ def _delete_unused_files(session: Session, cutoff: datetime, *, upload_dir: Path
 
 
 def _delete_transcripts(session: Session, cutoff: datetime) -> dict[str, int]:
-    """Dialogue states idle since the cut-off, messages sent (or given up) before it, stored replies."""
+    """Dialogue states idle since the cut-off, messages sent (or given up) before it, stored replies, and
+    inbox rows whose turn has run."""
     states = session.execute(delete(ConversationState).where(ConversationState.updated_at < cutoff))
     sent = _delete_notifications(
         session, and_(Notification.status.in_(("sent", "dead")), Notification.created_at < cutoff)
@@ -197,9 +199,14 @@ def _delete_transcripts(session: Session, cutoff: datetime) -> dict[str, int]:
         .values(reply=null())
         .execution_options(synchronize_session=False)
     )
+    # The durable inbox keeps what residents sent until the turn ran; finished (or parked) rows go with the rest.
+    inbox = session.execute(
+        delete(InboxMessage).where(InboxMessage.status != "pending", InboxMessage.received_at < cutoff)
+    )
     session.commit()
     return {
         "dialogues_deleted": int(states.rowcount or 0),  # type: ignore[attr-defined]
         "messages_deleted": sent,
         "replies_cleared": int(replies.rowcount or 0),  # type: ignore[attr-defined]
+        "inbox_deleted": int(inbox.rowcount or 0),  # type: ignore[attr-defined]
     }

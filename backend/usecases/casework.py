@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, event, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Person, Staff, Ticket, TicketEvent
+from backend.db.models import Notification, Person, Staff, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
+from backend.domain.notifications import NoticeKind
 from backend.domain.roles import Role
 from backend.domain.tickets import OPEN_STATUSES, Action
 from backend.runtime import Runtime
@@ -62,6 +63,8 @@ class Casework:
         self.speaker = speaker
         self.channel = channel
         self._user_id = user_id
+        self._queued: list[Notification] = []  # outbox rows this turn adds (strong references)
+        event.listen(session, "transient_to_pending", self._note_queued)
         staff = speaker.staff
         self._actor = (
             ActorContext(role=Role.resident, person_id=speaker.person_id, name=speaker.name)
@@ -409,3 +412,32 @@ class Casework:
             primary = self._session.get(Ticket, ticket.merged_into_id)
             merged_into = primary.number if primary is not None else None
         return TicketView.of(ticket, self.speaker, merged_into=merged_into)
+
+    # -- notices this turn made for its own speaker ----------------------------------------------------------
+
+    def take_own_notices(self) -> list[tuple[str, dict[str, Any]]]:
+        """Notices this turn queued for the speaker on this channel, taken out of the outbox: (kind, payload).
+
+        The turn's answer carries them after its own replies, so the resident reads the confirmation with
+        the ticket number before "dispatched", whatever order the outbox would have sent them in.
+        """
+        session = self._session
+        mine = [
+            row
+            for row in self._queued
+            if row in session
+            and row.channel == self.channel
+            and row.external_id == self._user_id
+            and row.kind != NoticeKind.chat_reply
+        ]
+        self._queued = [row for row in self._queued if row not in mine]
+        for row in mine:
+            if row in session.new:
+                session.expunge(row)
+            else:
+                session.delete(row)
+        return [(row.kind, dict(row.payload or {})) for row in mine]
+
+    def _note_queued(self, _session: Session, instance: object) -> None:
+        if isinstance(instance, Notification):
+            self._queued.append(instance)

@@ -16,6 +16,8 @@ from bot.messages import InboundKind
 logger = logging.getLogger(__name__)
 
 FLOW = "report"
+# The report just made in this conversation: a photo sent next is attached to it (state; gone when it expires).
+RECENT = "recent_report"
 MAX_AREA_BUTTONS = 8
 MAX_TEXT = 4000
 
@@ -60,7 +62,11 @@ def on_message(conv: Conversation) -> None:
             conv.say("details.photo_added", number=number)
         return
     if inbound.kind is InboundKind.image:
-        if stash_photo(conv):
+        kept = stash_photo(conv)
+        if step == "triage" and conv.text:  # a photo with a caption: the caption describes it
+            start(conv, conv.text)
+            return
+        if kept:
             conv.say("report.photo_kept")
             if step == "triage":
                 conv.say("report.describe")
@@ -317,7 +323,7 @@ def _create(conv: Conversation, *, urgent: bool = False, merge_into: str | None 
         conv.refuse(exc)
         return
     conv.reset()
-    conv.state["last_ticket"] = ticket.number
+    conv.state["last_ticket"] = conv.state[RECENT] = ticket.number
     category = category_name(conv.city, ticket.category_code, conv.lang)
     place = ticket.location_text or area_name(conv.city, ticket.area_code) or conv.t("place.unknown")
     if merge_into:
@@ -346,3 +352,5 @@ def _create(conv: Conversation, *, urgent: bool = False, merge_into: str | None 
             (conv.t("button.view_ticket"), f"view:{ticket.number}"),
         ],
     )
+    if not data.get("photos") and ticket.category_code in conv.settings.photo_evidence_categories:
+        conv.say("report.photo_wanted", number=ticket.number)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from backend.domain.tickets import OPEN_STATUSES
 from backend.texts import matches
 from bot.flows import followup, privacy, public_report, report
 from bot.flows.binding import try_bind
@@ -13,10 +14,17 @@ from bot.messages import InboundKind
 
 logger = logging.getLogger(__name__)
 
+_OPEN = frozenset(s.value for s in OPEN_STATUSES)
+
 
 def handle(conv: Conversation) -> None:
     """Answer one resident message: commands and buttons first, then the dialogue in progress, else a report."""
     inbound, text = conv.inbound, conv.text
+    if inbound.kind is InboundKind.group:
+        # A group sees no ticket, number or place: only where to talk in private.
+        link = f" https://t.me/{inbound.data}" if inbound.data else ""
+        conv.say("group.private", link=link)
+        return
     if inbound.kind is InboundKind.follow or text in ("/start", "start"):
         conv.reset()
         conv.say("welcome")
@@ -52,14 +60,33 @@ def _fresh(conv: Conversation) -> None:
             return
         report.start(conv, conv.text)
     elif inbound.kind is InboundKind.image:
+        if not conv.text and _photo_for_recent_report(conv):
+            return
         conv.begin("report", "triage")
-        if report.stash_photo(conv):
+        if conv.text:  # a photo with a caption: the caption is the report (a lost photo does not stop it)
+            report.stash_photo(conv)
+            report.start(conv, conv.text)
+        elif report.stash_photo(conv):
             conv.say("report.photo_first")
     elif inbound.kind is InboundKind.location:
         conv.begin("report", "triage", lon=inbound.lon, lat=inbound.lat, label=inbound.label)
         conv.say("report.location_first")
     else:
         conv.say("help.short")
+
+
+def _photo_for_recent_report(conv: Conversation) -> bool:
+    """A photo just after a report, in the same conversation, joins that report while it is open."""
+    number = conv.state.get(report.RECENT)
+    if not number:
+        return False
+    ticket = conv.casework.ticket(number)
+    if ticket is None or not ticket.reported_by_speaker or ticket.status not in _OPEN:
+        conv.state.pop(report.RECENT, None)
+        return False
+    if followup.add_photo(conv, number):
+        conv.say("details.photo_added", number=number)
+    return True
 
 
 def _command(conv: Conversation, text: str) -> bool:

@@ -14,7 +14,7 @@ from bot.flows.binding import try_bind
 from bot.flows.common import category_name, find_number, local_time, place_text, status_label, timeline
 from bot.flows.conversation import Conversation
 from bot.flows.followup import add_photo
-from bot.messages import InboundKind
+from bot.messages import InboundKind, Outbound, OutboundKind
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ VERBS: dict[str, Action] = {
 NEEDS_REASON = {"return", "escalate", "extend", "refuse", "reject"}
 TASK_LIMIT = 10
 DESK_GRID_BUTTONS = 8  # a community has 6–8 grids; a street dispatcher types past these on the dashboard
+CARD_LABEL_CHARS = 16  # a relabelled card button shows a short line; the full answer follows as a message
 
 
 def handle(conv: Conversation) -> None:
@@ -151,6 +152,16 @@ def _send_card(conv: Conversation, ticket: TicketView, actions: frozenset[Action
     )
 
 
+def _card_label(conv: Conversation, key: str, **params: str) -> None:
+    """On a card whose pressed button the platform lets us relabel (WeCom), say there what really happened."""
+    if not conv.inbound.card_press:
+        return
+    label = conv.t(key, **params)
+    if len(label) > CARD_LABEL_CHARS:
+        label = label[: CARD_LABEL_CHARS - 1] + "…"
+    conv.out.append(Outbound(OutboundKind.card_label, text=label))
+
+
 def _task_button(conv: Conversation, data: str) -> None:
     parts = data.split(":", 2)
     if len(parts) != 3:
@@ -159,9 +170,11 @@ def _task_button(conv: Conversation, data: str) -> None:
     _, verb, number = parts
     conv.reset()
     if verb == "view":
+        _card_label(conv, "card.label.viewed")
         show_task(conv, number)
         return
     if verb == staff_contact.VERB:
+        _card_label(conv, "card.label.waiting")
         staff_contact.begin(conv, number)
         return
     if verb == "desk":
@@ -176,8 +189,11 @@ def _task_button(conv: Conversation, data: str) -> None:
         conv.say("alarm.acked", number=number)
         return
     if verb not in VERBS or conv.casework.ticket(number) is None:
+        _card_label(conv, "card.label.refused", reason=conv.t("ticket.not_found", number=number))
         conv.say("ticket.not_found", number=number)
         return
+    if verb in NEEDS_REASON or verb in ("onsite", "resolve", "selfclose"):
+        _card_label(conv, "card.label.waiting")
     if verb in NEEDS_REASON:
         conv.begin("reason", "wait", verb=verb, number=number)
         conv.say(f"reason.{verb}", number=number)
@@ -224,8 +240,11 @@ def act(conv: Conversation, number: str, action: Action, *, reason: str | None =
     try:
         ticket, actions = conv.casework.act(number, action, reason=reason)
     except DomainError as exc:
+        _card_label(conv, "card.label.refused", reason=error_text(exc, conv.lang))
         conv.say("action.refused", reason=error_text(exc, conv.lang))
         return
+    verb = next((v for v, a in VERBS.items() if a is action), "")
+    _card_label(conv, "card.label.done", verb=conv.t(f"verb.{verb}") if verb else conv.t("card.pressed"))
     _send_card(conv, ticket, actions, headline=conv.t(f"done.{action.value}", number=number))
 
 

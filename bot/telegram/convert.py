@@ -11,9 +11,12 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
+    Message,
+    MessageEntity,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
+    User,
 )
 from telegram.error import TelegramError
 
@@ -25,6 +28,37 @@ logger = logging.getLogger(__name__)
 CHANNEL = "telegram"
 CALLBACK_DATA_BYTES = 64  # Telegram's limit on an inline button's callback_data
 SHARE_LOCATION_KEY = "button.share_location"
+GROUP_CHATS = frozenset({"group", "supergroup"})
+
+
+def bot_username(bot: Bot) -> str:
+    """The bot's @username without the @ ("" before getMe has told us)."""
+    try:
+        return bot.username or ""
+    except RuntimeError:  # PTB: the Bot was not initialised
+        return ""
+
+
+def addressed(msg: Message, username: str) -> bool:
+    """Is a group message meant for the bot: a reply to it, an @mention of it, or a command (to it)?"""
+    name = username.lower()
+
+    def is_us(who: User | None) -> bool:
+        return who is not None and who.is_bot and bool(name) and (who.username or "").lower() == name
+
+    if msg.reply_to_message is not None and is_us(msg.reply_to_message.from_user):
+        return True
+    entities = msg.parse_entities() if msg.text is not None else msg.parse_caption_entities()
+    for entity, text in entities.items():
+        if entity.type == MessageEntity.MENTION and name and text.lower() == "@" + name:
+            return True
+        if entity.type == MessageEntity.TEXT_MENTION and is_us(entity.user):
+            return True
+        if entity.type == MessageEntity.BOT_COMMAND and entity.offset == 0:
+            target = text.partition("@")[2].lower()
+            if not target or target == name:
+                return True
+    return False
 
 
 async def to_inbound(update: Update, bot: Bot, *, max_photo_bytes: int) -> Inbound | None:
@@ -39,12 +73,23 @@ async def to_inbound(update: Update, bot: Bot, *, max_photo_bytes: int) -> Inbou
         "language": lang_of(user.language_code),
         "display_name": user.first_name or "",
     }
+    chat = update.effective_chat
+    in_group = chat is not None and chat.type in GROUP_CHATS
     if update.callback_query is not None:
-        return Inbound(kind=InboundKind.button, data=update.callback_query.data or "", **base)
+        # The bot sends no buttons into groups: a press there is on someone else's message.
+        return None if in_group else Inbound(kind=InboundKind.button, data=update.callback_query.data or "", **base)
     msg = update.message
     if msg is None:
         return None
     base["received_at"] = msg.date.astimezone(UTC) if msg.date else None
+    if in_group and chat is not None:
+        # A community group: only messages meant for the bot, answered in the group (the chat is the
+        # sender), with a pointer to a private chat and never a ticket's details.
+        username = bot_username(bot)
+        if not addressed(msg, username):
+            return None
+        group = {**base, "user_id": str(chat.id), "display_name": chat.title or ""}
+        return Inbound(kind=InboundKind.group, text=msg.text or msg.caption or "", data=username, **group)
     if msg.text is not None:
         command = msg.text.split()[0].split("@")[0] if msg.text.startswith("/") else ""
         if command == "/start" and any(e.type == "bot_command" for e in msg.entities):

@@ -8,7 +8,7 @@ import functools
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -21,13 +21,14 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.chatbot import TurnUnavailable
-from bot.messages import Outbound
+from bot.inbox import store_inbound
+from bot.messages import Inbound, Outbound
 from bot.telegram.convert import CHANNEL, send_outbound, to_inbound
 from bot.telegram.shape import check_update
 from bot.webhook.body import read_body
 from bot.webhook.chat import Chat
 from bot.webhook.claims import FirstDelivery
-from bot.webhook.deadline import chat_turn_pool
+from bot.webhook.deadline import chat_turn_pool, database_checks
 
 if TYPE_CHECKING:
     from backend.settings import Settings
@@ -51,13 +52,15 @@ def build_application(
     polling: bool = False,
     first: FirstDelivery | None = None,
     outbox: sessionmaker[Session] | None = None,
+    store: Callable[[Inbound], bool] | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """The PTB Application that turns every update into one chatbot turn and delivers the replies.
 
     With `outbox` (webhook mode) the replies are queued as outbox rows that `gridbot worker` sends, like
     every other platform call; without it (long polling for development) they are sent at once.
     `first` drops redelivered updates: Telegram redelivers an update whose webhook call failed, and its
-    replies were queued the first time.
+    replies were queued the first time. With `store` (the durable inbox) an update is only parsed and stored
+    (a redelivery stores nothing new); an inbox processor runs its turn later and queues its replies.
     """
     builder = (
         Application.builder()
@@ -70,6 +73,7 @@ def build_application(
     application = builder.build()
     max_photo = settings.upload_max_bytes
     pool = chat_turn_pool(settings.database_url)
+    store_on = database_checks(pool, sqlite=settings.is_sqlite)
     unavailable: dict[int, Exception] = {}
 
     async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -85,6 +89,11 @@ def build_application(
             unavailable[update.update_id] = exc
 
     async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if store is not None:
+            inbound = await to_inbound(update, context.bot, max_photo_bytes=max_photo)
+            if inbound is not None and update.effective_chat is not None:
+                await asyncio.get_running_loop().run_in_executor(store_on, store, inbound)
+            return
         key = str(update.update_id)
         if first is not None:
             running = first.running(key)
@@ -126,9 +135,14 @@ def mount_telegram(
     app: FastAPI, *, settings: Settings, chatbot: Chat, session_factory: sessionmaker[Session]
 ) -> Application:  # type: ignore[type-arg]
     """Add POST /telegram/webhook and start/stop the PTB Application with the app's lifespan."""
-    application = build_application(
-        settings, chatbot, first=FirstDelivery(session_factory, CHANNEL), outbox=session_factory
-    )
+    if settings.inbox_enabled:
+        application = build_application(
+            settings, chatbot, outbox=session_factory, store=functools.partial(store_inbound, session_factory)
+        )
+    else:
+        application = build_application(
+            settings, chatbot, first=FirstDelivery(session_factory, CHANNEL), outbox=session_factory
+        )
     secret = settings.telegram_secret.get_secret_value().encode()
     max_bytes = settings.request_max_bytes
     app.state.telegram = application
@@ -149,7 +163,8 @@ def mount_telegram(
     async def telegram_webhook(
         request: Request, x_telegram_bot_api_secret_token: str | None = Header(default=None)
     ) -> JSONResponse:
-        """One update from Telegram: the chatbot turn runs and its replies are queued before we return."""
+        """One update from Telegram: the chatbot turn runs and its replies are queued before we return (or,
+        with the inbox on, the update is stored for an inbox processor)."""
         given = (x_telegram_bot_api_secret_token or "").encode()
         if not hmac.compare_digest(given, secret):
             raise HTTPException(status_code=403, detail="bad secret token")

@@ -101,7 +101,9 @@ def _event(fields: dict[str, str], base: dict[str, Any]) -> Inbound | None:
     if event == "template_card_event":
         # WeCom sends TaskId per card; a press on the same card twice keeps one key per button.
         key = f"card:{fields.get('TaskId', '')}:{fields.get('EventKey', '')}:{base['user_id']}"
-        return Inbound(**{**base, "message_id": key}, kind=InboundKind.button, data=fields.get("EventKey", ""))
+        return Inbound(
+            **{**base, "message_id": key}, kind=InboundKind.button, data=fields.get("EventKey", ""), card_press=True
+        )
     # Periodic location reports, menu views, card enter events …: nothing to answer.
     logger.debug("ignoring %s event", event or "unnamed")
     return None

@@ -8,9 +8,7 @@ import logging
 import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
-import httpx
 from fastapi import APIRouter, HTTPException, Request, Response
 from sqlalchemy.orm import Session, sessionmaker
 from wechatpy import parse_message
@@ -33,7 +31,9 @@ from bot.webhook.deadline import (
     split_passive,
 )
 from bot.webhook.replay import ReplayGuard
+from bot.wechat.media import photo_bytes
 from bot.wechat.parse import to_inbound
+from bot.wechat.send import make_wechat_client
 from bot.wechat.xmlsafe import safe_fields
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 CHANNEL = "wechat"
 # "success" (or an empty body) tells WeChat there is no passive reply and not to retry.
 NO_REPLY = "success"
-IMAGE_FETCH_TIMEOUT = 1.5
 
 
 def wechat_router(
@@ -57,6 +56,7 @@ def wechat_router(
 ) -> APIRouter:
     """The /wechat routes for the configured Official Account."""
     router = APIRouter(tags=["wechat"])
+    media_api = make_wechat_client(settings)  # media/get when a photo's PicUrl cannot be fetched
     token = settings.wechat_token.get_secret_value()
     crypto = WeChatCrypto(token, settings.wechat_aes_key, settings.wechat_app_id) if settings.wechat_aes_key else None
     max_bytes = settings.request_max_bytes
@@ -129,8 +129,9 @@ def wechat_router(
         )
 
     async def answer(inbound: Inbound, message: Any, nonce: str, timestamp: str, arrived: float) -> Response:
-        if inbound.kind is InboundKind.image and inbound.label.startswith(("http://", "https://")):
-            inbound = dataclasses.replace(inbound, image=await fetch_image(inbound.label, settings.upload_max_bytes))
+        if inbound.kind is InboundKind.image:
+            image = await photo_bytes(inbound, settings.upload_max_bytes, media_api)
+            inbound = dataclasses.replace(inbound, image=image)
         out = await deadline.replies(inbound, OutboxChoice(partial(split_passive, keep_button_text=True)), arrived)
         if out is None:
             return Response(content=NO_REPLY, media_type="text/plain")
@@ -143,26 +144,3 @@ def wechat_router(
         return Response(content=xml, media_type="application/xml")
 
     return router
-
-
-async def fetch_image(url: str, max_bytes: int) -> bytes | None:
-    """Download a photo WeChat links to (PicUrl), or None if it is slow, missing, too large or no URL."""
-    try:
-        urlsplit(url).port  # noqa: B018  (raises ValueError for a port out of range)
-        httpx.URL(url)
-    except (ValueError, httpx.InvalidURL):
-        logger.warning("wechat: photo URL refused")
-        return None
-    try:
-        async with httpx.AsyncClient(timeout=IMAGE_FETCH_TIMEOUT) as client, client.stream("GET", url) as resp:
-            if resp.status_code != 200:
-                return None
-            data = bytearray()
-            async for chunk in resp.aiter_bytes():
-                data += chunk
-                if len(data) > max_bytes:
-                    return None
-            return bytes(data)
-    except httpx.HTTPError as exc:
-        logger.warning("wechat: photo download failed: %s", type(exc).__name__)
-        return None

@@ -18,7 +18,7 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.replies import TextReply
 
 from backend.texts import catalogue, lang_of, t
-from bot.messages import Inbound, InboundKind, Outbound
+from bot.messages import Inbound, InboundKind, Outbound, OutboundKind
 from bot.webhook.body import read_body
 from bot.webhook.chat import Chat
 from bot.webhook.claims import FirstDelivery
@@ -32,9 +32,10 @@ from bot.webhook.deadline import (
     split_passive,
 )
 from bot.webhook.replay import ReplayGuard
+from bot.wechat.media import photo_bytes
 from bot.wechat.parse import to_inbound
-from bot.wechat.route import fetch_image
 from bot.wechat.xmlsafe import BadXML, safe_fields
+from bot.wecom.send import make_wecom_client
 
 if TYPE_CHECKING:
     from backend.settings import Settings
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CHANNEL = "wecom"
-# The catalogue text a pressed card button is replaced with, if the catalogue has it.
+# The catalogue text a pressed card button is replaced with when the turn said nothing of it (see card_label).
 PRESSED_KEY = "card.pressed"
 
 
@@ -65,6 +66,7 @@ def wecom_router(
 ) -> APIRouter:
     """The /wecom routes for the configured corp and agent."""
     router = APIRouter(tags=["wecom"])
+    media_api = make_wecom_client(settings)  # media/get when a photo's PicUrl cannot be fetched
     crypto = WeChatCrypto(settings.wecom_token.get_secret_value(), settings.wecom_aes_key, settings.wecom_corp_id)
     max_bytes = settings.request_max_bytes
     agent_id = str(settings.wecom_agent_id)
@@ -127,8 +129,9 @@ def wecom_router(
     async def answer(
         inbound: Inbound, message: Any, fields: dict[str, str], nonce: str, timestamp: str, arrived: float
     ) -> Response:
-        if inbound.kind is InboundKind.image and inbound.label.startswith(("http://", "https://")):
-            inbound = dataclasses.replace(inbound, image=await fetch_image(inbound.label, settings.upload_max_bytes))
+        if inbound.kind is InboundKind.image:
+            image = await photo_bytes(inbound, settings.upload_max_bytes, media_api)
+            inbound = dataclasses.replace(inbound, image=image)
         card_press = inbound.kind is InboundKind.button and fields.get("Event", "").lower() == "template_card_event"
         # A card press can only be answered by updating the card: all its replies go through the outbox.
         split = _all_to_outbox if card_press else partial(split_passive, keep_button_text=False)
@@ -136,10 +139,13 @@ def wecom_router(
         if out is None:
             return Response(content="", media_type="text/plain")
         if card_press:
-            if PRESSED_KEY not in catalogue():
+            # The button says what really happened (done, refused with the reason, waiting for a reply).
+            label = next((m.text for m in out if m.kind is OutboundKind.card_label), "")
+            if not label and PRESSED_KEY in catalogue():
+                label = t(PRESSED_KEY, lang_of(inbound.language))
+            if not label:
                 return Response(content="", media_type="text/plain")
-            xml = update_button_xml(fields, t(PRESSED_KEY, lang_of(inbound.language)))
-            return _encrypted(crypto, xml, nonce, timestamp)
+            return _encrypted(crypto, update_button_xml(fields, label), nonce, timestamp)
         text, _queued = split_passive(out, keep_button_text=False)
         if not text:
             return Response(content="", media_type="text/plain")
@@ -149,7 +155,7 @@ def wecom_router(
 
 
 def _all_to_outbox(out: list[Outbound]) -> tuple[str, list[Outbound]]:
-    return "", out
+    return "", [m for m in out if m.kind is not OutboundKind.card_label]
 
 
 def _encrypted(crypto: Any, xml: str, nonce: str, timestamp: str) -> Response:

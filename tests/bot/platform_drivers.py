@@ -12,6 +12,7 @@ import dataclasses
 import html
 import itertools
 import logging
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -36,7 +37,7 @@ from tests.fakes.channels import (
     channel_settings,
 )
 from tests.fakes.server import Answer, Call
-from tests.fakes.telegram import FakeTelegramAPI, callback_update, location_update, photo_update, user
+from tests.fakes.telegram import BOT_USER, FakeTelegramAPI, callback_update, location_update, photo_update, user
 from tests.fakes.wechat import FakeWeChatAPI, WeChatPlatform, message_xml
 
 logger = logging.getLogger(__name__)
@@ -307,6 +308,9 @@ class WeComDriver(_PlatformDriver):
         assert response.status_code == 200, response.text
         reply = self.platform.open_reply(response.text)
         out = [Outbound.say(reply["Content"])] if reply.get("Content") else []
+        if reply.get("MsgType") == "update_button":  # the pressed card button, relabelled
+            label = re.search(r"<ReplaceName><!\[CDATA\[(.*?)\]\]></ReplaceName>", reply.get("Button", ""))
+            out.append(Outbound(OutboundKind.card_label, text=label.group(1) if label else ""))
         self.new_calls()
         self.deliver_pending(ext, replies_only=True)
         return out + self.read_calls(ext, self.new_calls())
@@ -371,7 +375,9 @@ class TelegramDriver(_PlatformDriver):
             return update
         if kind is InboundKind.image:
             self.telegram_api.files[f"F{n}"] = message.image or b""
-            return photo_update(n, f"F{n}", uid=uid)
+            return photo_update(n, f"F{n}", uid=uid, caption=message.text or None)
+        if kind is InboundKind.group:
+            return group_update(n, uid, message.text, how=message.data)
         msg: dict[str, Any] = {
             "message_id": n,
             "date": 1795000000,
@@ -403,8 +409,10 @@ class TelegramDriver(_PlatformDriver):
             headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
         )
         assert response.status_code == 200, response.text
-        self.deliver_pending(ext, replies_only=True)
-        return self.read_calls(ext, self.new_calls())
+        # A group message is answered in the group: read what the bot said there.
+        chat = str(GROUP_CHAT) if message.kind is InboundKind.group else ext
+        self.deliver_pending(chat, replies_only=True)
+        return self.read_calls(chat, self.new_calls())
 
     def read_calls(self, ext: str, calls: list[Call]) -> list[Outbound]:
         out: list[Outbound] = []
@@ -430,3 +438,29 @@ class TelegramDriver(_PlatformDriver):
             kind = OutboundKind.card if title else (OutboundKind.buttons if buttons else OutboundKind.text)
             out.append(Outbound(kind, title=title, text=text, buttons=buttons))
         return out
+
+
+GROUP_CHAT = -1001234567890  # the community supergroup of the group transcripts
+
+
+def group_update(update_id: int, uid: int, text: str, *, how: str) -> dict[str, Any]:
+    """A supergroup message as Telegram sends it: `how` says whether it is meant for the bot
+    ("mention", "reply", "command") or not ("none")."""
+    msg: dict[str, Any] = {
+        "message_id": update_id,
+        "date": 1795000000,
+        "chat": {"id": GROUP_CHAT, "type": "supergroup", "title": "丰产路邻里群"},
+        "from": user(uid),
+        "text": text,
+    }
+    mention = "@" + str(BOT_USER["username"])
+    if how == "mention":
+        msg["text"] = f"{mention} {text}"
+        msg["entities"] = [{"type": "mention", "offset": 0, "length": len(mention)}]
+    elif how == "command":
+        command = f"/report{mention}"
+        msg["text"] = f"{command} {text}"
+        msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    elif how == "reply":
+        msg["reply_to_message"] = {"message_id": 1, "date": 1795000000, "chat": msg["chat"], "from": BOT_USER}
+    return {"update_id": update_id, "message": msg}

@@ -45,6 +45,15 @@ PNG = (
 )
 
 
+@pytest.fixture(params=["direct", "inbox"])
+def inbox_mode(request: pytest.FixtureRequest) -> str:
+    """Every webhook test twice: the turn inside the request, and stored in the inbox for a processor."""
+    return str(request.param)
+
+
+WEBHOOK = pytest.mark.usefixtures("inbox_mode")
+
+
 def post(client: TestClient, update: dict[str, object]) -> None:
     response = client.post("/telegram/webhook", json=update, headers=HEADERS)
     assert response.status_code == 200, response.text
@@ -56,17 +65,20 @@ def test_the_application_starts_with_getme_on_the_configured_base(
     assert telegram_api.sent("getMe")
 
 
+@WEBHOOK
 def test_start_command_gets_the_welcome(client: TestClient, telegram_api: FakeTelegramAPI) -> None:
     post(client, text_update(1, "/start"))
     sent = telegram_api.sent("sendMessage")
     assert [(m["chat_id"], m["text"]) for m in sent] == [("111", t("welcome", "zh"))]
 
 
+@WEBHOOK
 def test_an_english_user_is_answered_in_english(client: TestClient, telegram_api: FakeTelegramAPI) -> None:
     post(client, text_update(2, "/start", language="en"))
     assert telegram_api.sent("sendMessage")[0]["text"] == t("welcome", "en")
 
 
+@WEBHOOK
 def test_a_report_without_a_place_asks_for_a_location_pin(client: TestClient, telegram_api: FakeTelegramAPI) -> None:
     post(client, text_update(3, "门口的路灯坏了好几天了"))
     markups = [m.get("reply_markup") for m in telegram_api.sent("sendMessage")]
@@ -83,6 +95,7 @@ def test_a_report_without_a_place_asks_for_a_location_pin(client: TestClient, te
     assert inline and all(b["callback_data"] for b in inline)
 
 
+@WEBHOOK
 def test_a_button_press_is_answered_and_reaches_the_engine(
     client: TestClient, telegram_api: FakeTelegramAPI, session_factory: sessionmaker[Session]
 ) -> None:
@@ -103,11 +116,13 @@ def test_a_button_press_is_answered_and_reaches_the_engine(
     assert {"4", "5"} <= keys
 
 
+@WEBHOOK
 def test_a_location_pin_is_taken(client: TestClient, telegram_api: FakeTelegramAPI) -> None:
     post(client, location_update(6, 34.73925, 113.5895))
     assert telegram_api.sent("sendMessage")[0]["text"] == t("report.location_first", "zh")
 
 
+@WEBHOOK
 def test_a_photo_is_fetched_with_getfile(client: TestClient, telegram_api: FakeTelegramAPI) -> None:
     telegram_api.files["PHOTO1"] = PNG
     post(client, photo_update(7, "PHOTO1"))
@@ -116,6 +131,7 @@ def test_a_photo_is_fetched_with_getfile(client: TestClient, telegram_api: FakeT
     assert telegram_api.sent("sendMessage")[0]["text"] == t("report.photo_first", "zh")
 
 
+@WEBHOOK
 def test_a_redelivered_update_is_handled_once(
     client: TestClient, telegram_api: FakeTelegramAPI, session_factory: sessionmaker[Session]
 ) -> None:

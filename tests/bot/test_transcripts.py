@@ -2,12 +2,14 @@
 final state and audit trail.
 
 A step names a participant (`resident: alice` or `staff: GW001`) and one of: `send` (text), `voice`,
-`location` [lon, lat, label], `photo`, `follow`, `press` (a button label from the last messages the
-participant saw), `inbox` (read pushed notifications); or `advance` (move the frozen clock), or `api`
-(a staff member's call to the REST API, as the dashboard or an API client makes it:
+`location` [lon, lat, label], `photo` (true, or {caption: …}), `group` ({text, to: mention | reply |
+command | none}: a Telegram supergroup message, answered in the group), `follow`, `press` (a button label
+from the last messages the participant saw), `inbox` (read pushed notifications); or `advance` (move the
+frozen clock), or `api` (a staff member's call to the REST API, as the dashboard or an API client makes it:
 `api: {as: CD01, post: /api/tickets/{t1}/category, json: {...}}`, answering 200 unless `status` says). `expect`
 lists substrings the replies must contain, `expect_buttons` button labels, `expect_kind` a message kind,
-`capture` names the first ticket number in the replies. `{name}` in texts is replaced by captured numbers.
+`expect_no_reply` that nothing was answered, `capture` names the first ticket number in the replies.
+`{name}` in texts is replaced by captured numbers.
 A top-level `language: en` (or a step's `language`) sets the participant's platform language, and
 `only_channels` limits a transcript to drivers of those channels. Transcripts stay channel-neutral: a
 location request or a long button list may look different on WeChat, so they assert words and labels.
@@ -93,7 +95,12 @@ def _message(step: dict[str, Any], seen: list[Outbound], numbers: dict[str, str]
         lon, lat, *label = step["location"]
         return Inbound("", "", InboundKind.location, lon=float(lon), lat=float(lat), label=label[0] if label else "")
     if "photo" in step:
-        return Inbound("", "", InboundKind.image, image=PNG, image_ref="photo-1")
+        caption = step["photo"].get("caption", "") if isinstance(step["photo"], dict) else ""
+        return Inbound("", "", InboundKind.image, image=PNG, image_ref="photo-1", text=_fill(caption, numbers))
+    if "group" in step:
+        # A message in a community group (Telegram): {text, to: mention | reply | command | none}
+        group = step["group"]
+        return Inbound("", "", InboundKind.group, text=_fill(str(group["text"]), numbers), data=str(group["to"]))
     if "follow" in step:
         return Inbound("", "", InboundKind.follow)
     if "unknown" in step:
@@ -118,6 +125,8 @@ def _check(step: dict[str, Any], replies: list[Outbound], where: str, numbers: d
     labels = [b.label for m in replies for b in m.buttons]
     for label in step.get("expect_buttons", []):
         assert label in labels, f"{where}: button {label!r} not in {labels}"
+    if "expect_no_reply" in step:
+        assert not replies, f"{where}: expected no answer, got {[m.text for m in replies]}"
     if "expect_kind" in step:
         kinds = [m.kind.value for m in replies]
         assert step["expect_kind"] in kinds, f"{where}: no {step['expect_kind']} message in {kinds}"

@@ -93,6 +93,10 @@ def test_every_page_works_with_no_internet(site: tuple[str, str], browser: Any) 
     _visit(page, f"{base}/simulator")
     check("/simulator")
 
+    for path in ("/public/reports", "/public/reports/LC0101", "/public/reports/LC0101?lang=en"):
+        _visit(page, base + path)
+        check(path)
+
     _visit(page, f"{base}/docs")
     page.wait_for_selector(".swagger-ui .opblock", timeout=15000)
     assert page.locator(".swagger-ui .opblock").count() > 10

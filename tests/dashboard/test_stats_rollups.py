@@ -109,3 +109,16 @@ def test_filters_the_rollups_do_not_carry_are_read_from_the_tickets(session, run
     admin = staff("ADM01")
     for f in (TicketFilter(status=["closed"]), TicketFilter(category="city_appearance"), TicketFilter(q="垃圾")):
         assert rollup_stats.plan(session, runtime, admin, f) is None
+
+
+def test_a_field_changed_without_being_loaded_is_read_from_the_database(session, runtime, report):
+    from backend.db.models import Ticket
+
+    ticket = report()
+    session.expire(ticket, ["light", "status"])
+    ticket.light = "red"  # set without loading the old value: the listener reads it from the database
+    session.commit()
+    kept = snapshot(session)
+    rebuild(session)
+    assert without_ratings(kept[0]) == without_ratings(snapshot(session)[0])
+    assert session.get(Ticket, ticket.id).light == "red"

@@ -21,6 +21,7 @@ from backend.runtime import Runtime
 from backend.settings import Settings
 from bot.adapters import mount_channels
 from bot.chatbot import Chatbot
+from bot.inbox import InboxProcessor
 from tests.fakes.telegram import FakeTelegramAPI
 from tests.fakes.wechat import FakeWeChatAPI, WeChatPlatform, new_aes_key
 
@@ -104,19 +105,30 @@ def chat_runtime(
     """The test runtime with channels configured (WeChat in safe mode when the test asks for it)."""
     mode = request.getfixturevalue("wechat_mode") if "wechat_mode" in request.fixturenames else "plain"
     aes = new_aes_key() if mode == "aes" else ""
+    # A test module may ask for the durable inbox with an `inbox_mode` fixture ("direct" or "inbox").
+    inbox = "inbox_mode" in request.fixturenames and request.getfixturevalue("inbox_mode") == "inbox"
     return dataclasses.replace(
-        runtime, settings=channel_settings(settings, wechat_api, telegram_api, wechat_aes_key=aes)
+        runtime,
+        settings=channel_settings(settings, wechat_api, telegram_api, wechat_aes_key=aes, inbox_enabled=inbox),
     )
 
 
 class WorkerBackedClient(TestClient):
-    """A test client that, like a running `gridbot worker`, sends the Telegram outbox after each update."""
+    """A test client that, like a running `gridbot worker`, sends the Telegram outbox after each update (and,
+    with the inbox on, first runs the stored updates' turns, like a running `gridbot process`)."""
 
-    def __init__(self, app: Any, *, session_factory: sessionmaker[Session], settings: Settings) -> None:
+    def __init__(
+        self, app: Any, *, session_factory: sessionmaker[Session], settings: Settings, chat: Chatbot | None = None
+    ) -> None:
         super().__init__(app)
         self._factory = session_factory
         self._settings = settings
         self._sender: Any = None
+        self._processor = (
+            InboxProcessor(session_factory, chat, worker_id="test-processor")
+            if settings.inbox_enabled and chat is not None
+            else None
+        )
 
     def post(self, url: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         response = super().post(url, *args, **kwargs)
@@ -124,6 +136,9 @@ class WorkerBackedClient(TestClient):
             from backend.workers.outbox import drain_once
             from bot.telegram.send import TelegramSender
 
+            if self._processor is not None:
+                while self._processor.process_once():
+                    pass
             if self._sender is None:
                 self._sender = TelegramSender.from_settings(self._settings)
             drain_once(self._factory, {"telegram": self._sender}, worker_id="test-worker")
@@ -138,10 +153,12 @@ class WorkerBackedClient(TestClient):
 def client(chat_runtime: Runtime, session_factory: sessionmaker[Session]) -> Iterator[TestClient]:
     """A client of the app with every channel mounted on the real engine (lifespan run); Telegram replies
     queued in the outbox are sent after each update, as a running worker would."""
+    chat = Chatbot(chat_runtime, session_factory)
     c = WorkerBackedClient(
-        build_channel_app(chat_runtime, session_factory),
+        build_channel_app(chat_runtime, session_factory, chat),
         session_factory=session_factory,
         settings=chat_runtime.settings,
+        chat=chat,
     )
     with c:
         yield c

@@ -1,7 +1,9 @@
-"""Admin-only endpoints: one-time codes that bind staff chat accounts, and the outbox dead-letter list."""
+"""Admin-only endpoints: one-time codes that bind staff chat accounts, the outbox dead-letter list and the
+inbox's parked messages."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -13,6 +15,7 @@ from backend.domain.roles import Role
 from backend.services.actors import ActorContext
 from backend.services.binding import issue_bind_code
 from backend.services.public_report import queue_public_reports
+from backend.usecases import inbox
 from backend.workers.outbox import dead_letters, requeue_dead
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -97,6 +100,38 @@ def requeue_dead_letters(body: RequeueIn, session: SessionDep, actor: CurrentSta
     """Put dead letters back in the outbox queue."""
     _require_admin(actor)
     count = requeue_dead(session, body.ids)
+    session.commit()
+    return {"requeued": count}
+
+
+class ParkedPublic(BaseModel):
+    """An inbound chat message whose turn kept failing: kept, not dropped, with the last error."""
+
+    id: int
+    channel: str
+    sender: str
+    attempts: int
+    error: str | None
+    received_at: datetime
+
+
+@router.get("/inbox/parked", response_model=list[ParkedPublic])
+def list_parked_messages(
+    session: SessionDep,
+    actor: CurrentStaff,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0, le=1_000_000),
+) -> list[ParkedPublic]:
+    """Inbound messages the inbox processor parked after its retries, newest first."""
+    _require_admin(actor)
+    return [ParkedPublic(**dataclasses.asdict(row)) for row in inbox.parked(session, limit=limit, offset=offset)]
+
+
+@router.post("/inbox/parked/requeue")
+def requeue_parked_messages(body: RequeueIn, session: SessionDep, actor: CurrentStaff) -> dict[str, int]:
+    """Give parked inbound messages back to the inbox processor."""
+    _require_admin(actor)
+    count = inbox.requeue(session, body.ids)
     session.commit()
     return {"requeued": count}
 

@@ -1,0 +1,202 @@
+"""The durable inbox: a webhook stores an inbound message and answers; a processor turns it later.
+
+`store` is one insert; the platform's message id is unique per channel, so a redelivered message is a
+no-op. `claim` leases, per sender, only the oldest unfinished message, so one sender's turns run strictly
+in order while different senders' turns run in parallel (several processors on PostgreSQL claim with
+FOR UPDATE SKIP LOCKED; on SQLite run one). A processor that dies mid-batch leaves leased rows whose lease
+expires; the next claim takes them again, and the chatbot's own per-message record (InboundMessage, written
+in the turn's commit) makes the second turn return the stored replies instead of running twice.
+A message whose turn keeps failing is retried with a growing pause, then parked with its error: never
+dropped, listed for the admins (`parked`) and put back with `requeue`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from backend.db.models import InboxMessage
+from backend.db.session import transaction
+from backend.db.types import utcnow
+
+MESSAGE_ID_LENGTH = 128
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    """A claimed inbox row: what the processor needs to run its turn."""
+
+    id: int
+    channel: str
+    message_id: str
+    sender: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+@dataclass(frozen=True)
+class ParkedMessage:
+    """An inbox message the processor gave up on, for the admin list."""
+
+    id: int
+    channel: str
+    sender: str
+    attempts: int
+    error: str | None
+    received_at: datetime
+
+
+def store(
+    session_factory: sessionmaker[Session], *, channel: str, message_id: str, sender: str, payload: dict[str, Any]
+) -> bool:
+    """Insert one inbound message; False when the platform delivered this message id before."""
+    with transaction(session_factory) as session:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert(InboxMessage)
+            .values(
+                channel=channel,
+                message_id=message_id[:MESSAGE_ID_LENGTH],
+                sender=sender[:MESSAGE_ID_LENGTH],
+                payload=payload,
+                status="pending",
+                attempts=0,
+                received_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=[InboxMessage.channel, InboxMessage.message_id])
+            .returning(InboxMessage.id)
+        )
+        return session.execute(stmt).scalar_one_or_none() is not None
+
+
+def backlog(session_factory: sessionmaker[Session]) -> int:
+    """How many stored messages wait for their turn (pending, leased or not)."""
+    with session_factory() as session:
+        return int(session.scalar(select(func.count()).where(InboxMessage.status == "pending")) or 0)
+
+
+def status_of(session_factory: sessionmaker[Session], channel: str, message_id: str) -> str | None:
+    """pending | done | parked, or None for a message id never stored."""
+    with session_factory() as session:
+        return session.scalar(
+            select(InboxMessage.status).where(
+                InboxMessage.channel == channel, InboxMessage.message_id == message_id[:MESSAGE_ID_LENGTH]
+            )
+        )
+
+
+def claim(
+    session_factory: sessionmaker[Session], *, worker_id: str, batch_size: int, lease_seconds: float
+) -> list[InboxItem]:
+    """Lease up to batch_size messages, at most one per sender: each sender's oldest unfinished one, if free."""
+    now = utcnow()
+    earlier = aliased(InboxMessage)
+    head = ~exists().where(
+        and_(
+            earlier.channel == InboxMessage.channel,
+            earlier.sender == InboxMessage.sender,
+            earlier.status == "pending",
+            earlier.id < InboxMessage.id,
+        )
+    )
+    free = select(InboxMessage.id).where(
+        InboxMessage.status == "pending",
+        (InboxMessage.lease_until.is_(None)) | (InboxMessage.lease_until < now),
+        head,
+    )
+    with transaction(session_factory) as session:
+        ids = list(
+            session.scalars(free.order_by(InboxMessage.id).limit(batch_size).with_for_update(skip_locked=True)).all()
+        )
+        if not ids:
+            return []
+        rows = session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.id.in_(ids))
+            .values(
+                lease_owner=worker_id,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                attempts=InboxMessage.attempts + 1,
+            )
+            .returning(
+                InboxMessage.id,
+                InboxMessage.channel,
+                InboxMessage.message_id,
+                InboxMessage.sender,
+                InboxMessage.payload,
+                InboxMessage.attempts,
+            )
+            .execution_options(synchronize_session=False)
+        ).all()
+    items = [InboxItem(*row) for row in rows]
+    items.sort(key=lambda item: item.id)
+    return items
+
+
+def finish(session_factory: sessionmaker[Session], ids: Sequence[int]) -> None:
+    """Mark messages whose turns have committed as done."""
+    if not ids:
+        return
+    with transaction(session_factory) as session:
+        session.execute(
+            update(InboxMessage)
+            .where(InboxMessage.id.in_(list(ids)))
+            .values(status="done", done_at=utcnow(), lease_owner=None, lease_until=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def fail(
+    session_factory: sessionmaker[Session], item: InboxItem, error: str, *, max_attempts: int, retry_seconds: float
+) -> bool:
+    """Record a failed turn: retry it after a pause (the sender's later messages wait), or park it after
+    max_attempts. True when parked."""
+    parked = item.attempts >= max_attempts
+    values: dict[str, Any] = {"last_error": error[:2000], "lease_owner": None}
+    if parked:
+        values.update(status="parked", lease_until=None, done_at=utcnow())
+    else:
+        pause = retry_seconds * 2 ** (item.attempts - 1)
+        values.update(lease_until=utcnow() + timedelta(seconds=pause))
+    with transaction(session_factory) as session:
+        session.execute(update(InboxMessage).where(InboxMessage.id == item.id).values(**values))
+    return parked
+
+
+def parked(session: Session, *, limit: int = 100, offset: int = 0) -> list[ParkedMessage]:
+    """The parked messages, newest first."""
+    rows = session.execute(
+        select(
+            InboxMessage.id,
+            InboxMessage.channel,
+            InboxMessage.sender,
+            InboxMessage.attempts,
+            InboxMessage.last_error,
+            InboxMessage.received_at,
+        )
+        .where(InboxMessage.status == "parked")
+        .order_by(InboxMessage.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [ParkedMessage(*row) for row in rows]
+
+
+def requeue(session: Session, ids: Sequence[int]) -> int:
+    """Put parked messages back for the processor (an admin action; the caller commits); returns how many."""
+    if not ids:
+        return 0
+    result = session.execute(
+        update(InboxMessage)
+        .where(InboxMessage.id.in_(list(ids)), InboxMessage.status == "parked")
+        .values(status="pending", attempts=0, lease_until=None, done_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,208 @@
+"""The inbox processor: the chat turns of messages the webhooks stored (backend.usecases.inbox).
+
+A webhook in inbox mode (GRIDBOT_INBOX_ENABLED) verifies and parses a message, stores it with
+`store_inbound` and answers at once. The processor claims stored messages in batches — per sender only the
+oldest unfinished one, so a sender's turns run in order — and runs each as one `Chatbot.handle_once` turn
+whose replies all go to the outbox in the turn's own commit; then it marks the batch done. A turn that
+raises is retried after a pause, then parked with its error (listed by the admin API), never dropped.
+
+`gridbot process` runs one processor; `gridbot serve` runs `GRIDBOT_INBOX_SERVE_PROCESSORS` of them in
+threads of its own (1 by default, so one command is enough on SQLite; 0 when `gridbot process` runs apart).
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import Executor
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.usecases import inbox
+from bot.chatbot import TurnUnavailable
+from bot.messages import Inbound, InboundKind, Outbound
+from bot.webhook.chat import Chat
+from bot.webhook.deadline import chat_turn_pool
+
+if TYPE_CHECKING:
+    from backend.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def inbound_to_json(inbound: Inbound) -> dict[str, Any]:
+    """An Inbound as the inbox stores it (JSON: photo bytes in base64, the time in ISO 8601)."""
+    data = asdict(inbound)
+    data["kind"] = inbound.kind.value
+    data["image"] = base64.b64encode(inbound.image).decode() if inbound.image is not None else None
+    data["received_at"] = inbound.received_at.isoformat() if inbound.received_at is not None else None
+    return data
+
+
+def inbound_from_json(data: dict[str, Any]) -> Inbound:
+    """The Inbound stored by inbound_to_json."""
+    values = dict(data)
+    values["kind"] = InboundKind(values["kind"])
+    image = values.get("image")
+    values["image"] = base64.b64decode(image) if image is not None else None
+    at = values.get("received_at")
+    values["received_at"] = datetime.fromisoformat(at) if at else None
+    return Inbound(**values)
+
+
+def store_inbound(session_factory: sessionmaker[Session], inbound: Inbound) -> bool:
+    """Store one parsed message for the processor; False for a message id stored before (a redelivery)."""
+    return inbox.store(
+        session_factory,
+        channel=inbound.channel,
+        message_id=inbound.message_id,
+        sender=inbound.user_id,
+        payload=inbound_to_json(inbound),
+    )
+
+
+def _everything(out: list[Outbound]) -> list[Outbound]:
+    return out
+
+
+@dataclass(frozen=True)
+class ProcessorConfig:
+    """Tuning of one processor."""
+
+    batch_size: int = 50
+    lease_seconds: float = 60.0
+    max_attempts: int = 5
+    retry_seconds: float = 1.0
+    idle_sleep: float = 0.05
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ProcessorConfig:
+        """From backend.settings.Settings (inbox_batch_size, inbox_lease_seconds, inbox_max_attempts)."""
+        return cls(
+            batch_size=int(settings.inbox_batch_size),
+            lease_seconds=float(settings.inbox_lease_seconds),
+            max_attempts=int(settings.inbox_max_attempts),
+        )
+
+
+class InboxProcessor:
+    """Claims stored messages and runs their turns; call process_once() repeatedly or run() until stopped."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        chat: Chat,
+        *,
+        worker_id: str,
+        config: ProcessorConfig | None = None,
+        on_turn: Callable[[inbox.InboxItem], None] | None = None,
+        executor: Executor | None = None,
+    ) -> None:
+        self.session_factory = session_factory
+        self.chat = chat
+        self.worker_id = worker_id
+        self.config = config or ProcessorConfig()
+        self.on_turn = on_turn  # called before each turn (the fault test's hook)
+        # Where batches run: on SQLite the process's one chat-turn thread, so that all of its writers take turns.
+        self.executor = executor
+
+    def process_once(self) -> int:
+        """Claim one batch and run its turns; returns how many messages were claimed."""
+        items = inbox.claim(
+            self.session_factory,
+            worker_id=self.worker_id,
+            batch_size=self.config.batch_size,
+            lease_seconds=self.config.lease_seconds,
+        )
+        done: list[int] = []
+        try:
+            for item in items:
+                if self.on_turn is not None:
+                    self.on_turn(item)
+                try:
+                    self.chat.handle_once(inbound_from_json(item.payload), outbox=_everything)
+                except TurnUnavailable:
+                    raise  # the database is away: the lease brings the batch back later
+                except Exception as exc:  # a turn that cannot be run: retried, then parked
+                    logger.exception("inbox: turn of message %s (%s) failed", item.id, item.channel)
+                    parked = inbox.fail(
+                        self.session_factory,
+                        item,
+                        f"{type(exc).__name__}: {exc}",
+                        max_attempts=self.config.max_attempts,
+                        retry_seconds=self.config.retry_seconds,
+                    )
+                    if parked:
+                        logger.error("inbox: message %s parked after %d attempts", item.id, item.attempts)
+                    continue
+                done.append(item.id)
+        finally:
+            inbox.finish(self.session_factory, done)
+        return len(items)
+
+    def run(self, stop_event: threading.Event) -> None:
+        """Process until stop_event is set."""
+        logger.info("inbox processor %s started", self.worker_id)
+        while not stop_event.is_set():
+            try:
+                if self.executor is not None:
+                    claimed = self.executor.submit(self.process_once).result()
+                else:
+                    claimed = self.process_once()
+            except (TurnUnavailable, DBAPIError):
+                logger.warning("inbox processor %s: database unavailable, pausing", self.worker_id, exc_info=True)
+                stop_event.wait(1.0)
+                continue
+            if not claimed:
+                stop_event.wait(self.config.idle_sleep)
+        logger.info("inbox processor %s stopped", self.worker_id)
+
+
+def run_in_app(app: FastAPI, session_factory: sessionmaker[Session], chat: Chat, settings: Settings) -> None:
+    """Run `settings.inbox_serve_processors` processors in threads for the app's lifetime (`gridbot serve`)."""
+    count = settings.inbox_serve_processors if settings.inbox_enabled else 0
+    if count == 0:
+        return
+    previous = app.router.lifespan_context
+    pool = chat_turn_pool(settings.database_url) if settings.is_sqlite else None
+    config = ProcessorConfig.from_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(asgi_app: FastAPI) -> AsyncIterator[Any]:
+        async with previous(asgi_app) as state:
+            stop = threading.Event()
+            threads = [
+                threading.Thread(
+                    target=InboxProcessor(
+                        session_factory,
+                        chat,
+                        worker_id=f"serve-{socket.gethostname()}-{os.getpid()}-{n}",
+                        config=config,
+                        executor=pool,
+                    ).run,
+                    args=(stop,),
+                    name=f"inbox-{n}",
+                    daemon=True,
+                )
+                for n in range(count)
+            ]
+            for thread in threads:
+                thread.start()
+            try:
+                yield state
+            finally:
+                stop.set()
+                for thread in threads:
+                    thread.join(timeout=config.lease_seconds)
+
+    app.router.lifespan_context = lifespan
