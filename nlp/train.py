@@ -116,7 +116,7 @@ def cross_validate(
         per_fold.append({"accuracy": fold_metrics["accuracy"], "macro_f1": fold_metrics["macro_f1"]})
     metrics = classification_metrics(labels, [str(p) for p in oof])
     metrics["evaluated_on"] = f"out-of-fold predictions, stratified {folds}-fold CV"
-    metrics["calibration"] = calibration_metrics(oof_confidence, oof == y)
+    metrics["calibration"] = calibration_metrics(oof_confidence.tolist(), (oof == y).tolist())
     acc = np.array([f["accuracy"] for f in per_fold])
     f1 = np.array([f["macro_f1"] for f in per_fold])
     metrics["cv"] = {
