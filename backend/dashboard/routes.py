@@ -23,6 +23,7 @@ from backend.domain.tickets import Action
 from backend.runtime import Runtime
 from backend.services.access import check_may_touch
 from backend.services.corrections import correct_category
+from backend.services.hot_issues import hot_issues
 from backend.services.queries import TicketFilter, list_tickets
 from backend.services.reveal import Contact, may_reveal_ticket, reveal_contact
 from backend.services.security import issue_token, verify_password
@@ -373,6 +374,7 @@ def stats_page(request: Request, session: SessionDep, runtime: RuntimeDep, actor
         {
             "actor": actor,
             "s": stats,
+            "hot_issues": hot_issues(session, runtime, actor, flt),
             "f": echo,
             "query": filter_query(echo),
             **_choices(session, runtime),
