@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     public_report_time: str = "09:00"
     # How often a server or worker looks for a city `gridbot import-city` installed (seconds).
     city_check_seconds: float = 1.0
+    # How often a server, bot or worker looks for a model version `gridbot retrain`/`model activate` made active.
+    model_check_seconds: float = 1.0
     # A signed webhook request (WeChat, WeCom) whose timestamp is further than this from our clock is refused.
     webhook_replay_window_seconds: int = Field(default=300, ge=30)
     # Per chat sender: messages a minute on average, and how many may come at once (0 switches the limit off).
