@@ -264,8 +264,9 @@ def ticket_action(
     reason: Annotated[str, Form(max_length=2000)] = "",
     assignee_code: Annotated[str, Form(max_length=64)] = "",
     hours: Annotated[str, Form(max_length=8)] = "",
+    merge_into: Annotated[str, Form(max_length=32)] = "",
 ) -> RedirectResponse:
-    """Take one state-machine action from the ticket page."""
+    """Take one state-machine action from the ticket page (the same rules as chat and the API)."""
     url = f"/dashboard/tickets/{quote(number)}"
     if action not in labels.DASHBOARD_ACTIONS:
         return _back(url, error="不支持的操作")
@@ -279,6 +280,7 @@ def ticket_action(
             actor,
             reason=reason.strip() or None,
             assignee_code=assignee_code or None,
+            merge_into=merge_into.strip().upper() or None,
             data=data,
         )
         session.commit()
