@@ -43,6 +43,16 @@ TITLE_COLS = ("留言主题", "title", "主题")
 TEXT_COLS = ("留言详情", "text", "content", "投诉内容", "内容", "complaint")
 LABEL_COLS = ("一级标签", "label", "category", "类别", "标签")
 MESSAGE_CHARS = 100
+# The figures before issue 15 (BENCHMARKS.md, run of 2026-12-04 06:36 UTC), shown beside this run's.
+BEFORE = {
+    "taidi_cv_macro_f1": "0.793",
+    "cocc_cv_macro_f1": "0.885",
+    "cold_start_accuracy": "0.794",
+    "cold_start_macro_f1": "0.793",
+    "throughput": "14,160 msgs/s",
+    "latency": "1.01 ms",
+    "model_load": "0.283 s",
+}
 ABSENT = "not measured: ../shared/data absent"
 
 _LOAD_PROBE = """
@@ -164,6 +174,7 @@ def main() -> None:
     figures: dict[str, Any] = {"data_dir_present": args.data_dir.is_dir()}
     rows: list[tuple[str, Any, str]] = []
     quiet = lambda *_: None  # noqa: E731
+    reliability: list[str] = []
 
     def cv_rows(name: str, key: str, path: Path, target: str) -> None:
         if not path.is_file():
@@ -178,10 +189,12 @@ def main() -> None:
             m["cv"]["accuracy_mean"],
         )
         figures[f"{key}_n"] = len(data)
+        figures[f"{key}_ece"] = m["calibration"]["ece"]
+        reliability.append(reliability_markdown(f"{name}, out-of-fold", m["calibration"]))
         rows.append(
             (
                 f"{name} ({len(data)} msgs): {folds}-fold CV macro-F1",
-                f"{m['cv']['macro_f1_mean']:.3f} ± {m['cv']['macro_f1_std']:.3f}",
+                f"{m['cv']['macro_f1_mean']:.3f} ± {m['cv']['macro_f1_std']:.3f}" + before(f"{key}_macro_f1"),
                 target,
             )
         )
@@ -192,9 +205,10 @@ def main() -> None:
                 "—",
             )
         )
+        rows.append((f"{name}: ECE of out-of-fold top-1 probabilities", f"{m['calibration']['ece']:.3f}", "—"))
 
-    cv_rows("taidi2020c dev, title+text", "taidi_cv", args.data_dir / TAIDI, "≥ 0.85")
-    cv_rows("COCC telecom", "cocc_cv", args.data_dir / COCC, "≥ 0.90")
+    cv_rows("taidi2020c dev, title+text", "taidi_cv", args.data_dir / TAIDI, "≥ 0.90")
+    cv_rows("COCC telecom", "cocc_cv", args.data_dir / COCC, "≥ 0.93")
 
     seed = read_dataset(config / SEED_CORPUS, ["text"], "label")
     m = cross_validate(seed.texts, seed.labels or [], info=info, user_words=words, folds=folds, progress=quiet)
@@ -205,6 +219,7 @@ def main() -> None:
         seed_cv_macro_f1=cv["macro_f1_mean"],
         seed_cv_macro_f1_std=cv["macro_f1_std"],
         seed_cv_accuracy=cv["accuracy_mean"],
+        seed_cv_ece=m["calibration"]["ece"],
     )
     rows.append(
         (
@@ -214,6 +229,8 @@ def main() -> None:
         )
     )
     rows.append(("seed corpus: CV accuracy", f"{cv['accuracy_mean']:.3f} ± {cv['accuracy_std']:.3f}", "—"))
+    rows.append(("seed corpus: ECE of out-of-fold top-1 probabilities", f"{m['calibration']['ece']:.3f}", "—"))
+    reliability.append(reliability_markdown("seed corpus, out-of-fold (subcategories)", m["calibration"]))
 
     model_dir = ensure_default_model(config, args.model_root)
     model = load_model(model_dir, allowed_root=args.model_root)
@@ -227,9 +244,12 @@ def main() -> None:
             cold_start_macro_f1=cold["macro_f1"],
             cold_start_per_class=cold["per_class"],
             cold_start_confusion=cold["confusion_matrix"],
+            cold_start_ece=cold["calibration"]["ece"],
         )
         rows += cold_start_rows(cold)
         cold_notes = "\n\n" + confusion_markdown(cold)
+        shipped = reliability_markdown("shipped model on taidi dev, via the label map", cold["calibration"])
+        reliability.insert(0, shipped)
     else:
         figures["cold_start_accuracy"] = figures["cold_start_macro_f1"] = None
         rows.append(
@@ -260,7 +280,7 @@ def main() -> None:
     rows.append(
         (
             f"throughput, predict_many, {len(messages):,} {MESSAGE_CHARS}-char messages from {source}",
-            f"{speed['wall']:,.0f} msgs/s (sklearn pipeline: {ref['wall']:,.0f})",
+            f"{speed['wall']:,.0f} msgs/s (sklearn pipeline: {ref['wall']:,.0f})" + before("throughput"),
             THROUGHPUT_TARGET,
         )
     )
@@ -274,7 +294,7 @@ def main() -> None:
     rows.append(
         (
             "latency, predict() one message, median",
-            f"{speed['latency_ms']:.3f} ms (sklearn pipeline: {ref['latency_ms']:.2f} ms)",
+            f"{speed['latency_ms']:.3f} ms (sklearn pipeline: {ref['latency_ms']:.2f} ms)" + before("latency"),
             LATENCY_TARGET,
         )
     )
@@ -286,7 +306,8 @@ def main() -> None:
         peak_rss_mb=probe["peak_rss_mb"],
         model_file_mb=(model_dir / MODEL_FILE).stat().st_size / 1e6,
     )
-    rows.append(("model load (fresh process, after imports)", f"{probe['load_s']:.3f} s", "< 1 s"))
+    load = f"{probe['load_s']:.3f} s" + before("model_load")
+    rows.append(("model load (fresh process, after imports)", load, "< 1 s"))
     rows.append(("imports before load (nlp, sklearn, rjieba)", f"{probe['import_s']:.3f} s", "—"))
     rows.append(("peak RSS: load + classify 2,000 messages", f"{probe['peak_rss_mb']:.0f} MB", "—"))
     rows.append(("model file size", f"{figures['model_file_mb']:.1f} MB", "—"))
@@ -316,21 +337,29 @@ def main() -> None:
         f"{os.cpu_count()} cores), the CPU-time figure less so. Cold start: the model `gridbot serve` builds "
         f"from config/seed_corpus/, scored through config/{TAIDI_LABEL_MAP} (each taidi label covers a set of "
         "our departments/categories; the model's probabilities are summed per label)."
-        f"{cold_notes}"
+        " 'before:' gives the figure of the last run before issue 15 (2026-12-04 06:36 UTC)."
+        f"{cold_notes}\n\n" + "\n\n".join(reliability)
     )
     report("classify", "Complaint classifier", rows, as_json=args.json, figures=figures, notes=notes)
 
 
+def before(key: str) -> str:
+    """' (before: …)' for a figure measured before issue 15, else ''."""
+    return f" (before: {BEFORE[key]})" if key in BEFORE else ""
+
+
 def cold_start_rows(cold: dict[str, Any]) -> list[tuple[str, Any, str]]:
-    """Accuracy, macro-F1 and per-department precision/recall of the cold-start evaluation."""
+    """Accuracy, macro-F1, ECE and per-department precision/recall of the cold-start evaluation."""
     rows: list[tuple[str, Any, str]] = [
         (
             f"cold start: shipped model on taidi via label map, department accuracy ({cold['n_evaluated']} msgs)",
-            cold["accuracy"],
+            f"{cold['accuracy']:.3f}" + before("cold_start_accuracy"),
             COLD_START_TARGET,
         ),
-        ("cold start: macro-F1 over the taidi labels", cold["macro_f1"], "—"),
+        ("cold start: macro-F1 over the taidi labels", f"{cold['macro_f1']:.3f}" + before("cold_start_macro_f1"), "—"),
     ]
+    if "calibration" in cold:
+        rows.append(("cold start: ECE of the predicted label's probability", f"{cold['calibration']['ece']:.3f}", "—"))
     for label, m in cold["per_class"].items():
         rows.append(
             (
@@ -353,6 +382,21 @@ def confusion_markdown(cold: dict[str, Any]) -> str:
     ]
     lines += [
         f"| {label} | " + " | ".join(str(v) for v in row) + " |" for label, row in zip(labels, matrix, strict=True)
+    ]
+    return "\n".join(lines)
+
+
+def reliability_markdown(title: str, calibration: dict[str, Any]) -> str:
+    """A reliability table: per confidence bin, messages, mean confidence and accuracy."""
+    lines = [
+        f"Reliability, {title} (ECE {calibration['ece']:.3f}, {calibration['n']} msgs):",
+        "",
+        "| confidence | msgs | mean confidence | accuracy |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {b['low']:.1f}–{b['high']:.1f} | {b['n']} | {b['confidence']:.3f} | {b['accuracy']:.3f} |"
+        for b in calibration["bins"]
     ]
     return "\n".join(lines)
 

@@ -265,6 +265,37 @@ def telegram_poll() -> None:
     run_polling(settings, Chatbot(backend.runtime, backend.session_factory))
 
 
+@cli.command("wechat-menu")
+def wechat_menu(
+    path: Annotated[
+        Path | None, typer.Argument(help="the menu file (default: config/wechat_menu.yaml)", show_default=False)
+    ] = None,
+    check: Annotated[bool, typer.Option("--check", help="only check the file, push nothing")] = False,
+) -> None:
+    """Push the Official Account's custom menu (我要反映 / 我的工单 / 使用说明) to WeChat."""
+    from backend.workers.channels import ChannelError
+    from bot.wechat.menu import MenuError, load_menu, push_menu
+    from bot.wechat.send import make_wechat_client
+
+    settings = get_settings()
+    source = path or settings.config_dir / "wechat_menu.yaml"
+    try:
+        menu = load_menu(source)
+    except MenuError as exc:
+        console.print(f"[red]menu error:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
+    names = " / ".join(entry["name"] for entry in menu["button"])
+    if check:
+        console.print(f"{source}: menu is valid ({names})")
+        return
+    try:
+        push_menu(make_wechat_client(settings), menu)
+    except ChannelError as exc:
+        console.print(f"[red]WeChat refused the menu:[/red] {exc}")
+        raise typer.Exit(code=1) from exc
+    console.print(f"menu pushed: {names}")
+
+
 @cli.command("train")
 def train(
     data: Annotated[

@@ -42,6 +42,27 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict
     }
 
 
+def calibration_metrics(confidence: Sequence[float], correct: Sequence[bool], bins: int = 10) -> dict[str, Any]:
+    """Expected calibration error of top-1 confidences and the reliability table behind it.
+
+    Equal-width bins over [0, 1]; ECE is the support-weighted mean gap between each bin's mean
+    confidence and its accuracy (0 is perfect).
+    """
+    conf = np.clip(np.asarray(confidence, dtype=np.float64), 0.0, 1.0)
+    hit = np.asarray(correct, dtype=bool)
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    table, gap = [], 0.0
+    for b in range(bins):
+        inside = which == b
+        n = int(inside.sum())
+        if not n:
+            continue
+        mean_conf, acc = float(conf[inside].mean()), float(hit[inside].mean())
+        gap += n * abs(mean_conf - acc)
+        table.append({"low": b / bins, "high": (b + 1) / bins, "n": n, "confidence": mean_conf, "accuracy": acc})
+    return {"ece": gap / max(len(conf), 1), "bins": table, "n": len(conf)}
+
+
 def evaluate_model(
     model: ComplaintClassifier,
     texts: Sequence[str],
@@ -54,12 +75,16 @@ def evaluate_model(
     Under a map, the model's subcategory probabilities are summed per evaluation class (e.g. per
     department, or per source label covering a set of our departments) and the prediction is the
     most probable class; subcategories the map does not cover take no part. Rows whose label is not
-    in the map are skipped and counted.
+    in the map are skipped and counted. ``calibration`` holds the ECE of the top-1 probabilities.
     """
     if label_map is None:
-        predicted = [p.subcategory for p in model.predict_many(texts)]
+        predictions = model.predict_many(texts)
+        predicted = [p.subcategory for p in predictions]
         metrics = classification_metrics(labels, predicted)
         metrics["level"] = "subcategory"
+        metrics["calibration"] = calibration_metrics(
+            [p.confidence for p in predictions], [p == str(t) for p, t in zip(predicted, labels, strict=True)]
+        )
         return metrics
     keep = [i for i, lab in enumerate(labels) if lab in label_map.source_to_class]
     classes = label_map.classes
@@ -75,6 +100,10 @@ def evaluate_model(
     grouped = model.predict_proba([texts[i] for i in keep]) @ member if keep else np.zeros((0, len(classes)))
     y_pred = [classes[j] for j in np.argmax(grouped, axis=1)]
     metrics = classification_metrics(y_true, y_pred)
+    # The summed probability of the predicted class (mass on uncovered labels counts against it).
+    metrics["calibration"] = calibration_metrics(
+        grouped.max(axis=1) if keep else [], [p == t for p, t in zip(y_pred, y_true, strict=True)]
+    )
     levels = label_map.levels(model.label_info)
     metrics.update(
         {

@@ -17,7 +17,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from nlp.classify import RANDOM_STATE, ComplaintClassifier, build_pipeline, shrink_weights
 from nlp.dataio import LabelInfo, data_sha256, label_info_for
-from nlp.evaluate import classification_metrics
+from nlp.evaluate import calibration_metrics, classification_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -94,11 +94,13 @@ def cross_validate(
     progress: Progress,
     total: int | None = None,
 ) -> dict[str, Any]:
-    """Stratified k-fold CV: pooled out-of-fold metrics plus per-fold mean and std."""
+    """Stratified k-fold CV: pooled out-of-fold metrics (with the ECE of their top-1 probabilities)
+    plus per-fold mean and std."""
     total = total or folds
     splitter = StratifiedKFold(folds, shuffle=True, random_state=RANDOM_STATE)
     y = np.asarray(labels)
     oof = np.empty(len(labels), dtype=object)
+    oof_confidence = np.zeros(len(labels))
     per_fold: list[dict[str, float]] = []
     for i, (train_idx, test_idx) in enumerate(splitter.split(np.zeros(len(y)), y)):
         progress(f"cross-validation fold {i + 1}/{folds}", i, total)
@@ -106,12 +108,15 @@ def cross_validate(
         fold_labels = y[train_idx].tolist()
         pipeline = build_pipeline(user_words, min_class_count=min(Counter(fold_labels).values()))
         pipeline.fit(fold_train, fold_labels)
-        predicted = pipeline.predict([texts[j] for j in test_idx])
+        proba = pipeline.predict_proba([texts[j] for j in test_idx])
+        predicted = pipeline.classes_[np.argmax(proba, axis=1)]  # what predict() returns, without a second pass
         oof[test_idx] = predicted
+        oof_confidence[test_idx] = proba.max(axis=1)
         fold_metrics = classification_metrics(y[test_idx].tolist(), list(predicted))
         per_fold.append({"accuracy": fold_metrics["accuracy"], "macro_f1": fold_metrics["macro_f1"]})
     metrics = classification_metrics(labels, [str(p) for p in oof])
     metrics["evaluated_on"] = f"out-of-fold predictions, stratified {folds}-fold CV"
+    metrics["calibration"] = calibration_metrics(oof_confidence.tolist(), (oof == y).tolist())
     acc = np.array([f["accuracy"] for f in per_fold])
     f1 = np.array([f["macro_f1"] for f in per_fold])
     metrics["cv"] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.classify import cold_start_rows, confusion_markdown
+from bench.classify import cold_start_rows, confusion_markdown, reliability_markdown
 
 COLD = {
     "accuracy": 0.75,
@@ -18,8 +18,8 @@ COLD = {
 
 def test_cold_start_rows_give_accuracy_macro_f1_and_each_departments_precision_and_recall() -> None:
     rows = cold_start_rows(COLD)
-    assert rows[0][1] == 0.75 and "4 msgs" in rows[0][0]
-    assert rows[1][1] == 0.7
+    assert rows[0][1] == "0.750 (before: 0.794)" and "4 msgs" in rows[0][0]
+    assert rows[1][1] == "0.700 (before: 0.793)"
     assert ("cold start 交通运输: precision / recall (n=2)", "1.00 / 0.50", "—") in rows
 
 
@@ -28,3 +28,14 @@ def test_confusion_markdown_is_a_table_with_true_labels_as_rows() -> None:
     assert lines[2] == "| true \\ predicted | 交通运输 | 城乡建设 |"
     assert lines[3] == "|---|---|---|"
     assert lines[4:] == ["| 交通运输 | 1 | 1 |", "| 城乡建设 | 0 | 2 |"]
+
+
+def test_reliability_markdown_lists_each_bin_with_its_confidence_and_accuracy() -> None:
+    calibration = {
+        "ece": 0.05,
+        "n": 3,
+        "bins": [{"low": 0.8, "high": 0.9, "n": 3, "confidence": 0.85, "accuracy": 2 / 3}],
+    }
+    lines = reliability_markdown("dev", calibration).splitlines()
+    assert lines[0] == "Reliability, dev (ECE 0.050, 3 msgs):"
+    assert lines[4] == "| 0.8–0.9 | 3 | 0.850 | 0.667 |"

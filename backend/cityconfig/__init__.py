@@ -2,7 +2,7 @@
 
 from backend.cityconfig.errors import ConfigError
 from backend.cityconfig.geojson import load_areas
-from backend.cityconfig.loader import CITY_FILES, city_files, load_city_config, load_city_dir
+from backend.cityconfig.loader import BASEMAP_FILE, CITY_FILES, city_files, load_city_config, load_city_dir
 from backend.cityconfig.schemas import (
     LEVELS,
     STAFF_ROLES,
@@ -20,6 +20,7 @@ from backend.cityconfig.schemas import (
 )
 
 __all__ = [
+    "BASEMAP_FILE",
     "CITY_FILES",
     "LEVELS",
     "STAFF_ROLES",

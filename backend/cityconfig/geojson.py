@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 import shapely
+import shapely.errors
+import shapely.geometry
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shapely.geometry import Polygon
 from shapely.validation import explain_validity
@@ -89,17 +91,7 @@ class _AreaProps(_Strict):
 
 def load_areas(path: Path, staff_codes: Iterable[str] | None = None) -> dict[str, Area]:
     """Parse and validate the city GeoJSON; staff codes, when given, must cover every feature's staff."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(path, None, f"cannot read file: {exc.strerror or exc}") from exc
-    except json.JSONDecodeError as exc:
-        raise ConfigError(path, None, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
-    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
-        raise ConfigError(path, None, "not a GeoJSON FeatureCollection")
-    features = data.get("features")
-    if not isinstance(features, list) or not features:
-        raise ConfigError(path, None, "'features' must be a non-empty list")
+    features = _read_features(path)
     areas: dict[str, Area] = {}
     for i, feature in enumerate(features):
         area = _parse_feature(path, feature, i)
@@ -118,6 +110,35 @@ def load_areas(path: Path, staff_codes: Iterable[str] | None = None) -> dict[str
                 if code not in known:
                     raise ConfigError(path, area.code, f"staff code '{code}' is not in staff.csv")
     return areas
+
+
+def check_basemap(path: Path) -> None:
+    """A city's base map layers (roads, water, landmarks): features with valid GeoJSON geometries."""
+    for i, feature in enumerate(_read_features(path)):
+        entry = f"feature #{i + 1}"
+        if not isinstance(feature, dict) or feature.get("type") != "Feature":
+            raise ConfigError(path, entry, "not a GeoJSON Feature")
+        try:
+            geometry = shapely.geometry.shape(feature.get("geometry") or {})
+        except (AttributeError, TypeError, ValueError, shapely.errors.GEOSException) as exc:
+            raise ConfigError(path, entry, f"invalid geometry: {exc}") from exc
+        if geometry.is_empty:
+            raise ConfigError(path, entry, "empty geometry")
+
+
+def _read_features(path: Path) -> list[Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(path, None, f"cannot read file: {exc.strerror or exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise ConfigError(path, None, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
+        raise ConfigError(path, None, "not a GeoJSON FeatureCollection")
+    features = data.get("features")
+    if not isinstance(features, list) or not features:
+        raise ConfigError(path, None, "'features' must be a non-empty list")
+    return features
 
 
 def _parse_feature(path: Path, feature: Any, index: int) -> Area:

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from backend.cityconfig.errors import ConfigError
-from backend.cityconfig.geojson import load_areas
+from backend.cityconfig.geojson import check_basemap, load_areas
 from backend.cityconfig.schemas import CityConfig
 from backend.cityconfig.staff import check_feature_staff, check_staff_scopes, load_staff
 from backend.cityconfig.yamlfiles import load_calendar, load_departments, load_taxonomy
@@ -19,13 +19,16 @@ DEFAULT_STAFF_FILE = "staff.csv"
 # responsibility list, and optionally its own taxonomy and calendar (else the shipped ones).
 CITY_FILES = ("city.geojson", "staff.csv", "departments.yaml", "responsibilities.yaml")
 OPTIONAL_CITY_FILES = ("taxonomy.yaml", "calendar.yaml")
+# The city's own map layers: installed when present, never taken from another city.
+BASEMAP_FILE = "basemap.geojson"
 
 
 def city_files(city_dir: Path, *, base_dir: Path) -> dict[str, Path]:
     """The files of a city directory by role; ConfigError naming the first one missing.
 
     The areas are `city.geojson` (the demo city's is `demo_city.geojson`); taxonomy.yaml and calendar.yaml
-    fall back to `base_dir` (the shipped config) when the city has none of its own.
+    fall back to `base_dir` (the shipped config) when the city has none of its own; basemap.geojson is the
+    city's own or none.
     """
     city_dir = Path(city_dir)
     if not city_dir.is_dir():
@@ -41,12 +44,17 @@ def city_files(city_dir: Path, *, base_dir: Path) -> dict[str, Path]:
     for name in OPTIONAL_CITY_FILES:
         own = city_dir / name
         files[name] = own if own.is_file() else Path(base_dir) / name
+    if (city_dir / BASEMAP_FILE).is_file():
+        files[BASEMAP_FILE] = city_dir / BASEMAP_FILE
     return files
 
 
 def load_city_dir(city_dir: Path, *, base_dir: Path) -> CityConfig:
     """Load and validate a city directory (see city_files); ConfigError names the file, entry and field."""
-    return _load(city_files(city_dir, base_dir=base_dir))
+    files = city_files(city_dir, base_dir=base_dir)
+    if BASEMAP_FILE in files:
+        check_basemap(files[BASEMAP_FILE])
+    return _load(files)
 
 
 def load_city_config(

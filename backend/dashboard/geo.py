@@ -16,7 +16,7 @@ from shapely.geometry import mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.cityconfig import CityConfig
+from backend.cityconfig import BASEMAP_FILE, CityConfig
 from backend.dashboard import labels
 from backend.dashboard.mapsvg import FILL, grid_state
 from backend.db.models import Category, Ticket
@@ -30,7 +30,6 @@ logger = logging.getLogger(__name__)
 MAX_PINS = 5000
 LIGHT_COLOURS = {"green": "#16a34a", "yellow": "#f59e0b", "red": "#dc2626"}
 MAP_LEVELS = ("grid", "microgrid", "special")
-BASEMAP_FILE = "basemap.geojson"
 
 
 def area_features(city: CityConfig, counts: dict[str, tuple[int, int, int]]) -> dict[str, Any]:

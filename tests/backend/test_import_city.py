@@ -7,6 +7,7 @@ sheared grids without micro-grids, five departments of its own, its own staff co
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from typer.testing import CliRunner
 
 from backend.api.app import create_app
 from backend.cityconfig import ConfigError, load_city_dir
+from backend.dashboard.geo import basemap_json
 from backend.db.models import Area, Staff, Ticket
 from backend.db.session import make_engine, make_session_factory
 from backend.domain.routing import GridIndex
@@ -178,3 +180,45 @@ def test_a_city_directory_needs_its_files(tmp_path):
 def test_the_demo_city_is_a_city_directory():
     city = load_city_dir(CONFIG, base_dir=CONFIG)
     assert len(city.areas) == 115 and len(city.staff) == 125
+
+
+RIVER_LAYER = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"kind": "water", "name": "柳河"},
+            "geometry": {"type": "LineString", "coordinates": [[120.20, 30.20], [120.26, 30.25]]},
+        }
+    ],
+}
+
+
+def test_the_imported_city_brings_its_own_base_map(cli_env: Settings, tmp_path):
+    run("db", "upgrade")
+    city = tmp_path / "riverside"
+    shutil.copytree(RIVERSIDE, city)
+    demo_layers = json.loads(basemap_json(cli_env))["features"]
+    assert demo_layers, "the demo city ships a base map"
+
+    code, out = run("import-city", str(city))  # no basemap.geojson: the demo city's roads must not show
+    assert code == 0, out
+    assert json.loads(basemap_json(cli_env))["features"] == []
+
+    (city / "basemap.geojson").write_text(json.dumps(RIVER_LAYER, ensure_ascii=False), encoding="utf-8")
+    code, out = run("import-city", str(city))
+    assert code == 0, out
+    assert [f["properties"]["name"] for f in json.loads(basemap_json(cli_env))["features"]] == ["柳河"]
+
+
+def test_a_broken_base_map_is_refused_naming_the_feature(cli_env: Settings, tmp_path):
+    run("db", "upgrade")
+    city = tmp_path / "riverside"
+    shutil.copytree(RIVERSIDE, city)
+    broken = json.loads(json.dumps(RIVER_LAYER))
+    broken["features"][0]["geometry"] = {"type": "LineString", "coordinates": [[120.2]]}
+    (city / "basemap.geojson").write_text(json.dumps(broken), encoding="utf-8")
+    code, out = run("import-city", str(city))
+    expected = "basemap.geojson: entry 'feature #1': invalid geometry"
+    assert code == 2 and expected.replace(" ", "") in out.replace(" ", ""), out  # rich wraps long paths
+    assert not (cli_env.data_dir / "city").exists()

@@ -91,6 +91,9 @@ def test_train_with_cv_writes_model_and_metrics_with_mean_and_std(tmp_path: Path
     for key in ("accuracy_mean", "accuracy_std", "macro_f1_mean", "macro_f1_std"):
         assert 0.0 <= cv[key] <= 1.0
     assert cv["macro_f1_mean"] >= 0.9  # separable by construction
+    calibration = metrics["calibration"]
+    assert 0.0 <= calibration["ece"] <= 1.0 and calibration["n"] == metrics["n_evaluated"]
+    assert sum(b["n"] for b in calibration["bins"]) == calibration["n"]
     assert "street_lights" in out and "macro-F1" in out
     meta = json.loads((tmp_path / "models" / "m" / META_FILE).read_text(encoding="utf-8"))
     assert meta["labels"] == sorted(PHRASES)
