@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from backend.dashboard import alarms, desk, lang, live, maproutes, privacy, public
+from backend.dashboard import alarms, desk, lang, live, maproutes, privacy, public, staffpicker
 from backend.dashboard.routes import router
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -21,6 +21,7 @@ def include_dashboard(app: FastAPI) -> None:
 
     app.middleware("http")(lang.remember_lang)
     app.include_router(router)
+    app.include_router(staffpicker.router)
     app.include_router(alarms.router)
     app.include_router(desk.router)
     app.include_router(maproutes.router)

@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from backend.api.deps import RuntimeDep, SessionDep
 from backend.dashboard import geo, labels, mapsvg
 from backend.dashboard.lang import request_lang
-from backend.dashboard.routes import _choices, category_names
+from backend.dashboard.names import category_names
+from backend.dashboard.routes import _choices
 from backend.dashboard.stats import open_by_grid
 from backend.dashboard.web import DashboardUser, filter_query, login_required, parse_filter, templates
 from backend.texts import t

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from backend.api.deps import RuntimeDep, SessionDep
 from backend.dashboard.lang import request_lang
-from backend.dashboard.routes import category_names
+from backend.dashboard.names import category_names
 from backend.dashboard.web import templates
 from backend.domain.errors import NotFound
 from backend.services.public_report import build_report, public_areas

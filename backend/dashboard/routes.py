@@ -16,6 +16,8 @@ from starlette.datastructures import QueryParams
 from backend.api.deps import RuntimeDep, SessionDep
 from backend.dashboard import exports, labels, mapsvg
 from backend.dashboard.lang import request_lang
+from backend.dashboard.names import category_names, department_names
+from backend.dashboard.staffpicker import picker_context
 from backend.dashboard.stats import compute_statistics, open_by_grid
 from backend.dashboard.web import COOKIE, DashboardUser, SameOrigin, filter_query, parse_filter, templates
 from backend.db.models import Category, Department, Person, Staff
@@ -43,18 +45,6 @@ def _back(url: str, *, msg: str | None = None, error: str | None = None) -> Redi
     elif error:
         url += f"{sep}error={quote(error)}"
     return RedirectResponse(url, status_code=303)
-
-
-def category_names(session: SessionDep, lang: str) -> dict[str, str]:
-    """Category code → its name in a language."""
-    rows = session.execute(select(Category.code, Category.name)).all()
-    return {c: labels.config_name("category", c, n, lang) for c, n in rows}
-
-
-def department_names(session: SessionDep, lang: str, *, short: bool = False) -> dict[str, str]:
-    """Department code → its (short) name in a language."""
-    rows = session.execute(select(Department.code, Department.short if short else Department.name)).all()
-    return {c: labels.config_name("department", c, n, lang) for c, n in rows}
 
 
 def _choices(session: SessionDep, runtime: RuntimeDep, lang: str = "zh") -> dict[str, object]:
@@ -242,12 +232,6 @@ def _ticket_response(
         p.id: p.name
         for p in session.scalars(select(Person).where(Person.id.in_({e.actor_id for e in ticket.events if e.actor_id})))
     }
-    staff = session.execute(
-        select(Staff.code, Person.name, Staff.role)
-        .join(Person, Staff.person_id == Person.id)
-        .where(Staff.active.is_(True))
-        .order_by(Staff.code)
-    ).all()
     assignee = session.get(Staff, ticket.assignee_id) if ticket.assignee_id else None
     return templates.TemplateResponse(
         request,
@@ -257,7 +241,7 @@ def _ticket_response(
             "t": ticket,
             "allowed": [a for a in labels.DASHBOARD_ACTIONS if a in allowed],
             "actors": actors,
-            "staff": staff,
+            "picker": picker_context(session, runtime, actor, ticket, lang),
             "assignee": assignee,
             **_choices(session, runtime, lang),
             "category": session.get(Category, ticket.category_code) if ticket.category_code else None,
