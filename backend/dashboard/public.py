@@ -38,6 +38,10 @@ def report_page(area_code: str, request: Request, session: SessionDep, runtime: 
         raise HTTPException(404, t("error.area_not_found", lang, area=area_code[:64])) from exc
     names = category_names(session, lang)
     hot = [(names.get(code, t("dash.uncategorised", lang)), n) for code, n in report.hot]
+    issues = [
+        (h.place, names.get(h.category_code, t("dash.uncategorised", lang)) if h.category_code else "", h)
+        for h in report.hot_issues
+    ]
     return templates.TemplateResponse(
         request,
         "public_report.html",
@@ -45,6 +49,7 @@ def report_page(area_code: str, request: Request, session: SessionDep, runtime: 
             "lang": lang,
             "report": report,
             "hot": hot,
+            "hot_issues": issues,
             "areas": public_areas(runtime),
         },
     )
