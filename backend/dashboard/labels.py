@@ -71,7 +71,13 @@ DASHBOARD_ACTIONS = (
     "suspend",
     "resume",
     "return",
+    "reopen",
+    "escalate_to_supervisor",
+    "cancel",
+    "merge",
 )
+# Of those, the ones with their own form on the ticket page (a required reason, the primary ticket's number).
+OWN_FORM_ACTIONS = ("reopen", "escalate_to_supervisor", "cancel", "merge")
 BULK_ACTIONS = ("dispatch", "escalate", "close")
 
 

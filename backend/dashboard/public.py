@@ -52,6 +52,10 @@ def report_page(area_code: str, request: Request, session: SessionDep, runtime: 
         raise HTTPException(404, t("error.area_not_found", lang, area=area_code[:64])) from exc
     names = _category_names(session) if lang == "zh" else {}
     hot = [(names.get(code, code.replace("_", " ")), n) for code, n in report.hot]
+    issues = [
+        (h.place, names.get(h.category_code, h.category_code.replace("_", " ")) if h.category_code else "", h)
+        for h in report.hot_issues
+    ]
     return templates.TemplateResponse(
         request,
         "public_report.html",
@@ -60,6 +64,7 @@ def report_page(area_code: str, request: Request, session: SessionDep, runtime: 
             "tr": lambda key, **p: t(key, lang, **p),
             "report": report,
             "hot": hot,
+            "hot_issues": issues,
             "areas": public_areas(runtime),
         },
     )

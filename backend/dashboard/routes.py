@@ -23,6 +23,7 @@ from backend.domain.tickets import Action
 from backend.runtime import Runtime
 from backend.services.access import check_may_touch
 from backend.services.corrections import correct_category
+from backend.services.hot_issues import hot_issues
 from backend.services.queries import TicketFilter, list_tickets
 from backend.services.reveal import Contact, may_reveal_ticket, reveal_contact
 from backend.services.security import issue_token, verify_password
@@ -263,8 +264,9 @@ def ticket_action(
     reason: Annotated[str, Form(max_length=2000)] = "",
     assignee_code: Annotated[str, Form(max_length=64)] = "",
     hours: Annotated[str, Form(max_length=8)] = "",
+    merge_into: Annotated[str, Form(max_length=32)] = "",
 ) -> RedirectResponse:
-    """Take one state-machine action from the ticket page."""
+    """Take one state-machine action from the ticket page (the same rules as chat and the API)."""
     url = f"/dashboard/tickets/{quote(number)}"
     if action not in labels.DASHBOARD_ACTIONS:
         return _back(url, error="不支持的操作")
@@ -278,6 +280,7 @@ def ticket_action(
             actor,
             reason=reason.strip() or None,
             assignee_code=assignee_code or None,
+            merge_into=merge_into.strip().upper() or None,
             data=data,
         )
         session.commit()
@@ -371,6 +374,7 @@ def stats_page(request: Request, session: SessionDep, runtime: RuntimeDep, actor
         {
             "actor": actor,
             "s": stats,
+            "hot_issues": hot_issues(session, runtime, actor, flt),
             "f": echo,
             "query": filter_query(echo),
             **_choices(session, runtime),
