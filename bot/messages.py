@@ -19,7 +19,11 @@ class InboundKind(StrEnum):
     follow = "follow"  # subscribe / /start
     unfollow = "unfollow"
     group = "group"  # addressed to the bot in a group chat: answered there, never with ticket details
-    unknown = "unknown"  # a message type we do not handle (video, sticker, file …)
+    video = "video"  # a video or short video: not taken, the user is asked for a photo
+    link = "link"  # a shared link: `text` holds its title and description, `label` its URL
+    file = "file"  # a file that is not an image: `label` holds its name
+    edit = "edit"  # a later edit of the message `data` names: the new `text`, or a live location's lon/lat
+    unknown = "unknown"  # a message type we do not handle (sticker, contact …)
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,7 @@ class Inbound:
     image: bytes | None = None  # the photo's bytes, when the adapter could fetch them
     image_ref: str = ""  # platform media id / file id / URL of the photo
     message_id: str = ""  # platform id for dedupe (MsgId, update_id …)
+    ref: str = ""  # the message's id in its chat (Telegram message_id), which a later edit names
     language: str = "zh"
     display_name: str = ""
     received_at: datetime | None = None

@@ -26,6 +26,8 @@ CARD_VERBS: dict[NoticeKind, tuple[str, ...]] = {
     NoticeKind.supervise: ("view",),
     NoticeKind.task_returned: ("view",),
     NoticeKind.task_rework: ("resolve", "escalate", "extend", "view"),
+    NoticeKind.task_reopened: ("accept", "return", "escalate", "extend"),
+    NoticeKind.task_cancelled: ("view",),
     NoticeKind.task_withdrawn: (),
     NoticeKind.task_contact_withdrawn: ("view",),
     NoticeKind.extension_request: ("approve", "refuse", "view"),
@@ -114,7 +116,9 @@ def render_notification(kind: NoticeKind | str, payload: dict[str, Any], lang: s
     if notice in CARD_VERBS:
         body = t("notice.card_body", lang, **p)
         if notice not in (NoticeKind.task_new, NoticeKind.task_escalated):
-            body = t(f"notice.{notice}", lang, **p) + "\n" + body
+            # A decision (延期 approved/refused; 作废 or merged) picks its own words.
+            key = f"notice.{notice}.{payload['decision']}" if payload.get("decision") else f"notice.{notice}"
+            body = t(key, lang, **p) + "\n" + body
         buttons = tuple(Button(t(f"verb.{v}", lang), f"task:{v}:{number}") for v in CARD_VERBS[notice])
         return [Outbound(OutboundKind.card, title=t(f"notice.title.{notice}", lang, **p), text=body, buttons=buttons)]
     logger.warning("no rendering for notification kind %s", kind)

@@ -27,6 +27,8 @@ class NoticeKind(StrEnum):
     task_escalated = "task_escalated"
     task_returned = "task_returned"
     task_rework = "task_rework"  # 核查不通过: back to the handler as 重办
+    task_reopened = "task_reopened"  # reopened (不满意, the dashboard, 转督办): the same problem again, 重办
+    task_cancelled = "task_cancelled"  # cancelled (作废) or merged into another ticket: nothing more to do
     task_withdrawn = "task_withdrawn"  # a correction re-routed the ticket to someone else
     task_contact_withdrawn = "task_contact_withdrawn"  # the reporter erased their data: no one to call back
     verify_request = "verify_request"
@@ -60,6 +62,8 @@ STAFF_KINDS = (
     NoticeKind.task_escalated,
     NoticeKind.task_returned,
     NoticeKind.task_rework,
+    NoticeKind.task_reopened,
+    NoticeKind.task_cancelled,
     NoticeKind.task_withdrawn,
     NoticeKind.task_contact_withdrawn,
     NoticeKind.verify_request,

@@ -29,6 +29,7 @@ On success it returns one `TransitionResult` carrying the new field values and e
   the street tier (street command centre) under supervision, instead of closing; reopen_count is kept.
 - reroute (重新分派) sends a ticket back to dispatched for a new owner (a category correction re-runs
   routing); the handler is cleared, the service picks the new assignee.
+- cancel (作废) needs a reason: the reporter (and whoever held the task) is told why.
 - Scope checks (is this resident the reporter, is this gridworker on that grid, is the actor the
   assignee) belong to the services, which know the database; this module checks roles only.
 """
@@ -152,7 +153,7 @@ TRANSITIONS: Mapping[tuple[TicketStatus, Action], Rule] = MappingProxyType({
             needs_reason=True),
     **_rows((_S.suspended,), Action.resume, None, _HOLDERS),
     **_rows((_S.submitted, _S.dispatched, _S.returned), Action.cancel, _S.cancelled,
-            frozenset({_R.resident, _R.admin})),
+            frozenset({_R.resident, _R.admin}), needs_reason=True),
     **_rows((_S.submitted, _S.dispatched, _S.returned), Action.merge, _S.merged,
             DISPATCHERS | {_R.resident, _R.admin, _R.system}),
     **_rows((_S.submitted, _S.dispatched, _S.accepted, _S.in_progress), Action.self_close, _S.closed,

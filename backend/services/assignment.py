@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import islice
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Staff, Ticket
 from backend.domain.roles import Role, Tier
-from backend.domain.tickets import OPEN_STATUSES
+from backend.domain.tickets import OPEN_STATUSES, TicketStatus
 from backend.runtime import Runtime
 
 
@@ -77,6 +79,24 @@ def choose_verifier(session: Session, runtime: Runtime, ticket: Ticket) -> Staff
             if staff.id != ticket.handler_id:
                 return staff
     return None
+
+
+def pending_verifications(session: Session, runtime: Runtime, staff: Staff, *, limit: int) -> list[Ticket]:
+    """Resolved tickets waiting for this staff member's check: those `choose_verifier` picks them for."""
+    column = {
+        Role.grid_leader.value: Ticket.community_code,
+        Role.community_dispatcher.value: Ticket.community_code,
+        Role.street_dispatcher.value: Ticket.street_code,
+    }.get(staff.role)
+    if column is None or staff.scope_code is None:
+        return []
+    resolved = session.scalars(
+        select(Ticket)
+        .where(Ticket.status == TicketStatus.resolved.value, column == staff.scope_code)
+        .order_by(Ticket.resolved_at, Ticket.id)
+    )
+    mine = (t for t in resolved if (v := choose_verifier(session, runtime, t)) is not None and v.id == staff.id)
+    return list(islice(mine, limit))
 
 
 def dispatchers_for(session: Session, runtime: Runtime, ticket: Ticket) -> list[Staff]:

@@ -3,6 +3,8 @@ hot issues — as a public page and as a push to residents who asked for it, in 
 
 The figures are the statistics page's (backend.dashboard.stats.compute_statistics, from the rollups) over the
 seven local days before today, counted for everyone (no personal data: counts, rates and category names).
+Its hot issues come from backend.services.hot_issues, as on the statistics page, shown by place, kind and counts
+only: no keywords from the residents' texts and no ticket numbers.
 A resident subscribes for their home community (else the community of their latest report, else the district);
 one push per subscriber and ISO week (the outbox key), however often the job runs.
 """
@@ -23,12 +25,25 @@ from backend.domain.notifications import NoticeKind
 from backend.domain.roles import Role
 from backend.runtime import Runtime
 from backend.services.actors import ActorContext
+from backend.services.hot_issues import hot_issues
 from backend.services.notify import notify_person
 from backend.services.queries import TicketFilter
 
 PERIOD_DAYS = 7
+PUBLIC_HOT_ISSUES = 5
 PUBLIC_LEVELS = ("district", "street", "community")
 _EVERYONE = ActorContext(role=Role.system, name="向群众汇报")
+
+
+@dataclass(frozen=True)
+class PublicHotIssue:
+    """A hot issue as the public sees it: place, kind of problem and counts (no texts, numbers or people)."""
+
+    place: str
+    category_code: str | None
+    reports: int
+    residents: int
+    heat: float
 
 
 @dataclass(frozen=True)
@@ -45,11 +60,13 @@ class PublicReport:
     on_time_rate: float | None
     satisfaction_rate: float | None
     hot: tuple[tuple[str, int], ...]  # subcategory code, reports: the five most reported
+    hot_issues: tuple[PublicHotIssue, ...] = ()  # same place, same problem, many residents (hottest first)
 
     def payload(self, base_url: str) -> dict[str, Any]:
         """The outbox payload (JSON-safe) of this report."""
         data = asdict(self)
         data.update(start=self.start.isoformat(), end=self.end.isoformat(), hot=[list(h) for h in self.hot])
+        data["hot_issues"] = [asdict(h) for h in self.hot_issues]
         data["url"] = f"{base_url.rstrip('/')}/public/reports/{self.area_code}"
         return data
 
@@ -77,16 +94,13 @@ def build_report(session: Session, runtime: Runtime, area_code: str, now: dateti
     tz = runtime.settings.timezone
     start, end = period_before(now, tz)
     zone = ZoneInfo(tz)
-    stats = compute_statistics(
-        session,
-        runtime,
-        _EVERYONE,
-        TicketFilter(
-            grid=None if area.level == "district" else area_code,
-            created_from=datetime.combine(start, time(0), zone),
-            created_to=datetime.combine(end + timedelta(days=1), time(0), zone),
-        ),
+    period = TicketFilter(
+        grid=None if area.level == "district" else area_code,
+        created_from=datetime.combine(start, time(0), zone),
+        created_to=datetime.combine(end + timedelta(days=1), time(0), zone),
     )
+    stats = compute_statistics(session, runtime, _EVERYONE, period)
+    issues = hot_issues(session, runtime, _EVERYONE, period, top=PUBLIC_HOT_ISSUES)
     fixed = sum(stats.by_status.get(s, 0) for s in ("resolved", "verified", "closed"))
     return PublicReport(
         area_code=area_code,
@@ -99,6 +113,7 @@ def build_report(session: Session, runtime: Runtime, area_code: str, now: dateti
         on_time_rate=stats.on_time_rate,
         satisfaction_rate=stats.satisfaction_rate,
         hot=tuple((code, n) for code, _name, n in stats.by_subcategory[:5] if code),
+        hot_issues=tuple(PublicHotIssue(h.place_name, h.category_code, h.reports, h.residents, h.heat) for h in issues),
     )
 
 

@@ -21,6 +21,7 @@ from backend.services import notify
 from backend.services.access import can_see, check_may_touch
 from backend.services.actors import SYSTEM, ActorContext
 from backend.services.assignment import choose_assignee, choose_verifier, dispatchers_for, supervisors_for
+from backend.services.staff_directory import check_assignee
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +212,7 @@ def reassign(
     staff = session.scalar(select(Staff).where(Staff.code == assignee_code, Staff.active.is_(True)))
     if staff is None:
         raise NotFound("error.no_active_staff", staff=assignee_code)
+    check_assignee(runtime.city, actor, staff, ticket)
     previous = ticket.assignee_id
     ticket.assignee_id = staff.id
     event = TicketEvent(
@@ -253,6 +255,14 @@ def comment(session: Session, runtime: Runtime, number: str, actor: ActorContext
     return event
 
 
+# The words a decision's push picks (bot/render.py: notice.<kind>.<decision>).
+_DECISION = {
+    Action.approve_extension: "approved",
+    Action.refuse_extension: "refused",
+    Action.cancel: "cancelled",
+    Action.merge: "merged",
+}
+
 # Moves after which routing picks the assignee (again) and the clock restarts.
 _ROUTED = frozenset({Action.dispatch, Action.escalate, Action.reopen, Action.escalate_to_supervisor, Action.reroute})
 
@@ -287,32 +297,46 @@ def _follow(session: Session, ticket: Ticket, person_id: int | None) -> None:
         session.flush()
 
 
+# What the ticket's assignee (after the move) hears. A ticket coming back (reopen, 转督办, 核查不通过) is 重办,
+# never a new task; a finished extension request tells the handler the decision.
+_STAFF_NOTICE: dict[Action, NoticeKind] = {
+    Action.dispatch: NoticeKind.task_new,
+    Action.reopen: NoticeKind.task_reopened,
+    Action.escalate: NoticeKind.task_escalated,
+    Action.escalate_to_supervisor: NoticeKind.task_reopened,
+    Action.reroute: NoticeKind.task_new,
+    Action.reject_verification: NoticeKind.task_rework,
+    Action.approve_extension: NoticeKind.extension_decided,
+    Action.refuse_extension: NoticeKind.extension_decided,
+    Action.cancel: NoticeKind.task_cancelled,
+    Action.merge: NoticeKind.task_cancelled,
+}
+
+
 def _notify(
     session: Session, runtime: Runtime, ticket: Ticket, action: Action, event: TicketEvent, reason: str | None
 ) -> None:
+    into = (event.data or {}).get("into")  # a merge: every reporter hears the primary ticket's number
     kind = _RESIDENT_NOTICE.get(action)
     if kind:
-        notify.notify_reporters(session, ticket=ticket, kind=kind, event_id=event.id, note=reason, tier=ticket.tier)
+        notify.notify_reporters(
+            session, ticket=ticket, kind=kind, event_id=event.id, note=reason, tier=ticket.tier, into=into
+        )
     key = f"t{ticket.id}:e{event.id}"
-    staff_kind = {
-        Action.dispatch: NoticeKind.task_new,
-        Action.reopen: NoticeKind.task_new,
-        Action.escalate: NoticeKind.task_escalated,
-        Action.escalate_to_supervisor: NoticeKind.task_new,
-        Action.reroute: NoticeKind.task_new,
-        Action.reject_verification: NoticeKind.task_rework,
-    }
-    if action in staff_kind and ticket.assignee_id is not None:
+    staff_kind = _STAFF_NOTICE.get(action)
+    if staff_kind is not None and ticket.assignee_id is not None:
         assignee = session.get(Staff, ticket.assignee_id)
         if assignee is not None:
             notify.notify_staff(
                 session,
                 staff=assignee,
                 ticket=ticket,
-                kind=staff_kind[action],
-                key=f"{key}:{staff_kind[action]}",
+                kind=staff_kind,
+                key=f"{key}:{staff_kind}",
                 reason=reason,
                 rework=ticket.rework_count if action is Action.reject_verification else None,
+                decision=_DECISION.get(action),
+                into=into,
             )
     if action is Action.escalate_to_supervisor:
         for staff in supervisors_for(session, runtime, ticket):

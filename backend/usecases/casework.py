@@ -21,6 +21,7 @@ from backend.runtime import Runtime
 from backend.services import alarms, desk, public_report
 from backend.services.access import can_see, visible_tickets
 from backend.services.actors import ActorContext
+from backend.services.assignment import pending_verifications
 from backend.services.attachments import accept_photo, store_photo
 from backend.services.binding import redeem
 from backend.services.data_export import PersonalData, personal_data
@@ -298,16 +299,21 @@ class Casework:
         return StaffView.of(staff)
 
     def my_tasks(self, limit: int) -> list[TicketView]:
-        """The staff member's open tasks, red first, then yellow, then green, soonest due first."""
+        """The staff member's open tasks, red first, then yellow, then green, soonest due first; then the
+        resolved tickets waiting for their check (巡办分离)."""
         staff = self._staff
         order = case(LIGHT_ORDER, value=Ticket.light, else_=3)
-        rows = self._session.scalars(
-            select(Ticket)
-            .where(Ticket.assignee_id == staff.id, Ticket.status.in_([s.value for s in OPEN_STATUSES]))
-            .order_by(order, Ticket.due_at.is_(None), Ticket.due_at, Ticket.id)
-            .limit(limit)
-        ).all()
-        return [self._view(t) for t in rows]
+        rows = list(
+            self._session.scalars(
+                select(Ticket)
+                .where(Ticket.assignee_id == staff.id, Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+                .order_by(order, Ticket.due_at.is_(None), Ticket.due_at, Ticket.id)
+                .limit(limit)
+            )
+        )
+        checks = pending_verifications(self._session, self._runtime, staff, limit=limit)
+        rows += [t for t in checks if t not in rows]
+        return [self._view(t) for t in rows[:limit]]
 
     def task(self, number: str) -> tuple[TicketView, frozenset[Action]] | None:
         """A ticket the staff member may see, with the moves they may make on it now; None if not visible."""

@@ -6,10 +6,11 @@ import logging
 
 from backend.domain.tickets import OPEN_STATUSES
 from backend.texts import matches
-from bot.flows import followup, privacy, public_report, report
+from bot.flows import edits, followup, privacy, public_report, report
 from bot.flows.binding import try_bind
 from bot.flows.common import find_number
 from bot.flows.conversation import Conversation
+from bot.flows.media import answer_wordless
 from bot.messages import InboundKind
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,11 @@ def handle(conv: Conversation) -> None:
         return
     if inbound.kind is InboundKind.unknown:
         conv.say("unsupported")
+        return
+    if answer_wordless(conv):
+        return
+    if inbound.kind is InboundKind.edit:
+        edits.on_edit(conv)
         return
     if inbound.kind is InboundKind.button and _button(conv, inbound.data):
         return
@@ -89,22 +95,36 @@ def _photo_for_recent_report(conv: Conversation) -> bool:
     return True
 
 
-def _command(conv: Conversation, text: str) -> bool:
-    """Global commands that work at any step; True when the text was one."""
-    if matches("cmd.help", text):
+# Commands a word or a button runs alike: typed as any of the catalogue's cmd.<name> words, pressed as
+# `cmd:<name>` (an Official Account menu CLICK key, config/wechat_menu.yaml, or a button in a reply).
+COMMANDS = ("help", "mytickets", "stop", "home", "report")
+
+
+def run_command(conv: Conversation, name: str) -> bool:
+    """Run a named command; False when there is no such command."""
+    if name == "help":
         conv.say("help")
-    elif matches("cmd.mytickets", text):
+    elif name == "mytickets":
         conv.reset()
         followup.my_tickets(conv)
-    elif matches("cmd.stop", text):
+    elif name == "stop":
         conv.reset()
         conv.say("stopped")
-    elif matches("cmd.home", text):
+    elif name == "home":
         followup.begin_home(conv)
-    elif matches("cmd.report", text):
+    elif name == "report":
         conv.reset()
         conv.begin("report", "triage")
         conv.say("report.describe")
+    else:
+        return False
+    return True
+
+
+def _command(conv: Conversation, text: str) -> bool:
+    """Global commands that work at any step; True when the text was one."""
+    if (name := next((c for c in COMMANDS if matches(f"cmd.{c}", text)), None)) is not None:
+        run_command(conv, name)
     elif try_bind(conv, text) or privacy.try_command(conv, text) or public_report.try_command(conv, text):
         pass
     elif text.startswith("/") and find_number(text) is None:
@@ -134,10 +154,8 @@ def _button(conv: Conversation, data: str) -> bool:
     elif kind == "rate" and rest.count(":") == 1:
         number, score = rest.split(":")
         followup.begin_rating(conv, number, score)
-    elif kind == "cmd" and rest == "mytickets":
-        followup.my_tickets(conv)
-    elif kind == "cmd" and rest == "help":
-        conv.say("help")
+    elif kind == "cmd" and run_command(conv, rest):
+        pass
     elif kind == privacy.FLOW:
         return privacy.on_button(conv, data)
     else:

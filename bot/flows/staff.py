@@ -14,6 +14,7 @@ from bot.flows.binding import try_bind
 from bot.flows.common import category_name, find_number, local_time, place_text, status_label, timeline
 from bot.flows.conversation import Conversation
 from bot.flows.followup import add_photo
+from bot.flows.media import answer_wordless
 from bot.messages import InboundKind, Outbound, OutboundKind
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,16 @@ def handle(conv: Conversation) -> None:
         return
     if inbound.kind is InboundKind.unknown:
         conv.say("unsupported")
+        return
+    if answer_wordless(conv):
+        return
+    if inbound.kind is InboundKind.edit:
+        if not (inbound.lon is not None and inbound.lat is not None):  # a live location moving: nothing to say
+            conv.say("edit.not_read")
+        return
+    if inbound.kind is InboundKind.button and inbound.data == "cmd:mytickets":  # the Official Account menu
+        conv.reset()
+        my_tasks(conv)
         return
     if inbound.kind is InboundKind.button and inbound.data.startswith("task:"):
         _task_button(conv, inbound.data)

@@ -40,10 +40,12 @@ def _timestamp(value: str) -> datetime | None:
 
 
 def message_key(fields: dict[str, str]) -> str:
-    """The dedupe key WeChat documents: MsgId, or FromUserName + CreateTime for events."""
+    """The dedupe key WeChat documents: MsgId, or FromUserName + CreateTime for events (with the event and its
+    key, so that two menu taps within one second are two events, while a redelivery keeps its key)."""
     if fields.get("MsgId"):
         return fields["MsgId"]
-    return f"{fields.get('FromUserName', '')}:{fields.get('CreateTime', '')}:{fields.get('Event', '')}"
+    key = f"{fields.get('FromUserName', '')}:{fields.get('CreateTime', '')}:{fields.get('Event', '')}"
+    return f"{key}:{fields['EventKey']}" if fields.get("EventKey") else key
 
 
 def to_inbound(message: Any, fields: dict[str, str], *, channel: str) -> Inbound | None:
@@ -85,6 +87,11 @@ def to_inbound(message: Any, fields: dict[str, str], *, channel: str) -> Inbound
             label=fields.get("Label", ""),
             **base,
         )
+    if msg_type in ("video", "shortvideo"):
+        return Inbound(kind=InboundKind.video, image_ref=fields.get("MediaId", ""), **base)
+    if msg_type == "link":
+        words = "\n".join(part for part in (fields.get("Title", ""), fields.get("Description", "")) if part)
+        return Inbound(kind=InboundKind.link, text=words, label=fields.get("Url", ""), **base)
     if msg_type == "event":
         return _event(fields, base)
     return Inbound(kind=InboundKind.unknown, **base)
@@ -97,6 +104,7 @@ def _event(fields: dict[str, str], base: dict[str, Any]) -> Inbound | None:
     if event == "unsubscribe":
         return Inbound(kind=InboundKind.unfollow, **base)
     if event == "click" and fields.get("EventKey"):
+        # A tap on the Official Account's menu (config/wechat_menu.yaml): its key is a command's button data.
         return Inbound(kind=InboundKind.button, data=fields["EventKey"], **base)
     if event == "template_card_event":
         # WeCom sends TaskId per card; a press on the same card twice keeps one key per button.
@@ -104,6 +112,7 @@ def _event(fields: dict[str, str], base: dict[str, Any]) -> Inbound | None:
         return Inbound(
             **{**base, "message_id": key}, kind=InboundKind.button, data=fields.get("EventKey", ""), card_press=True
         )
-    # Periodic location reports, menu views, card enter events …: nothing to answer.
+    # Menu VIEW taps (WeChat opens the page itself), periodic location reports, card enter events …:
+    # acknowledged with no answer.
     logger.debug("ignoring %s event", event or "unnamed")
     return None

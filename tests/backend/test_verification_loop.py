@@ -169,7 +169,7 @@ def test_past_the_reopen_limit_not_fixed_goes_to_the_supervisor_instead_of_closi
     assert supervised[0].payload["reason"] == "还是没弄好"
     [told] = _notices(session, ticket, NoticeKind.supervised)
     assert told.person_id == person.id and told.payload["tier"] == "street"
-    assert _notices(session, ticket, NoticeKind.task_new)[-1].person_id == _person_of(session, "SD01")
+    assert _notices(session, ticket, NoticeKind.task_reopened)[-1].person_id == _person_of(session, "SD01")
 
 
 def test_under_the_limit_not_fixed_still_reopens(session, runtime, clock, report, staff, resident):

@@ -213,11 +213,20 @@ class WeChatDriver(_PlatformDriver):
             return message_xml("event", {"Event": "subscribe"}, from_user=ext)
         if kind is InboundKind.unfollow:
             return message_xml("event", {"Event": "unsubscribe"}, from_user=ext)
-        return message_xml("video", {"MediaId": "v1", "ThumbMediaId": "t1"}, from_user=ext, msg_id=msg_id)
+        return message_xml("miniprogrampage", {"Title": "t", "AppId": "wx1"}, from_user=ext, msg_id=msg_id)
 
     def send(self, who: Who, message: Inbound) -> list[Outbound]:
         ext = self.external_id(who)
-        signed = self.platform.sign(self.xml(ext, message))
+        return self.post(ext, self.xml(ext, message))
+
+    def send_raw(self, who: Who, fields: dict[str, Any]) -> list[Outbound]:
+        """Post a message or event given as its XML fields (MsgType included), as the platform shapes it."""
+        ext = self.external_id(who)
+        return self.post(ext, raw_xml(ext, fields, msg_id=str(next(self._seq) + 10_000)))
+
+    def post(self, ext: str, xml: str) -> list[Outbound]:
+        """Sign and post one message; the passive reply and what the sender delivered to this user."""
+        signed = self.platform.sign(xml)
         response = self.client.post("/wechat", params=signed.params, content=signed.body)
         assert response.status_code == 200, response.text
         reply = self.platform.open_reply(response.text)
@@ -299,11 +308,22 @@ class WeComDriver(_PlatformDriver):
             return message_xml("event", {"Event": "subscribe"}, **common)
         if kind in (InboundKind.text, InboundKind.voice):
             return message_xml("text", {"Content": message.text}, msg_id=str(20_000 + n), **common)
-        return message_xml("video", {"MediaId": "v1", "ThumbMediaId": "t1"}, msg_id=str(20_000 + n), **common)
+        return message_xml("miniprogrampage", {"Title": "t", "AppId": "wx1"}, msg_id=str(20_000 + n), **common)
 
     def send(self, who: Who, message: Inbound) -> list[Outbound]:
         ext = self.external_id(who)
-        signed = self.platform.sign(self.xml(ext, message))
+        return self.post(ext, self.xml(ext, message))
+
+    def send_raw(self, who: Who, fields: dict[str, Any]) -> list[Outbound]:
+        """Post an application message or event given as its XML fields (MsgType included)."""
+        ext = self.external_id(who)
+        agent = self.runtime.settings.wecom_agent_id
+        xml = raw_xml(ext, fields, msg_id=str(20_000 + next(self._seq)), to_user=WECOM_CORP_ID, agent_id=agent)
+        return self.post(ext, xml)
+
+    def post(self, ext: str, xml: str) -> list[Outbound]:
+        """Sign, encrypt and post one message; the passive reply and what the sender delivered to this user."""
+        signed = self.platform.sign(xml)
         response = self.client.post("/wecom", params=signed.params, content=signed.body)
         assert response.status_code == 200, response.text
         reply = self.platform.open_reply(response.text)
@@ -345,6 +365,7 @@ class TelegramDriver(_PlatformDriver):
 
     def __init__(self, runtime: Runtime, session_factory: sessionmaker[Session]) -> None:
         self._ids: dict[str, int] = {}
+        self._named: dict[str, int] = {}
         self._last_bot_message = 5001
         super().__init__(runtime, session_factory, wecom_aes_key="")
 
@@ -402,15 +423,39 @@ class TelegramDriver(_PlatformDriver):
 
     def send(self, who: Who, message: Inbound) -> list[Outbound]:
         ext = self.external_id(who)
-        self.new_calls()
-        response = self.client.post(
-            "/telegram/webhook",
-            json=self.update(ext, message),
-            headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET},
-        )
-        assert response.status_code == 200, response.text
         # A group message is answered in the group: read what the bot said there.
         chat = str(GROUP_CHAT) if message.kind is InboundKind.group else ext
+        return self.post(chat, self.update(ext, message))
+
+    def send_raw(self, who: Who, fields: dict[str, Any]) -> list[Outbound]:
+        """Post a private message given as a Telegram message's fields; `name` remembers its message_id and
+        `edit_of` sends it as an edited_message of a remembered one. A document's file serves the test PNG."""
+        ext = self.external_id(who)
+        uid, n = int(ext), 900_000 + next(self._seq)
+        rest = dict(fields)
+        name, edit_of = rest.pop("name", None), rest.pop("edit_of", None)
+        msg: dict[str, Any] = {
+            "message_id": self._named[str(edit_of)] if edit_of else n,
+            "date": 1795000000,
+            "chat": {"id": uid, "type": "private"},
+            "from": user(uid),
+            **rest,
+        }
+        if edit_of:
+            msg.setdefault("edit_date", 1795000000 + n % 1000)
+        if name:
+            self._named[str(name)] = msg["message_id"]
+        if isinstance(msg.get("document"), dict):
+            self.telegram_api.files[str(msg["document"]["file_id"])] = PNG
+        return self.post(ext, {"update_id": n, "edited_message" if edit_of else "message": msg})
+
+    def post(self, chat: str, update: dict[str, Any]) -> list[Outbound]:
+        """Post one update to the webhook; what the sender then delivered to this chat."""
+        self.new_calls()
+        response = self.client.post(
+            "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+        )
+        assert response.status_code == 200, response.text
         self.deliver_pending(chat, replies_only=True)
         return self.read_calls(chat, self.new_calls())
 
@@ -440,6 +485,18 @@ class TelegramDriver(_PlatformDriver):
         return out
 
 
+def raw_xml(ext: str, fields: dict[str, Any], *, msg_id: str, **common: Any) -> str:
+    """A transcript's raw WeChat/WeCom message: its fields as written, a MsgId unless it is an event."""
+    rest = dict(fields)
+    msg_type = str(rest.pop("MsgType"))
+    return message_xml(msg_type, rest, from_user=ext, msg_id=None if msg_type == "event" else msg_id, **common)
+
+
+# The smallest PNG: what a document sent as a file serves when a transcript's step names one.
+PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+    b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 GROUP_CHAT = -1001234567890  # the community supergroup of the group transcripts
 
 

@@ -10,6 +10,10 @@ frozen clock), or `api` (a staff member's call to the REST API, as the dashboard
 lists substrings the replies must contain, `expect_buttons` button labels, `expect_kind` a message kind,
 `expect_no_reply` that nothing was answered, `capture` names the first ticket number in the replies.
 `{name}` in texts is replaced by captured numbers.
+A step may also be written in a platform's own shape: `wechat: {MsgType: video, MediaId: …}` (the XML
+fields of an Official Account or WeCom message or event) or `telegram: {voice: {…}}` (the fields of a
+Telegram message; `name: m1` remembers its message_id, `edit_of: m1` sends it as an edited_message of that
+message), posted by the drivers of that platform only.
 A top-level `language: en` (or a step's `language`) sets the participant's platform language, and
 `only_channels` limits a transcript to drivers of those channels. Transcripts stay channel-neutral: a
 location request or a long button list may look different on WeChat, so they assert words and labels.
@@ -115,6 +119,19 @@ def _message(step: dict[str, Any], seen: list[Outbound], numbers: dict[str, str]
     raise AssertionError(f"a step needs something to send: {step}")
 
 
+# Steps written as a platform's own payload, and the drivers that can post it.
+RAW = {"wechat": ("wechat", "wecom"), "telegram": ("telegram",)}
+
+
+def _send_raw(through: Driver, who: Who, step: dict[str, Any], where: str) -> list[Outbound]:
+    """Post a step given in the platform's own shape (`wechat:` XML fields, `telegram:` a message object)."""
+    for key, channels in RAW.items():
+        if key in step and through.channel in channels:
+            replies: list[Outbound] = through.send_raw(who, step[key])  # type: ignore[attr-defined]
+            return replies
+    pytest.fail(f"{where}: no payload for the {through.channel} driver (limit the transcript with only_channels)")
+
+
 def _check(step: dict[str, Any], replies: list[Outbound], where: str, numbers: dict[str, str]) -> None:
     text = "\n".join(f"{m.title}\n{m.text}" for m in replies)
     step = {k: [_fill(str(x), numbers) for x in v] if isinstance(v, list) else v for k, v in step.items()}
@@ -194,12 +211,13 @@ def test_transcript(
             staff_api(step["api"], numbers)
             continue
         who = _who(step)
-        sent = (
-            None
-            if "inbox" in step
-            else replace(_message(step, seen.get(who, []), numbers), language=str(step.get("language", language)))
-        )
-        replies = driver.inbox(who) if sent is None else driver.send(who, sent)
+        if "inbox" in step:
+            replies = driver.inbox(who)
+        elif RAW.keys() & step.keys():
+            replies = _send_raw(driver, who, step, where)
+        else:
+            sent = replace(_message(step, seen.get(who, []), numbers), language=str(step.get("language", language)))
+            replies = driver.send(who, sent)
         seen[who] = seen.get(who, [])[-5:] + replies
         _check(step, replies, where, numbers)
         if "capture" in step:

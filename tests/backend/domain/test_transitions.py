@@ -73,7 +73,7 @@ SPEC: dict[str, tuple[set[str], str, set[str], bool]] = {
         True,
     ),
     "resume": ({"suspended"}, PREVIOUS, DISPATCHERS | {"supervisor", "admin"}, False),
-    "cancel": ({"submitted", "dispatched", "returned"}, "cancelled", {"resident", "admin"}, False),
+    "cancel": ({"submitted", "dispatched", "returned"}, "cancelled", {"resident", "admin"}, True),
     "merge": (
         {"submitted", "dispatched", "returned"},
         "merged",
