@@ -55,6 +55,7 @@ ACTION = {
     "correct_category": "更正分类",
     "remind": "督办提醒",
     "contact_withdrawn": "反映人撤回联系方式",
+    "revise": "反映人修改描述",
 }
 TIER = {"grid": "网格", "community": "社区", "street": "街道", "department": "职能部门"}
 PRIORITY = {"normal": "一般", "urgent": "紧急"}
