@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class Prediction(Protocol):
@@ -22,6 +22,14 @@ class Classifier(Protocol):
     """Categorises a complaint text."""
 
     def predict(self, text: str) -> Prediction: ...
+
+
+@runtime_checkable
+class SwappableClassifier(Protocol):
+    """A wrapper around a classifier (e.g. one that times it) that can wrap a newly activated model instead."""
+
+    def predict(self, text: str) -> Prediction: ...
+    def swapped(self, inner: Classifier) -> Classifier: ...
 
 
 class PlaceMatch(Protocol):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -12,7 +13,7 @@ from pathlib import Path
 from backend.cityconfig import CityConfig, city_files, load_city_config, load_city_dir
 from backend.domain.routing import GridIndex
 from backend.domain.sla import WorkingCalendar
-from backend.ports import Classifier, Clock, PlaceExtractor, SystemClock
+from backend.ports import Classifier, Clock, PlaceExtractor, SwappableClassifier, SystemClock
 from backend.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,47 @@ class Runtime:
     classifier: Classifier | None = None
     places: PlaceExtractor | None = None
     city_stamp: str | None = None  # the imported city's manifest hash; None: the shipped config/ city
+    # The model directory's ACTIVE pointer as last seen (nlp/modelstore.py); None: no pointer (v1, the shipped model).
+    model_stamp: tuple[int, int, int] | None = None
     _city_checked: float = field(default=0.0, init=False, repr=False, compare=False)
+    _model_checked: float = field(default=0.0, init=False, repr=False, compare=False)
+    _model_loading: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def current_classifier(self) -> Classifier | None:
+        """The classifier to use now: the active model version, swapped in if it changed (see refresh_model)."""
+        self.refresh_model()
+        return self.classifier
+
+    def refresh_model(self) -> bool:
+        """Load the model version `gridbot retrain`/`model activate`/`model rollback` made active, if it changed.
+
+        Checks at most once per GRIDBOT_MODEL_CHECK_SECONDS (one stat of the pointer file). The new model is
+        loaded completely before the reference is replaced, so a prediction in flight finishes on the old one;
+        while one thread loads, the others go on with the old model. A version that fails to load is logged
+        and the old model stays. True when it swapped.
+        """
+        now = time.monotonic()
+        if self.classifier is None or now - self._model_checked < self.settings.model_check_seconds:
+            return False
+        self._model_checked = now
+        from nlp.modelstore import pointer_stamp
+
+        stamp = pointer_stamp(self.settings.model_dir)
+        if stamp == self.model_stamp or not self._model_loading.acquire(blocking=False):
+            return False
+        try:
+            fresh = load_default_classifier(self.settings)
+        except Exception:
+            logger.exception("the newly activated model could not be loaded; keeping the current one")
+            self.model_stamp = stamp  # not retried until the pointer changes again
+            return False
+        finally:
+            self._model_loading.release()
+        current = self.classifier
+        self.classifier = current.swapped(fresh) if isinstance(current, SwappableClassifier) else fresh
+        self.model_stamp = stamp
+        logger.info("model %s now in use", getattr(fresh, "version", "?"))
+        return True
 
     def refresh_city(self) -> bool:
         """Load the city `gridbot import-city` installed, if it changed since this runtime loaded one.
@@ -86,6 +127,9 @@ def build_runtime(
             settings.timezone,
         )
     places = _load_places(places_path)
+    from nlp.modelstore import pointer_stamp
+
+    model_stamp = pointer_stamp(settings.model_dir)  # read before loading: a change during the load is seen later
     if classifier is None and load_classifier:
         classifier = load_default_classifier(settings)
     return Runtime(
@@ -97,6 +141,7 @@ def build_runtime(
         classifier=classifier,
         places=places,
         city_stamp=city_stamp(settings),
+        model_stamp=model_stamp,
     )
 
 
@@ -132,12 +177,14 @@ def load_active_city(settings: Settings) -> tuple[CityConfig, Path]:
 
 
 def load_default_classifier(settings: Settings) -> Classifier:
-    """The shipped (or configured) model from the model directory, building it if missing."""
+    """The active model version from the model directory (v1, the shipped model, is built if missing)."""
     from nlp.cli import ensure_default_model
-    from nlp.modelfile import load_model
+    from nlp.modelstore import SHIPPED_VERSION, active_version, load_version
 
-    model_dir = ensure_default_model(settings.config_dir, settings.model_dir)
-    return load_model(model_dir, allowed_root=settings.model_dir)
+    name = active_version(settings.model_dir)
+    if name == SHIPPED_VERSION:
+        ensure_default_model(settings.config_dir, settings.model_dir)
+    return load_version(settings.model_dir, name)
 
 
 def _load_places(path: Path) -> PlaceExtractor | None:

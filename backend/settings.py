@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     public_report_time: str = "09:00"
     # How often a server or worker looks for a city `gridbot import-city` installed (seconds).
     city_check_seconds: float = 1.0
+    # How often a server, bot or worker looks for a model version `gridbot retrain`/`model activate` made active.
+    model_check_seconds: float = 1.0
     # A signed webhook request (WeChat, WeCom) whose timestamp is further than this from our clock is refused.
     webhook_replay_window_seconds: int = Field(default=300, ge=30)
     # Per chat sender: messages a minute on average, and how many may come at once (0 switches the limit off).
@@ -131,14 +133,20 @@ class Settings(BaseSettings):
     retention_batch_size: int = Field(default=5000, ge=1)
     retention_time: str = Field(default="03:00", pattern=r"^\d{2}:\d{2}$")
 
-    # The durable inbox (RELIABILITY.md): with it on, the webhooks (Telegram so far) store each message and
-    # answer at once, and inbox processors run the chat turns: `gridbot process` processes, plus
+    # The durable inbox (RELIABILITY.md): with it on, the webhooks (WeChat, WeCom, Telegram) store each message
+    # and answer at once, and inbox processors run the chat turns: `gridbot process` processes, plus
     # `inbox_serve_processors` threads inside `gridbot serve` (0 when separate processes do the work).
     inbox_enabled: bool = False
     inbox_serve_processors: int = Field(default=1, ge=0)
     inbox_batch_size: int = Field(default=50, ge=1)
     inbox_lease_seconds: int = Field(default=60, ge=1)
     inbox_max_attempts: int = Field(default=5, ge=1)
+    # How long a WeChat/WeCom webhook waits for a processor of its own process to finish the turn, so the
+    # answer goes back as the passive reply (WeChat retries after 5 s); later answers go through the outbox.
+    inbox_reply_wait_seconds: float = Field(default=4.0, ge=0.0, le=4.5)
+    # Back-pressure: past this many unfinished inbox messages a webhook stores the message and says at once
+    # that the answer will come later (0: no bound).
+    inbox_backlog_bound: int = Field(default=1000, ge=0)
 
     # Workers
     worker_lease_seconds: int = 60

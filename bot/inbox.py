@@ -3,7 +3,9 @@
 A webhook in inbox mode (GRIDBOT_INBOX_ENABLED) verifies and parses a message, stores it with
 `store_inbound` and answers at once. The processor claims stored messages in batches — per sender only the
 oldest unfinished one, so a sender's turns run in order — and runs each as one `Chatbot.handle_once` turn
-whose replies all go to the outbox in the turn's own commit; then it marks the batch done. A turn that
+whose replies all go to the outbox in the turn's own commit — unless a WeChat/WeCom webhook of this same
+process still waits for that message (bot.webhook.inbox_wait): then the turn takes the webhook's reply route
+and hands it the replies for the passive answer. Then it marks the batch done. A turn that
 raises is retried after a pause, then parked with its error (listed by the admin API), never dropped.
 
 `gridbot process` runs one processor; `gridbot serve` runs `GRIDBOT_INBOX_SERVE_PROCESSORS` of them in
@@ -22,6 +24,7 @@ from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
@@ -33,6 +36,7 @@ from bot.chatbot import TurnUnavailable
 from bot.messages import Inbound, InboundKind, Outbound
 from bot.webhook.chat import Chat
 from bot.webhook.deadline import chat_turn_pool
+from bot.webhook.inbox_wait import WAITERS, BacklogGauge, InboxReplies, ReplyWaiters
 
 if TYPE_CHECKING:
     from backend.settings import Settings
@@ -68,6 +72,23 @@ def store_inbound(session_factory: sessionmaker[Session], inbound: Inbound) -> b
         message_id=inbound.message_id,
         sender=inbound.user_id,
         payload=inbound_to_json(inbound),
+    )
+
+
+def inbox_replies(
+    settings: Settings, session_factory: sessionmaker[Session], executor: Executor | None
+) -> InboxReplies | None:
+    """The inbox side of a WeChat/WeCom webhook when the inbox is on (it waits for a passive reply only when
+    processors run in this process), else None."""
+    if not settings.inbox_enabled:
+        return None
+    return InboxReplies(
+        partial(store_inbound, session_factory),
+        executor=executor,
+        gauge=BacklogGauge(session_factory, executor=executor),
+        bound=settings.inbox_backlog_bound,
+        wait=settings.inbox_reply_wait_seconds if settings.inbox_serve_processors > 0 else 0.0,
+        waiters=WAITERS,
     )
 
 
@@ -107,6 +128,7 @@ class InboxProcessor:
         config: ProcessorConfig | None = None,
         on_turn: Callable[[inbox.InboxItem], None] | None = None,
         executor: Executor | None = None,
+        waiters: ReplyWaiters | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.chat = chat
@@ -115,6 +137,7 @@ class InboxProcessor:
         self.on_turn = on_turn  # called before each turn (the fault test's hook)
         # Where batches run: on SQLite the process's one chat-turn thread, so that all of its writers take turns.
         self.executor = executor
+        self.waiters = waiters  # the webhook requests of this process waiting for their turns, if any
 
     def process_once(self) -> int:
         """Claim one batch and run its turns; returns how many messages were claimed."""
@@ -129,11 +152,18 @@ class InboxProcessor:
             for item in items:
                 if self.on_turn is not None:
                     self.on_turn(item)
+                waiter = self.waiters.take(item.channel, item.message_id) if self.waiters is not None else None
                 try:
-                    self.chat.handle_once(inbound_from_json(item.payload), outbox=_everything)
-                except TurnUnavailable:
+                    out = self.chat.handle_once(
+                        inbound_from_json(item.payload), outbox=waiter.route if waiter is not None else _everything
+                    )
+                except TurnUnavailable as exc:
+                    if waiter is not None:
+                        waiter.fail(exc)
                     raise  # the database is away: the lease brings the batch back later
                 except Exception as exc:  # a turn that cannot be run: retried, then parked
+                    if waiter is not None:
+                        waiter.fail(exc)
                     logger.exception("inbox: turn of message %s (%s) failed", item.id, item.channel)
                     parked = inbox.fail(
                         self.session_factory,
@@ -145,6 +175,8 @@ class InboxProcessor:
                     if parked:
                         logger.error("inbox: message %s parked after %d attempts", item.id, item.attempts)
                     continue
+                if waiter is not None:
+                    waiter.deliver(out)
                 done.append(item.id)
         finally:
             inbox.finish(self.session_factory, done)
@@ -189,6 +221,7 @@ def run_in_app(app: FastAPI, session_factory: sessionmaker[Session], chat: Chat,
                         worker_id=f"serve-{socket.gethostname()}-{os.getpid()}-{n}",
                         config=config,
                         executor=pool,
+                        waiters=WAITERS,
                     ).run,
                     args=(stop,),
                     name=f"inbox-{n}",

@@ -16,6 +16,8 @@ from backend.settings import get_settings
 cli = typer.Typer(help="gridbot — chat-first grid-based community governance (网格化治理).", no_args_is_help=True)
 db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+model_cli = typer.Typer(help="Model versions: list, activate, roll back.", no_args_is_help=True)
+cli.add_typer(model_cli, name="model")
 console = Console()
 
 DEMO_PASSWORD = "gridbot-demo"
@@ -315,25 +317,126 @@ def train(
 
     settings = get_settings()
     extra: list[Path] = []
-    if include_corrections:
-        from backend.usecases.operations import open_backend, write_corrections
+    with tempfile.TemporaryDirectory() as scratch:  # the corrections file goes when training ends
+        if include_corrections:
+            from backend.usecases.operations import open_backend, write_corrections
 
-        tmp = Path(tempfile.mkdtemp()) / "corrections.csv"
-        n = write_corrections(open_backend(settings, load_classifier=False), tmp)
-        console.print(f"including {n} staff corrections")
-        if n:
-            extra.append(tmp)
-    nlp_train(
-        data=data or settings.config_dir / "seed_corpus",
-        text_cols=text_cols,
-        label_col=label_col,
-        cv=cv,
-        out=out,
-        metrics_out=metrics_out,
-        extra_data=extra or None,
-        config_dir=settings.config_dir,
-        model_root=settings.model_dir,
-    )
+            tmp = Path(scratch) / "corrections.csv"
+            n = write_corrections(open_backend(settings, load_classifier=False), tmp)
+            console.print(f"including {n} staff corrections")
+            if n:
+                extra.append(tmp)
+        nlp_train(
+            data=data or settings.config_dir / "seed_corpus",
+            text_cols=text_cols,
+            label_col=label_col,
+            cv=cv,
+            out=out,
+            metrics_out=metrics_out,
+            extra_data=extra or None,
+            config_dir=settings.config_dir,
+            model_root=settings.model_dir,
+        )
+
+
+@cli.command("retrain")
+def retrain(
+    holdout: Annotated[
+        float, typer.Option("--holdout", min=0.05, max=0.5, help="share of the newest history held back to compare")
+    ] = 0.2,
+    corpus: Annotated[
+        Path | None, typer.Option("--corpus", exists=True, help="seed corpus [default: config/seed_corpus]")
+    ] = None,
+) -> None:
+    """Train a new model version from the seed corpus and the city's history; activate it only if not worse."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from backend.usecases.learning import retrain_model
+    from backend.usecases.operations import open_backend
+
+    settings = get_settings()
+    backend = open_backend(settings, load_classifier=False)
+    columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console) as bar:
+            task = bar.add_task("training", total=1)
+
+            def update(description: str, done: int, total: int) -> None:
+                bar.update(task, description=description, completed=done, total=total)
+
+            report = retrain_model(settings, backend.session_factory, corpus_dir=corpus, share=holdout, progress=update)
+    except ValueError as exc:
+        console.print(f"[red]cannot retrain:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
+    table = Table(title=f"held-back history: newest {report.held_back} items ({report.learned} learned from)")
+    for column in ("model", "accuracy", "macro-F1"):
+        table.add_column(column)
+    table.add_row(f"{report.previous} (active)", f"{report.current.accuracy:.3f}", f"{report.current.macro_f1:.3f}")
+    table.add_row("candidate", f"{report.candidate.accuracy:.3f}", f"{report.candidate.macro_f1:.3f}")
+    console.print(table)
+    if report.held_back == 0:
+        console.print("[yellow]no history to compare on yet: the model in use stays[/yellow]")
+        raise typer.Exit(code=1)
+    if not report.accepted:
+        console.print(
+            f"[yellow]the candidate is worse on the held-back history: {report.previous} stays active[/yellow]"
+        )
+        raise typer.Exit(code=1)
+    console.print(f"[green]{report.version} is active[/green] (running processes switch within a few seconds)")
+
+
+@model_cli.command("list")
+def model_list() -> None:
+    """The model versions in the model directory, the active one marked."""
+    from rich.table import Table
+
+    from backend.usecases.learning import model_versions
+
+    table = Table()
+    for column in ("", "version", "built", "from", "held-back accuracy / macro-F1"):
+        table.add_column(column)
+    for v in model_versions(get_settings()):
+        evaluation = v.meta.get("evaluation", {}).get("candidate")
+        figures = f"{evaluation['accuracy']:.3f} / {evaluation['macro_f1']:.3f}" if evaluation else ""
+        table.add_row(
+            "*" if v.active else "",
+            v.name,
+            str(v.meta.get("created_at", "")),
+            str(v.meta.get("built_from", "")),
+            figures,
+        )
+    console.print(table)
+
+
+@model_cli.command("activate")
+def model_activate(version: Annotated[str, typer.Argument(help="a version from `gridbot model list`")]) -> None:
+    """Make a model version active; running processes pick it up without a restart."""
+    from backend.usecases.learning import activate_model
+    from nlp.modelfile import ModelLoadError
+    from nlp.modelstore import ModelStoreError
+
+    try:
+        previous = activate_model(get_settings(), version)
+    except (ModelStoreError, ModelLoadError) as exc:
+        console.print(f"[red]cannot activate {version}:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
+    console.print(f"{version} is active (was {previous})")
+
+
+@model_cli.command("rollback")
+def model_rollback() -> None:
+    """Return to the model version that was active before the current one."""
+    from backend.usecases.learning import rollback_model
+    from nlp.modelfile import ModelLoadError
+    from nlp.modelstore import ModelStoreError
+
+    try:
+        version = rollback_model(get_settings())
+    except (ModelStoreError, ModelLoadError) as exc:
+        console.print(f"[red]cannot roll back:[/red] {exc}")
+        raise typer.Exit(code=2) from exc
+    console.print(f"{version} is active again")
 
 
 @cli.command("build-model")

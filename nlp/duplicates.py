@@ -13,7 +13,9 @@ same kind), where it measures precision 0.97 and recall 0.97 (one miss: '井盖�
 topic word). The pairs were written before the threshold was picked, but it was picked on them. Short
 complaints of the same subcategory share topic words, so the grid, category and window filters do
 most of the work and the text score separates what remains. The caller should ask the resident
-("is this the same as ticket N?") rather than merge silently.
+("is this the same as ticket N?") rather than merge silently. On real mayor-mailbox letters, which have
+no grid or category, the text score alone at 0.22 measures precision 0.72 and recall 0.95 on 300 pairs
+labelled by hand (`python -m bench.hotissues`, BENCHMARKS.md); a threshold tuned on half of them is 0.22 too.
 """
 
 from __future__ import annotations

@@ -133,7 +133,9 @@ def base_runtime(model_root: Path, classifier, tmp_path_factory: pytest.TempPath
         config_dir=CONFIG_DIR,
         database_url="sqlite:///unused.db",
     )
-    return build_runtime(settings, classifier=classifier)
+    from nlp.modelstore import SHIPPED_VERSION, VersionedClassifier
+
+    return build_runtime(settings, classifier=VersionedClassifier(classifier, SHIPPED_VERSION))
 
 
 @pytest.fixture

@@ -129,6 +129,10 @@ class TimedClassifier:
         finally:
             self.histogram.observe(time.perf_counter() - start)
 
+    def swapped(self, inner: Classifier) -> Classifier:
+        """The same timing around a newly activated model."""
+        return TimedClassifier(inner, self.histogram)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 

@@ -56,6 +56,7 @@ class Assessment:
     place: Placement
     place_words: str | None = None  # the place the text names, when the gazetteer is confident of it
     category_confirmed: bool = False  # picked by a person rather than predicted
+    model_version: str | None = None  # the model version that gave confidence and top3 (None: not classified)
 
     def with_place(self, place: Placement) -> Assessment:
         """The same assessment with a place the reporter gave later."""
@@ -114,10 +115,14 @@ def assess(
     category: str | None = None
     confidence = 0.0
     top3: tuple[tuple[str, float], ...] = ()
-    if classify and runtime.classifier is not None and text.strip():
-        prediction = runtime.classifier.predict(text)
+    model_version: str | None = None
+    classifier = runtime.current_classifier() if classify and text.strip() else None
+    if classifier is not None:
+        prediction = classifier.predict(text)
         category, confidence = prediction.subcategory, float(prediction.confidence)
         top3 = tuple((c, float(p)) for c, p in prediction.top3)
+        version = getattr(classifier, "version", None)  # a model from the store knows its version
+        model_version = version if isinstance(version, str) else "unversioned"
     urgency = detect(text)
     named = runtime.places.best(text) if runtime.places is not None and text else None
     trusted = named if named is not None and named.confidence >= PLACE_CONFIDENCE else None
@@ -132,6 +137,7 @@ def assess(
         hotlines=urgency.hotlines,
         place=place,
         place_words=trusted.matched if trusted is not None else None,
+        model_version=model_version,
     )
 
 
@@ -251,6 +257,7 @@ def create_ticket(
                 "place_source": place.source,
                 "confidence": round(assessment.confidence, 3),
                 "top3": [[c, round(p, 3)] for c, p in assessment.top3],
+                "model_version": assessment.model_version,
                 "urgency": list(assessment.urgency_kinds),
             },
         )

@@ -80,7 +80,7 @@ class Conversation:
 
     def reset(self) -> None:
         """End the dialogue in progress, keeping sticky keys."""
-        keep = {k: v for k, v in self.state.items() if k in ("last_ticket", "recent_report")}
+        keep = {k: v for k, v in self.state.items() if k in ("last_ticket", "recent_report", "recent_ref")}
         self.state.clear()
         self.state.update(keep)
 

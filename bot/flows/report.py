@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 FLOW = "report"
 # The report just made in this conversation: a photo sent next is attached to it (state; gone when it expires).
 RECENT = "recent_report"
+# The chat message whose words made that report (Telegram message_id): an edit of it names it.
+RECENT_REF = "recent_ref"
 MAX_AREA_BUTTONS = 8
 MAX_TEXT = 4000
 
@@ -27,8 +29,11 @@ def start(conv: Conversation, text: str) -> None:
     """Begin a report from a text (or a voice message's text) and take it as far as it can go."""
     earlier = conv.data if conv.state.get("flow") == FLOW else {}
     photos, pin = earlier.get("photos", []), {k: earlier[k] for k in ("lon", "lat", "label") if k in earlier}
+    inbound = conv.inbound
     conv.begin(FLOW, "triage")
     conv.data.update(photos=photos, **pin)
+    # Which chat message the words came from, so that an edit of it can find this report.
+    conv.data["ref"] = inbound.data if inbound.kind is InboundKind.edit else inbound.ref
     assessment = conv.casework.assess(text[:MAX_TEXT], lon=pin.get("lon"), lat=pin.get("lat"))
     _keep(conv, assessment)
     if assessment.urgent:
@@ -327,8 +332,10 @@ def _create(conv: Conversation, *, urgent: bool = False, merge_into: str | None 
         conv.reset()
         conv.refuse(exc)
         return
+    ref = data.get("ref", "")
     conv.reset()
     conv.state["last_ticket"] = conv.state[RECENT] = ticket.number
+    conv.state[RECENT_REF] = ref
     category = category_name(conv.city, ticket.category_code, conv.lang)
     place = ticket.location_text or area_name(conv.city, ticket.area_code) or conv.t("place.unknown")
     if merge_into:

@@ -6,7 +6,7 @@ import logging
 
 from backend.domain.tickets import OPEN_STATUSES
 from backend.texts import matches
-from bot.flows import followup, privacy, public_report, report
+from bot.flows import edits, followup, privacy, public_report, report
 from bot.flows.binding import try_bind
 from bot.flows.common import find_number
 from bot.flows.conversation import Conversation
@@ -34,6 +34,9 @@ def handle(conv: Conversation) -> None:
         conv.say("unsupported")
         return
     if answer_wordless(conv):
+        return
+    if inbound.kind is InboundKind.edit:
+        edits.on_edit(conv)
         return
     if inbound.kind is InboundKind.button and _button(conv, inbound.data):
         return

@@ -51,6 +51,10 @@ def handle(conv: Conversation) -> None:
         return
     if answer_wordless(conv):
         return
+    if inbound.kind is InboundKind.edit:
+        if not (inbound.lon is not None and inbound.lat is not None):  # a live location moving: nothing to say
+            conv.say("edit.not_read")
+        return
     if inbound.kind is InboundKind.button and inbound.data == "cmd:mytickets":  # the Official Account menu
         conv.reset()
         my_tasks(conv)

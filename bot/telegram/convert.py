@@ -62,7 +62,7 @@ def addressed(msg: Message, username: str) -> bool:
 
 
 async def to_inbound(update: Update, bot: Bot, *, max_photo_bytes: int) -> Inbound | None:
-    """The Inbound for an update; None for updates the bot ignores (edits, channel posts …)."""
+    """The Inbound for an update; None for updates the bot ignores (group edits, channel posts …)."""
     user = update.effective_user
     if user is None or user.is_bot:
         return None
@@ -78,10 +78,14 @@ async def to_inbound(update: Update, bot: Bot, *, max_photo_bytes: int) -> Inbou
     if update.callback_query is not None:
         # The bot sends no buttons into groups: a press there is on someone else's message.
         return None if in_group else Inbound(kind=InboundKind.button, data=update.callback_query.data or "", **base)
+    if update.edited_message is not None:
+        # Edits in groups are not ours to read: the bot answered (or ignored) the message as first sent.
+        return None if in_group else _edit(update.edited_message, base)
     msg = update.message
     if msg is None:
         return None
     base["received_at"] = msg.date.astimezone(UTC) if msg.date else None
+    base["ref"] = str(msg.message_id)
     if in_group and chat is not None:
         # A community group: only messages meant for the bot, answered in the group (the chat is the
         # sender), with a pointer to a private chat and never a ticket's details.
@@ -105,7 +109,31 @@ async def to_inbound(update: Update, bot: Bot, *, max_photo_bytes: int) -> Inbou
         largest = max(msg.photo, key=lambda p: p.width * p.height)
         data = await download(bot, largest.file_id, max_photo_bytes)
         return Inbound(kind=InboundKind.image, image=data, image_ref=largest.file_id, text=msg.caption or "", **base)
+    if msg.document is not None:
+        doc = msg.document
+        if (doc.mime_type or "").lower().startswith("image/"):  # a photo sent as a file (uncompressed)
+            data = await download(bot, doc.file_id, max_photo_bytes)
+            return Inbound(kind=InboundKind.image, image=data, image_ref=doc.file_id, text=msg.caption or "", **base)
+        return Inbound(kind=InboundKind.file, label=doc.file_name or "", **base)
+    if msg.voice is not None or msg.audio is not None:
+        return Inbound(kind=InboundKind.voice, **base)  # bots get no transcription: no text to use
+    if msg.video is not None or msg.video_note is not None or msg.animation is not None:
+        return Inbound(kind=InboundKind.video, **base)
     return Inbound(kind=InboundKind.unknown, **base)
+
+
+def _edit(msg: Message, base: dict[str, Any]) -> Inbound | None:
+    """An edited message: its new text (or caption), or a live location's new position; None for other edits."""
+    base = {**base, "received_at": msg.edit_date.astimezone(UTC) if msg.edit_date else None}
+    edited = str(msg.message_id)
+    if msg.location is not None:
+        return Inbound(
+            kind=InboundKind.edit, lat=msg.location.latitude, lon=msg.location.longitude, data=edited, **base
+        )
+    words = msg.text if msg.text is not None else msg.caption
+    if words is None:
+        return None
+    return Inbound(kind=InboundKind.edit, text=words, data=edited, **base)
 
 
 async def download(bot: Bot, file_id: str, max_bytes: int) -> bytes | None:

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# The updates the bot reads: edited_message carries edits of a report's words and a live location's moves.
+# Long polling asks for these; a webhook registered with setWebhook should list the same (docs/CHANNELS.md).
+ALLOWED_UPDATES = (Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY)
 # bot_data key of the updates whose turn found the database unavailable.
 UNAVAILABLE = "gridbot.unavailable"
 
@@ -192,7 +195,7 @@ async def poll(settings: Settings, chatbot: Chat, stop: asyncio.Event) -> None:
     async with application:
         await application.bot.delete_webhook()
         assert application.updater is not None
-        await application.updater.start_polling(poll_interval=0.0, timeout=10)
+        await application.updater.start_polling(poll_interval=0.0, timeout=10, allowed_updates=list(ALLOWED_UPDATES))
         await application.start()
         try:
             await stop.wait()

@@ -1,4 +1,7 @@
-"""The Official Account webhook at /wechat: URL verification, signature check, plain and safe (AES) mode."""
+"""The Official Account webhook at /wechat: URL verification, signature check, plain and safe (AES) mode.
+
+Without the inbox the chat turn runs inside the request (bot.webhook.deadline); with it (GRIDBOT_INBOX_ENABLED)
+the message is stored and a processor runs the turn (bot.webhook.inbox_wait)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
+from bot.inbox import inbox_replies
 from bot.messages import Inbound, InboundKind
 from bot.webhook.body import read_body
 from bot.webhook.chat import Chat
@@ -70,6 +74,7 @@ def wechat_router(
         budget=reply_budget,
         deadline=ack_deadline,
     )
+    stored = inbox_replies(settings, session_factory, checks)
 
     def verify(signature: str, timestamp: str, nonce: str) -> None:
         try:
@@ -124,6 +129,8 @@ def wechat_router(
             logger.warning("wechat: nonce replayed with another body")
             raise HTTPException(status_code=403, detail="replayed request")
         reply = partial(answer, message=message, nonce=nonce, timestamp=timestamp, arrived=arrived)
+        if stored is not None:
+            return await stored.answer(inbound, reply, Response(content=NO_REPLY, media_type="text/plain"))
         return await deadline.answer_first_delivery(
             inbound, arrived, reply, Response(content=NO_REPLY, media_type="text/plain")
         )
@@ -132,7 +139,11 @@ def wechat_router(
         if inbound.kind is InboundKind.image:
             image = await photo_bytes(inbound, settings.upload_max_bytes, media_api)
             inbound = dataclasses.replace(inbound, image=image)
-        out = await deadline.replies(inbound, OutboxChoice(partial(split_passive, keep_button_text=True)), arrived)
+        choice = OutboxChoice(partial(split_passive, keep_button_text=True))
+        if stored is not None:
+            out = await stored.replies(inbound, choice, arrived)
+        else:
+            out = await deadline.replies(inbound, choice, arrived)
         if out is None:
             return Response(content=NO_REPLY, media_type="text/plain")
         text, _queued = split_passive(out, keep_button_text=True)

@@ -1,5 +1,6 @@
 """The WeCom callback at /wecom: URL verification and decryption with wechatpy.enterprise, messages and
-template-card button presses turned into Inbound, a passive (encrypted) reply, the rest via the outbox."""
+template-card button presses turned into Inbound, a passive (encrypted) reply, the rest via the outbox.
+With the inbox on, the message is stored and a processor runs the turn (bot.webhook.inbox_wait)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.replies import TextReply
 
 from backend.texts import catalogue, lang_of, t
+from bot.inbox import inbox_replies
 from bot.messages import Inbound, InboundKind, Outbound, OutboundKind
 from bot.webhook.body import read_body
 from bot.webhook.chat import Chat
@@ -74,13 +76,15 @@ def wecom_router(
     # window needs here (a replay of the very same request is a duplicate delivery).
     guard = ReplayGuard(session_factory, CHANNEL, window_seconds=settings.webhook_replay_window_seconds)
     pool = chat_turn_pool(settings.database_url)
+    checks = database_checks(pool, sqlite=settings.is_sqlite)
     deadline = ReplyDeadline(
         chatbot.handle_once,
         pool,
-        first=FirstDelivery(session_factory, CHANNEL, executor=database_checks(pool, sqlite=settings.is_sqlite)),
+        first=FirstDelivery(session_factory, CHANNEL, executor=checks),
         budget=reply_budget,
         deadline=ack_deadline,
     )
+    stored = inbox_replies(settings, session_factory, checks)
 
     def check_fresh(timestamp: str, nonce: str) -> None:
         if not guard.fresh(timestamp, nonce):
@@ -122,6 +126,8 @@ def wecom_router(
             logger.warning("wecom: refused body: %s", type(exc).__name__)
             raise HTTPException(status_code=400, detail="bad xml") from None
         reply = partial(answer, message=message, fields=fields, nonce=nonce, timestamp=timestamp, arrived=arrived)
+        if stored is not None:
+            return await stored.answer(inbound, reply, Response(content="", media_type="text/plain"))
         return await deadline.answer_first_delivery(
             inbound, arrived, reply, Response(content="", media_type="text/plain")
         )
@@ -135,7 +141,11 @@ def wecom_router(
         card_press = inbound.kind is InboundKind.button and fields.get("Event", "").lower() == "template_card_event"
         # A card press can only be answered by updating the card: all its replies go through the outbox.
         split = _all_to_outbox if card_press else partial(split_passive, keep_button_text=False)
-        out = await deadline.replies(inbound, OutboxChoice(split), arrived)
+        choice = OutboxChoice(split)
+        if stored is not None:
+            out = await stored.replies(inbound, choice, arrived)
+        else:
+            out = await deadline.replies(inbound, choice, arrived)
         if out is None:
             return Response(content="", media_type="text/plain")
         if card_press:

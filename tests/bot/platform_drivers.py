@@ -213,7 +213,7 @@ class WeChatDriver(_PlatformDriver):
             return message_xml("event", {"Event": "subscribe"}, from_user=ext)
         if kind is InboundKind.unfollow:
             return message_xml("event", {"Event": "unsubscribe"}, from_user=ext)
-        return message_xml("video", {"MediaId": "v1", "ThumbMediaId": "t1"}, from_user=ext, msg_id=msg_id)
+        return message_xml("miniprogrampage", {"Title": "t", "AppId": "wx1"}, from_user=ext, msg_id=msg_id)
 
     def send(self, who: Who, message: Inbound) -> list[Outbound]:
         ext = self.external_id(who)
@@ -308,7 +308,7 @@ class WeComDriver(_PlatformDriver):
             return message_xml("event", {"Event": "subscribe"}, **common)
         if kind in (InboundKind.text, InboundKind.voice):
             return message_xml("text", {"Content": message.text}, msg_id=str(20_000 + n), **common)
-        return message_xml("video", {"MediaId": "v1", "ThumbMediaId": "t1"}, msg_id=str(20_000 + n), **common)
+        return message_xml("miniprogrampage", {"Title": "t", "AppId": "wx1"}, msg_id=str(20_000 + n), **common)
 
     def send(self, who: Who, message: Inbound) -> list[Outbound]:
         ext = self.external_id(who)

@@ -136,7 +136,8 @@ def test_malformed_telegram_json_is_400(client: TestClient) -> None:
 def test_an_unknown_wechat_message_type_gets_a_polite_reply(
     client: TestClient, wechat: WeChatPlatform, wechat_mode: str
 ) -> None:
-    signed = wechat.sign(message_xml("video", {"MediaId": "v1", "ThumbMediaId": "t1"}, from_user=OPENID, msg_id="3"))
+    card = {"Title": "小程序", "AppId": "wx123", "PagePath": "pages/index", "ThumbUrl": "x", "ThumbMediaId": "t1"}
+    signed = wechat.sign(message_xml("miniprogrampage", card, from_user=OPENID, msg_id="3"))
     response = client.post("/wechat", params=signed.params, content=signed.body)
     assert wechat.open_reply(response.text)["Content"] == t("unsupported", "zh")
 

@@ -167,6 +167,9 @@ def test_long_polling_answers_updates(
     asyncio.run(run())
     assert telegram_api.sent("deleteWebhook")
     assert [m["text"] for m in telegram_api.sent("sendMessage")] == [t("welcome", "zh")]
+    # Edits (a report's words, a live location moving) are asked for explicitly.
+    asked = telegram_api.sent("getUpdates")[0]["allowed_updates"]
+    assert set(asked) == {"message", "edited_message", "callback_query"}
 
 
 @pytest.fixture

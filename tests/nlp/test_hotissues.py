@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from nlp.hotissues import FILLER, Report, extract_places, find_hot_issues, heat_index, is_keyword
+from nlp.hotissues import FILLER, Report, extract_places, find_hot_issues, heat_index, is_keyword, linked
 
 T0 = datetime(2026, 5, 1, 9, 0)
 
@@ -97,3 +97,14 @@ def test_thousands_of_reports_are_handled():
     ]
     issues = find_hot_issues(many, top=None)
     assert issues and all(h.residents >= 2 for h in issues)
+
+
+def test_the_pair_rule_needs_a_shared_place_and_a_similar_problem():
+    assert linked(NOISE[0], NOISE[1])
+    assert not linked(NOISE[0], OTHER[0])  # same estate, a lift instead of noise
+    assert not linked(OTHER[0], OTHER[2])  # a broken lift, but two estates
+
+
+def test_words_that_only_look_like_places_are_not_places():
+    places = extract_places("按照当前的线路规划，附近道路和马路都很堵，我们小区没有出路")
+    assert not places

@@ -1,0 +1,194 @@
+"""A webhook in inbox mode: store the message, then wait a little for the turn to give a passive reply.
+
+The webhook stores the parsed message (one insert; a redelivered message id stores nothing) and, when an
+inbox processor runs in this same process, waits up to `wait` seconds for it to finish the turn: the
+processor takes the webhook's `Waiter` from `WAITERS` by (channel, message id), runs the turn with the
+waiter's OutboxChoice and hands the replies back through an asyncio future (no thread and no database
+connection is held while waiting). When the wait runs out, OutboxChoice.stop_waiting makes the turn queue
+every reply in the outbox (customer-service messages), exactly as a slow turn does without the inbox.
+
+When the processors run in other processes (`gridbot process`, `GRIDBOT_INBOX_SERVE_PROCESSORS=0`) there is
+nothing to wait for: the webhook answers at once and every reply goes through the outbox.
+
+Back-pressure: past `bound` unfinished messages (a count cached for REFRESH_SECONDS, not one COUNT per
+request) the message is still stored, and the answer is at once a catalogue text saying it will come later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+from fastapi import HTTPException, Response
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.texts import lang_of, t
+from backend.usecases import inbox
+from bot.messages import Inbound, Outbound
+from bot.webhook.deadline import OutboxChoice
+
+logger = logging.getLogger(__name__)
+
+REFRESH_SECONDS = 0.5
+BUSY_KEY = "inbox.busy"
+
+
+@dataclass
+class Waiter:
+    """A webhook request waiting for its message's turn: the route the turn uses and where its replies go."""
+
+    choice: OutboxChoice
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[list[Outbound]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.future = self.loop.create_future()
+
+    def route(self, out: list[Outbound]) -> list[Outbound]:
+        """The turn's reply route (called inside its transaction)."""
+        return self.choice(out)
+
+    def deliver(self, out: list[Outbound]) -> None:
+        """The turn has committed (called from the processor's thread)."""
+        self._settle(lambda f: f.set_result(out))
+
+    def fail(self, error: BaseException) -> None:
+        """The turn did not commit (called from the processor's thread)."""
+        self._settle(lambda f: f.set_exception(error))
+
+    def _settle(self, how: Callable[[asyncio.Future[list[Outbound]]], None]) -> None:
+        def settle() -> None:
+            if not self.future.done():
+                how(self.future)
+
+        # A closed loop (shutdown) raises RuntimeError: nobody waits any more.
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(settle)
+
+
+class ReplyWaiters:
+    """The webhook requests of this process that wait for their turn, by (channel, message id)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: dict[tuple[str, str], Waiter] = {}
+
+    def expect(self, channel: str, message_id: str, waiter: Waiter) -> None:
+        """Register a waiter before its message is stored (so a processor cannot miss it)."""
+        with self._lock:
+            self._waiting[(channel, message_id[: inbox.MESSAGE_ID_LENGTH])] = waiter
+
+    def take(self, channel: str, message_id: str) -> Waiter | None:
+        """The waiter of a message, if a request of this process still waits for it (the processor's side)."""
+        with self._lock:
+            return self._waiting.pop((channel, message_id[: inbox.MESSAGE_ID_LENGTH]), None)
+
+    def forget(self, channel: str, message_id: str, waiter: Waiter) -> None:
+        """The request stops waiting."""
+        key = (channel, message_id[: inbox.MESSAGE_ID_LENGTH])
+        with self._lock:
+            if self._waiting.get(key) is waiter:
+                del self._waiting[key]
+
+
+# The one registry of this process: the webhooks and the processors `gridbot serve` runs in threads share it.
+WAITERS = ReplyWaiters()
+
+
+class BacklogGauge:
+    """How many inbox messages wait for their turn, counted at most every REFRESH_SECONDS."""
+
+    def __init__(self, session_factory: sessionmaker[Session], *, executor: Executor | None) -> None:
+        self.session_factory = session_factory
+        self.executor = executor
+        self._count = 0
+        self._counted_at = float("-inf")
+        self._refreshing = False
+
+    async def count(self) -> int:
+        """The cached count; the first caller after it goes stale refreshes it, the others read the old one."""
+        if time.monotonic() - self._counted_at >= REFRESH_SECONDS and not self._refreshing:
+            self._refreshing = True
+            try:
+                self._count = await asyncio.get_running_loop().run_in_executor(
+                    self.executor, inbox.backlog, self.session_factory
+                )
+                self._counted_at = time.monotonic()
+            finally:
+                self._refreshing = False
+        return self._count
+
+
+class InboxReplies:
+    """The replies a WeChat/WeCom webhook in inbox mode can answer with (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Callable[[Inbound], bool],
+        *,
+        executor: Executor | None,
+        gauge: BacklogGauge,
+        bound: int,
+        wait: float,
+        waiters: ReplyWaiters | None,
+    ) -> None:
+        self.store = store
+        self.executor = executor  # where the insert runs (SQLite: the chat-turn thread)
+        self.gauge = gauge
+        self.bound = bound
+        self.wait = wait
+        self.waiters = waiters if wait > 0 else None
+
+    async def answer(
+        self, inbound: Inbound | None, answer: Callable[[Inbound], Awaitable[Response]], ignored: Response
+    ) -> Response:
+        """answer(inbound) (which calls `replies`), `ignored` for no message; 503 when the database cannot
+        store the message (the platform delivers it again)."""
+        if inbound is None:
+            return ignored
+        try:
+            return await answer(inbound)
+        except DBAPIError:
+            logger.warning("inbox: %s message not stored, database unavailable", inbound.channel)
+            raise HTTPException(status_code=503, detail="temporarily unavailable") from None
+
+    async def replies(self, inbound: Inbound, choice: OutboxChoice, arrived: float) -> list[Outbound] | None:
+        """Store the message; the replies for a passive answer, or None when they go through the outbox (or
+        the message was stored before). Past the backlog bound: the busy notice, and the turn runs later."""
+        loop = asyncio.get_running_loop()
+        busy = self.bound > 0 and await self.gauge.count() >= self.bound
+        waiter = Waiter(choice, loop) if self.waiters is not None and not busy else None
+        if waiter is not None and self.waiters is not None:
+            self.waiters.expect(inbound.channel, inbound.message_id, waiter)
+        try:
+            stored = await loop.run_in_executor(self.executor, self.store, inbound)
+            if not stored:
+                return None
+            if busy:
+                logger.info("inbox: backlog past %d, %s message stored for later", self.bound, inbound.channel)
+                return [Outbound.say(t(BUSY_KEY, lang_of(inbound.language)))]
+            if waiter is None:
+                return None
+            return await self._turn(waiter, choice, arrived)
+        finally:
+            if waiter is not None and self.waiters is not None:
+                self.waiters.forget(inbound.channel, inbound.message_id, waiter)
+
+    async def _turn(self, waiter: Waiter, choice: OutboxChoice, arrived: float) -> list[Outbound] | None:
+        left = self.wait - (time.monotonic() - arrived)
+        done, _ = await asyncio.wait({waiter.future}, timeout=max(left, 0.0))
+        if not done and choice.stop_waiting():
+            return None  # the turn, whenever it runs, queues every reply in the outbox
+        try:
+            out = await waiter.future  # finished, or past choosing the passive reply and committing it
+        except Exception:  # the turn failed: the processor retries it with every reply to the outbox
+            return None
+        # A turn that never asked the choice (a message answered before) has its replies queued already.
+        return None if choice.stop_waiting() else out
