@@ -56,6 +56,7 @@ _ADMIN_OR_FUNCTION = re.compile(
     r"[a-z]\d*[市区县州省]|[^\u4e00-\u9fff0-9a-z]|省|县|(?<![超菜城都])市(?!场)|(?<![小社园景校厂矿城])区"
     r"|的|在|与|和|及|对|向|给|把|被|请|关于|要求|建议|反映|导致|投诉|咨询|举报|希望|我们|我是|位于|附近|周边|旁边|门口|对面|距离"
 )
+_SENTENCE_END = re.compile(r"[。！？!?\n]")
 _ADMIN = re.compile(r"[A-Za-z]\d*[市区县州省]")
 _PLACE = re.compile(rf"[\u4e00-\u9fff0-9]{{1,7}}?(?:{_SUFFIXES})")
 _SUFFIX_AT_END = re.compile(rf"(?:{_SUFFIXES})$")
@@ -141,6 +142,11 @@ def _head(text: str) -> str:
     return normalize_text(text[:TEXT_CHARS])
 
 
+def _lead(text: str) -> str:
+    """The first sentence of the head (a letter's title, a chat report's main point)."""
+    return _SENTENCE_END.split(_head(text), maxsplit=1)[0]
+
+
 def _problem_text(report: Report, places: frozenset[str]) -> str:
     """The text's head without its place names: the shared place must not make two problems look alike."""
     text = _ADMIN.sub(" ", _head(report.text))
@@ -207,13 +213,34 @@ def _link(reports: Sequence[Report], keys: list[frozenset[str]], window: timedel
     return groups
 
 
-def _keywords(
-    members: list[int], tokens: list[frozenset[str]], df: Counter[str], n: int, places: set[str], top: int
-) -> tuple[str, ...]:
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """The keyword candidates of every report (its head, its first sentence) and their document frequency."""
+
+    heads: list[frozenset[str]]
+    leads: list[frozenset[str]]
+    df: Counter[str]
+
+
+def _words(items: list[Report]) -> _Words:
+    from nlp.tokenize import default_tokenizer
+
+    tok = default_tokenizer()
+    heads = [frozenset(w for w in tok(_ADMIN.sub(" ", _head(r.text))) if is_keyword(w)) for r in items]
+    leads = [frozenset(w for w in tok(_ADMIN.sub(" ", _lead(r.text))) if is_keyword(w)) for r in items]
+    df: Counter[str] = Counter()
+    for ws in heads:
+        df.update(ws)
+    return _Words(heads, leads, df)
+
+
+def _keywords(members: list[int], words: _Words, places: set[str], top: int) -> tuple[str, ...]:
+    n, df = len(words.heads), words.df
     inside: Counter[str] = Counter()
     for i in members:
-        inside.update(tokens[i])
-    shared = 2 if len(members) > 1 else 1  # a word one report alone uses says nothing of the issue
+        inside.update(words.heads[i])
+        inside.update(words.leads[i])  # a word of the first sentence (a title) counts twice
+    shared = 3 if len(members) > 1 else 1  # a word one report alone uses says nothing of the issue
     scored = [
         (count * math.log((1 + n) / (1 + df[w])), w)
         for w, count in inside.items()
@@ -233,7 +260,6 @@ def find_hot_issues(
     keywords: int = 4,
 ) -> list[HotIssue]:
     """The hot issues among some reports, hottest first."""
-    from nlp.tokenize import default_tokenizer
 
     items = list(reports)
     keys = [_place_keys(r) for r in items]
@@ -244,12 +270,8 @@ def find_hot_issues(
     hot = [m for m in clusters.values() if len({items[i].reporter for i in m}) >= min_residents]
     if not hot:
         return []
-    tok = default_tokenizer()
-    tokens = [frozenset(w for w in tok(_ADMIN.sub(" ", _head(r.text))) if is_keyword(w)) for r in items]
-    df: Counter[str] = Counter()
-    for ts in tokens:
-        df.update(ts)
-    issues = [_issue(items, keys, m, tokens, df, keywords) for m in hot]
+    words = _words(items)
+    issues = [_issue(items, keys, m, words, keywords) for m in hot]
     issues.sort(key=lambda h: (-h.heat, h.first, h.report_ids[0]))
     return issues if top is None else issues[:top]
 
@@ -258,8 +280,7 @@ def _issue(
     items: list[Report],
     keys: list[frozenset[str]],
     members: list[int],
-    tokens: list[frozenset[str]],
-    df: Counter[str],
+    words: _Words,
     keywords: int,
 ) -> HotIssue:
     place_counts: Counter[str] = Counter()
@@ -276,7 +297,7 @@ def _issue(
     return HotIssue(
         place=place,
         category=categories.most_common(1)[0][0] if categories else None,
-        keywords=_keywords(members, tokens, df, len(items), set(place_counts), keywords),
+        keywords=_keywords(members, words, set(place_counts), keywords),
         report_ids=tuple(items[i].id for i in ordered),
         residents=residents,
         first=min(times),

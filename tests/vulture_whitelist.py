@@ -15,7 +15,6 @@ from pydantic import BaseModel
 from backend.api.metrics import DatabaseCollector
 from backend.api.schemas import TicketPage, TicketPublic, Token
 from backend.cityconfig.schemas import CityConfig
-from backend.dashboard import labels
 from backend.db import models
 from backend.db.types import UTCDateTime
 from backend.domain import escalation
@@ -77,8 +76,6 @@ _read_outside_python = (
     outbox.RepeatReport.possible_repeats,
     outbox.RepeatReport.notifications,
     Inbound.received_at,  # the platform's timestamp, set by the WeChat and Telegram parsers; nothing reads it yet
-    labels.ROLE,  # dashboard templates: label(labels.ROLE, ...), label(labels.SCORE, ...)
-    labels.SCORE,
 )
 
 _used_by_tests_bench_or_scripts = (

@@ -1,4 +1,4 @@
-"""The operations-centre dashboard (一屏观全域): Chinese pages for dispatchers, supervisors and admins."""
+"""The operations-centre dashboard (一屏观全域): pages in Chinese or English for dispatchers, supervisors, admins."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from backend.dashboard import alarms, desk, live, maproutes, privacy, public
+from backend.dashboard import alarms, desk, lang, live, maproutes, privacy, public, staffpicker
 from backend.dashboard.routes import router
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -19,7 +19,9 @@ def include_dashboard(app: FastAPI) -> None:
     from backend.api.metrics import install_metrics
     from backend.api.routes import open311
 
+    app.middleware("http")(lang.remember_lang)
     app.include_router(router)
+    app.include_router(staffpicker.router)
     app.include_router(alarms.router)
     app.include_router(desk.router)
     app.include_router(maproutes.router)

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from backend.api.deps import RuntimeDep, SessionDep
+from backend.dashboard.lang import request_lang
 from backend.dashboard.web import DashboardUser, SameOrigin, templates
 from backend.domain.errors import DomainError
 from backend.services import alarms
-from backend.texts import t
+from backend.texts import error_text, t
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
@@ -25,13 +26,16 @@ def banner(request: Request, session: SessionDep, actor: DashboardUser) -> Respo
 
 
 @router.post("/alarms/{number}/ack", dependencies=[SameOrigin])
-def acknowledge(number: str, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser) -> Response:
+def acknowledge(
+    number: str, request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser
+) -> Response:
     """Acknowledge an alarm (recorded with who and when), then open its ticket to act on it."""
     page = f"/dashboard/tickets/{quote(number)}"
+    lang = request_lang(request)
     try:
         alarms.acknowledge(session, runtime, number, actor)
         session.commit()
     except DomainError as exc:
         session.rollback()
-        return RedirectResponse(f"/dashboard/?error={quote(exc.message)}", status_code=303)
-    return RedirectResponse(f"{page}?msg={quote(t('dashboard.alarm.acked', number=number))}", status_code=303)
+        return RedirectResponse(f"/dashboard/?error={quote(error_text(exc, lang))}", status_code=303)
+    return RedirectResponse(f"{page}?msg={quote(t('dashboard.alarm.acked', lang, number=number))}", status_code=303)

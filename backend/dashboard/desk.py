@@ -10,12 +10,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from backend.api.deps import RuntimeDep, SessionDep
+from backend.dashboard.labels import config_name
+from backend.dashboard.lang import request_lang
 from backend.dashboard.web import DashboardUser, SameOrigin, templates
 from backend.db.models import Category
 from backend.domain.errors import DomainError
 from backend.services import desk
 from backend.services.reveal import masked
-from backend.texts import t
+from backend.texts import error_text, t
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
@@ -25,9 +27,13 @@ def desk_page(request: Request, session: SessionDep, runtime: RuntimeDep, actor:
     """The caller's desk, urgent and oldest first, with the classifier's suggestions preselected."""
     items = desk.desk_queue(session, actor)
     grids = [runtime.city.areas[code] for code in desk.grids_for(runtime, actor)]
-    subcategories = session.execute(
-        select(Category.code, Category.name).where(Category.parent_code.is_not(None)).order_by(Category.code)
-    ).all()
+    lang = request_lang(request)
+    subcategories = [
+        (code, config_name("category", code, name, lang))
+        for code, name in session.execute(
+            select(Category.code, Category.name).where(Category.parent_code.is_not(None)).order_by(Category.code)
+        )
+    ]
     rows = []
     for ticket in items:
         offered = desk.suggestions(ticket)
@@ -57,6 +63,7 @@ def desk_page(request: Request, session: SessionDep, runtime: RuntimeDep, actor:
 @router.post("/desk/{number}", dependencies=[SameOrigin])
 def desk_decide(
     number: str,
+    request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: DashboardUser,
@@ -71,8 +78,8 @@ def desk_decide(
         session.commit()
     except DomainError as exc:
         session.rollback()
-        return _back(error=exc.message)
-    return _back(msg=t("dashboard.desk.dispatched", number=number))
+        return _back(error=error_text(exc, request_lang(request)))
+    return _back(msg=t("dashboard.desk.dispatched", request_lang(request), number=number))
 
 
 def _back(*, msg: str | None = None, error: str | None = None) -> RedirectResponse:

@@ -13,7 +13,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.dashboard.labels import LIGHT, PRIORITY, STATUS, TIER, label
+from backend.dashboard.labels import label
 from backend.dashboard.stats import Assessment, Statistics
 from backend.db.models import Area, Category, Department, Person, Staff, Ticket
 from backend.services.actors import ActorContext
@@ -90,16 +90,16 @@ def ticket_rows(
         sub_name, parent = cats.get(t.category_code or "", ("", None))
         yield [
             t.number,
-            label(STATUS, t.status),
-            label(LIGHT, t.light),
-            label(PRIORITY, t.priority),
+            label("status", t.status),
+            label("light", t.light),
+            label("priority", t.priority),
             cats.get(parent or "", ("", None))[0],
             sub_name,
             areas.get(t.grid_code or "", ""),
             areas.get(t.community_code or "", ""),
             areas.get(t.street_code or "", ""),
             depts.get(t.department_code or "", ""),
-            label(TIER, t.tier),
+            label("tier", t.tier),
             staff.get(t.assignee_id or 0, ""),
             masked(t.text),
             masked(t.location_text) or "",

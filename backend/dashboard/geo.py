@@ -23,6 +23,7 @@ from backend.db.models import Category, Ticket
 from backend.services.actors import ActorContext
 from backend.services.queries import TicketFilter, filtered
 from backend.settings import Settings
+from backend.texts import t
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,15 @@ def area_features(city: CityConfig, counts: dict[str, tuple[int, int, int]]) -> 
     return {"type": "FeatureCollection", "features": features}
 
 
-def ticket_pins(session: Session, city: CityConfig, actor: ActorContext, flt: TicketFilter) -> dict[str, Any]:
+def ticket_pins(
+    session: Session,
+    city: CityConfig,
+    actor: ActorContext,
+    flt: TicketFilter,
+    *,
+    lang: str = "zh",
+    categories: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """The newest tickets matching the filter within scope, as points coloured by their light."""
     base = filtered(actor, flt).order_by(Ticket.created_at.desc()).limit(MAX_PINS).subquery()
     rows = session.execute(
@@ -70,11 +79,12 @@ def ticket_pins(session: Session, city: CityConfig, actor: ActorContext, flt: Ti
             base.c.light,
             base.c.status,
             base.c.priority,
+            base.c.category_code,
             Category.name,
         ).outerjoin(Category, Category.code == base.c.category_code)
     )
     features = []
-    for number, lon, lat, area_code, grid_code, light, status, priority, category in rows:
+    for number, lon, lat, area_code, grid_code, light, status, priority, category_code, category in rows:
         approx = lon is None or lat is None
         if approx:
             area = city.areas.get(area_code or "") or city.areas.get(grid_code or "")
@@ -89,8 +99,8 @@ def ticket_pins(session: Session, city: CityConfig, actor: ActorContext, flt: Ti
                     "number": number,
                     "light": light,
                     "colour": LIGHT_COLOURS.get(light, LIGHT_COLOURS["green"]),
-                    "status": labels.label(labels.STATUS, status),
-                    "category": category or "未分类",
+                    "status": labels.label("status", status, lang),
+                    "category": (categories or {}).get(category_code or "", category) or t("dash.uncategorised", lang),
                     "urgent": priority == "urgent",
                     "approx": approx,
                     "url": f"/dashboard/tickets/{number}",

@@ -1,64 +1,15 @@
-"""The dashboard's Chinese labels in one place: statuses, lights, roles, actions, tiers, channels."""
+"""The dashboard's words for codes (statuses, lights, roles, actions, tiers, channels …), from the catalogue.
+
+Each concept has one catalogue key per code, `dash.<kind>.<code>`, in zh and en; pages never show a code.
+"""
 
 from __future__ import annotations
 
-STATUS = {
-    "submitted": "待派遣",
-    "dispatched": "已派遣",
-    "accepted": "已接单",
-    "in_progress": "处置中",
-    "extension_requested": "申请延期",
-    "suspended": "挂起",
-    "returned": "已退回",
-    "resolved": "已办结",
-    "verified": "已核查",
-    "closed": "已结案",
-    "cancelled": "已撤销",
-    "merged": "已合并",
-}
-LIGHT = {"green": "绿灯", "yellow": "黄灯", "red": "红灯"}
-ROLE = {
-    "resident": "群众",
-    "gridworker": "网格员",
-    "grid_leader": "网格长",
-    "community_dispatcher": "社区调度员",
-    "street_dispatcher": "街道指挥中心",
-    "department_handler": "职能部门",
-    "supervisor": "督办员",
-    "admin": "管理员",
-    "system": "系统",
-}
-ACTION = {
-    "submit": "上报",
-    "dispatch": "派遣",
-    "accept": "接单",
-    "start": "到场处置",
-    "resolve": "办结",
-    "verify": "核查通过",
-    "reject_verification": "核查不通过（重办）",
-    "close": "结案",
-    "reopen": "重新办理",
-    "escalate_to_supervisor": "转督办",
-    "reroute": "重新分派",
-    "return": "退回",
-    "escalate": "吹哨上报",
-    "request_extension": "申请延期",
-    "approve_extension": "批准延期",
-    "refuse_extension": "驳回延期",
-    "suspend": "挂起",
-    "resume": "恢复",
-    "cancel": "撤销",
-    "merge": "合并",
-    "self_close": "自办自结",
-    "reassign": "改派",
-    "comment": "备注",
-    "correct_category": "更正分类",
-    "remind": "督办提醒",
-    "contact_withdrawn": "反映人撤回联系方式",
-}
-TIER = {"grid": "网格", "community": "社区", "street": "街道", "department": "职能部门"}
-PRIORITY = {"normal": "一般", "urgent": "紧急"}
-SCORE = {"satisfied": "满意", "basically_satisfied": "基本满意", "dissatisfied": "不满意"}
+from backend.domain.tickets import TicketStatus
+from backend.texts import DEFAULT_LANG, catalogue, t
+
+STATUSES = tuple(s.value for s in TicketStatus)
+LIGHTS = ("green", "yellow", "red")
 # Actions the ticket page offers as buttons (others happen in the field or through the bot).
 DASHBOARD_ACTIONS = (
     "dispatch",
@@ -81,8 +32,22 @@ OWN_FORM_ACTIONS = ("reopen", "escalate_to_supervisor", "cancel", "merge")
 BULK_ACTIONS = ("dispatch", "escalate", "close")
 
 
-def label(table: dict[str, str], key: str | None) -> str:
-    """The Chinese label of a code, or the code itself when unknown."""
-    if key is None:
-        return "—"
-    return table.get(key, key)
+def label(kind: str, code: str | None, lang: str = DEFAULT_LANG) -> str:
+    """The word for a code of a kind (status, light, role, action, tier, priority, score, channel, state)."""
+    if not code:
+        return t("dash.none", lang)
+    key = f"dash.{kind}.{code}"
+    if key not in catalogue():
+        return t("dash.unknown_code", lang, code=code)
+    return t(key, lang)
+
+
+def names(kind: str, codes: tuple[str, ...], lang: str = DEFAULT_LANG) -> dict[str, str]:
+    """Code → word for several codes of a kind, in their order."""
+    return {code: label(kind, code, lang) for code in codes}
+
+
+def config_name(kind: str, code: str, name: str, lang: str = DEFAULT_LANG) -> str:
+    """A category's or department's name in a language: the config's own (Chinese) name unless translated."""
+    key = f"dash.{kind}.{code}"
+    return t(key, lang) if lang != DEFAULT_LANG and key in catalogue() else name

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from backend.api.deps import RuntimeDep, SessionDep
+from backend.dashboard.lang import request_lang
 from backend.dashboard.web import DashboardUser, SameOrigin, templates
 from backend.domain.errors import DomainError
 from backend.domain.privacy import AUDIT_ROLES, ERASE_ROLES
 from backend.services.erasure import erase_resident, resident_by_contact
 from backend.services.privacy_log import access_log
-from backend.texts import t
+from backend.texts import error_text, t
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
 
@@ -25,7 +26,10 @@ def privacy_page(request: Request, session: SessionDep, actor: DashboardUser) ->
     """The privacy log, newest first; the erasure form for admins."""
     if actor.role not in AUDIT_ROLES:
         return templates.TemplateResponse(
-            request, "error.html", {"actor": actor, "message": t("dashboard.privacy.forbidden")}, status_code=403
+            request,
+            "error.html",
+            {"actor": actor, "message": t("dashboard.privacy.forbidden", request_lang(request))},
+            status_code=403,
         )
     return templates.TemplateResponse(
         request,
@@ -42,6 +46,7 @@ def privacy_page(request: Request, session: SessionDep, actor: DashboardUser) ->
 
 @router.post("/privacy/erase", dependencies=[SameOrigin])
 def privacy_erase(
+    request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: DashboardUser,
@@ -59,7 +64,7 @@ def privacy_erase(
         session.commit()
     except DomainError as exc:
         session.rollback()
-        return _back(error=exc.message)
+        return _back(error=error_text(exc, request_lang(request)))
     return _back(msg=t("dashboard.privacy.erased", open=done.open_tickets, finished=done.finished_tickets))
 
 

@@ -15,6 +15,9 @@ from starlette.datastructures import QueryParams
 
 from backend.api.deps import RuntimeDep, SessionDep
 from backend.dashboard import exports, labels, mapsvg
+from backend.dashboard.lang import request_lang
+from backend.dashboard.names import category_names, department_names
+from backend.dashboard.staffpicker import picker_context
 from backend.dashboard.stats import compute_statistics, open_by_grid
 from backend.dashboard.web import COOKIE, DashboardUser, SameOrigin, filter_query, parse_filter, templates
 from backend.db.models import Category, Department, Person, Staff
@@ -28,6 +31,7 @@ from backend.services.queries import TicketFilter, list_tickets
 from backend.services.reveal import Contact, may_reveal_ticket, reveal_contact
 from backend.services.security import issue_token, verify_password
 from backend.services.workflow import available_actions, comment, load_ticket, perform_action, reassign
+from backend.texts import error_text, t
 
 logger = logging.getLogger(__name__)
 
@@ -44,15 +48,16 @@ def _back(url: str, *, msg: str | None = None, error: str | None = None) -> Redi
     return RedirectResponse(url, status_code=303)
 
 
-def _choices(session: SessionDep, runtime: RuntimeDep) -> dict[str, object]:
-    cats = session.execute(select(Category.code, Category.name, Category.parent_code).order_by(Category.code)).all()
-    tops = [(c, n) for c, n, p in cats if p is None]
-    subs = {top: [(c, n) for c, n, p in cats if p == top] for top, _ in tops}
+def _choices(session: SessionDep, runtime: RuntimeDep, lang: str = "zh") -> dict[str, object]:
+    cats = session.execute(select(Category.code, Category.parent_code).order_by(Category.code)).all()
+    names = category_names(session, lang)
+    tops = [(c, names[c]) for c, p in cats if p is None]
+    subs = {top: [(c, names[c]) for c, p in cats if p == top] for top, _ in tops}
     areas = sorted(runtime.city.areas.values(), key=lambda a: a.code)
     return {
         "categories": tops,
         "subcategories": subs,
-        "departments": session.execute(select(Department.code, Department.name).order_by(Department.code)).all(),
+        "departments": sorted(department_names(session, lang).items()),
         "streets": [a for a in areas if a.level == "street"],
         "communities": [a for a in areas if a.level == "community"],
         "grids": [a for a in areas if a.level in ("grid", "special")],
@@ -76,7 +81,8 @@ def login(
     """Check the staff code and password and set the login cookie."""
     staff = session.scalar(select(Staff).where(Staff.code == username.strip()))
     if staff is None or not staff.active or not verify_password(password, staff.password_hash):
-        return templates.TemplateResponse(request, "login.html", {"error": "用户名或密码错误"}, status_code=401)
+        wrong = t("dash.login.wrong", request_lang(request))
+        return templates.TemplateResponse(request, "login.html", {"error": wrong}, status_code=401)
     ttl = runtime.settings.token_ttl_minutes
     token = issue_token(
         subject=str(staff.id),
@@ -112,6 +118,7 @@ def queue(
     request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser, page: int = 0
 ) -> HTMLResponse:
     """The ticket queue: filters, one page of tickets, bulk actions and export links."""
+    lang = request_lang(request)
     flt, echo = parse_filter(request.query_params, runtime)
     page = max(0, page)
     rows, more = list_tickets(session, actor, flt, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
@@ -137,9 +144,9 @@ def queue(
             "assignees": assignees,
             "area_names": names,
             "query": filter_query(echo),
-            **_choices(session, runtime),
-            "cat_names": dict(session.execute(select(Category.code, Category.name)).all()),
-            "dept_names": dict(session.execute(select(Department.code, Department.short)).all()),
+            **_choices(session, runtime, lang),
+            "cat_names": category_names(session, lang),
+            "dept_names": department_names(session, lang, short=True),
             "msg": request.query_params.get("msg"),
             "error": request.query_params.get("error"),
         },
@@ -148,6 +155,7 @@ def queue(
 
 @router.post("/bulk", dependencies=[SameOrigin])
 def bulk(
+    request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: DashboardUser,
@@ -157,9 +165,10 @@ def bulk(
     back: Annotated[str, Form()] = "/dashboard/",
 ) -> RedirectResponse:
     """Apply one action to every selected ticket; report how many succeeded."""
+    lang = request_lang(request)
     back = back if back.startswith("/dashboard/") else "/dashboard/"
     if action not in labels.BULK_ACTIONS:
-        return _back(back, error="不支持的批量操作")
+        return _back(back, error=t("dash.bulk.unsupported", lang))
     done, failed = 0, []
     for number in numbers[:200]:
         try:
@@ -168,10 +177,10 @@ def bulk(
             done += 1
         except DomainError as exc:
             session.rollback()
-            failed.append(f"{number}：{exc.message}")
-    summary = f"批量{labels.ACTION[action]}：成功 {done} 张"
+            failed.append(f"{number}：{error_text(exc, lang)}")
+    summary = t("dash.bulk.summary", lang, action=labels.label("action", action, lang), done=done)
     if failed:
-        summary += f"，失败 {len(failed)} 张（{failed[0]}）"
+        summary += t("dash.bulk.failed", lang, count=len(failed), first=failed[0])
     return _back(back, msg=summary)
 
 
@@ -198,7 +207,7 @@ def ticket_reveal(
         session.commit()
     except DomainError as exc:
         session.rollback()
-        return _back(f"/dashboard/tickets/{quote(number)}", error=exc.message)
+        return _back(f"/dashboard/tickets/{quote(number)}", error=error_text(exc, request_lang(request)))
     return _ticket_response(number, request, session, runtime, actor, revealed=contact)
 
 
@@ -211,24 +220,19 @@ def _ticket_response(
     *,
     revealed: Contact | None = None,
 ) -> Response:
+    lang = request_lang(request)
     try:
         ticket = load_ticket(session, number)
         check_may_touch(actor, ticket)
     except DomainError as exc:
         return templates.TemplateResponse(
-            request, "error.html", {"actor": actor, "message": exc.message}, status_code=404
+            request, "error.html", {"actor": actor, "message": error_text(exc, lang)}, status_code=404
         )
     allowed = {a.value for a in available_actions(session, runtime, ticket, actor)}
     actors = {
         p.id: p.name
         for p in session.scalars(select(Person).where(Person.id.in_({e.actor_id for e in ticket.events if e.actor_id})))
     }
-    staff = session.execute(
-        select(Staff.code, Person.name, Staff.role)
-        .join(Person, Staff.person_id == Person.id)
-        .where(Staff.active.is_(True))
-        .order_by(Staff.code)
-    ).all()
     assignee = session.get(Staff, ticket.assignee_id) if ticket.assignee_id else None
     return templates.TemplateResponse(
         request,
@@ -238,13 +242,14 @@ def _ticket_response(
             "t": ticket,
             "allowed": [a for a in labels.DASHBOARD_ACTIONS if a in allowed],
             "actors": actors,
-            "staff": staff,
+            "picker": picker_context(session, runtime, actor, ticket, lang),
             "assignee": assignee,
-            **_choices(session, runtime),
+            **_choices(session, runtime, lang),
             "category": session.get(Category, ticket.category_code) if ticket.category_code else None,
             "department": session.get(Department, ticket.department_code) if ticket.department_code else None,
             "area_names": {a.code: a.name for a in runtime.city.areas.values()},
-            "cat_names": dict(session.execute(select(Category.code, Category.name)).all()),
+            "cat_names": category_names(session, lang),
+            "dept_names": department_names(session, lang),
             "pin": mapsvg.pin_svg(runtime.city, ticket.area_code or ticket.grid_code, ticket.lon, ticket.lat),
             "can_reveal": may_reveal_ticket(actor, ticket),
             "revealed": revealed,
@@ -257,6 +262,7 @@ def _ticket_response(
 @router.post("/tickets/{number}/action", dependencies=[SameOrigin])
 def ticket_action(
     number: str,
+    request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: DashboardUser,
@@ -267,9 +273,10 @@ def ticket_action(
     merge_into: Annotated[str, Form(max_length=32)] = "",
 ) -> RedirectResponse:
     """Take one state-machine action from the ticket page (the same rules as chat and the API)."""
+    lang = request_lang(request)
     url = f"/dashboard/tickets/{quote(number)}"
     if action not in labels.DASHBOARD_ACTIONS:
-        return _back(url, error="不支持的操作")
+        return _back(url, error=t("dash.ticket.unsupported", lang))
     data = {"hours": float(hours)} if hours.replace(".", "", 1).isdigit() and float(hours) > 0 else None
     try:
         perform_action(
@@ -286,13 +293,14 @@ def ticket_action(
         session.commit()
     except DomainError as exc:
         session.rollback()
-        return _back(url, error=exc.message)
-    return _back(url, msg=f"已{labels.ACTION[action]}")
+        return _back(url, error=error_text(exc, lang))
+    return _back(url, msg=t("dash.ticket.done", lang, action=labels.label("action", action, lang)))
 
 
 @router.post("/tickets/{number}/reassign", dependencies=[SameOrigin])
 def ticket_reassign(
     number: str,
+    request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: DashboardUser,
@@ -306,13 +314,14 @@ def ticket_reassign(
         session.commit()
     except DomainError as exc:
         session.rollback()
-        return _back(url, error=exc.message)
-    return _back(url, msg=f"已改派给 {assignee_code}")
+        return _back(url, error=error_text(exc, request_lang(request)))
+    return _back(url, msg=t("dash.ticket.reassigned", request_lang(request), staff=assignee_code))
 
 
 @router.post("/tickets/{number}/category", dependencies=[SameOrigin])
 def ticket_category(
     number: str,
+    request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: DashboardUser,
@@ -324,14 +333,15 @@ def ticket_category(
         correct_category(session, runtime, number, actor, category_code=category_code)
     except DomainError as exc:
         session.rollback()
-        return _back(url, error=exc.message)
+        return _back(url, error=error_text(exc, request_lang(request)))
     session.commit()
-    return _back(url, msg="分类已更正，已记录用于模型再训练")
+    return _back(url, msg=t("dash.ticket.corrected", request_lang(request)))
 
 
 @router.post("/tickets/{number}/comment", dependencies=[SameOrigin])
 def ticket_comment(
     number: str,
+    request: Request,
     session: SessionDep,
     runtime: RuntimeDep,
     actor: DashboardUser,
@@ -344,8 +354,8 @@ def ticket_comment(
         session.commit()
     except DomainError as exc:
         session.rollback()
-        return _back(url, error=exc.message)
-    return _back(url, msg="备注已添加")
+        return _back(url, error=error_text(exc, request_lang(request)))
+    return _back(url, msg=t("dash.ticket.noted", request_lang(request)))
 
 
 @router.get("/map.svg")
@@ -366,8 +376,10 @@ def _stats_filter(request: Request, runtime: Runtime) -> tuple[TicketFilter, dic
 @router.get("/stats", response_class=HTMLResponse)
 def stats_page(request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser) -> HTMLResponse:
     """Statistics of a period (default: the last 30 days) within your scope and filter."""
+    lang = request_lang(request)
     flt, echo = _stats_filter(request, runtime)
     stats = compute_statistics(session, runtime, actor, flt)
+    cats, depts = category_names(session, lang), department_names(session, lang)
     return templates.TemplateResponse(
         request,
         "stats.html",
@@ -377,15 +389,17 @@ def stats_page(request: Request, session: SessionDep, runtime: RuntimeDep, actor
             "hot_issues": hot_issues(session, runtime, actor, flt),
             "f": echo,
             "query": filter_query(echo),
-            **_choices(session, runtime),
+            **_choices(session, runtime, lang),
+            "cat_names": cats,
+            "dept_names": depts,
             "chart": {
                 "days": [d.isoformat() for d, _ in stats.by_day],
                 "day_counts": [n for _, n in stats.by_day],
-                "categories": [n for _, n, _ in stats.by_category[:16]],
+                "categories": [cats.get(c, n) for c, n, _ in stats.by_category[:16]],
                 "category_counts": [c for _, _, c in stats.by_category[:16]],
-                "departments": [n for _, n, _ in stats.by_department[:14]],
+                "departments": [depts.get(c, n) for c, n, _ in stats.by_department[:14]],
                 "department_counts": [c for _, _, c in stats.by_department[:14]],
-                "statuses": [labels.label(labels.STATUS, s) for s in stats.by_status],
+                "statuses": [labels.label("status", s, lang) for s in stats.by_status],
                 "status_counts": list(stats.by_status.values()),
             },
         },
@@ -412,7 +426,7 @@ def export_tickets(
             media_type=exports.XLSX_MIME,
             headers={"Content-Disposition": f'attachment; filename="tickets-{stamp}.xlsx"'},
         )
-    return Response("未知的导出格式", status_code=404)
+    return Response(t("dash.export.unknown", request_lang(request)), status_code=404)
 
 
 @router.get("/export/stats.{fmt}")
@@ -435,4 +449,4 @@ def export_stats(
             media_type=exports.XLSX_MIME,
             headers={"Content-Disposition": f'attachment; filename="stats-{stamp}.xlsx"'},
         )
-    return Response("未知的导出格式", status_code=404)
+    return Response(t("dash.export.unknown", request_lang(request)), status_code=404)

@@ -15,7 +15,7 @@ from jinja2.runtime import Context
 from starlette.datastructures import QueryParams
 
 from backend.api.deps import RuntimeDep, SessionDep, is_cross_origin, staff_from_token
-from backend.dashboard import labels
+from backend.dashboard import labels, lang
 from backend.domain.tickets import TicketStatus
 from backend.runtime import Runtime
 from backend.services.actors import ActorContext
@@ -27,7 +27,15 @@ from backend.texts import t
 COOKIE = "gridbot_token"
 LOGIN_PATH = "/dashboard/login"
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.globals.update(labels=labels, label=labels.label)
+templates.env.globals.update(
+    labels=labels,
+    label=lang.label,
+    names=lang.names,
+    tr=lang.tr,
+    page_lang=lang.page_lang,
+    other_lang_url=lang.other_lang_url,
+    trail_note=lang.trail_note,
+)
 
 
 def login_required(request: Request, session: SessionDep, runtime: RuntimeDep) -> ActorContext:
@@ -36,7 +44,9 @@ def login_required(request: Request, session: SessionDep, runtime: RuntimeDep) -
     if staff is None:
         # htmx follows HX-Redirect; a plain browser follows the 303.
         raise HTTPException(
-            status.HTTP_303_SEE_OTHER, "请先登录", headers={"Location": LOGIN_PATH, "HX-Redirect": LOGIN_PATH}
+            status.HTTP_303_SEE_OTHER,
+            t("dash.login.required", lang.request_lang(request)),
+            headers={"Location": LOGIN_PATH, "HX-Redirect": LOGIN_PATH},
         )
     return staff_actor(staff)
 
@@ -47,7 +57,7 @@ DashboardUser = Annotated[ActorContext, Depends(login_required)]
 def check_same_origin(request: Request) -> None:
     """Refuse a form post whose Origin is another site (the cookie is SameSite=Lax as well)."""
     if is_cross_origin(request):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "跨站请求被拒绝")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, t("dash.cross_site", lang.request_lang(request)))
 
 
 SameOrigin = Depends(check_same_origin)
@@ -67,8 +77,8 @@ def parse_filter(params: QueryParams, runtime: Runtime) -> tuple[TicketFilter, d
     tz = ZoneInfo(runtime.settings.timezone)
     statuses = [s for s in params.getlist("status") if s in TicketStatus.__members__]
     if params.get("open") == "1":
-        statuses = [s for s in labels.STATUS if s not in ("closed", "cancelled", "merged")]
-    lights = [v for v in params.getlist("light") if v in labels.LIGHT]
+        statuses = [s for s in labels.STATUSES if s not in ("closed", "cancelled", "merged")]
+    lights = [v for v in params.getlist("light") if v in labels.LIGHTS]
     start = _local_day(params.get("created_from"), tz)
     end = _local_day(params.get("created_to"), tz)
     q = (params.get("q") or "").strip()[:100] or None
@@ -127,4 +137,4 @@ def percent(value: float | None) -> str:
 
 
 templates.env.filters.update(localtime=_localtime_filter, percent=percent, masked=masked)
-templates.env.globals.update(filter_query=filter_query, tr=t)
+templates.env.globals.update(filter_query=filter_query)

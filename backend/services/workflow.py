@@ -21,6 +21,7 @@ from backend.services import notify
 from backend.services.access import can_see, check_may_touch
 from backend.services.actors import SYSTEM, ActorContext
 from backend.services.assignment import choose_assignee, choose_verifier, dispatchers_for, supervisors_for
+from backend.services.staff_directory import check_assignee
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +212,7 @@ def reassign(
     staff = session.scalar(select(Staff).where(Staff.code == assignee_code, Staff.active.is_(True)))
     if staff is None:
         raise NotFound("error.no_active_staff", staff=assignee_code)
+    check_assignee(runtime.city, actor, staff, ticket)
     previous = ticket.assignee_id
     ticket.assignee_id = staff.id
     event = TicketEvent(

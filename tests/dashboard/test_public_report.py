@@ -34,7 +34,8 @@ def test_the_public_page_shows_the_weeks_figures_without_a_login(session, runtim
     assert "GB" not in page.text  # no ticket numbers, texts or people: counts only
     english = client.get(f"/public/reports/{COMMUNITY}?lang=en").text
     assert "Residents satisfied" in english and "Hot issues" in english
-    index = client.get("/public/reports").text
+    assert "/public/reports/LC?lang=en" in client.get("/public/reports").text  # the choice is remembered
+    index = client.get("/public/reports?lang=zh").text
     assert "/public/reports/LC?lang=zh" in index and f"/public/reports/{COMMUNITY}?lang=zh" in index
     assert client.get("/public/reports/LC010101").status_code == 404  # grids have no public report
     assert client.get("/public/reports/NOWHERE").status_code == 404

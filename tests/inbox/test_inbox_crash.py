@@ -67,7 +67,7 @@ def test_kill_minus_9_mid_batch_loses_and_doubles_nothing(
             store_inbound(
                 factory,
                 Inbound(
-                    channel="telegram",
+                    channel="wechat" if s % 2 else "telegram",  # WeChat's messages wait in the same inbox
                     user_id=str(5000 + s),
                     kind=InboundKind.text,
                     text="/start",
@@ -95,5 +95,6 @@ def test_kill_minus_9_mid_batch_loses_and_doubles_nothing(
         second.stdout.close()
     assert count(factory, InboxMessage, InboxMessage.status != "done") == 0
     # One turn record and one welcome per message: nothing lost, nothing doubled.
-    assert count(factory, InboundMessage, InboundMessage.channel == "telegram") == total
-    assert count(factory, Notification, Notification.channel == "telegram") == total
+    for channel in ("telegram", "wechat"):
+        assert count(factory, InboundMessage, InboundMessage.channel == channel) == total // 2
+        assert count(factory, Notification, Notification.channel == channel) == total // 2

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.api.deps import RuntimeDep, SessionDep
-from backend.dashboard.labels import STATUS
+from backend.dashboard.labels import label
 from backend.db.models import Area, Category, Department, Ticket
 from backend.domain.errors import DomainError
 from backend.domain.tickets import OPEN_STATUSES
@@ -138,7 +138,7 @@ def _request(
     return {
         "service_request_id": t.number,
         "status": "open" if t.status in _OPEN else "closed",
-        "status_notes": STATUS.get(t.status, t.status),
+        "status_notes": label("status", t.status),
         "service_name": cats.get(t.category_code or "", ""),
         "service_code": t.category_code or "",
         "description": mask_pii(t.text),

@@ -8,6 +8,7 @@
   var LIGHT = { green: "#16a34a", yellow: "#f59e0b", red: "#dc2626" };
   var RANK = { green: 0, yellow: 1, red: 2 };
   var query = el.dataset.query || "";
+  var W = JSON.parse(el.dataset.words || "{}"); // the page's words, in its language (dash.map.* of the catalogue)
 
   var map = L.map(el, { zoomSnap: 0.25, minZoom: 12, maxZoom: 19 });
   map.attributionControl.setPrefix('<a href="/dashboard/static/map/README.md">Leaflet</a>');
@@ -21,7 +22,7 @@
   if (el.dataset.tileUrl) {
     var tiles = L.tileLayer(el.dataset.tileUrl, { attribution: el.dataset.tileAttribution || "", maxZoom: 19 });
     tiles.addTo(map);
-    control.addOverlay(tiles, "瓦片底图");
+    control.addOverlay(tiles, W.layer_tiles);
   }
 
   function get(url) {
@@ -47,7 +48,7 @@
 
   // The city's own base layer: water, roads, landmarks (drawn by our code, no tiles needed).
   var base = L.layerGroup().addTo(map);
-  control.addOverlay(base, "城市底图（道路、水系、地标）");
+  control.addOverlay(base, W.layer_base);
   get("/dashboard/map/basemap.geojson").then(function (data) {
     function named(f, layer) {
       layer.bindTooltip(escapeHtml(f.properties.name), { sticky: true });
@@ -72,7 +73,7 @@
 
   // Grids, micro-grids and special grids, coloured by open tickets and lights in the viewer's scope.
   var areas = L.layerGroup().addTo(map);
-  control.addOverlay(areas, "网格与微网格");
+  control.addOverlay(areas, W.layer_areas);
   var fitted = false;
   function drawAreas(data) {
     areas.clearLayers();
@@ -101,8 +102,10 @@
           path.setAttribute("data-open", p.open);
         });
         layer.bindPopup(
-          "<strong>" + escapeHtml(p.name) + "</strong><br>在办 " + p.open + " 件，黄灯 " + p.yellow + "，红灯 " + p.red +
-            '<br><a class="grid-queue" href="/dashboard/?grid=' + encodeURIComponent(p.code) + '">查看该网格的工单</a>'
+          "<strong>" + escapeHtml(p.name) + "</strong><br>" + escapeHtml(W.popup_open) + " " + p.open + " / " +
+            escapeHtml(W.popup_yellow) + " " + p.yellow + " / " + escapeHtml(W.popup_red) + " " + p.red +
+            '<br><a class="grid-queue" href="/dashboard/?grid=' + encodeURIComponent(p.code) + '">' +
+            escapeHtml(W.popup_queue) + "</a>"
         );
       },
     }).addTo(areas);
@@ -152,9 +155,9 @@
       });
     },
   }).addTo(map);
-  control.addOverlay(pins, "工单点位");
+  control.addOverlay(pins, W.layer_pins);
   var heat = L.heatLayer([], { radius: 24, blur: 18, maxZoom: 17, minOpacity: 0.25 });
-  control.addOverlay(heat, "热力图");
+  control.addOverlay(heat, W.layer_heat);
   var HEAT = { green: 0.4, yellow: 0.7, red: 1 };
   function drawPins(data) {
     pins.clearLayers();
@@ -163,7 +166,7 @@
       var p = f.properties, ll = [f.geometry.coordinates[1], f.geometry.coordinates[0]];
       var m = L.marker(ll, { icon: pinIcon(p), light: p.light, keyboard: false, title: "" });
       m.bindTooltip(
-        escapeHtml(p.number) + " · " + escapeHtml(p.category) + " · " + escapeHtml(p.status) + (p.approx ? "（位置为所在网格）" : "")
+        escapeHtml(p.number) + ", " + escapeHtml(p.category) + ", " + escapeHtml(p.status) + (p.approx ? escapeHtml(W.popup_approx) : "")
       );
       markers.push(m);
       points.push([ll[0], ll[1], HEAT[p.light] || 0.4]);
