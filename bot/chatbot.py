@@ -8,12 +8,14 @@ turns lives in the database, never in this object, so a restart or a second proc
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.runtime import Runtime
+from backend.services.intake import predicted
 from backend.texts import lang_of, t
 from backend.usecases import Backend
 from backend.usecases.conversation import (
@@ -25,6 +27,7 @@ from backend.usecases.conversation import (
 )
 from bot.flows import resident, staff
 from bot.flows.conversation import Conversation
+from bot.flows.report import MAX_TEXT
 from bot.messages import Inbound, InboundKind, Outbound, outbound_from_json, outbound_to_json
 from bot.render import render_notification
 from bot.throttle import STATE_KEY as THROTTLE_KEY
@@ -68,6 +71,11 @@ class Chatbot:
         """
         key = inbound.message_id[:128] if inbound.message_id else None
         return self._answer(inbound, delivery_key=key, outbox=outbox)
+
+    def analysing(self, inbounds: Sequence[Inbound]) -> AbstractContextManager[None]:
+        """Classify the texts of a batch of messages in one call; their turns inside the block use it."""
+        texts = [(m.text or "").strip()[:MAX_TEXT] for m in inbounds if m.kind in (InboundKind.text, InboundKind.voice)]
+        return predicted(self.runtime, texts)
 
     def _answer(self, inbound: Inbound, *, delivery_key: str | None, outbox: ReplyRoute | None) -> list[Outbound]:
         lang = lang_of(inbound.language)

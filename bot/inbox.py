@@ -15,6 +15,7 @@ threads of its own (1 by default, so one command is enough on SQLite; 0 when `gr
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import socket
@@ -92,6 +93,13 @@ def inbox_replies(
     )
 
 
+def _decoded(item: inbox.InboxItem) -> Inbound | None:
+    try:
+        return inbound_from_json(item.payload)
+    except Exception:  # a payload that does not decode: its own turn fails, retried then parked
+        return None
+
+
 def _everything(out: list[Outbound]) -> list[Outbound]:
     return out
 
@@ -148,39 +156,46 @@ class InboxProcessor:
             lease_seconds=self.config.lease_seconds,
         )
         done: list[int] = []
+        inbounds = [_decoded(item) for item in items]
+        analysing = getattr(self.chat, "analysing", None)  # the batch's texts classified in one call
         try:
-            for item in items:
-                if self.on_turn is not None:
-                    self.on_turn(item)
-                waiter = self.waiters.take(item.channel, item.message_id) if self.waiters is not None else None
-                try:
-                    out = self.chat.handle_once(
-                        inbound_from_json(item.payload), outbox=waiter.route if waiter is not None else _everything
-                    )
-                except TurnUnavailable as exc:
-                    if waiter is not None:
-                        waiter.fail(exc)
-                    raise  # the database is away: the lease brings the batch back later
-                except Exception as exc:  # a turn that cannot be run: retried, then parked
-                    if waiter is not None:
-                        waiter.fail(exc)
-                    logger.exception("inbox: turn of message %s (%s) failed", item.id, item.channel)
-                    parked = inbox.fail(
-                        self.session_factory,
-                        item,
-                        f"{type(exc).__name__}: {exc}",
-                        max_attempts=self.config.max_attempts,
-                        retry_seconds=self.config.retry_seconds,
-                    )
-                    if parked:
-                        logger.error("inbox: message %s parked after %d attempts", item.id, item.attempts)
-                    continue
-                if waiter is not None:
-                    waiter.deliver(out)
-                done.append(item.id)
+            readable = [inbound for inbound in inbounds if inbound is not None]
+            with analysing(readable) if analysing is not None else contextlib.nullcontext():
+                self._turns(items, inbounds, done)
         finally:
             inbox.finish(self.session_factory, done)
         return len(items)
+
+    def _turns(self, items: list[inbox.InboxItem], inbounds: list[Inbound | None], done: list[int]) -> None:
+        for item, inbound in zip(items, inbounds, strict=True):
+            if self.on_turn is not None:
+                self.on_turn(item)
+            waiter = self.waiters.take(item.channel, item.message_id) if self.waiters is not None else None
+            try:
+                if inbound is None:
+                    inbound = inbound_from_json(item.payload)  # raises again: the turn fails below
+                out = self.chat.handle_once(inbound, outbox=waiter.route if waiter is not None else _everything)
+            except TurnUnavailable as exc:
+                if waiter is not None:
+                    waiter.fail(exc)
+                raise  # the database is away: the lease brings the batch back later
+            except Exception as exc:  # a turn that cannot be run: retried, then parked
+                if waiter is not None:
+                    waiter.fail(exc)
+                logger.exception("inbox: turn of message %s (%s) failed", item.id, item.channel)
+                parked = inbox.fail(
+                    self.session_factory,
+                    item,
+                    f"{type(exc).__name__}: {exc}",
+                    max_attempts=self.config.max_attempts,
+                    retry_seconds=self.config.retry_seconds,
+                )
+                if parked:
+                    logger.error("inbox: message %s parked after %d attempts", item.id, item.attempts)
+                continue
+            if waiter is not None:
+                waiter.deliver(out)
+            done.append(item.id)
 
     def run(self, stop_event: threading.Event) -> None:
         """Process until stop_event is set."""

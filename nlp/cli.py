@@ -24,8 +24,8 @@ from nlp.evaluate import evaluate_model, plot_confusion, print_metrics
 from nlp.labelmap import read_label_map
 from nlp.modelfile import ModelLoadError, load_model, read_meta, save_model, version_mismatches
 from nlp.tokenize import STOPWORDS_FILE, words_from_config
+from nlp.train import PRIOR_WEIGHT, seed_prior, train_model
 from nlp.train import Progress as ProgressFn
-from nlp.train import train_model
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +58,15 @@ def train(
         list[Path] | None,
         typer.Option("--extra-data", exists=True, help="more labelled data (same columns, or label,text); repeatable"),
     ] = None,
+    seed_prior_map: Annotated[
+        Path | None,
+        typer.Option(
+            "--seed-prior",
+            exists=True,
+            help="label map (YAML) onto the data's labels: also learn from the seed corpus relabelled through it,"
+            f" at weight {PRIOR_WEIGHT} per message",
+        ),
+    ] = None,
     config_dir: ConfigDirOpt = DEFAULT_CONFIG_DIR,
     model_root: ModelRootOpt = DEFAULT_MODEL_ROOT,
 ) -> None:
@@ -67,15 +76,22 @@ def train(
         datasets = [read_dataset(data, cols, label_col)]
         datasets += [_read_extra(path, cols, label_col) for path in extra_data or []]
         dataset = concat(datasets)
+        info = load_label_info(config_dir)
+        prior = None
+        if seed_prior_map:
+            label_map = read_label_map(seed_prior_map)
+            prior = seed_prior(config_dir / SEED_CORPUS, info, label_map, dataset.labels or [])
+            console.print(f"with {len(prior.texts)} seed-corpus messages as prior (weight {prior.weight})")
         console.print(f"training on {len(dataset)} messages from {dataset.source}")
         with _progress_bar() as progress:
             model, metrics = train_model(
                 dataset.texts,
                 dataset.labels or [],
-                label_info=load_label_info(config_dir),
+                label_info=info,
                 user_words=words_from_config(config_dir),
                 cv=cv,
                 progress=progress,
+                prior=prior,
             )
     except ValueError as exc:  # bad columns, too few examples per label for --cv, ...
         console.print(f"[red]cannot train:[/red] {exc}")
@@ -217,7 +233,7 @@ def _read_extra(path: Path, cols: Sequence[str], label_col: str) -> Dataset:
 
 
 def _brief(metrics: dict[str, Any]) -> dict[str, Any]:
-    keep = ("accuracy", "macro_f1", "cv", "evaluated_on", "n_samples", "n_labels", "train_seconds")
+    keep = ("accuracy", "macro_f1", "cv", "evaluated_on", "n_samples", "n_labels", "train_seconds", "prior")
     return {k: metrics[k] for k in keep if k in metrics}
 
 

@@ -20,7 +20,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +53,10 @@ class VersionedClassifier:
     def predict(self, text: str) -> Prediction:
         """The model's prediction for one text."""
         return self.model.predict(text)
+
+    def predict_many(self, texts: Sequence[str]) -> list[Prediction]:
+        """The model's predictions for many texts, in one vectorised pass."""
+        return self.model.predict_many(texts)
 
 
 @dataclass(frozen=True)

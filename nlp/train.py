@@ -10,19 +10,57 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
 
 from nlp.classify import RANDOM_STATE, ComplaintClassifier, build_pipeline, shrink_weights
-from nlp.dataio import LabelInfo, data_sha256, label_info_for
+from nlp.dataio import LabelInfo, data_sha256, label_info_for, read_dataset
 from nlp.evaluate import calibration_metrics, classification_metrics
+from nlp.labelmap import LabelMap
 
 logger = logging.getLogger(__name__)
 
 # progress(description, done, total): called before and after each fit.
 Progress = Callable[[str, int, int], None]
+# Weight of a prior message against one of the data's own: 0.1 won over 0.3 and 1 in 5-fold CV on
+# the taidi2020c dev set (macro-F1 0.832 / 0.818 / 0.814 with a plain LinearSVC, 2026-12-04).
+PRIOR_WEIGHT = 0.1
+
+
+@dataclass(frozen=True)
+class Prior:
+    """Labelled messages from elsewhere added to every fit (never to a CV test fold) at a small weight.
+
+    Typically the seed corpus relabelled through a label map onto the data's own labels: the data
+    teaches its own wording, the prior the vocabulary of each domain it lacks.
+    """
+
+    texts: list[str]
+    labels: list[str]
+    weight: float = PRIOR_WEIGHT
+
+
+def seed_prior(seed_corpus: Path, label_info: LabelInfo, label_map: LabelMap, labels: Sequence[str]) -> Prior:
+    """The seed corpus relabelled through label_map, keeping only messages that land on one of labels."""
+    seed = read_dataset(seed_corpus, ["text"], "label")
+    seed_labels = seed.labels or []
+    codes = sorted(set(seed_labels))
+    target = dict(zip(codes, label_map.membership(codes, label_info), strict=True))
+    wanted = set(labels)
+    keep = [i for i, lab in enumerate(seed_labels) if target[lab] in wanted]
+    return Prior([seed.texts[i] for i in keep], [str(target[seed_labels[i]]) for i in keep])
+
+
+def _fit(pipeline: Pipeline, texts: list[str], labels: list[str], prior: Prior | None) -> Pipeline:
+    if prior is None:
+        return pipeline.fit(texts, labels)
+    weights = np.concatenate([np.ones(len(texts)), np.full(len(prior.texts), prior.weight)])
+    return pipeline.fit(texts + prior.texts, labels + prior.labels, clf__sample_weight=weights)
 
 
 def train_model(
@@ -33,12 +71,14 @@ def train_model(
     user_words: Sequence[str] = (),
     cv: int | None = None,
     progress: Progress | None = None,
+    prior: Prior | None = None,
 ) -> tuple[ComplaintClassifier, dict[str, Any]]:
     """Fit on all data (after k-fold CV when cv is given) and return the model and its metrics.
 
     With cv, ``accuracy``/``macro_f1``/``per_class`` are measured on the pooled out-of-fold
     predictions and ``cv`` holds the per-fold figures with their mean and standard deviation;
-    without cv they are measured on the training data itself (optimistic, marked as such).
+    without cv they are measured on the training data itself (optimistic, marked as such). A prior
+    joins every fit; metrics are measured on the data's own messages only.
     """
     texts, labels = list(texts), list(labels)
     if len(texts) != len(labels):
@@ -59,12 +99,11 @@ def train_model(
             rare = sorted(lab for lab, n in counts.items() if n < cv)
             raise ValueError(f"cv={cv} needs at least {cv} examples per label; too few for {rare[:10]}")
         metrics = cross_validate(
-            texts, labels, info=info, user_words=user_words, folds=cv, progress=report, total=total
+            texts, labels, info=info, user_words=user_words, folds=cv, progress=report, total=total, prior=prior
         )
 
     report("fitting on all data", total - 1, total)
-    pipeline = build_pipeline(user_words, min_class_count=min(counts.values()))
-    pipeline.fit(texts, labels)
+    pipeline = _fit(build_pipeline(user_words, min_class_count=min(counts.values())), texts, labels, prior)
     shrink_weights(pipeline)
     model = ComplaintClassifier(pipeline, info)
     report("done", total, total)
@@ -81,6 +120,8 @@ def train_model(
             "train_seconds": round(time.perf_counter() - started, 2),
         }
     )
+    if prior is not None:
+        metrics["prior"] = {"messages": len(prior.texts), "weight": prior.weight}
     return model, metrics
 
 
@@ -93,6 +134,7 @@ def cross_validate(
     folds: int,
     progress: Progress,
     total: int | None = None,
+    prior: Prior | None = None,
 ) -> dict[str, Any]:
     """Stratified k-fold CV: pooled out-of-fold metrics (with the ECE of their top-1 probabilities)
     plus per-fold mean and std."""
@@ -107,7 +149,7 @@ def cross_validate(
         fold_train = [texts[j] for j in train_idx]
         fold_labels = y[train_idx].tolist()
         pipeline = build_pipeline(user_words, min_class_count=min(Counter(fold_labels).values()))
-        pipeline.fit(fold_train, fold_labels)
+        _fit(pipeline, fold_train, fold_labels, prior)
         proba = pipeline.predict_proba([texts[j] for j in test_idx])
         predicted = pipeline.classes_[np.argmax(proba, axis=1)]  # what predict() returns, without a second pass
         oof[test_idx] = predicted

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -99,6 +102,37 @@ class ReportIn:
     details: dict[str, Any] = field(default_factory=dict)  # added to the submit event's data
 
 
+# Predictions made for a whole batch of messages in one classifier call (the inbox processor's), by text, with
+# the classifier that made them; `assess` in this thread takes a message's from here instead of predicting again.
+_PREDICTED: ContextVar[tuple[object, Mapping[str, Any]] | None] = ContextVar("predicted", default=None)
+
+
+@contextmanager
+def predicted(runtime: Runtime, texts: Sequence[str]) -> Iterator[None]:
+    """Classify texts in one vectorised call; within the block, `assess` of any of them uses that prediction."""
+    classifier = runtime.current_classifier()
+    wanted = list(dict.fromkeys(text for text in texts if text.strip()))
+    predictions: list[Any] = []
+    if classifier is not None and wanted:
+        many = getattr(classifier, "predict_many", None)
+        try:
+            predictions = many(wanted) if many is not None else [classifier.predict(text) for text in wanted]
+        except Exception:  # each turn then predicts on its own (and fails on its own, retried then parked)
+            logger.exception("batch classification failed")
+    token = _PREDICTED.set((classifier, dict(zip(wanted, predictions, strict=False))))
+    try:
+        yield
+    finally:
+        _PREDICTED.reset(token)
+
+
+def _prediction(classifier: Any, text: str) -> Any:
+    batch = _PREDICTED.get()
+    if batch is not None and batch[0] is classifier and text in batch[1]:
+        return batch[1][text]
+    return classifier.predict(text)
+
+
 def assess(
     runtime: Runtime,
     text: str,
@@ -118,7 +152,7 @@ def assess(
     model_version: str | None = None
     classifier = runtime.current_classifier() if classify and text.strip() else None
     if classifier is not None:
-        prediction = classifier.predict(text)
+        prediction = _prediction(classifier, text)
         category, confidence = prediction.subcategory, float(prediction.confidence)
         top3 = tuple((c, float(p)) for c, p in prediction.top3)
         version = getattr(classifier, "version", None)  # a model from the store knows its version

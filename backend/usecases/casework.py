@@ -32,6 +32,7 @@ from backend.services.intake import Assessment, Placement, ReportIn, assess, cre
 from backend.services.placement import place_ticket
 from backend.services.privacy_log import record_access
 from backend.services.reveal import Contact, may_reveal_ticket, reveal_contact
+from backend.services.revision import revise_report
 from backend.services.workflow import apply_action, available_actions, followers_of, load_ticket
 from backend.usecases.views import Speaker, StaffView, TicketView
 
@@ -220,6 +221,12 @@ class Casework:
                     note=note[:2000],
                 )
             )
+
+    def revise(self, number: str, text: str) -> TicketView:
+        """The speaker's edited words for their report still waiting at a desk. Raises DomainError."""
+        with self._session.begin_nested():
+            ticket = revise_report(self._session, self._runtime, number, text, actor=self._actor)
+        return self._view(ticket)
 
     def add_photo(self, number: str, data: bytes, *, stage: str = "report") -> None:
         """Store a photo on a ticket. Raises DomainError (not found, too large, not an image)."""

@@ -1,8 +1,9 @@
 """Edits of earlier messages (Telegram): the words of a report not yet dispatched, or a live location moving.
 
 An edit of the message that started the report in progress assesses the new words (the one place a report's
-text is analysed) and carries on; an edit of the message that made a ticket tells the resident it can no
-longer be changed and how to add to it. A live location's moves update the place of a report waiting for
+text is analysed) and carries on; an edit of the message that made a ticket revises it while it waits at a
+triage desk (not yet dispatched), and after that tells the resident it can no longer be changed and how to
+add to it. A live location's moves update the place of a report waiting for
 one and are otherwise ignored without an answer: they come every few seconds.
 """
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from backend.domain.errors import DomainError
 from bot.flows import report
+from bot.flows.common import category_name
 from bot.flows.conversation import Conversation
 from bot.messages import InboundKind
 
@@ -31,9 +34,23 @@ def on_edit(conv: Conversation) -> None:
         return
     number = conv.state.get(report.RECENT)
     if number and inbound.data and conv.state.get(report.RECENT_REF) == inbound.data:
-        conv.choose(conv.t("edit.too_late", number=number), [(conv.t("button.add_details"), f"add:{number}")])
+        _ticket_edited(conv, number)
         return
     conv.say("edit.not_read")
+
+
+def _ticket_edited(conv: Conversation, number: str) -> None:
+    """The words of a report that is a ticket now: revised while it waits at a desk, else too late."""
+    ticket = conv.casework.ticket(number)
+    if ticket is not None and ticket.status == "submitted" and conv.text:
+        try:
+            revised = conv.casework.revise(number, conv.text)
+        except DomainError as exc:
+            conv.refuse(exc)
+            return
+        conv.say("edit.revised", number=number, category=category_name(conv.city, revised.category_code, conv.lang))
+        return
+    conv.choose(conv.t("edit.too_late", number=number), [(conv.t("button.add_details"), f"add:{number}")])
 
 
 def _moved(conv: Conversation) -> None:

@@ -306,3 +306,21 @@ def test_eval_with_a_yaml_map_scores_the_source_labels_over_sets_of_departments(
     assert metrics["per_class"]["公用"]["support"] == 10
     assert metrics["unmapped_rows"] == 5  # 市容 is in no class
     assert metrics["accuracy"] >= 0.9
+
+
+def test_seed_prior_teaches_a_label_the_vocabulary_its_own_examples_lack(small_config: Path, tmp_path: Path) -> None:
+    # The data's 公用 examples are all about street lights; the seed corpus, relabelled through the
+    # map, also files water supply under 公用.
+    label_map = tmp_path / "map.yaml"
+    label_map.write_text("labels:\n  公用: [utilities, urban_management]\n  欠薪: [labour_social_security]\n")
+    data = tmp_path / "data.csv"
+    rows = [("公用", p) for p in PHRASES["street_lights"] * 3] + [("欠薪", p) for p in PHRASES["wage_arrears"] * 3]
+    pd.DataFrame(rows, columns=["label", "text"]).to_csv(data, index=False)
+    models = tmp_path / "models"
+    common = ["train", "--data", str(data), "--config-dir", str(small_config), "--model-root", str(models)]
+    invoke(*common, "--out", str(models / "plain"))
+    out = invoke(*common, "--seed-prior", str(label_map), "--out", str(models / "prior"))
+    assert "seed-corpus messages as prior" in out
+    water = "家里突然停水了也没通知"
+    assert load_model(models / "prior", allowed_root=models).predict(water).subcategory == "公用"
+    assert read_meta(models / "prior")["metrics"]["prior"]["weight"] == 0.1

@@ -1,0 +1,71 @@
+"""The inbox processor classifies a batch's reports in one call, and each turn uses that prediction: the same
+tickets as report-by-report classification, without a second prediction per report."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.db.models import Ticket
+from backend.runtime import Runtime
+from bot.chatbot import Chatbot
+from bot.inbox import InboxProcessor, store_inbound
+from bot.messages import Inbound, InboundKind
+from tests.fakes.channels import own_database  # noqa: F401  (fixture)
+
+REPORTS = [
+    "怡和花园门口的垃圾好几天没人清运了，臭得不行",
+    "建设路上有个井盖丢了，晚上很危险",
+    "星河公寓3号楼楼道的灯坏了一个星期了",
+]
+PIN = (113.5895, 34.73925)
+
+
+class Counting:
+    """The shipped classifier, counting its calls."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.single = 0
+        self.batches: list[int] = []
+
+    def predict(self, text: str) -> Any:
+        self.single += 1
+        return self.inner.predict(text)
+
+    def predict_many(self, texts: Sequence[str]) -> Any:
+        self.batches.append(len(texts))
+        return self.inner.predict_many(texts)
+
+
+def tickets(factory: sessionmaker[Session]) -> dict[str, str | None]:
+    with factory() as session:
+        return {t.text: t.category_code for t in session.scalars(select(Ticket))}
+
+
+def test_a_batch_is_classified_once_with_the_same_outcome(
+    runtime: Runtime,
+    own_database: sessionmaker[Session],  # noqa: F811
+) -> None:
+    counting = Counting(runtime.classifier)
+    chat = Chatbot(dataclasses.replace(runtime, classifier=counting), own_database)  # type: ignore[arg-type]
+    for i, text in enumerate(REPORTS):
+        sender = f"oBATCH{i}"
+        for n, message in enumerate(
+            [
+                Inbound(channel="wechat", user_id=sender, kind=InboundKind.location, lon=PIN[0], lat=PIN[1]),
+                Inbound(channel="wechat", user_id=sender, kind=InboundKind.text, text=text),
+            ]
+        ):
+            store_inbound(own_database, dataclasses.replace(message, message_id=f"{sender}-{n}"))
+    processor = InboxProcessor(own_database, chat, worker_id="p1")
+    while processor.process_once():
+        pass
+    assert counting.single == 0  # every report's turn took the batch's prediction
+    assert counting.batches == [len(REPORTS)]  # the pins' batch has no text; the reports' is one call
+    expected = {text: runtime.classifier.predict(text).subcategory for text in REPORTS}  # type: ignore[union-attr]
+    assert tickets(own_database) == expected
