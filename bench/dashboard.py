@@ -35,6 +35,8 @@ from backend.db.migrate import upgrade
 from backend.db.models import Staff, TicketRollup
 from backend.db.rollups import rebuild
 from backend.db.session import make_engine
+from backend.services.hot_issues import MAX_TICKETS as HOT_MAX_TICKETS
+from backend.services.hot_issues import hot_issues
 from backend.services.people import staff_actor
 from backend.services.queries import TicketFilter, list_tickets
 from backend.services.reference import sync_reference, sync_staff
@@ -328,6 +330,18 @@ def main() -> None:
                 target = f"< {STATS_TARGET_MS[label]:.0f}" if rolled else "(comparison)"
                 rows.append((f"statistics ms (30 days): {label}, {how}", med, target))
                 figures[f"stats_ms[{label}, {how}]"] = round(med, 1)
+        month_filter = TicketFilter(created_from=month)
+        for label, who in (("street dispatcher", street), ("whole district", admin)):
+            first = _timed(lambda w=who: hot_issues(session, runtime, w, month_filter), 1)[0]
+            again = statistics.median(_timed(lambda w=who: hot_issues(session, runtime, w, month_filter), 3))
+            rows.append(
+                (
+                    f"hot issues ms (30 days, newest {HOT_MAX_TICKETS:,} tickets): {label}, first / again",
+                    f"{first:,.0f} / {again:,.0f}",
+                    "(loaded after the page)",
+                )
+            )
+            figures[f"hot_issues_ms[{label}]"] = [round(first, 1), round(again, 1)]
         year = TicketFilter(created_from=now - timedelta(days=365))
         for label, who in (("street dispatcher", street), ("whole district", admin)):
             for rolled in (True, False):
@@ -355,7 +369,9 @@ def main() -> None:
         "'tickets only' is use_rollups=False, the grouping-sets queries over every ticket of the period (the "
         "statistics code before the rollups; its median also reads the new partial index ix_tickets_done_created_at). "
         "Data: tickets over 365 days in arrival order, 10 % of the last 60 days still open; the rollups rebuilt "
-        "after the COPY (rebuild), as `gridbot rebuild-rollups` does.",
+        "after the COPY (rebuild), as `gridbot rebuild-rollups` does. Hot issues "
+        "(backend.services.hot_issues, the statistics page's table, fetched by the page after its figures): the "
+        "first call in the process, then the median of 3 more (the keywords of a text are cached).",
     )
     engine.dispose()
 

@@ -371,8 +371,9 @@ def main() -> None:
     parser.add_argument(
         "--inbox",
         action="store_true",
-        help="durable inbox on (Telegram only: use --telegram-share 1); written as its own section",
+        help="durable inbox on (WeChat and Telegram; turns in one `gridbot process`); written as its own section",
     )
+    parser.add_argument("--pg-database", default=BENCH_DB, help="the PostgreSQL database to (re)create and use")
     args = parser.parse_args()
     load_avg = os.getloadavg()[0]
 
@@ -382,7 +383,7 @@ def main() -> None:
     pg_server = os.environ.get("GRIDBOT_TEST_POSTGRES_URL", PG_DEFAULT)
     urls = {
         "sqlite": f"sqlite:///{Path(tempfile.mkdtemp(prefix='gridbot-bench-')) / 'bench.db'}",
-        "postgresql": pg_server.rsplit("/", 1)[0] + "/" + BENCH_DB,
+        "postgresql": pg_server.rsplit("/", 1)[0] + "/" + args.pg_database,
     }
     results = []
     with FakeTelegramAPI() as fake:
@@ -441,13 +442,15 @@ def main() -> None:
     )
     if args.inbox:
         notes = (
-            "Durable inbox on (GRIDBOT_INBOX_ENABLED): the webhook stores the update and answers; one "
-            "`gridbot process` runs the turns meanwhile, on the same cores. "
+            "Durable inbox on (GRIDBOT_INBOX_ENABLED): the webhooks store the message and answer; one "
+            "`gridbot process` runs the turns meanwhile, on the same cores (GRIDBOT_INBOX_SERVE_PROCESSORS=0, so "
+            "WeChat answers `success` at once and every reply goes through the outbox; past the backlog bound "
+            "the passive busy notice, counted as a passive reply). "
             "'reports/s' and the latencies are acknowledgements; the backlog rows show the turns still owed. "
         ) + notes
     report(
         "webhook_inbox" if args.inbox else "webhook",
-        "Telegram webhook with the durable inbox (bench/webhook --inbox)"
+        "Chat webhooks with the durable inbox (bench/webhook --inbox)"
         if args.inbox
         else "Chat webhooks under load (bench/webhook)",
         rows,

@@ -213,6 +213,13 @@ def _link(reports: Sequence[Report], keys: list[frozenset[str]], window: timedel
     return groups
 
 
+@lru_cache(maxsize=8192)  # a dashboard asks again about mostly the same tickets
+def _keywords_in(text: str) -> frozenset[str]:
+    from nlp.tokenize import default_tokenizer
+
+    return frozenset(w for w in default_tokenizer()(_ADMIN.sub(" ", text)) if is_keyword(w))
+
+
 @dataclass(frozen=True, slots=True)
 class _Words:
     """The keyword candidates of every report (its head, its first sentence) and their document frequency."""
@@ -223,11 +230,8 @@ class _Words:
 
 
 def _words(items: list[Report]) -> _Words:
-    from nlp.tokenize import default_tokenizer
-
-    tok = default_tokenizer()
-    heads = [frozenset(w for w in tok(_ADMIN.sub(" ", _head(r.text))) if is_keyword(w)) for r in items]
-    leads = [frozenset(w for w in tok(_ADMIN.sub(" ", _lead(r.text))) if is_keyword(w)) for r in items]
+    heads = [_keywords_in(_head(r.text)) for r in items]
+    leads = [_keywords_in(_lead(r.text)) for r in items]
     df: Counter[str] = Counter()
     for ws in heads:
         df.update(ws)

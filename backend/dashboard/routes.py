@@ -386,7 +386,6 @@ def stats_page(request: Request, session: SessionDep, runtime: RuntimeDep, actor
         {
             "actor": actor,
             "s": stats,
-            "hot_issues": hot_issues(session, runtime, actor, flt),
             "f": echo,
             "query": filter_query(echo),
             **_choices(session, runtime, lang),
@@ -402,6 +401,21 @@ def stats_page(request: Request, session: SessionDep, runtime: RuntimeDep, actor
                 "statuses": [labels.label("status", s, lang) for s in stats.by_status],
                 "status_counts": list(stats.by_status.values()),
             },
+        },
+    )
+
+
+@router.get("/stats/hot", response_class=HTMLResponse)
+def stats_hot_issues(request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser) -> HTMLResponse:
+    """The statistics page's hot issues, loaded after its figures: finding them reads the period's texts."""
+    flt, _ = _stats_filter(request, runtime)
+    return templates.TemplateResponse(
+        request,
+        "_hot_issues.html",
+        {
+            "actor": actor,
+            "hot_issues": hot_issues(session, runtime, actor, flt),
+            "cat_names": category_names(session, request_lang(request)),
         },
     )
 

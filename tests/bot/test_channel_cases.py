@@ -101,6 +101,19 @@ def test_a_group_message_not_meant_for_the_bot_gets_no_answer_and_no_ticket(
     assert tickets(session_factory) == []
 
 
+def test_an_edit_in_a_group_gets_no_answer_even_when_it_mentions_the_bot(
+    client: TestClient, telegram_api: FakeTelegramAPI, session_factory: sessionmaker[Session]
+) -> None:
+    mention = "@" + str(BOT_USER["username"])
+    edited = group_update(
+        23, f"{mention} 路灯坏了", entities=[{"type": "mention", "offset": 0, "length": len(mention)}]
+    )
+    edited["edited_message"] = {**edited.pop("message"), "edit_date": 1795000060}
+    tg(client, edited)
+    assert telegram_api.sent("sendMessage") == []
+    assert tickets(session_factory) == []
+
+
 def _command(text: str) -> dict[str, Any]:
     return {"type": "bot_command", "offset": 0, "length": len(text)}
 

@@ -147,3 +147,9 @@ def test_statistics_tables_carry_every_section(session, runtime, staff, worked):
     assert set(tables) == {"概览", "按大类", "按小类", "按网格", "按部门", "按日", "网格考评", "部门考评", "热词"}
     overview = dict(tables["概览"][1:])
     assert overview["工单总数"] == 4 and overview["按期办结率"] == "100.0%"
+
+
+def test_laughter_and_courtesy_are_never_hot_phrases():
+    words = dict(hot_phrases(["哈哈哈，您好，路灯坏了，谢谢", "哈哈哈哈 路灯不亮，谢谢领导", "您好，路灯又坏了"]))
+    assert words["路灯"] >= 2
+    assert not {"哈哈哈", "哈哈哈哈", "您好", "谢谢", "领导"} & set(words)
