@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     alarm_ack_minutes: float = Field(default=5.0, gt=0)
     # A report neither dispatched nor on a desk after this long is put on the district desk by the sweep.
     unowned_sweep_seconds: int = Field(default=60, ge=10)
+    # A resident asked to pick a category, name the place or confirm their home who does not answer within
+    # this many minutes: the report is stored and goes to the triage desk (before the dialogue would expire).
+    triage_answer_minutes: float = Field(default=10.0, gt=0)
     # Categories whose reports need a photo as evidence: the bot asks for one when the report came without.
     photo_evidence_categories: list[str] = [
         "illegal_construction",

@@ -19,6 +19,7 @@ class NoticeKind(StrEnum):
     merged = "merged"
     escalated = "escalated"
     supervised = "supervised"  # past the reopen limit: now with the street command centre and 督办
+    registered = "registered"  # the resident left a question unanswered: the report is stored anyway
     # To staff.
     task_new = "task_new"
     desk_new = "desk_new"  # a report waits at the dispatcher's triage desk (分拨台)
@@ -53,6 +54,7 @@ RESIDENT_KINDS = (
     NoticeKind.merged,
     NoticeKind.escalated,
     NoticeKind.supervised,
+    NoticeKind.registered,
 )
 STAFF_KINDS = (
     NoticeKind.task_new,

@@ -36,6 +36,7 @@ from backend.services.security import hash_password
 from backend.services.sla_job import SlaTickSummary, check_next_batch
 from backend.settings import Settings
 from backend.usecases import Backend
+from backend.usecases.abandoned import desk_unanswered
 from backend.workers.channels import Fallback, Sender
 from backend.workers.outbox import DrainResult, OutboxConfig, run_worker
 from backend.workers.periodic import PeriodicJob, daily_at, every, standard_jobs
@@ -314,6 +315,7 @@ def run_outbox_worker(
     jobs.append(PeriodicJob("compact_rollups", every(60), lambda _now: compact_rollups(backend)))
     jobs.append(PeriodicJob("sweep_unowned", every(15), lambda _now: sweep_unowned(backend)))
     jobs.append(PeriodicJob("escalate_alarms", every(15), lambda _now: escalate_alarms(backend)))
+    jobs.append(PeriodicJob("desk_unanswered", every(30), lambda _now: desk_unanswered(backend)))
     jobs.append(
         PeriodicJob("public_reports", daily_at(settings.public_report_time, tz=timezone), public_reports_job(backend))
     )

@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -163,6 +163,7 @@ class OutboxWorker:
         fallback: Fallback | None = None,
         limiter: RateLimiter | None = None,
         rng: random.Random | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.session_factory = session_factory
         self.senders = dict(senders)
@@ -172,6 +173,7 @@ class OutboxWorker:
         self.fallback = fallback
         self.limiter = limiter or RateLimiter(self.config.limits)
         self.rng = rng or random.Random()
+        self.clock = clock  # claims, sends and records are stamped with it (tests pass a fake clock)
         self._pool = ThreadPoolExecutor(max_workers=self.config.send_threads, thread_name_prefix=f"outbox-{worker_id}")
 
     def close(self) -> None:
@@ -192,7 +194,7 @@ class OutboxWorker:
         """Claim one batch and start sending it on the send threads; record the results with record()."""
         if not self.senders:
             return []
-        now = utcnow()
+        now = self.clock()
         with transaction(self.session_factory) as session:
             rows = claim(
                 session,
@@ -227,7 +229,7 @@ class OutboxWorker:
             if booking.granted:
                 going.append((row, delivery, booking.delay, future))
             else:
-                future.set_result(_Result(row, delivery, utcnow(), deferred_for=booking.delay))
+                future.set_result(_Result(row, delivery, self.clock(), deferred_for=booking.delay))
         if going:
             self._pool.submit(self._send_batch, sender, going)
         return futures
@@ -235,7 +237,7 @@ class OutboxWorker:
     def _send_batch(
         self, sender: BatchSender, going: Sequence[tuple[Notification, Delivery, float, Future[_Result]]]
     ) -> None:
-        at = utcnow()
+        at = self.clock()
         start = time.perf_counter()
         try:
             errors = sender.send_many([(delivery, delay) for _, delivery, delay, _ in going])
@@ -276,10 +278,10 @@ class OutboxWorker:
         sender = self.senders[row.channel]
         booking = self.limiter.reserve(row.channel, row.external_id, max_wait=self.config.max_rate_wait)
         if not booking.granted:
-            return _Result(row, delivery, utcnow(), deferred_for=booking.delay)
+            return _Result(row, delivery, self.clock(), deferred_for=booking.delay)
         if booking.delay > 0:
             time.sleep(booking.delay)
-        at = utcnow()
+        at = self.clock()
         start = time.perf_counter()
         try:
             sender.send(delivery)
@@ -299,7 +301,7 @@ class OutboxWorker:
 
     def _record(self, results: Sequence[_Result]) -> DrainResult:
         out = DrainResult(claimed=len(results))
-        now = utcnow()
+        now = self.clock()
         attempts: list[dict[str, Any]] = []
         sent_ids: list[int] = []
         with transaction(self.session_factory) as session:

@@ -8,6 +8,7 @@ from backend.domain.errors import DomainError
 from backend.domain.triage import Route, gate
 from backend.services.intake import Assessment, Placement
 from backend.texts import catalogue, matches
+from backend.usecases.abandoned import AWAITING
 from bot.flows.common import area_name, category_name
 from bot.flows.conversation import Conversation
 from bot.flows.followup import add_photo
@@ -244,6 +245,7 @@ def advance(conv: Conversation) -> None:
 def _ask_home(conv: Conversation, assessment: Assessment) -> None:
     conv.data["home_asked"] = True
     conv.state["step"] = "home"
+    conv.state[AWAITING] = "home"  # no answer in time: the report goes to the desk (backend/usecases/abandoned.py)
     home = area_name(conv.city, assessment.place.area_code)
     conv.choose(
         conv.t("report.ask_home", home=home),
@@ -266,6 +268,7 @@ def _on_home(conv: Conversation) -> None:
 
 def _ask_place(conv: Conversation) -> None:
     conv.state["step"] = "place"
+    conv.state[AWAITING] = "place"
     communities = sorted((a for a in conv.city.areas.values() if a.level == "community"), key=lambda a: a.code)
     buttons = [(a.name, f"community:{a.code}") for a in communities[:MAX_AREA_BUTTONS]]
     buttons.append((conv.t("button.type_place"), "place:type"))
@@ -291,6 +294,7 @@ def _ask_estate(conv: Conversation, community: str) -> None:
 
 def _ask_category(conv: Conversation) -> None:
     conv.state["step"] = "category"
+    conv.state[AWAITING] = "category"
     assessment = _assessment(conv)
     codes = [c for c in [assessment.category_code, *(c for c, _ in assessment.top3)] if c]
     codes = list(dict.fromkeys(codes))[:3]
@@ -303,6 +307,7 @@ def _ask_category(conv: Conversation) -> None:
 
 def _ask_merge(conv: Conversation) -> None:
     conv.state["step"] = "merge"
+    conv.state[AWAITING] = "merge"
     conv.choose(
         conv.t("report.duplicate", number=conv.data["duplicate"], text=conv.data.get("duplicate_text", "")),
         [(conv.t("button.merge_yes"), "merge:yes"), (conv.t("button.merge_no"), "merge:no")],

@@ -9,6 +9,7 @@ frozen clock), or `api` (a staff member's call to the REST API, as the dashboard
 `api: {as: CD01, post: /api/tickets/{t1}/category, json: {...}}`, answering 200 unless `status` says). `expect`
 lists substrings the replies must contain, `expect_buttons` button labels, `expect_kind` a message kind,
 `expect_no_reply` that nothing was answered, `capture` names the first ticket number in the replies.
+A `job` step runs one of the worker's periodic jobs by name (JOBS), at the frozen clock's time.
 `{name}` in texts is replaced by captured numbers.
 A step may also be written in a platform's own shape: `wechat: {MsgType: video, MediaId: …}` (the XML
 fields of an Official Account or WeCom message or event) or `telegram: {voice: {…}}` (the fields of a
@@ -38,6 +39,9 @@ from backend.api.app import create_app
 from backend.db.models import Attachment, Ticket, TicketFollower
 from backend.ports import FrozenClock
 from backend.runtime import Runtime
+from backend.usecases import Backend
+from backend.usecases.abandoned import desk_unanswered
+from backend.usecases.operations import escalate_alarms, sweep_unowned
 from bot.messages import Inbound, InboundKind, Outbound
 from tests.bot.drivers import Driver, Who, driver  # noqa: F401  (the fixture)
 from tests.conftest import DEMO_PASSWORD
@@ -50,6 +54,13 @@ PNG = (
     b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
 )
 
+
+# The periodic jobs a transcript may run (`job: <name>`), as the worker runs them.
+JOBS: dict[str, Callable[[Backend], int]] = {
+    "desk_unanswered": desk_unanswered,
+    "sweep_unowned": sweep_unowned,
+    "escalate_alarms": escalate_alarms,
+}
 
 StaffApi = Callable[[dict[str, Any], dict[str, str]], None]
 
@@ -193,6 +204,7 @@ def test_transcript(
     driver: Driver,  # noqa: F811
     session_factory: sessionmaker[Session],
     clock: FrozenClock,
+    runtime: Runtime,
     staff_api: StaffApi,
 ) -> None:
     """The conversation goes as written and leaves the tickets as written."""
@@ -209,6 +221,9 @@ def test_transcript(
             continue
         if "api" in step:
             staff_api(step["api"], numbers)
+            continue
+        if "job" in step:
+            JOBS[step["job"]](Backend(runtime, session_factory))
             continue
         who = _who(step)
         if "inbox" in step:
