@@ -253,6 +253,9 @@ def _from_rollups(session: Session, runtime: Runtime, base: Any, rolled: rollup_
     parts = [_Groups(rolled.grid_dept, rolled.ratings, rolled.category, rolled.status, rolled.day)]
     parts += [_grouped(session, runtime, stmt.subquery()) for stmt in rolled.live]
     if rolled.categories_live:
+        # Every category is counted from the tickets then, the partial days' and own tickets' too: only once.
+        for part in parts:
+            part.category = []
         counts = session.execute(select(base.c.category_code, func.count()).group_by(base.c.category_code))
         parts.append(_Groups(category=[tuple(r) for r in counts]))
     return _merge(parts)
