@@ -36,6 +36,9 @@ from backend.services.workflow import apply_action
 
 logger = logging.getLogger(__name__)
 
+# A case that needs this many times its time limit is stuck (it waits on another party) and stays open: the demo
+# then has late, red work to show, as every city has.
+STUCK_WORK_FACTOR = 1.2
 HISTORY_WORKER = "demo-history"  # marks the notifications of the simulated past as recorded, not sent
 SLA_TICK = timedelta(hours=2)
 _CHANNELS = ("wechat", "wechat", "wechat", "telegram", "wecom")
@@ -271,7 +274,9 @@ class DemoHistory:
             self._apply(ticket, Action.start, staff_actor(assignee))
             later = self._work_time(ticket, profile)
         elif status is TicketStatus.in_progress and assignee is not None:
-            if profile.extension and ticket.rework_count == 0 and not ticket.status_before_hold:
+            if profile.work_factor > STUCK_WORK_FACTOR:
+                later = (12.0, 24.0)  # waiting on another party: still open, and running late, when the demo ends
+            elif profile.extension and ticket.rework_count == 0 and not ticket.status_before_hold:
                 self._apply(ticket, Action.request_extension, staff_actor(assignee), reason="需协调物业，申请延期")
                 self.profiles[ticket_id] = replace(profile, extension=False)
                 later = (1.0, 6.0)
