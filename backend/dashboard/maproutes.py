@@ -55,7 +55,7 @@ def map_page(request: Request, session: SessionDep, runtime: RuntimeDep, actor: 
             "query": filter_query(echo),
             **_choices(session, runtime, lang),
             "fills": mapsvg.FILL,
-            "states": labels.names("state", tuple(mapsvg.STATE_NAMES), lang),
+            "states": labels.names("state", mapsvg.STATES, lang),
             "light_colours": geo.LIGHT_COLOURS,
             "busy": [(code, names[code], n, y, r, mapsvg.grid_state(n, y, r)) for code, n, y, r in busy],
             "open_total": sum(n for n, _, _ in counts.values()),

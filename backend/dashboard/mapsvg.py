@@ -14,6 +14,7 @@ from html import escape
 from shapely.geometry import Polygon
 
 from backend.cityconfig import Area, CityConfig
+from backend.texts import DEFAULT_LANG, t
 
 WIDTH = 900
 PADDING = 10
@@ -26,14 +27,8 @@ FILL = {
     "yellow": "#f59e0b",
     "red": "#dc2626",
 }
-STATE_NAMES = {
-    "none": "无在办工单",
-    "few": "在办 1–2 件",
-    "some": "在办 3–9 件",
-    "many": "在办 10 件以上",
-    "yellow": "有黄灯",
-    "red": "有红灯",
-}
+# The colour classes, lightest first; their words are the catalogue's `dash.state.<class>`.
+STATES = tuple(FILL)
 
 
 def grid_state(open_: int, yellow: int, red: int) -> str:
@@ -94,6 +89,7 @@ def district_svg(
     *,
     link: str = "/dashboard/?grid={code}",
     selected: str | None = None,
+    lang: str = DEFAULT_LANG,
 ) -> str:
     """The whole district: grids and special grids coloured by (open, yellow, red) counts, streets outlined."""
     grids = [a for a in city.areas.values() if a.level == "grid"]
@@ -103,7 +99,7 @@ def district_svg(
     proj = Projection.fit(_bounds(frame))
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {proj.height:.0f}" '
-        f'class="district-map" role="img" aria-label="辖区网格地图">'
+        f'class="district-map" role="img" aria-label="{escape(t("dash.map.region", lang))}">'
     ]
     for layer, areas in (("grid", grids), ("special", specials)):
         for area in sorted(areas, key=lambda a: a.code):
@@ -111,7 +107,9 @@ def district_svg(
             state = grid_state(n, yellow, red)
             css = f"cell {layer} state-{state}" + (" selected" if area.code == selected else "")
             opacity = ' fill-opacity="0.75" stroke-dasharray="4 2"' if layer == "special" else ""
-            title = escape(f"{area.name}（{area.code}）：在办 {n} 件，黄灯 {yellow}，红灯 {red}")
+            title = escape(
+                t("dash.map.grid_title", lang, name=area.name, code=area.code, open=n, yellow=yellow, red=red)
+            )
             out.append(
                 f'<a href="{escape(link.format(code=area.code))}" data-grid="{area.code}">'
                 f'<path d="{_path(area.geometry, proj)}" fill="{FILL[state]}"{opacity} class="{css}" '
@@ -133,7 +131,12 @@ def district_svg(
 
 
 def pin_svg(
-    city: CityConfig, area_code: str | None, lon: float | None, lat: float | None, width: int = 360
+    city: CityConfig,
+    area_code: str | None,
+    lon: float | None,
+    lat: float | None,
+    width: int = 360,
+    lang: str = DEFAULT_LANG,
 ) -> str | None:
     """A small map of a ticket's grid and its neighbours with a pin at the reported point."""
     area = city.areas.get(area_code or "")
@@ -148,7 +151,7 @@ def pin_svg(
     proj = Projection.fit((minx, miny, maxx, maxy), width)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {proj.height:.0f}" class="pin-map" '
-        f'role="img" aria-label="工单位置">'
+        f'role="img" aria-label="{escape(t("dash.map.pin_label", lang))}">'
     ]
     for other in city.areas.values():
         if other.level in ("grid", "special") and other.geometry.intersects(box):

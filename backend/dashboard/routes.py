@@ -250,7 +250,9 @@ def _ticket_response(
             "area_names": {a.code: a.name for a in runtime.city.areas.values()},
             "cat_names": category_names(session, lang),
             "dept_names": department_names(session, lang),
-            "pin": mapsvg.pin_svg(runtime.city, ticket.area_code or ticket.grid_code, ticket.lon, ticket.lat),
+            "pin": mapsvg.pin_svg(
+                runtime.city, ticket.area_code or ticket.grid_code, ticket.lon, ticket.lat, lang=lang
+            ),
             "can_reveal": may_reveal_ticket(actor, ticket),
             "revealed": revealed,
             "msg": request.query_params.get("msg"),
@@ -359,9 +361,10 @@ def ticket_comment(
 
 
 @router.get("/map.svg")
-def map_svg(session: SessionDep, runtime: RuntimeDep, actor: DashboardUser) -> Response:
-    """The district map alone, as an SVG document."""
-    return Response(mapsvg.district_svg(runtime.city, open_by_grid(session, actor)), media_type="image/svg+xml")
+def map_svg(request: Request, session: SessionDep, runtime: RuntimeDep, actor: DashboardUser) -> Response:
+    """The district map alone, as an SVG document, in the page's language."""
+    svg = mapsvg.district_svg(runtime.city, open_by_grid(session, actor), lang=request_lang(request))
+    return Response(svg, media_type="image/svg+xml")
 
 
 def _stats_filter(request: Request, runtime: Runtime) -> tuple[TicketFilter, dict[str, Any]]:

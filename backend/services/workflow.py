@@ -192,6 +192,8 @@ def perform_action(
         assignee = session.scalar(select(Staff).where(Staff.code == assignee_code, Staff.active.is_(True)))
         if assignee is None:
             raise NotFound("error.no_active_staff", staff=assignee_code)
+        if action is Action.dispatch:  # the picker's scope, for the API too; an escalation names someone above it
+            check_assignee(runtime.city, actor, assignee, ticket)
     target = load_ticket(session, merge_into) if merge_into else None
     if target is not None:
         check_may_touch(actor, target)  # merging into a ticket must not reveal or touch one out of scope

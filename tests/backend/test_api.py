@@ -101,6 +101,21 @@ def test_reassign_is_for_dispatchers_and_admins(client, login, report, code, sta
     assert resp.status_code == status, resp.text
 
 
+def test_dispatch_through_the_api_names_only_staff_inside_the_dispatchers_scope(client, login, report):
+    ticket = report()
+    returned = client.post(
+        f"/api/tickets/{ticket.number}/actions/return", headers=login("GW001"), json={"reason": "不在本网格"}
+    )
+    assert returned.status_code == 200, returned.text
+    cd = login("CD01")
+    url = f"/api/tickets/{ticket.number}/actions/dispatch"
+    refused = client.post(url, headers=cd, json={"assignee_code": "GW053"})  # a gridworker of another street
+    assert refused.status_code == 403 and "GW053" in refused.text
+    assert client.get(f"/api/tickets/{ticket.number}", headers=cd).json()["status"] == "returned"
+    done = client.post(url, headers=cd, json={"assignee_code": "GW003"})
+    assert done.status_code == 200 and done.json()["assignee"] == "GW003"
+
+
 @pytest.mark.parametrize(("code", "status"), [("CD01", 200), ("SUP01", 200), ("GW001", 403), ("DH12", 403)])
 def test_category_correction_is_for_dispatchers_and_is_recorded(client, login, report, code, status):
     ticket = report()

@@ -134,3 +134,16 @@ def test_the_map_pins_speak_the_page_language(client, dashboard_login, report):
     pins = c.get("/dashboard/map/tickets.geojson?open=1&lang=en").json()["features"]
     assert pins and pins[0]["properties"]["status"] == "Dispatched"
     assert pins[0]["properties"]["category"] == "Rubbish piling and collection"
+
+
+def test_the_district_svg_and_the_ticket_pin_map_speak_the_page_language(client, dashboard_login, report):
+    ticket = report()
+    c = dashboard_login("CD01")
+    english = c.get("/dashboard/map.svg?lang=en").text
+    assert 'aria-label="Map of the grids in your area"' in english
+    assert "(LC010101): 1 open, 0 yellow, 0 red</title>" in english
+    assert "在办" not in english
+    page = c.get(f"/dashboard/tickets/{ticket.number}?lang=en").text
+    assert 'class="pin-map" role="img" aria-label="Where the ticket is"' in page
+    chinese = c.get("/dashboard/map.svg?lang=zh").text
+    assert "（LC010101）：在办 1 件，黄灯 0，红灯 0</title>" in chinese
