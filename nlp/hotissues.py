@@ -136,6 +136,14 @@ def is_keyword(word: str) -> bool:
     return len(word) >= 2 and word not in FILLER and not word.isascii() and not any(c.isdigit() for c in word)
 
 
+@lru_cache(maxsize=8192)  # the statistics page counts the words of mostly the same newest texts again
+def content_words(text: str) -> frozenset[str]:
+    """The distinct content words of a text (tokens that may name a problem, see is_keyword)."""
+    from nlp.tokenize import default_tokenizer
+
+    return frozenset(w for w in default_tokenizer().tokenize(text) if is_keyword(w))
+
+
 @lru_cache(maxsize=16384)
 def _head(text: str) -> str:
     """The normalised start of a text: where a complaint names its place and problem."""

@@ -293,13 +293,11 @@ def _accumulate(into: dict[tuple[Any, Any], list[int]], key: tuple[Any, Any], nu
 
 def hot_phrases(texts: list[str], *, top: int = 20) -> list[tuple[str, int]]:
     """The most frequent content words of some ticket texts, with counts; filler (哈哈哈, 谢谢 …) never counts."""
-    from nlp.hotissues import is_keyword
-    from nlp.tokenize import default_tokenizer
+    from nlp.hotissues import content_words
 
-    tok = default_tokenizer()
     counter: Counter[str] = Counter()
     for body in texts:
-        counter.update({w for w in tok.tokenize(body) if is_keyword(w)})
+        counter.update(content_words(body))
     return counter.most_common(top)
 
 

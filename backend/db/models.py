@@ -155,6 +155,8 @@ class Ticket(Base):
                 "grid_code",
                 "department_code",
                 "assignee_id",
+                "desk_street_code",  # a dispatcher's scope includes its desk
+                "desk_community_code",
             ],
             postgresql_where=text(DONE_PREDICATE),
             sqlite_where=text(DONE_PREDICATE),
