@@ -218,8 +218,13 @@ def _sender(session: Session, message: ChatMessage, now: datetime) -> Person:
 def _load_state(
     session: Session, message: ChatMessage, now: datetime, *, idle_minutes: int
 ) -> tuple[dict[str, Any], bool]:
-    """The stored dialogue state, and whether a dialogue in progress expired (its steps are then dropped)."""
-    row = session.get(ConversationState, (message.channel, message.user_id))
+    """The stored dialogue state, and whether a dialogue in progress expired (its steps are then dropped).
+
+    The row is locked for the turn (PostgreSQL; SQLite turns hold the write lock from their start): a job that
+    is storing this dialogue's unanswered report (usecases/abandoned.py) finishes first, and the turn then reads
+    what it left instead of answering the old question a second time.
+    """
+    row = session.get(ConversationState, (message.channel, message.user_id), with_for_update=True)
     if row is None:
         return {}, False
     state = dict(row.state or {})

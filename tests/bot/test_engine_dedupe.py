@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,6 +25,8 @@ from backend.db.models import InboundMessage, Ticket
 from backend.db.session import make_engine, make_session_factory
 from backend.runtime import Runtime
 from backend.services.reference import sync_reference, sync_staff
+from backend.usecases import Backend
+from backend.usecases.abandoned import desk_unanswered
 from bot.chatbot import Chatbot
 from bot.messages import Inbound, InboundKind, Outbound
 
@@ -164,4 +168,66 @@ def test_a_new_sender_registered_by_another_process_mid_turn_is_answered(runtime
             == 1
         )
         assert session.get(ConversationState, ("wechat", "o-race")) is not None
+    engine.dispose()
+
+
+def _waiting_on_locks(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+            )
+            or 0
+        )
+
+
+def _until(check: Callable[[], bool]) -> None:
+    for _ in range(200):
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("the expected lock wait never came")
+
+
+def test_an_answer_racing_the_unanswered_job_makes_one_ticket(runtime: Runtime, city: CityConfig) -> None:
+    """PostgreSQL only: the job stores an unanswered report while the resident's late answer arrives.
+
+    Another transaction holds today's ticket counter, so the job stops inside create_ticket with the dialogue
+    row locked; the answer comes meanwhile. It must wait for the job and then see the stored report, not
+    answer the old question and make a second ticket.
+    """
+    engine = make_engine(_postgres_url(city))
+    factory = make_session_factory(engine)
+    bot = Chatbot(runtime, factory)
+    user = "o-late"
+    asked = bot.handle_once(
+        Inbound("wechat", user, InboundKind.text, text="怡和花园这边有点问题想反映一下，晚上黑乎乎的")
+    )
+    assert asked and "对吗" in asked[0].text
+    first = asked[0].buttons[0].data  # the category the bot proposes: pressing it answers the question
+    runtime.clock.advance(minutes=runtime.settings.triage_answer_minutes + 1)  # type: ignore[attr-defined]
+    day = runtime.clock.now().astimezone(ZoneInfo(runtime.settings.timezone)).strftime("%Y%m%d")
+    counter = engine.connect()
+    hold = counter.begin()
+    counter.execute(text("INSERT INTO ticket_counters (day, last) VALUES (:d, 0)"), {"d": day})
+    results: dict[str, object] = {}
+    job = threading.Thread(target=lambda: results.update(job=desk_unanswered(Backend(runtime, factory))))
+    job.start()
+    _until(lambda: _waiting_on_locks(engine) >= 1)
+    answer = threading.Thread(
+        target=lambda: results.update(answer=bot.handle_once(Inbound("wechat", user, InboundKind.button, data=first)))
+    )
+    answer.start()
+    _until(lambda: _waiting_on_locks(engine) >= 2)
+    hold.rollback()
+    counter.close()
+    job.join(timeout=60)
+    answer.join(timeout=60)
+    assert results["job"] == 1
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(Ticket)) == 1
+    assert results["answer"]
     engine.dispose()
