@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Alarm, Staff, Ticket, TicketEvent
+from backend.db.models import Alarm, Staff, Ticket
 from backend.domain.alarms import AlarmLevel, first_level
 from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
 from backend.domain.notifications import NoticeKind
@@ -16,6 +16,7 @@ from backend.domain.roles import Role
 from backend.runtime import Runtime
 from backend.services import notify
 from backend.services.actors import SYSTEM, ActorContext
+from backend.services.audit import record_event
 from backend.services.workflow import load_ticket
 
 DISPATCHER_OF = {AlarmLevel.community: Role.community_dispatcher, AlarmLevel.street: Role.street_dispatcher}
@@ -52,20 +53,14 @@ def acknowledge(session: Session, runtime: Runtime, number: str, actor: ActorCon
     if alarm.acked_at is not None:
         raise GuardFailed("error.alarm_already_acked", number=ticket.number)
     alarm.acked_at, alarm.acked_by = runtime.clock.now(), actor.staff_id
-    session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            at=alarm.acked_at,
-            actor_id=actor.person_id,
-            actor_role=actor.role.value,
-            action="alarm_ack",
-            from_status=ticket.status,
-            to_status=ticket.status,
-            note=None,
-            data={"level": alarm.level, "after_s": round((alarm.acked_at - alarm.raised_at).total_seconds())},
-        )
+    record_event(
+        session,
+        ticket,
+        actor,
+        "alarm_ack",
+        at=alarm.acked_at,
+        data={"level": alarm.level, "after_s": round((alarm.acked_at - alarm.raised_at).total_seconds())},
     )
-    session.flush()
     return alarm
 
 
@@ -128,19 +123,15 @@ def _recipients(session: Session, alarm: Alarm) -> list[Staff]:
 
 
 def _push(session: Session, runtime: Runtime, ticket: Ticket, alarm: Alarm, *, action: str) -> None:
-    event = TicketEvent(
-        ticket_id=ticket.id,
+    event = record_event(
+        session,
+        ticket,
+        SYSTEM,
+        action,
         at=runtime.clock.now(),
-        actor_id=SYSTEM.person_id,
-        actor_role=SYSTEM.role.value,
-        action=action,
-        from_status=ticket.status,
-        to_status=ticket.status,
         note=alarm.level,
         data={"level": alarm.level, "area": alarm.area_code},
     )
-    session.add(event)
-    session.flush()
     for staff in _recipients(session, alarm):
         notify.notify_staff(
             session,

@@ -15,13 +15,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Category, CategoryCorrection, TicketEvent
+from backend.db.models import Category, CategoryCorrection
 from backend.domain.errors import NotFound, PermissionDenied
 from backend.domain.roles import Role
 from backend.domain.tickets import TRANSITIONS, Action, TicketStatus
 from backend.runtime import Runtime
 from backend.services.access import check_may_touch
 from backend.services.actors import ActorContext
+from backend.services.audit import record_event
 from backend.services.workflow import apply_action, load_ticket
 
 CORRECTORS = (Role.community_dispatcher, Role.street_dispatcher, Role.supervisor, Role.admin)
@@ -55,27 +56,22 @@ def correct_category(
         created_at=runtime.clock.now(),
     )
     session.add(correction)
-    session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            at=runtime.clock.now(),
-            actor_id=actor.person_id,
-            actor_role=actor.role.value,
-            action="correct_category",
-            from_status=ticket.status,
-            to_status=ticket.status,
-            note=f"{old} → {category.code}",
-            data={
-                "from": old,
-                "to": category.code,
-                "from_department": old_department,
-                "to_department": ticket.department_code,
-                "from_tier": old_tier,
-                "to_tier": ticket.tier,
-            },
-        )
+    record_event(
+        session,
+        ticket,
+        actor,
+        "correct_category",
+        at=runtime.clock.now(),
+        note=f"{old} → {category.code}",
+        data={
+            "from": old,
+            "to": category.code,
+            "from_department": old_department,
+            "to_department": ticket.department_code,
+            "from_tier": old_tier,
+            "to_tier": ticket.tier,
+        },
     )
-    session.flush()
     if reroutes and (ticket.department_code, ticket.tier) != (old_department, old_tier):
         apply_action(session, runtime, ticket, Action.reroute, actor, reason=f"分类更正：{old} → {category.code}")
     return correction

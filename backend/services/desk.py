@@ -18,6 +18,7 @@ from backend.runtime import Runtime
 from backend.services import notify
 from backend.services.access import check_may_touch
 from backend.services.actors import SYSTEM, ActorContext
+from backend.services.audit import place_in_grid, record_event
 from backend.services.workflow import apply_action, load_ticket
 
 WAITING = (TicketStatus.submitted.value, TicketStatus.returned.value)
@@ -49,19 +50,15 @@ def put_on_desk(
     now = runtime.clock.now()
     ticket.desk_since, ticket.desk_reason = now, reason.value
     ticket.desk_community_code, ticket.desk_street_code = community, street
-    event = TicketEvent(
-        ticket_id=ticket.id,
+    event = record_event(
+        session,
+        ticket,
+        actor,
+        "to_desk",
         at=now,
-        actor_id=actor.person_id,
-        actor_role=actor.role.value,
-        action="to_desk",
-        from_status=ticket.status,
-        to_status=ticket.status,
         note=reason.value,
         data={"level": desk_level(community_code=community, street_code=street), "reason": reason.value},
     )
-    session.add(event)
-    session.flush()
     for staff in desk_staff(session, ticket):
         notify.notify_staff(
             session,
@@ -134,12 +131,8 @@ def decide(session: Session, runtime: Runtime, number: str, actor: ActorContext,
     old_category, now = ticket.category_code, runtime.clock.now()
     ticket.category_code, ticket.category_confidence = category.code, 1.0
     ticket.department_code, ticket.tier = category.department_code, category.tier or Tier.grid.value
-    ticket.area_code = (
-        ticket.area_code if runtime.grid_of(ticket.area_code) == decision.grid_code else decision.grid_code
-    )
-    ticket.grid_code = decision.grid_code
-    ticket.community_code = runtime.ancestor_at(decision.grid_code, "community")
-    ticket.street_code = runtime.ancestor_at(decision.grid_code, "street")
+    same_grid = runtime.grid_of(ticket.area_code) == decision.grid_code
+    place_in_grid(runtime, ticket, grid_code=decision.grid_code, area_code=ticket.area_code if same_grid else None)
     session.add(
         CategoryCorrection(
             ticket_id=ticket.id,
@@ -150,27 +143,22 @@ def decide(session: Session, runtime: Runtime, number: str, actor: ActorContext,
             created_at=now,
         )
     )
-    session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            at=now,
-            actor_id=actor.person_id,
-            actor_role=actor.role.value,
-            action="triage",
-            from_status=ticket.status,
-            to_status=ticket.status,
-            note=decision.note,
-            data={
-                "reason": ticket.desk_reason,
-                "from_category": old_category,
-                "category": category.code,
-                "department": category.department_code,
-                "grid": decision.grid_code,
-                "waited_s": round((now - ticket.desk_since).total_seconds()),
-            },
-        )
+    record_event(
+        session,
+        ticket,
+        actor,
+        "triage",
+        at=now,
+        note=decision.note,
+        data={
+            "reason": ticket.desk_reason,
+            "from_category": old_category,
+            "category": category.code,
+            "department": category.department_code,
+            "grid": decision.grid_code,
+            "waited_s": round((now - ticket.desk_since).total_seconds()),
+        },
     )
-    session.flush()
     apply_action(session, runtime, ticket, Action.dispatch, actor, reason="分拨台派单")
     return ticket
 

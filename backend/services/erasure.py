@@ -39,6 +39,7 @@ from backend.logging_setup import mask_pii
 from backend.runtime import Runtime
 from backend.services import notify
 from backend.services.actors import SYSTEM, ActorContext
+from backend.services.audit import record_event
 from backend.services.privacy_log import record_access
 from backend.services.retention import anonymise_tickets
 from backend.services.workflow import apply_action
@@ -101,17 +102,9 @@ def _withdraw(session: Session, runtime: Runtime, ticket: Ticket, identifiers: l
         correction.text = clean(correction.text) or ""
     for row in session.scalars(select(Notification).where(Notification.ticket_id == ticket.id)):
         row.payload = _clean_payload(row.payload, clean)
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        at=runtime.clock.now(),
-        actor_id=actor.person_id if actor.staff_id is not None else None,
-        actor_role=actor.role.value,
-        action="contact_withdrawn",
-        from_status=ticket.status,
-        to_status=ticket.status,
+    event = record_event(
+        session, ticket, actor, "contact_withdrawn", at=runtime.clock.now(), show_actor=actor.staff_id is not None
     )
-    session.add(event)
-    session.flush()
     if ticket.assignee_id is not None:
         staff = session.get(Staff, ticket.assignee_id)
         if staff is not None:

@@ -6,10 +6,11 @@ import logging
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import Ticket, TicketEvent
+from backend.db.models import Ticket
 from backend.domain.tickets import Action, TicketStatus
 from backend.runtime import Runtime
 from backend.services.actors import SYSTEM, ActorContext
+from backend.services.audit import place_in_grid, record_event
 from backend.services.intake import locate
 from backend.services.workflow import apply_action
 
@@ -38,24 +39,9 @@ def place_ticket(
     now = runtime.clock.now()
     ticket.lon, ticket.lat = lon, lat
     ticket.location_text = location_text or ticket.location_text or None
-    ticket.area_code, ticket.grid_code = place.area_code, place.grid_code
-    ticket.community_code = runtime.ancestor_at(place.grid_code, "community")
-    ticket.street_code = runtime.ancestor_at(place.grid_code, "street")
+    place_in_grid(runtime, ticket, grid_code=place.grid_code, area_code=place.area_code)
     ticket.updated_at = now
-    session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            at=now,
-            actor_id=actor.person_id,
-            actor_role=actor.role.value,
-            action="locate",
-            from_status=ticket.status,
-            to_status=ticket.status,
-            note=None,
-            data={"place_source": place.source, "area": place.area_code},
-        )
-    )
-    session.flush()
+    record_event(session, ticket, actor, "locate", at=now, data={"place_source": place.source, "area": place.area_code})
     if ticket.status == TicketStatus.submitted.value and ticket.category_code:
         apply_action(session, runtime, ticket, Action.dispatch, SYSTEM, reason="补充位置后自动分拨")
     return True

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import Category, Ticket, TicketEvent
+from backend.db.models import Category, Ticket
 from backend.domain.errors import GuardFailed, PermissionDenied
-from backend.domain.roles import Role
 from backend.domain.tickets import TicketStatus
 from backend.runtime import Runtime
 from backend.services.actors import ActorContext
+from backend.services.audit import place_in_grid, record_event
 from backend.services.intake import MAX_TEXT, assess
 from backend.services.workflow import load_ticket
 
@@ -39,28 +39,21 @@ def revise_report(session: Session, runtime: Runtime, number: str, text: str, *,
         ticket.tier = category.tier or ticket.tier
     place = assessment.place
     if ticket.grid_code is None and place.grid_code is not None:
-        ticket.area_code, ticket.grid_code = place.area_code, place.grid_code
-        ticket.community_code = runtime.ancestor_at(place.grid_code, "community")
-        ticket.street_code = runtime.ancestor_at(place.grid_code, "street")
+        place_in_grid(runtime, ticket, grid_code=place.grid_code, area_code=place.area_code)
     now = runtime.clock.now()
     ticket.updated_at = now
-    session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            at=now,
-            actor_id=actor.person_id,
-            actor_role=Role.resident.value,
-            action="revise",
-            from_status=ticket.status,
-            to_status=ticket.status,
-            note=before[:2000],
-            data={
-                "confidence": round(assessment.confidence, 3),
-                "top3": [[c, round(p, 3)] for c, p in assessment.top3],
-                "model_version": assessment.model_version,
-                "place_source": place.source,
-            },
-        )
+    record_event(
+        session,
+        ticket,
+        actor,
+        "revise",
+        at=now,
+        note=before[:2000],
+        data={
+            "confidence": round(assessment.confidence, 3),
+            "top3": [[c, round(p, 3)] for c, p in assessment.top3],
+            "model_version": assessment.model_version,
+            "place_source": place.source,
+        },
     )
-    session.flush()
     return ticket

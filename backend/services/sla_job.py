@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Category, Staff, Ticket, TicketEvent
+from backend.db.models import Category, Staff, Ticket
 from backend.domain.escalation import Recipient, SlaActionKind, SlaView, plan_for_ticket
 from backend.domain.notifications import NoticeKind
 from backend.domain.roles import Role, Tier
@@ -16,6 +16,7 @@ from backend.domain.tickets import CLOCK_RUNNING_STATUSES, Action, TicketStatus
 from backend.runtime import Runtime
 from backend.services import notify
 from backend.services.actors import SYSTEM
+from backend.services.audit import record_event
 from backend.services.workflow import apply_action
 
 BATCH = 500
@@ -79,11 +80,13 @@ def _apply(
     )
     for action in plan_for_ticket(view, now, runtime.calendar, runtime.city.calendar.warning_threshold):
         if action.kind is SlaActionKind.set_light and action.new_light is not None:
-            _event(session, ticket, "light", f"预警亮灯：{ticket.light} → {action.new_light}", now)
+            record_event(
+                session, ticket, SYSTEM, "light", at=now, note=f"预警亮灯：{ticket.light} → {action.new_light}"
+            )
             ticket.light = action.new_light.value
             summary.lights += 1
         elif action.kind is SlaActionKind.remind:
-            event = _event(session, ticket, "supervise", action.note, now)
+            event = record_event(session, ticket, SYSTEM, "supervise", at=now, note=action.note)
             ticket.reminded_at = now
             for staff in _reminder_recipients(session, ticket, action.recipient):
                 notify.notify_staff(
@@ -101,22 +104,6 @@ def _apply(
             ticket.clock_started_at = now
             ticket.light = (action.new_light or Light.green).value
             summary.escalations += 1
-
-
-def _event(session: Session, ticket: Ticket, action: str, note: str, now: object) -> TicketEvent:
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        at=now,
-        actor_id=None,
-        actor_role=Role.system.value,
-        action=action,
-        from_status=ticket.status,
-        to_status=ticket.status,
-        note=note,
-    )
-    session.add(event)
-    session.flush()
-    return event
 
 
 def _reminder_recipients(session: Session, ticket: Ticket, recipient: Recipient | None) -> list[Staff]:

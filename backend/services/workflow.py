@@ -21,6 +21,7 @@ from backend.services import notify
 from backend.services.access import can_see, check_may_touch
 from backend.services.actors import SYSTEM, ActorContext
 from backend.services.assignment import choose_assignee, choose_verifier, dispatchers_for, supervisors_for
+from backend.services.audit import record_event
 from backend.services.staff_directory import check_assignee
 
 logger = logging.getLogger(__name__)
@@ -151,19 +152,17 @@ def apply_action(
         for pid in followers_of(session, ticket):
             _follow(session, merge_into, pid)
 
-    event = TicketEvent(
-        ticket_id=ticket.id,
+    event = record_event(
+        session,
+        ticket,
+        actor,
+        action.value,
         at=now,
-        actor_id=actor.person_id,
-        actor_role=actor.role.value,
-        action=action.value,
-        from_status=result.from_status.value,
-        to_status=result.to_status.value,
         note=result.event.note,
         data=extra,
+        from_status=result.from_status.value,
+        to_status=result.to_status.value,
     )
-    session.add(event)
-    session.flush()
     _notify(session, runtime, ticket, action, event, reason)
     if action is Action.reroute:
         _tell_withdrawn(session, ticket, event, old_assignee_id)
@@ -217,19 +216,9 @@ def reassign(
     check_assignee(runtime.city, actor, staff, ticket)
     previous = ticket.assignee_id
     ticket.assignee_id = staff.id
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        at=runtime.clock.now(),
-        actor_id=actor.person_id,
-        actor_role=actor.role.value,
-        action="reassign",
-        from_status=ticket.status,
-        to_status=ticket.status,
-        note=note,
-        data={"from": previous, "to": staff.code},
+    event = record_event(
+        session, ticket, actor, "reassign", at=runtime.clock.now(), note=note, data={"from": previous, "to": staff.code}
     )
-    session.add(event)
-    session.flush()
     notify.notify_staff(
         session, staff=staff, ticket=ticket, kind=NoticeKind.task_new, key=f"t{ticket.id}:e{event.id}:new"
     )
@@ -242,19 +231,7 @@ def comment(session: Session, runtime: Runtime, number: str, actor: ActorContext
         raise GuardFailed("error.note_required")
     ticket = load_ticket(session, number)
     check_may_touch(actor, ticket, follower_ids=followers_of(session, ticket))
-    event = TicketEvent(
-        ticket_id=ticket.id,
-        at=runtime.clock.now(),
-        actor_id=actor.person_id,
-        actor_role=actor.role.value,
-        action="comment",
-        from_status=ticket.status,
-        to_status=ticket.status,
-        note=note.strip()[:2000],
-    )
-    session.add(event)
-    session.flush()
-    return event
+    return record_event(session, ticket, actor, "comment", at=runtime.clock.now(), note=note.strip()[:2000])
 
 
 # The words a decision's push picks (bot/render.py: notice.<kind>.<decision>).
