@@ -38,7 +38,7 @@ def record_event(
         from_status=from_status or ticket.status,
         to_status=to_status or ticket.status,
         note=note,
-        data=data,
+        data={} if data is None else data,
     )
     session.add(event)
     session.flush()
