@@ -370,10 +370,16 @@ def retrain(
         console.print(f"[red]cannot retrain:[/red] {exc}")
         raise typer.Exit(code=2) from exc
     table = Table(title=f"held-back history: newest {report.held_back} items ({report.learned} learned from)")
-    for column in ("model", "accuracy", "macro-F1"):
+    for column in ("model", "department accuracy", "department macro-F1", "subcategory accuracy", "macro-F1"):
         table.add_column(column)
-    table.add_row(f"{report.previous} (active)", f"{report.current.accuracy:.3f}", f"{report.current.macro_f1:.3f}")
-    table.add_row("candidate", f"{report.candidate.accuracy:.3f}", f"{report.candidate.macro_f1:.3f}")
+    for name, scores in ((f"{report.previous} (active)", report.current), ("candidate", report.candidate)):
+        table.add_row(
+            name,
+            f"{scores.department_accuracy:.3f}",
+            f"{scores.department_macro_f1:.3f}",
+            f"{scores.accuracy:.3f}",
+            f"{scores.macro_f1:.3f}",
+        )
     console.print(table)
     if report.held_back == 0:
         console.print("[yellow]no history to compare on yet: the model in use stays[/yellow]")
@@ -394,11 +400,14 @@ def model_list() -> None:
     from backend.usecases.learning import model_versions
 
     table = Table()
-    for column in ("", "version", "built", "from", "held-back accuracy / macro-F1"):
+    for column in ("", "version", "built", "from", "held-back department / subcategory accuracy"):
         table.add_column(column)
     for v in model_versions(get_settings()):
         evaluation = v.meta.get("evaluation", {}).get("candidate")
-        figures = f"{evaluation['accuracy']:.3f} / {evaluation['macro_f1']:.3f}" if evaluation else ""
+        departments = (
+            f"{evaluation['department_accuracy']:.3f}" if evaluation and "department_accuracy" in evaluation else "—"
+        )
+        figures = f"{departments} / {evaluation['accuracy']:.3f}" if evaluation else ""
         table.add_row(
             "*" if v.active else "",
             v.name,

@@ -2,8 +2,10 @@
 
 The held-back part is the newest share of the history (by the time its label was decided), because the
 question is how the model does on what comes next; the candidate is trained on the seed corpus plus the
-older part, and both the candidate and the active model are scored on the held-back part. "Not worse" means
-neither accuracy nor macro-F1 falls (subcategory level).
+older part, and both the candidate and the active model are scored on the held-back part. "Not worse" is
+judged on departments, because routing sends a report to a department (the responsibility list maps each
+subcategory to one): neither department accuracy nor department macro-F1 falls, and when the department
+accuracy is only equal, the subcategory accuracy does not fall either.
 """
 
 from __future__ import annotations
@@ -35,14 +37,18 @@ class Labelled:
 
 @dataclass(frozen=True)
 class Scores:
-    """Accuracy and macro-F1 of one model on the held-back history."""
+    """One model on the held-back history: subcategory and department accuracy and macro-F1."""
 
     accuracy: float
     macro_f1: float
+    department_accuracy: float = 0.0
+    department_macro_f1: float = 0.0
 
     def not_worse_than(self, other: Scores) -> bool:
-        """Neither figure lower than the other model's."""
-        return self.accuracy >= other.accuracy and self.macro_f1 >= other.macro_f1
+        """Departments decide; an equal department accuracy needs an equal or better subcategory accuracy."""
+        if self.department_accuracy < other.department_accuracy or self.department_macro_f1 < other.department_macro_f1:
+            return False
+        return self.department_accuracy > other.department_accuracy or self.accuracy >= other.accuracy
 
 
 @dataclass(frozen=True)
@@ -72,14 +78,25 @@ def split_history(history: Sequence[Labelled], share: float = HOLDOUT_SHARE) -> 
     return ordered[:-held], ordered[-held:]
 
 
-def score(model: Any, items: Sequence[Labelled]) -> Scores:
-    """Accuracy and macro-F1 of a classifier (anything with predict) on labelled items."""
+def score(model: Any, items: Sequence[Labelled], label_info: LabelInfo) -> Scores:
+    """Accuracy and macro-F1 of a classifier (anything with predict) on labelled items, per subcategory and
+    per department (a label the config does not route counts as its own department)."""
     predicted = [model.predict(item.text).subcategory for item in items]
     truth = [item.label for item in items]
+
+    def department(label: str) -> str:
+        return str(label_info.get(label, {}).get("department") or label)
+
+    sub_acc, sub_f1 = _accuracy_and_macro_f1(truth, predicted)
+    dept_acc, dept_f1 = _accuracy_and_macro_f1([department(t) for t in truth], [department(p) for p in predicted])
+    return Scores(accuracy=sub_acc, macro_f1=sub_f1, department_accuracy=dept_acc, department_macro_f1=dept_f1)
+
+
+def _accuracy_and_macro_f1(truth: list[str], predicted: list[str]) -> tuple[float, float]:
     labels = sorted(set(truth) | set(predicted))
-    return Scores(
-        accuracy=float(accuracy_score(truth, predicted)),
-        macro_f1=float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)),
+    return (
+        float(accuracy_score(truth, predicted)),
+        float(f1_score(truth, predicted, labels=labels, average="macro", zero_division=0)),
     )
 
 
@@ -101,8 +118,8 @@ def train_candidate(
     zero = Scores(0.0, 0.0)
     return Candidate(
         model=model,
-        current=score(current, held) if held else zero,
-        candidate=score(model, held) if held else zero,
+        current=score(current, held, label_info) if held else zero,
+        candidate=score(model, held, label_info) if held else zero,
         trained_on=len(texts),
         learned=len(learn),
         held_back=len(held),

@@ -103,7 +103,12 @@ def test_a_better_model_is_activated_and_a_running_runtime_uses_it_then_rolls_ba
     assert isinstance(running.classifier, TimedClassifier)  # the metrics wrapper survives the swap
     assert in_flight.predict("路灯不亮了").subcategory == "street_lights"  # the old object still answers
     [_, new] = model_versions(live)
-    assert new.meta["evaluation"]["candidate"] == {"accuracy": 1.0, "macro_f1": 1.0}
+    assert new.meta["evaluation"]["candidate"] == {
+        "accuracy": 1.0,
+        "macro_f1": 1.0,
+        "department_accuracy": 1.0,
+        "department_macro_f1": 1.0,
+    }
     assert new.meta["base_version"] == "v1" and new.meta["learned_from_history"] == 8
     assert _leftovers(live.model_dir) == []
 
