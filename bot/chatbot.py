@@ -19,11 +19,13 @@ from backend.services.intake import predicted
 from backend.texts import lang_of, t
 from backend.usecases import Backend
 from backend.usecases.conversation import (
+    Answer,
     BackendUnavailable,
     ChatMessage,
     ConversationStore,
     TurnAnswer,
     TurnContext,
+    TurnOutcome,
 )
 from bot.flows import resident, staff
 from bot.flows.conversation import Conversation
@@ -69,15 +71,58 @@ class Chatbot:
         TurnUnavailable when the database is unreachable, so the adapter can ask the platform to deliver
         the message again rather than lose it.
         """
-        key = inbound.message_id[:128] if inbound.message_id else None
-        return self._answer(inbound, delivery_key=key, outbox=outbox)
+        return self._answer(inbound, delivery_key=self._delivery_key(inbound), outbox=outbox)
 
     def analysing(self, inbounds: Sequence[Inbound]) -> AbstractContextManager[None]:
         """Classify the texts of a batch of messages in one call; their turns inside the block use it."""
         texts = [(m.text or "").strip()[:MAX_TEXT] for m in inbounds if m.kind in (InboundKind.text, InboundKind.voice)]
         return predicted(self.runtime, texts)
 
+    def handle_batch(
+        self, turns: Sequence[tuple[Inbound, ReplyRoute]], *, before_commit: Callable[[Session, list[bool]], None]
+    ) -> list[list[Outbound] | None]:
+        """`handle_once` for several senders' messages in one transaction (the inbox processor's batch).
+
+        Each turn runs in a savepoint: one that fails stores nothing and comes back as None, so the caller
+        can run it again; `before_commit(session, stored)` (which turns stored their work) commits with the
+        others. Raises TurnUnavailable when the database is away.
+        """
+        prepared = [self._turn(inbound, self._delivery_key(inbound), route) for inbound, route in turns]
+
+        def then(session: Session, outcomes: list[TurnOutcome]) -> None:
+            before_commit(session, [not outcome.failed for outcome in outcomes])
+
+        try:
+            outcomes = self.store.run_batch([(m, a) for m, a, _ in prepared], before_commit=then)
+        except BackendUnavailable as exc:
+            raise TurnUnavailable(str(exc)) from exc
+        return [
+            None if outcome.failed else self._replies(outcome, lang)
+            for (_, _, lang), outcome in zip(prepared, outcomes, strict=True)
+        ]
+
+    @staticmethod
+    def _delivery_key(inbound: Inbound) -> str | None:
+        return inbound.message_id[:128] if inbound.message_id else None
+
     def _answer(self, inbound: Inbound, *, delivery_key: str | None, outbox: ReplyRoute | None) -> list[Outbound]:
+        message, answer, lang = self._turn(inbound, delivery_key, outbox)
+        try:
+            outcome = self.store.run(message, answer)
+        except BackendUnavailable as exc:
+            raise TurnUnavailable(str(exc)) from exc
+        return self._replies(outcome, lang)
+
+    @staticmethod
+    def _replies(outcome: TurnOutcome, lang: str) -> list[Outbound]:
+        if outcome.failed:
+            return [Outbound.say(t("error.internal", lang))]
+        return outbound_from_json(outcome.replies) if outcome.replies else []
+
+    def _turn(
+        self, inbound: Inbound, delivery_key: str | None, outbox: ReplyRoute | None
+    ) -> tuple[ChatMessage, Answer, str]:
+        """The backend's message, the function that answers it, and the reply language."""
         lang = lang_of(inbound.language)
         message = ChatMessage(
             channel=inbound.channel,
@@ -96,13 +141,7 @@ class Chatbot:
                 replies=outbound_to_json(out), queued=outbound_to_json(queued) if queued else None, state=state
             )
 
-        try:
-            outcome = self.store.run(message, answer)
-        except BackendUnavailable as exc:
-            raise TurnUnavailable(str(exc)) from exc
-        if outcome.failed:
-            return [Outbound.say(t("error.internal", lang))]
-        return outbound_from_json(outcome.replies) if outcome.replies else []
+        return message, answer, lang
 
     def _converse(self, inbound: Inbound, lang: str, context: TurnContext) -> tuple[list[Outbound], dict[str, Any]]:
         """The replies to one message and the dialogue state to keep."""

@@ -2,11 +2,13 @@
 
 A webhook in inbox mode (GRIDBOT_INBOX_ENABLED) verifies and parses a message, stores it with
 `store_inbound` and answers at once. The processor claims stored messages in batches — per sender only the
-oldest unfinished one, so a sender's turns run in order — and runs each as one `Chatbot.handle_once` turn
-whose replies all go to the outbox in the turn's own commit — unless a WeChat/WeCom webhook of this same
-process still waits for that message (bot.webhook.inbox_wait): then the turn takes the webhook's reply route
-and hands it the replies for the passive answer. Then it marks the batch done. A turn that
-raises is retried after a pause, then parked with its error (listed by the admin API), never dropped.
+oldest unfinished one, so a sender's turns run in order — and runs the batch's turns in one transaction
+(`Chatbot.handle_batch`, each turn in a savepoint): their tickets, audit, dialogue states and replies for the
+outbox commit together with the inbox rows marked done. A WeChat/WeCom webhook of this same process that
+still waits for a message (bot.webhook.inbox_wait) gets that turn's replies for the passive answer after the
+commit. When a batch cannot run that way (a message that does not decode, an error outside the turns) its
+messages run turn by turn, each in its own commit; a turn that raises is retried after a pause, then parked
+with its error (listed by the admin API), never dropped.
 
 `gridbot process` runs one processor; `gridbot serve` runs `GRIDBOT_INBOX_SERVE_PROCESSORS` of them in
 threads of its own (1 by default, so one command is enough on SQLite; 0 when `gridbot process` runs apart).
@@ -142,7 +144,7 @@ class InboxProcessor:
         self.chat = chat
         self.worker_id = worker_id
         self.config = config or ProcessorConfig()
-        self.on_turn = on_turn  # called before each turn (the fault test's hook)
+        self.on_turn = on_turn  # called in each turn before it commits (the fault test's hook)
         # Where batches run: on SQLite the process's one chat-turn thread, so that all of its writers take turns.
         self.executor = executor
         self.waiters = waiters  # the webhook requests of this process waiting for their turns, if any
@@ -161,10 +163,55 @@ class InboxProcessor:
         try:
             readable = [inbound for inbound in inbounds if inbound is not None]
             with analysing(readable) if analysing is not None else contextlib.nullcontext():
-                self._turns(items, inbounds, done)
+                if not self._batch(items, readable):
+                    self._turns(items, inbounds, done)
         finally:
             inbox.finish(self.session_factory, done)
         return len(items)
+
+    def _batch(self, items: list[inbox.InboxItem], inbounds: list[Inbound]) -> bool:
+        """The batch's turns and its inbox rows' `done` in one transaction; False when it must go turn by turn."""
+        handle_batch = getattr(self.chat, "handle_batch", None)
+        if handle_batch is None or not items or len(inbounds) != len(items):
+            return False
+        waiters = [self.waiters.take(i.channel, i.message_id) if self.waiters is not None else None for i in items]
+        turns = [
+            (inbound, self._route(item, waiter)) for item, inbound, waiter in zip(items, inbounds, waiters, strict=True)
+        ]
+
+        def done(session: Session, stored: list[bool]) -> None:
+            inbox.finish_in(session, [item.id for item, ok in zip(items, stored, strict=True) if ok])
+
+        try:
+            replies = handle_batch(turns, before_commit=done)
+        except TurnUnavailable as exc:
+            for waiter in waiters:
+                if waiter is not None:
+                    waiter.fail(exc)
+            raise  # the database is away: the lease brings the batch back later
+        except Exception:
+            logger.exception("inbox: batch of %d failed outside its turns; running them one by one", len(items))
+            for item, waiter in zip(items, waiters, strict=True):
+                if waiter is not None and self.waiters is not None:
+                    self.waiters.expect(item.channel, item.message_id, waiter)  # the turn-by-turn run takes it
+            return False
+        for item, waiter, out in zip(items, waiters, replies, strict=True):
+            if out is None:  # the turn failed and stored nothing: retried after a pause, then parked
+                self._failed(item, waiter, RuntimeError("the turn failed; see the processor's log"))
+            elif waiter is not None:
+                waiter.deliver(out)
+        return True
+
+    def _route(self, item: inbox.InboxItem, waiter: Any) -> Callable[[list[Outbound]], list[Outbound]]:
+        """Inside the turn, before it commits: the hook, then the waiting webhook's route or all to the outbox."""
+        route = waiter.route if waiter is not None else _everything
+
+        def routed(out: list[Outbound]) -> list[Outbound]:
+            if self.on_turn is not None:
+                self.on_turn(item)
+            return route(out)
+
+        return routed
 
     def _turns(self, items: list[inbox.InboxItem], inbounds: list[Inbound | None], done: list[int]) -> None:
         for item, inbound in zip(items, inbounds, strict=True):
@@ -180,22 +227,26 @@ class InboxProcessor:
                     waiter.fail(exc)
                 raise  # the database is away: the lease brings the batch back later
             except Exception as exc:  # a turn that cannot be run: retried, then parked
-                if waiter is not None:
-                    waiter.fail(exc)
                 logger.exception("inbox: turn of message %s (%s) failed", item.id, item.channel)
-                parked = inbox.fail(
-                    self.session_factory,
-                    item,
-                    f"{type(exc).__name__}: {exc}",
-                    max_attempts=self.config.max_attempts,
-                    retry_seconds=self.config.retry_seconds,
-                )
-                if parked:
-                    logger.error("inbox: message %s parked after %d attempts", item.id, item.attempts)
+                self._failed(item, waiter, exc)
                 continue
             if waiter is not None:
                 waiter.deliver(out)
             done.append(item.id)
+
+    def _failed(self, item: inbox.InboxItem, waiter: Any, exc: BaseException) -> None:
+        """A turn that stored nothing: the waiting webhook is told, the message retried later or parked."""
+        if waiter is not None:
+            waiter.fail(exc)
+        parked = inbox.fail(
+            self.session_factory,
+            item,
+            f"{type(exc).__name__}: {exc}",
+            max_attempts=self.config.max_attempts,
+            retry_seconds=self.config.retry_seconds,
+        )
+        if parked:
+            logger.error("inbox: message %s parked after %d attempts", item.id, item.attempts)
 
     def run(self, stop_event: threading.Event) -> None:
         """Process until stop_event is set."""

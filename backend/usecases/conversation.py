@@ -3,7 +3,8 @@
 The bot hands `ConversationStore.run` a message and a function that answers it. Everything the answer
 does through `Casework` (tickets, photos, ratings …), the dialogue state, the dedupe record of the delivery
 and the replies queued for the outbox commit together, so a failed turn stores nothing and a resident
-never misses the ticket number of a stored report.
+never misses the ticket number of a stored report. The inbox processor runs a batch of senders' turns in
+one transaction instead (`run_batch`), each turn in a savepoint of its own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -85,7 +86,7 @@ Answer = Callable[[TurnContext], TurnAnswer]
 
 
 class ConversationStore:
-    """Runs chat turns, each in one transaction of its own."""
+    """Runs chat turns, each in one transaction of its own, or a batch of turns in one transaction."""
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
@@ -124,11 +125,66 @@ class ConversationStore:
                     session.rollback()
         return TurnOutcome(replies=None, failed=True)
 
-    def _attempt(self, session: Session, message: ChatMessage, answer: Answer) -> TurnOutcome:
+    def run_batch(
+        self,
+        turns: Sequence[tuple[ChatMessage, Answer]],
+        *,
+        before_commit: Callable[[Session, list[TurnOutcome]], None],
+    ) -> list[TurnOutcome]:
+        """Several senders' turns in one transaction, each in a savepoint; then `before_commit` with their
+        outcomes (the inbox marks the stored ones done) and one commit.
+
+        A turn that fails is rolled back alone and comes back failed. Raises BackendUnavailable when the
+        database is down: nothing of the batch is stored.
+        """
+        with self._serial or nullcontext(), self.backend.session_factory() as session:
+            try:
+                self._write_lock(session)
+                outcomes = [self._in_savepoint(session, message, answer) for message, answer in turns]
+                before_commit(session, outcomes)
+                session.commit()
+            except (OperationalError, InterfaceError) as exc:
+                reason = str(exc.orig or exc).splitlines()[0][:200]
+                logger.warning("conversation batch: database unavailable: %s", reason)
+                session.rollback()
+                raise BackendUnavailable(reason) from exc
+        return outcomes
+
+    def _in_savepoint(self, session: Session, message: ChatMessage, answer: Answer) -> TurnOutcome:
+        for attempt in (1, 2):
+            savepoint = session.begin_nested()
+            try:
+                outcome = self._turn(session, message, answer)
+                savepoint.commit()
+                return outcome
+            except (OperationalError, InterfaceError):
+                raise
+            except IntegrityError:
+                savepoint.rollback()
+                if attempt == 1:  # a concurrent insert (say, this sender's identity): a second try sees it
+                    continue
+                logger.exception("conversation turn failed on %s", message.channel)
+            except Exception:
+                if savepoint.is_active:
+                    savepoint.rollback()
+                logger.exception("conversation turn failed on %s", message.channel)
+                break
+        return TurnOutcome(replies=None, failed=True)
+
+    def _write_lock(self, session: Session) -> None:
         if self._serial is not None:
             # Take SQLite's write lock before the turn's first read: a deferred transaction that
             # reads, then writes, fails at once ("database is locked") if another writer got in.
             session.execute(_SQLITE_WRITE_LOCK)
+
+    def _attempt(self, session: Session, message: ChatMessage, answer: Answer) -> TurnOutcome:
+        self._write_lock(session)
+        outcome = self._turn(session, message, answer)
+        session.commit()
+        return outcome
+
+    def _turn(self, session: Session, message: ChatMessage, answer: Answer) -> TurnOutcome:
+        """One turn's reads and writes, flushed but not committed."""
         delivery = None
         if message.delivery_key is not None:
             delivery = _record_delivery(session, message, self.backend.runtime.clock.now())
@@ -175,7 +231,7 @@ class ConversationStore:
                 )
         if delivery is not None:
             delivery.reply = replies
-        session.commit()
+        session.flush()
         return TurnOutcome(replies=replies)
 
 
@@ -189,11 +245,11 @@ def _record_delivery(session: Session, message: ChatMessage, now: datetime) -> I
         reply=None,
         created_at=now,
     )
-    session.add(delivery)
     try:
-        session.flush()
+        with session.begin_nested():  # a duplicate rolls back only this insert
+            session.add(delivery)
+            session.flush()
     except IntegrityError:
-        session.rollback()
         return None
     return delivery
 

@@ -145,6 +145,12 @@ def finish(session_factory: sessionmaker[Session], ids: Sequence[int]) -> None:
     if not ids:
         return
     with transaction(session_factory) as session:
+        finish_in(session, ids)
+
+
+def finish_in(session: Session, ids: Sequence[int]) -> None:
+    """Mark messages done inside the transaction of their turns (the caller commits)."""
+    if ids:
         session.execute(
             update(InboxMessage)
             .where(InboxMessage.id.in_(list(ids)))

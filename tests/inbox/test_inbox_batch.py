@@ -69,3 +69,55 @@ def test_a_batch_is_classified_once_with_the_same_outcome(
     assert counting.batches == [len(REPORTS)]  # the pins' batch has no text; the reports' is one call
     expected = {text: runtime.classifier.predict(text).subcategory for text in REPORTS}  # type: ignore[union-attr]
     assert tickets(own_database) == expected
+
+
+def test_a_batch_commits_once_and_a_failing_turn_is_rolled_back_alone_then_retried(
+    runtime: Runtime,
+    own_database: sessionmaker[Session],  # noqa: F811
+) -> None:
+    from sqlalchemy import event, func
+
+    from backend.db.models import InboxMessage, Notification
+
+    for i, text in enumerate(REPORTS):
+        store_inbound(
+            own_database,
+            Inbound(channel="telegram", user_id=f"9{i}", kind=InboundKind.text, text=text, message_id=f"b{i}"),
+        )
+    failing = {"b1"}
+
+    def hook(item: Any) -> None:  # the processor's fault hook, inside each turn
+        if item.message_id in failing:
+            raise RuntimeError("this turn breaks")
+
+    engine = own_database.kw["bind"]
+    commits: list[int] = []
+
+    def count(_conn: Any) -> None:
+        commits.append(1)
+
+    event.listen(engine, "commit", count)
+    processor = InboxProcessor(own_database, Chatbot(runtime, own_database), worker_id="p1", on_turn=hook)
+    processor.config = dataclasses.replace(processor.config, retry_seconds=0.0)
+    try:
+        assert processor.process_once() == len(REPORTS)
+        assert len(commits) == 3  # the claim; every stored turn with its inbox row; the failed one's retry
+
+        def state() -> dict[str, tuple[str, int]]:
+            with own_database() as session:
+                return {m.message_id: (m.status, m.attempts) for m in session.scalars(select(InboxMessage))}
+
+        def replies(to: str) -> int:
+            with own_database() as session:
+                query = select(func.count()).select_from(Notification).where(Notification.external_id == to)
+                return int(session.scalar(query) or 0)
+
+        assert state() == {"b0": ("done", 1), "b1": ("pending", 1), "b2": ("done", 1)}
+        assert replies("90") == 1 and replies("91") == 0 and replies("92") == 1  # nothing of the failed turn
+        failing.clear()
+        commits.clear()
+        assert processor.process_once() == 1
+        assert len(commits) == 2  # the claim, then the turn with its inbox row
+        assert state()["b1"] == ("done", 2) and replies("91") == 1
+    finally:
+        event.remove(engine, "commit", count)
