@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,7 @@ class Run:
     wall: float = 0.0
     latencies: dict[str, list[float]] = field(default_factory=lambda: {"wechat": [], "telegram": []})
     errors: int = 0
+    error_kinds: Counter[str] = field(default_factory=Counter)  # HTTP status or exception name → count
     replied: int = 0  # WeChat requests answered with a passive reply
     deferred: int = 0  # WeChat requests answered "success" (reply later through the outbox)
 
@@ -112,6 +114,7 @@ async def load(base: str, total: int, concurrency: int, telegram_share: float, o
             i = offset + n
             channel = "telegram" if every and n % every == 0 else "wechat"
             started = time.perf_counter()
+            kind = ""
             try:
                 if channel == "telegram":
                     r = await client.post(
@@ -120,18 +123,21 @@ async def load(base: str, total: int, concurrency: int, telegram_share: float, o
                         headers={"X-Telegram-Bot-Api-Secret-Token": TG_SECRET},
                     )
                     ok = r.status_code == 200
+                    kind = str(r.status_code)
                 else:
                     params, body = wechat_request(i)
                     r = await client.post("/wechat", params=params, content=body)
                     ok = r.status_code == 200
+                    kind = str(r.status_code)
                     run.replied += int(ok and "<Content>" in r.text)
                     run.deferred += int(ok and r.text == "success")
-            except httpx.HTTPError:
-                ok = False
+            except httpx.HTTPError as exc:
+                ok, kind = False, type(exc).__name__
             if ok:
                 run.latencies[channel].append(time.perf_counter() - started)
             else:
                 run.errors += 1
+                run.error_kinds[f"{channel} {kind}"] += 1
 
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
         started = time.perf_counter()
@@ -326,6 +332,7 @@ def bench_backend(name: str, url: str, args: argparse.Namespace, telegram_base: 
         "engine_turn_ms": turn_ms,
         "ok": done,
         "errors": run.errors,
+        "error_kinds": dict(run.error_kinds),
         "reports_per_s": done / run.wall if run.wall else 0.0,
         "p50_ms": pct(run.all(), 0.50),
         "p99_ms": pct(run.all(), 0.99),
@@ -436,7 +443,12 @@ def main() -> None:
                 f"{r['wechat_passive_replies']} / {r['wechat_deferred']}",
                 "",
             ),
-            (f"{r['backend']}: errors", r["errors"], "0"),
+            (
+                f"{r['backend']}: errors",
+                f"{r['errors']}"
+                + (f" ({', '.join(f'{k}: {n}' for k, n in r['error_kinds'].items())})" if r["errors"] else ""),
+                "0",
+            ),
             (
                 f"{r['backend']}: server CPU ms per request (uvicorn workers)",
                 r["server_cpu_ms_per_request"],
