@@ -51,9 +51,6 @@ PIPELINE_VERSION = "textfeatures-v7-words1-chars13-linearsvc-platt"
 CALIBRATION_FOLDS = 3
 
 
-_BREAK = -2  # the column of the newline between two texts of a batch (never a vocabulary column)
-
-
 @dataclass(frozen=True)
 class Prediction:
     """The classifier's answer for one text."""
@@ -143,7 +140,17 @@ class TextFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def transform(self, texts: Sequence[str]) -> csr_matrix:
         """Rows of l2-normalised sublinear TF-IDF weights."""
         texts = list(texts)
-        w_rows, w_cols = self._word_entries(texts)
+        get = self.word_vocab_.get
+        # Unigrams need no filtering here: stop words and punctuation never entered the vocabulary.
+        words = self.tokenizer_.cut if self.word_ngrams < 2 else self._words
+        word_ids: list[int] = []
+        lengths = []
+        for text in texts:
+            before = len(word_ids)
+            word_ids += map(get, words(text), repeat(-1))
+            lengths.append(len(word_ids) - before)
+        w_cols = np.asarray(word_ids, dtype=np.int64)
+        w_rows = np.repeat(np.arange(len(texts)), lengths)
         c_rows, keys = self._chars(texts)
         c_cols = self._char_lookup().get_indexer(keys)
         rows = np.concatenate([w_rows[w_cols >= 0], c_rows[c_cols >= 0].astype(np.int64)])
@@ -153,34 +160,6 @@ class TextFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         ).tocsr()  # sums duplicates
         counts.data = (np.log(counts.data) + 1) * self.idf_[counts.indices]
         return normalize(counts, copy=False)
-
-    def _word_entries(self, texts: list[str]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """(row, column or -1) of every word token of the batch."""
-        get = self.word_vocab_.get
-        if self.word_ngrams < 2 and len(texts) > 1 and not any("\n" in t for t in texts):
-            # One segmenter call for the batch: a newline is always a token of its own and no word spans
-            # it, so the tokens between newlines are exactly each text's own (a test checks this).
-            tokens = self.tokenizer_.cut("\n".join(texts))
-            ids = np.fromiter(map(self._batch_vocab().get, tokens, repeat(-1)), dtype=np.int64, count=len(tokens))
-            breaks = ids == _BREAK
-            if int(breaks.sum()) == len(texts) - 1:
-                return np.cumsum(breaks), np.where(breaks, -1, ids)
-        # Unigrams need no filtering here: stop words and punctuation never entered the vocabulary.
-        words = self.tokenizer_.cut if self.word_ngrams < 2 else self._words
-        word_ids: list[int] = []
-        lengths = []
-        for text in texts:
-            before = len(word_ids)
-            word_ids += map(get, words(text), repeat(-1))
-            lengths.append(len(word_ids) - before)
-        return np.repeat(np.arange(len(texts)), lengths), np.asarray(word_ids, dtype=np.int64)
-
-    def _batch_vocab(self) -> dict[str, int]:
-        # The word vocabulary plus the batch separator, built on first use and never pickled.
-        vocab = self.__dict__.get("_vocab_with_break")
-        if vocab is None:
-            vocab = self._vocab_with_break = {**self.word_vocab_, "\n": _BREAK}
-        return vocab
 
     def _char_lookup(self) -> pd.Index:
         # A hash index (4x faster than searchsorted here), built on first use and never pickled.
@@ -192,7 +171,6 @@ class TextFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def __getstate__(self) -> dict[str, Any]:
         state = dict(super().__getstate__())
         state.pop("_lookup", None)
-        state.pop("_vocab_with_break", None)
         return state
 
 
