@@ -451,6 +451,12 @@ class Casework:
                 session.delete(row)
         return [(row.kind, dict(row.payload or {})) for row in mine]
 
+    def close(self) -> None:
+        """Stop noting outbox rows: the next turn of an inbox batch shares the session, and listeners of
+        earlier turns would otherwise pile up (each new row would call every one of them)."""
+        if event.contains(self._session, "transient_to_pending", self._note_queued):
+            event.remove(self._session, "transient_to_pending", self._note_queued)
+
     def _note_queued(self, _session: Session, instance: object) -> None:
         if isinstance(instance, Notification):
             self._queued.append(instance)

@@ -209,7 +209,10 @@ class ConversationStore:
             casework = Casework(
                 session, self.backend.runtime, speaker, channel=message.channel, user_id=message.user_id
             )
-            result = answer(TurnContext(speaker=speaker, state=state, expired=expired, casework=casework, now=now))
+            try:
+                result = answer(TurnContext(speaker=speaker, state=state, expired=expired, casework=casework, now=now))
+            finally:
+                casework.close()
             if person.erased_at is not None:
                 # The turn erased the sender: keep nothing under their account.
                 _forget_state(session, message)

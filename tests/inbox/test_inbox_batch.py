@@ -121,3 +121,22 @@ def test_a_batch_commits_once_and_a_failing_turn_is_rolled_back_alone_then_retri
         assert state()["b1"] == ("done", 2) and replies("91") == 1
     finally:
         event.remove(engine, "commit", count)
+
+
+def test_turns_of_a_batch_leave_no_listener_behind_on_the_shared_session(
+    runtime: Runtime,
+    own_database: sessionmaker[Session],  # noqa: F811
+) -> None:
+    chat = Chatbot(runtime, own_database)
+    turns = [
+        (Inbound(channel="telegram", user_id=f"8{i}", kind=InboundKind.text, text=text, message_id=f"l{i}"), list)
+        for i, text in enumerate(REPORTS)
+    ]
+    left: list[int] = []
+
+    def count(session: Session, stored: list[bool]) -> None:
+        assert all(stored)
+        left.append(len(session.dispatch.transient_to_pending))
+
+    replies = chat.handle_batch(turns, before_commit=count)  # type: ignore[arg-type]
+    assert all(replies) and left == [0]
