@@ -15,11 +15,13 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from sqlalchemy.orm import Session
 
 from backend.db.migrate import upgrade
 from backend.db.session import make_engine, make_session_factory
@@ -28,7 +30,7 @@ from backend.services.reference import sync_reference, sync_staff
 from backend.settings import Settings
 from bench._report import report
 from bench.webhook import REPORTS
-from bot.chatbot import Chatbot
+from bot.chatbot import Chatbot, ReplyRoute
 from bot.inbox import InboxProcessor, ProcessorConfig, store_inbound
 from bot.messages import Inbound, InboundKind, Outbound
 
@@ -42,8 +44,20 @@ class OneByOne:
     def __init__(self, chat: Chatbot) -> None:
         self.chat = chat
 
-    def handle_once(self, inbound: Inbound, *, outbox: Callable[[list[Outbound]], list[Outbound]] | None = None) -> Any:
-        return self.chat.handle_once(inbound, outbox=outbox)
+    def analysing(self, inbounds: Sequence[Inbound]) -> AbstractContextManager[None]:
+        return nullcontext()
+
+    def handle_batch(
+        self, turns: Sequence[tuple[Inbound, ReplyRoute]], *, before_commit: Callable[[Session, list[bool]], None]
+    ) -> list[list[Outbound] | None]:
+        replies: list[list[Outbound] | None] = []
+        for n, turn in enumerate(turns):
+
+            def mark(session: Session, stored: list[bool], n: int = n) -> None:
+                before_commit(session, [False] * n + stored + [False] * (len(turns) - n - 1))
+
+            replies += self.chat.handle_batch([turn], before_commit=mark)
+        return replies
 
 
 def _postgres_url(base: str) -> str:

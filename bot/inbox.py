@@ -7,8 +7,8 @@ oldest unfinished one, so a sender's turns run in order — and runs the batch's
 outbox commit together with the inbox rows marked done. A WeChat/WeCom webhook of this same process that
 still waits for a message (bot.webhook.inbox_wait) gets that turn's replies for the passive answer after the
 commit. When a batch cannot run that way (a message that does not decode, an error outside the turns) its
-messages run turn by turn, each in its own commit; a turn that raises is retried after a pause, then parked
-with its error (listed by the admin API), never dropped.
+messages run one by one, each a batch of one. Either way a turn that fails stores nothing: it is retried after
+a pause, then parked with its error (listed by the admin API), never dropped nor answered with an apology.
 
 `gridbot process` runs one processor; `gridbot serve` runs `GRIDBOT_INBOX_SERVE_PROCESSORS` of them in
 threads of its own (1 by default, so one command is enough on SQLite; 0 when `gridbot process` runs apart).
@@ -17,27 +17,25 @@ threads of its own (1 by default, so one command is enough on SQLite; 0 when `gr
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
 import os
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.usecases import inbox
-from bot.chatbot import TurnUnavailable
+from bot.chatbot import ReplyRoute, TurnUnavailable
 from bot.messages import Inbound, InboundKind, Outbound
-from bot.webhook.chat import Chat
 from bot.webhook.deadline import chat_turn_pool
 from bot.webhook.inbox_wait import WAITERS, BacklogGauge, InboxReplies, ReplyWaiters
 
@@ -126,13 +124,23 @@ class ProcessorConfig:
         )
 
 
+class BatchChat(Protocol):
+    """What the processor needs of the chatbot (bot.chatbot.Chatbot implements it)."""
+
+    def analysing(self, inbounds: Sequence[Inbound]) -> AbstractContextManager[None]: ...
+
+    def handle_batch(
+        self, turns: Sequence[tuple[Inbound, ReplyRoute]], *, before_commit: Callable[[Session, list[bool]], None]
+    ) -> list[list[Outbound] | None]: ...
+
+
 class InboxProcessor:
     """Claims stored messages and runs their turns; call process_once() repeatedly or run() until stopped."""
 
     def __init__(
         self,
         session_factory: sessionmaker[Session],
-        chat: Chat,
+        chat: BatchChat,
         *,
         worker_id: str,
         config: ProcessorConfig | None = None,
@@ -157,39 +165,45 @@ class InboxProcessor:
             batch_size=self.config.batch_size,
             lease_seconds=self.config.lease_seconds,
         )
-        done: list[int] = []
         inbounds = [_decoded(item) for item in items]
-        analysing = getattr(self.chat, "analysing", None)  # the batch's texts classified in one call
-        try:
-            readable = [inbound for inbound in inbounds if inbound is not None]
-            with analysing(readable) if analysing is not None else contextlib.nullcontext():
-                if not self._batch(items, readable):
-                    self._turns(items, inbounds, done)
-        finally:
-            inbox.finish(self.session_factory, done)
+        readable = [inbound for inbound in inbounds if inbound is not None]
+        with self.chat.analysing(readable):  # the batch's texts classified in one call
+            if items and len(readable) == len(items) and self._together(items, readable, alone=False):
+                return len(items)
+            # Turn by turn, each a batch of one: a failing turn is handled exactly as in a whole batch.
+            for item, inbound in zip(items, inbounds, strict=True):
+                if inbound is None:
+                    self._failed(item, self._waiter(item), ValueError("the stored message does not decode"))
+                else:
+                    self._together([item], [inbound], alone=True)
         return len(items)
 
-    def _batch(self, items: list[inbox.InboxItem], inbounds: list[Inbound]) -> bool:
-        """The batch's turns and its inbox rows' `done` in one transaction; False when it must go turn by turn."""
-        handle_batch = getattr(self.chat, "handle_batch", None)
-        if handle_batch is None or not items or len(inbounds) != len(items):
-            return False
-        waiters = [self.waiters.take(i.channel, i.message_id) if self.waiters is not None else None for i in items]
+    def _waiter(self, item: inbox.InboxItem) -> Any:
+        return self.waiters.take(item.channel, item.message_id) if self.waiters is not None else None
+
+    def _together(self, items: list[inbox.InboxItem], inbounds: list[Inbound], *, alone: bool) -> bool:
+        """The turns and their inbox rows' `done` in one transaction. False when a batch failed outside its
+        turns (its messages must go one by one); a message alone is then retried later or parked."""
+        waiters = [self._waiter(item) for item in items]
         turns = [
             (inbound, self._route(item, waiter)) for item, inbound, waiter in zip(items, inbounds, waiters, strict=True)
         ]
 
         def done(session: Session, stored: list[bool]) -> None:
-            inbox.finish_in(session, [item.id for item, ok in zip(items, stored, strict=True) if ok])
+            inbox.finish(session, [item.id for item, ok in zip(items, stored, strict=True) if ok])
 
         try:
-            replies = handle_batch(turns, before_commit=done)
+            replies = self.chat.handle_batch(turns, before_commit=done)
         except TurnUnavailable as exc:
             for waiter in waiters:
                 if waiter is not None:
                     waiter.fail(exc)
             raise  # the database is away: the lease brings the batch back later
-        except Exception:
+        except Exception as exc:
+            if alone:
+                logger.exception("inbox: message %s (%s) failed outside its turn", items[0].id, items[0].channel)
+                self._failed(items[0], waiters[0], exc)
+                return True
             logger.exception("inbox: batch of %d failed outside its turns; running them one by one", len(items))
             for item, waiter in zip(items, waiters, strict=True):
                 if waiter is not None and self.waiters is not None:
@@ -212,27 +226,6 @@ class InboxProcessor:
             return route(out)
 
         return routed
-
-    def _turns(self, items: list[inbox.InboxItem], inbounds: list[Inbound | None], done: list[int]) -> None:
-        for item, inbound in zip(items, inbounds, strict=True):
-            if self.on_turn is not None:
-                self.on_turn(item)
-            waiter = self.waiters.take(item.channel, item.message_id) if self.waiters is not None else None
-            try:
-                if inbound is None:
-                    inbound = inbound_from_json(item.payload)  # raises again: the turn fails below
-                out = self.chat.handle_once(inbound, outbox=waiter.route if waiter is not None else _everything)
-            except TurnUnavailable as exc:
-                if waiter is not None:
-                    waiter.fail(exc)
-                raise  # the database is away: the lease brings the batch back later
-            except Exception as exc:  # a turn that cannot be run: retried, then parked
-                logger.exception("inbox: turn of message %s (%s) failed", item.id, item.channel)
-                self._failed(item, waiter, exc)
-                continue
-            if waiter is not None:
-                waiter.deliver(out)
-            done.append(item.id)
 
     def _failed(self, item: inbox.InboxItem, waiter: Any, exc: BaseException) -> None:
         """A turn that stored nothing: the waiting webhook is told, the message retried later or parked."""
@@ -266,7 +259,7 @@ class InboxProcessor:
         logger.info("inbox processor %s stopped", self.worker_id)
 
 
-def run_in_app(app: FastAPI, session_factory: sessionmaker[Session], chat: Chat, settings: Settings) -> None:
+def run_in_app(app: FastAPI, session_factory: sessionmaker[Session], chat: BatchChat, settings: Settings) -> None:
     """Run `settings.inbox_serve_processors` processors in threads for the app's lifetime (`gridbot serve`)."""
     count = settings.inbox_serve_processors if settings.inbox_enabled else 0
     if count == 0:

@@ -140,15 +140,7 @@ def claim(
     return items
 
 
-def finish(session_factory: sessionmaker[Session], ids: Sequence[int]) -> None:
-    """Mark messages whose turns have committed as done."""
-    if not ids:
-        return
-    with transaction(session_factory) as session:
-        finish_in(session, ids)
-
-
-def finish_in(session: Session, ids: Sequence[int]) -> None:
+def finish(session: Session, ids: Sequence[int]) -> None:
     """Mark messages done inside the transaction of their turns (the caller commits)."""
     if ids:
         session.execute(

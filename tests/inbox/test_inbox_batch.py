@@ -4,14 +4,15 @@ tickets as report-by-report classification, without a second prediction per repo
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import Ticket
+from backend.db.models import InboxMessage, Notification, Ticket
 from backend.runtime import Runtime
+from backend.usecases import inbox
 from bot.chatbot import Chatbot
 from bot.inbox import InboxProcessor, store_inbound
 from bot.messages import Inbound, InboundKind
@@ -71,25 +72,38 @@ def test_a_batch_is_classified_once_with_the_same_outcome(
     assert tickets(own_database) == expected
 
 
-def test_a_batch_commits_once_and_a_failing_turn_is_rolled_back_alone_then_retried(
-    runtime: Runtime,
-    own_database: sessionmaker[Session],  # noqa: F811
-) -> None:
-    from sqlalchemy import event, func
+def _states(factory: sessionmaker[Session]) -> dict[str, tuple[str, int]]:
+    with factory() as session:
+        return {m.message_id: (m.status, m.attempts) for m in session.scalars(select(InboxMessage))}
 
-    from backend.db.models import InboxMessage, Notification
 
-    for i, text in enumerate(REPORTS):
-        store_inbound(
-            own_database,
-            Inbound(channel="telegram", user_id=f"9{i}", kind=InboundKind.text, text=text, message_id=f"b{i}"),
-        )
-    failing = {"b1"}
+def _replies(factory: sessionmaker[Session], to: str) -> int:
+    with factory() as session:
+        query = select(func.count()).select_from(Notification).where(Notification.external_id == to)
+        return int(session.scalar(query) or 0)
 
+
+def _breaking(failing: set[str]) -> Callable[[Any], None]:
     def hook(item: Any) -> None:  # the processor's fault hook, inside each turn
         if item.message_id in failing:
             raise RuntimeError("this turn breaks")
 
+    return hook
+
+
+def _store_reports(factory: sessionmaker[Session]) -> None:
+    for i, text in enumerate(REPORTS):
+        store_inbound(
+            factory, Inbound(channel="telegram", user_id=f"9{i}", kind=InboundKind.text, text=text, message_id=f"b{i}")
+        )
+
+
+def test_a_batch_commits_once_and_a_failing_turn_is_rolled_back_alone_then_retried(
+    runtime: Runtime,
+    own_database: sessionmaker[Session],  # noqa: F811
+) -> None:
+    _store_reports(own_database)
+    failing = {"b1"}
     engine = own_database.kw["bind"]
     commits: list[int] = []
 
@@ -97,30 +111,38 @@ def test_a_batch_commits_once_and_a_failing_turn_is_rolled_back_alone_then_retri
         commits.append(1)
 
     event.listen(engine, "commit", count)
-    processor = InboxProcessor(own_database, Chatbot(runtime, own_database), worker_id="p1", on_turn=hook)
+    processor = InboxProcessor(own_database, Chatbot(runtime, own_database), worker_id="p1", on_turn=_breaking(failing))
     processor.config = dataclasses.replace(processor.config, retry_seconds=0.0)
     try:
         assert processor.process_once() == len(REPORTS)
         assert len(commits) == 3  # the claim; every stored turn with its inbox row; the failed one's retry
-
-        def state() -> dict[str, tuple[str, int]]:
-            with own_database() as session:
-                return {m.message_id: (m.status, m.attempts) for m in session.scalars(select(InboxMessage))}
-
-        def replies(to: str) -> int:
-            with own_database() as session:
-                query = select(func.count()).select_from(Notification).where(Notification.external_id == to)
-                return int(session.scalar(query) or 0)
-
-        assert state() == {"b0": ("done", 1), "b1": ("pending", 1), "b2": ("done", 1)}
-        assert replies("90") == 1 and replies("91") == 0 and replies("92") == 1  # nothing of the failed turn
+        assert _states(own_database) == {"b0": ("done", 1), "b1": ("pending", 1), "b2": ("done", 1)}
+        assert [_replies(own_database, f"9{i}") for i in range(3)] == [1, 0, 1]  # nothing of the failed turn
         failing.clear()
         commits.clear()
         assert processor.process_once() == 1
         assert len(commits) == 2  # the claim, then the turn with its inbox row
-        assert state()["b1"] == ("done", 2) and replies("91") == 1
+        assert _states(own_database)["b1"] == ("done", 2) and _replies(own_database, "91") == 1
     finally:
         event.remove(engine, "commit", count)
+
+
+def test_one_by_one_after_an_undecodable_message_a_failing_turn_is_retried_not_apologised_for(
+    runtime: Runtime,
+    own_database: sessionmaker[Session],  # noqa: F811
+) -> None:
+    _store_reports(own_database)
+    inbox.store(own_database, channel="telegram", message_id="junk", sender="99", payload={"kind": "no such kind"})
+    failing = {"b1"}
+    processor = InboxProcessor(own_database, Chatbot(runtime, own_database), worker_id="p1", on_turn=_breaking(failing))
+    processor.config = dataclasses.replace(processor.config, retry_seconds=0.0, max_attempts=2)
+    assert processor.process_once() == 4  # the junk sends the batch one by one
+    assert _states(own_database) == {"b0": ("done", 1), "b1": ("pending", 1), "b2": ("done", 1), "junk": ("pending", 1)}
+    assert _replies(own_database, "91") == 0  # no apology queued for a turn that stored nothing
+    failing.clear()
+    assert processor.process_once() == 2
+    assert _states(own_database)["b1"] == ("done", 2) and _replies(own_database, "91") == 1
+    assert _states(own_database)["junk"] == ("parked", 2)  # never dropped: the admin API lists it
 
 
 def test_turns_of_a_batch_leave_no_listener_behind_on_the_shared_session(

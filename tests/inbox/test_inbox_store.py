@@ -32,7 +32,8 @@ def test_a_claim_takes_only_each_senders_oldest_message(session_factory: session
     assert all(item.attempts == 1 for item in first)
     # While alice's first message is leased, another processor gets nothing of hers (nor anything else).
     assert claim(session_factory, "p2") == []
-    inbox.finish(session_factory, [first[0].id])
+    with session_factory.begin() as session:
+        inbox.finish(session, [first[0].id])
     assert [item.message_id for item in claim(session_factory, "p2")] == ["1"]
     assert inbox.status_of(session_factory, "telegram", "0") == "done"
 
