@@ -34,6 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.usecases import inbox
+from backend.usecases.channels import NonceUse
 from bot.chatbot import ReplyRoute, TurnUnavailable
 from bot.messages import Inbound, InboundKind, Outbound
 from bot.webhook.deadline import chat_turn_pool
@@ -65,14 +66,17 @@ def inbound_from_json(data: dict[str, Any]) -> Inbound:
     return Inbound(**values)
 
 
-def store_inbound(session_factory: sessionmaker[Session], inbound: Inbound) -> bool:
-    """Store one parsed message for the processor; False for a message id stored before (a redelivery)."""
+def store_inbound(session_factory: sessionmaker[Session], inbound: Inbound, nonce: NonceUse | None = None) -> bool:
+    """Store one parsed message for the processor; False for a message id stored before (a redelivery).
+
+    `nonce`: the request's nonce, recorded in the same transaction (NonceReplayed for a replay)."""
     return inbox.store(
         session_factory,
         channel=inbound.channel,
         message_id=inbound.message_id,
         sender=inbound.user_id,
         payload=inbound_to_json(inbound),
+        nonce=nonce,
     )
 
 

@@ -17,6 +17,7 @@ from backend.dashboard import include_dashboard
 from backend.domain.errors import DomainError, GuardFailed, InvalidTransition, NotFound, PermissionDenied
 from backend.runtime import Runtime
 from backend.services.attachments import TooLarge
+from backend.texts import catalogue
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ def create_app(runtime: Runtime, session_factory: sessionmaker[Session]) -> Fast
     )
     app.state.runtime = runtime
     app.state.session_factory = session_factory
+    catalogue()  # parsed now (0.3 s of YAML), not inside the first request that needs a text
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.request_max_bytes)
     app.add_middleware(CityRefresh, runtime=runtime)
 

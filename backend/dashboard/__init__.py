@@ -19,7 +19,7 @@ def include_dashboard(app: FastAPI) -> None:
     from backend.api.metrics import install_metrics
     from backend.api.routes import open311
 
-    app.middleware("http")(lang.remember_lang)
+    app.add_middleware(lang.RememberLang)
     app.include_router(router)
     app.include_router(staffpicker.router)
     app.include_router(alarms.router)

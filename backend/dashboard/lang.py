@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from fastapi import Request
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.dashboard import labels, trail
 from backend.texts import DEFAULT_LANG, LANGUAGES, t
@@ -33,13 +33,39 @@ def switch_url(request: Request) -> str:
     return f"{request.url.path}?{urlencode([*pairs, ('lang', other)])}"
 
 
-async def remember_lang(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Keep a `?lang=` choice on dashboard and public pages in a cookie, so later pages follow it."""
-    response = await call_next(request)
-    chosen = request.query_params.get("lang")
-    if chosen in LANGUAGES and request.url.path.startswith(("/dashboard", "/public")):
-        response.set_cookie(LANG_COOKIE, chosen, max_age=ONE_YEAR, samesite="lax", path="/")
-    return response
+class RememberLang:
+    """Keep a `?lang=` choice on dashboard and public pages in a cookie, so later pages follow it.
+
+    A plain ASGI middleware, like backend.api.app.BodyLimit: every other request (the webhooks) passes
+    straight through instead of through BaseHTTPMiddleware's extra task.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        chosen = _chosen_lang(scope)
+        if chosen is None:
+            await self.app(scope, receive, send)
+            return
+
+        async def with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                cookie = Response()  # only for starlette's Set-Cookie formatting
+                cookie.set_cookie(LANG_COOKIE, chosen, max_age=ONE_YEAR, samesite="lax", path="/")
+                set_cookie = [(k, v) for k, v in cookie.raw_headers if k == b"set-cookie"]
+                message = {**message, "headers": [*message.get("headers", []), *set_cookie]}
+            await send(message)
+
+        await self.app(scope, receive, with_cookie)
+
+
+def _chosen_lang(scope: Scope) -> str | None:
+    """The `?lang=` of a dashboard or public page request, if it names a language."""
+    if scope["type"] != "http" or not scope["path"].startswith(("/dashboard", "/public")):
+        return None
+    chosen = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang", [None])[-1]
+    return chosen if chosen in LANGUAGES else None
 
 
 def _lang(context: Context) -> str:

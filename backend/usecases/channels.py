@@ -3,13 +3,14 @@ console's own identities and inbox. Each call is one short transaction of its ow
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ChannelIdentity, InboundMessage, Notification, WebhookNonce
+from backend.db.session import transaction, upsert_insert
 from backend.db.types import utcnow
 from backend.services.people import identity_of, staff_by_code
 from backend.workers.channels import Delivery
@@ -30,20 +31,39 @@ def delivery_seen(session_factory: sessionmaker[Session], channel: str, message_
     return found is not None
 
 
-def nonce_first_use(
-    session_factory: sessionmaker[Session], channel: str, *, timestamp: int, nonce: str, body_sha256: str, at: datetime
-) -> bool:
+class NonceReplayed(Exception):
+    """A signed request's (timestamp, nonce) came before with another body: a replay, refused."""
+
+
+@dataclass(frozen=True)
+class NonceUse:
+    """A signed webhook request's (timestamp, nonce), with a digest of its body."""
+
+    channel: str
+    timestamp: int
+    nonce: str
+    body_sha256: str
+    at: datetime
+
+
+def nonce_first_use(session_factory: sessionmaker[Session], use: NonceUse) -> bool:
     """Record a webhook's (timestamp, nonce) with its body digest; False if the pair came before with another body."""
-    key = {"channel": channel, "timestamp": timestamp, "nonce": nonce}
-    with session_factory() as session:
-        try:
-            session.add(WebhookNonce(**key, body_sha256=body_sha256, seen_at=at))
-            session.commit()
-            return True
-        except IntegrityError:
-            session.rollback()
-        stored = session.scalar(select(WebhookNonce.body_sha256).filter_by(**key))
-    return stored == body_sha256
+    with transaction(session_factory) as session:
+        return record_nonce(session, use)
+
+
+def record_nonce(session: Session, use: NonceUse) -> bool:
+    """nonce_first_use inside the caller's transaction (the inbox stores the message in the same one)."""
+    key = {"channel": use.channel, "timestamp": use.timestamp, "nonce": use.nonce}
+    first = session.execute(
+        upsert_insert(session)(WebhookNonce)
+        .values(**key, body_sha256=use.body_sha256, seen_at=use.at)
+        .on_conflict_do_nothing()
+        .returning(WebhookNonce.nonce)
+    ).scalar_one_or_none()
+    if first is not None:
+        return True
+    return session.scalar(select(WebhookNonce.body_sha256).filter_by(**key)) == use.body_sha256
 
 
 def bind_to_staff(session_factory: sessionmaker[Session], *, channel: str, external_id: str, staff_code: str) -> None:

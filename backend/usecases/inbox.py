@@ -18,12 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from backend.db.models import InboxMessage
-from backend.db.session import transaction
+from backend.db.session import transaction, upsert_insert
 from backend.db.types import utcnow
+from backend.usecases.channels import NonceReplayed, NonceUse, record_nonce
 
 MESSAGE_ID_LENGTH = 128
 
@@ -53,14 +53,23 @@ class ParkedMessage:
 
 
 def store(
-    session_factory: sessionmaker[Session], *, channel: str, message_id: str, sender: str, payload: dict[str, Any]
+    session_factory: sessionmaker[Session],
+    *,
+    channel: str,
+    message_id: str,
+    sender: str,
+    payload: dict[str, Any],
+    nonce: NonceUse | None = None,
 ) -> bool:
-    """Insert one inbound message; False when the platform delivered this message id before."""
+    """Insert one inbound message; False when the platform delivered this message id before.
+
+    With `nonce` (a webhook whose body is not signed) the request's nonce is recorded in the same
+    transaction; NonceReplayed, and nothing stored, when it came before with another body."""
     with transaction(session_factory) as session:
-        dialect = session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        if nonce is not None and not record_nonce(session, nonce):
+            raise NonceReplayed(nonce.nonce)
         stmt = (
-            insert(InboxMessage)
+            upsert_insert(session)(InboxMessage)
             .values(
                 channel=channel,
                 message_id=message_id[:MESSAGE_ID_LENGTH],

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.texts import lang_of, t
 from backend.usecases import inbox
+from backend.usecases.channels import NonceReplayed, NonceUse
 from bot.messages import Inbound, Outbound
 from bot.webhook.deadline import OutboxChoice
 
@@ -131,7 +132,7 @@ class InboxReplies:
 
     def __init__(
         self,
-        store: Callable[[Inbound], bool],
+        store: Callable[[Inbound, NonceUse | None], bool],
         *,
         executor: Executor | None,
         gauge: BacklogGauge,
@@ -155,20 +156,26 @@ class InboxReplies:
             return ignored
         try:
             return await answer(inbound)
+        except NonceReplayed:
+            logger.warning("inbox: %s nonce replayed with another body", inbound.channel)
+            raise HTTPException(status_code=403, detail="replayed request") from None
         except DBAPIError:
             logger.warning("inbox: %s message not stored, database unavailable", inbound.channel)
             raise HTTPException(status_code=503, detail="temporarily unavailable") from None
 
-    async def replies(self, inbound: Inbound, choice: OutboxChoice, arrived: float) -> list[Outbound] | None:
-        """Store the message; the replies for a passive answer, or None when they go through the outbox (or
-        the message was stored before). Past the backlog bound: the busy notice, and the turn runs later."""
+    async def replies(
+        self, inbound: Inbound, choice: OutboxChoice, arrived: float, nonce: NonceUse | None = None
+    ) -> list[Outbound] | None:
+        """Store the message (and the request's `nonce`, in the same transaction); the replies for a passive
+        answer, or None when they go through the outbox (or the message was stored before). Past the backlog
+        bound: the busy notice, and the turn runs later."""
         loop = asyncio.get_running_loop()
         busy = self.bound > 0 and await self.gauge.count() >= self.bound
         waiter = Waiter(choice, loop) if self.waiters is not None and not busy else None
         if waiter is not None and self.waiters is not None:
             self.waiters.expect(inbound.channel, inbound.message_id, waiter)
         try:
-            stored = await loop.run_in_executor(self.executor, self.store, inbound)
+            stored = await loop.run_in_executor(self.executor, self.store, inbound, nonce)
             if not stored:
                 return None
             if busy:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.usecases.channels import nonce_first_use
+from backend.usecases.channels import NonceUse, nonce_first_use
 
 MAX_NONCE_LENGTH = 64
 
@@ -44,13 +44,17 @@ class ReplayGuard:
             return False
         return abs(self.wall_clock() - int(timestamp)) <= self.window
 
-    def first_use(self, timestamp: str, nonce: str, body: bytes) -> bool:
-        """Record (timestamp, nonce) with this body; False if it was used before with a different body."""
-        return nonce_first_use(
-            self.session_factory,
-            self.channel,
+    def use(self, timestamp: str, nonce: str, body: bytes) -> NonceUse:
+        """This request's (timestamp, nonce) with its body digest, to record (the inbox records it with the
+        message it stores, in one transaction)."""
+        return NonceUse(
+            channel=self.channel,
             timestamp=int(timestamp),
             nonce=nonce,
             body_sha256=hashlib.sha256(body).hexdigest(),
             at=datetime.fromtimestamp(self.wall_clock(), UTC),
         )
+
+    def record(self, use: NonceUse) -> bool:
+        """Record a request's (timestamp, nonce); False if it was used before with a different body."""
+        return nonce_first_use(self.session_factory, use)

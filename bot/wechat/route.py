@@ -20,6 +20,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
+from backend.usecases.channels import NonceUse
 from bot.inbox import inbox_replies
 from bot.messages import Inbound, InboundKind
 from bot.webhook.body import read_body
@@ -122,26 +123,32 @@ def wechat_router(
             logger.warning("wechat: refused body: %s", type(exc).__name__)
             raise HTTPException(status_code=400, detail="bad xml") from None
         # Plain mode signs no body: a (timestamp, nonce) reused with another body is refused, even for a
-        # message we would then ignore.
-        if crypto is None and not await asyncio.get_running_loop().run_in_executor(
-            checks, guard.first_use, timestamp, nonce, body
+        # message we would then ignore. The inbox records it with the message, in one transaction.
+        use = guard.use(timestamp, nonce, body) if crypto is None else None
+        with_message = stored is not None and inbound is not None
+        if (
+            use is not None
+            and not with_message
+            and not await asyncio.get_running_loop().run_in_executor(checks, guard.record, use)
         ):
             logger.warning("wechat: nonce replayed with another body")
             raise HTTPException(status_code=403, detail="replayed request")
-        reply = partial(answer, message=message, nonce=nonce, timestamp=timestamp, arrived=arrived)
+        reply = partial(answer, message=message, nonce=nonce, timestamp=timestamp, arrived=arrived, use=use)
         if stored is not None:
             return await stored.answer(inbound, reply, Response(content=NO_REPLY, media_type="text/plain"))
         return await deadline.answer_first_delivery(
             inbound, arrived, reply, Response(content=NO_REPLY, media_type="text/plain")
         )
 
-    async def answer(inbound: Inbound, message: Any, nonce: str, timestamp: str, arrived: float) -> Response:
+    async def answer(
+        inbound: Inbound, message: Any, nonce: str, timestamp: str, arrived: float, use: NonceUse | None
+    ) -> Response:
         if inbound.kind is InboundKind.image:
             image = await photo_bytes(inbound, settings.upload_max_bytes, media_api)
             inbound = dataclasses.replace(inbound, image=image)
         choice = OutboxChoice(partial(split_passive, keep_button_text=True))
         if stored is not None:
-            out = await stored.replies(inbound, choice, arrived)
+            out = await stored.replies(inbound, choice, arrived, use)
         else:
             out = await deadline.replies(inbound, choice, arrived)
         if out is None:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import ConversationState, InboundMessage, WebhookNonce
+from backend.db.models import ConversationState, InboundMessage, InboxMessage, WebhookNonce
 from bot.webhook.replay import ReplayGuard
 from tests.fakes.channels import (  # noqa: F401  (fixtures)
     WECOM_TOKEN,
@@ -72,6 +72,28 @@ def test_a_captured_plain_signature_cannot_carry_another_body(
     assert forged.status_code == 403
     assert turns_of(session_factory, "oREAL") == 1
     assert turns_of(session_factory, "oFORGED") == 0
+
+
+@pytest.fixture
+def inbox_mode() -> str:
+    """Read by chat_runtime: the webhooks store messages in the durable inbox."""
+    return "inbox"
+
+
+def test_with_the_inbox_the_nonce_is_recorded_with_the_message_and_a_replay_stores_nothing(
+    inbox_mode: str, client: TestClient, wechat: WeChatPlatform, session_factory: sessionmaker[Session]
+) -> None:
+    params = plain_params(wechat.token, int(time.time()), "77002")
+    body = text_xml("oREAL", "楼道灯坏了", 9111).encode()
+    assert client.post("/wechat", params=params, content=body).status_code == 200
+    assert (
+        client.post("/wechat", params=params, content=body).status_code == 200
+    )  # the platform retrying: the same body passes, and stores nothing new
+    forged = client.post("/wechat", params=params, content=text_xml("oFORGED", "假的反映", 9112).encode())
+    assert forged.status_code == 403
+    with session_factory() as session:
+        assert session.scalars(select(InboxMessage.sender)).all() == ["oREAL"]
+        assert session.scalar(select(func.count()).select_from(WebhookNonce)) == 1
 
 
 def test_the_platform_retrying_the_same_request_is_a_duplicate_not_a_replay(
@@ -139,9 +161,9 @@ def test_freshness_edges(session_factory: sessionmaker[Session], timestamp: str,
 
 def test_first_use_tells_a_retry_from_a_replay(session_factory: sessionmaker[Session]) -> None:
     guard = ReplayGuard(session_factory, "wechat", window_seconds=WINDOW, wall_clock=lambda: 1_000_000.0)
-    assert guard.first_use("1000000", "42", b"<xml>a</xml>")
-    assert guard.first_use("1000000", "42", b"<xml>a</xml>")
-    assert not guard.first_use("1000000", "42", b"<xml>b</xml>")
-    assert guard.first_use("1000001", "42", b"<xml>b</xml>")
+    assert guard.record(guard.use("1000000", "42", b"<xml>a</xml>"))
+    assert guard.record(guard.use("1000000", "42", b"<xml>a</xml>"))
+    assert not guard.record(guard.use("1000000", "42", b"<xml>b</xml>"))
+    assert guard.record(guard.use("1000001", "42", b"<xml>b</xml>"))
     other = ReplayGuard(session_factory, "wecom", window_seconds=WINDOW, wall_clock=lambda: 1_000_000.0)
-    assert other.first_use("1000000", "42", b"<xml>b</xml>")
+    assert other.record(other.use("1000000", "42", b"<xml>b</xml>"))
