@@ -62,4 +62,9 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def upsert_insert(session: Session) -> Callable[..., Any]:
     """`insert` of the session's dialect, which has ON CONFLICT (PostgreSQL and SQLite alike)."""
-    return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    return dialect_insert(session.get_bind().dialect.name)
+
+
+def dialect_insert(dialect: str) -> Callable[..., Any]:
+    """`insert` with ON CONFLICT for a dialect name ("postgresql" or "sqlite")."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -15,13 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import Executable, and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from backend.db.models import InboxMessage
-from backend.db.session import transaction, upsert_insert
+from backend.db.session import dialect_insert, transaction
 from backend.db.types import utcnow
 from backend.usecases.channels import NonceReplayed, NonceUse, record_nonce
 
@@ -64,25 +65,41 @@ def store(
     """Insert one inbound message; False when the platform delivered this message id before.
 
     With `nonce` (a webhook whose body is not signed) the request's nonce is recorded in the same
-    transaction; NonceReplayed, and nothing stored, when it came before with another body."""
+    transaction; NonceReplayed, and nothing stored, when it came before with another body. Core, with the
+    statement built once per dialect: this is the whole database work of an acknowledgement."""
     with transaction(session_factory) as session:
-        if nonce is not None and not record_nonce(session, nonce):
+        connection = session.connection()
+        if nonce is not None and not record_nonce(connection, nonce):
             raise NonceReplayed(nonce.nonce)
-        stmt = (
-            upsert_insert(session)(InboxMessage)
-            .values(
-                channel=channel,
-                message_id=message_id[:MESSAGE_ID_LENGTH],
-                sender=sender[:MESSAGE_ID_LENGTH],
-                payload=payload,
-                status="pending",
-                attempts=0,
-                received_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=[InboxMessage.channel, InboxMessage.message_id])
-            .returning(InboxMessage.id)
+        row = connection.execute(
+            _store_statement(connection.dialect.name),
+            {
+                "channel": channel,
+                "message_id": message_id[:MESSAGE_ID_LENGTH],
+                "sender": sender[:MESSAGE_ID_LENGTH],
+                "payload": payload,
+                "received_at": utcnow(),
+            },
+        ).first()
+    return row is not None
+
+
+@lru_cache(maxsize=2)
+def _store_statement(dialect: str) -> Executable:
+    table = InboxMessage.__table__
+    statement: Executable = (
+        dialect_insert(dialect)(table)
+        .values(
+            {
+                **{c: bindparam(c) for c in ("channel", "message_id", "sender", "payload", "received_at")},
+                "status": "pending",
+                "attempts": 0,
+            }
         )
-        return session.execute(stmt).scalar_one_or_none() is not None
+        .on_conflict_do_nothing(index_elements=[table.c.channel, table.c.message_id])
+        .returning(table.c.id)
+    )
+    return statement
 
 
 def backlog(session_factory: sessionmaker[Session]) -> int:
