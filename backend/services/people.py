@@ -33,14 +33,11 @@ def resident_for(session: Session, *, channel: str, external_id: str, name: str 
 def new_resident(session: Session, *, channel: str, external_id: str, name: str = "", language: str = "zh") -> Person:
     """A resident created for a chat identity the caller has just looked up and not found."""
     person = Person(kind="resident", name=name)
-    session.add(person)
-    session.flush()
-    session.add(
-        ChannelIdentity(
-            person_id=person.id, channel=channel, external_id=external_id, language=language, last_inbound_at=utcnow()
-        )
+    person.identities.append(
+        ChannelIdentity(channel=channel, external_id=external_id, language=language, last_inbound_at=utcnow())
     )
-    session.flush()
+    session.add(person)
+    session.flush()  # one flush writes both rows (the person first, for its id)
     return person
 
 

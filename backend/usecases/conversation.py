@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,27 +103,13 @@ class ConversationStore:
         A delivery arriving while the first copy is being answered waits for it (PostgreSQL's unique index,
         SQLite's write lock) and gets the same stored reply.
         """
-        for attempt in (1, 2):
+
+        def in_a_transaction() -> TurnOutcome:
             with self._serial or nullcontext(), self.backend.session_factory() as session:
-                try:
-                    return self._attempt(session, message, answer)
-                except IntegrityError:
-                    session.rollback()
-                    if attempt == 1:
-                        # Another process inserted the same row (say, a new sender's identity) since this
-                        # turn began; a second try sees it.
-                        logger.info("conversation turn on %s met a concurrent insert; trying again", message.channel)
-                        continue
-                    logger.exception("conversation turn failed on %s", message.channel)
-                except (OperationalError, InterfaceError) as exc:
-                    reason = str(exc.orig or exc).splitlines()[0][:200]
-                    logger.warning("conversation turn on %s: database unavailable: %s", message.channel, reason)
-                    session.rollback()
-                    raise BackendUnavailable(reason) from exc
-                except Exception:
-                    logger.exception("conversation turn failed on %s", message.channel)
-                    session.rollback()
-        return TurnOutcome(replies=None, failed=True)
+                return self._attempt(session, message, answer)  # closing the session rolls a failure back
+
+        with _unavailable("conversation turn on " + message.channel):
+            return _tried_twice(in_a_transaction, message.channel)
 
     def run_batch(
         self,
@@ -137,39 +123,23 @@ class ConversationStore:
         A turn that fails is rolled back alone and comes back failed. Raises BackendUnavailable when the
         database is down: nothing of the batch is stored.
         """
-        with self._serial or nullcontext(), self.backend.session_factory() as session:
-            try:
-                self._write_lock(session)
-                outcomes = [self._in_savepoint(session, message, answer) for message, answer in turns]
-                before_commit(session, outcomes)
-                session.commit()
-            except (OperationalError, InterfaceError) as exc:
-                reason = str(exc.orig or exc).splitlines()[0][:200]
-                logger.warning("conversation batch: database unavailable: %s", reason)
-                session.rollback()
-                raise BackendUnavailable(reason) from exc
+        with (
+            _unavailable("conversation batch"),
+            self._serial or nullcontext(),
+            self.backend.session_factory() as session,
+        ):
+            self._write_lock(session)
+            outcomes = [self._in_savepoint(session, message, answer) for message, answer in turns]
+            before_commit(session, outcomes)
+            session.commit()
         return outcomes
 
     def _in_savepoint(self, session: Session, message: ChatMessage, answer: Answer) -> TurnOutcome:
-        for attempt in (1, 2):
-            savepoint = session.begin_nested()
-            try:
-                outcome = self._turn(session, message, answer)
-                savepoint.commit()
-                return outcome
-            except (OperationalError, InterfaceError):
-                raise
-            except IntegrityError:
-                savepoint.rollback()
-                if attempt == 1:  # a concurrent insert (say, this sender's identity): a second try sees it
-                    continue
-                logger.exception("conversation turn failed on %s", message.channel)
-            except Exception:
-                if savepoint.is_active:
-                    savepoint.rollback()
-                logger.exception("conversation turn failed on %s", message.channel)
-                break
-        return TurnOutcome(replies=None, failed=True)
+        def in_a_savepoint() -> TurnOutcome:
+            with session.begin_nested():  # rolled back alone if the turn fails
+                return self._turn(session, message, answer)
+
+        return _tried_twice(in_a_savepoint, message.channel)
 
     def _write_lock(self, session: Session) -> None:
         if self._serial is not None:
@@ -236,6 +206,38 @@ class ConversationStore:
             delivery.reply = replies
         session.flush()
         return TurnOutcome(replies=replies)
+
+
+def _tried_twice(turn: Callable[[], TurnOutcome], channel: str) -> TurnOutcome:
+    """Run a turn (which rolls itself back when it fails); once more after a concurrent insert, failed after any
+    other error. A lost database connection propagates."""
+    for attempt in (1, 2):
+        try:
+            return turn()
+        except (OperationalError, InterfaceError):
+            raise
+        except IntegrityError:
+            if attempt == 1:
+                # Another process inserted the same row (say, a new sender's identity) since this turn
+                # began; a second try sees it.
+                logger.info("conversation turn on %s met a concurrent insert; trying again", channel)
+                continue
+            logger.exception("conversation turn failed on %s", channel)
+        except Exception:
+            logger.exception("conversation turn failed on %s", channel)
+            break
+    return TurnOutcome(replies=None, failed=True)
+
+
+@contextmanager
+def _unavailable(what: str) -> Iterator[None]:
+    """A lost database connection as BackendUnavailable (nothing of the work was stored)."""
+    try:
+        yield
+    except (OperationalError, InterfaceError) as exc:
+        reason = str(exc.orig or exc).splitlines()[0][:200]
+        logger.warning("%s: database unavailable: %s", what, reason)
+        raise BackendUnavailable(reason) from exc
 
 
 def _record_delivery(session: Session, message: ChatMessage, now: datetime) -> InboundMessage | None:
