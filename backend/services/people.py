@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from backend.db.models import ChannelIdentity, Person, Staff
 from backend.db.types import utcnow
@@ -15,7 +15,9 @@ from backend.services.actors import ActorContext
 def identity_of(session: Session, *, channel: str, external_id: str) -> ChannelIdentity | None:
     """The identity for (channel, external id), if known."""
     return session.scalar(
-        select(ChannelIdentity).where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        select(ChannelIdentity)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        .options(joinedload(ChannelIdentity.person).joinedload(Person.staff))  # what every caller reads next
     )
 
 
@@ -32,7 +34,7 @@ def resident_for(session: Session, *, channel: str, external_id: str, name: str 
 
 def new_resident(session: Session, *, channel: str, external_id: str, name: str = "", language: str = "zh") -> Person:
     """A resident created for a chat identity the caller has just looked up and not found."""
-    person = Person(kind="resident", name=name)
+    person = Person(kind="resident", name=name, staff=None)  # known to hold no staff record: no query for it
     person.identities.append(
         ChannelIdentity(channel=channel, external_id=external_id, language=language, last_inbound_at=utcnow())
     )

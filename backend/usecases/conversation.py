@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from backend.db.models import ConversationState, InboundMessage, Notification, Person
+from backend.db.session import upsert_insert
 from backend.domain.notifications import NoticeKind
 from backend.services.people import identity_of, new_resident
 from backend.usecases import Backend
@@ -156,6 +157,7 @@ class ConversationStore:
     def _turn(self, session: Session, message: ChatMessage, answer: Answer) -> TurnOutcome:
         """One turn's reads and writes, flushed but not committed."""
         delivery = None
+        kept: dict[str, Any] = {}  # what else the delivery row keeps besides the reply
         if message.delivery_key is not None:
             delivery = _record_delivery(session, message, self.backend.runtime.clock.now())
             if delivery is None:
@@ -168,13 +170,12 @@ class ConversationStore:
                 return TurnOutcome(replies=stored, duplicate=True)
         now = self.backend.runtime.clock.now()
         if message.unfollow:
-            _save_state(session, message, {}, now)
+            _save_state(session, _state_row(session, message), message, {}, now)
             replies: dict[str, Any] = {"messages": []}
         else:
             person = _sender(session, message, now)
-            state, expired = _load_state(
-                session, message, now, idle_minutes=self.backend.runtime.settings.session_idle_minutes
-            )
+            row = _locked_state_row(session, message)
+            state, expired = _dialogue(row, now, idle_minutes=self.backend.runtime.settings.session_idle_minutes)
             speaker = Speaker.of(person)
             casework = Casework(
                 session, self.backend.runtime, speaker, channel=message.channel, user_id=message.user_id
@@ -186,10 +187,9 @@ class ConversationStore:
             if person.erased_at is not None:
                 # The turn erased the sender: keep nothing under their account.
                 _forget_state(session, message)
-                if delivery is not None:
-                    delivery.external_id = None
+                kept["external_id"] = None
             else:
-                _save_state(session, message, result.state, self.backend.runtime.clock.now())
+                _save_state(session, row, message, result.state, self.backend.runtime.clock.now())
             replies = result.replies
             if result.queued:
                 session.add(
@@ -203,7 +203,12 @@ class ConversationStore:
                     )
                 )
         if delivery is not None:
-            delivery.reply = replies
+            session.execute(
+                update(InboundMessage)
+                .where(InboundMessage.id == delivery)
+                .values(reply=replies, **kept)
+                .execution_options(synchronize_session=False)
+            )
         session.flush()
         return TurnOutcome(replies=replies)
 
@@ -240,23 +245,26 @@ def _unavailable(what: str) -> Iterator[None]:
         raise BackendUnavailable(reason) from exc
 
 
-def _record_delivery(session: Session, message: ChatMessage, now: datetime) -> InboundMessage | None:
-    """The dedupe row of this delivery, flushed; None if the message id was seen before."""
+def _record_delivery(session: Session, message: ChatMessage, now: datetime) -> int | None:
+    """The id of this delivery's dedupe row; None if the message id was seen before.
+
+    ON CONFLICT rather than a savepoint around the insert: a copy arriving while the first is being answered
+    still waits on the unique index, and then gets the first one's stored reply."""
     assert message.delivery_key is not None
-    delivery = InboundMessage(
-        channel=message.channel,
-        message_key=message.delivery_key,
-        external_id=message.user_id,
-        reply=None,
-        created_at=now,
-    )
-    try:
-        with session.begin_nested():  # a duplicate rolls back only this insert
-            session.add(delivery)
-            session.flush()
-    except IntegrityError:
-        return None
-    return delivery
+    table = InboundMessage.__table__
+    inserted = session.execute(
+        upsert_insert(session)(table)
+        .values(
+            channel=message.channel,
+            message_key=message.delivery_key,
+            external_id=message.user_id,
+            reply=None,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.channel, table.c.message_key])
+        .returning(table.c.id)
+    ).scalar_one_or_none()
+    return inserted
 
 
 def _sender(session: Session, message: ChatMessage, now: datetime) -> Person:
@@ -276,16 +284,22 @@ def _sender(session: Session, message: ChatMessage, now: datetime) -> Person:
     return identity.person
 
 
-def _load_state(
-    session: Session, message: ChatMessage, now: datetime, *, idle_minutes: int
-) -> tuple[dict[str, Any], bool]:
-    """The stored dialogue state, and whether a dialogue in progress expired (its steps are then dropped).
+def _locked_state_row(session: Session, message: ChatMessage) -> ConversationState | None:
+    """The sender's stored dialogue, locked for the turn.
 
-    The row is locked for the turn (PostgreSQL; SQLite turns hold the write lock from their start): a job that
-    is storing this dialogue's unanswered report (usecases/abandoned.py) finishes first, and the turn then reads
-    what it left instead of answering the old question a second time.
+    PostgreSQL locks the row; SQLite turns hold the write lock from their start. A job that is storing this
+    dialogue's unanswered report (usecases/abandoned.py) finishes first, and the turn then reads what it left
+    instead of answering the old question a second time.
     """
-    row = session.get(ConversationState, (message.channel, message.user_id), with_for_update=True)
+    return session.get(ConversationState, (message.channel, message.user_id), with_for_update=True)
+
+
+def _state_row(session: Session, message: ChatMessage) -> ConversationState | None:
+    return session.get(ConversationState, (message.channel, message.user_id))
+
+
+def _dialogue(row: ConversationState | None, now: datetime, *, idle_minutes: int) -> tuple[dict[str, Any], bool]:
+    """The stored dialogue state, and whether a dialogue in progress expired (its steps are then dropped)."""
     if row is None:
         return {}, False
     state = dict(row.state or {})
@@ -301,9 +315,10 @@ def _forget_state(session: Session, message: ChatMessage) -> None:
         session.flush()
 
 
-def _save_state(session: Session, message: ChatMessage, state: dict[str, Any], now: datetime) -> None:
-    """Store the state (a new dict so the JSON column sees the change)."""
-    row = session.get(ConversationState, (message.channel, message.user_id))
+def _save_state(
+    session: Session, row: ConversationState | None, message: ChatMessage, state: dict[str, Any], now: datetime
+) -> None:
+    """Store the state in the sender's row (None: there is none yet), as a new dict so the JSON column sees it."""
     if row is None:
         session.add(
             ConversationState(channel=message.channel, external_id=message.user_id, state=dict(state), updated_at=now)
