@@ -69,5 +69,10 @@ def error_text(error: Refusal, lang: str = DEFAULT_LANG) -> str:
 
 def matches(key: str, text: str) -> bool:
     """True when a user's text is one of a key's words in any language (commands like 我的工单)."""
-    words = {w.strip().lower() for lang in LANGUAGES for w in t(key, lang).split("|")}
-    return text.strip().lower() in words
+    return text.strip().lower() in _command_words(key)
+
+
+@lru_cache(maxsize=256)
+def _command_words(key: str) -> frozenset[str]:
+    # Every chat message is matched against every command: the word sets are built once.
+    return frozenset(w.strip().lower() for lang in LANGUAGES for w in t(key, lang).split("|"))
