@@ -16,6 +16,7 @@ threads of its own (1 by default, so one command is enough on SQLite; 0 when `gr
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import logging
 import os
@@ -26,7 +27,6 @@ from concurrent.futures import Executor
 from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI
@@ -34,7 +34,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.usecases import inbox
-from backend.usecases.channels import NonceUse
+from backend.usecases.channels import NonceReplayed, NonceUse
 from bot.chatbot import ReplyRoute, TurnUnavailable
 from bot.messages import Inbound, InboundKind, Outbound
 from bot.webhook.deadline import chat_turn_pool
@@ -66,18 +66,69 @@ def inbound_from_json(data: dict[str, Any]) -> Inbound:
     return Inbound(**values)
 
 
-def store_inbound(session_factory: sessionmaker[Session], inbound: Inbound, nonce: NonceUse | None = None) -> bool:
-    """Store one parsed message for the processor; False for a message id stored before (a redelivery).
+def arrival_of(inbound: Inbound, nonce: NonceUse | None = None) -> inbox.Arrival:
+    """A parsed message as the inbox stores it (`nonce`: its request's, recorded with it)."""
+    return inbox.Arrival(inbound.channel, inbound.message_id, inbound.user_id, inbound_to_json(inbound), nonce)
 
-    `nonce`: the request's nonce, recorded in the same transaction (NonceReplayed for a replay)."""
+
+def store_inbound(session_factory: sessionmaker[Session], inbound: Inbound, nonce: NonceUse | None = None) -> bool:
+    """Store one parsed message for the processor; False for a message id stored before (a redelivery)."""
+    arrival = arrival_of(inbound, nonce)
     return inbox.store(
         session_factory,
-        channel=inbound.channel,
-        message_id=inbound.message_id,
-        sender=inbound.user_id,
-        payload=inbound_to_json(inbound),
+        channel=arrival.channel,
+        message_id=arrival.message_id,
+        sender=arrival.sender,
+        payload=arrival.payload,
         nonce=nonce,
     )
+
+
+class InboxWriter:
+    """Stores the messages of one webhook's requests: those that arrive while a write runs go together in
+    the next one, in one transaction, so a busy process commits far less often than it acknowledges (at one
+    request at a time nothing waits). A request returns only once its own message has committed."""
+
+    MAX_BATCH = 200
+
+    def __init__(self, session_factory: sessionmaker[Session], executor: Executor | None) -> None:
+        self.session_factory = session_factory
+        self.executor = executor  # where the writes run (SQLite: the chat-turn thread)
+        self._waiting: list[tuple[inbox.Arrival, asyncio.Future[bool | NonceReplayed]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def store(self, inbound: Inbound, nonce: NonceUse | None = None) -> bool:
+        """store_inbound, shared with the other requests of the moment; NonceReplayed for a replay."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[bool | NonceReplayed] = loop.create_future()
+        self._waiting.append((arrival_of(inbound, nonce), future))
+        if self._writer is None:
+            self._writer = loop.create_task(self._write())
+        stored = await future
+        if isinstance(stored, NonceReplayed):
+            raise stored
+        return stored
+
+    async def _write(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[: self.MAX_BATCH], self._waiting[self.MAX_BATCH :]
+                arrivals = [arrival for arrival, _ in batch]
+                try:
+                    results = await loop.run_in_executor(
+                        self.executor, inbox.store_many, self.session_factory, arrivals
+                    )
+                except Exception as exc:  # the database is away: every request of the batch hears it
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), stored in zip(batch, results, strict=True):
+                    if not future.done():  # a request that gave up waiting: its message is stored all the same
+                        future.set_result(stored)
+        finally:
+            self._writer = None
 
 
 def inbox_replies(
@@ -88,8 +139,7 @@ def inbox_replies(
     if not settings.inbox_enabled:
         return None
     return InboxReplies(
-        partial(store_inbound, session_factory),
-        executor=executor,
+        InboxWriter(session_factory, executor).store,
         gauge=BacklogGauge(session_factory, executor=executor),
         bound=settings.inbox_backlog_bound,
         wait=settings.inbox_reply_wait_seconds if settings.inbox_serve_processors > 0 else 0.0,

@@ -53,6 +53,18 @@ class ParkedMessage:
     received_at: datetime
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """A message a webhook stores: its platform id, sender and parsed payload, and, for a webhook whose body is
+    not signed, the request's nonce (recorded with it)."""
+
+    channel: str
+    message_id: str
+    sender: str
+    payload: dict[str, Any]
+    nonce: NonceUse | None = None
+
+
 def store(
     session_factory: sessionmaker[Session],
     *,
@@ -62,26 +74,50 @@ def store(
     payload: dict[str, Any],
     nonce: NonceUse | None = None,
 ) -> bool:
-    """Insert one inbound message; False when the platform delivered this message id before.
+    """Insert one inbound message; False when the platform delivered this message id before; NonceReplayed,
+    and nothing stored, when `nonce` came before with another body."""
+    (stored,) = store_many(session_factory, [Arrival(channel, message_id, sender, payload, nonce)])
+    if isinstance(stored, NonceReplayed):
+        raise stored
+    return stored
 
-    With `nonce` (a webhook whose body is not signed) the request's nonce is recorded in the same
-    transaction; NonceReplayed, and nothing stored, when it came before with another body. Core, with the
-    statement built once per dialect: this is the whole database work of an acknowledgement."""
+
+def store_many(session_factory: sessionmaker[Session], arrivals: Sequence[Arrival]) -> list[bool | NonceReplayed]:
+    """Store several messages in one transaction (a busy webhook process commits once for all that arrived
+    meanwhile). Per message: True when stored; False when its id was stored before (a redelivery, or an
+    earlier copy in the same call); NonceReplayed, nothing stored for it, when its request's nonce came
+    before with another body. Core statements, built once per dialect: this is the whole database work of an
+    acknowledgement."""
+    results: list[bool | NonceReplayed] = [False] * len(arrivals)
     with transaction(session_factory) as session:
         connection = session.connection()
-        if nonce is not None and not record_nonce(connection, nonce):
-            raise NonceReplayed(nonce.nonce)
-        row = connection.execute(
-            _store_statement(connection.dialect.name),
+        fresh = []
+        for n, arrival in enumerate(arrivals):
+            if arrival.nonce is not None and not record_nonce(connection, arrival.nonce):
+                results[n] = NonceReplayed(arrival.nonce.nonce)
+            else:
+                fresh.append(n)
+        if not fresh:
+            return results
+        now = utcnow()
+        keys = [(arrivals[n].channel, arrivals[n].message_id[:MESSAGE_ID_LENGTH]) for n in fresh]
+        rows = [
             {
                 "channel": channel,
-                "message_id": message_id[:MESSAGE_ID_LENGTH],
-                "sender": sender[:MESSAGE_ID_LENGTH],
-                "payload": payload,
-                "received_at": utcnow(),
-            },
-        ).first()
-    return row is not None
+                "message_id": message_id,
+                "sender": arrivals[n].sender[:MESSAGE_ID_LENGTH],
+                "payload": arrivals[n].payload,
+                "received_at": now,
+            }
+            for n, (channel, message_id) in zip(fresh, keys, strict=True)
+        ]
+        inserted = {
+            (r.channel, r.message_id) for r in connection.execute(_store_statement(connection.dialect.name), rows)
+        }
+    for n, key in zip(fresh, keys, strict=True):
+        results[n] = key in inserted
+        inserted.discard(key)  # a second copy in the same call stored nothing
+    return results
 
 
 @lru_cache(maxsize=2)
@@ -97,7 +133,7 @@ def _store_statement(dialect: str) -> Executable:
             }
         )
         .on_conflict_do_nothing(index_elements=[table.c.channel, table.c.message_id])
-        .returning(table.c.id)
+        .returning(table.c.channel, table.c.message_id)
     )
     return statement
 

@@ -8,7 +8,7 @@ import functools
 import hmac
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.chatbot import TurnUnavailable
-from bot.inbox import store_inbound
+from bot.inbox import InboxWriter
 from bot.messages import Inbound, Outbound
 from bot.telegram.convert import CHANNEL, send_outbound, to_inbound
 from bot.telegram.shape import check_update
@@ -55,7 +55,7 @@ def build_application(
     polling: bool = False,
     first: FirstDelivery | None = None,
     outbox: sessionmaker[Session] | None = None,
-    store: Callable[[Inbound], bool] | None = None,
+    store: Callable[[Inbound], Awaitable[bool]] | None = None,
 ) -> Application:  # type: ignore[type-arg]
     """The PTB Application that turns every update into one chatbot turn and delivers the replies.
 
@@ -76,7 +76,6 @@ def build_application(
     application = builder.build()
     max_photo = settings.upload_max_bytes
     pool = chat_turn_pool(settings.database_url)
-    store_on = database_checks(pool, sqlite=settings.is_sqlite)
     unavailable: dict[int, Exception] = {}
 
     async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -95,7 +94,7 @@ def build_application(
         if store is not None:
             inbound = await to_inbound(update, context.bot, max_photo_bytes=max_photo)
             if inbound is not None and update.effective_chat is not None:
-                await asyncio.get_running_loop().run_in_executor(store_on, store, inbound)
+                await store(inbound)
             return
         key = str(update.update_id)
         if first is not None:
@@ -139,8 +138,9 @@ def mount_telegram(
 ) -> Application:  # type: ignore[type-arg]
     """Add POST /telegram/webhook and start/stop the PTB Application with the app's lifespan."""
     if settings.inbox_enabled:
+        writes_on = database_checks(chat_turn_pool(settings.database_url), sqlite=settings.is_sqlite)
         application = build_application(
-            settings, chatbot, outbox=session_factory, store=functools.partial(store_inbound, session_factory)
+            settings, chatbot, outbox=session_factory, store=InboxWriter(session_factory, writes_on).store
         )
     else:
         application = build_application(

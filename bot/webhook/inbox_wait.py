@@ -132,16 +132,14 @@ class InboxReplies:
 
     def __init__(
         self,
-        store: Callable[[Inbound, NonceUse | None], bool],
+        store: Callable[[Inbound, NonceUse | None], Awaitable[bool]],
         *,
-        executor: Executor | None,
         gauge: BacklogGauge,
         bound: int,
         wait: float,
         waiters: ReplyWaiters | None,
     ) -> None:
-        self.store = store
-        self.executor = executor  # where the insert runs (SQLite: the chat-turn thread)
+        self.store = store  # bot.inbox.InboxWriter.store: the insert, shared with other requests
         self.gauge = gauge
         self.bound = bound
         self.wait = wait
@@ -175,7 +173,7 @@ class InboxReplies:
         if waiter is not None and self.waiters is not None:
             self.waiters.expect(inbound.channel, inbound.message_id, waiter)
         try:
-            stored = await loop.run_in_executor(self.executor, self.store, inbound, nonce)
+            stored = await self.store(inbound, nonce)
             if not stored:
                 return None
             if busy:
