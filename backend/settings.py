@@ -151,8 +151,6 @@ class Settings(BaseSettings):
     # Workers
     worker_lease_seconds: int = 60
     worker_batch_size: int = 100
-    # How many `gridbot worker` processes run: each takes this share of a platform's account-wide rate limit.
-    worker_processes: int = Field(default=1, ge=1)
     sla_tick_seconds: int = 60
     digest_time: str = Field(default="08:00", pattern=r"^\d{2}:\d{2}$")
 

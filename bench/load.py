@@ -82,7 +82,6 @@ class Service:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.procs: list[tuple[str, subprocess.Popen[bytes], Path]] = []
         self.commands: list[str] = []
-        env = {**env, "GRIDBOT_WORKER_PROCESSES": str(workers)}  # the workers share the platforms' rate limits
         for i in range(1, workers + 1):
             self._start(f"worker-{i}", ["worker", "--worker-id", f"load-{i}"], env, workdir)
         self._start(

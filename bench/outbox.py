@@ -15,7 +15,8 @@ import argparse
 import multiprocessing as mp
 import os
 import time
-from collections import Counter
+from collections import Counter, defaultdict
+from itertools import pairwise
 from typing import Any
 
 import psycopg
@@ -27,11 +28,13 @@ from backend.db.models import Notification
 from backend.db.session import make_engine
 from backend.domain.notifications import NoticeKind
 from backend.workers.channels import Delivery
+from backend.workers.ratelimit import ChannelLimits, Rate, RateLimits
 from bench._report import report
 from tests.workers.fast_fake_telegram import FastFakeProcess
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 TARGET = 2000.0
+OFF = RateLimits(enabled=False)
 
 
 def bench_database() -> str:
@@ -63,12 +66,12 @@ def _worker(
     cpu: Any,
     batch: int,
     threads: int,
+    limits: RateLimits,
 ) -> None:
     import logging
 
     from backend.db.session import make_session_factory
     from backend.workers.outbox import OutboxConfig, run_worker
-    from backend.workers.ratelimit import RateLimits
     from bot.telegram.batch_sender import TelegramBatchSender
     from bot.telegram.http_sender import TelegramHttpSender
 
@@ -79,9 +82,7 @@ def _worker(
         sender = TelegramBatchSender(api_base, "BENCH:TOKEN", timeout=10.0)
     elif api_base:
         sender = TelegramHttpSender(api_base, "BENCH:TOKEN", timeout=10.0)
-    config = OutboxConfig(
-        batch_size=batch, lease_seconds=30.0, send_threads=threads, idle_sleep=0.02, limits=RateLimits(enabled=False)
-    )
+    config = OutboxConfig(batch_size=batch, lease_seconds=30.0, send_threads=threads, idle_sleep=0.02, limits=limits)
     with engine.connect():
         pass  # connected: ready to go
     ready.set()
@@ -101,11 +102,21 @@ def _worker(
         engine.dispose()
 
 
-def run_once(db_url: str, workers: int, count: int, batch: int, threads: int, mode: str) -> dict[str, Any]:
-    """Send `count` notifications with `workers` processes; returns rate and repeat figures."""
+def run_once(
+    db_url: str,
+    workers: int,
+    count: int,
+    batch: int,
+    threads: int,
+    mode: str,
+    limits: RateLimits = OFF,
+    chats: int = 5000,
+) -> dict[str, Any]:
+    """Send `count` notifications to `chats` chats with `workers` processes; returns rate and repeat figures,
+    and (with a fake API) how closely the arrivals kept the telegram limits."""
     engine = make_engine(db_url)
     with engine.begin() as conn:
-        conn.execute(text("TRUNCATE notification_attempts, notifications, job_leases RESTART IDENTITY"))
+        conn.execute(text("TRUNCATE notification_attempts, notifications, job_leases, rate_slots RESTART IDENTITY"))
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
     fake = FastFakeProcess().start() if mode in ("http", "batch") else None
@@ -113,7 +124,9 @@ def run_once(db_url: str, workers: int, count: int, batch: int, threads: int, mo
     ready = [ctx.Event() for _ in range(workers)]
     cpu = ctx.Queue()
     procs = [
-        ctx.Process(target=_worker, args=(db_url, api_base, mode, f"bench{i}", stop, ready[i], cpu, batch, threads))
+        ctx.Process(
+            target=_worker, args=(db_url, api_base, mode, f"bench{i}", stop, ready[i], cpu, batch, threads, limits)
+        )
         for i in range(workers)
     ]
     for p in procs:
@@ -125,7 +138,7 @@ def run_once(db_url: str, workers: int, count: int, batch: int, threads: int, mo
         {
             "key": f"b{i}",
             "channel": "telegram",
-            "external_id": str(10_000 + i % 5000),
+            "external_id": str(10_000 + i % chats),
             "kind": NoticeKind.task_new.value,
             "payload": {"number": f"b{i}"},
         }
@@ -163,7 +176,54 @@ def run_once(db_url: str, workers: int, count: int, batch: int, threads: int, mo
         "duplicates": sum(n - 1 for n in texts.values()),
         "recorded_sent": sent,
         "worker_cpu_ms_per_notification": round(worker_cpu * 1000 / max(sent, 1), 3),
+        **(arrival_figures(fake.arrivals) if fake else {}),
     }
+
+
+def arrival_figures(arrivals: list[tuple[str, float]]) -> dict[str, Any]:
+    """The most messages that arrived in any 1 s window, and the shortest gap between two to one chat."""
+    times = sorted(at for _, at in arrivals)
+    most, lo = 0, 0
+    for hi, at in enumerate(times):
+        while times[lo] <= at - 1.0:
+            lo += 1
+        most = max(most, hi - lo + 1)
+    per_chat: dict[str, list[float]] = defaultdict(list)
+    for chat, at in arrivals:
+        per_chat[chat].append(at)
+    gaps = [b - a for chat_times in per_chat.values() for a, b in pairwise(sorted(chat_times))]
+    return {"max_in_1s": most, "min_chat_gap_s": round(min(gaps), 4) if gaps else None}
+
+
+def limited_runs(db_url: str, args: argparse.Namespace, figures: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """The batch sender with the shared rate limits on: what the booking costs, and whether the limits hold."""
+    n = args.limited_workers
+    per_chat = Rate(1.0, 1.0)
+    # Generous channel limit, every message to its own chat: only the booking's own cost shows.
+    roomy = RateLimits({"telegram": ChannelLimits(Rate(1_000_000.0, 1000.0), per_chat)})
+    cost = run_once(db_url, n, args.count, args.batch, args.threads, "batch", roomy, chats=args.count)
+    figures["limited_roomy"] = cost
+    shared = f"batch, {n} workers, shared limits on (each chat 1/s)"
+    rows: list[tuple[str, Any, str]] = [
+        (f"{shared}: notifications/s", cost["per_second"], f"≥ {TARGET:,.0f}"),
+        (f"{shared}: worker CPU ms per notification", cost["worker_cpu_ms_per_notification"], ""),
+    ]
+    for rate in (float(r) for r in args.limited_rates.split(",")):
+        # A channel limit below what the workers could do, 10 s of messages, one chat in six getting two.
+        channel = Rate(rate, rate / 10 if rate > 300 else rate)
+        count = int(rate * 10)
+        tight = RateLimits({"telegram": ChannelLimits(channel, per_chat)})
+        held = run_once(db_url, n, count, args.batch, args.threads, "batch", tight, chats=count - count // 6)
+        figures[f"limited_{rate:.0f}"] = held
+        name = f"limits {rate:,.0f}/s (burst {channel.burst:,.0f}) and 1/s per chat, {n} workers"
+        allowed = channel.max_in_window(1.0)
+        rows += [
+            (f"{name}: notifications/s", held["per_second"], f"≤ {rate:,.0f}"),
+            (f"{name}: most arrivals at the fake in any 1 s", held["max_in_1s"], f"≤ {allowed:,.0f}"),
+            (f"{name}: shortest gap between two messages to one chat (s)", held["min_chat_gap_s"], "≥ 1"),
+            (f"{name}: delivered / duplicates", f"{held['delivered']} / {held['duplicates']}", f"{count} / 0"),
+        ]  # fmt: skip
+    return rows
 
 
 def main() -> None:
@@ -179,6 +239,12 @@ def main() -> None:
         help="batch (event-loop batch sender to the fake API), http (a send thread per message), null (no I/O)",
     )
     parser.add_argument("--repeat", type=int, default=2, help="runs per configuration; the best is reported")
+    parser.add_argument(
+        "--limited-workers", type=int, default=4, help="workers of the runs with the rate limits on (0: none)"
+    )
+    parser.add_argument(
+        "--limited-rates", default="30,1000", help="channel-wide limits of the exactness runs (30: Telegram's own)"
+    )
     args = parser.parse_args()
     db_url = bench_database()
     load_before = os.getloadavg()[0]
@@ -209,17 +275,22 @@ def main() -> None:
                     )
                 )
             figures[f"{mode}_workers_{n}"] = best
+    if args.limited_workers:
+        rows += limited_runs(db_url, args, figures)
     load = (load_before, os.getloadavg()[0])
     figures["load_average"] = load
     notes = (
-        f"PostgreSQL database `gridbot_bench`, rate limits off, batch {args.batch}, {args.threads} send "
-        f"threads per worker, {args.count} notifications per run, best of {args.repeat} runs. `batch`: each "
-        "claimed batch handed whole to the batch sender (one event loop, up to 32 kept-alive connections, "
-        "httptools; chats in parallel, each chat in order); `http`: the httpcore sender, one message per send "
-        "thread; both to a fake Bot API (uvloop + httptools, in its own process); `null`: a sender "
+        f"PostgreSQL database `gridbot_bench`, rate limits off except in the 'limits' rows, batch {args.batch}, "
+        f"{args.threads} send threads per worker, {args.count} notifications per run, best of {args.repeat} runs. "
+        "`batch`: each claimed batch handed whole to the batch sender (one event loop, up to 32 kept-alive "
+        "connections, httptools; chats in parallel, each chat in order); `http`: the httpcore sender, one "
+        "message per send thread; both to a fake Bot API (uvloop + httptools, in its own process); `null`: a sender "
         "without I/O, i.e. the outbox machinery alone (claim, lease, record). The fake, PostgreSQL and "
         f"the workers share this machine's {os.cpu_count()} cores (1-minute load average "
-        f"{load[0]:.1f} before, {load[1]:.1f} after: other jobs were running)."
+        f"{load[0]:.1f} before, {load[1]:.1f} after: other jobs were running). 'limits on': the shared limits "
+        "(backend/workers/sharedlimits.py, booked in the database per claimed batch); first with a channel limit "
+        "far above the workers' pace and each message to its own chat (the cost of booking), then for each "
+        "channel limit 10 s worth of messages, one chat in six getting two, arrival times taken by the fake API."
     )
     report("outbox", "Outbox worker throughput", rows, as_json=args.json, figures=figures, notes=notes)
 

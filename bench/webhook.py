@@ -386,17 +386,19 @@ def inbox_drain(url: str) -> dict[str, Any]:
     from backend.db.session import make_engine
 
     engine = make_engine(url)
-    pending = select(func.count()).select_from(InboxMessage).where(InboxMessage.status == "pending")
+
+    def count(status: str) -> int:
+        # A connection per reading: on SQLite one open transaction would keep reading its first snapshot.
+        with engine.connect() as conn:
+            query = select(func.count()).select_from(InboxMessage).where(InboxMessage.status == status)
+            return int(conn.scalar(query) or 0)
+
     started = time.monotonic()
-    with engine.connect() as conn:
-        backlog = int(conn.scalar(pending) or 0)
-        left = backlog
-        while left and time.monotonic() < started + 300:
-            time.sleep(0.2)
-            left = int(conn.scalar(pending) or 0)
-        done = int(
-            conn.scalar(select(func.count()).select_from(InboxMessage).where(InboxMessage.status == "done")) or 0
-        )
+    backlog = left = count("pending")
+    while left and time.monotonic() < started + 300:
+        time.sleep(0.2)
+        left = count("pending")
+    done = count("done")
     engine.dispose()
     return {
         "inbox_backlog_at_end": backlog,

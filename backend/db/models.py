@@ -376,6 +376,20 @@ class NotificationAttempt(Base):
     duration_ms: Mapped[float | None] = mapped_column(Float)
 
 
+class RateSlot(Base):
+    """The outbox's rate-limit schedule of one channel (recipient "") or one recipient, shared by every worker.
+
+    `tat` is the GCRA theoretical arrival time in epoch seconds of the database clock: the next message
+    conforms from `tat - tolerance` on. A missing row is a full bucket.
+    """
+
+    __tablename__ = "rate_slots"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float)
+
+
 class JobLease(Base):
     """A lease row so a periodic job runs once per period across several workers."""
 

@@ -44,8 +44,9 @@ from backend.workers.channels import (
     TransientChannelError,
 )
 from backend.workers.periodic import PeriodicJob, PeriodicRunner
-from backend.workers.ratelimit import RateLimiter, RateLimits
+from backend.workers.ratelimit import RateLimiter, RateLimits, Reservation
 from backend.workers.retry import Decision, Outcome, RetryPolicy, decide
+from backend.workers.sharedlimits import SharedRateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -70,12 +71,11 @@ class OutboxConfig:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> OutboxConfig:
-        """Build from backend.settings.Settings (worker_lease_seconds, worker_batch_size, and worker_processes,
-        between which each account-wide rate limit is shared)."""
+        """Build from backend.settings.Settings (worker_lease_seconds, worker_batch_size)."""
         values: dict[str, Any] = {
             "lease_seconds": float(settings.worker_lease_seconds),
             "batch_size": int(settings.worker_batch_size),
-            "limits": RateLimits().share(int(settings.worker_processes)),
+            "limits": RateLimits(),
         }
         values.update(overrides)
         return cls(**values)
@@ -110,6 +110,12 @@ class _Result:
     error: BaseException | None = None
     duration_ms: float | None = None
     deferred_for: float | None = None  # set when the rate limits put the row back unsent
+
+
+def _done(result: _Result) -> Future[_Result]:
+    future: Future[_Result] = Future()
+    future.set_result(result)
+    return future
 
 
 def claim(
@@ -171,7 +177,7 @@ class OutboxWorker:
         self.worker_id = worker_id
         self.config = config or OutboxConfig()
         self.fallback = fallback
-        self.limiter = limiter or RateLimiter(self.config.limits)
+        self.limiter = limiter or SharedRateLimiter(self.config.limits)
         self.rng = rng or random.Random()
         self.clock = clock  # claims, sends and records are stamped with it (tests pass a fake clock)
         self._pool = ThreadPoolExecutor(max_workers=self.config.send_threads, thread_name_prefix=f"outbox-{worker_id}")
@@ -205,47 +211,46 @@ class OutboxWorker:
                 now=now,
             )
             deliveries = self._deliveries(session, rows)
-        batched: dict[str, list[tuple[Notification, Delivery]]] = defaultdict(list)
+            wanted = [(row.channel, row.external_id) for row in rows]
+            bookings = self.limiter.reserve_many(session, wanted, max_wait=self.config.max_rate_wait)
+        booked_at = time.monotonic()
+        batched: dict[str, list[tuple[Notification, Delivery, Reservation]]] = defaultdict(list)
         futures: list[Future[_Result]] = []
-        for row, delivery in zip(rows, deliveries, strict=True):
-            if row.channel in self._batch_senders:
-                batched[row.channel].append((row, delivery))
+        for row, delivery, booking in zip(rows, deliveries, bookings, strict=True):
+            if not booking.granted:
+                futures.append(_done(_Result(row, delivery, self.clock(), deferred_for=booking.delay)))
+            elif row.channel in self._batch_senders:
+                batched[row.channel].append((row, delivery, booking))
             else:
-                futures.append(self._pool.submit(self._deliver, row, delivery))
+                futures.append(self._pool.submit(self._deliver, row, delivery, booked_at + booking.delay))
         for channel, items in batched.items():
-            futures.extend(self._deliver_batch(self._batch_senders[channel], items))
+            futures.extend(self._deliver_batch(self._batch_senders[channel], items, booked_at))
         return futures
 
     def _deliver_batch(
-        self, sender: BatchSender, items: Sequence[tuple[Notification, Delivery]]
+        self, sender: BatchSender, items: Sequence[tuple[Notification, Delivery, Reservation]], booked_at: float
     ) -> list[Future[_Result]]:
-        """Book each row's slot under the rate limits, then hand the granted ones to the sender in one call."""
-        futures: list[Future[_Result]] = []
-        going: list[tuple[Notification, Delivery, float, Future[_Result]]] = []
-        for row, delivery in items:
-            future: Future[_Result] = Future()
-            futures.append(future)
-            booking = self.limiter.reserve(row.channel, row.external_id, max_wait=self.config.max_rate_wait)
-            if booking.granted:
-                going.append((row, delivery, booking.delay, future))
-            else:
-                future.set_result(_Result(row, delivery, self.clock(), deferred_for=booking.delay))
-        if going:
-            self._pool.submit(self._send_batch, sender, going)
-        return futures
+        """Hand a channel's booked rows to its batch sender in one call, each with the wait left to its slot."""
+        going = [(row, delivery, booked_at + booking.delay, Future[_Result]()) for row, delivery, booking in items]
+        self._pool.submit(self._send_batch, sender, going)
+        return [future for *_, future in going]
 
     def _send_batch(
         self, sender: BatchSender, going: Sequence[tuple[Notification, Delivery, float, Future[_Result]]]
     ) -> None:
+        """Send booked rows (each with its slot on time.monotonic()) in one call and settle their futures."""
         at = self.clock()
         start = time.perf_counter()
+        delays = [max(0.0, slot - time.monotonic()) for _, _, slot, _ in going]
         try:
-            errors = sender.send_many([(delivery, delay) for _, delivery, delay, _ in going])
+            errors = sender.send_many(
+                [(delivery, delay) for (_, delivery, _, _), delay in zip(going, delays, strict=True)]
+            )
         except Exception as exc:  # a sender bug: every row of the batch gets the error and is retried
             logger.warning("batch sender raised an unexpected %s", type(exc).__name__, exc_info=True)
             errors = [exc] * len(going)
         duration_ms = (time.perf_counter() - start) * 1000
-        for (row, delivery, delay, future), error in zip(going, errors, strict=True):
+        for (row, delivery, _, future), delay, error in zip(going, delays, errors, strict=True):
             if isinstance(error, HeldBackError):  # not sent: back in the queue, not an attempt
                 future.set_result(_Result(row, delivery, at, deferred_for=error.retry_after))
                 continue
@@ -274,13 +279,15 @@ class OutboxWorker:
             last_seen.update(((channel, external_id), at) for external_id, at in found)
         return [delivery_of(row, last_seen.get((row.channel, row.external_id))) for row in rows]
 
-    def _deliver(self, row: Notification, delivery: Delivery) -> _Result:
+    def _deliver(self, row: Notification, delivery: Delivery, slot: float) -> _Result:
+        """Send one row at its booked slot (time.monotonic())."""
         sender = self.senders[row.channel]
-        booking = self.limiter.reserve(row.channel, row.external_id, max_wait=self.config.max_rate_wait)
-        if not booking.granted:
-            return _Result(row, delivery, self.clock(), deferred_for=booking.delay)
-        if booking.delay > 0:
-            time.sleep(booking.delay)
+        wait = slot - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        held = self.limiter.held_back(row.channel, row.external_id)  # the platform's flood wait since booking
+        if held:
+            return _Result(row, delivery, self.clock(), deferred_for=held.delay)
         at = self.clock()
         start = time.perf_counter()
         try:

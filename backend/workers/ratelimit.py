@@ -1,8 +1,8 @@
-"""Per-channel and per-recipient rate limits: token buckets kept as GCRA schedules, thread-safe.
+"""Per-channel and per-recipient rate limits: token buckets kept as GCRA schedules.
 
-The limits live in one worker process. With N workers on PostgreSQL, give each worker its share of the
-channel limit (`RateLimits.share(n)`); a recipient's limit is then held per worker, which is exact with
-one worker and at most N× too generous with N (documented trade-off: no shared state per message).
+`RateLimiter` keeps the schedules in this process (thread-safe); `SharedRateLimiter`
+(backend/workers/sharedlimits.py) keeps them in the database, so the limits are exact across any number of
+worker processes and machines. Both book with `reserve_many`, the decision itself is `book`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 
 @dataclass(frozen=True)
@@ -76,27 +79,20 @@ class RateLimits:
             limits[channel] = replace(current, **values)
         return cls(per_channel=limits, enabled=enabled)
 
-    def share(self, workers: int) -> RateLimits:
-        """This configuration with each channel-wide rate split between `workers` worker processes."""
-        if workers <= 1:
-            return self
-
-        def split(rate: Rate | None) -> Rate | None:
-            return Rate(rate.per_second / workers, max(1.0, rate.burst / workers)) if rate else None
-
-        per_channel = {name: replace(lim, channel=split(lim.channel)) for name, lim in self.per_channel.items()}
-        return replace(self, per_channel=per_channel)
+    def of(self, channel: str) -> ChannelLimits | None:
+        """The limits of one channel, or None when it has none (or every limit is switched off)."""
+        return self.per_channel.get(channel) if self.enabled else None
 
 
-class _Schedule:
+class Schedule:
     """GCRA: the theoretical arrival time of the next conforming message (a token bucket in one float)."""
 
     __slots__ = ("interval", "tolerance", "tat")
 
-    def __init__(self, rate: Rate) -> None:
+    def __init__(self, rate: Rate, tat: float = 0.0) -> None:
         self.interval = 1.0 / rate.per_second
         self.tolerance = (max(rate.burst, 1.0) - 1.0) * self.interval
-        self.tat = 0.0
+        self.tat = tat
 
     def earliest(self, at: float) -> float:
         """The earliest time ≥ `at` at which one more message conforms."""
@@ -115,6 +111,24 @@ class Reservation:
     delay: float
 
 
+GO = Reservation(True, 0.0)
+
+
+def book(recipient: Schedule | None, channel: Schedule | None, now: float, max_wait: float) -> Reservation:
+    """Book the earliest slot that conforms to both schedules; none if it is more than max_wait away."""
+    at = recipient.earliest(now) if recipient else now
+    # The channel slot is booked at the recipient's time, so a message held back for its chat
+    # cannot later push the channel over its rate.
+    at = channel.earliest(at) if channel else at
+    if at - now > max_wait:
+        return Reservation(False, at - now)
+    if recipient:
+        recipient.take(at)
+    if channel:
+        channel.take(at)
+    return Reservation(True, at - now)
+
+
 class RateLimiter:
     """Reserves send slots under the channel and recipient limits of a RateLimits configuration."""
 
@@ -122,8 +136,8 @@ class RateLimiter:
         self.limits = limits or RateLimits()
         self._clock = clock
         self._lock = threading.Lock()
-        self._channels: dict[str, _Schedule] = {}
-        self._recipients: dict[tuple[str, str], _Schedule] = {}
+        self._channels: dict[str, Schedule] = {}
+        self._recipients: dict[tuple[str, str], Schedule] = {}
         self._held_until: dict[tuple[str, str], float] = {}
         self._last_prune = clock()
 
@@ -135,41 +149,41 @@ class RateLimiter:
 
     def reserve(self, channel: str, recipient: str, *, max_wait: float) -> Reservation:
         """Book the earliest slot for one message; if it is more than max_wait away, book nothing."""
-        if self._held_until:
-            # Flood control from the platform applies even with our own limits switched off.
-            with self._lock:
-                held = self._held_until.get((channel, recipient), 0.0) - self._clock()
-            if held > 0:
-                return Reservation(False, held)
-        if not self.limits.enabled:
-            return Reservation(True, 0.0)
-        lim = self.limits.per_channel.get(channel)
+        held = self.held_back(channel, recipient)
+        if held:
+            return held
+        lim = self.limits.of(channel)
         if lim is None:
-            return Reservation(True, 0.0)
+            return GO
         with self._lock:
             now = self._clock()
             self._prune(now)
             rec = self._schedule(self._recipients, (channel, recipient), lim.recipient)
             chan = self._schedule(self._channels, channel, lim.channel)
-            at = rec.earliest(now) if rec else now
-            # The channel slot is booked at the recipient's time, so a message held back for its chat
-            # cannot later push the channel over its rate.
-            at = chan.earliest(at) if chan else at
-            if at - now > max_wait:
-                return Reservation(False, at - now)
-            if rec:
-                rec.take(at)
-            if chan:
-                chan.take(at)
-            return Reservation(True, at - now)
+            return book(rec, chan, now, max_wait)
+
+    def reserve_many(
+        self, session: Session, wanted: Sequence[tuple[str, str]], *, max_wait: float
+    ) -> list[Reservation]:
+        """Book one slot per (channel, recipient), in order; this limiter keeps its schedules in memory."""
+        return [self.reserve(channel, recipient, max_wait=max_wait) for channel, recipient in wanted]
+
+    def held_back(self, channel: str, recipient: str) -> Reservation | None:
+        """The platform's own "retry after" for this recipient, while it lasts."""
+        if not self._held_until:
+            return None
+        # Flood control from the platform applies even with our own limits switched off.
+        with self._lock:
+            held = self._held_until.get((channel, recipient), 0.0) - self._clock()
+        return Reservation(False, held) if held > 0 else None
 
     @staticmethod
-    def _schedule(table: dict[Any, _Schedule], key: object, rate: Rate | None) -> _Schedule | None:
+    def _schedule(table: dict[Any, Schedule], key: object, rate: Rate | None) -> Schedule | None:
         if rate is None:
             return None
         sched = table.get(key)
         if sched is None:
-            sched = table[key] = _Schedule(rate)
+            sched = table[key] = Schedule(rate)
         return sched
 
     def _prune(self, now: float) -> None:

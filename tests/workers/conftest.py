@@ -20,7 +20,7 @@ from backend.domain.notifications import NoticeKind
 from tests.workers.fake_telegram import FakeTelegram
 
 PG_ENV = "GRIDBOT_TEST_POSTGRES_URL"
-_TABLES = "notification_attempts, notifications, job_leases, channel_identities, people"
+_TABLES = "notification_attempts, notifications, job_leases, rate_slots, channel_identities, people"
 
 
 def postgres_workers_url() -> str | None:

@@ -1,7 +1,8 @@
 """A fast fake Bot API for the benchmark: asyncio (uvloop) + httptools in a process of its own.
 
 It answers sendMessage like FakeTelegram but keeps no scripts: it only counts deliveries and keeps the
-texts, so the benchmark measures the outbox rather than Python's http.server. Use `FastFakeProcess`.
+texts and each message's chat and arrival time (time.monotonic(), one clock for every process on the
+machine), so the benchmark measures the outbox rather than Python's http.server. Use `FastFakeProcess`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import uvloop
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, texts: list[str], counter: Any) -> None:
+    def __init__(self, texts: list[str], arrivals: list[tuple[str, float]], counter: Any) -> None:
         self.texts = texts
+        self.arrivals = arrivals
         self.counter = counter
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
@@ -46,6 +48,7 @@ class _Protocol(asyncio.Protocol):
         params = json.loads(b"".join(self.body) or b"{}")
         text = params.get("text", "")
         self.texts.append(text)
+        self.arrivals.append((str(params.get("chat_id")), time.monotonic()))
         with self.counter.get_lock():
             self.counter.value += 1
         self.next_id += 1
@@ -63,26 +66,29 @@ class _Protocol(asyncio.Protocol):
 
 def _serve(conn: Connection, counter: Any) -> None:
     texts: list[str] = []
+    arrivals: list[tuple[str, float]] = []
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
-        server = await loop.create_server(lambda: _Protocol(texts, counter), "127.0.0.1", 0)
+        server = await loop.create_server(lambda: _Protocol(texts, arrivals, counter), "127.0.0.1", 0)
         conn.send(server.sockets[0].getsockname()[1])
         await loop.run_in_executor(None, conn.recv)  # wait for "stop"
         server.close()
 
     uvloop.run(main())
-    conn.send(texts)
+    conn.send((texts, arrivals))
 
 
 class FastFakeProcess:
-    """Start the fast fake in a child process; `delivered` counts messages; stop() returns their texts."""
+    """Start the fast fake in a child process; `delivered` counts messages; stop() returns their texts and
+    leaves (chat id, arrival time) of each in `arrivals`."""
 
     def __init__(self) -> None:
         ctx = mp.get_context("spawn")
         self.counter = ctx.Value("q", 0)
         self._conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_serve, args=(child, self.counter), daemon=True)
+        self.arrivals: list[tuple[str, float]] = []
 
     def start(self) -> FastFakeProcess:
         self.process.start()
@@ -96,6 +102,7 @@ class FastFakeProcess:
 
     def stop(self) -> list[str]:
         self._conn.send("stop")
-        texts: list[str] = self._conn.recv()
+        texts: list[str]
+        texts, self.arrivals = self._conn.recv()
         self.process.join(timeout=10)
         return texts

@@ -142,11 +142,3 @@ def test_config_takes_lease_and_batch_from_settings() -> None:
     assert (config.lease_seconds, config.batch_size, config.send_threads) == (30.0, 7, 2)
     with pytest.raises(ValueError, match="lease_seconds"):
         OutboxConfig(lease_seconds=3, max_rate_wait=2)
-
-
-def test_worker_processes_share_each_account_wide_rate() -> None:
-    alone = OutboxConfig.from_settings(Settings()).limits.per_channel["telegram"]
-    shared = OutboxConfig.from_settings(Settings(worker_processes=3)).limits.per_channel["telegram"]
-    assert alone.channel is not None and shared.channel is not None
-    assert shared.channel.per_second == pytest.approx(alone.channel.per_second / 3)
-    assert shared.recipient == alone.recipient  # one chat's limit is not an account's

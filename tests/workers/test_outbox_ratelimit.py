@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import Notification
+from backend.db.models import Notification, NotificationAttempt
 from backend.db.session import transaction
 from backend.domain.notifications import NoticeKind
 from backend.workers.outbox import OutboxConfig, OutboxWorker
@@ -34,12 +36,10 @@ def max_in_window(times: list[float], window: float) -> int:
     return best
 
 
-@pytest.mark.parametrize("sender_class", [TelegramHttpSender, TelegramBatchSender])
-def test_channel_and_per_chat_limits_hold_at_the_server(
-    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender_class: type[TelegramHttpSender | TelegramBatchSender]
-) -> None:
-    add_notifications(factory, 30, prefix="single")  # 30 chats, one message each
-    with transaction(factory) as session:  # three busy chats with five messages each
+def queue_busy_and_single_chats(factory: sessionmaker[Session]) -> None:
+    """30 chats with one message each and three busy chats with five messages each."""
+    add_notifications(factory, 30, prefix="single")
+    with transaction(factory) as session:
         session.add_all(
             [
                 Notification(
@@ -53,22 +53,22 @@ def test_channel_and_per_chat_limits_hold_at_the_server(
                 for i in range(5)
             ]
         )
-    limits = RateLimits({"telegram": ChannelLimits(CHANNEL, RECIPIENT)})
-    config = OutboxConfig(
-        batch_size=50, lease_seconds=10.0, send_threads=16, idle_sleep=0.05, max_rate_wait=0.5, limits=limits
-    )
-    sender = sender_class(fake_tg.base_url, "TEST:TOKEN", timeout=2.0)
-    deadline = time.monotonic() + 20
-    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
-        while time.monotonic() < deadline:
-            step = worker.drain_once()
-            with factory() as session:
-                if session.scalar(select(func.count()).where(Notification.status == "pending")) == 0:
-                    break
-            if step.claimed == 0:
-                time.sleep(0.05)
-    sender.close()
 
+
+def pending(factory: sessionmaker[Session]) -> int:
+    with factory() as session:
+        return int(session.scalar(select(func.count()).where(Notification.status == "pending")) or 0)
+
+
+def drain_until_sent(factory: sessionmaker[Session], worker: OutboxWorker, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and pending(factory):
+        if worker.drain_once().claimed == 0:
+            time.sleep(0.05)
+
+
+def assert_limits_held(fake_tg: FakeTelegram) -> None:
+    """Every message arrived once, the channel and each busy chat within their rates."""
     calls = fake_tg.delivered()
     assert len(calls) == 45 and len({c.params["text"] for c in calls}) == 45
     # Channel: at most burst + rate·w messages in any window w.
@@ -84,3 +84,47 @@ def test_channel_and_per_chat_limits_hold_at_the_server(
         assert len(times) == 5 and min(gaps) >= 1 / RECIPIENT.per_second - JITTER
     # The limits really held messages back: 5 messages to one chat at 2/s need 2 s.
     assert max(all_times) - min(all_times) >= 2.0 - JITTER
+
+
+CONFIG = OutboxConfig(
+    batch_size=50,
+    lease_seconds=10.0,
+    send_threads=16,
+    idle_sleep=0.05,
+    max_rate_wait=0.5,
+    limits=RateLimits({"telegram": ChannelLimits(CHANNEL, RECIPIENT)}),
+)
+
+
+@pytest.mark.parametrize("sender_class", [TelegramHttpSender, TelegramBatchSender])
+def test_channel_and_per_chat_limits_hold_at_the_server(
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender_class: type[TelegramHttpSender | TelegramBatchSender]
+) -> None:
+    queue_busy_and_single_chats(factory)
+    sender = sender_class(fake_tg.base_url, "TEST:TOKEN", timeout=2.0)
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG) as worker:
+        drain_until_sent(factory, worker)
+    sender.close()
+    assert_limits_held(fake_tg)
+
+
+def test_two_workers_together_keep_the_limits_of_one(factory: sessionmaker[Session], fake_tg: FakeTelegram) -> None:
+    queue_busy_and_single_chats(factory)
+    # Small batches, so both workers hold rows of the busy chats and book them against each other.
+    config = replace(CONFIG, batch_size=5)
+    senders = [TelegramHttpSender(fake_tg.base_url, "TEST:TOKEN", timeout=2.0) for _ in range(2)]
+    workers = [OutboxWorker(factory, {"telegram": s}, worker_id=f"w{i}", config=config) for i, s in enumerate(senders)]
+    threads = [threading.Thread(target=drain_until_sent, args=(factory, w)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for worker, sender in zip(workers, senders, strict=True):
+        worker.close()
+        sender.close()
+    with factory() as session:
+        by_worker = dict(
+            session.execute(select(NotificationAttempt.worker, func.count()).group_by(NotificationAttempt.worker)).all()
+        )
+    assert set(by_worker) == {"w0", "w1"}  # both really sent
+    assert_limits_held(fake_tg)

@@ -116,12 +116,6 @@ def test_channels_without_configured_limits_are_not_delayed() -> None:
     assert {lim.reserve("console", "x", max_wait=0).delay for _ in range(5)} == {0.0}
 
 
-def test_share_splits_the_channel_rate_between_workers() -> None:
-    limits = RateLimits({"telegram": ChannelLimits(Rate(30.0, 30.0), Rate(1.0, 1.0))}).share(3)
-    lim = limits.per_channel["telegram"]
-    assert lim.channel == Rate(10.0, 10.0) and lim.recipient == Rate(1.0, 1.0)
-
-
 def test_limits_from_config_override_the_defaults_per_channel() -> None:
     limits = RateLimits.from_config({"telegram": {"recipient": [0.5, 2]}, "wecom": {"channel": None}})
     assert limits.per_channel["telegram"] == ChannelLimits(Rate(30.0, 30.0), Rate(0.5, 2.0))
