@@ -13,7 +13,9 @@ ticket page, statistics, map). Replies, menus and cards reach people through the
 platform APIs of tests/fakes. Afterwards the workers get --drain seconds to empty the outbox.
 
 --scale-out runs 1 API process + 1 worker, then 2 + 2, each on a fresh database, and reports them side by
-side. PostgreSQL: GRIDBOT_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test) names the
+side. --inbox N turns the durable inbox on (the webhooks store and answer; N `gridbot process` processes run
+the turns; replies come as WeChat passive replies when a turn finishes in time, else through the outbox) and
+writes its own section. PostgreSQL: GRIDBOT_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test) names the
 server; the run uses its own database `gridbot_load`, dropped and re-created.
 """
 
@@ -75,15 +77,18 @@ PEOPLE_PER_CLIENT = 16  # people sharing one HTTP client (and its connection poo
 
 
 class Service:
-    """The processes of one deployment: the API (uvicorn workers under one parent) and the outbox workers."""
+    """The processes of one deployment: the API (uvicorn workers under one parent), the outbox workers and
+    (durable inbox) the inbox processors."""
 
-    def __init__(self, env: dict[str, str], workdir: Path, api_procs: int, workers: int) -> None:
+    def __init__(self, env: dict[str, str], workdir: Path, api_procs: int, workers: int, processors: int = 0) -> None:
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.procs: list[tuple[str, subprocess.Popen[bytes], Path]] = []
         self.commands: list[str] = []
         for i in range(1, workers + 1):
             self._start(f"worker-{i}", ["worker", "--worker-id", f"load-{i}"], env, workdir)
+        for i in range(1, processors + 1):  # with the inbox on in env: these run the turns, the API stores
+            self._start(f"process-{i}", ["process", "--worker-id", f"load-p{i}"], env, workdir)
         self._start(
             "api", ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(api_procs)], env, workdir
         )
@@ -456,7 +461,10 @@ def run_config(args: argparse.Namespace, api_procs: int, workers: int) -> dict[s
     telegram_api.start()
     service: Service | None = None
     try:
-        service = Service(service_env(url, workdir, wechat_api, telegram_api, keys), workdir, api_procs, workers)
+        env = service_env(url, workdir, wechat_api, telegram_api, keys)
+        if args.inbox:
+            env = {**env, "GRIDBOT_INBOX_ENABLED": "true", "GRIDBOT_INBOX_SERVE_PROCESSORS": "0"}
+        service = Service(env, workdir, api_procs, workers, processors=args.inbox)
         service.wait_healthy()
         cpu_before, own_before = service.cpu_seconds(), _own_cpu()
         started = time.monotonic()
@@ -532,7 +540,8 @@ def figures(
     resident = [x for name in RESIDENT_STREAMS for x in world.streams[name].latencies]
     reports_ok = sum(world.streams[n].acknowledged for n in RESIDENT_STREAMS)
     return {
-        "label": f"{api_procs} API + {workers} worker{'s' if workers > 1 else ''}",
+        "label": f"{api_procs} API + {workers} worker{'s' if workers > 1 else ''}"
+        + (f" + {args.inbox} inbox processor{'s' if args.inbox > 1 else ''}" if args.inbox else ""),
         "api_procs": api_procs,
         "workers": workers,
         "duration_s": args.duration,
@@ -733,6 +742,12 @@ def main() -> None:
     )
     parser.add_argument("--drain", type=float, default=60.0, help="seconds the workers get to empty the outbox")
     parser.add_argument("--scale-out", action="store_true", help="run 1 API + 1 worker, then 2 + 2")
+    parser.add_argument(
+        "--inbox",
+        type=int,
+        default=0,
+        help="durable inbox on, with this many `gridbot process` processes (written as its own section)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -748,8 +763,9 @@ def main() -> None:
     )
     command = "python -m bench.load " + " ".join(sys.argv[1:])
     notes = notes_for(args, results)
+    section = "load_inbox" if args.inbox else "load"
     report(
-        "load",
+        section,
         title,
         table_rows(results),
         as_json=args.json,
@@ -759,7 +775,7 @@ def main() -> None:
         command=command.strip(),
     )
     write_section(
-        "load",
+        section,
         title,
         table_rows(results, compact=True),
         "Compact copy; the full table, per-stream figures and failures are in RELIABILITY.md.",

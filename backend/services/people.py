@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.db.models import ChannelIdentity, Person, Staff
 from backend.db.types import utcnow
@@ -32,15 +36,51 @@ def resident_for(session: Session, *, channel: str, external_id: str, name: str 
     return new_resident(session, channel=channel, external_id=external_id, name=name, language=language)
 
 
+@dataclass(frozen=True)
+class Newcomer:
+    """A chat identity seen for the first time, with what its message told of the person."""
+
+    channel: str
+    external_id: str
+    name: str = ""
+    language: str = "zh"
+
+
 def new_resident(session: Session, *, channel: str, external_id: str, name: str = "", language: str = "zh") -> Person:
     """A resident created for a chat identity the caller has just looked up and not found."""
-    person = Person(kind="resident", name=name, staff=None)  # known to hold no staff record: no query for it
-    person.identities.append(
-        ChannelIdentity(channel=channel, external_id=external_id, language=language, last_inbound_at=utcnow())
-    )
-    session.add(person)
-    session.flush()  # one flush writes both rows (the person first, for its id)
-    return person
+    (identity,) = new_residents(session, [Newcomer(channel, external_id, name, language)])
+    return identity.person
+
+
+def new_residents(session: Session, newcomers: Sequence[Newcomer]) -> list[ChannelIdentity]:
+    """Residents created for chat identities the caller has just looked up and not found: two INSERTs for
+    all of them. Each identity comes with its person loaded, who is known to hold no staff record."""
+    if not newcomers:
+        return []
+    people = session.scalars(
+        insert(Person).returning(Person, sort_by_parameter_order=True),
+        [{"kind": "resident", "name": n.name} for n in newcomers],
+    ).all()
+    now = utcnow()
+    identities = session.scalars(
+        insert(ChannelIdentity).returning(ChannelIdentity, sort_by_parameter_order=True),
+        [
+            {
+                "person_id": person.id,
+                "channel": n.channel,
+                "external_id": n.external_id,
+                "language": n.language,
+                "last_inbound_at": now,
+            }
+            for person, n in zip(people, newcomers, strict=True)
+        ],
+    ).all()
+    for person, identity in zip(people, identities, strict=True):
+        # What a caller reads next, set as loaded so that reading it costs no query.
+        set_committed_value(person, "staff", None)
+        set_committed_value(person, "identities", [identity])
+        set_committed_value(identity, "person", person)
+    return list(identities)
 
 
 def staff_actor(staff: Staff) -> ActorContext:

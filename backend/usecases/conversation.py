@@ -14,19 +14,19 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import flag_modified
 
-from backend.db.models import ConversationState, InboundMessage, Notification, Person
+from backend.db.models import ChannelIdentity, ConversationState, InboundMessage, Notification, Person
 from backend.db.session import upsert_insert
 from backend.domain.notifications import NoticeKind
-from backend.services.people import identity_of, new_resident
+from backend.services.people import Newcomer, identity_of, new_resident, new_residents
 from backend.usecases import Backend
 from backend.usecases.casework import Casework
 from backend.usecases.views import Speaker
@@ -84,6 +84,57 @@ class TurnOutcome:
 
 
 Answer = Callable[[TurnContext], TurnAnswer]
+Sender = tuple[str, str]  # (channel, external id)
+T = TypeVar("T")
+
+
+@dataclass
+class Prefetched:
+    """A batch's senders (residents created for the new ones) and their locked dialogues, read in two queries
+    before its turns; a turn that fails later keeps its sender's new resident record.
+
+    An entry serves the first turn of its sender only: a later turn of the same sender, or a turn tried again,
+    reads afresh (the turn before may have created or changed the rows)."""
+
+    identities: dict[Sender, ChannelIdentity | None] = field(default_factory=dict)
+    states: dict[Sender, ConversationState | None] = field(default_factory=dict)
+    created: set[Sender] = field(default_factory=set)  # residents created just now, their arrival stamped
+
+    @classmethod
+    def read(cls, session: Session, messages: Sequence[ChatMessage]) -> Prefetched:
+        """The identities and dialogue rows (locked) of the senders of these messages."""
+        senders = sorted({(m.channel, m.user_id) for m in messages if not m.unfollow})
+        if not senders:
+            return cls()
+        identities = session.scalars(
+            select(ChannelIdentity)
+            .where(tuple_(ChannelIdentity.channel, ChannelIdentity.external_id).in_(senders))
+            .options(joinedload(ChannelIdentity.person).joinedload(Person.staff))
+        ).unique()
+        states = session.scalars(
+            select(ConversationState)
+            .where(tuple_(ConversationState.channel, ConversationState.external_id).in_(senders))
+            .order_by(ConversationState.channel, ConversationState.external_id)  # one lock order for all
+            .with_for_update()
+        )
+        known = cls(identities=dict.fromkeys(senders), states=dict.fromkeys(senders))
+        known.identities.update(((i.channel, i.external_id), i) for i in identities)
+        known.states.update(((s.channel, s.external_id), s) for s in states)
+        first = {(m.channel, m.user_id): m for m in reversed(messages) if not m.unfollow}
+        newcomers = [
+            Newcomer(m.channel, m.user_id, m.display_name, m.language)
+            for key, m in first.items()
+            if known.identities[key] is None
+        ]
+        for identity in new_residents(session, newcomers):
+            known.identities[identity.channel, identity.external_id] = identity
+            known.created.add((identity.channel, identity.external_id))
+        return known
+
+    @staticmethod
+    def first_use(table: dict[Sender, T], key: Sender, read: Callable[[], T]) -> T:
+        """The prefetched value on the sender's first use, read() after that."""
+        return table.pop(key) if key in table else read()
 
 
 class ConversationStore:
@@ -130,15 +181,16 @@ class ConversationStore:
             self.backend.session_factory() as session,
         ):
             self._write_lock(session)
-            outcomes = [self._in_savepoint(session, message, answer) for message, answer in turns]
+            known = Prefetched.read(session, [message for message, _ in turns])
+            outcomes = [self._in_savepoint(session, message, answer, known) for message, answer in turns]
             before_commit(session, outcomes)
             session.commit()
         return outcomes
 
-    def _in_savepoint(self, session: Session, message: ChatMessage, answer: Answer) -> TurnOutcome:
+    def _in_savepoint(self, session: Session, message: ChatMessage, answer: Answer, known: Prefetched) -> TurnOutcome:
         def in_a_savepoint() -> TurnOutcome:
             with session.begin_nested():  # rolled back alone if the turn fails
-                return self._turn(session, message, answer)
+                return self._turn(session, message, answer, known)
 
         return _tried_twice(in_a_savepoint, message.channel)
 
@@ -150,11 +202,11 @@ class ConversationStore:
 
     def _attempt(self, session: Session, message: ChatMessage, answer: Answer) -> TurnOutcome:
         self._write_lock(session)
-        outcome = self._turn(session, message, answer)
+        outcome = self._turn(session, message, answer, Prefetched())
         session.commit()
         return outcome
 
-    def _turn(self, session: Session, message: ChatMessage, answer: Answer) -> TurnOutcome:
+    def _turn(self, session: Session, message: ChatMessage, answer: Answer, known: Prefetched) -> TurnOutcome:
         """One turn's reads and writes, flushed but not committed."""
         delivery = None
         kept: dict[str, Any] = {}  # what else the delivery row keeps besides the reply
@@ -173,8 +225,10 @@ class ConversationStore:
             _save_state(session, _state_row(session, message), message, {}, now)
             replies: dict[str, Any] = {"messages": []}
         else:
-            person = _sender(session, message, now)
-            row = _locked_state_row(session, message)
+            person = _sender(session, message, known, now)
+            row = known.first_use(
+                known.states, (message.channel, message.user_id), lambda: _locked_state_row(session, message)
+            )
             state, expired = _dialogue(row, now, idle_minutes=self.backend.runtime.settings.session_idle_minutes)
             speaker = Speaker.of(person)
             casework = Casework(
@@ -267,9 +321,12 @@ def _record_delivery(session: Session, message: ChatMessage, now: datetime) -> i
     return inserted
 
 
-def _sender(session: Session, message: ChatMessage, now: datetime) -> Person:
+def _sender(session: Session, message: ChatMessage, known: Prefetched, now: datetime) -> Person:
     """The person behind the chat identity, created as a resident on first contact."""
-    identity = identity_of(session, channel=message.channel, external_id=message.user_id)
+    key = (message.channel, message.user_id)
+    identity = known.first_use(
+        known.identities, key, lambda: identity_of(session, channel=message.channel, external_id=message.user_id)
+    )
     if identity is None:
         return new_resident(
             session,
@@ -278,6 +335,9 @@ def _sender(session: Session, message: ChatMessage, now: datetime) -> Person:
             name=message.display_name,
             language=message.language,
         )
+    if key in known.created:
+        known.created.discard(key)
+        return identity.person  # created for this very turn, its arrival stamped
     identity.last_inbound_at = now
     if message.language_given and identity.language != message.language:
         identity.language = message.language

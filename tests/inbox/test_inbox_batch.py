@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import InboxMessage, Notification, Ticket
+from backend.db.models import ChannelIdentity, InboxMessage, Notification, Ticket
 from backend.runtime import Runtime
 from backend.usecases import inbox
 from bot.chatbot import Chatbot
@@ -162,3 +162,37 @@ def test_turns_of_a_batch_leave_no_listener_behind_on_the_shared_session(
 
     replies = chat.handle_batch(turns, before_commit=count)  # type: ignore[arg-type]
     assert all(replies) and left == [0]
+
+
+def _people_of(factory: sessionmaker[Session]) -> dict[str, int]:
+    with factory() as session:
+        rows = session.execute(
+            select(ChannelIdentity.external_id, ChannelIdentity.person_id).where(
+                ChannelIdentity.external_id.in_(["90", "91", "92"])
+            )
+        ).all()
+    return {external_id: person_id for external_id, person_id in rows}
+
+
+def test_a_batch_creates_each_new_sender_once_and_keeps_a_known_one(
+    runtime: Runtime,
+    own_database: sessionmaker[Session],  # noqa: F811
+) -> None:
+    store_inbound(
+        own_database, Inbound(channel="telegram", user_id="90", kind=InboundKind.text, text="你好", message_id="a0")
+    )
+    processor = InboxProcessor(own_database, Chatbot(runtime, own_database), worker_id="p1")
+    assert processor.process_once() == 1
+    known = _people_of(own_database)["90"]
+    _store_reports(own_database)  # senders 90 (known now), 91 and 92 (new)
+    failing = {"b2"}
+    processor = InboxProcessor(own_database, Chatbot(runtime, own_database), worker_id="p1", on_turn=_breaking(failing))
+    processor.config = dataclasses.replace(processor.config, retry_seconds=0.0)
+    assert processor.process_once() == len(REPORTS)
+    people = _people_of(own_database)
+    assert set(people) == {"90", "91", "92"} and people["90"] == known
+    assert len(set(people.values())) == 3  # one person each; the failed turn's sender was kept as a resident
+    failing.clear()
+    assert processor.process_once() == 1  # the failed turn again: it finds its sender, creates no second one
+    assert _people_of(own_database) == people
+    assert _states(own_database)["b2"] == ("done", 2) and _replies(own_database, "92") == 1
