@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import select, text, tuple_, update
+from sqlalchemy import insert, select, text, tuple_, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.attributes import flag_modified
 
 from backend.db.models import ChannelIdentity, ConversationState, InboundMessage, Notification, Person
 from backend.db.session import upsert_insert
@@ -137,6 +136,39 @@ class Prefetched:
         return table.pop(key) if key in table else read()
 
 
+@dataclass
+class Tail:
+    """What every turn ends with — its dialogue state, its reply queued for the outbox, its delivery's stored
+    reply — kept until written for all the turns of a batch at once (three statements, not three a turn)."""
+
+    states: list[dict[str, Any]] = field(default_factory=list)
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+
+    def extend(self, other: Tail) -> None:
+        """Take over another turn's rows."""
+        self.states += other.states
+        self.replies += other.replies
+        self.deliveries += other.deliveries
+
+    def write(self, session: Session) -> None:
+        """Write the rows kept so far, and forget them."""
+        if self.states:
+            upsert = upsert_insert(session)(ConversationState).values(self.states)
+            session.execute(
+                upsert.on_conflict_do_update(
+                    index_elements=["channel", "external_id"],
+                    set_={"state": upsert.excluded.state, "updated_at": upsert.excluded.updated_at},
+                )
+            )
+        if self.replies:
+            session.execute(insert(Notification), self.replies)
+        for shape in {tuple(sorted(row)) for row in self.deliveries}:  # one UPDATE per set of columns
+            rows = [row for row in self.deliveries if tuple(sorted(row)) == shape]
+            session.execute(update(InboundMessage), rows)
+        self.states, self.replies, self.deliveries = [], [], []
+
+
 class ConversationStore:
     """Runs chat turns, each in one transaction of its own, or a batch of turns in one transaction."""
 
@@ -181,16 +213,22 @@ class ConversationStore:
             self.backend.session_factory() as session,
         ):
             self._write_lock(session)
-            known = Prefetched.read(session, [message for message, _ in turns])
-            outcomes = [self._in_savepoint(session, message, answer, known) for message, answer in turns]
+            known, tail = Prefetched.read(session, [message for message, _ in turns]), Tail()
+            outcomes = [self._in_savepoint(session, message, answer, known, tail) for message, answer in turns]
+            tail.write(session)
             before_commit(session, outcomes)
             session.commit()
         return outcomes
 
-    def _in_savepoint(self, session: Session, message: ChatMessage, answer: Answer, known: Prefetched) -> TurnOutcome:
+    def _in_savepoint(
+        self, session: Session, message: ChatMessage, answer: Answer, known: Prefetched, tail: Tail
+    ) -> TurnOutcome:
         def in_a_savepoint() -> TurnOutcome:
+            own = Tail()
             with session.begin_nested():  # rolled back alone if the turn fails
-                return self._turn(session, message, answer, known)
+                outcome = self._turn(session, message, answer, known, own)
+            tail.extend(own)  # only a turn that got through keeps its rows
+            return outcome
 
         return _tried_twice(in_a_savepoint, message.channel)
 
@@ -202,12 +240,16 @@ class ConversationStore:
 
     def _attempt(self, session: Session, message: ChatMessage, answer: Answer) -> TurnOutcome:
         self._write_lock(session)
-        outcome = self._turn(session, message, answer, Prefetched())
+        tail = Tail()
+        outcome = self._turn(session, message, answer, Prefetched(), tail)
+        tail.write(session)
         session.commit()
         return outcome
 
-    def _turn(self, session: Session, message: ChatMessage, answer: Answer, known: Prefetched) -> TurnOutcome:
-        """One turn's reads and writes, flushed but not committed."""
+    def _turn(
+        self, session: Session, message: ChatMessage, answer: Answer, known: Prefetched, tail: Tail
+    ) -> TurnOutcome:
+        """One turn's reads and writes, flushed but not committed; its last rows kept in `tail`."""
         delivery = None
         kept: dict[str, Any] = {}  # what else the delivery row keeps besides the reply
         if message.delivery_key is not None:
@@ -222,7 +264,7 @@ class ConversationStore:
                 return TurnOutcome(replies=stored, duplicate=True)
         now = self.backend.runtime.clock.now()
         if message.unfollow:
-            _save_state(session, _state_row(session, message), message, {}, now)
+            tail.states.append(_state(message, {}, now))
             replies: dict[str, Any] = {"messages": []}
         else:
             person = _sender(session, message, known, now)
@@ -243,26 +285,21 @@ class ConversationStore:
                 _forget_state(session, message)
                 kept["external_id"] = None
             else:
-                _save_state(session, row, message, result.state, self.backend.runtime.clock.now())
+                tail.states.append(_state(message, result.state, self.backend.runtime.clock.now()))
             replies = result.replies
             if result.queued:
-                session.add(
-                    Notification(
-                        key=f"{message.channel}:reply:{message.delivery_key or uuid.uuid4().hex}"[:200],
-                        person_id=person.id,
-                        channel=message.channel,
-                        external_id=message.user_id,
-                        kind=NoticeKind.chat_reply.value,
-                        payload=result.queued,
-                    )
+                tail.replies.append(
+                    {
+                        "key": f"{message.channel}:reply:{message.delivery_key or uuid.uuid4().hex}"[:200],
+                        "person_id": person.id,
+                        "channel": message.channel,
+                        "external_id": message.user_id,
+                        "kind": NoticeKind.chat_reply.value,
+                        "payload": result.queued,
+                    }
                 )
         if delivery is not None:
-            session.execute(
-                update(InboundMessage)
-                .where(InboundMessage.id == delivery)
-                .values(reply=replies, **kept)
-                .execution_options(synchronize_session=False)
-            )
+            tail.deliveries.append({"id": delivery, "reply": replies, **kept})
         session.flush()
         return TurnOutcome(replies=replies)
 
@@ -351,11 +388,9 @@ def _locked_state_row(session: Session, message: ChatMessage) -> ConversationSta
     dialogue's unanswered report (usecases/abandoned.py) finishes first, and the turn then reads what it left
     instead of answering the old question a second time.
     """
-    return session.get(ConversationState, (message.channel, message.user_id), with_for_update=True)
-
-
-def _state_row(session: Session, message: ChatMessage) -> ConversationState | None:
-    return session.get(ConversationState, (message.channel, message.user_id))
+    return session.get(
+        ConversationState, (message.channel, message.user_id), with_for_update=True, populate_existing=True
+    )
 
 
 def _dialogue(row: ConversationState | None, now: datetime, *, idle_minutes: int) -> tuple[dict[str, Any], bool]:
@@ -375,21 +410,9 @@ def _forget_state(session: Session, message: ChatMessage) -> None:
         session.flush()
 
 
-def _save_state(
-    session: Session, row: ConversationState | None, message: ChatMessage, state: dict[str, Any], now: datetime
-) -> None:
-    """Store the state in the sender's row (None: there is none yet), as a new dict so the JSON column sees it."""
-    if row is None:
-        session.add(
-            ConversationState(channel=message.channel, external_id=message.user_id, state=dict(state), updated_at=now)
-        )
-    else:
-        row.state = dict(state)
-        row.updated_at = now
-        # Set explicitly even when unchanged, or the column's onupdate (the wall clock) would win.
-        flag_modified(row, "updated_at")
-        flag_modified(row, "state")
-    session.flush()
+def _state(message: ChatMessage, state: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The sender's dialogue row as the turn leaves it (a new dict, so the JSON column sees a change)."""
+    return {"channel": message.channel, "external_id": message.user_id, "state": dict(state), "updated_at": now}
 
 
 _SQLITE_WRITE_LOCK = text("UPDATE conversation_states SET channel = channel WHERE 0")
