@@ -15,8 +15,9 @@ platform APIs of tests/fakes. Afterwards the workers get --drain seconds to empt
 --scale-out runs 1 API process + 1 worker, then 2 + 2, each on a fresh database, and reports them side by
 side. --inbox N turns the durable inbox on (the webhooks store and answer; N `gridbot process` processes run
 the turns; replies come as WeChat passive replies when a turn finishes in time, else through the outbox) and
-writes its own section. PostgreSQL: GRIDBOT_TEST_POSTGRES_URL (default postgresql://postgres@127.0.0.1:5432/test) names the
-server; the run uses its own database `gridbot_load`, dropped and re-created.
+writes its own section. PostgreSQL: GRIDBOT_TEST_POSTGRES_URL (default
+postgresql://postgres@127.0.0.1:5432/test) names the server; the run uses its own database `gridbot_load`,
+dropped and re-created.
 """
 
 from __future__ import annotations
