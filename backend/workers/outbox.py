@@ -47,6 +47,7 @@ from backend.workers.periodic import PeriodicJob, PeriodicRunner
 from backend.workers.ratelimit import RateLimiter, RateLimits, Reservation
 from backend.workers.retry import Decision, Outcome, RetryPolicy, decide
 from backend.workers.sharedlimits import SharedRateLimiter
+from backend.workers.timed import TimedPool
 
 logger = logging.getLogger(__name__)
 
@@ -180,11 +181,12 @@ class OutboxWorker:
         self.limiter = limiter or SharedRateLimiter(self.config.limits)
         self.rng = rng or random.Random()
         self.clock = clock  # claims, sends and records are stamped with it (tests pass a fake clock)
-        self._pool = ThreadPoolExecutor(max_workers=self.config.send_threads, thread_name_prefix=f"outbox-{worker_id}")
+        threads = ThreadPoolExecutor(max_workers=self.config.send_threads, thread_name_prefix=f"outbox-{worker_id}")
+        self._pool = TimedPool(threads, name=f"outbox-{worker_id}")
 
     def close(self) -> None:
         """Stop the send threads."""
-        self._pool.shutdown(wait=True)
+        self._pool.close()
 
     def __enter__(self) -> OutboxWorker:
         return self
@@ -222,7 +224,7 @@ class OutboxWorker:
             elif row.channel in self._batch_senders:
                 batched[row.channel].append((row, delivery, booking))
             else:
-                futures.append(self._pool.submit(self._deliver, row, delivery, booked_at + booking.delay))
+                futures.append(self._pool.submit_at(booked_at + booking.delay, self._deliver, row, delivery))
         for channel, items in batched.items():
             futures.extend(self._deliver_batch(self._batch_senders[channel], items, booked_at))
         return futures
@@ -279,12 +281,9 @@ class OutboxWorker:
             last_seen.update(((channel, external_id), at) for external_id, at in found)
         return [delivery_of(row, last_seen.get((row.channel, row.external_id))) for row in rows]
 
-    def _deliver(self, row: Notification, delivery: Delivery, slot: float) -> _Result:
-        """Send one row at its booked slot (time.monotonic())."""
+    def _deliver(self, row: Notification, delivery: Delivery) -> _Result:
+        """Send one row (the pool starts it at its booked slot)."""
         sender = self.senders[row.channel]
-        wait = slot - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
         held = self.limiter.held_back(row.channel, row.external_id)  # the platform's flood wait since booking
         if held:
             return _Result(row, delivery, self.clock(), deferred_for=held.delay)

@@ -54,6 +54,7 @@ class ApiBaseWeChatClient(WeChatClient):  # type: ignore[misc]
     ) -> None:
         super().__init__(appid, secret, access_token=access_token, timeout=timeout)
         self.API_BASE_URL = api_base
+        keep_connections(self._http)
 
     def fetch_access_token(self) -> Any:
         """Fetch a token from <api_base>token."""
@@ -61,6 +62,18 @@ class ApiBaseWeChatClient(WeChatClient):  # type: ignore[misc]
             url=self.API_BASE_URL + "token",
             params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
         )
+
+
+# The outbox's send threads share one client: as many kept-alive connections as there are threads (requests
+# keeps 10 and, with more threads, opens and discards one per message beyond them).
+POOL_CONNECTIONS = 32
+
+
+def keep_connections(http: requests.Session) -> None:
+    """Let a wechatpy client's session keep up to POOL_CONNECTIONS connections per host."""
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=POOL_CONNECTIONS)
+    http.mount("http://", adapter)
+    http.mount("https://", adapter)
 
 
 def make_wechat_client(settings: Settings) -> ApiBaseWeChatClient:

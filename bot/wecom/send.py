@@ -12,7 +12,7 @@ from wechatpy.enterprise.client import WeChatClient
 from backend.workers.channels import BlockedError, Delivery
 from bot.messages import Outbound
 from bot.outbound import delivery_messages
-from bot.wechat.send import plain, wechat_errors
+from bot.wechat.send import keep_connections, plain, wechat_errors
 
 if TYPE_CHECKING:
     from backend.settings import Settings
@@ -34,6 +34,7 @@ class ApiBaseWeComClient(WeChatClient):  # type: ignore[misc]
     ) -> None:
         super().__init__(corp_id, secret, access_token=access_token, timeout=timeout)
         self.API_BASE_URL = api_base
+        keep_connections(self._http)
 
     def fetch_access_token(self) -> Any:
         """Fetch a token from <api_base>gettoken."""

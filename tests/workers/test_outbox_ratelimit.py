@@ -128,3 +128,28 @@ def test_two_workers_together_keep_the_limits_of_one(factory: sessionmaker[Sessi
         )
     assert set(by_worker) == {"w0", "w1"}  # both really sent
     assert_limits_held(fake_tg)
+
+
+def test_messages_waiting_for_their_slot_hold_no_send_thread(
+    factory: sessionmaker[Session], fake_tg: FakeTelegram
+) -> None:
+    # "wechat" (here sent through the Bot API too) is held to one message a second; "telegram" has no limit.
+    add_notifications(factory, 3, channel="wechat", prefix="slow")
+    add_notifications(factory, 4, channel="telegram", prefix="fast")
+    config = replace(
+        CONFIG, send_threads=2, max_rate_wait=3.0, limits=RateLimits({"wechat": ChannelLimits(Rate(1.0, 1.0), None)})
+    )
+    senders = {
+        channel: TelegramHttpSender(fake_tg.base_url, "TEST:TOKEN", timeout=2.0) for channel in ("wechat", "telegram")
+    }
+    with OutboxWorker(factory, senders, worker_id="w", config=config) as worker:
+        assert worker.drain_once().sent == 7
+    for sender in senders.values():
+        sender.close()
+    arrived = sorted(fake_tg.delivered(), key=lambda c: c.at)
+    slow = [c.at for c in arrived if "slow" in c.params["text"]]
+    fast = [c.at for c in arrived if "fast" in c.params["text"]]
+    # The held-back messages waited for their slots (1 s apart) without taking the two send threads:
+    # the unlimited channel's messages, claimed after them, went out before the second of them.
+    assert len(slow) == 3 and min(b - a for a, b in zip(slow, slow[1:], strict=False)) >= 1.0 - JITTER
+    assert len(fast) == 4 and max(fast) < slow[1]
