@@ -145,6 +145,10 @@ class Tail:
     replies: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
 
+    def keeps_state_of(self, message: ChatMessage) -> bool:
+        """Whether a kept, unwritten dialogue state belongs to this message's sender."""
+        return any(row["channel"] == message.channel and row["external_id"] == message.user_id for row in self.states)
+
     def extend(self, other: Tail) -> None:
         """Take over another turn's rows."""
         self.states += other.states
@@ -223,6 +227,9 @@ class ConversationStore:
     def _in_savepoint(
         self, session: Session, message: ChatMessage, answer: Answer, known: Prefetched, tail: Tail
     ) -> TurnOutcome:
+        if tail.keeps_state_of(message):
+            tail.write(session)  # the sender's earlier turn in this batch: its state first, so this turn reads it
+
         def in_a_savepoint() -> TurnOutcome:
             own = Tail()
             with session.begin_nested():  # rolled back alone if the turn fails

@@ -196,3 +196,22 @@ def test_a_batch_creates_each_new_sender_once_and_keeps_a_known_one(
     assert processor.process_once() == 1  # the failed turn again: it finds its sender, creates no second one
     assert _people_of(own_database) == people
     assert _states(own_database)["b2"] == ("done", 2) and _replies(own_database, "92") == 1
+
+
+def test_a_senders_second_turn_in_one_batch_reads_what_the_first_left(
+    runtime: Runtime,
+    own_database: sessionmaker[Session],  # noqa: F811
+) -> None:
+    # The processor claims one message per sender, but a batch of turns holds any: a pin, then the report.
+    pin = Inbound(
+        channel="wechat", user_id="oTWICE", kind=InboundKind.location, lon=PIN[0], lat=PIN[1], message_id="t0"
+    )
+    report = Inbound(channel="wechat", user_id="oTWICE", kind=InboundKind.text, text=REPORTS[0], message_id="t1")
+    stored: list[bool] = []
+    Chatbot(runtime, own_database).handle_batch(
+        [(pin, lambda out: out), (report, lambda out: out)], before_commit=lambda _s, done: stored.extend(done)
+    )
+    assert stored == [True, True]
+    with own_database() as session:
+        (ticket,) = session.scalars(select(Ticket)).all()
+    assert (ticket.lon, ticket.lat) == PIN  # the report went with the pin the first turn kept
