@@ -60,7 +60,7 @@ def store_photo(
     """Check and store a photo for a ticket (does not commit)."""
     name, mime, photo = accept_photo(data, upload_dir=upload_dir, max_bytes=max_bytes)
     att = Attachment(
-        ticket_id=ticket.id,
+        ticket=ticket,
         stage=stage,
         content_type=mime,
         size=len(photo.data),

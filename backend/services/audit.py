@@ -30,7 +30,7 @@ def record_event(
     `show_actor=False` keeps the person out of the row (someone who erased their own data).
     """
     event = TicketEvent(
-        ticket_id=ticket.id,
+        ticket=ticket,
         at=at,
         actor_id=actor.person_id if show_actor else None,
         actor_role=actor.role.value,

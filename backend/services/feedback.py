@@ -34,9 +34,7 @@ def rate(
     ):
         raise GuardFailed("error.already_rated")
     session.add(
-        Rating(
-            ticket_id=ticket.id, person_id=actor.person_id, score=score, comment=comment, created_at=runtime.clock.now()
-        )
+        Rating(ticket=ticket, person_id=actor.person_id, score=score, comment=comment, created_at=runtime.clock.now())
     )
     session.flush()
     if score == "dissatisfied":

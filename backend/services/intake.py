@@ -272,13 +272,17 @@ def create_ticket(
         due_at=None,
         resolved_at=None,
         escalated_at=None,
+        # Loaded and empty: rows added through their `ticket` join these lists, so views never select them.
+        events=[],
+        attachments=[],
+        ratings=[],
     )
     session.add(ticket)
     session.flush()
     who = actor or SYSTEM
     session.add(
         TicketEvent(
-            ticket_id=ticket.id,
+            ticket=ticket,
             at=now,
             actor_id=who.person_id or report.reporter_id,
             actor_role=(who.role if actor else Role.resident).value,
@@ -341,7 +345,7 @@ def _assess_report(session: Session, runtime: Runtime, report: ReportIn, text: s
     return assessment
 
 
-def open_duplicates(
+def likely_duplicate(
     session: Session,
     runtime: Runtime,
     *,
@@ -349,14 +353,15 @@ def open_duplicates(
     grid_code: str | None,
     category_code: str | None,
     exclude_id: int = -1,
-) -> list[tuple[Ticket, float]]:
-    """Open tickets in the same grid and category that a text likely repeats, best first."""
+) -> Ticket | None:
+    """The open ticket in the same grid and category that a text most likely repeats, if any."""
     from nlp.duplicates import Candidate
 
     if not grid_code or not category_code:
-        return []
-    rows = session.scalars(
-        select(Ticket)
+        return None
+    # Plain rows, not tickets: a busy grid has up to 200 candidates and only the best match is loaded whole.
+    rows = session.execute(
+        select(Ticket.id, Ticket.text, Ticket.created_at)
         .where(
             Ticket.grid_code == grid_code,
             Ticket.category_code == category_code,
@@ -366,17 +371,11 @@ def open_duplicates(
         .order_by(Ticket.id.desc())
         .limit(200)
     ).all()
-    by_id = {str(t.id): t for t in rows}
     candidates = [
-        Candidate(
-            id=str(t.id),
-            text=t.text,
-            grid_code=t.grid_code or "",
-            category=t.category_code or "",
-            created_at=t.created_at,
-        )
-        for t in rows
+        Candidate(id=str(row_id), text=body, grid_code=grid_code, category=category_code, created_at=created_at)
+        for row_id, body, created_at in rows
     ]
     now = runtime.clock.now()
     new = Candidate(id=str(exclude_id), text=text, grid_code=grid_code, category=category_code, created_at=now)
-    return [(by_id[i], score) for i, score in runtime.duplicates.find(new, candidates, now)]
+    matches = runtime.duplicates.find(new, candidates, now)
+    return session.get_one(Ticket, int(matches[0][0])) if matches else None

@@ -28,7 +28,7 @@ from backend.services.data_export import PersonalData, personal_data
 from backend.services.digest import digest_counts
 from backend.services.erasure import ErasureSummary, erase_resident
 from backend.services.feedback import rate
-from backend.services.intake import Assessment, Placement, ReportIn, assess, create_ticket, locate, open_duplicates
+from backend.services.intake import Assessment, Placement, ReportIn, assess, create_ticket, likely_duplicate, locate
 from backend.services.placement import place_ticket
 from backend.services.privacy_log import record_access
 from backend.services.reveal import Contact, may_reveal_ticket, reveal_contact
@@ -99,14 +99,14 @@ class Casework:
 
     def duplicate_of(self, assessment: Assessment) -> Duplicate | None:
         """The open ticket this report most likely repeats, if any."""
-        found = open_duplicates(
+        found = likely_duplicate(
             self._session,
             self._runtime,
             text=assessment.text,
             grid_code=assessment.place.grid_code,
             category_code=assessment.category_code,
         )
-        return Duplicate(found[0][0].number, found[0][0].text) if found else None
+        return Duplicate(found.number, found.text) if found else None
 
     # -- reporting -----------------------------------------------------------------------------------------
 
@@ -211,7 +211,7 @@ class Casework:
                 raise PermissionDenied("error.only_reporter_may_add")
             self._session.add(
                 TicketEvent(
-                    ticket_id=ticket.id,
+                    ticket=ticket,
                     at=self._runtime.clock.now(),
                     actor_id=self.speaker.person_id,
                     actor_role=Role.resident.value,

@@ -98,13 +98,23 @@ class Prefetched:
     identities: dict[Sender, ChannelIdentity | None] = field(default_factory=dict)
     states: dict[Sender, ConversationState | None] = field(default_factory=dict)
     created: set[Sender] = field(default_factory=set)  # residents created just now, their arrival stamped
+    deliveries: dict[tuple[str, str], int | None] = field(default_factory=dict)  # (channel, key): row id or None
 
     @classmethod
-    def read(cls, session: Session, messages: Sequence[ChatMessage]) -> Prefetched:
-        """The identities and dialogue rows (locked) of the senders of these messages."""
+    def read(
+        cls, session: Session, messages: Sequence[ChatMessage], *, deliveries_at: datetime | None = None
+    ) -> Prefetched:
+        """The identities and dialogue rows (locked) of the senders of these messages; with `deliveries_at`,
+        also every message's delivery record, inserted in one statement (only where the whole batch rolls
+        back together: a failed turn's record must not outlive it)."""
         senders = sorted({(m.channel, m.user_id) for m in messages if not m.unfollow})
-        if not senders:
-            return cls()
+        known = cls() if not senders else cls._senders(session, messages, senders)
+        if deliveries_at is not None:
+            known.deliveries = _record_deliveries(session, messages, deliveries_at)
+        return known
+
+    @classmethod
+    def _senders(cls, session: Session, messages: Sequence[ChatMessage], senders: list[Sender]) -> Prefetched:
         identities = session.scalars(
             select(ChannelIdentity)
             .where(tuple_(ChannelIdentity.channel, ChannelIdentity.external_id).in_(senders))
@@ -131,8 +141,8 @@ class Prefetched:
         return known
 
     @staticmethod
-    def first_use(table: dict[Sender, T], key: Sender, read: Callable[[], T]) -> T:
-        """The prefetched value on the sender's first use, read() after that."""
+    def first_use(table: dict[tuple[str, str], T], key: tuple[str, str], read: Callable[[], T]) -> T:
+        """The prefetched value on its first use, read() after that."""
         return table.pop(key) if key in table else read()
 
 
@@ -235,7 +245,10 @@ class ConversationStore:
 
     def _batch(self, session: Session, turns: Sequence[tuple[ChatMessage, Answer]], run: _RunTurn) -> list[TurnOutcome]:
         self._write_lock(session)
-        known, tail = Prefetched.read(session, [message for message, _ in turns]), Tail()
+        straight = run == self._straight
+        messages = [message for message, _ in turns]
+        now = self.backend.runtime.clock.now()
+        known, tail = Prefetched.read(session, messages, deliveries_at=now if straight else None), Tail()
         outcomes = [run(session, message, answer, known, tail) for message, answer in turns]
         tail.write(session)
         return outcomes
@@ -283,7 +296,11 @@ class ConversationStore:
         delivery = None
         kept: dict[str, Any] = {}  # what else the delivery row keeps besides the reply
         if message.delivery_key is not None:
-            delivery = _record_delivery(session, message, self.backend.runtime.clock.now())
+            delivery = known.first_use(
+                known.deliveries,
+                (message.channel, message.delivery_key),
+                lambda: _record_delivery(session, message, self.backend.runtime.clock.now()),
+            )
             if delivery is None:
                 logger.info("duplicate delivery %s/%s", message.channel, message.delivery_key)
                 stored = session.scalar(
@@ -386,6 +403,26 @@ def _record_delivery(session: Session, message: ChatMessage, now: datetime) -> i
         .returning(table.c.id)
     ).scalar_one_or_none()
     return inserted
+
+
+def _record_deliveries(
+    session: Session, messages: Sequence[ChatMessage], now: datetime
+) -> dict[tuple[str, str], int | None]:
+    """_record_delivery for several messages in one statement: (channel, key) → row id, None for a redelivery."""
+    keys = list(dict.fromkeys((m.channel, m.delivery_key, m.user_id) for m in messages if m.delivery_key))
+    if not keys:
+        return {}
+    table = InboundMessage.__table__
+    rows = [{"channel": c, "message_key": k, "external_id": u, "reply": None, "created_at": now} for c, k, u in keys]
+    inserted = session.execute(
+        upsert_insert(session)(table)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[table.c.channel, table.c.message_key])
+        .returning(table.c.id, table.c.channel, table.c.message_key)
+    ).all()
+    recorded: dict[tuple[str, str], int | None] = dict.fromkeys(((c, k) for c, k, _ in keys), None)
+    recorded.update(((channel, key), row_id) for row_id, channel, key in inserted)
+    return recorded
 
 
 def _sender(session: Session, message: ChatMessage, known: Prefetched, now: datetime) -> Person:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import ChannelIdentity, InboxMessage, Notification, Ticket
+from backend.db.models import ChannelIdentity, InboundMessage, InboxMessage, Notification, Ticket
 from backend.runtime import Runtime
 from backend.usecases import inbox
 from bot.chatbot import Chatbot
@@ -215,3 +215,22 @@ def test_a_senders_second_turn_in_one_batch_reads_what_the_first_left(
     with own_database() as session:
         (ticket,) = session.scalars(select(Ticket)).all()
     assert (ticket.lon, ticket.lat) == PIN  # the report went with the pin the first turn kept
+
+
+def test_a_redelivered_message_in_a_batch_gets_its_stored_reply_and_stores_nothing_new(
+    runtime: Runtime,
+    own_database: sessionmaker[Session],  # noqa: F811
+) -> None:
+    chat = Chatbot(runtime, own_database)
+    first = Inbound(channel="wechat", user_id="oAGAIN", kind=InboundKind.text, text=REPORTS[1], message_id="r1")
+    answered = chat.handle_once(first)
+    other = Inbound(channel="wechat", user_id="oOTHER", kind=InboundKind.text, text=REPORTS[2], message_id="r2")
+    stored: list[bool] = []
+    replies = chat.handle_batch(
+        [(first, lambda out: out), (other, lambda out: out)], before_commit=lambda _s, done: stored.extend(done)
+    )
+    assert stored == [True, True]
+    assert replies[0] == answered  # the reply stored with the first delivery, not a second turn
+    assert replies[1] and replies[1] != answered
+    with own_database() as session:
+        assert session.scalar(select(func.count()).select_from(InboundMessage)) == 2
