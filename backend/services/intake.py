@@ -345,6 +345,14 @@ def _assess_report(session: Session, runtime: Runtime, report: ReportIn, text: s
     return assessment
 
 
+@dataclass(frozen=True)
+class Duplicate:
+    """An open ticket a new report likely repeats."""
+
+    number: str
+    text: str
+
+
 def likely_duplicate(
     session: Session,
     runtime: Runtime,
@@ -353,15 +361,15 @@ def likely_duplicate(
     grid_code: str | None,
     category_code: str | None,
     exclude_id: int = -1,
-) -> Ticket | None:
+) -> Duplicate | None:
     """The open ticket in the same grid and category that a text most likely repeats, if any."""
     from nlp.duplicates import Candidate
 
     if not grid_code or not category_code:
         return None
-    # Plain rows, not tickets: a busy grid has up to 200 candidates and only the best match is loaded whole.
+    # Plain rows, not tickets: a busy grid has up to 200 candidates.
     rows = session.execute(
-        select(Ticket.id, Ticket.text, Ticket.created_at)
+        select(Ticket.id, Ticket.number, Ticket.text, Ticket.created_at)
         .where(
             Ticket.grid_code == grid_code,
             Ticket.category_code == category_code,
@@ -373,9 +381,12 @@ def likely_duplicate(
     ).all()
     candidates = [
         Candidate(id=str(row_id), text=body, grid_code=grid_code, category=category_code, created_at=created_at)
-        for row_id, body, created_at in rows
+        for row_id, _, body, created_at in rows
     ]
     now = runtime.clock.now()
     new = Candidate(id=str(exclude_id), text=text, grid_code=grid_code, category=category_code, created_at=now)
     matches = runtime.duplicates.find(new, candidates, now)
-    return session.get_one(Ticket, int(matches[0][0])) if matches else None
+    if not matches:
+        return None
+    number, body = next((n, b) for i, n, b, _ in rows if str(i) == matches[0][0])
+    return Duplicate(number, body)

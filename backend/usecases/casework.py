@@ -28,7 +28,16 @@ from backend.services.data_export import PersonalData, personal_data
 from backend.services.digest import digest_counts
 from backend.services.erasure import ErasureSummary, erase_resident
 from backend.services.feedback import rate
-from backend.services.intake import Assessment, Placement, ReportIn, assess, create_ticket, likely_duplicate, locate
+from backend.services.intake import (
+    Assessment,
+    Duplicate,
+    Placement,
+    ReportIn,
+    assess,
+    create_ticket,
+    likely_duplicate,
+    locate,
+)
 from backend.services.placement import place_ticket
 from backend.services.privacy_log import record_access
 from backend.services.reveal import Contact, may_reveal_ticket, reveal_contact
@@ -46,14 +55,6 @@ class StashedPhoto:
     name: str
     lon: float | None
     lat: float | None
-
-
-@dataclass(frozen=True)
-class Duplicate:
-    """An open ticket a new report likely repeats."""
-
-    number: str
-    text: str
 
 
 class Casework:
@@ -99,14 +100,13 @@ class Casework:
 
     def duplicate_of(self, assessment: Assessment) -> Duplicate | None:
         """The open ticket this report most likely repeats, if any."""
-        found = likely_duplicate(
+        return likely_duplicate(
             self._session,
             self._runtime,
             text=assessment.text,
             grid_code=assessment.place.grid_code,
             category_code=assessment.category_code,
         )
-        return Duplicate(found.number, found.text) if found else None
 
     # -- reporting -----------------------------------------------------------------------------------------
 

@@ -3,11 +3,13 @@ console's own identities and inbox. Each call is one short transaction of its ow
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Connection, Executable, bindparam, select, update
+from sqlalchemy import Connection, Executable, Select, bindparam, select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ChannelIdentity, InboundMessage, Notification, WebhookNonce
@@ -50,35 +52,55 @@ class NonceUse:
 def nonce_first_use(session_factory: sessionmaker[Session], use: NonceUse) -> bool:
     """Record a webhook's (timestamp, nonce) with its body digest; False if the pair came before with another body."""
     with transaction(session_factory) as session:
-        return record_nonce(session.connection(), use)
+        return record_nonces(session.connection(), [use])[0]
 
 
-def record_nonce(connection: Connection, use: NonceUse) -> bool:
-    """nonce_first_use inside the caller's transaction (the inbox stores the message in the same one).
+def record_nonces(connection: Connection, uses: Sequence[NonceUse]) -> list[bool]:
+    """nonce_first_use for several requests inside the caller's transaction (the inbox stores their messages
+    in the same one): one INSERT for all, then one SELECT of the stored digests of the pairs seen before.
 
     Core statements built once per dialect: this runs on every acknowledgement, where the ORM's
     per-statement work was a measurable share of the CPU."""
-    key = {"channel": use.channel, "timestamp": use.timestamp, "nonce": use.nonce}
+    if not uses:
+        return []
     insert, stored = _nonce_statements(connection.dialect.name)
-    if connection.execute(insert, {**key, "body_sha256": use.body_sha256, "seen_at": use.at}).first() is not None:
-        return True
-    return connection.execute(stored, key).scalar() == use.body_sha256
+    rows = [
+        {
+            "channel": u.channel,
+            "timestamp": u.timestamp,
+            "nonce": u.nonce,
+            "body_sha256": u.body_sha256,
+            "seen_at": u.at,
+        }
+        for u in uses
+    ]
+    # A pair twice in one call is inserted once: the second copy compares its body with the first's.
+    first = {(r.channel, r.timestamp, r.nonce) for r in connection.execute(insert, rows)}
+    seen = {(u.channel, u.timestamp, u.nonce) for u in uses} - first
+    digests: dict[tuple[str, int, str], str] = {}
+    if seen:
+        table = WebhookNonce.__table__
+        pair = tuple_(table.c.channel, table.c.timestamp, table.c.nonce)
+        digests = {(c, t, n): d for c, t, n, d in connection.execute(stored.where(pair.in_(seen)))}
+    fresh = []
+    for use in uses:
+        key = (use.channel, use.timestamp, use.nonce)
+        fresh.append(key in first or digests.get(key) == use.body_sha256)
+        first.discard(key)  # a later copy of the pair in this call is checked against the stored digest
+        digests.setdefault(key, use.body_sha256)
+    return fresh
 
 
 @lru_cache(maxsize=2)
-def _nonce_statements(dialect: str) -> tuple[Executable, Executable]:
+def _nonce_statements(dialect: str) -> tuple[Executable, Select[Any]]:
     table = WebhookNonce.__table__
     insert = (
         dialect_insert(dialect)(table)
         .values({c: bindparam(c) for c in ("channel", "timestamp", "nonce", "body_sha256", "seen_at")})
         .on_conflict_do_nothing()
-        .returning(table.c.nonce)
+        .returning(table.c.channel, table.c.timestamp, table.c.nonce)
     )
-    stored = select(table.c.body_sha256).where(
-        table.c.channel == bindparam("channel"),
-        table.c.timestamp == bindparam("timestamp"),
-        table.c.nonce == bindparam("nonce"),
-    )
+    stored = select(table.c.channel, table.c.timestamp, table.c.nonce, table.c.body_sha256)
     return insert, stored
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from backend.db.models import InboxMessage
 from backend.db.session import dialect_insert, transaction
 from backend.db.types import utcnow
-from backend.usecases.channels import NonceReplayed, NonceUse, record_nonce
+from backend.usecases.channels import NonceReplayed, NonceUse, record_nonces
 
 MESSAGE_ID_LENGTH = 128
 
@@ -91,12 +91,12 @@ def store_many(session_factory: sessionmaker[Session], arrivals: Sequence[Arriva
     results: list[bool | NonceReplayed] = [False] * len(arrivals)
     with transaction(session_factory) as session:
         connection = session.connection()
-        fresh = []
-        for n, arrival in enumerate(arrivals):
-            if arrival.nonce is not None and not record_nonce(connection, arrival.nonce):
-                results[n] = NonceReplayed(arrival.nonce.nonce)
-            else:
-                fresh.append(n)
+        signed = [(n, arrival.nonce) for n, arrival in enumerate(arrivals) if arrival.nonce is not None]
+        first_uses = record_nonces(connection, [nonce for _, nonce in signed])
+        for (n, nonce), first_use in zip(signed, first_uses, strict=True):
+            if not first_use:
+                results[n] = NonceReplayed(nonce.nonce)
+        fresh = [n for n in range(len(arrivals)) if not isinstance(results[n], NonceReplayed)]
         if not fresh:
             return results
         now = utcnow()

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import InboxMessage
-from backend.usecases.channels import NonceReplayed, NonceUse
+from backend.usecases.channels import NonceReplayed, NonceUse, record_nonces
 from bot.inbox import InboxWriter
 from bot.messages import Inbound, InboundKind
 from tests.fakes.channels import own_database  # noqa: F401  (fixture)
@@ -91,3 +91,17 @@ def test_a_lone_request_is_written_at_once(own_database: sessionmaker[Session]) 
     assert asyncio.run(writer.store(message(1))) is True
     assert asyncio.run(writer.store(message(1))) is False  # a redelivery
     assert stored_ids(own_database) == ["m1"]
+
+
+def test_nonces_checked_together_keep_the_one_by_one_answers(session: Session) -> None:
+    connection = session.connection()
+    assert record_nonces(connection, [nonce("a", "body a"), nonce("b", "body b")]) == [True, True]
+    later = [
+        nonce("a", "body a"),  # the platform retrying the same request: allowed, the message id dedupes it
+        nonce("b", "forged"),  # the pair again with another body: a replay
+        nonce("c", "body c"),
+        nonce("c", "body c"),  # twice in one write, same body
+        nonce("d", "body d"),
+        nonce("d", "forged"),  # twice in one write, another body
+    ]
+    assert record_nonces(connection, later) == [True, False, True, True, True, False]
