@@ -12,6 +12,7 @@ A test checks that the result equals ``OpenCC("t2s").convert``.
 Width folding is Unicode NFKC: full-width ASCII letters, digits and punctuation (``ＡＢＣ１２３，！？（）``)
 become their ASCII forms; ``。、「」《》【】`` have no compatibility form and stay as they are.
 Emoji are removed (replaced by a space) by default so that 😡 and 😡😡😡 give the same tokens.
+A lone surrogate (``"\\ud800"``: a valid str, but no UTF encoding accepts it) becomes U+FFFD.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 _EMOJI = re.compile("[\U0001f000-\U0001faff\U0001f1e6-\U0001f1ff\u2600-\u27bf\u2b00-\u2bff\ufe0e\ufe0f\u200d\u20e3]+")
 _INVISIBLE = re.compile("[\u200b-\u200c\u200e\u200f\u2060\ufeff\u00ad]")
 _SPACES = re.compile(r"\s+")
+# A str may hold a lone surrogate (no UTF encoding accepts one: rjieba and the character n-grams crash).
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DICTIONARY = Path(opencc.__file__).parent / "dictionary"
 # Full-width ASCII and the ideographic space: exactly what NFKC maps them to.
 _FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]+")
@@ -82,7 +85,11 @@ def to_simplified(text: str) -> str:
 
 
 def normalize_text(text: str, *, strip_emoji: bool = True) -> str:
-    """Fold widths (NFKC), convert to Simplified, lower-case, drop emoji and collapse whitespace."""
+    """Fold widths (NFKC), convert to Simplified, lower-case, drop emoji and collapse whitespace.
+
+    A lone surrogate becomes U+FFFD, the replacement character.
+    """
+    text = _SURROGATE.sub("\ufffd", text)
     text = _FULL_WIDTH.sub(_fold_width, text)  # the common case, at a fraction of NFKC's cost
     if not unicodedata.is_normalized("NFKC", text):
         text = unicodedata.normalize("NFKC", text)
