@@ -54,3 +54,15 @@ def test_the_fast_tables_are_not_pickled(classifier) -> None:  # type: ignore[no
     again = pickle.loads(pickle.dumps(classifier))
     assert "_fast_model" not in again.__dict__
     assert again.predict("路灯坏了") == classifier.predict("路灯坏了")
+
+
+def test_top_k_is_a_stable_argsort_also_with_ties() -> None:
+    from nlp.classify import _top_k
+
+    rng = np.random.default_rng(0)
+    proba = rng.integers(0, 4, size=(300, 12)).astype(np.float64)  # many ties, also at the k-th place
+    proba[0] = 1.0
+    for k in (1, 3, 12):
+        expected = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(_top_k(proba, k), expected)
+        np.testing.assert_array_equal(_top_k(proba[:5], k), expected[:5])
