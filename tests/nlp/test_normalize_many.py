@@ -42,3 +42,18 @@ def test_a_batch_normalises_as_one_by_one() -> None:
     assert normalize_many(texts) == [normalize_text(t) for t in texts]
     assert normalize_many([]) == []
     assert normalize_many(iter(["路灯坏了"])) == ["路灯坏了"]
+
+
+def test_the_character_classes_follow_the_patterns_over_all_of_unicode() -> None:
+    import numpy as np
+
+    from nlp import normalize as n
+
+    codes = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    chars = "".join(map(chr, codes))
+    expected = np.zeros(0x110000, dtype=np.uint8)
+    for pattern, cls in ((n._EMOJI, n._SPACE), (n._SPACES, n._SPACE), (n._INVISIBLE, n._DROP)):
+        for match in pattern.finditer(chars):
+            expected[[ord(c) for c in match.group()]] = cls
+    assert not expected[n._CLASS_LIMIT :].any()
+    np.testing.assert_array_equal(n._char_classes(), expected[: n._CLASS_LIMIT])
