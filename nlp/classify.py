@@ -21,9 +21,11 @@ code: 4,200); BENCHMARKS.md has a full run with the sklearn Pipeline's figures b
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -295,10 +297,11 @@ class ComplaintClassifier:
         values = np.take_along_axis(proba, top, axis=1)
         labels, meta = self.labels, self._label_meta()
         out = []
-        for idx, vals in zip(top.tolist(), values.tolist(), strict=True):
-            category, department = meta[idx[0]]
-            top3 = list(zip(map(labels.__getitem__, idx), vals, strict=True))
-            out.append(Prediction(labels[idx[0]], category, department, vals[0], top3))
+        with _gc_paused():
+            for idx, vals in zip(top.tolist(), values.tolist(), strict=True):
+                category, department = meta[idx[0]]
+                top3 = list(zip(map(labels.__getitem__, idx), vals, strict=True))
+                out.append(Prediction(labels[idx[0]], category, department, vals[0], top3))
         return out
 
     def _label_meta(self) -> list[tuple[str | None, str | None]]:
@@ -321,6 +324,20 @@ class ComplaintClassifier:
         for j, key in enumerate(keys):
             member[j, index[key]] = 1.0
         return groups, proba @ member
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector. Five objects per prediction, none in a cycle, otherwise
+    trigger a collection every 140 predictions and a full one about once per 10,000: measured in
+    bench.classify's process, 30-35 ms of a 10,000-message predict_many (8 %)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _top_k(proba: np.ndarray[Any, Any], k: int) -> np.ndarray[Any, Any]:

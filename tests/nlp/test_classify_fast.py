@@ -66,3 +66,17 @@ def test_top_k_is_a_stable_argsort_also_with_ties() -> None:
         expected = np.argsort(-proba, axis=1, kind="stable")[:, :k]
         np.testing.assert_array_equal(_top_k(proba, k), expected)
         np.testing.assert_array_equal(_top_k(proba[:5], k), expected[:5])
+
+
+def test_predict_many_leaves_the_garbage_collector_as_it_found_it(classifier) -> None:  # type: ignore[no-untyped-def]
+    import gc
+
+    assert gc.isenabled()
+    classifier.predict_many(["路灯坏了", "垃圾没人清运"])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        classifier.predict_many(["路灯坏了", "垃圾没人清运"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

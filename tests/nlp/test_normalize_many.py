@@ -22,6 +22,7 @@ ODD = [
     "\u0301x",
     "路灯\ud800坏了",
     "\udfff",
+    "\ud83d\ude00",  # two lone surrogates, not 😀
     "一目瞭然",
     "𠮷",
     "\r\n x \t",
