@@ -13,10 +13,12 @@ keeping words seen once did not help (0.831).
 Serving does not go through sklearn's Pipeline: :class:`_FastModel` applies the fitted vocabularies,
 idf and linear weights itself (one message: no sparse matrix, a binary search for character n-grams,
 a gather of the weight rows it needs; a batch: one sparse product), then Platt scaling for all classes
-at once. A test checks the probabilities equal ``pipeline.predict_proba``. Measured 2026-12-04 20:23 UTC
-on the shared 2-core machine at load average ~10 (10,000 100-char real messages): one predict() 0.15 ms
-median (the previous code: 0.58 ms in the same conditions), batch 8,400 msgs/s wall clock (previous
-code: 4,200); BENCHMARKS.md has a full run with the sklearn Pipeline's figures beside ours.
+at once; a batch's top 3 come from a partition, not a sort of all classes. A test checks the
+probabilities equal ``pipeline.predict_proba``. Measured 2026-12-05 17:20 UTC on the shared 2-core
+machine at load average ~5.6 (10,000 100-char real messages, best of 7 calls, per second of process
+CPU time): predict_many 23,000 msgs/s (the code before: 17,800 in the same conditions), one predict()
+0.19 ms median (unchanged); ``python -m bench.classify`` at load 4.3 gave 21,700 msgs/s wall clock.
+BENCHMARKS.md has a full run with the sklearn Pipeline's figures beside ours.
 """
 
 from __future__ import annotations
