@@ -100,6 +100,17 @@ class TextFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
     def _chars(self, texts: Sequence[str]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """(document index, packed key) of every character n-gram in the batch."""
+        docs, keys = [], []
+        for _, starts, key, inside in self._windows(texts):
+            docs.append(starts[inside])
+            keys.append(key[inside])
+        return np.concatenate(docs), np.concatenate(keys)
+
+    def _windows(
+        self, texts: Sequence[str]
+    ) -> Iterator[tuple[int, np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]]:
+        """For each n-gram length n: (n, document of each start, packed key, whether inside one
+        document) for the windows of n characters starting at each position of the joined batch."""
         lo, hi = self.char_ngrams
         if hi > 3:
             raise ValueError("character n-grams longer than 3 do not fit a 64-bit key")
@@ -107,18 +118,33 @@ class TextFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         cp = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
         seps = np.zeros(len(cp) + 1, dtype=np.int32)  # separators before each position
         np.cumsum(cp == 0, out=seps[1:])
-        docs, keys = [], []
         key = np.zeros(len(cp), dtype=np.uint64)
         for n in range(1, hi + 1):
             m = max(len(cp) - n + 1, 0)  # a batch of one empty text is shorter than the n-gram
             # The n-gram starting at i is the (n-1)-gram starting at i, shifted, plus character i+n-1.
             key = (key[:m] << np.uint64(21)) | cp[n - 1 : n - 1 + m]
-            if n < lo:
-                continue
-            inside = seps[n : n + m] == seps[:m]  # no separator within the window
-            docs.append(seps[:m][inside])
-            keys.append(key[inside])
-        return np.concatenate(docs), np.concatenate(keys)
+            if n >= lo:
+                yield n, seps[:m], key, seps[n : n + m] == seps[:m]  # no separator within the window
+
+    def _char_columns(self, texts: list[str]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """(document index, column) of every character n-gram in the vocabulary, as int32.
+
+        A document holding an n-gram holds both its (n-1)-grams, so an n-gram reaching char_min_df
+        has (n-1)-grams that reach it too: only n-grams whose two (n-1)-grams are in the vocabulary
+        are looked up (on real messages, a third of the trigrams).
+        """
+        lookup, lo = self._char_lookup(), self.char_ngrams[0]
+        rows, cols = [], []
+        known = np.zeros(0, dtype=bool)
+        for n, starts, key, inside in self._windows(texts):
+            m = len(key)
+            wanted = inside if n == lo else inside & known[:m] & known[1 : m + 1]
+            found = np.full(m, -1, dtype=np.int64)
+            found[wanted] = lookup.get_indexer(key[wanted])
+            known = found >= 0
+            rows.append(starts[known])
+            cols.append(found[known].astype(np.int32) + np.int32(len(self.word_vocab_)))
+        return np.concatenate(rows), np.concatenate(cols)
 
     def fit(self, texts: Sequence[str], y: Any = None) -> TextFeatures:
         """Learn the vocabularies (terms reaching min_df, in sorted order) and the idf weights."""
@@ -146,12 +172,10 @@ class TextFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         """Rows of l2-normalised sublinear TF-IDF weights."""
         texts = list(texts)
         w_rows, w_cols = self._word_columns(texts)
-        c_rows, keys = self._chars(texts)
-        c_cols = self._char_lookup().get_indexer(keys)
-        known = c_cols >= 0
-        rows = np.concatenate([w_rows, c_rows[known]])
-        cols = np.concatenate([w_cols, (c_cols[known] + len(self.word_vocab_)).astype(np.int32)])
-        counts = _count_matrix(rows, cols, (len(texts), self.n_features_))
+        c_rows, c_cols = self._char_columns(texts)
+        counts = _count_matrix(
+            np.concatenate([w_rows, c_rows]), np.concatenate([w_cols, c_cols]), (len(texts), self.n_features_)
+        )
         counts.data = (np.log(counts.data) + 1) * self.idf_[counts.indices]
         return normalize(counts, copy=False)
 

@@ -80,3 +80,16 @@ def test_predict_many_leaves_the_garbage_collector_as_it_found_it(classifier) ->
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_pruned_character_lookups_find_every_known_n_gram(classifier, model_root) -> None:  # type: ignore[no-untyped-def]
+    from nlp.normalize import normalize_many
+
+    features = classifier.pipeline.named_steps["features"]
+    texts = normalize_many(_texts(model_root))
+    docs, keys = features._chars(texts)
+    cols = features._char_lookup().get_indexer(keys)
+    known = cols >= 0
+    expected = sorted(zip(docs[known].tolist(), (cols[known] + len(features.word_vocab_)).tolist(), strict=True))
+    rows, found = features._char_columns(texts)
+    assert sorted(zip(rows.tolist(), found.tolist(), strict=True)) == expected
