@@ -14,11 +14,11 @@ Serving does not go through sklearn's Pipeline: :class:`_FastModel` applies the 
 idf and linear weights itself (one message: no sparse matrix, a binary search for character n-grams,
 a gather of the weight rows it needs; a batch: one sparse product), then Platt scaling for all classes
 at once; a batch's top 3 come from a partition, not a sort of all classes. A test checks the
-probabilities equal ``pipeline.predict_proba``. Measured 2026-12-05 17:20 UTC on the shared 2-core
-machine at load average ~5.6 (10,000 100-char real messages, best of 7 calls, per second of process
-CPU time): predict_many 23,000 msgs/s (the code before: 17,800 in the same conditions), one predict()
-0.19 ms median (unchanged); ``python -m bench.classify`` at load 4.3 gave 21,700 msgs/s wall clock.
-BENCHMARKS.md has a full run with the sklearn Pipeline's figures beside ours.
+probabilities equal ``pipeline.predict_proba``. Measured 2026-12-05 17:23 UTC on the shared 2-core
+machine at load average ~5.5 (10,000 100-char real messages, best of 7 calls, per second of process
+CPU time, runs alternating with the code before): predict_many 22,000-23,200 msgs/s (the code before:
+17,900-18,900), one predict() 0.19 ms median (unchanged); ``python -m bench.classify`` at load 5.6
+gave 22,956 msgs/s wall clock. BENCHMARKS.md has a full run with the sklearn Pipeline's figures beside ours.
 """
 
 from __future__ import annotations
