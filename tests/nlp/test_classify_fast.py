@@ -54,3 +54,42 @@ def test_the_fast_tables_are_not_pickled(classifier) -> None:  # type: ignore[no
     again = pickle.loads(pickle.dumps(classifier))
     assert "_fast_model" not in again.__dict__
     assert again.predict("路灯坏了") == classifier.predict("路灯坏了")
+
+
+def test_top_k_is_a_stable_argsort_also_with_ties() -> None:
+    from nlp.classify import _top_k
+
+    rng = np.random.default_rng(0)
+    proba = rng.integers(0, 4, size=(300, 12)).astype(np.float64)  # many ties, also at the k-th place
+    proba[0] = 1.0
+    for k in (1, 3, 12):
+        expected = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+        np.testing.assert_array_equal(_top_k(proba, k), expected)
+        np.testing.assert_array_equal(_top_k(proba[:5], k), expected[:5])
+
+
+def test_predict_many_leaves_the_garbage_collector_as_it_found_it(classifier) -> None:  # type: ignore[no-untyped-def]
+    import gc
+
+    assert gc.isenabled()
+    classifier.predict_many(["路灯坏了", "垃圾没人清运"])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        classifier.predict_many(["路灯坏了", "垃圾没人清运"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_pruned_character_lookups_find_every_known_n_gram(classifier, model_root) -> None:  # type: ignore[no-untyped-def]
+    from nlp.normalize import normalize_many
+
+    features = classifier.pipeline.named_steps["features"]
+    texts = normalize_many(_texts(model_root))
+    docs, keys = features._chars(texts)
+    cols = features._char_lookup().get_indexer(keys)
+    known = cols >= 0
+    expected = sorted(zip(docs[known].tolist(), (cols[known] + len(features.word_vocab_)).tolist(), strict=True))
+    rows, found = features._char_columns(texts)
+    assert sorted(zip(rows.tolist(), found.tolist(), strict=True)) == expected
