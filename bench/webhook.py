@@ -49,16 +49,10 @@ REPORTS = [
 
 
 def make_app():  # type: ignore[no-untyped-def]
-    """The uvicorn factory: bot.app.build_app, with the chat channels mounted if the lead has not wired them yet."""
-    from bot.adapters import mount_channels
-    from bot.app import build_app
-    from bot.chatbot import Chatbot
+    """The uvicorn factory `gridbot serve` uses (bot.app.serve_app)."""
+    from bot.app import serve_app
 
-    app = build_app()
-    if not any(getattr(r, "path", "") == "/wechat" for r in app.router.routes):
-        runtime, factory = app.state.runtime, app.state.session_factory
-        mount_channels(app, runtime, factory, Chatbot(runtime, factory))
-    return app
+    return serve_app()
 
 
 def wechat_request(i: int) -> tuple[dict[str, str], bytes]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from fastapi import FastAPI
@@ -29,3 +30,18 @@ def build_app(settings: Settings | None = None, runtime: Runtime | None = None) 
     app.state.conversation_engine = conversations
     run_in_app(app, backend.session_factory, conversations, settings)
     return app
+
+
+def serve_app() -> FastAPI:
+    """build_app for a server process (`gridbot serve`'s uvicorn factory), its start-up heap settled."""
+    app = build_app()
+    settle_heap()
+    return app
+
+
+def settle_heap() -> None:
+    """Take what a long-running process built at start-up (the model, the city, SQLAlchemy's mappers: about
+    300,000 objects) out of the garbage collector's sight. Every full collection walked them all: about 150 ms
+    with the cores busy, a pause every request in flight waited out. Objects made later are collected as before."""
+    gc.collect()
+    gc.freeze()

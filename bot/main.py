@@ -202,11 +202,13 @@ def worker(worker_id: Annotated[str | None, typer.Option(help="a name for this w
 
     from backend.usecases.operations import open_backend, run_outbox_worker
     from bot.adapters import build_fallback, build_senders, close_senders
+    from bot.app import settle_heap
 
     settings = get_settings()
     _configure_logging(settings.log_level)
     backend = open_backend(settings, load_classifier=False)
     senders = build_senders(settings)
+    settle_heap()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -231,6 +233,7 @@ def process(worker_id: Annotated[str | None, typer.Option(help="a name for this 
     import threading
 
     from backend.usecases.operations import open_backend
+    from bot.app import settle_heap
     from bot.chatbot import Chatbot
     from bot.inbox import InboxProcessor, ProcessorConfig
 
@@ -238,6 +241,8 @@ def process(worker_id: Annotated[str | None, typer.Option(help="a name for this 
     _configure_logging(settings.log_level)
     _city()
     backend = open_backend(settings)
+    chat = Chatbot(backend.runtime, backend.session_factory)
+    settle_heap()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -245,7 +250,7 @@ def process(worker_id: Annotated[str | None, typer.Option(help="a name for this 
     console.print(f"inbox processor {name}")
     InboxProcessor(
         backend.session_factory,
-        Chatbot(backend.runtime, backend.session_factory),
+        chat,
         worker_id=name,
         config=ProcessorConfig.from_settings(settings),
     ).run(stop)
@@ -476,7 +481,7 @@ def serve(
     from backend.logging_setup import uvicorn_log_config
 
     uvicorn.run(
-        "bot.app:build_app",
+        "bot.app:serve_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,

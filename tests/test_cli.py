@@ -65,3 +65,17 @@ def test_load_demo_writes_a_history_once(env):
     assert code == 0 and "history skipped" in out.replace("\n", " ")
     code, out = run("sla-tick")
     assert code == 0 and "checked=0" not in out
+
+
+def test_the_served_app_keeps_its_start_up_heap_out_of_the_collectors_sight(env):
+    import os
+    import subprocess
+    import sys
+
+    assert run("db", "upgrade")[0] == 0
+    # A process of its own: a frozen heap would stay frozen in the test process.
+    probe = "import gc; from bot.app import serve_app; serve_app(); print(gc.get_freeze_count())"
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=dict(os.environ), capture_output=True, text=True, timeout=120, check=True
+    )
+    assert int(result.stdout.strip().splitlines()[-1]) > 100_000  # the model, the city, the mappers

@@ -46,7 +46,7 @@ _called_by_a_library = (
     Worksheet.freeze_panes,
     ApiBaseWeChatClient.fetch_access_token,  # wechatpy calls it when its token expires
     ApiBaseWeComClient.fetch_access_token,
-    app.build_app,  # uvicorn factory "bot.app:build_app" (bot/main.py serve)
+    app.serve_app,  # uvicorn factory "bot.app:serve_app" (bot/main.py serve)
     TextFeatures._lookup,  # a cache read back through __dict__, dropped on pickling
 )
 
