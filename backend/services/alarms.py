@@ -17,6 +17,7 @@ from backend.runtime import Runtime
 from backend.services import notify
 from backend.services.actors import SYSTEM, ActorContext
 from backend.services.audit import record_event
+from backend.services.people import REACHABLE
 from backend.services.workflow import load_ticket
 
 DISPATCHER_OF = {AlarmLevel.community: Role.community_dispatcher, AlarmLevel.street: Role.street_dispatcher}
@@ -119,7 +120,7 @@ def _recipients(session: Session, alarm: Alarm) -> list[Staff]:
         query = select(Staff).where(Staff.role == role.value, Staff.scope_code == alarm.area_code)
     else:
         query = select(Staff).where(Staff.role.in_([r.value for r in WATCHERS]), Staff.scope_code.is_(None))
-    return list(session.scalars(query.where(Staff.active.is_(True)).order_by(Staff.id)))
+    return list(session.scalars(query.where(Staff.active.is_(True)).order_by(Staff.id).options(REACHABLE)))
 
 
 def _push(session: Session, runtime: Runtime, ticket: Ticket, alarm: Alarm, *, action: str) -> None:

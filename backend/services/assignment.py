@@ -11,6 +11,7 @@ from backend.db.models import Staff, Ticket
 from backend.domain.roles import Role, Tier
 from backend.domain.tickets import OPEN_STATUSES, TicketStatus
 from backend.runtime import Runtime
+from backend.services.people import REACHABLE
 
 
 def _first(session: Session, role: Role, scope: str | None) -> Staff | None:
@@ -28,6 +29,7 @@ def _first(session: Session, role: Role, scope: str | None) -> Staff | None:
         .where(Staff.role == role.value, Staff.scope_code == scope, Staff.active.is_(True))
         .order_by(open_load, Staff.id)
         .limit(1)
+        .options(REACHABLE)
     ).first()
 
 

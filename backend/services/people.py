@@ -15,6 +15,10 @@ from backend.domain.errors import NotFound
 from backend.domain.roles import Role
 from backend.services.actors import ActorContext
 
+# Staff as a push to them needs them: their person and chat identities, in the staff query and one more (not two
+# lazy loads per person).
+REACHABLE = joinedload(Staff.person).selectinload(Person.identities)
+
 
 def identity_of(session: Session, *, channel: str, external_id: str) -> ChannelIdentity | None:
     """The identity for (channel, external id), if known."""
