@@ -68,7 +68,13 @@ def _t2s() -> tuple[re.Pattern[str], dict[int, str], dict[str, str], re.Pattern[
     phrases = _read_table("TSPhrases.txt")
     pattern = re.compile("(" + "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True)) + ")")
     # A phrase can change although none of its characters does alone (一目瞭然 → 一目了然).
-    triggers = set(chars).union(*({a for a, b in zip(k, v, strict=False) if a != b} for k, v in phrases.items()))
+    # A phrase matches only where all its characters are, so one of them marks it: a character the table converts
+    # anyway if it has one, else one the phrase changes. (Marking every changed character made 么 a mark through
+    # 么麼 → 幺麽, and sent about one real message in seven through the phrase regex for nothing.)
+    triggers = set(chars)
+    for key, value in phrases.items():
+        if key != value and not triggers.intersection(key):
+            triggers.add(next((a for a, b in zip(key, value, strict=False) if a != b), key[0]))
     # A regex character class tests membership in C without building a str per character; it is
     # only fast (a bitmap) for BMP characters, so the few others go in an alternation after it.
     bmp = "".join(re.escape(c) for c in sorted(triggers) if c <= "\uffff")
