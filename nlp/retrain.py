@@ -114,7 +114,10 @@ def train_candidate(
     learn, held = split_history(history, share)
     texts = [*seed.texts, *(item.text for item in learn)]
     labels = [*(seed.labels or []), *(item.label for item in learn)]
-    model, metrics = train_model(texts, labels, label_info=label_info, user_words=user_words, progress=progress)
+    # The seed corpus dominates: the shipped model's plain LinearSVC (nlp/classify.py docstring).
+    model, metrics = train_model(
+        texts, labels, label_info=label_info, user_words=user_words, progress=progress, linear="linearsvc"
+    )
     zero = Scores(0.0, 0.0)
     return Candidate(
         model=model,

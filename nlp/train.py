@@ -1,7 +1,8 @@
 """Training the complaint classifier, optionally with stratified k-fold cross-validation.
 
 Measured 2026-11-22 (``python -m bench.classify``): 10,000 messages train in 36 s on 2 shared cores
-(34 s of CPU): one fit is four LinearSVC fits, three for the calibration folds and the final one.
+(34 s of CPU): one fit is four LinearSVC fits, three for the calibration folds and the final one
+(with NB-SVM since 2026-12-05, each of those is one binary LinearSVC per class).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
-from nlp.classify import RANDOM_STATE, ComplaintClassifier, build_pipeline, shrink_weights
+from nlp.classify import RANDOM_STATE, ComplaintClassifier, LinearModel, build_pipeline, shrink_weights
 from nlp.dataio import LabelInfo, data_sha256, label_info_for, read_dataset
 from nlp.evaluate import calibration_metrics, classification_metrics
 from nlp.labelmap import LabelMap
@@ -72,13 +73,15 @@ def train_model(
     cv: int | None = None,
     progress: Progress | None = None,
     prior: Prior | None = None,
+    linear: LinearModel = "nbsvm",
 ) -> tuple[ComplaintClassifier, dict[str, Any]]:
     """Fit on all data (after k-fold CV when cv is given) and return the model and its metrics.
 
     With cv, ``accuracy``/``macro_f1``/``per_class`` are measured on the pooled out-of-fold
     predictions and ``cv`` holds the per-fold figures with their mean and standard deviation;
     without cv they are measured on the training data itself (optimistic, marked as such). A prior
-    joins every fit; metrics are measured on the data's own messages only.
+    joins every fit; metrics are measured on the data's own messages only. ``linear``: see
+    :func:`nlp.classify.build_pipeline`.
     """
     texts, labels = list(texts), list(labels)
     if len(texts) != len(labels):
@@ -99,11 +102,20 @@ def train_model(
             rare = sorted(lab for lab, n in counts.items() if n < cv)
             raise ValueError(f"cv={cv} needs at least {cv} examples per label; too few for {rare[:10]}")
         metrics = cross_validate(
-            texts, labels, info=info, user_words=user_words, folds=cv, progress=report, total=total, prior=prior
+            texts,
+            labels,
+            info=info,
+            user_words=user_words,
+            folds=cv,
+            progress=report,
+            total=total,
+            prior=prior,
+            linear=linear,
         )
 
     report("fitting on all data", total - 1, total)
-    pipeline = _fit(build_pipeline(user_words, min_class_count=min(counts.values())), texts, labels, prior)
+    pipeline = build_pipeline(user_words, min_class_count=min(counts.values()), linear=linear)
+    pipeline = _fit(pipeline, texts, labels, prior)
     shrink_weights(pipeline)
     model = ComplaintClassifier(pipeline, info)
     report("done", total, total)
@@ -135,6 +147,7 @@ def cross_validate(
     progress: Progress,
     total: int | None = None,
     prior: Prior | None = None,
+    linear: LinearModel = "nbsvm",
 ) -> dict[str, Any]:
     """Stratified k-fold CV: pooled out-of-fold metrics (with the ECE of their top-1 probabilities)
     plus per-fold mean and std."""
@@ -148,7 +161,7 @@ def cross_validate(
         progress(f"cross-validation fold {i + 1}/{folds}", i, total)
         fold_train = [texts[j] for j in train_idx]
         fold_labels = y[train_idx].tolist()
-        pipeline = build_pipeline(user_words, min_class_count=min(Counter(fold_labels).values()))
+        pipeline = build_pipeline(user_words, min_class_count=min(Counter(fold_labels).values()), linear=linear)
         _fit(pipeline, fold_train, fold_labels, prior)
         proba = pipeline.predict_proba([texts[j] for j in test_idx])
         predicted = pipeline.classes_[np.argmax(proba, axis=1)]  # what predict() returns, without a second pass
