@@ -183,9 +183,6 @@ class Tail:
         self.states, self.replies, self.deliveries = [], [], []
 
 
-_RunTurn = Callable[[Session, ChatMessage, Answer, Prefetched, Tail], TurnOutcome]
-
-
 class ConversationStore:
     """Runs chat turns, each in one transaction of its own, or a batch of turns in one transaction."""
 
@@ -232,40 +229,39 @@ class ConversationStore:
             self.backend.session_factory() as session,
         ):
             try:
-                outcomes = self._batch(session, turns, self._straight)
+                outcomes = self._batch(session, turns, straight=True)
             except (OperationalError, InterfaceError):
                 raise
             except Exception as exc:
                 logger.info("a turn of a batch of %d failed (%s); running each turn in a savepoint", len(turns), exc)
                 session.rollback()
-                outcomes = self._batch(session, turns, self._in_savepoint)
+                outcomes = self._batch(session, turns, straight=False)
             before_commit(session, outcomes)
             session.commit()
         return outcomes
 
-    def _batch(self, session: Session, turns: Sequence[tuple[ChatMessage, Answer]], run: _RunTurn) -> list[TurnOutcome]:
+    def _batch(
+        self, session: Session, turns: Sequence[tuple[ChatMessage, Answer]], *, straight: bool
+    ) -> list[TurnOutcome]:
+        """The turns in the session's transaction: straight, or each in a savepoint (its delivery recorded in it)."""
         self._write_lock(session)
-        straight = run == self._straight
-        messages = [message for message, _ in turns]
         now = self.backend.runtime.clock.now()
+        messages = [message for message, _ in turns]
         known, tail = Prefetched.read(session, messages, deliveries_at=now if straight else None), Tail()
-        outcomes = [run(session, message, answer, known, tail) for message, answer in turns]
+        outcomes = []
+        for message, answer in turns:
+            if tail.keeps_state_of(message):
+                tail.write(session)  # the sender's earlier turn in this batch: its state first, so this turn reads it
+            if straight:
+                outcomes.append(self._turn(session, message, answer, known, tail))
+            else:
+                outcomes.append(self._in_savepoint(session, message, answer, known, tail))
         tail.write(session)
         return outcomes
-
-    def _straight(
-        self, session: Session, message: ChatMessage, answer: Answer, known: Prefetched, tail: Tail
-    ) -> TurnOutcome:
-        if tail.keeps_state_of(message):
-            tail.write(session)  # the sender's earlier turn in this batch: its state first, so this turn reads it
-        return self._turn(session, message, answer, known, tail)
 
     def _in_savepoint(
         self, session: Session, message: ChatMessage, answer: Answer, known: Prefetched, tail: Tail
     ) -> TurnOutcome:
-        if tail.keeps_state_of(message):
-            tail.write(session)
-
         def in_a_savepoint() -> TurnOutcome:
             own = Tail()
             with session.begin_nested():  # rolled back alone if the turn fails
@@ -389,20 +385,7 @@ def _record_delivery(session: Session, message: ChatMessage, now: datetime) -> i
     ON CONFLICT rather than a savepoint around the insert: a copy arriving while the first is being answered
     still waits on the unique index, and then gets the first one's stored reply."""
     assert message.delivery_key is not None
-    table = InboundMessage.__table__
-    inserted = session.execute(
-        upsert_insert(session)(table)
-        .values(
-            channel=message.channel,
-            message_key=message.delivery_key,
-            external_id=message.user_id,
-            reply=None,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=[table.c.channel, table.c.message_key])
-        .returning(table.c.id)
-    ).scalar_one_or_none()
-    return inserted
+    return _record_deliveries(session, [message], now)[message.channel, message.delivery_key]
 
 
 def _record_deliveries(
