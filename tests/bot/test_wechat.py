@@ -213,7 +213,8 @@ def _reply_rows(session_factory: sessionmaker[Session]) -> list[Notification]:
 def test_a_slow_answer_is_acknowledged_once_committed_with_its_reply_in_the_outbox(
     chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform
 ) -> None:
-    client, _ = _slow_app(chat_runtime, own_database, 0.6, reply_budget=0.1, ack_deadline=3.0)
+    # A deadline far past the turn: a loaded CI machine once took the 0.6 s turn past a 3 s one.
+    client, _ = _slow_app(chat_runtime, own_database, 0.6, reply_budget=0.1, ack_deadline=30.0)
     with client as c:
         signed = wechat.sign(message_xml("event", {"Event": "subscribe"}, from_user=OPENID))
         response = c.post("/wechat", params=signed.params, content=signed.body)
@@ -250,7 +251,7 @@ def test_settings_outside_safe_mode_refuse_encrypted_posts(client: TestClient, c
 def test_a_copy_arriving_mid_turn_waits_for_it_and_is_acknowledged_once_it_is_stored(
     chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform
 ) -> None:
-    client, slow = _slow_app(chat_runtime, own_database, 0.5)
+    client, slow = _slow_app(chat_runtime, own_database, 0.5, reply_budget=30.0, ack_deadline=30.0)
     signed = wechat.sign(message_xml("text", {"Content": "帮助"}, from_user=OPENID, msg_id="8802"))
     copy: dict[str, object] = {}
 
