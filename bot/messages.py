@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -90,7 +90,19 @@ class Outbound:
 
 def outbound_to_json(messages: list[Outbound]) -> dict[str, Any]:
     """Replies as JSON, for the delivery record, outbox rows and the simulator."""
-    return {"messages": [asdict(m) for m in messages]}
+    # Spelt out rather than dataclasses.asdict, whose recursive deep copy was a tenth of a batch's CPU.
+    return {
+        "messages": [
+            {
+                "kind": m.kind.value,
+                "text": m.text,
+                "title": m.title,
+                "buttons": [{"label": b.label, "data": b.data} for b in m.buttons],
+                "image_url": m.image_url,
+            }
+            for m in messages
+        ]
+    }
 
 
 def outbound_from_json(data: dict[str, Any]) -> list[Outbound]:

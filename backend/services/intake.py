@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -71,7 +71,8 @@ class Assessment:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe form, to keep between the turns of a dialogue."""
-        return asdict(self)
+        # A shallow copy of the fields (no dataclasses.asdict: its deep copy was costly in every turn).
+        return {**vars(self), "place": dict(vars(self.place))}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Assessment:

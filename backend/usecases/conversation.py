@@ -154,10 +154,15 @@ class Tail:
     states: list[dict[str, Any]] = field(default_factory=list)
     replies: list[dict[str, Any]] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
+    _kept_senders: set[Sender] = field(default_factory=set, repr=False)
+    _indexed: int = 0
 
     def keeps_state_of(self, message: ChatMessage) -> bool:
         """Whether a kept, unwritten dialogue state belongs to this message's sender."""
-        return any(row["channel"] == message.channel and row["external_id"] == message.user_id for row in self.states)
+        # The senders of the kept rows, indexed as rows are added (a scan per turn was quadratic in a batch).
+        self._kept_senders.update((row["channel"], row["external_id"]) for row in self.states[self._indexed :])
+        self._indexed = len(self.states)
+        return (message.channel, message.user_id) in self._kept_senders
 
     def extend(self, other: Tail) -> None:
         """Take over another turn's rows."""
@@ -168,12 +173,14 @@ class Tail:
     def write(self, session: Session) -> None:
         """Write the rows kept so far, and forget them."""
         if self.states:
-            upsert = upsert_insert(session)(ConversationState).values(self.states)
+            # Parameters apart from the statement (executemany), so its compiled form is cached.
+            upsert = upsert_insert(session)(ConversationState)
             session.execute(
                 upsert.on_conflict_do_update(
                     index_elements=["channel", "external_id"],
                     set_={"state": upsert.excluded.state, "updated_at": upsert.excluded.updated_at},
-                )
+                ),
+                self.states,
             )
         if self.replies:
             session.execute(insert(Notification), self.replies)
@@ -181,6 +188,7 @@ class Tail:
             rows = [row for row in self.deliveries if tuple(sorted(row)) == shape]
             session.execute(update(InboundMessage), rows)
         self.states, self.replies, self.deliveries = [], [], []
+        self._kept_senders, self._indexed = set(), 0
 
 
 class ConversationStore:
@@ -399,9 +407,9 @@ def _record_deliveries(
     rows = [{"channel": c, "message_key": k, "external_id": u, "reply": None, "created_at": now} for c, k, u in keys]
     inserted = session.execute(
         upsert_insert(session)(table)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=[table.c.channel, table.c.message_key])
-        .returning(table.c.id, table.c.channel, table.c.message_key)
+        .returning(table.c.id, table.c.channel, table.c.message_key),
+        rows,
     ).all()
     recorded: dict[tuple[str, str], int | None] = dict.fromkeys(((c, k) for c, k, _ in keys), None)
     recorded.update(((channel, key), row_id) for row_id, channel, key in inserted)
