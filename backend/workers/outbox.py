@@ -72,11 +72,11 @@ class OutboxConfig:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> OutboxConfig:
-        """Build from backend.settings.Settings (worker_lease_seconds, worker_batch_size)."""
+        """Build from backend.settings.Settings (worker_lease_seconds, worker_batch_size, worker_rate_limits*)."""
         values: dict[str, Any] = {
             "lease_seconds": float(settings.worker_lease_seconds),
             "batch_size": int(settings.worker_batch_size),
-            "limits": RateLimits(),
+            "limits": settings.outbox_rate_limits,
         }
         values.update(overrides)
         return cls(**values)
