@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from backend.domain.triage import Thresholds
+from backend.workers.ratelimit import RateLimits
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_PLACEHOLDER = "dev-only-change-me-this-is-not-a-secret"
@@ -151,8 +153,39 @@ class Settings(BaseSettings):
     # Workers
     worker_lease_seconds: int = 60
     worker_batch_size: int = 100
+    # The outbox's send rate limits (backend/workers/ratelimit.py DEFAULT_LIMITS: the platforms' documented
+    # quotas), overridden per channel as JSON: [per_second, burst] or null for no limit, for the whole account
+    # ("channel") or each recipient, e.g. {"telegram": {"channel": [1000, 1000]}} for a bot with paid broadcasts.
+    # Every worker must use the same values (they share the schedules). false switches every limit off (tests,
+    # benchmarks against fake platforms); a platform's own "retry after" is obeyed either way.
+    worker_rate_limits: Annotated[dict[str, dict[str, list[float] | None]], NoDecode] = {}
+    worker_rate_limits_enabled: bool = True
     sla_tick_seconds: int = 60
     digest_time: str = Field(default="08:00", pattern=r"^\d{2}:\d{2}$")
+
+    @field_validator("worker_rate_limits", mode="before")
+    @classmethod
+    def _rate_limits_from_json(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return {}
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            example = '{"telegram": {"channel": [1000, 1000]}}'
+            raise ValueError(f"GRIDBOT_WORKER_RATE_LIMITS is not valid JSON ({exc}); e.g. {example}") from None
+
+    @field_validator("worker_rate_limits", mode="after")
+    @classmethod
+    def _rate_limits_make_sense(
+        cls, value: dict[str, dict[str, list[float] | None]]
+    ) -> dict[str, dict[str, list[float] | None]]:
+        try:
+            RateLimits.from_config(value)
+        except ValueError as exc:
+            raise ValueError(f"GRIDBOT_WORKER_RATE_LIMITS: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _no_placeholder_secrets_outside_development(self) -> Settings:
@@ -173,6 +206,11 @@ class Settings(BaseSettings):
     def triage_thresholds(self) -> Thresholds:
         """The confidences of the triage gate."""
         return Thresholds(dispatch=self.dispatch_confidence_threshold, ask=self.low_confidence_threshold)
+
+    @property
+    def outbox_rate_limits(self) -> RateLimits:
+        """The outbox workers' rate limits: the defaults, these overrides, or none when switched off."""
+        return RateLimits.from_config(self.worker_rate_limits, enabled=self.worker_rate_limits_enabled)
 
     @property
     def is_sqlite(self) -> bool:

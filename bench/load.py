@@ -15,7 +15,10 @@ platform APIs of tests/fakes. Afterwards the workers get --drain seconds to empt
 --scale-out runs 1 API process + 1 worker, then 2 + 2, each on a fresh database, and reports them side by
 side. --inbox N turns the durable inbox on (the webhooks store and answer; N `gridbot process` processes run
 the turns; replies come as WeChat passive replies when a turn finishes in time, else through the outbox) and
-writes its own section. PostgreSQL: GRIDBOT_TEST_POSTGRES_URL (default
+writes its own section. --rate-limits sets the outbox workers' send limits: `default` (the platforms' quotas),
+`off`, or the JSON of GRIDBOT_WORKER_RATE_LIMITS; the fake platforms enforce none. The report splits the time
+to a reply, from the database: inbox wait (a message stored → its turn done) and outbox wait per channel
+(a notification queued → its successful send started). PostgreSQL: GRIDBOT_TEST_POSTGRES_URL (default
 postgresql://postgres@127.0.0.1:5432/test) names the server; the run uses its own database `gridbot_load`,
 dropped and re-created.
 """
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import json
 import os
 import random
 import resource
@@ -74,6 +78,10 @@ STREAMS = [
 ]
 RESIDENT_STREAMS = STREAMS[:2]
 WEBHOOK_ROUTES = {"/wechat": STREAMS[0], "/telegram/webhook": STREAMS[1], "/wecom": STREAMS[2]}
+RATE_LIMITS_NOTE = {
+    "default": "the platforms' quotas (Telegram 30/s per bot, 1/s per chat; WeChat 20/s per account, 1/s per user)",
+    "off": "off (GRIDBOT_WORKER_RATE_LIMITS_ENABLED=false; the fake platforms enforce none)",
+}
 PEOPLE_PER_CLIENT = 16  # people sharing one HTTP client (and its connection pool)
 
 
@@ -326,6 +334,44 @@ def drain(url: str, timeout: float) -> tuple[float, dict[str, int], dict[str, in
         time.sleep(0.5)
 
 
+def wait_breakdown(url: str) -> dict[str, dict[str, float]]:
+    """Where a reply's time went, from the database: the inbox wait (stored → turn done) and the outbox wait
+    per channel (queued → sent); n, p50 and p99 in ms."""
+    import psycopg
+
+    def row(n: int, p50: float | None, p99: float | None) -> dict[str, float]:
+        return {"n": n, "p50_ms": (p50 or 0.0) * 1000, "p99_ms": (p99 or 0.0) * 1000}
+
+    quantiles = "percentile_cont(0.5) WITHIN GROUP (ORDER BY w), percentile_cont(0.99) WITHIN GROUP (ORDER BY w)"
+    with psycopg.connect(url) as conn:
+        inbox = conn.execute(
+            f"SELECT count(*), {quantiles} FROM (SELECT extract(epoch FROM done_at - received_at) AS w "
+            "FROM inbox_messages WHERE done_at IS NOT NULL) t"
+        ).fetchone()
+        # The send's own time (its 'sent' attempt), not sent_at: a batch is recorded once its last booked slot
+        # has gone out, so sent_at runs up to max_rate_wait behind the send.
+        outbox = conn.execute(
+            f"SELECT channel, count(*), {quantiles} FROM (SELECT n.channel, "
+            "extract(epoch FROM min(a.at) - n.created_at) AS w FROM notifications n JOIN notification_attempts a "
+            "ON a.notification_id = n.id AND a.outcome = 'sent' GROUP BY n.id) t GROUP BY channel ORDER BY channel"
+        ).fetchall()
+    waits = {"inbox": row(*inbox)} if inbox and inbox[0] else {}
+    waits.update({f"outbox {channel}": row(n, p50, p99) for channel, n, p50, p99 in outbox})
+    return waits
+
+
+def rate_limits_env(value: str) -> dict[str, str]:
+    """The workers' environment for --rate-limits: default, off, or GRIDBOT_WORKER_RATE_LIMITS JSON (checked here)."""
+    from backend.workers.ratelimit import RateLimits
+
+    if value == "default":
+        return {}
+    if value == "off":
+        return {"GRIDBOT_WORKER_RATE_LIMITS_ENABLED": "false"}
+    RateLimits.from_config(json.loads(value))  # a bad value fails now, not in the worker after the set-up
+    return {"GRIDBOT_WORKER_RATE_LIMITS": value}
+
+
 async def drive(
     args: argparse.Namespace,
     base_url: str,
@@ -465,6 +511,7 @@ def run_config(args: argparse.Namespace, api_procs: int, workers: int) -> dict[s
         env = service_env(url, workdir, wechat_api, telegram_api, keys)
         if args.inbox:
             env = {**env, "GRIDBOT_INBOX_ENABLED": "true", "GRIDBOT_INBOX_SERVE_PROCESSORS": "0"}
+        env.update(rate_limits_env(args.rate_limits))
         service = Service(env, workdir, api_procs, workers, processors=args.inbox)
         service.wait_healthy()
         cpu_before, own_before = service.cpu_seconds(), _own_cpu()
@@ -475,6 +522,7 @@ def run_config(args: argparse.Namespace, api_procs: int, workers: int) -> dict[s
             cpu_service, cpu_own = service.cpu_seconds() - cpu_before, _own_cpu() - own_before
             drained, tickets, notes = drain(url, args.drain)
         measured = server_latency(service.base_url, api_procs)
+        waits = wait_breakdown(url)
     finally:
         if service is not None:
             service.stop()
@@ -496,6 +544,7 @@ def run_config(args: argparse.Namespace, api_procs: int, workers: int) -> dict[s
         inbox.total,
         measured,
         sampler,
+        waits,
     )
 
 
@@ -520,6 +569,7 @@ def figures(
     delivered: int,
     measured: dict[str, dict[str, float]],
     sampler: Sampler,
+    waits: dict[str, dict[str, float]],
 ) -> dict[str, Any]:
     """The figures of one configuration as plain data."""
 
@@ -552,6 +602,8 @@ def figures(
         "reports_per_s": reports_ok / args.duration,
         "webhook": summary(resident),
         "outbox_latency": {what: summary(v) for what, v in world.outbox_latency.items()},
+        "rate_limits": args.rate_limits,
+        "waits": waits,
         "counts": dict(world.counts),
         "tickets": sum(tickets.values()),
         "tickets_by_status": tickets,
@@ -638,6 +690,14 @@ def table_rows(results: list[dict[str, Any]], *, compact: bool = False) -> list[
                     "",
                 )
             )
+        for what in ("inbox", *(f"outbox {c}" for c in ("telegram", "wechat", "wecom"))):
+            rows.append(
+                (
+                    f"{what} wait (ms) p50 / p99 ({'stored → turn done' if what == 'inbox' else 'queued → send'})",
+                    cell(lambda r, w=what: _ms(r["waits"][w], "p50_ms", "p99_ms") if w in r.get("waits", {}) else "–"),
+                    "",
+                )
+            )
         rows += [
             (
                 "dialogues completed / abandoned",
@@ -684,6 +744,7 @@ def table_rows(results: list[dict[str, Any]], *, compact: bool = False) -> list[
 def notes_for(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
     """What was run, and what went wrong, for the report."""
     order = " → ".join(r["label"] for r in results)
+    limits = RATE_LIMITS_NOTE.get(args.rate_limits, f"GRIDBOT_WORKER_RATE_LIMITS={args.rate_limits}")
     parts = [
         f"Each value reads {order}. " if len(results) > 1 else "",
         f"{args.duration:g} s of mixed load on PostgreSQL: {args.residents} residents "
@@ -696,7 +757,7 @@ def notes_for(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
         f"{args.platform_retries} times; latencies and errors count every attempt. The deployment: "
         f"`{'`, `'.join(results[-1]['commands'])}` on one PostgreSQL; the load generator and the fake platform "
         f"APIs run on the same machine and use CPU too (row 'CPU s'). The outbox had "
-        f"{args.drain:g} s to drain after the load stopped.",
+        f"{args.drain:g} s to drain after the load stopped. Outbox rate limits: {limits}.",
     ]
     for r in results:
         errors = {f"{n}: {k}": v for n, s in r["streams"].items() for k, v in s["error_kinds"].items()}
@@ -748,6 +809,11 @@ def main() -> None:
         type=int,
         default=0,
         help="durable inbox on, with this many `gridbot process` processes (written as its own section)",
+    )
+    parser.add_argument(
+        "--rate-limits",
+        default="default",
+        help="outbox send limits: default (the platforms' quotas), off, or the JSON of GRIDBOT_WORKER_RATE_LIMITS",
     )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true")

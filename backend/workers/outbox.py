@@ -48,6 +48,7 @@ from backend.workers.ratelimit import RateLimiter, RateLimits, Reservation
 from backend.workers.retry import Decision, Outcome, RetryPolicy, decide
 from backend.workers.sharedlimits import SharedRateLimiter
 from backend.workers.timed import TimedPool
+from backend.workers.wakeup import OutboxWakeup
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class OutboxConfig:
     batch_size: int = 100
     lease_seconds: float = 60.0
     send_threads: int = 16
-    idle_sleep: float = 0.5
+    idle_sleep: float = 0.5  # on PostgreSQL an idle worker wakes at once for new rows (backend/workers/wakeup.py)
     # A message the rate limits would hold back longer than this is put back with a later next_attempt_at.
     max_rate_wait: float = 2.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -72,11 +73,11 @@ class OutboxConfig:
 
     @classmethod
     def from_settings(cls, settings: Any, **overrides: Any) -> OutboxConfig:
-        """Build from backend.settings.Settings (worker_lease_seconds, worker_batch_size)."""
+        """Build from backend.settings.Settings (worker_lease_seconds, worker_batch_size, worker_rate_limits*)."""
         values: dict[str, Any] = {
             "lease_seconds": float(settings.worker_lease_seconds),
             "batch_size": int(settings.worker_batch_size),
-            "limits": RateLimits(),
+            "limits": settings.outbox_rate_limits,
         }
         values.update(overrides)
         return cls(**values)
@@ -496,7 +497,7 @@ def run_worker(
         job_thread.start()
     logger.info("worker %s started: channels %s, %d jobs", worker_id, sorted(senders), len(jobs))
     worker = OutboxWorker(session_factory, senders, worker_id=worker_id, config=config, fallback=fallback)
-    with worker:
+    with worker, OutboxWakeup(session_factory.kw["bind"]) as wakeup:
         # Pipelined: while one batch is on the wire, the previous one is recorded and the next one claimed,
         # so at most two batches per worker are claimed but unrecorded (the bound on repeats after a crash).
         sending: list[Future[_Result]] = []
@@ -518,7 +519,7 @@ def run_worker(
             if db_error:
                 stop_event.wait(max(config.idle_sleep, 1.0))
             elif not sending:
-                stop_event.wait(config.idle_sleep)
+                wakeup.wait(stop_event, config.idle_sleep)
         try:
             total.add(worker.record(sending))
         except DBAPIError:

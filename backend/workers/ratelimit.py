@@ -66,22 +66,36 @@ class RateLimits:
     ) -> RateLimits:
         """The defaults with per-channel overrides, e.g. {"telegram": {"recipient": [1, 1], "channel": None}}.
 
-        Each value is [per_second, burst] (burst optional) or None to switch that limit off; the shape
-        fits a JSON settings field such as GRIDBOT_WORKER_RATE_LIMITS.
+        Each value is [per_second, burst] (burst optional) or None to switch that limit off; the shape of the
+        setting GRIDBOT_WORKER_RATE_LIMITS. Raises ValueError naming the channel and key at fault.
         """
         limits = dict(DEFAULT_LIMITS)
         for channel, spec in (overrides or {}).items():
+            if channel not in DEFAULT_LIMITS:
+                raise ValueError(f"rate limits of {channel!r}: unknown channel (known: {', '.join(DEFAULT_LIMITS)})")
+            if not isinstance(spec, Mapping):
+                raise ValueError(f"rate limits of {channel!r}: expected an object with channel/recipient, got {spec!r}")
             unknown = set(spec) - {"channel", "recipient"}
             if unknown:
                 raise ValueError(f"rate limits of {channel!r}: unknown keys {sorted(unknown)}")
-            current = limits.get(channel, ChannelLimits())
-            values = {key: (Rate(*value) if value is not None else None) for key, value in spec.items()}
-            limits[channel] = replace(current, **values)
+            values = {key: _rate(f"{channel}.{key}", value) for key, value in spec.items()}
+            limits[channel] = replace(limits[channel], **values)
         return cls(per_channel=limits, enabled=enabled)
 
     def of(self, channel: str) -> ChannelLimits | None:
         """The limits of one channel, or None when it has none (or every limit is switched off)."""
         return self.per_channel.get(channel) if self.enabled else None
+
+
+def _rate(where: str, value: Sequence[float] | None) -> Rate | None:
+    if value is None:
+        return None
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence) or len(value) not in (1, 2):
+        raise ValueError(f"rate limits of {where}: expected [per_second, burst] or null, got {value!r}")
+    try:
+        return Rate(*(float(v) for v in value))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"rate limits of {where}: {exc}") from None
 
 
 class Schedule:

@@ -205,12 +205,15 @@ class TelegramBatchSender:
 async def send_in_chat_order(
     items: Sequence[tuple[Delivery, float]], send_one: Callable[[Delivery, float], Awaitable[None]]
 ) -> list[BaseException | None]:
-    """Run send_one over a batch: chats concurrently, each chat's items in order; after flood control
-    (a TransientChannelError with retry_after) that chat's remaining items are answered HeldBackError."""
+    """Run send_one over a batch: chats concurrently, each chat's items in order, each at its delay from now;
+    after flood control (a TransientChannelError with retry_after) that chat's remaining items are answered
+    HeldBackError."""
     by_chat: dict[str, list[int]] = {}
     for index, (delivery, _) in enumerate(items):
         by_chat.setdefault(delivery.recipient, []).append(index)
     results: list[BaseException | None] = [None] * len(items)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
 
     async def chat(indexes: list[int]) -> None:
         held: float | None = None
@@ -220,7 +223,8 @@ async def send_in_chat_order(
                 results[index] = HeldBackError("held back: flood control on this chat", retry_after=held)
                 continue
             try:
-                await send_one(delivery, delay)
+                # The delays are booked from the batch's start: the wait for the chat's earlier items counts.
+                await send_one(delivery, max(0.0, started + delay - loop.time()))
             except Exception as exc:  # every error goes back to the worker, which classifies it
                 results[index] = exc
                 if isinstance(exc, TransientChannelError) and exc.retry_after:

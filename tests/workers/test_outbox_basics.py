@@ -136,9 +136,13 @@ def test_a_second_sent_outcome_counts_as_a_repeat(factory: sessionmaker[Session]
         assert repeat_report(session) == RepeatReport(possible_repeats=1, notifications=1)
 
 
-def test_config_takes_lease_and_batch_from_settings() -> None:
-    settings = Settings(worker_lease_seconds=30, worker_batch_size=7)
+def test_config_takes_lease_batch_and_rate_limits_from_settings() -> None:
+    settings = Settings(
+        worker_lease_seconds=30, worker_batch_size=7, worker_rate_limits={"telegram": {"channel": [1000, 1000]}}
+    )
     config = OutboxConfig.from_settings(settings, send_threads=2)
     assert (config.lease_seconds, config.batch_size, config.send_threads) == (30.0, 7, 2)
+    assert config.limits == RateLimits.from_config({"telegram": {"channel": [1000, 1000]}})
+    assert OutboxConfig.from_settings(Settings(worker_rate_limits_enabled=False)).limits.of("telegram") is None
     with pytest.raises(ValueError, match="lease_seconds"):
         OutboxConfig(lease_seconds=3, max_rate_wait=2)

@@ -18,6 +18,7 @@ from backend.workers.outbox import OutboxConfig, OutboxWorker
 from backend.workers.ratelimit import ChannelLimits, Rate, RateLimits
 from bot.telegram.batch_sender import TelegramBatchSender
 from bot.telegram.http_sender import TelegramHttpSender
+from bot.telegram.send import TelegramSender
 from tests.workers.conftest import add_notifications
 from tests.workers.fake_telegram import FakeTelegram
 
@@ -153,3 +154,25 @@ def test_messages_waiting_for_their_slot_hold_no_send_thread(
     # the unlimited channel's messages, claimed after them, went out before the second of them.
     assert len(slow) == 3 and min(b - a for a, b in zip(slow, slow[1:], strict=False)) >= 1.0 - JITTER
     assert len(fast) == 4 and max(fast) < slow[1]
+
+
+@pytest.mark.parametrize("sender_class", [TelegramSender, TelegramBatchSender])
+def test_a_busy_chats_batch_goes_out_at_its_booked_slots_not_later(
+    factory: sessionmaker[Session], fake_tg: FakeTelegram, sender_class: type[TelegramSender | TelegramBatchSender]
+) -> None:
+    add_notifications(factory, 5, chats=1)
+    # Four a second to the chat: slots 0, 0.25, 0.5, 0.75 and 1 s from the batch's start (within max_rate_wait).
+    config = replace(CONFIG, max_rate_wait=1.5, limits=RateLimits({"telegram": ChannelLimits(None, Rate(4.0, 1.0))}))
+    sender = (
+        TelegramSender("TEST:TOKEN", api_base=fake_tg.base_url)
+        if sender_class is TelegramSender
+        else TelegramBatchSender(fake_tg.base_url, "TEST:TOKEN", timeout=2.0)
+    )
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
+        started = time.monotonic()
+        assert worker.drain_once().sent == 5
+    sender.close()
+    times = sorted(c.at for c in fake_tg.delivered())
+    # Each slot counts from the batch's start, not from the chat's previous message: the last one goes out
+    # after 1 s, where waiting each delay after the previous send took 0.25 + 0.5 + 0.75 + 1 = 2.5 s.
+    assert len(times) == 5 and 1.0 <= times[-1] - started < 1.0 + 2 * JITTER
