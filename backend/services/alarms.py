@@ -38,8 +38,7 @@ def raise_alarm(session: Session, runtime: Runtime, ticket: Ticket) -> Alarm:
         level_since=now,
     )
     session.add(alarm)
-    session.flush()
-    _push(session, runtime, ticket, alarm, action="alarm")
+    _push(session, runtime, ticket, alarm, action="alarm")  # its event's flush inserts the alarm
     return alarm
 
 

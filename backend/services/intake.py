@@ -266,9 +266,14 @@ def create_ticket(
         department_code=category.department_code if category else None,
         tier=(category.tier if category and category.tier else Tier.grid.value),
         status="submitted",
+        light="green",
+        reopen_count=0,
+        rework_count=0,
+        contact_withdrawn=False,
         created_at=now,
         updated_at=now,
-        # Known to be empty (not left unloaded after the insert), so the rollup listener need not read them back.
+        # The column defaults and empty fields set here, not left to the insert: the routing reads them before the
+        # ticket is inserted, and the rollup listener need not read them back.
         due_at=None,
         resolved_at=None,
         escalated_at=None,
@@ -278,7 +283,6 @@ def create_ticket(
         ratings=[],
     )
     session.add(ticket)
-    session.flush()
     who = actor or SYSTEM
     session.add(
         TicketEvent(
@@ -300,11 +304,14 @@ def create_ticket(
             },
         )
     )
-    session.flush()
     if dispatch:
-        _route(session, runtime, ticket, assessment, urgent=urgent)
+        # The ticket and its submit event are inserted by the routing event's flush, already routed: one INSERT,
+        # no UPDATE. Nothing the routing reads depends on them (a ticket without an assignee is in nobody's load).
+        with session.no_autoflush:
+            _route(session, runtime, ticket, assessment, urgent=urgent)
         if urgent:
             raise_alarm(session, runtime, ticket)
+    session.flush()
     return ticket
 
 

@@ -61,6 +61,8 @@ def load_ticket(session: Session, number_or_id: str | int, *, lock: bool = False
 
 def followers_of(session: Session, ticket: Ticket) -> set[int]:
     """Ids of people following a ticket besides the reporter."""
+    if ticket.id is None:  # not inserted yet: nobody can follow it
+        return set()
     return set(session.scalars(select(TicketFollower.person_id).where(TicketFollower.ticket_id == ticket.id)))
 
 
