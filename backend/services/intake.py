@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Category, Person, Ticket, TicketEvent
@@ -360,6 +360,20 @@ class Duplicate:
     text: str
 
 
+# Built once (asked for nearly every report): plain rows, not tickets, as a busy grid has up to 200 candidates.
+_OPEN_IN_GRID_AND_CATEGORY = (
+    select(Ticket.id, Ticket.number, Ticket.text, Ticket.created_at)
+    .where(
+        Ticket.grid_code == bindparam("grid_code"),
+        Ticket.category_code == bindparam("category_code"),
+        Ticket.id != bindparam("exclude_id"),
+        Ticket.status.in_([s.value for s in OPEN_STATUSES]),
+    )
+    .order_by(Ticket.id.desc())
+    .limit(200)
+)
+
+
 def likely_duplicate(
     session: Session,
     runtime: Runtime,
@@ -374,17 +388,8 @@ def likely_duplicate(
 
     if not grid_code or not category_code:
         return None
-    # Plain rows, not tickets: a busy grid has up to 200 candidates.
     rows = session.execute(
-        select(Ticket.id, Ticket.number, Ticket.text, Ticket.created_at)
-        .where(
-            Ticket.grid_code == grid_code,
-            Ticket.category_code == category_code,
-            Ticket.id != exclude_id,
-            Ticket.status.in_([s.value for s in OPEN_STATUSES]),
-        )
-        .order_by(Ticket.id.desc())
-        .limit(200)
+        _OPEN_IN_GRID_AND_CATEGORY, {"grid_code": grid_code, "category_code": category_code, "exclude_id": exclude_id}
     ).all()
     candidates = [
         Candidate(id=str(row_id), text=body, grid_code=grid_code, category=category_code, created_at=created_at)
