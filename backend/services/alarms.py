@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import ColumnElement, false, select
+from sqlalchemy import ColumnElement, bindparam, false, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Alarm, Staff, Ticket
@@ -38,8 +38,7 @@ def raise_alarm(session: Session, runtime: Runtime, ticket: Ticket) -> Alarm:
         level_since=now,
     )
     session.add(alarm)
-    session.flush()
-    _push(session, runtime, ticket, alarm, action="alarm")
+    _push(session, runtime, ticket, alarm, action="alarm")  # its event's flush inserts the alarm
     return alarm
 
 
@@ -113,14 +112,29 @@ def open_alarms(session: Session, actor: ActorContext) -> list[tuple[Alarm, Tick
     return [(alarm, ticket) for alarm, ticket in rows]
 
 
+# Who hears an alarm, built once (an urgent report asks at once): the level's dispatchers of its area, else the
+# district-wide watchers.
+_DISPATCHERS = (
+    select(Staff)
+    .where(Staff.role == bindparam("role"), Staff.scope_code == bindparam("area"), Staff.active.is_(True))
+    .order_by(Staff.id)
+    .options(REACHABLE)
+)
+_WATCHERS = (
+    select(Staff)
+    .where(Staff.role.in_([r.value for r in WATCHERS]), Staff.scope_code.is_(None), Staff.active.is_(True))
+    .order_by(Staff.id)
+    .options(REACHABLE)
+)
+
+
 def _recipients(session: Session, alarm: Alarm) -> list[Staff]:
-    level = AlarmLevel(alarm.level)
-    role = DISPATCHER_OF.get(level)
+    role = DISPATCHER_OF.get(AlarmLevel(alarm.level))
     if role is not None and alarm.area_code:
-        query = select(Staff).where(Staff.role == role.value, Staff.scope_code == alarm.area_code)
+        found = session.scalars(_DISPATCHERS, {"role": role.value, "area": alarm.area_code})
     else:
-        query = select(Staff).where(Staff.role.in_([r.value for r in WATCHERS]), Staff.scope_code.is_(None))
-    return list(session.scalars(query.where(Staff.active.is_(True)).order_by(Staff.id).options(REACHABLE)))
+        found = session.scalars(_WATCHERS)
+    return list(found.unique())
 
 
 def _push(session: Session, runtime: Runtime, ticket: Ticket, alarm: Alarm, *, action: str) -> None:

@@ -9,7 +9,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Category, Person, Ticket, TicketEvent
@@ -71,7 +71,8 @@ class Assessment:
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe form, to keep between the turns of a dialogue."""
-        # A shallow copy of the fields (no dataclasses.asdict: its deep copy was costly in every turn).
+        # What dataclasses.asdict gives, at a thirtieth of its cost (a report dialogue keeps it on every turn): the
+        # fields besides `place` are immutable (text, numbers, tuples of them), so they need no deep copy.
         return {**vars(self), "place": dict(vars(self.place))}
 
     @classmethod
@@ -267,9 +268,14 @@ def create_ticket(
         department_code=category.department_code if category else None,
         tier=(category.tier if category and category.tier else Tier.grid.value),
         status="submitted",
+        light="green",
+        reopen_count=0,
+        rework_count=0,
+        contact_withdrawn=False,
         created_at=now,
         updated_at=now,
-        # Known to be empty (not left unloaded after the insert), so the rollup listener need not read them back.
+        # The column defaults and empty fields set here, not left to the insert: the routing reads them before the
+        # ticket is inserted, and the rollup listener need not read them back.
         due_at=None,
         resolved_at=None,
         escalated_at=None,
@@ -279,7 +285,6 @@ def create_ticket(
         ratings=[],
     )
     session.add(ticket)
-    session.flush()
     who = actor or SYSTEM
     session.add(
         TicketEvent(
@@ -301,11 +306,15 @@ def create_ticket(
             },
         )
     )
-    session.flush()
     if dispatch:
-        _route(session, runtime, ticket, assessment, urgent=urgent)
+        # The ticket and its submit event are inserted by the routing event's flush, already routed: one INSERT,
+        # no UPDATE. Nothing the routing reads depends on them (a ticket without an assignee is in nobody's load),
+        # and the number's upsert has just flushed everything else.
+        with session.no_autoflush:
+            _route(session, runtime, ticket, assessment, urgent=urgent)
         if urgent:
             raise_alarm(session, runtime, ticket)
+    session.flush()
     return ticket
 
 
@@ -354,6 +363,20 @@ class Duplicate:
     text: str
 
 
+# Built once (asked for nearly every report): plain rows, not tickets, as a busy grid has up to 200 candidates.
+_OPEN_IN_GRID_AND_CATEGORY = (
+    select(Ticket.id, Ticket.number, Ticket.text, Ticket.created_at)
+    .where(
+        Ticket.grid_code == bindparam("grid_code"),
+        Ticket.category_code == bindparam("category_code"),
+        Ticket.id != bindparam("exclude_id"),
+        Ticket.status.in_([s.value for s in OPEN_STATUSES]),
+    )
+    .order_by(Ticket.id.desc())
+    .limit(200)
+)
+
+
 def likely_duplicate(
     session: Session,
     runtime: Runtime,
@@ -368,17 +391,8 @@ def likely_duplicate(
 
     if not grid_code or not category_code:
         return None
-    # Plain rows, not tickets: a busy grid has up to 200 candidates.
     rows = session.execute(
-        select(Ticket.id, Ticket.number, Ticket.text, Ticket.created_at)
-        .where(
-            Ticket.grid_code == grid_code,
-            Ticket.category_code == category_code,
-            Ticket.id != exclude_id,
-            Ticket.status.in_([s.value for s in OPEN_STATUSES]),
-        )
-        .order_by(Ticket.id.desc())
-        .limit(200)
+        _OPEN_IN_GRID_AND_CATEGORY, {"grid_code": grid_code, "category_code": category_code, "exclude_id": exclude_id}
     ).all()
     candidates = [
         Candidate(id=str(row_id), text=body, grid_code=grid_code, category=category_code, created_at=created_at)

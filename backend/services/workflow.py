@@ -7,7 +7,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from backend.db.models import Category, Staff, Ticket, TicketEvent, TicketFollower
@@ -61,7 +61,13 @@ def load_ticket(session: Session, number_or_id: str | int, *, lock: bool = False
 
 def followers_of(session: Session, ticket: Ticket) -> set[int]:
     """Ids of people following a ticket besides the reporter."""
-    return set(session.scalars(select(TicketFollower.person_id).where(TicketFollower.ticket_id == ticket.id)))
+    if ticket.id is None:  # not inserted yet: nobody can follow it
+        return set()
+    return set(session.scalars(_FOLLOWER_IDS, {"ticket_id": ticket.id}))
+
+
+# Built once: every move asks it.
+_FOLLOWER_IDS = select(TicketFollower.person_id).where(TicketFollower.ticket_id == bindparam("ticket_id"))
 
 
 def category_of(session: Session, ticket: Ticket) -> Category | None:

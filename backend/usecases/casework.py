@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, event, select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Notification, Person, Staff, Ticket, TicketEvent
+from backend.db.models import Person, Staff, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
-from backend.domain.notifications import NoticeKind
 from backend.domain.roles import Role
 from backend.domain.tickets import OPEN_STATUSES, Action
 from backend.runtime import Runtime
@@ -43,6 +42,7 @@ from backend.services.privacy_log import record_access
 from backend.services.reveal import Contact, may_reveal_ticket, reveal_contact
 from backend.services.revision import revise_report
 from backend.services.workflow import apply_action, available_actions, followers_of, load_ticket
+from backend.usecases.own_notices import OwnNotices
 from backend.usecases.views import Speaker, StaffView, TicketView
 
 LIGHT_ORDER = {"red": 0, "yellow": 1, "green": 2}
@@ -66,8 +66,7 @@ class Casework:
         self.speaker = speaker
         self.channel = channel
         self._user_id = user_id
-        self._queued: list[Notification] = []  # outbox rows this turn adds (strong references)
-        event.listen(session, "transient_to_pending", self._note_queued)
+        self._own_notices = OwnNotices(session, channel=channel, external_id=user_id)
         staff = speaker.staff
         self._actor = (
             ActorContext(role=Role.resident, person_id=speaker.person_id, name=speaker.name)
@@ -434,29 +433,8 @@ class Casework:
         The turn's answer carries them after its own replies, so the resident reads the confirmation with
         the ticket number before "dispatched", whatever order the outbox would have sent them in.
         """
-        session = self._session
-        mine = [
-            row
-            for row in self._queued
-            if row in session
-            and row.channel == self.channel
-            and row.external_id == self._user_id
-            and row.kind != NoticeKind.chat_reply
-        ]
-        self._queued = [row for row in self._queued if row not in mine]
-        for row in mine:
-            if row in session.new:
-                session.expunge(row)
-            else:
-                session.delete(row)
-        return [(row.kind, dict(row.payload or {})) for row in mine]
+        return [(row.kind, dict(row.payload or {})) for row in self._own_notices.take()]
 
     def close(self) -> None:
-        """Stop noting outbox rows: the next turn of an inbox batch shares the session, and listeners of
-        earlier turns would otherwise pile up (each new row would call every one of them)."""
-        if event.contains(self._session, "transient_to_pending", self._note_queued):
-            event.remove(self._session, "transient_to_pending", self._note_queued)
-
-    def _note_queued(self, _session: Session, instance: object) -> None:
-        if isinstance(instance, Notification):
-            self._queued.append(instance)
+        """Stop noting the speaker's notices: the next turn of an inbox batch shares the session."""
+        self._own_notices.close()

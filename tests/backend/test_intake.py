@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import asdict
 
 import pytest
 from sqlalchemy import func, select
@@ -10,7 +12,7 @@ from sqlalchemy import func, select
 from backend.db.models import Notification, Staff, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed
 from backend.domain.notifications import NoticeKind
-from backend.services.intake import ReportIn, create_ticket
+from backend.services.intake import Assessment, Placement, ReportIn, assess, create_ticket
 from tests.backend.conftest import GRID
 
 
@@ -84,3 +86,11 @@ def test_submit_writes_one_submit_event(session, report):
         select(func.count(TicketEvent.id)).where(TicketEvent.ticket_id == ticket.id, TicketEvent.action == "submit")
     )
     assert n == 1
+
+
+def test_assessment_json_is_what_asdict_gives_and_reads_back(runtime):
+    assessment = assess(runtime, "幸福小区3号楼下水道堵了，污水漫到路上")
+    assessment = assessment.with_place(Placement("a1", "g1", "chosen", 1.0))
+    assert assessment.to_json() == asdict(assessment)
+    assert list(assessment.to_json()) == list(asdict(assessment))
+    assert Assessment.from_json(json.loads(json.dumps(assessment.to_json()))) == assessment
