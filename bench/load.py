@@ -830,7 +830,9 @@ def main() -> None:
     )
     command = "python -m bench.load " + " ".join(sys.argv[1:])
     notes = notes_for(args, results)
-    section = "load_inbox" if args.inbox else "load"
+    section = ("load_inbox" if args.inbox else "load") + ("" if args.rate_limits == "default" else "_limits_changed")
+    if args.rate_limits != "default":
+        title += f", outbox rate limits {args.rate_limits}"
     report(
         section,
         title,
