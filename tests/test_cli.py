@@ -79,3 +79,17 @@ def test_the_served_app_keeps_its_start_up_heap_out_of_the_collectors_sight(env)
         [sys.executable, "-c", probe], env=dict(os.environ), capture_output=True, text=True, timeout=120, check=True
     )
     assert int(result.stdout.strip().splitlines()[-1]) > 100_000  # the model, the city, the mappers
+
+
+def test_a_settled_heap_holds_the_parsed_text_catalogue() -> None:
+    import subprocess
+    import sys
+
+    # `process` and `worker` build no web app (which parses the catalogue): settling the heap parses it, so
+    # their first turn or notice does not, and the parsed texts are frozen with the rest.
+    probe = (
+        "from backend.texts import catalogue; from bot.app import settle_heap; "
+        "before = catalogue.cache_info().currsize; settle_heap(); print(before, catalogue.cache_info().currsize)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert result.stdout.split() == ["0", "1"]
