@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Executable, and_, bindparam, exists, func, select, update
-from sqlalchemy.orm import Session, aliased, sessionmaker
+from sqlalchemy import Executable, bindparam, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import InboxMessage
 from backend.db.session import dialect_insert, transaction
@@ -154,52 +154,86 @@ def status_of(session_factory: sessionmaker[Session], channel: str, message_id: 
         )
 
 
+CLAIM_PAGE = 500
+# A page of the waiting queue in arrival order: one index range scan, whatever the planner believes of the
+# table. (A single query that also asks "has this sender an older pending message?" let PostgreSQL, told by
+# its statistics that pending rows are rare, compare every candidate with every pending row: a claim took
+# minutes once a burst had queued 20,000 reports; tests/inbox/test_inbox_claim_plan.py.)
+PENDING_PAGE = (
+    select(InboxMessage.id, InboxMessage.channel, InboxMessage.sender, InboxMessage.lease_until)
+    .where(InboxMessage.status == "pending", InboxMessage.id > bindparam("after"))
+    .order_by(InboxMessage.id)
+    .limit(bindparam("page"))
+)
+
+
 def claim(
     session_factory: sessionmaker[Session], *, worker_id: str, batch_size: int, lease_seconds: float
 ) -> list[InboxItem]:
-    """Lease up to batch_size messages, at most one per sender: each sender's oldest unfinished one, if free."""
+    """Lease up to batch_size messages, at most one per sender: each sender's oldest unfinished one, if free.
+
+    Reads the queue page by page; a sender's first row met is its oldest, so later rows of a sender already
+    met wait. Heads another processor holds are skipped (FOR UPDATE SKIP LOCKED), and with them their senders.
+    """
     now = utcnow()
-    earlier = aliased(InboxMessage)
-    head = ~exists().where(
-        and_(
-            earlier.channel == InboxMessage.channel,
-            earlier.sender == InboxMessage.sender,
-            earlier.status == "pending",
-            earlier.id < InboxMessage.id,
-        )
-    )
-    free = select(InboxMessage.id).where(
-        InboxMessage.status == "pending",
-        (InboxMessage.lease_until.is_(None)) | (InboxMessage.lease_until < now),
-        head,
-    )
+    leased: list[InboxItem] = []
+    met: set[tuple[str, str]] = set()
+    after = 0
     with transaction(session_factory) as session:
-        ids = list(
-            session.scalars(free.order_by(InboxMessage.id).limit(batch_size).with_for_update(skip_locked=True)).all()
+        while len(leased) < batch_size:
+            page = session.execute(PENDING_PAGE, {"after": after, "page": CLAIM_PAGE}).all()
+            heads = []
+            for row_id, channel, sender, lease_until in page:
+                if (channel, sender) not in met:
+                    met.add((channel, sender))
+                    if lease_until is None or lease_until < now:
+                        heads.append(row_id)
+            if heads:
+                leased += _lease(session, heads, batch_size - len(leased), worker_id, now, lease_seconds)
+            if len(page) < CLAIM_PAGE:
+                break
+            after = page[-1][0]
+    leased.sort(key=lambda item: item.id)
+    return leased
+
+
+def _lease(
+    session: Session, heads: list[int], limit: int, worker_id: str, now: datetime, lease_seconds: float
+) -> list[InboxItem]:
+    """Lease up to limit of these rows that are still pending and free, skipping rows other processors lock."""
+    free = (
+        select(InboxMessage.id)
+        .where(
+            InboxMessage.id.in_(heads),
+            InboxMessage.status == "pending",
+            (InboxMessage.lease_until.is_(None)) | (InboxMessage.lease_until < now),
         )
-        if not ids:
-            return []
-        rows = session.execute(
-            update(InboxMessage)
-            .where(InboxMessage.id.in_(ids))
-            .values(
-                lease_owner=worker_id,
-                lease_until=now + timedelta(seconds=lease_seconds),
-                attempts=InboxMessage.attempts + 1,
-            )
-            .returning(
-                InboxMessage.id,
-                InboxMessage.channel,
-                InboxMessage.message_id,
-                InboxMessage.sender,
-                InboxMessage.payload,
-                InboxMessage.attempts,
-            )
-            .execution_options(synchronize_session=False)
-        ).all()
-    items = [InboxItem(*row) for row in rows]
-    items.sort(key=lambda item: item.id)
-    return items
+        .order_by(InboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list(session.scalars(free).all())
+    if not ids:
+        return []
+    rows = session.execute(
+        update(InboxMessage)
+        .where(InboxMessage.id.in_(ids))
+        .values(
+            lease_owner=worker_id,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            attempts=InboxMessage.attempts + 1,
+        )
+        .returning(
+            InboxMessage.id,
+            InboxMessage.channel,
+            InboxMessage.message_id,
+            InboxMessage.sender,
+            InboxMessage.payload,
+            InboxMessage.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    ).all()
+    return [InboxItem(*row) for row in rows]
 
 
 def finish(session: Session, ids: Sequence[int]) -> None:

@@ -6,57 +6,19 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
-import pytest
-from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.cityconfig import CityConfig
-from backend.db.migrate import upgrade
 from backend.db.models import InboundMessage, InboxMessage, Ticket
-from backend.db.session import make_engine, make_session_factory
 from backend.runtime import Runtime
 from bot.chatbot import Chatbot
 from bot.inbox import InboxProcessor, ProcessorConfig, store_inbound
 from bot.messages import Inbound, InboundKind
-from tests.conftest import BACKENDS, POSTGRES_URL
 
 ALICE = "oALICE_order"
 OTHERS = 24
 PIN = (113.5895, 34.73925)  # 丰产路社区第一网格
-
-
-@pytest.fixture(params=BACKENDS)
-def real_db(request: pytest.FixtureRequest, tmp_path: object, city: CityConfig) -> Iterator[sessionmaker[Session]]:
-    """A database of the test's own where processors really commit concurrently (PostgreSQL: a fresh one)."""
-    from backend.services.reference import sync_reference, sync_staff
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/order.db"
-        admin = None
-    else:
-        assert POSTGRES_URL
-        base = make_url(POSTGRES_URL)
-        name = f"{base.database}_inbox_order"
-        admin = make_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = base.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    engine = make_engine(url)
-    with Session(engine) as session:
-        sync_reference(session, city)
-        sync_staff(session, city, demo_password=None)
-        session.commit()
-    yield make_session_factory(engine)
-    engine.dispose()
-    if admin is not None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}"'))
-        admin.dispose()
 
 
 def inbound(user: str, n: int, kind: InboundKind, **fields: object) -> Inbound:
