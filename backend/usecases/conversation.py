@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import insert, select, text, tuple_, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, joinedload
 
 from backend.db.models import ChannelIdentity, ConversationState, InboundMessage, Notification, Person
+from backend.db.pairs import pairs_in
 from backend.db.session import upsert_insert
 from backend.domain.notifications import NoticeKind
 from backend.services.people import Newcomer, identity_of, new_resident, new_residents
@@ -117,12 +118,12 @@ class Prefetched:
     def _senders(cls, session: Session, messages: Sequence[ChatMessage], senders: list[Sender]) -> Prefetched:
         identities = session.scalars(
             select(ChannelIdentity)
-            .where(tuple_(ChannelIdentity.channel, ChannelIdentity.external_id).in_(senders))
+            .where(pairs_in(ChannelIdentity.channel, ChannelIdentity.external_id, senders))
             .options(joinedload(ChannelIdentity.person).joinedload(Person.staff))
         ).unique()
         states = session.scalars(
             select(ConversationState)
-            .where(tuple_(ConversationState.channel, ConversationState.external_id).in_(senders))
+            .where(pairs_in(ConversationState.channel, ConversationState.external_id, senders))
             .order_by(ConversationState.channel, ConversationState.external_id)  # one lock order for all
             .with_for_update()
         )

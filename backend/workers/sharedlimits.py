@@ -12,10 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, select, text, tuple_
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 from backend.db.models import RateSlot
+from backend.db.pairs import pairs_in
 from backend.db.session import upsert_insert
 from backend.workers.ratelimit import GO, ChannelLimits, RateLimiter, Reservation, Schedule, book
 
@@ -110,7 +111,7 @@ def _recipient_tats(session: Session, keys: Sequence[tuple[str, str]]) -> list[t
         return []
     found = session.execute(
         select(RateSlot.channel, RateSlot.recipient, RateSlot.tat).where(
-            tuple_(RateSlot.channel, RateSlot.recipient).in_(keys)
+            pairs_in(RateSlot.channel, RateSlot.recipient, keys)
         )
     ).all()
     return [((channel, recipient), tat) for channel, recipient, tat in found]
