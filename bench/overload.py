@@ -1,10 +1,11 @@
 """Overload with the durable inbox (issue 16): does goodput hold at 5× what the processor can turn, and is every
 acknowledged report turned exactly once?
 
-    python -m bench.overload [--seconds 20] [--factor 5] [--concurrency 200] [--workers 2] [--json]
+    python -m bench.overload [--seconds 20] [--factor 5] [--concurrency 200] [--workers 2] [--serve-nice 10] [--json]
 
 On PostgreSQL (GRIDBOT_TEST_POSTGRES_URL names the server; the run uses its own database `gridbot_overload`):
-uvicorn with --workers API processes stores and acknowledges; one `gridbot process` runs the turns.
+uvicorn with --workers API processes stores and acknowledges, at a lower CPU priority (--serve-nice, as
+docs/DEPLOYMENT.md advises where they share cores with the turns); one `gridbot process` runs the turns.
 
 1. Peak: a burst of reports is acknowledged, then the processor works the backlog off alone; its rate is the
    peak goodput (turns committed per second; it cannot go faster, whatever arrives).
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace, url: str, telegram_base: str) -> dict[str, Any
     workdir = Path(tempfile.mkdtemp(prefix="gridbot-overload-"))
     prepare_database(url, workdir)
     engine = make_engine(url)
-    server, base = start_server(url, workdir, telegram_base, args.workers, inbox=True)
+    server, base = start_server(url, workdir, telegram_base, args.workers, inbox=True, nice=args.serve_nice)
     processor = start_processor(url, workdir, telegram_base)
     try:
         offset = 0
@@ -127,6 +128,12 @@ def main() -> None:
     parser.add_argument("--factor", type=float, default=5.0, help="arrival rate as a multiple of the peak goodput")
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes")
+    parser.add_argument(
+        "--serve-nice",
+        type=int,
+        default=10,
+        help="niceness of the API processes, so the turns go first on shared cores (docs/DEPLOYMENT.md); 0 for none",
+    )
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--burst", type=int, default=1500, help="reports of the peak phase's burst")
     parser.add_argument("--telegram-share", type=float, default=0.25)
@@ -169,7 +176,9 @@ def main() -> None:
         ("doubled (a platform message id with two stored turns)", r["doubled"], "0"),
     ]  # fmt: skip
     notes = (
-        f"PostgreSQL; uvicorn with {args.workers} worker process(es) storing and acknowledging (durable inbox on, "
+        f"PostgreSQL; uvicorn with {args.workers} worker process(es) storing and acknowledging"
+        + (f" under `nice -n {args.serve_nice}`" if args.serve_nice > 0 else "")
+        + " (durable inbox on, "
         "GRIDBOT_INBOX_SERVE_PROCESSORS=0, so WeChat answers `success` at once, or the busy notice past the "
         "backlog bound, and every reply goes through the outbox); one `gridbot process` running the turns; "
         f"{args.concurrency} senders, {round(args.telegram_share * 100)} % Telegram updates, the rest signed "

@@ -206,9 +206,10 @@ def engine_turn_ms(url: str, workdir: Path, turns: int) -> float:
 
 
 def start_server(
-    url: str, workdir: Path, telegram_base: str, workers: int, *, inbox: bool = False
+    url: str, workdir: Path, telegram_base: str, workers: int, *, inbox: bool = False, nice: int = 0
 ) -> tuple[subprocess.Popen[bytes], str]:
-    """uvicorn with the app factory in a child process; returns it once /health answers."""
+    """uvicorn with the app factory in a child process (under `nice -n` when nice > 0); returns it once /health
+    answers."""
     import socket
 
     with socket.socket() as s:
@@ -232,7 +233,8 @@ def start_server(
         "GRIDBOT_INBOX_SERVE_PROCESSORS": "0" if inbox else "1",
     }
     proc = subprocess.Popen(
-        [
+        (["nice", "-n", str(nice)] if nice > 0 else [])
+        + [
             sys.executable,
             "-m",
             "uvicorn",
