@@ -154,7 +154,6 @@ def status_of(session_factory: sessionmaker[Session], channel: str, message_id: 
         )
 
 
-CLAIM_PAGE = 500
 # A page of the waiting queue in arrival order: one index range scan, whatever the planner believes of the
 # table. (A single query that also asks "has this sender an older pending message?" let PostgreSQL, told by
 # its statistics that pending rows are rare, compare every candidate with every pending row: a claim took
@@ -176,12 +175,13 @@ def claim(
     met wait. Heads another processor holds are skipped (FOR UPDATE SKIP LOCKED), and with them their senders.
     """
     now = utcnow()
+    page_size = 2 * batch_size  # most waiting rows are heads: one page is usually enough
     leased: list[InboxItem] = []
     met: set[tuple[str, str]] = set()
     after = 0
     with transaction(session_factory) as session:
         while len(leased) < batch_size:
-            page = session.execute(PENDING_PAGE, {"after": after, "page": CLAIM_PAGE}).all()
+            page = session.execute(PENDING_PAGE, {"after": after, "page": page_size}).all()
             heads = []
             for row_id, channel, sender, lease_until in page:
                 if (channel, sender) not in met:
@@ -190,7 +190,7 @@ def claim(
                         heads.append(row_id)
             if heads:
                 leased += _lease(session, heads, batch_size - len(leased), worker_id, now, lease_seconds)
-            if len(page) < CLAIM_PAGE:
+            if len(page) < page_size:
                 break
             after = page[-1][0]
     leased.sort(key=lambda item: item.id)
@@ -212,12 +212,14 @@ def _lease(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    ids = list(session.scalars(free).all())
-    if not ids:
-        return []
+    if session.get_bind().dialect.name == "postgresql":
+        # = ANY(ARRAY(subquery)) locks in the subquery, once, and updates through the primary key.
+        chosen = InboxMessage.id == func.any(func.array(free.scalar_subquery()))
+    else:
+        chosen = InboxMessage.id.in_(free.scalar_subquery())
     rows = session.execute(
         update(InboxMessage)
-        .where(InboxMessage.id.in_(ids))
+        .where(chosen)
         .values(
             lease_owner=worker_id,
             lease_until=now + timedelta(seconds=lease_seconds),
