@@ -85,8 +85,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         fake: FakeTelegram = self.server.fake  # type: ignore[attr-defined]
         arrived = time.monotonic()
-        status, body = fake.answer(method, params)
+        status, body, late = fake.answer(method, params)
+        # Recorded on arrival: a test that has its notification delivered may look before a late answer is out.
         fake.record(Call(method, params, arrived, status))
+        time.sleep(late)
         data = json.dumps(body).encode()
         try:
             self.send_response(status)
@@ -176,11 +178,12 @@ class FakeTelegram:
         """sendMessage calls answered 200 promptly (a scripted timeout's late answer is not a delivery)."""
         return [c for c in self.sent() if c.status == 200]
 
-    def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any], float]:
+        """The status and body of a call, and how many seconds late they go out."""
         if method == "getMe":
-            return 200, {"ok": True, "result": BOT_USER}
+            return 200, {"ok": True, "result": BOT_USER}, 0.0
         if method != "sendMessage":
-            return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}, 0.0
         chat = str(params.get("chat_id", ""))
         with self._lock:
             script = self._scripts.get(chat)
@@ -188,13 +191,12 @@ class FakeTelegram:
             self._next_id += 1
             message_id = self._next_id
         if failure is not None and failure.delay:
-            time.sleep(failure.delay)
-            return 504, {"ok": False, "error_code": 504, "description": "answered too late"}
+            return 504, {"ok": False, "error_code": 504, "description": "answered too late"}, failure.delay
         if failure is not None:
             body: dict[str, Any] = {"ok": False, "error_code": failure.status, "description": failure.description}
             if failure.retry_after is not None:
                 body["parameters"] = {"retry_after": failure.retry_after}
-            return failure.status, body
+            return failure.status, body, 0.0
         chat_id: int | str = int(chat) if chat.lstrip("-").isdigit() else chat
         message = {
             "message_id": message_id,
@@ -203,4 +205,4 @@ class FakeTelegram:
             "chat": {"id": chat_id, "type": "private"},
             "text": params.get("text", ""),
         }
-        return 200, {"ok": True, "result": message}
+        return 200, {"ok": True, "result": message}, 0.0
