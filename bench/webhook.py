@@ -309,7 +309,7 @@ def bench_backend(name: str, url: str, args: argparse.Namespace, telegram_base: 
     turn_ms = engine_turn_ms(url, workdir, args.turns)
     # SQLite takes one writer at a time: several server processes only add lock contention.
     workers = 1 if name == "sqlite" else args.workers
-    proc, base = start_server(url, workdir, telegram_base, workers, inbox=args.inbox)
+    proc, base = start_server(url, workdir, telegram_base, workers, inbox=args.inbox, nice=args.serve_nice)
     # --ack-only: the processor starts after the load, so the acknowledgements have the cores to themselves.
     processor = start_processor(url, workdir, telegram_base) if args.inbox and not args.ack_only else None
     drain: dict[str, Any] = {}
@@ -433,6 +433,12 @@ def main() -> None:
         help="PostgreSQL only: after the load, runs at these fixed total rates (reports/s) with the same senders",
     )
     parser.add_argument("--paced-seconds", type=float, default=5.0, help="length of each paced run")
+    parser.add_argument(
+        "--serve-nice",
+        type=int,
+        default=0,
+        help="niceness of the API processes (docs/DEPLOYMENT.md); above 0 the run is written as its own section",
+    )
     parser.add_argument("--pg-database", default=BENCH_DB, help="the PostgreSQL database to (re)create and use")
     args = parser.parse_args()
     load_avg = os.getloadavg()[0]
@@ -549,6 +555,8 @@ def main() -> None:
         if args.inbox
         else ("webhook", "Chat webhooks under load (bench/webhook)")
     )
+    if args.serve_nice > 0:
+        section, title = f"{section}_nice", f"{title}, the API processes under `nice -n {args.serve_nice}`"
     report(
         section,
         title,
