@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_, false, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 
@@ -21,4 +21,4 @@ def pairs_in(
     by_channel: defaultdict[str, list[str]] = defaultdict(list)
     for c, k in pairs:
         by_channel[c].append(k)
-    return or_(*(and_(channel == c, key.in_(keys)) for c, keys in sorted(by_channel.items())))
+    return or_(false(), *(and_(channel == c, key.in_(keys)) for c, keys in sorted(by_channel.items())))

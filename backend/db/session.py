@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import ColumnElement, Engine, Select, create_engine, event, func
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 import backend.db.rollups  # noqa: F401  (registers the listener that keeps the statistics rollups current)
 
@@ -68,3 +68,12 @@ def upsert_insert(session: Session) -> Callable[..., Any]:
 def dialect_insert(dialect: str) -> Callable[..., Any]:
     """`insert` with ON CONFLICT for a dialect name ("postgresql" or "sqlite")."""
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def among_locked(session: Session, id_column: InstrumentedAttribute[int], locking: Select[int]) -> ColumnElement[bool]:
+    """The rows whose id the locking subquery (SELECT id … FOR UPDATE SKIP LOCKED) picks: for an UPDATE that
+    leases them. On PostgreSQL `= ANY(ARRAY(subquery))` runs the subquery once and updates through the primary
+    key; `IN (subquery)` lets the planner hash-join against a scan of the whole table."""
+    if session.get_bind().dialect.name == "postgresql":
+        return id_column == func.any(func.array(locking.scalar_subquery()))
+    return id_column.in_(locking.scalar_subquery())

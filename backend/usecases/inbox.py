@@ -22,7 +22,7 @@ from sqlalchemy import Executable, bindparam, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import InboxMessage
-from backend.db.session import dialect_insert, transaction
+from backend.db.session import among_locked, dialect_insert, transaction
 from backend.db.types import utcnow
 from backend.usecases.channels import NonceReplayed, NonceUse, record_nonces
 
@@ -212,14 +212,9 @@ def _lease(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # = ANY(ARRAY(subquery)) locks in the subquery, once, and updates through the primary key.
-        chosen = InboxMessage.id == func.any(func.array(free.scalar_subquery()))
-    else:
-        chosen = InboxMessage.id.in_(free.scalar_subquery())
     rows = session.execute(
         update(InboxMessage)
-        .where(chosen)
+        .where(among_locked(session, InboxMessage.id, free))
         .values(
             lease_owner=worker_id,
             lease_until=now + timedelta(seconds=lease_seconds),

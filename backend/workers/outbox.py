@@ -31,7 +31,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ChannelIdentity, Notification, NotificationAttempt
-from backend.db.session import transaction
+from backend.db.session import among_locked, transaction
 from backend.db.types import utcnow
 from backend.workers.channels import (
     BatchSender,
@@ -136,15 +136,9 @@ def claim(
         .limit(batch_size)
         .with_for_update(skip_locked=True)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        # = ANY(ARRAY(subquery)) runs the locking subquery once and updates through the primary key;
-        # IN (subquery) lets the planner hash-join against a scan of the whole table.
-        chosen = Notification.id == func.any(func.array(due.scalar_subquery()))
-    else:
-        chosen = Notification.id.in_(due.scalar_subquery())
     stmt = (
         update(Notification)
-        .where(chosen)
+        .where(among_locked(session, Notification.id, due))
         .values(
             lease_owner=worker_id,
             lease_until=now + timedelta(seconds=lease_seconds),
