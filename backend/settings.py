@@ -143,8 +143,9 @@ class Settings(BaseSettings):
     inbox_batch_size: int = Field(default=50, ge=1)
     inbox_lease_seconds: int = Field(default=60, ge=1)
     inbox_max_attempts: int = Field(default=5, ge=1)
-    # How long a WeChat/WeCom webhook waits for a processor of its own process to finish the turn, so the
-    # answer goes back as the passive reply (WeChat retries after 5 s); later answers go through the outbox.
+    # How long a WeChat/WeCom webhook waits for a processor to finish the turn, so the answer goes back as the
+    # passive reply (WeChat retries after 5 s); later answers go through the outbox. A processor of another
+    # process counts on PostgreSQL only (backend/usecases/passive_replies.py).
     inbox_reply_wait_seconds: float = Field(default=4.0, ge=0.0, le=4.5)
     # Back-pressure: past this many unfinished inbox messages a webhook stores the message and says at once
     # that the answer will come later (0: no bound).

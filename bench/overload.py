@@ -179,7 +179,8 @@ def main() -> None:
         f"PostgreSQL; uvicorn with {args.workers} worker process(es) storing and acknowledging"
         + (f" under `nice -n {args.serve_nice}`" if args.serve_nice > 0 else "")
         + " (durable inbox on, "
-        "GRIDBOT_INBOX_SERVE_PROCESSORS=0, so WeChat answers `success` at once, or the busy notice past the "
+        "GRIDBOT_INBOX_SERVE_PROCESSORS=0 and GRIDBOT_INBOX_REPLY_WAIT_SECONDS=0, so WeChat answers `success` "
+        "at once, or the busy notice past the "
         "backlog bound, and every reply goes through the outbox); one `gridbot process` running the turns; "
         f"{args.concurrency} senders, {round(args.telegram_share * 100)} % Telegram updates, the rest signed "
         "plain-mode WeChat XML; every report is a new resident's first message. Load generator, fake Bot API, "

@@ -6,13 +6,16 @@ What the webhooks share lives in bot/webhook; what an outbox delivery says, in b
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.runtime import Runtime
 from backend.workers.channels import Fallback, Sender
+from bot.inbox import close_reply_signals
 from bot.telegram.route import mount_telegram
 from bot.telegram.send import TelegramSender
 from bot.webhook.chat import Chat
@@ -41,6 +44,17 @@ def mount_channels(app: FastAPI, runtime: Runtime, session_factory: sessionmaker
     # against every API and dashboard route (a tenth of an acknowledgement's CPU). No other path overlaps.
     routes = app.router.routes
     routes[:] = routes[before:] + routes[:before]
+    previous = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(asgi_app: FastAPI) -> AsyncIterator[Any]:
+        async with previous(asgi_app) as state:
+            try:
+                yield state
+            finally:
+                close_reply_signals(session_factory)  # the webhooks' listener, if they waited through the database
+
+    app.router.lifespan_context = lifespan
 
 
 def build_senders(settings: Settings) -> dict[str, Sender]:

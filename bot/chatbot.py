@@ -79,13 +79,17 @@ class Chatbot:
         return predicted(self.runtime, texts)
 
     def handle_batch(
-        self, turns: Sequence[tuple[Inbound, ReplyRoute]], *, before_commit: Callable[[Session, list[bool]], None]
+        self,
+        turns: Sequence[tuple[Inbound, ReplyRoute]],
+        *,
+        before_commit: Callable[[Session, list[bool]], None],
+        before_turns: Callable[[Session], None] | None = None,
     ) -> list[list[Outbound] | None]:
         """`handle_once` for several senders' messages in one transaction (the inbox processor's batch).
 
         Each turn runs in a savepoint: one that fails stores nothing and comes back as None, so the caller
         can run it again; `before_commit(session, stored)` (which turns stored their work) commits with the
-        others. Raises TurnUnavailable when the database is away.
+        others; `before_turns(session)` opens the transaction. Raises TurnUnavailable when the database is away.
         """
         prepared = [self._turn(inbound, self._delivery_key(inbound), route) for inbound, route in turns]
 
@@ -93,7 +97,9 @@ class Chatbot:
             before_commit(session, [not outcome.failed for outcome in outcomes])
 
         try:
-            outcomes = self.store.run_batch([(m, a) for m, a, _ in prepared], before_commit=then)
+            outcomes = self.store.run_batch(
+                [(m, a) for m, a, _ in prepared], before_commit=then, before_turns=before_turns
+            )
         except BackendUnavailable as exc:
             raise TurnUnavailable(str(exc)) from exc
         return [

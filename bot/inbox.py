@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import logging
 import os
 import socket
@@ -27,18 +28,19 @@ from concurrent.futures import Executor
 from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import FastAPI
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.usecases import inbox
+from backend.usecases import inbox, passive_replies
 from backend.usecases.channels import NonceReplayed, NonceUse
 from bot.chatbot import ReplyRoute, TurnUnavailable
-from bot.messages import Inbound, InboundKind, Outbound
-from bot.webhook.deadline import chat_turn_pool
-from bot.webhook.inbox_wait import WAITERS, BacklogGauge, InboxReplies, ReplyWaiters
+from bot.messages import Inbound, InboundKind, Outbound, outbound_to_json
+from bot.webhook.deadline import chat_turn_pool, passive_split
+from bot.webhook.inbox_wait import WAITERS, BacklogGauge, InboxReplies, ReplyWaiters, TurnsElsewhere
 
 if TYPE_CHECKING:
     from backend.settings import Settings
@@ -66,9 +68,12 @@ def inbound_from_json(data: dict[str, Any]) -> Inbound:
     return Inbound(**values)
 
 
-def arrival_of(inbound: Inbound, nonce: NonceUse | None = None) -> inbox.Arrival:
-    """A parsed message as the inbox stores it (`nonce`: its request's, recorded with it)."""
-    return inbox.Arrival(inbound.channel, inbound.message_id, inbound.user_id, inbound_to_json(inbound), nonce)
+def arrival_of(inbound: Inbound, nonce: NonceUse | None = None, reply_until: datetime | None = None) -> inbox.Arrival:
+    """A parsed message as the inbox stores it (`nonce`: its request's, recorded with it; `reply_until`: until
+    when its webhook waits for a processor of another process to answer passively)."""
+    return inbox.Arrival(
+        inbound.channel, inbound.message_id, inbound.user_id, inbound_to_json(inbound), nonce, reply_until
+    )
 
 
 def store_inbound(session_factory: sessionmaker[Session], inbound: Inbound, nonce: NonceUse | None = None) -> bool:
@@ -97,11 +102,11 @@ class InboxWriter:
         self._waiting: list[tuple[inbox.Arrival, asyncio.Future[bool | NonceReplayed]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def store(self, inbound: Inbound, nonce: NonceUse | None = None) -> bool:
+    async def store(self, inbound: Inbound, nonce: NonceUse | None = None, reply_until: datetime | None = None) -> bool:
         """store_inbound, shared with the other requests of the moment; NonceReplayed for a replay."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool | NonceReplayed] = loop.create_future()
-        self._waiting.append((arrival_of(inbound, nonce), future))
+        self._waiting.append((arrival_of(inbound, nonce, reply_until), future))
         if self._writer is None:
             self._writer = loop.create_task(self._write())
         stored = await future
@@ -134,17 +139,44 @@ class InboxWriter:
 def inbox_replies(
     settings: Settings, session_factory: sessionmaker[Session], executor: Executor | None
 ) -> InboxReplies | None:
-    """The inbox side of a WeChat/WeCom webhook when the inbox is on (it waits for a passive reply only when
-    processors run in this process), else None."""
+    """The inbox side of a WeChat/WeCom webhook when the inbox is on, else None. It waits for a passive reply
+    from the processors of this process, or, when they all run elsewhere, through PostgreSQL (not SQLite)."""
     if not settings.inbox_enabled:
         return None
+    local = settings.inbox_serve_processors > 0
+    elsewhere = None
+    if not local and not settings.is_sqlite:
+        elsewhere = TurnsElsewhere(reply_signals(session_factory), session_factory, executor=executor)
     return InboxReplies(
         InboxWriter(session_factory, executor).store,
         gauge=BacklogGauge(session_factory, executor=executor),
         bound=settings.inbox_backlog_bound,
-        wait=settings.inbox_reply_wait_seconds if settings.inbox_serve_processors > 0 else 0.0,
-        waiters=WAITERS,
+        wait=settings.inbox_reply_wait_seconds if local or elsewhere is not None else 0.0,
+        waiters=WAITERS if local else None,
+        elsewhere=elsewhere,
     )
+
+
+_SIGNALS: dict[sessionmaker[Session], passive_replies.ReplySignals] = {}
+_SIGNALS_LOCK = threading.Lock()
+
+
+def reply_signals(session_factory: sessionmaker[Session]) -> passive_replies.ReplySignals:
+    """The process's one listener of passive-reply signals per database, started on first use."""
+    with _SIGNALS_LOCK:
+        signals = _SIGNALS.get(session_factory)
+        if signals is None:
+            signals = _SIGNALS[session_factory] = passive_replies.ReplySignals(session_factory)
+            signals.start()
+        return signals
+
+
+def close_reply_signals(session_factory: sessionmaker[Session]) -> None:
+    """Stop the listener of reply_signals(session_factory), if one runs (the app's shutdown)."""
+    with _SIGNALS_LOCK:
+        signals = _SIGNALS.pop(session_factory, None)
+    if signals is not None:
+        signals.close()
 
 
 def _decoded(item: inbox.InboxItem) -> Inbound | None:
@@ -152,10 +184,6 @@ def _decoded(item: inbox.InboxItem) -> Inbound | None:
         return inbound_from_json(item.payload)
     except Exception:  # a payload that does not decode: its own turn fails, retried then parked
         return None
-
-
-def _everything(out: list[Outbound]) -> list[Outbound]:
-    return out
 
 
 @dataclass(frozen=True)
@@ -184,8 +212,45 @@ class BatchChat(Protocol):
     def analysing(self, inbounds: Sequence[Inbound]) -> AbstractContextManager[None]: ...
 
     def handle_batch(
-        self, turns: Sequence[tuple[Inbound, ReplyRoute]], *, before_commit: Callable[[Session, list[bool]], None]
+        self,
+        turns: Sequence[tuple[Inbound, ReplyRoute]],
+        *,
+        before_commit: Callable[[Session, list[bool]], None],
+        before_turns: Callable[[Session], None] | None = None,
     ) -> list[list[Outbound] | None]: ...
+
+
+class PassiveAnswers:
+    """The turns of a batch whose webhook waits in another process (backend.usecases.passive_replies): those
+    still awaited when the batch's transaction opens give their passive answer through the inbox row."""
+
+    def __init__(self, items: Sequence[inbox.InboxItem], inbounds: Sequence[Inbound]) -> None:
+        self._awaited = {
+            item.id: (item, inbound)
+            for item, inbound in zip(items, inbounds, strict=True)
+            if item.reply_until is not None
+        }
+        self._taken: set[int] = set()
+        self._answers: dict[int, str] = {}
+
+    def take(self, session: Session) -> None:
+        """At the start of the batch's transaction (again if it runs twice)."""
+        self._taken = passive_replies.take(session, list(self._awaited)) if self._awaited else set()
+        self._answers = {}
+
+    def route(self, item: inbox.InboxItem, out: list[Outbound]) -> list[Outbound]:
+        """Inside the turn: what goes to the outbox; the rest is kept for the webhook's passive answer."""
+        if item.id not in self._taken:
+            return out
+        _, inbound = self._awaited[item.id]
+        self._answers[item.id] = json.dumps(outbound_to_json(out), ensure_ascii=False)
+        return passive_split(inbound)(out)[1]
+
+    def give(self, session: Session, stored: set[int]) -> None:
+        """Before the commit: the answers of the turns that stored their work, for their webhooks."""
+        answers = {row_id: text for row_id, text in self._answers.items() if row_id in stored}
+        keys = {row_id: (self._awaited[row_id][0].channel, self._awaited[row_id][0].message_id) for row_id in answers}
+        passive_replies.give(session, answers, keys)
 
 
 class InboxProcessor:
@@ -239,15 +304,19 @@ class InboxProcessor:
         """The turns and their inbox rows' `done` in one transaction. False when a batch failed outside its
         turns (its messages must go one by one); a message alone is then retried later or parked."""
         waiters = [self._waiter(item) for item in items]
+        elsewhere = PassiveAnswers(items, inbounds)
         turns = [
-            (inbound, self._route(item, waiter)) for item, inbound, waiter in zip(items, inbounds, waiters, strict=True)
+            (inbound, self._route(item, waiter, elsewhere))
+            for item, inbound, waiter in zip(items, inbounds, waiters, strict=True)
         ]
 
         def done(session: Session, stored: list[bool]) -> None:
-            inbox.finish(session, [item.id for item, ok in zip(items, stored, strict=True) if ok])
+            finished = [item.id for item, ok in zip(items, stored, strict=True) if ok]
+            inbox.finish(session, finished)
+            elsewhere.give(session, set(finished))
 
         try:
-            replies = self.chat.handle_batch(turns, before_commit=done)
+            replies = self.chat.handle_batch(turns, before_commit=done, before_turns=elsewhere.take)
         except TurnUnavailable as exc:
             for waiter in waiters:
                 if waiter is not None:
@@ -270,9 +339,12 @@ class InboxProcessor:
                 waiter.deliver(out)
         return True
 
-    def _route(self, item: inbox.InboxItem, waiter: Any) -> Callable[[list[Outbound]], list[Outbound]]:
-        """Inside the turn, before it commits: the hook, then the waiting webhook's route or all to the outbox."""
-        route = waiter.route if waiter is not None else _everything
+    def _route(
+        self, item: inbox.InboxItem, waiter: Any, elsewhere: PassiveAnswers
+    ) -> Callable[[list[Outbound]], list[Outbound]]:
+        """Inside the turn, before it commits: the hook, then the route of the webhook waiting in this process,
+        or of one waiting in another process, or all to the outbox."""
+        route = waiter.route if waiter is not None else partial(elsewhere.route, item)
 
         def routed(out: list[Outbound]) -> list[Outbound]:
             if self.on_turn is not None:

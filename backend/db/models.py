@@ -360,6 +360,9 @@ class InboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column()
+    # A webhook of another process waiting for the passive reply (backend/usecases/passive_replies.py).
+    reply_until: Mapped[datetime | None] = mapped_column()
+    passive_reply: Mapped[str | None] = mapped_column(Text)
 
 
 class NotificationAttempt(Base):

@@ -223,9 +223,11 @@ class ConversationStore:
         turns: Sequence[tuple[ChatMessage, Answer]],
         *,
         before_commit: Callable[[Session, list[TurnOutcome]], None],
+        before_turns: Callable[[Session], None] | None = None,
     ) -> list[TurnOutcome]:
         """Several senders' turns in one transaction; then `before_commit` with their outcomes (the inbox marks
-        the stored ones done) and one commit.
+        the stored ones done) and one commit. `before_turns` opens the transaction (and opens it again when
+        the turns run a second time).
 
         The turns first run straight in the transaction. If one fails, the whole batch is rolled back and run
         again with each turn in a savepoint: the failing turn is rolled back alone and comes back failed.
@@ -238,22 +240,29 @@ class ConversationStore:
             self.backend.session_factory() as session,
         ):
             try:
-                outcomes = self._batch(session, turns, straight=True)
+                outcomes = self._batch(session, turns, straight=True, before_turns=before_turns)
             except (OperationalError, InterfaceError):
                 raise
             except Exception as exc:
                 logger.info("a turn of a batch of %d failed (%s); running each turn in a savepoint", len(turns), exc)
                 session.rollback()
-                outcomes = self._batch(session, turns, straight=False)
+                outcomes = self._batch(session, turns, straight=False, before_turns=before_turns)
             before_commit(session, outcomes)
             session.commit()
         return outcomes
 
     def _batch(
-        self, session: Session, turns: Sequence[tuple[ChatMessage, Answer]], *, straight: bool
+        self,
+        session: Session,
+        turns: Sequence[tuple[ChatMessage, Answer]],
+        *,
+        straight: bool,
+        before_turns: Callable[[Session], None] | None,
     ) -> list[TurnOutcome]:
         """The turns in the session's transaction: straight, or each in a savepoint (its delivery recorded in it)."""
         self._write_lock(session)
+        if before_turns is not None:
+            before_turns(session)
         now = self.backend.runtime.clock.now()
         messages = [message for message, _ in turns]
         known, tail = Prefetched.read(session, messages, deliveries_at=now if straight else None), Tail()

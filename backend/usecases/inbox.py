@@ -39,6 +39,7 @@ class InboxItem:
     sender: str
     payload: dict[str, Any]
     attempts: int
+    reply_until: datetime | None = None  # a webhook elsewhere waits for the passive reply until then
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Arrival:
     sender: str
     payload: dict[str, Any]
     nonce: NonceUse | None = None
+    reply_until: datetime | None = None  # the webhook waits for a processor elsewhere to answer passively
 
 
 def store(
@@ -108,6 +110,7 @@ def store_many(session_factory: sessionmaker[Session], arrivals: Sequence[Arriva
                 "sender": arrivals[n].sender[:MESSAGE_ID_LENGTH],
                 "payload": arrivals[n].payload,
                 "received_at": now,
+                "reply_until": arrivals[n].reply_until,
             }
             for n, (channel, message_id) in zip(fresh, keys, strict=True)
         ]
@@ -127,7 +130,10 @@ def _store_statement(dialect: str) -> Executable:
         dialect_insert(dialect)(table)
         .values(
             {
-                **{c: bindparam(c) for c in ("channel", "message_id", "sender", "payload", "received_at")},
+                **{
+                    c: bindparam(c)
+                    for c in ("channel", "message_id", "sender", "payload", "received_at", "reply_until")
+                },
                 "status": "pending",
                 "attempts": 0,
             }
@@ -227,6 +233,7 @@ def _lease(
             InboxMessage.sender,
             InboxMessage.payload,
             InboxMessage.attempts,
+            InboxMessage.reply_until,
         )
         .execution_options(synchronize_session=False)
     ).all()

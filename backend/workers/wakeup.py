@@ -24,15 +24,29 @@ OUTBOX_CHANNEL = "gridbot_outbox"  # the name migration 0011's trigger notifies
 RECONNECT_SECONDS = 5.0
 
 
+def pg_conninfo(engine: Engine) -> str | None:
+    """The libpq connection string of a PostgreSQL engine (None for another database)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def listen_connection(conninfo: str, channel: str) -> psycopg.Connection[TupleRow]:
+    """A new autocommit connection that LISTENs on channel (close it, or use it in a with block)."""
+    connection = psycopg.connect(conninfo, autocommit=True, connect_timeout=5)
+    try:
+        connection.execute(f"LISTEN {channel}")
+    except psycopg.Error:
+        connection.close()
+        raise
+    return connection
+
+
 class OutboxWakeup:
     """Waits for queued notifications (PostgreSQL LISTEN) or a timeout; a plain sleep elsewhere."""
 
     def __init__(self, engine: Engine) -> None:
-        self._conninfo = (
-            engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-            if engine.dialect.name == "postgresql"
-            else None
-        )
+        self._conninfo = pg_conninfo(engine)
         self._listener: psycopg.Connection[TupleRow] | None = None
         self._retry_at = 0.0
 
@@ -64,8 +78,7 @@ class OutboxWakeup:
         if self._listener is not None or self._conninfo is None or time.monotonic() < self._retry_at:
             return self._listener
         try:
-            listener = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=5)
-            listener.execute(f"LISTEN {OUTBOX_CHANNEL}")
+            listener = listen_connection(self._conninfo, OUTBOX_CHANNEL)
         except psycopg.Error as exc:
             logger.warning("outbox wake-up: cannot LISTEN (%s); polling", type(exc).__name__)
             self._retry_at = time.monotonic() + RECONNECT_SECONDS

@@ -36,7 +36,7 @@ class OutboxChoice:
     turn commit together, so no reply is lost between the two.
     """
 
-    def __init__(self, split: Callable[[list[Outbound]], tuple[str, list[Outbound]]]) -> None:
+    def __init__(self, split: Split) -> None:
         self._split = split
         self._lock = threading.Lock()
         self._stopped_waiting = False
@@ -157,6 +157,25 @@ def _log_failure(future: asyncio.Future[list[Outbound]]) -> None:
     # Retrieve the exception of a turn nobody awaits any more, so asyncio does not report it as lost.
     if not future.cancelled() and future.exception() is not None:
         logger.error("chat turn failed: %s", type(future.exception()).__name__)
+
+
+Split = Callable[[list[Outbound]], tuple[str, list[Outbound]]]
+
+
+def passive_split(inbound: Inbound) -> Split:
+    """How a turn's replies divide between the passive answer and the outbox, by channel and message.
+
+    WeChat's passive text carries the text of button messages too (their buttons follow as a msgmenu). WeCom
+    sends cards through the outbox; a press on a card is answered by relabelling its button, so every reply
+    of that turn goes through the outbox."""
+    if inbound.channel == "wecom":
+        return all_to_outbox if inbound.card_press else functools.partial(split_passive, keep_button_text=False)
+    return functools.partial(split_passive, keep_button_text=True)
+
+
+def all_to_outbox(out: list[Outbound]) -> tuple[str, list[Outbound]]:
+    """No passive text; every reply but a card button's new label through the outbox."""
+    return "", [m for m in out if m.kind is not OutboundKind.card_label]
 
 
 def split_passive(messages: list[Outbound], *, keep_button_text: bool) -> tuple[str, list[Outbound]]:

@@ -7,8 +7,11 @@ waiter's OutboxChoice and hands the replies back through an asyncio future (no t
 connection is held while waiting). When the wait runs out, OutboxChoice.stop_waiting makes the turn queue
 every reply in the outbox (customer-service messages), exactly as a slow turn does without the inbox.
 
-When the processors run in other processes (`gridbot process`, `GRIDBOT_INBOX_SERVE_PROCESSORS=0`) there is
-nothing to wait for: the webhook answers at once and every reply goes through the outbox.
+When the processors run in other processes (`gridbot process`, `GRIDBOT_INBOX_SERVE_PROCESSORS=0`) on
+PostgreSQL, the webhook waits through the database instead (`TurnsElsewhere`, backend.usecases.passive_replies):
+it stores the message with the time it will wait until, and a processor that runs the turn in time leaves the
+replies on the inbox row and signals (NOTIFY). On SQLite with no processor in the process, nothing waits: the
+webhook answers at once and every reply goes through the outbox.
 
 Back-pressure: past `bound` unfinished messages (a count cached for REFRESH_SECONDS, not one COUNT per
 request) the message is still stored, and the answer is at once a catalogue text saying it will come later.
@@ -18,21 +21,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from fastapi import HTTPException, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.texts import lang_of, t
-from backend.usecases import inbox
+from backend.usecases import inbox, passive_replies
 from backend.usecases.channels import NonceReplayed, NonceUse
-from bot.messages import Inbound, Outbound
+from bot.messages import Inbound, Outbound, outbound_from_json
 from bot.webhook.deadline import OutboxChoice
 
 logger = logging.getLogger(__name__)
@@ -127,23 +133,81 @@ class BacklogGauge:
         return self._count
 
 
+class TurnsElsewhere:
+    """Waiting for a turn that a processor of another process runs: through the inbox row and its signal."""
+
+    def __init__(
+        self,
+        signals: passive_replies.ReplySignals,
+        session_factory: sessionmaker[Session],
+        *,
+        executor: Executor | None,
+    ) -> None:
+        self.signals = signals
+        self.session_factory = session_factory
+        self.executor = executor
+
+    async def replies(
+        self, inbound: Inbound, store: Callable[[datetime], Awaitable[bool]], until: float
+    ) -> list[Outbound] | None:
+        """store(the wall-clock end of the wait), then the turn's replies for the passive answer; None when
+        they go through the outbox (the wait ran out first). A redelivery of a message stored before gets the
+        passive answer its turn left, if any: the platform never received the first response."""
+        loop = asyncio.get_running_loop()
+        signalled: asyncio.Future[None] = loop.create_future()
+        key = (inbound.channel, inbound.message_id)
+        self.signals.expect(key, lambda: _settle_soon(loop, signalled))
+        try:
+            stored = await store(datetime.now(UTC) + timedelta(seconds=max(until - time.monotonic(), 0.0)))
+            if stored:
+                await asyncio.wait({signalled}, timeout=max(until - time.monotonic(), 0.0))
+        finally:
+            self.signals.forget(key)
+        answer = None
+        if signalled.done() or not stored:
+            answer = await loop.run_in_executor(self.executor, passive_replies.read, self.session_factory, *key)
+            if not stored:
+                return _replies(answer) if answer else None
+        if answer is None:  # no signal in time (or lost): stop waiting, unless a turn took the answer
+            answer = await loop.run_in_executor(
+                self.executor, passive_replies.stop_awaiting, self.session_factory, *key
+            )
+        return None if answer is None else _replies(answer)
+
+
+def _replies(answer: str) -> list[Outbound]:
+    return outbound_from_json(json.loads(answer)) if answer else []
+
+
+def _settle_soon(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
+    def settle() -> None:
+        if not future.done():
+            future.set_result(None)
+
+    with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
+        loop.call_soon_threadsafe(settle)
+
+
 class InboxReplies:
     """The replies a WeChat/WeCom webhook in inbox mode can answer with (see the module docstring)."""
 
     def __init__(
         self,
-        store: Callable[[Inbound, NonceUse | None], Awaitable[bool]],
+        store: Callable[[Inbound, NonceUse | None, datetime | None], Awaitable[bool]],
         *,
         gauge: BacklogGauge,
         bound: int,
         wait: float,
         waiters: ReplyWaiters | None,
+        elsewhere: TurnsElsewhere | None = None,
     ) -> None:
         self.store = store  # bot.inbox.InboxWriter.store: the insert, shared with other requests
         self.gauge = gauge
         self.bound = bound
         self.wait = wait
+        # The processors of this process hand replies over in memory; else, if set, those of other processes.
         self.waiters = waiters if wait > 0 else None
+        self.elsewhere = elsewhere if wait > 0 and self.waiters is None else None
 
     async def answer(
         self, inbound: Inbound | None, answer: Callable[[Inbound], Awaitable[Response]], ignored: Response
@@ -169,11 +233,13 @@ class InboxReplies:
         bound: the busy notice, and the turn runs later."""
         loop = asyncio.get_running_loop()
         busy = self.bound > 0 and await self.gauge.count() >= self.bound
+        if self.elsewhere is not None and not busy:
+            return await self.elsewhere.replies(inbound, partial(self.store, inbound, nonce), arrived + self.wait)
         waiter = Waiter(choice, loop) if self.waiters is not None and not busy else None
         if waiter is not None and self.waiters is not None:
             self.waiters.expect(inbound.channel, inbound.message_id, waiter)
         try:
-            stored = await self.store(inbound, nonce)
+            stored = await self.store(inbound, nonce, None)
             if not stored:
                 return None
             if busy:

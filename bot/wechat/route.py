@@ -33,6 +33,7 @@ from bot.webhook.deadline import (
     ReplyDeadline,
     chat_turn_pool,
     database_checks,
+    passive_split,
     split_passive,
 )
 from bot.webhook.replay import ReplayGuard
@@ -147,7 +148,7 @@ def wechat_router(
         if inbound.kind is InboundKind.image:
             image = await photo_bytes(inbound, settings.upload_max_bytes, media_api)
             inbound = dataclasses.replace(inbound, image=image)
-        choice = OutboxChoice(partial(split_passive, keep_button_text=True))
+        choice = OutboxChoice(passive_split(inbound))
         if stored is not None:
             out = await stored.replies(inbound, choice, arrived, use)
         else:

@@ -20,7 +20,7 @@ from wechatpy.replies import TextReply
 
 from backend.texts import catalogue, lang_of, t
 from bot.inbox import inbox_replies
-from bot.messages import Inbound, InboundKind, Outbound, OutboundKind
+from bot.messages import Inbound, InboundKind, OutboundKind
 from bot.webhook.body import read_body
 from bot.webhook.chat import Chat
 from bot.webhook.claims import FirstDelivery
@@ -31,6 +31,7 @@ from bot.webhook.deadline import (
     ReplyDeadline,
     chat_turn_pool,
     database_checks,
+    passive_split,
     split_passive,
 )
 from bot.webhook.replay import ReplayGuard
@@ -138,17 +139,14 @@ def wecom_router(
         if inbound.kind is InboundKind.image:
             image = await photo_bytes(inbound, settings.upload_max_bytes, media_api)
             inbound = dataclasses.replace(inbound, image=image)
-        card_press = inbound.kind is InboundKind.button and fields.get("Event", "").lower() == "template_card_event"
-        # A card press can only be answered by updating the card: all its replies go through the outbox.
-        split = _all_to_outbox if card_press else partial(split_passive, keep_button_text=False)
-        choice = OutboxChoice(split)
+        choice = OutboxChoice(passive_split(inbound))
         if stored is not None:
             out = await stored.replies(inbound, choice, arrived)
         else:
             out = await deadline.replies(inbound, choice, arrived)
         if out is None:
             return Response(content="", media_type="text/plain")
-        if card_press:
+        if inbound.card_press:
             # The button says what really happened (done, refused with the reason, waiting for a reply).
             label = next((m.text for m in out if m.kind is OutboundKind.card_label), "")
             if not label and PRESSED_KEY in catalogue():
@@ -162,10 +160,6 @@ def wecom_router(
         return _encrypted(crypto, TextReply(content=text, message=message).render(), nonce, timestamp)
 
     return router
-
-
-def _all_to_outbox(out: list[Outbound]) -> tuple[str, list[Outbound]]:
-    return "", [m for m in out if m.kind is not OutboundKind.card_label]
 
 
 def _encrypted(crypto: Any, xml: str, nonce: str, timestamp: str) -> Response:

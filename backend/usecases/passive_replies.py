@@ -1,0 +1,177 @@
+"""Passive replies across processes: a webhook waits for a turn that a processor of another process runs.
+
+WeChat and WeCom take the answer to a message as the body of the webhook's response, if it comes within 5 s.
+When the processors run apart from the webhooks (`gridbot process` beside `gridbot serve`), the inbox row is
+where the two agree, so that every reply goes out exactly once — passively or through the outbox:
+
+- the webhook stores the message with `reply_until` (how long it will wait);
+- the processor, inside its batch transaction and before the turns, `take`s the passive answer of the rows
+  still awaited (`passive_reply` "" — a row lock held until the batch commits), routes those turns' texts
+  to the row instead of the outbox, writes them with `give`, and NOTIFYs REPLY_CHANNEL (sent on commit);
+- the webhook, woken by that signal, reads the text (`read`); or, at the end of its wait, `stop_awaiting`
+  clears `reply_until` unless a processor took the answer first. That UPDATE waits for a batch holding the
+  row, so it never overtakes a turn that is committing a passive reply.
+
+A turn that took the passive answer but failed leaves "" (the webhook answers nothing) and its retry sends
+everything through the outbox. PostgreSQL only: on SQLite the processor runs inside `gridbot serve`, which
+hands replies over in memory (bot/webhook/inbox_wait.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import cast
+
+import psycopg
+from sqlalchemy import ColumnElement, Table, and_, bindparam, func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.db.models import InboxMessage
+from backend.db.session import transaction
+from backend.db.types import utcnow
+from backend.usecases.inbox import MESSAGE_ID_LENGTH
+from backend.workers.wakeup import RECONNECT_SECONDS, listen_connection, pg_conninfo
+
+logger = logging.getLogger(__name__)
+
+REPLY_CHANNEL = "gridbot_inbox_reply"
+INBOX = cast(Table, InboxMessage.__table__)  # Core: an executemany by id, not the ORM's bulk update
+NOTIFY_PAYLOAD_BYTES = 7000  # PostgreSQL refuses a payload of 8,000 bytes or more
+
+Key = tuple[str, str]  # (channel, platform message id)
+
+
+def take(session: Session, ids: Sequence[int]) -> set[int]:
+    """Of these rows, those whose webhook still waits: their passive answer is now this transaction's."""
+    if not ids:
+        return set()
+    now = utcnow()
+    taken = session.execute(
+        update(InboxMessage)
+        .where(
+            InboxMessage.id.in_(list(ids)),
+            InboxMessage.reply_until > now,
+            InboxMessage.passive_reply.is_(None),
+        )
+        .values(passive_reply="")
+        .returning(InboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(taken.scalars())
+
+
+def give(session: Session, texts: Mapping[int, str], keys: Mapping[int, Key]) -> None:
+    """Store the passive texts of turns that took the answer, and signal their webhooks (on commit)."""
+    if not texts:
+        return
+    session.execute(
+        update(INBOX).where(INBOX.c.id == bindparam("row_id")).values(passive_reply=bindparam("text")),
+        [{"row_id": row_id, "text": text} for row_id, text in texts.items()],
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        for payload in _payloads(keys[row_id] for row_id in texts):
+            session.execute(select(func.pg_notify(REPLY_CHANNEL, payload)))
+
+
+def _payloads(keys: Iterable[Key]) -> Iterable[str]:
+    """JSON lists of keys, each small enough for one NOTIFY."""
+    batch: list[Key] = []
+    size = 2
+    for key in keys:
+        item = len(json.dumps(key, ensure_ascii=False).encode()) + 1
+        if batch and size + item > NOTIFY_PAYLOAD_BYTES:
+            yield json.dumps(batch, ensure_ascii=False)
+            batch, size = [], 2
+        batch.append(key)
+        size += item
+    if batch:
+        yield json.dumps(batch, ensure_ascii=False)
+
+
+def _row(channel: str, message_id: str) -> ColumnElement[bool]:
+    return and_(InboxMessage.channel == channel, InboxMessage.message_id == message_id[:MESSAGE_ID_LENGTH])
+
+
+def read(session_factory: sessionmaker[Session], channel: str, message_id: str) -> str | None:
+    """The committed passive text of a message ("" for none), or None while no turn has given one."""
+    with session_factory() as session:
+        return session.scalar(select(InboxMessage.passive_reply).where(_row(channel, message_id)))
+
+
+def stop_awaiting(session_factory: sessionmaker[Session], channel: str, message_id: str) -> str | None:
+    """The webhook stops waiting: None when no processor took the answer (the turn will use the outbox),
+    else the passive text, once its batch has committed (this waits for it)."""
+    with transaction(session_factory) as session:
+        stopped = session.execute(
+            update(InboxMessage)
+            .where(_row(channel, message_id), InboxMessage.passive_reply.is_(None))
+            .values(reply_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        if stopped.rowcount:  # type: ignore[attr-defined]
+            return None
+        return session.scalar(select(InboxMessage.passive_reply).where(_row(channel, message_id)))
+
+
+class ReplySignals:
+    """One LISTEN connection of a webhook process: calls the callback registered for each signalled key.
+
+    A signal lost while the connection is down costs only the wait: the webhook then stops awaiting and reads.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._conninfo = pg_conninfo(session_factory.kw["bind"])
+        self._lock = threading.Lock()
+        self._callbacks: dict[Key, Callable[[], None]] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def expect(self, key: Key, callback: Callable[[], None]) -> None:
+        """Call callback (from the listening thread) when key is signalled; register before storing."""
+        with self._lock:
+            self._callbacks[(key[0], key[1][:MESSAGE_ID_LENGTH])] = callback
+
+    def forget(self, key: Key) -> None:
+        """No longer wait for key."""
+        with self._lock:
+            self._callbacks.pop((key[0], key[1][:MESSAGE_ID_LENGTH]), None)
+
+    def start(self) -> None:
+        """Listen in a daemon thread until close()."""
+        if self._conninfo is not None and self._thread is None:
+            self._thread = threading.Thread(target=self._listen, name="inbox-reply-signals", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        """Stop listening."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _listen(self) -> None:
+        assert self._conninfo is not None
+        while not self._stop.is_set():
+            try:
+                with listen_connection(self._conninfo, REPLY_CHANNEL) as connection:
+                    while not self._stop.is_set():
+                        for notify in connection.notifies(timeout=1.0):
+                            self._signalled(notify.payload)
+            except psycopg.Error as exc:
+                logger.warning("passive-reply signals lost (%s); webhooks fall back to their wait", type(exc).__name__)
+                self._stop.wait(RECONNECT_SECONDS)
+
+    def _signalled(self, payload: str) -> None:
+        try:
+            keys = [(str(channel), str(message_id)) for channel, message_id in json.loads(payload)]
+        except (ValueError, TypeError):
+            logger.warning("passive-reply signal with a payload that does not parse")
+            return
+        with self._lock:
+            callbacks = [self._callbacks.pop(key, None) for key in keys]
+        for callback in callbacks:
+            if callback is not None:
+                callback()
