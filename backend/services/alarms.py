@@ -8,6 +8,7 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement, bindparam, false, select
 from sqlalchemy.orm import Session
 
+from backend.db.fixed_sets import in_fixed
 from backend.db.models import Alarm, Staff, Ticket
 from backend.domain.alarms import AlarmLevel, first_level
 from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
@@ -122,7 +123,7 @@ _DISPATCHERS = (
 )
 _WATCHERS = (
     select(Staff)
-    .where(Staff.role.in_([r.value for r in WATCHERS]), Staff.scope_code.is_(None), Staff.active.is_(True))
+    .where(in_fixed(Staff.role, WATCHERS), Staff.scope_code.is_(None), Staff.active.is_(True))
     .order_by(Staff.id)
     .options(REACHABLE)
 )

@@ -7,6 +7,7 @@ from itertools import islice
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
+from backend.db.fixed_sets import in_fixed
 from backend.db.models import Staff, Ticket
 from backend.domain.roles import Role, Tier
 from backend.domain.tickets import OPEN_STATUSES, TicketStatus
@@ -15,7 +16,7 @@ from backend.services.people import REACHABLE
 
 _OPEN_LOAD = (
     select(func.count(Ticket.id))
-    .where(Ticket.assignee_id == Staff.id, Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+    .where(Ticket.assignee_id == Staff.id, in_fixed(Ticket.status, OPEN_STATUSES))
     .correlate(Staff)
     .scalar_subquery()
 )

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from backend.db.fixed_sets import in_fixed
 from backend.db.models import Notification, Staff, Ticket
 from backend.domain.notifications import NoticeKind
 from backend.domain.tickets import OPEN_STATUSES
@@ -21,7 +22,7 @@ OVERDUE_LISTED = 5
 
 def digest_counts(session: Session, staff: Staff, now: datetime) -> dict[str, Any]:
     """Open tasks by light, new in the last 24 h, and up to five overdue ticket numbers."""
-    mine = (Ticket.assignee_id == staff.id) & Ticket.status.in_([s.value for s in OPEN_STATUSES])
+    mine = (Ticket.assignee_id == staff.id) & in_fixed(Ticket.status, OPEN_STATUSES)
     by_light = dict(session.execute(select(Ticket.light, func.count()).where(mine).group_by(Ticket.light)).all())
     new = (
         session.scalar(
@@ -45,7 +46,7 @@ def digest_counts(session: Session, staff: Staff, now: datetime) -> dict[str, An
 def queue_digests(session: Session, now: datetime, period: str) -> int:
     """One "digest" outbox row per active staff member with open tasks, once per period key (does not commit)."""
     queued = 0
-    holders = select(Ticket.assignee_id).where(Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+    holders = select(Ticket.assignee_id).where(in_fixed(Ticket.status, OPEN_STATUSES))
     for staff in session.scalars(select(Staff).where(Staff.active.is_(True), Staff.id.in_(holders))):
         row = notify.notify_staff(
             session,

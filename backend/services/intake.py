@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from backend.db.fixed_sets import in_fixed
 from backend.db.models import Category, Person, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed, NotFound
 from backend.domain.roles import Role, Tier
@@ -370,7 +371,7 @@ _OPEN_IN_GRID_AND_CATEGORY = (
         Ticket.grid_code == bindparam("grid_code"),
         Ticket.category_code == bindparam("category_code"),
         Ticket.id != bindparam("exclude_id"),
-        Ticket.status.in_([s.value for s in OPEN_STATUSES]),
+        in_fixed(Ticket.status, OPEN_STATUSES),
     )
     .order_by(Ticket.id.desc())
     .limit(200)

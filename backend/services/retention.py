@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, and_, case, delete, func, null, or_, select, update
 from sqlalchemy.orm import Session
 
+from backend.db.fixed_sets import in_fixed
 from backend.db.models import (
     Attachment,
     CategoryCorrection,
@@ -38,7 +39,7 @@ logger = logging.getLogger(__name__)
 def finished_before(cutoff: datetime) -> ColumnElement[bool]:
     """Tickets finished (closed, cancelled, merged) before a moment."""
     return and_(
-        Ticket.status.in_([s.value for s in FINISHED_STATUSES]),
+        in_fixed(Ticket.status, FINISHED_STATUSES),
         func.coalesce(Ticket.closed_at, Ticket.updated_at) < cutoff,
     )
 

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
+from backend.db.fixed_sets import in_fixed
 from backend.db.models import Person, Staff, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
 from backend.domain.roles import Role
@@ -312,7 +313,7 @@ class Casework:
         rows = list(
             self._session.scalars(
                 select(Ticket)
-                .where(Ticket.assignee_id == staff.id, Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+                .where(Ticket.assignee_id == staff.id, in_fixed(Ticket.status, OPEN_STATUSES))
                 .order_by(order, Ticket.due_at.is_(None), Ticket.due_at, Ticket.id)
                 .limit(limit)
             )
