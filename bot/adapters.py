@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.runtime import Runtime
 from backend.workers.channels import Fallback, Sender
 from bot.inbox import close_reply_signals
+from bot.lifespan import run_during
 from bot.telegram.route import mount_telegram
 from bot.telegram.send import TelegramSender
 from bot.webhook.chat import Chat
@@ -44,17 +45,15 @@ def mount_channels(app: FastAPI, runtime: Runtime, session_factory: sessionmaker
     # against every API and dashboard route (a tenth of an acknowledgement's CPU). No other path overlaps.
     routes = app.router.routes
     routes[:] = routes[before:] + routes[:before]
-    previous = app.router.lifespan_context
 
     @asynccontextmanager
-    async def lifespan(asgi_app: FastAPI) -> AsyncIterator[Any]:
-        async with previous(asgi_app) as state:
-            try:
-                yield state
-            finally:
-                close_reply_signals(session_factory)  # the webhooks' listener, if they waited through the database
+    async def reply_listener_closed() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            close_reply_signals(session_factory)  # the webhooks' listener, if they waited through the database
 
-    app.router.lifespan_context = lifespan
+    run_during(app, reply_listener_closed)
 
 
 def build_senders(settings: Settings) -> dict[str, Sender]:

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.usecases import inbox, passive_replies
 from backend.usecases.channels import NonceReplayed, NonceUse
 from bot.chatbot import ReplyRoute, TurnUnavailable
+from bot.lifespan import run_during
 from bot.messages import Inbound, InboundKind, Outbound, outbound_to_json
 from bot.webhook.deadline import chat_turn_pool, passive_split
 from bot.webhook.inbox_wait import WAITERS, BacklogGauge, InboxReplies, ReplyWaiters, TurnsElsewhere
@@ -390,37 +391,35 @@ def run_in_app(app: FastAPI, session_factory: sessionmaker[Session], chat: Batch
     count = settings.inbox_serve_processors if settings.inbox_enabled else 0
     if count == 0:
         return
-    previous = app.router.lifespan_context
     pool = chat_turn_pool(settings.database_url) if settings.is_sqlite else None
     config = ProcessorConfig.from_settings(settings)
 
     @asynccontextmanager
-    async def lifespan(asgi_app: FastAPI) -> AsyncIterator[Any]:
-        async with previous(asgi_app) as state:
-            stop = threading.Event()
-            threads = [
-                threading.Thread(
-                    target=InboxProcessor(
-                        session_factory,
-                        chat,
-                        worker_id=f"serve-{socket.gethostname()}-{os.getpid()}-{n}",
-                        config=config,
-                        executor=pool,
-                        waiters=WAITERS,
-                    ).run,
-                    args=(stop,),
-                    name=f"inbox-{n}",
-                    daemon=True,
-                )
-                for n in range(count)
-            ]
+    async def processors_running() -> AsyncIterator[None]:
+        stop = threading.Event()
+        threads = [
+            threading.Thread(
+                target=InboxProcessor(
+                    session_factory,
+                    chat,
+                    worker_id=f"serve-{socket.gethostname()}-{os.getpid()}-{n}",
+                    config=config,
+                    executor=pool,
+                    waiters=WAITERS,
+                ).run,
+                args=(stop,),
+                name=f"inbox-{n}",
+                daemon=True,
+            )
+            for n in range(count)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
             for thread in threads:
-                thread.start()
-            try:
-                yield state
-            finally:
-                stop.set()
-                for thread in threads:
-                    thread.join(timeout=config.lease_seconds)
+                thread.join(timeout=config.lease_seconds)
 
-    app.router.lifespan_context = lifespan
+    run_during(app, processors_running)

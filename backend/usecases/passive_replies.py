@@ -10,7 +10,9 @@ where the two agree, so that every reply goes out exactly once — passively or 
   to the row instead of the outbox, writes them with `give`, and NOTIFYs REPLY_CHANNEL (sent on commit);
 - the webhook, woken by that signal, reads the text (`read`); or, at the end of its wait, `stop_awaiting`
   clears `reply_until` unless a processor took the answer first. That UPDATE waits for a batch holding the
-  row, so it never overtakes a turn that is committing a passive reply.
+  row, so it never overtakes a turn that is committing a passive reply;
+- the platform's redelivery of a message whose webhook never answered (its process died) `adopt`s the wait
+  while it is still on the row, and otherwise reads what the turn left.
 
 A turn that took the passive answer but failed leaves "" (the webhook answers nothing) and its retry sends
 everything through the outbox. PostgreSQL only: on SQLite the processor runs inside `gridbot serve`, which
@@ -23,6 +25,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import cast
 
 import psycopg
@@ -101,6 +104,22 @@ def read(session_factory: sessionmaker[Session], channel: str, message_id: str) 
         return session.scalar(select(InboxMessage.passive_reply).where(_row(channel, message_id)))
 
 
+def adopt(session_factory: sessionmaker[Session], channel: str, message_id: str, until: datetime) -> bool:
+    """A redelivery takes over the wait of a webhook that may have gone (its process died): True when it now
+    waits until `until`, no turn having taken the answer; False when a turn took it (its batch has committed:
+    this waits for it, so `read` then gives the text) or nobody waits any more (the replies use the outbox)."""
+    with transaction(session_factory) as session:
+        adopted = session.execute(
+            update(InboxMessage)
+            .where(
+                _row(channel, message_id), InboxMessage.passive_reply.is_(None), InboxMessage.reply_until.is_not(None)
+            )
+            .values(reply_until=until)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(adopted.rowcount)  # type: ignore[attr-defined]
+
+
 def stop_awaiting(session_factory: sessionmaker[Session], channel: str, message_id: str) -> str | None:
     """The webhook stops waiting: None when no processor took the answer (the turn will use the outbox),
     else the passive text, once its batch has committed (this waits for it)."""
@@ -125,19 +144,24 @@ class ReplySignals:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._conninfo = pg_conninfo(session_factory.kw["bind"])
         self._lock = threading.Lock()
-        self._callbacks: dict[Key, Callable[[], None]] = {}
+        self._callbacks: dict[Key, list[Callable[[], None]]] = {}  # a redelivery may wait beside its first request
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def expect(self, key: Key, callback: Callable[[], None]) -> None:
         """Call callback (from the listening thread) when key is signalled; register before storing."""
         with self._lock:
-            self._callbacks[(key[0], key[1][:MESSAGE_ID_LENGTH])] = callback
+            self._callbacks.setdefault((key[0], key[1][:MESSAGE_ID_LENGTH]), []).append(callback)
 
-    def forget(self, key: Key) -> None:
-        """No longer wait for key."""
+    def forget(self, key: Key, callback: Callable[[], None]) -> None:
+        """No longer call callback for key."""
+        key = (key[0], key[1][:MESSAGE_ID_LENGTH])
         with self._lock:
-            self._callbacks.pop((key[0], key[1][:MESSAGE_ID_LENGTH]), None)
+            waiting = self._callbacks.get(key, [])
+            if callback in waiting:
+                waiting.remove(callback)
+            if not waiting:
+                self._callbacks.pop(key, None)
 
     def start(self) -> None:
         """Listen in a daemon thread until close()."""
@@ -171,7 +195,6 @@ class ReplySignals:
             logger.warning("passive-reply signal with a payload that does not parse")
             return
         with self._lock:
-            callbacks = [self._callbacks.pop(key, None) for key in keys]
+            callbacks = [callback for key in keys for callback in self._callbacks.pop(key, [])]
         for callback in callbacks:
-            if callback is not None:
-                callback()
+            callback()

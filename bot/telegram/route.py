@@ -10,7 +10,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -22,6 +22,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.chatbot import TurnUnavailable
 from bot.inbox import InboxWriter
+from bot.lifespan import run_during
 from bot.messages import Inbound, Outbound
 from bot.telegram.convert import CHANNEL, send_outbound, to_inbound
 from bot.telegram.shape import check_update
@@ -149,18 +150,16 @@ def mount_telegram(
     secret = settings.telegram_secret.get_secret_value().encode()
     max_bytes = settings.request_max_bytes
     app.state.telegram = application
-    previous = app.router.lifespan_context
 
     @asynccontextmanager
-    async def lifespan(asgi_app: FastAPI) -> AsyncIterator[Any]:
-        async with previous(asgi_app) as state:
-            await application.initialize()  # getMe
-            try:
-                yield state
-            finally:
-                await application.shutdown()
+    async def application_running() -> AsyncIterator[None]:
+        await application.initialize()  # getMe
+        try:
+            yield
+        finally:
+            await application.shutdown()
 
-    app.router.lifespan_context = lifespan
+    run_during(app, application_running)
 
     async def telegram_webhook(request: Request) -> JSONResponse:
         """One update from Telegram: the chatbot turn runs and its replies are queued before we return (or,

@@ -30,6 +30,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import TypeVar
 
 from fastapi import HTTPException, Response
 from sqlalchemy.exc import DBAPIError
@@ -42,9 +43,24 @@ from bot.messages import Inbound, Outbound, outbound_from_json
 from bot.webhook.deadline import OutboxChoice
 
 logger = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 REFRESH_SECONDS = 0.5
 BUSY_KEY = "inbox.busy"
+
+
+def settle_from_thread(
+    loop: asyncio.AbstractEventLoop, future: asyncio.Future[_T], how: Callable[[asyncio.Future[_T]], None]
+) -> None:
+    """Settle `future` of `loop` by `how`, from another thread, unless it is settled already."""
+
+    def settle() -> None:
+        if not future.done():
+            how(future)
+
+    # A closed loop (shutdown) raises RuntimeError: nobody waits any more.
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(settle)
 
 
 @dataclass
@@ -64,20 +80,11 @@ class Waiter:
 
     def deliver(self, out: list[Outbound]) -> None:
         """The turn has committed (called from the processor's thread)."""
-        self._settle(lambda f: f.set_result(out))
+        settle_from_thread(self.loop, self.future, lambda f: f.set_result(out))
 
     def fail(self, error: BaseException) -> None:
         """The turn did not commit (called from the processor's thread)."""
-        self._settle(lambda f: f.set_exception(error))
-
-    def _settle(self, how: Callable[[asyncio.Future[list[Outbound]]], None]) -> None:
-        def settle() -> None:
-            if not self.future.done():
-                how(self.future)
-
-        # A closed loop (shutdown) raises RuntimeError: nobody waits any more.
-        with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(settle)
+        settle_from_thread(self.loop, self.future, lambda f: f.set_exception(error))
 
 
 class ReplyWaiters:
@@ -151,41 +158,37 @@ class TurnsElsewhere:
         self, inbound: Inbound, store: Callable[[datetime], Awaitable[bool]], until: float
     ) -> list[Outbound] | None:
         """store(the wall-clock end of the wait), then the turn's replies for the passive answer; None when
-        they go through the outbox (the wait ran out first). A redelivery of a message stored before gets the
-        passive answer its turn left, if any: the platform never received the first response."""
+        they go through the outbox (the wait ran out first). The platform never received the first response to
+        a redelivered message: while that wait is still on the row (its process may have died), the redelivery
+        adopts it; otherwise it gets the passive answer the turn left, if any."""
         loop = asyncio.get_running_loop()
         signalled: asyncio.Future[None] = loop.create_future()
         key = (inbound.channel, inbound.message_id)
-        self.signals.expect(key, lambda: _settle_soon(loop, signalled))
+        run = partial(loop.run_in_executor, self.executor)
+
+        def wake() -> None:
+            settle_from_thread(loop, signalled, lambda f: f.set_result(None))
+
+        self.signals.expect(key, wake)
         try:
-            stored = await store(datetime.now(UTC) + timedelta(seconds=max(until - time.monotonic(), 0.0)))
-            if stored:
-                await asyncio.wait({signalled}, timeout=max(until - time.monotonic(), 0.0))
-        finally:
-            self.signals.forget(key)
-        answer = None
-        if signalled.done() or not stored:
-            answer = await loop.run_in_executor(self.executor, passive_replies.read, self.session_factory, *key)
-            if not stored:
-                return _replies(answer) if answer else None
-        if answer is None:  # no signal in time (or lost): stop waiting, unless a turn took the answer
-            answer = await loop.run_in_executor(
-                self.executor, passive_replies.stop_awaiting, self.session_factory, *key
+            until_at = datetime.now(UTC) + timedelta(seconds=max(until - time.monotonic(), 0.0))
+            waiting = await store(until_at) or await run(
+                partial(passive_replies.adopt, self.session_factory, *key, until_at)
             )
+            if not waiting:  # a redelivery: what its turn left ("" for nothing), or None (the outbox has it)
+                left = await run(partial(passive_replies.read, self.session_factory, *key))
+                return _replies(left) if left else None
+            await asyncio.wait({signalled}, timeout=max(until - time.monotonic(), 0.0))
+        finally:
+            self.signals.forget(key, wake)
+        answer = await run(partial(passive_replies.read, self.session_factory, *key)) if signalled.done() else None
+        if answer is None:  # no signal in time (or lost): stop waiting, unless a turn took the answer
+            answer = await run(partial(passive_replies.stop_awaiting, self.session_factory, *key))
         return None if answer is None else _replies(answer)
 
 
 def _replies(answer: str) -> list[Outbound]:
     return outbound_from_json(json.loads(answer)) if answer else []
-
-
-def _settle_soon(loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
-    def settle() -> None:
-        if not future.done():
-            future.set_result(None)
-
-    with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
-        loop.call_soon_threadsafe(settle)
 
 
 class InboxReplies:

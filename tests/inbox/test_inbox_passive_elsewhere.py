@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import InboxMessage
@@ -95,7 +97,7 @@ def test_a_redelivery_gets_the_passive_answer_its_first_request_could_not_give(
     if not postgres(real_db):
         return  # on SQLite the answer went to the outbox (previous test)
     xml = message_xml("text", {"Content": "你好"}, from_user=OPENID, msg_id="880001")
-    for s in apart(chat_runtime, real_db, wait=1.0):
+    for s in apart(chat_runtime, real_db, wait=3.0):  # the turn runs well within it, even on a busy machine
         # The first request's process died while waiting: its row is stored and awaited, nobody listens.
         started = threading.Thread(target=post, args=(s, wechat, "/wechat", xml))
         started.start()
@@ -108,27 +110,37 @@ def test_a_redelivery_gets_the_passive_answer_its_first_request_could_not_give(
         assert again["Content"] not in queued_texts(real_db, "wechat")  # given once: passively
 
 
+class BehindTheBatch:
+    """A webhook's UPDATE of a row that the test's batch transaction has taken: on PostgreSQL it runs in
+    another thread and must wait for that batch to commit; SQLite has one writer, so it runs after the batch."""
+
+    def __init__(self, factory: sessionmaker[Session], call: Callable[[], object]) -> None:
+        self.call, self.result, self.thread = call, list[object](), None
+        if postgres(factory):
+            self.thread = threading.Thread(target=lambda: self.result.append(call()))
+            self.thread.start()
+            self.thread.join(0.5)
+            assert self.thread.is_alive()
+
+    def outcome(self) -> object:
+        """What the UPDATE gave, once the batch has committed."""
+        if self.thread is None:
+            self.result.append(self.call())
+        else:
+            self.thread.join(5)
+        return self.result[0]
+
+
 def test_stopping_the_wait_waits_for_a_batch_that_took_the_passive_answer(real_db: sessionmaker[Session]) -> None:
     with transaction(real_db) as session:
         row = InboxMessage(channel="wechat", message_id="m1", sender="o1", payload={}, status="pending", attempts=1)
         row.reply_until = utcnow() + timedelta(seconds=10)
         session.add(row)
-    result: list[str | None] = []
     with transaction(real_db) as batch:
         assert passive_replies.take(batch, [row.id]) == {row.id}
-        if postgres(real_db):  # the webhook's UPDATE waits for this transaction (SQLite has one writer anyway)
-            waiter = threading.Thread(
-                target=lambda: result.append(passive_replies.stop_awaiting(real_db, "wechat", "m1"))
-            )
-            waiter.start()
-            waiter.join(0.5)
-            assert waiter.is_alive()
+        stopping = BehindTheBatch(real_db, lambda: passive_replies.stop_awaiting(real_db, "wechat", "m1"))
         passive_replies.give(batch, {row.id: '{"messages": []}'}, {row.id: ("wechat", "m1")})
-    if postgres(real_db):
-        waiter.join(5)
-    else:
-        result.append(passive_replies.stop_awaiting(real_db, "wechat", "m1"))
-    assert result == ['{"messages": []}']
+    assert stopping.outcome() == '{"messages": []}'
     with transaction(real_db) as later:
         assert passive_replies.take(later, [row.id]) == set()  # taken once only
 
@@ -141,3 +153,49 @@ def test_a_webhook_that_stopped_waiting_is_never_answered_passively(real_db: ses
     assert passive_replies.stop_awaiting(real_db, "wechat", "m2") is None
     with transaction(real_db) as batch:
         assert passive_replies.take(batch, [row.id]) == set()
+
+
+def test_a_redelivery_adopts_the_wait_of_a_first_request_whose_process_died(
+    chat_runtime: Runtime, real_db: sessionmaker[Session], wechat: WeChatPlatform
+) -> None:
+    if not postgres(real_db):
+        return  # on SQLite nothing waits across processes
+    xml = message_xml("text", {"Content": "你好"}, from_user=OPENID, msg_id="880002")
+    for s in apart(chat_runtime, real_db, wait=1.5):
+        post(s, wechat, "/wechat", xml)
+        # Had its process died while waiting, the row would still say it is awaited (until a moment ago).
+        with transaction(real_db) as session:
+            row = session.scalars(select(InboxMessage)).one()
+            row.reply_until = utcnow() - timedelta(seconds=1)
+        with ThreadPoolExecutor(1) as pool:
+            retry = pool.submit(post, s, wechat, "/wechat", xml)
+            deadline = time.monotonic() + 5
+            while rows(real_db, InboxMessage, InboxMessage.reply_until > utcnow()) == 0:  # the retry waits now
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            assert elsewhere(s).process_once() == 1
+            reply, _ = retry.result(10)
+        assert reply["Content"]
+        assert reply["Content"] not in queued_texts(real_db, "wechat")  # given once: passively
+
+
+def test_adopting_a_wait_waits_for_a_batch_that_took_the_passive_answer(real_db: sessionmaker[Session]) -> None:
+    later = utcnow() + timedelta(seconds=10)
+    with transaction(real_db) as session:
+        taken, awaited, done = (
+            InboxMessage(channel="wechat", message_id=m, sender="o1", payload={}, status="pending", attempts=1)
+            for m in ("m3", "m4", "m5")
+        )
+        # Their webhooks have gone, m3's while waiting, m4's after; m5's stopped waiting (reply_until cleared).
+        taken.reply_until, awaited.reply_until = later, utcnow() - timedelta(seconds=1)
+        session.add_all([taken, awaited, done])
+    with transaction(real_db) as batch:
+        assert passive_replies.take(batch, [taken.id]) == {taken.id}
+        adopting = BehindTheBatch(real_db, lambda: passive_replies.adopt(real_db, "wechat", "m3", later))
+        passive_replies.give(batch, {taken.id: '{"messages": []}'}, {taken.id: ("wechat", "m3")})
+    assert adopting.outcome() is False
+    assert passive_replies.read(real_db, "wechat", "m3") == '{"messages": []}'
+    assert passive_replies.adopt(real_db, "wechat", "m4", later) is True
+    with transaction(real_db) as batch:
+        assert passive_replies.take(batch, [awaited.id]) == {awaited.id}  # the adopted wait makes it awaited again
+    assert passive_replies.adopt(real_db, "wechat", "m5", later) is False
