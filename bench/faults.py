@@ -413,7 +413,7 @@ def main() -> None:
     prepare_database(url, workdir)
 
     with FaultyWeChat() as wechat, FaultyTelegram() as telegram:
-        env = service_env(url, workdir, wechat, telegram)  # type: ignore[arg-type]
+        env = service_env(url, workdir, wechat, telegram)
         port = free_port()
         api, worker = api_service(env, port, args.api_workers, workdir), worker_service(env, workdir)
         world = World(
@@ -423,7 +423,7 @@ def main() -> None:
             worker,
             wechat,
             telegram,
-            pg,  # type: ignore[arg-type]
+            pg,
             args.outage,
             platforms,
         )

@@ -48,7 +48,11 @@ class OneByOne:
         return nullcontext()
 
     def handle_batch(
-        self, turns: Sequence[tuple[Inbound, ReplyRoute]], *, before_commit: Callable[[Session, list[bool]], None]
+        self,
+        turns: Sequence[tuple[Inbound, ReplyRoute]],
+        *,
+        before_commit: Callable[[Session, list[bool]], None],
+        before_turns: Callable[[Session], None] | None = None,
     ) -> list[list[Outbound] | None]:
         replies: list[list[Outbound] | None] = []
         for n, turn in enumerate(turns):
@@ -56,7 +60,7 @@ class OneByOne:
             def mark(session: Session, stored: list[bool], n: int = n) -> None:
                 before_commit(session, [False] * n + stored + [False] * (len(turns) - n - 1))
 
-            replies += self.chat.handle_batch([turn], before_commit=mark)
+            replies += self.chat.handle_batch([turn], before_commit=mark, before_turns=before_turns)
         return replies
 
 

@@ -459,9 +459,9 @@ def server_latency(base_url: str, api_procs: int) -> dict[str, dict[str, float]]
         for line in text.splitlines():
             if line.startswith("gridbot_http_request_duration_seconds_bucket{") and 'method="POST"' in line:
                 route = line.split('route="', 1)[1].split('"', 1)[0]
-                le = line.split('le="', 1)[1].split('"', 1)[0]
+                bound = line.split('le="', 1)[1].split('"', 1)[0]
                 if route in WEBHOOK_ROUTES:
-                    buckets.setdefault(route, []).append((float(le), float(line.rsplit(" ", 1)[1])))
+                    buckets.setdefault(route, []).append((float(bound), float(line.rsplit(" ", 1)[1])))
         seen[repr(sorted(buckets.items()))] = buckets
         if len(seen) >= api_procs:
             break

@@ -146,7 +146,7 @@ def main() -> None:
 
     url = os.environ.get("GRIDBOT_TEST_POSTGRES_URL", PG_DEFAULT).rsplit("/", 1)[0] + "/" + OVERLOAD_DB
     with FakeTelegramAPI() as fake:
-        r = run(args, url, fake.base_url)  # type: ignore[attr-defined]
+        r = run(args, url, fake.base_url)
     errors = f"{r['overload_errors']}" + (
         f" ({', '.join(f'{k}: {n}' for k, n in r['overload_error_kinds'].items())})" if r["overload_errors"] else ""
     )

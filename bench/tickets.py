@@ -18,11 +18,12 @@ from pathlib import Path
 
 import psycopg
 from rich.progress import Progress
+from shapely.geometry import Point
 from sqlalchemy.orm import Session
 
 from backend.db.migrate import upgrade
 from backend.db.session import make_engine, make_session_factory
-from backend.runtime import build_runtime
+from backend.runtime import Runtime, build_runtime
 from backend.services.intake import ReportIn, create_ticket
 from backend.services.people import resident_for
 from backend.services.reference import sync_reference, sync_staff
@@ -73,18 +74,8 @@ def run(url: str, n: int, progress: Progress, label: str) -> float:
     return n / (time.perf_counter() - start)
 
 
-def _submit(session: Session, runtime: object, text: str, point: object, person: int) -> None:
-    create_ticket(
-        session,
-        runtime,
-        ReportIn(
-            text=text,
-            channel="wechat",
-            reporter_id=person,  # type: ignore[arg-type]
-            lon=point.x,
-            lat=point.y,
-        ),
-    )  # type: ignore[attr-defined]
+def _submit(session: Session, runtime: Runtime, text: str, point: Point, person: int) -> None:
+    create_ticket(session, runtime, ReportIn(text=text, channel="wechat", reporter_id=person, lon=point.x, lat=point.y))
     session.commit()
 
 

@@ -457,7 +457,7 @@ def main() -> None:
     results = []
     with FakeTelegramAPI() as fake:
         for name in args.backends.split(","):
-            results.append(bench_backend(name, urls[name], args, fake.base_url))  # type: ignore[attr-defined]
+            results.append(bench_backend(name, urls[name], args, fake.base_url))
 
     rows: list[tuple[str, Any, str]] = []
     for r in results:

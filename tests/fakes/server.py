@@ -8,7 +8,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 
 @dataclass
@@ -85,7 +85,7 @@ class FakeServer:
         """Answer one call (subclasses override)."""
         return Answer.json({"error": "not found"}, status=404)
 
-    def start(self) -> FakeServer:
+    def start(self) -> Self:
         """Serve in a daemon thread."""
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self._thread.start()
@@ -96,7 +96,7 @@ class FakeServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
