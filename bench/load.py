@@ -758,6 +758,12 @@ def notes_for(args: argparse.Namespace, results: list[dict[str, Any]]) -> str:
         f"`{'`, `'.join(results[-1]['commands'])}` on one PostgreSQL; the load generator and the fake platform "
         f"APIs run on the same machine and use CPU too (row 'CPU s'). The outbox had "
         f"{args.drain:g} s to drain after the load stopped. Outbox rate limits: {limits}.",
+        " With the durable inbox a WeChat or WeCom webhook request waits for its turn (up to "
+        "GRIDBOT_INBOX_REPLY_WAIT_SECONDS) and answers with the reply, passively, even when the turn runs in "
+        "another process: its latency is the reply's, not an acknowledgement's (`bench.webhook --inbox` measures "
+        "acknowledgements alone)."
+        if args.inbox
+        else "",
     ]
     for r in results:
         errors = {f"{n}: {k}": v for n, s in r["streams"].items() for k, v in s["error_kinds"].items()}
