@@ -112,7 +112,10 @@ def adopt(session_factory: sessionmaker[Session], channel: str, message_id: str,
         adopted = session.execute(
             update(InboxMessage)
             .where(
-                _row(channel, message_id), InboxMessage.passive_reply.is_(None), InboxMessage.reply_until.is_not(None)
+                _row(channel, message_id),
+                InboxMessage.status == "pending",  # a turn done without taking the answer used the outbox
+                InboxMessage.passive_reply.is_(None),
+                InboxMessage.reply_until.is_not(None),
             )
             .values(reply_until=until)
             .execution_options(synchronize_session=False)

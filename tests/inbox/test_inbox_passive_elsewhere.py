@@ -182,13 +182,16 @@ def test_a_redelivery_adopts_the_wait_of_a_first_request_whose_process_died(
 def test_adopting_a_wait_waits_for_a_batch_that_took_the_passive_answer(real_db: sessionmaker[Session]) -> None:
     later = utcnow() + timedelta(seconds=10)
     with transaction(real_db) as session:
-        taken, awaited, done = (
+        taken, awaited, stopped, turned = (
             InboxMessage(channel="wechat", message_id=m, sender="o1", payload={}, status="pending", attempts=1)
-            for m in ("m3", "m4", "m5")
+            for m in ("m3", "m4", "m5", "m6")
         )
-        # Their webhooks have gone, m3's while waiting, m4's after; m5's stopped waiting (reply_until cleared).
-        taken.reply_until, awaited.reply_until = later, utcnow() - timedelta(seconds=1)
-        session.add_all([taken, awaited, done])
+        # Their webhooks have gone: m3's while waiting, m4's and m6's after; m5's stopped waiting (reply_until
+        # cleared). m6's turn has run since, its replies queued in the outbox.
+        taken.reply_until = later
+        awaited.reply_until = turned.reply_until = utcnow() - timedelta(seconds=1)
+        turned.status = "done"
+        session.add_all([taken, awaited, stopped, turned])
     with transaction(real_db) as batch:
         assert passive_replies.take(batch, [taken.id]) == {taken.id}
         adopting = BehindTheBatch(real_db, lambda: passive_replies.adopt(real_db, "wechat", "m3", later))
@@ -199,3 +202,4 @@ def test_adopting_a_wait_waits_for_a_batch_that_took_the_passive_answer(real_db:
     with transaction(real_db) as batch:
         assert passive_replies.take(batch, [awaited.id]) == {awaited.id}  # the adopted wait makes it awaited again
     assert passive_replies.adopt(real_db, "wechat", "m5", later) is False
+    assert passive_replies.adopt(real_db, "wechat", "m6", later) is False
