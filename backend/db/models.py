@@ -213,6 +213,9 @@ class Ticket(Base):
     )
     attachments: Mapped[list[Attachment]] = relationship(back_populates="ticket", order_by="Attachment.id")
     ratings: Mapped[list[Rating]] = relationship(back_populates="ticket", order_by="Rating.id")
+    # Besides the reporter, who hears of its progress (merged duplicates' reporters): one query per ticket and
+    # session at most, none for a ticket created empty.
+    followers: Mapped[list[Person]] = relationship(secondary="ticket_followers", order_by="Person.id")
 
 
 class TicketEvent(Base):

@@ -284,6 +284,7 @@ def create_ticket(
         events=[],
         attachments=[],
         ratings=[],
+        followers=[],
     )
     session.add(ticket)
     who = actor or SYSTEM

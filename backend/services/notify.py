@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Notification, Person, Staff, Ticket, TicketFollower
+from backend.db.models import Notification, Person, Staff, Ticket
 from backend.domain.notifications import NoticeKind
 from backend.logging_setup import mask_pii
 from backend.services.people import preferred_identity
@@ -61,14 +60,6 @@ def notify_person(
     return row
 
 
-# Built once: every move a reporter hears of asks it.
-_FOLLOWERS = (
-    select(Person)
-    .join(TicketFollower, TicketFollower.person_id == Person.id)
-    .where(TicketFollower.ticket_id == bindparam("ticket_id"))
-)
-
-
 def notify_reporters(session: Session, *, ticket: Ticket, kind: NoticeKind, event_id: int, **extra: Any) -> int:
     """Tell the reporter and every follower (merged duplicates' reporters) about a ticket."""
     people: list[Person] = []
@@ -76,8 +67,7 @@ def notify_reporters(session: Session, *, ticket: Ticket, kind: NoticeKind, even
         reporter = session.get(Person, ticket.reporter_id)
         if reporter is not None and reporter.kind == "resident":
             people.append(reporter)
-    followers = session.scalars(_FOLLOWERS, {"ticket_id": ticket.id}).all()
-    people += [p for p in followers if p not in people]
+    people += [p for p in ticket.followers if p not in people]
     payload = ticket_payload(ticket, **extra)
     sent = 0
     for person in people:

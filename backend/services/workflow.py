@@ -7,10 +7,10 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Category, Staff, Ticket, TicketEvent, TicketFollower
+from backend.db.models import Category, Person, Staff, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
 from backend.domain.notifications import NoticeKind
 from backend.domain.permissions import Acting, TicketFacts, actions_for, check_may
@@ -59,15 +59,9 @@ def load_ticket(session: Session, number_or_id: str | int, *, lock: bool = False
     return ticket
 
 
-def followers_of(session: Session, ticket: Ticket) -> set[int]:
+def followers_of(ticket: Ticket) -> set[int]:
     """Ids of people following a ticket besides the reporter."""
-    if ticket.id is None:  # not inserted yet: nobody can follow it
-        return set()
-    return set(session.scalars(_FOLLOWER_IDS, {"ticket_id": ticket.id}))
-
-
-# Built once: every move asks it.
-_FOLLOWER_IDS = select(TicketFollower.person_id).where(TicketFollower.ticket_id == bindparam("ticket_id"))
+    return {person.id for person in ticket.followers}
 
 
 def category_of(session: Session, ticket: Ticket) -> Category | None:
@@ -155,7 +149,7 @@ def apply_action(
         ticket.merged_into_id = merge_into.id
         extra["into"] = merge_into.number
         _follow(session, merge_into, ticket.reporter_id)
-        for pid in followers_of(session, ticket):
+        for pid in followers_of(ticket):
             _follow(session, merge_into, pid)
 
     event = record_event(
@@ -236,7 +230,7 @@ def comment(session: Session, runtime: Runtime, number: str, actor: ActorContext
     if not note.strip():
         raise GuardFailed("error.note_required")
     ticket = load_ticket(session, number)
-    check_may_touch(actor, ticket, follower_ids=followers_of(session, ticket))
+    check_may_touch(actor, ticket, follower_ids=followers_of(ticket))
     return record_event(session, ticket, actor, "comment", at=runtime.clock.now(), note=note.strip()[:2000])
 
 
@@ -277,8 +271,9 @@ def _start_clock(
 def _follow(session: Session, ticket: Ticket, person_id: int | None) -> None:
     if person_id is None or person_id == ticket.reporter_id:
         return
-    if session.get(TicketFollower, (ticket.id, person_id)) is None:
-        session.add(TicketFollower(ticket_id=ticket.id, person_id=person_id))
+    person = session.get(Person, person_id)
+    if person is not None and person not in ticket.followers:
+        ticket.followers.append(person)
         session.flush()
 
 
@@ -367,7 +362,7 @@ def facts(session: Session, runtime: Runtime, ticket: Ticket, actor: ActorContex
     return TicketFacts(
         number=ticket.number,
         state=snapshot(session, runtime, ticket),
-        in_scope=can_see(actor, ticket, follower_ids=followers_of(session, ticket)),
+        in_scope=can_see(actor, ticket, follower_ids=followers_of(ticket)),
         patrol_find=ticket.source == "patrol",
         assignee_id=ticket.assignee_id,
         reporter_id=ticket.reporter_id,

@@ -403,7 +403,7 @@ class Casework:
             ticket = load_ticket(self._session, number)
         except NotFound:
             return None
-        if not can_see(self._actor, ticket, follower_ids=followers_of(self._session, ticket)):
+        if not can_see(self._actor, ticket, follower_ids=followers_of(ticket)):
             return None
         return ticket
 

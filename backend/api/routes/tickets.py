@@ -198,7 +198,7 @@ async def upload(
     limit = runtime.settings.upload_max_bytes
     data = await file.read(limit + 1)
     ticket = load_ticket(session, number)
-    check_may_touch(actor, ticket, follower_ids=followers_of(session, ticket))
+    check_may_touch(actor, ticket, follower_ids=followers_of(ticket))
     att = photos.store_photo(
         session,
         upload_dir=runtime.settings.upload_dir,
