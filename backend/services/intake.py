@@ -365,7 +365,8 @@ class Duplicate:
     text: str
 
 
-# Built once (asked for nearly every report): plain rows, not tickets, as a busy grid has up to 200 candidates.
+# Built once (asked for nearly every report): plain rows, not tickets, as a busy grid has up to 200 candidates;
+# only those opened inside the detector's window (an overdue ticket still open is never a candidate).
 _OPEN_IN_GRID_AND_CATEGORY = (
     select(Ticket.id, Ticket.number, Ticket.text, Ticket.created_at)
     .where(
@@ -373,6 +374,7 @@ _OPEN_IN_GRID_AND_CATEGORY = (
         Ticket.category_code == bindparam("category_code"),
         Ticket.id != bindparam("exclude_id"),
         in_fixed(Ticket.status, OPEN_STATUSES),
+        Ticket.created_at >= bindparam("since"),
     )
     .order_by(Ticket.id.desc())
     .limit(200)
@@ -393,14 +395,20 @@ def likely_duplicate(
 
     if not grid_code or not category_code:
         return None
+    now = runtime.clock.now()
     rows = session.execute(
-        _OPEN_IN_GRID_AND_CATEGORY, {"grid_code": grid_code, "category_code": category_code, "exclude_id": exclude_id}
+        _OPEN_IN_GRID_AND_CATEGORY,
+        {
+            "grid_code": grid_code,
+            "category_code": category_code,
+            "exclude_id": exclude_id,
+            "since": now - runtime.duplicates.window,
+        },
     ).all()
     candidates = [
         Candidate(id=str(row_id), text=body, grid_code=grid_code, category=category_code, created_at=created_at)
         for row_id, _, body, created_at in rows
     ]
-    now = runtime.clock.now()
     new = Candidate(id=str(exclude_id), text=text, grid_code=grid_code, category=category_code, created_at=now)
     matches = runtime.duplicates.find(new, candidates, now)
     if not matches:

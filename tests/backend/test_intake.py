@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from backend.db.models import Notification, Staff, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed
 from backend.domain.notifications import NoticeKind
-from backend.services.intake import Assessment, Placement, ReportIn, assess, create_ticket
+from backend.services.intake import Assessment, Placement, ReportIn, assess, create_ticket, likely_duplicate
 from tests.backend.conftest import GRID
 
 
@@ -94,3 +94,14 @@ def test_assessment_json_is_what_asdict_gives_and_reads_back(runtime):
     assert assessment.to_json() == asdict(assessment)
     assert list(assessment.to_json()) == list(asdict(assessment))
     assert Assessment.from_json(json.loads(json.dumps(assessment.to_json()))) == assessment
+
+
+def test_a_report_repeats_only_an_open_ticket_opened_inside_the_duplicate_window(session, report, runtime, clock):
+    text = "小区门口的垃圾好几天没人清运了，臭得不行"
+    old = report(text)
+    clock.advance(hours=runtime.duplicates.window.total_seconds() / 3600 + 1)
+    assert likely_duplicate(session, runtime, text=text, grid_code=GRID, category_code="garbage_piling") is None
+    recent = report(text + "！", openid="o_resident_2")
+    clock.advance(hours=1)
+    found = likely_duplicate(session, runtime, text=text, grid_code=GRID, category_code="garbage_piling")
+    assert found is not None and found.number == recent.number != old.number
