@@ -307,6 +307,8 @@ class Alarm(Base):
     acked_at: Mapped[datetime | None] = mapped_column(index=True)
     acked_by: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
 
+    ticket: Mapped[Ticket] = relationship()
+
 
 class TicketCounter(Base):
     """The last ticket sequence number issued on a day (for GB20261122-0001 style numbers)."""
@@ -326,6 +328,7 @@ class Notification(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("ticket_events.id"))  # the change it announces
     person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(128))
@@ -339,6 +342,9 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column()
+
+    ticket: Mapped[Ticket | None] = relationship()
+    event: Mapped[TicketEvent | None] = relationship()
 
 
 class InboxMessage(Base):

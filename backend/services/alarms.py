@@ -32,14 +32,14 @@ def raise_alarm(session: Session, runtime: Runtime, ticket: Ticket) -> Alarm:
     level = first_level(community_code=community, street_code=street)
     now = runtime.clock.now()
     alarm = Alarm(
-        ticket_id=ticket.id,
+        ticket=ticket,
         level=level.value,
         area_code={AlarmLevel.community: community, AlarmLevel.street: street}.get(level),
         raised_at=now,
         level_since=now,
     )
     session.add(alarm)
-    _push(session, runtime, ticket, alarm, action="alarm")  # its event's flush inserts the alarm
+    _push(session, runtime, ticket, alarm, action="alarm")
     return alarm
 
 
@@ -154,7 +154,8 @@ def _push(session: Session, runtime: Runtime, ticket: Ticket, alarm: Alarm, *, a
             staff=staff,
             ticket=ticket,
             kind=NoticeKind.urgent_alarm,
-            key=f"t{ticket.id}:e{event.id}:alarm:{staff.id}",
+            key=f"alarm:{staff.id}",
+            event=event,
             level=alarm.level,
         )
 

@@ -25,7 +25,7 @@ def record_event(
     to_status: str | None = None,
     show_actor: bool = True,
 ) -> TicketEvent:
-    """Append an event to the ticket's trail and flush it (its id keys the notices); the status stays unless given.
+    """Append an event to the ticket's trail (inserted by the next flush); the status stays unless given.
 
     `show_actor=False` keeps the person out of the row (someone who erased their own data).
     """
@@ -41,7 +41,6 @@ def record_event(
         data={} if data is None else data,
     )
     session.add(event)
-    session.flush()
     return event
 
 

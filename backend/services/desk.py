@@ -65,7 +65,8 @@ def put_on_desk(
             staff=staff,
             ticket=ticket,
             kind=NoticeKind.desk_new,
-            key=f"t{ticket.id}:e{event.id}:desk:{staff.id}",
+            key=f"desk:{staff.id}",
+            event=event,
             reason=reason.value,
         )
     return event

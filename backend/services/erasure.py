@@ -113,7 +113,8 @@ def _withdraw(session: Session, runtime: Runtime, ticket: Ticket, identifiers: l
                 staff=staff,
                 ticket=ticket,
                 kind=NoticeKind.task_contact_withdrawn,
-                key=f"t{ticket.id}:e{event.id}:withdrawn",
+                key="withdrawn",
+                event=event,
             )
     if ticket.status == TicketStatus.verified.value:
         # It only waited for the reporter's rating.

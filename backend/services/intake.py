@@ -309,13 +309,13 @@ def create_ticket(
         )
     )
     if dispatch:
-        # The ticket and its submit event are inserted by the routing event's flush, already routed: one INSERT,
-        # no UPDATE. Nothing the routing reads depends on them (a ticket without an assignee is in nobody's load),
-        # and the number's upsert has just flushed everything else.
+        # The ticket, its events, alarm and notices are inserted by one flush, below, already routed: one INSERT
+        # each, no UPDATE. Nothing the routing or the alarm reads depends on them (a ticket without an assignee
+        # is in nobody's load), and the number's upsert has just flushed everything else.
         with session.no_autoflush:
             _route(session, runtime, ticket, assessment, urgent=urgent)
-        if urgent:
-            raise_alarm(session, runtime, ticket)
+            if urgent:
+                raise_alarm(session, runtime, ticket)
     session.flush()
     return ticket
 

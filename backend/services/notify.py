@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
+from sqlalchemy.event import listens_for
+from sqlalchemy.orm import Mapper, Session
 
-from backend.db.models import Notification, Person, Staff, Ticket
+from backend.db.models import Notification, Person, Staff, Ticket, TicketEvent
 from backend.domain.notifications import NoticeKind
 from backend.logging_setup import mask_pii
 from backend.services.people import preferred_identity
@@ -41,15 +43,21 @@ def notify_person(
     ticket: Ticket | None,
     payload: dict[str, Any],
     channel: str | None = None,
+    event: TicketEvent | None = None,
 ) -> Notification | None:
-    """Queue one message to a person on their preferred channel; None if they cannot be reached."""
+    """Queue one message to a person on their preferred channel; None if they cannot be reached.
+
+    The notice of a ticket's change names its `event`; its `key` is then what follows the event's ids in the
+    stored key (`t{ticket}:e{event}:{key}`, see `_key_by_event`).
+    """
     ident = preferred_identity(person, channel)
     if ident is None:
         return None
     payload = {**payload, "lang": ident.language}
     row = Notification(
         key=key,
-        ticket_id=ticket.id if ticket else None,
+        ticket=ticket,
+        event=event,
         person_id=person.id,
         channel=ident.channel,
         external_id=ident.external_id,
@@ -60,7 +68,7 @@ def notify_person(
     return row
 
 
-def notify_reporters(session: Session, *, ticket: Ticket, kind: NoticeKind, event_id: int, **extra: Any) -> int:
+def notify_reporters(session: Session, *, ticket: Ticket, kind: NoticeKind, event: TicketEvent, **extra: Any) -> int:
     """Tell the reporter and every follower (merged duplicates' reporters) about a ticket."""
     people: list[Person] = []
     if ticket.reporter_id is not None:
@@ -76,21 +84,40 @@ def notify_reporters(session: Session, *, ticket: Ticket, kind: NoticeKind, even
             session,
             person=person,
             kind=kind,
-            key=f"t{ticket.id}:e{event_id}:p{person.id}:{kind}",
+            key=f"p{person.id}:{kind}",
             ticket=ticket,
             payload=payload,
             channel=channel,
+            event=event,
         ):
             sent += 1
     return sent
 
 
 def notify_staff(
-    session: Session, *, staff: Staff, ticket: Ticket | None, kind: NoticeKind, key: str, **extra: Any
+    session: Session,
+    *,
+    staff: Staff,
+    ticket: Ticket | None,
+    kind: NoticeKind,
+    key: str,
+    event: TicketEvent | None = None,
+    **extra: Any,
 ) -> Notification | None:
-    """Tell a staff member about a task (new, reminder, escalation, verification …)."""
+    """Tell a staff member about a task (new, reminder, escalation, verification …); `key` as in notify_person."""
     payload = ticket_payload(ticket, **extra) if ticket else dict(extra)
     for field in ("text", "location"):  # staff read contact details masked (docs/PRIVACY.md)
         if isinstance(payload.get(field), str):
             payload[field] = mask_pii(payload[field])
-    return notify_person(session, person=staff.person, kind=kind, key=key, ticket=ticket, payload=payload)
+    return notify_person(session, person=staff.person, kind=kind, key=key, ticket=ticket, payload=payload, event=event)
+
+
+@listens_for(Notification, "before_insert")
+def _key_by_event(_mapper: Mapper[Notification], _connection: Connection, row: Notification) -> None:
+    """Prefix an event's notice key with its ticket and event ids, which the same flush has just inserted.
+
+    A change's event is not flushed on its own to learn its id: the event, its ticket and its notices go to the
+    database together (the unit of work inserts the event first, as the notice refers to it).
+    """
+    if row.event_id is not None:
+        row.key = f"t{row.ticket_id}:e{row.event_id}:{row.key}"

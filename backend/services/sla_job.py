@@ -94,7 +94,8 @@ def _apply(
                     staff=staff,
                     ticket=ticket,
                     kind=NoticeKind.supervise if action.recipient is Recipient.supervisor else NoticeKind.task_reminder,
-                    key=f"t{ticket.id}:e{event.id}:remind:{staff.id}",
+                    key=f"remind:{staff.id}",
+                    event=event,
                     note=action.note,
                 )
             summary.reminders += 1

@@ -219,9 +219,7 @@ def reassign(
     event = record_event(
         session, ticket, actor, "reassign", at=runtime.clock.now(), note=note, data={"from": previous, "to": staff.code}
     )
-    notify.notify_staff(
-        session, staff=staff, ticket=ticket, kind=NoticeKind.task_new, key=f"t{ticket.id}:e{event.id}:new"
-    )
+    notify.notify_staff(session, staff=staff, ticket=ticket, kind=NoticeKind.task_new, key="new", event=event)
     return ticket
 
 
@@ -300,9 +298,8 @@ def _notify(
     kind = _RESIDENT_NOTICE.get(action)
     if kind:
         notify.notify_reporters(
-            session, ticket=ticket, kind=kind, event_id=event.id, note=reason, tier=ticket.tier, into=into
+            session, ticket=ticket, kind=kind, event=event, note=reason, tier=ticket.tier, into=into
         )
-    key = f"t{ticket.id}:e{event.id}"
     staff_kind = _STAFF_NOTICE.get(action)
     if staff_kind is not None and ticket.assignee_id is not None:
         assignee = session.get(Staff, ticket.assignee_id)
@@ -312,7 +309,8 @@ def _notify(
                 staff=assignee,
                 ticket=ticket,
                 kind=staff_kind,
-                key=f"{key}:{staff_kind}",
+                key=staff_kind.value,
+                event=event,
                 reason=reason,
                 rework=ticket.rework_count if action is Action.reject_verification else None,
                 decision=_DECISION.get(action),
@@ -325,20 +323,21 @@ def _notify(
                 staff=staff,
                 ticket=ticket,
                 kind=NoticeKind.supervise,
-                key=f"{key}:supervise:{staff.id}",
+                key=f"supervise:{staff.id}",
+                event=event,
                 reason=reason,
             )
     elif action is Action.resolve:
         verifier = choose_verifier(session, runtime, ticket)
         if verifier is not None:
             notify.notify_staff(
-                session, staff=verifier, ticket=ticket, kind=NoticeKind.verify_request, key=f"{key}:verify"
+                session, staff=verifier, ticket=ticket, kind=NoticeKind.verify_request, key="verify", event=event
             )
     elif action in (Action.return_, Action.request_extension):
         kind_ = NoticeKind.task_returned if action is Action.return_ else NoticeKind.extension_request
         for staff in dispatchers_for(session, runtime, ticket):
             notify.notify_staff(
-                session, staff=staff, ticket=ticket, kind=kind_, key=f"{key}:{kind_}:{staff.id}", reason=reason
+                session, staff=staff, ticket=ticket, kind=kind_, key=f"{kind_}:{staff.id}", event=event, reason=reason
             )
 
 
@@ -353,7 +352,8 @@ def _tell_withdrawn(session: Session, ticket: Ticket, event: TicketEvent, old_as
             staff=previous,
             ticket=ticket,
             kind=NoticeKind.task_withdrawn,
-            key=f"t{ticket.id}:e{event.id}:{NoticeKind.task_withdrawn}",
+            key=NoticeKind.task_withdrawn.value,
+            event=event,
         )
 
 

@@ -105,3 +105,16 @@ def test_a_report_repeats_only_an_open_ticket_opened_inside_the_duplicate_window
     clock.advance(hours=1)
     found = likely_duplicate(session, runtime, text=text, grid_code=GRID, category_code="garbage_piling")
     assert found is not None and found.number == recent.number != old.number
+
+
+def test_every_notice_of_an_urgent_report_names_the_event_it_announces(session, report):
+    ticket = report("楼道里着火了，好大的烟！", category="fire_hazard")
+    events = {e.id: e.action for e in ticket.events}
+    assert sorted(events.values()) == ["alarm", "dispatch", "submit"]
+    notices = session.scalars(select(Notification).where(Notification.ticket_id == ticket.id)).all()
+    announced = {(events[n.event_id], n.kind) for n in notices}
+    assert announced >= {("dispatch", NoticeKind.dispatched), ("dispatch", NoticeKind.task_new)}
+    assert ("alarm", NoticeKind.urgent_alarm) in announced
+    for notice in notices:
+        assert notice.key.startswith(f"t{ticket.id}:e{notice.event_id}:")
+    assert len({n.key for n in notices}) == len(notices)
