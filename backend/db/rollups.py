@@ -1,9 +1,13 @@
 """Statistics rollups: per local day, area, department and status, the sums the statistics page shows.
 
-Kept current on every flush that adds, changes or deletes a ticket or a rating: a `before_flush` listener on
-every Session appends delta rows (a ticket's old contribution subtracted, its new one added) and never updates
-a shared row, so concurrent transactions never wait on each other for the rollup. A periodic job (`compact`,
-run by `gridbot worker`) folds the deltas into one row per key; until then a query sums a few more rows.
+Kept current by every transaction that adds, changes or deletes a ticket or a rating: a `before_flush` listener
+on every Session sums the deltas of each flush (a ticket's old contribution subtracted, its new one added), and
+the transaction appends them as delta rows just before it commits — one row per key however many flushes it
+made; a savepoint's deltas join its transaction's when it is released and are forgotten when it is rolled back.
+It never updates a shared row, so concurrent transactions never wait on each other for the rollup; a
+transaction's own changes reach the rollups (and the statistics read from them) when it commits. A periodic
+job (`compact`, run by `gridbot worker`) folds the deltas into one row per key; until then a query sums a few
+more rows.
 Tickets written other than through the ORM (the benchmark's COPY) are counted by `rebuild`.
 
 A rating counts in the row of its ticket's status when it was given; the statistics page sums ratings over
@@ -21,7 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, delete, event, func, insert, inspect, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.base import NO_VALUE
 
 from backend.db.models import CategoryRollup, Rating, Ticket, TicketRollup
@@ -136,6 +140,14 @@ class _Pending:
         row[MEASURES.index("ratings")] += sign
         row[MEASURES.index("good_ratings")] += sign * int(score in GOOD_SCORES)
 
+    def add(self, other: _Pending) -> None:
+        for key, nums in other.rows.items():
+            row = self.rows[key]
+            for i, v in enumerate(nums):
+                row[i] += v
+        for key, n in other.categories.items():
+            self.categories[key] += n
+
     def write(self, connection: Connection) -> None:
         rows = [
             {**dict(zip(KEY, key, strict=True)), **dict(zip(MEASURES, nums, strict=True))}
@@ -157,10 +169,18 @@ def _ticket_of(session: Session, rating: Rating) -> Ticket | None:
     return rating.ticket if "ticket" in inspect(rating).dict else session.get(Ticket, rating.ticket_id)
 
 
+def _unwritten(session: Session) -> dict[SessionTransaction, _Pending]:
+    """The deltas not written yet, by the transaction (or savepoint) whose flushes made them."""
+    kept: dict[SessionTransaction, _Pending] = session.info.setdefault("rollup_deltas", {})
+    return kept
+
+
 @event.listens_for(Session, "before_flush")
 def _track(session: Session, _flush_context: object, _instances: object) -> None:
-    """Append the rollup deltas of the tickets and ratings this flush inserts, changes or deletes."""
-    pending = _Pending()
+    """Add the rollup deltas of the tickets and ratings this flush inserts, changes or deletes to its transaction's."""
+    innermost = session.get_nested_transaction() or session.get_transaction()
+    assert innermost is not None  # a flush runs in a transaction
+    pending = _unwritten(session).setdefault(innermost, _Pending())
     changed = [
         obj for obj in session.dirty if isinstance(obj, Ticket) and session.is_modified(obj, include_collections=False)
     ]
@@ -186,8 +206,35 @@ def _track(session: Session, _flush_context: object, _instances: object) -> None
     for obj in session.deleted:
         if isinstance(obj, Rating) and (ticket := _ticket_of(session, obj)) is not None:
             pending.rating(_current(ticket), obj.score, -1)
-    if pending.rows or pending.categories:
+
+
+@event.listens_for(Session, "before_commit")
+def _write_or_carry(session: Session) -> None:
+    """A released savepoint's deltas join its transaction's; a transaction's are written just before it commits."""
+    session.flush()  # the last changes' deltas too (the commit's own flush then finds nothing to do)
+    ending = session.get_nested_transaction() or session.get_transaction()
+    pending = _unwritten(session).pop(ending, None) if ending is not None else None
+    if ending is None or pending is None:
+        return
+    if ending.nested and ending.parent is not None:
+        _unwritten(session).setdefault(ending.parent, _Pending()).add(pending)
+    elif pending.rows or pending.categories:
         pending.write(session.connection())
+
+
+@event.listens_for(Session, "after_commit")
+def _check_written(session: Session) -> None:
+    """Only a savepoint left open while its transaction commits (never `with begin_nested()`) leaves deltas behind."""
+    ending = session.get_nested_transaction() or session.get_transaction()
+    left = _unwritten(session).get(ending) if ending is not None and not ending.nested else None
+    if left is not None and (any(any(nums) for nums in left.rows.values()) or any(left.categories.values())):
+        logger.error("statistics rollup deltas not written by a commit; run `gridbot rebuild-rollups`")
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session: Session, transaction: SessionTransaction) -> None:
+    """A transaction or savepoint rolled back (or closed unfinished) takes its deltas with it."""
+    _unwritten(session).pop(transaction, None)
 
 
 def _previous(ticket: Ticket) -> Values | None:

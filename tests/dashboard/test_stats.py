@@ -82,6 +82,7 @@ def test_late_resolution_and_dissatisfaction_lower_the_rates(session, runtime, s
     assert late.median_handling_hours == pytest.approx(5 * 24)
     assert late.grid_table[0].score == pytest.approx(60.0)  # 0 on time, no rating yet, all resolved
     rate(session, runtime, ticket.number, resident_actor(resident("o_late")), score="dissatisfied")
+    session.commit()  # the rollups count a transaction's changes when it commits
     reopened = compute_statistics(session, runtime, staff("ADM01"), TicketFilter())
     assert reopened.satisfaction_rate == 0.0
     assert reopened.reopen_rate == 1.0  # dissatisfied reopened it

@@ -14,8 +14,10 @@ from backend.dashboard.stats import compute_statistics
 from backend.db.models import CategoryRollup, TicketRollup
 from backend.db.rollups import CATEGORY_KEY, KEY, MEASURES, compact, rebuild
 from backend.domain.tickets import Action
+from backend.services.intake import ReportIn, create_ticket
 from backend.services.queries import TicketFilter
 from backend.services.workflow import perform_action
+from tests.backend.conftest import GRID_POINT
 from tests.backend.test_demo_history import make_history
 
 
@@ -48,7 +50,7 @@ def history(session, runtime):
     make_history(session, runtime, days=12)
 
 
-def test_the_rollups_kept_on_every_flush_equal_a_rebuild_from_the_tickets(session, runtime, history):
+def test_the_rollups_kept_by_every_commit_equal_a_rebuild_from_the_tickets(session, runtime, history):
     kept = snapshot(session)
     assert sum(v[0] for v in kept[0].values()) > 50
     rebuild(session)
@@ -122,3 +124,30 @@ def test_a_field_changed_without_being_loaded_is_read_from_the_database(session,
     rebuild(session)
     assert without_ratings(kept[0]) == without_ratings(snapshot(session)[0])
     assert session.get(Ticket, ticket.id).light == "red"
+
+
+def test_a_transaction_writes_its_deltas_once_at_commit_without_a_rolled_back_savepoints(session, runtime, resident):
+    person = resident("o_rollups")
+    session.commit()
+
+    def report() -> None:
+        text = "小区门口的垃圾好几天没人清运了"
+        where = {"lon": GRID_POINT[0], "lat": GRID_POINT[1], "category_code": "garbage_piling"}
+        create_ticket(session, runtime, ReportIn(text=text, channel="wechat", reporter_id=person.id, **where))
+
+    rows = session.scalar(select(func.count(TicketRollup.id)))
+    counted = session.scalar(select(func.coalesce(func.sum(TicketRollup.n), 0)))
+    report()  # flushed: submitted, then dispatched, in one transaction
+    with session.begin_nested():
+        report()
+    savepoint = session.begin_nested()
+    report()
+    savepoint.rollback()
+    assert session.scalar(select(func.count(TicketRollup.id))) == rows  # nothing written before the commit
+    session.commit()
+    # The two kept tickets share a key (day, area, department, status): one delta row, counting both.
+    assert session.scalar(select(func.count(TicketRollup.id))) == rows + 1
+    assert session.scalar(select(func.sum(TicketRollup.n))) == counted + 2
+    kept = snapshot(session)
+    rebuild(session)
+    assert snapshot(session) == kept
