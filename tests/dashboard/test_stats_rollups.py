@@ -151,3 +151,15 @@ def test_a_transaction_writes_its_deltas_once_at_commit_without_a_rolled_back_sa
     kept = snapshot(session)
     rebuild(session)
     assert snapshot(session) == kept
+
+
+def test_a_savepoint_left_open_while_its_transaction_commits_is_reported(session, runtime, resident, caplog):
+    person = resident("o_open_savepoint")
+    session.commit()
+    session.begin_nested()  # never released: committing the transaction itself releases it too late
+    text, where = "小区门口的垃圾好几天没人清运了", {"lon": GRID_POINT[0], "lat": GRID_POINT[1]}
+    create_ticket(session, runtime, ReportIn(text=text, channel="wechat", reporter_id=person.id, **where))
+    transaction = session.get_transaction()
+    assert transaction is not None
+    transaction.commit()
+    assert "rebuild-rollups" in caplog.text
