@@ -148,6 +148,9 @@ class _Pending:
         for key, n in other.categories.items():
             self.categories[key] += n
 
+    def counts_anything(self) -> bool:
+        return any(any(nums) for nums in self.rows.values()) or any(self.categories.values())
+
     def write(self, connection: Connection) -> None:
         rows = [
             {**dict(zip(KEY, key, strict=True)), **dict(zip(MEASURES, nums, strict=True))}
@@ -218,7 +221,7 @@ def _write_or_carry(session: Session) -> None:
         return
     if ending.nested and ending.parent is not None:
         _unwritten(session).setdefault(ending.parent, _Pending()).add(pending)
-    elif pending.rows or pending.categories:
+    elif pending.counts_anything():
         pending.write(session.connection())
 
 
@@ -227,7 +230,7 @@ def _check_written(session: Session) -> None:
     """Only a savepoint left open while its transaction commits (never `with begin_nested()`) leaves deltas behind."""
     ending = session.get_nested_transaction() or session.get_transaction()
     left = _unwritten(session).get(ending) if ending is not None and not ending.nested else None
-    if left is not None and (any(any(nums) for nums in left.rows.values()) or any(left.categories.values())):
+    if left is not None and left.counts_anything():
         logger.error("statistics rollup deltas not written by a commit; run `gridbot rebuild-rollups`")
 
 
