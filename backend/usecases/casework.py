@@ -45,6 +45,7 @@ from backend.services.revision import revise_report
 from backend.services.workflow import apply_action, available_actions, followers_of, load_ticket
 from backend.usecases.own_notices import OwnNotices
 from backend.usecases.views import Speaker, StaffView, TicketView
+from nlp.courtesy import Courtesy, courtesy
 
 LIGHT_ORDER = {"red": 0, "yellow": 1, "green": 2}
 
@@ -86,6 +87,10 @@ class Casework:
     def assess(self, text: str, *, lon: float | None = None, lat: float | None = None) -> Assessment:
         """Classify, place and check the urgency of a message once; the speaker's home is the last resort."""
         return assess(self._runtime, text, lon=lon, lat=lat, home_area=self.speaker.home_area_code)
+
+    def small_talk(self, text: str) -> Courtesy | None:
+        """What a courtesy-only message (你好, 谢谢, 我要反映) asks of the bot; None when it may name a problem."""
+        return courtesy(text)
 
     def locate(
         self,

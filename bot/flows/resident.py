@@ -12,6 +12,7 @@ from bot.flows.common import find_number
 from bot.flows.conversation import Conversation
 from bot.flows.media import answer_wordless
 from bot.messages import InboundKind
+from nlp.courtesy import Courtesy
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ def _fresh(conv: Conversation) -> None:
         if not conv.text:
             conv.say("voice.empty" if inbound.kind is InboundKind.voice else "empty")
             return
-        report.start(conv, conv.text)
+        if not _small_talk(conv):
+            report.start(conv, conv.text)
     elif inbound.kind is InboundKind.image:
         if not conv.text and _photo_for_recent_report(conv):
             return
@@ -79,6 +81,18 @@ def _fresh(conv: Conversation) -> None:
         conv.say("report.location_first")
     else:
         conv.say("help.short")
+
+
+def _small_talk(conv: Conversation) -> bool:
+    """Answer a message of courtesy only (你好, 谢谢, 我要反映) without starting a report; False for any other."""
+    kind = conv.casework.small_talk(conv.text)
+    if kind is None:
+        return False
+    if kind is Courtesy.intent:
+        run_command(conv, "report")  # asks what happened
+    else:
+        conv.say(f"smalltalk.{kind.value}")
+    return True
 
 
 def _photo_for_recent_report(conv: Conversation) -> bool:

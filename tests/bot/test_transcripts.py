@@ -10,7 +10,8 @@ frozen clock), or `api` (a staff member's call to the REST API, as the dashboard
 lists substrings the replies must contain, `expect_buttons` button labels, `expect_kind` a message kind,
 `expect_no_reply` that nothing was answered, `capture` names the first ticket number in the replies.
 A `job` step runs one of the worker's periodic jobs by name (JOBS), at the frozen clock's time.
-`{name}` in texts is replaced by captured numbers.
+`{name}` in texts is replaced by captured numbers. `final` checks a captured ticket's fields and audit trail
+(`ticket: t1`), or how many tickets the conversation made in all (`tickets: 2`).
 A step may also be written in a platform's own shape: `wechat: {MsgType: video, MediaId: …}` (the XML
 fields of an Official Account or WeCom message or event) or `telegram: {voice: {…}}` (the fields of a
 Telegram message; `name: m1` remembers its message_id, `edit_of: m1` sends it as an edited_message of that
@@ -32,7 +33,7 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.api.app import create_app
@@ -161,6 +162,10 @@ def _check(step: dict[str, Any], replies: list[Outbound], where: str, numbers: d
 
 
 def _check_ticket(session: Session, spec: dict[str, Any], numbers: dict[str, str]) -> None:
+    if "tickets" in spec:  # how many tickets the whole conversation made
+        made = session.scalar(select(func.count(Ticket.id)))
+        assert made == spec["tickets"], f"{made} tickets, not {spec['tickets']}"
+        return
     number = numbers[spec["ticket"]]
     ticket = session.scalar(select(Ticket).where(Ticket.number == number))
     assert ticket is not None, number
@@ -179,6 +184,7 @@ def _check_ticket(session: Session, spec: dict[str, Any], numbers: dict[str, str
         "tier",
         "reopen_count",
         "rework_count",
+        "location_text",
     ):
         if field in spec:
             assert getattr(ticket, field) == spec[field], f"{number}: {field} {getattr(ticket, field)}"
