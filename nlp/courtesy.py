@@ -1,4 +1,4 @@
-"""Chat messages that are courtesy only — a greeting, thanks, OK, "I want to report something" — naming no problem.
+"""Chat messages that name no problem: a greeting, thanks, OK, "I want to report something", "how is it going?".
 
 Residents often open with 你好 or 在吗, and answer a ticket number with 谢谢 or 好的. Taken as reports, such
 words became tickets with nothing in them, and the description typed next was read as the answer to "where?".
@@ -29,10 +29,11 @@ class Courtesy(StrEnum):
     thanks = "thanks"  # thanks: nothing to do
     ack = "ack"  # OK, got it, an emoji: nothing to do
     intent = "intent"  # wants to report, has not said what: ask for it
+    status = "status"  # asks how their reports are going (查一下我的工单, 处理了吗): show them
 
 
 # When a message mixes kinds, the one that asks most of the bot wins: 你好，我要反映 asks for a description.
-_PRECEDENCE = (Courtesy.intent, Courtesy.greeting, Courtesy.thanks, Courtesy.ack)
+_PRECEDENCE = (Courtesy.status, Courtesy.intent, Courtesy.greeting, Courtesy.thanks, Courtesy.ack)
 
 
 def courtesy(text: str) -> Courtesy | None:
@@ -75,5 +76,5 @@ def _words() -> tuple[dict[str, Courtesy | None], int]:
             continue
         kind, *entries = line.split()
         for word in entries:
-            words[word.lower()] = None if kind == "particle" else Courtesy(kind)
+            words.setdefault(word.lower(), None if kind == "particle" else Courtesy(kind))
     return words, max(map(len, words))

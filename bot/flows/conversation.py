@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from backend.cityconfig import CityConfig
@@ -12,6 +13,7 @@ from backend.texts import error_text, t
 from backend.usecases.casework import Casework
 from backend.usecases.views import Speaker, StaffView
 from bot.messages import Button, Inbound, Outbound, OutboundKind
+from nlp.courtesy import Courtesy
 
 
 @dataclass
@@ -36,6 +38,12 @@ class Conversation:
     def text(self) -> str:
         """The message text (a voice message's recognised text), stripped."""
         return (self.inbound.text or "").strip()
+
+    @cached_property
+    def small_talk(self) -> Courtesy | None:
+        """What the message asks if it is courtesy only (你好, 谢谢, 我要反映, 处理了吗); None when it may name a
+        problem. Read once per message, however many steps ask."""
+        return self.casework.small_talk(self.text)
 
     def t(self, key: str, **params: Any) -> str:
         """A catalogue text in this user's language."""

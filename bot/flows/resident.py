@@ -84,8 +84,9 @@ def _fresh(conv: Conversation) -> None:
 
 
 def _small_talk(conv: Conversation) -> bool:
-    """Answer a message of courtesy only (你好, 谢谢, 我要反映) without starting a report; False for any other."""
-    kind = conv.casework.small_talk(conv.text)
+    """Answer a message of courtesy only (你好, 谢谢, 我要反映) without starting a report; False for any other.
+    (A question about progress, 处理了吗, is a command: see _command.)"""
+    kind = conv.small_talk
     if kind is None:
         return False
     if kind is Courtesy.intent:
@@ -141,6 +142,10 @@ def _command(conv: Conversation, text: str) -> bool:
         run_command(conv, name)
     elif try_bind(conv, text) or privacy.try_command(conv, text) or public_report.try_command(conv, text):
         pass
+    elif conv.small_talk is Courtesy.status:
+        # 查一下我的工单, 处理了吗: the latest tickets, as the command shows them, but a report half told stays
+        # where it was (the next message still answers its question).
+        followup.my_tickets(conv)
     elif text.startswith("/") and find_number(text) is None:
         conv.say("unknown_command", command=text.split()[0][:30])
     elif (number := find_number(text)) is not None and len(text) <= len(number) + 6:

@@ -1,4 +1,4 @@
-"""Courtesy-only messages (你好, 谢谢, 好的, 我要反映) are told apart from messages that name a problem."""
+"""Messages that name no problem (你好, 谢谢, 好的, 我要反映, 处理了吗) are told apart from those that do."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ URGENCY_CASES: dict[str, Any] = yaml.safe_load((Path(__file__).parent / "urgency
         ("你好，我想反映个问题", Courtesy.intent),  # the request for a description wins over the greeting
         ("打扰一下，我要报修", Courtesy.intent),
         ("我要投诉", Courtesy.intent),
+        ("查一下我的工单", Courtesy.status),
+        ("我反映的问题处理了吗？", Courtesy.status),
+        ("你好，怎么还没人来处理", Courtesy.status),  # asking about progress wins over the greeting
     ],
 )
 def test_courtesy_only_messages(text: str, kind: Courtesy) -> None:
@@ -45,6 +48,8 @@ def test_courtesy_only_messages(text: str, kind: Courtesy) -> None:
     "text",
     [
         "你好，楼道的灯坏了",
+        "怎么还没人来处理垃圾",
+        "路灯什么时候修",
         "谢谢，但是路灯还是不亮",
         "好了吗",
         "3号楼",
