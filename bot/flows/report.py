@@ -175,9 +175,7 @@ def _on_urgent_place(conv: Conversation) -> None:
 
 
 def _on_category(conv: Conversation) -> None:
-    data = conv.inbound.data if conv.inbound.kind is InboundKind.button else ""
-    if not data and conv.text and matches("cmd.unsure", conv.text):
-        data = "cat:unsure"  # "I do not know" in words: a person at the desk decides
+    data = conv.inbound.data if conv.inbound.kind is InboundKind.button else _typed_category(conv)
     city = conv.city
     if data == "cat:none":
         groups = [
@@ -201,11 +199,28 @@ def _on_category(conv: Conversation) -> None:
     _ask_category(conv)
 
 
+def _typed_category(conv: Conversation) -> str:
+    """The button a worded answer to "【道路破损】, right?" stands for: 对 takes the guess, 不对 the full list,
+    不知道 the desk, a category's name that category; "" for anything else (the question is asked again)."""
+    text, offered = conv.text, _offered_categories(conv)
+    if not text:
+        return ""
+    if matches("cmd.unsure", text):
+        return "cat:unsure"  # a person at the desk decides
+    if matches("cmd.yes", text) and offered:
+        return f"cat:{offered[0]}"
+    if matches("cmd.no", text):
+        return "cat:none"
+    named = [code for code in offered if category_name(conv.city, code, conv.lang).lower() == text.lower()]
+    return f"cat:{named[0]}" if named else ""
+
+
 def _on_merge(conv: Conversation) -> None:
-    data = conv.inbound.data if conv.inbound.kind is InboundKind.button else conv.text
-    if data in ("merge:yes", "是", "合并", "yes"):
+    inbound, text = conv.inbound, conv.text
+    data = inbound.data if inbound.kind is InboundKind.button else ""
+    if data == "merge:yes" or (not data and (text == "合并" or matches("cmd.yes", text))):
         _create(conv, merge_into=conv.data.get("duplicate"))
-    elif data in ("merge:no", "否", "不合并", "no"):
+    elif data == "merge:no" or (not data and (text == "不合并" or matches("cmd.no", text))):
         _create(conv)
     else:
         _ask_merge(conv)
@@ -295,14 +310,19 @@ def _ask_estate(conv: Conversation, community: str) -> None:
 def _ask_category(conv: Conversation) -> None:
     conv.state["step"] = "category"
     conv.state[AWAITING] = "category"
-    assessment = _assessment(conv)
-    codes = [c for c in [assessment.category_code, *(c for c, _ in assessment.top3)] if c]
-    codes = list(dict.fromkeys(codes))[:3]
+    codes = _offered_categories(conv)
     buttons = [(category_name(conv.city, c, conv.lang), f"cat:{c}") for c in codes]
     buttons.append((conv.t("button.category_other"), "cat:none"))
     buttons.append((conv.t("button.category_unsure"), "cat:unsure"))
     guess = category_name(conv.city, codes[0], conv.lang) if codes else conv.t("category.unknown")
     conv.choose(conv.t("report.confirm_category", category=guess), buttons)
+
+
+def _offered_categories(conv: Conversation) -> list[str]:
+    """The categories the confirmation offers: the guess first, then the model's next best, three at most."""
+    assessment = _assessment(conv)
+    codes = [c for c in [assessment.category_code, *(c for c, _ in assessment.top3)] if c]
+    return list(dict.fromkeys(codes))[:3]
 
 
 def _ask_merge(conv: Conversation) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from backend.domain.errors import DomainError, GuardFailed, PermissionDenied
 from backend.domain.permissions import HANDLER_ACTIONS
-from backend.texts import LANGUAGES, Term, catalogue, error_text, t
+from backend.texts import LANGUAGES, Term, catalogue, error_text, matches, t
 
 BACKEND_DIR = Path(__file__).resolve().parents[2] / "backend"
 
@@ -98,3 +98,13 @@ def test_a_term_parameter_is_shown_in_the_readers_language() -> None:
     error: DomainError = PermissionDenied("error.not_assigned_to_you", number="GB1", action=Term("task.accept"))
     assert str(error) == "工单 GB1 未派给您，不能接单"
     assert error_text(error, "en") == "Ticket GB1 is not assigned to you, so you cannot accept it."
+
+
+def test_command_words_match_with_the_punctuation_a_message_ends_with() -> None:
+    assert matches("cmd.mytickets", "我的工单")
+    assert matches("cmd.mytickets", " 我的工单？")
+    assert matches("cmd.yes", "是的。")
+    assert matches("cmd.yes", "OK!")
+    assert matches("cmd.help", "?")  # a word made of punctuation still counts as sent
+    assert not matches("cmd.yes", "是的吧")
+    assert not matches("cmd.yes", "。")
