@@ -16,7 +16,7 @@ from backend.db.fixed_sets import in_fixed
 from backend.db.models import Person, Staff, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
 from backend.domain.roles import Role
-from backend.domain.tickets import OPEN_STATUSES, Action
+from backend.domain.tickets import OPEN_STATUSES, Action, TicketStatus
 from backend.runtime import Runtime
 from backend.services import alarms, desk, public_report
 from backend.services.access import can_see, visible_tickets
@@ -45,7 +45,7 @@ from backend.services.revision import revise_report
 from backend.services.workflow import apply_action, available_actions, followers_of, load_ticket
 from backend.usecases.own_notices import OwnNotices
 from backend.usecases.views import Speaker, StaffView, TicketView
-from nlp.courtesy import Courtesy, courtesy
+from nlp.intents import Intent, intent_of
 
 LIGHT_ORDER = {"red": 0, "yellow": 1, "green": 2}
 
@@ -88,9 +88,19 @@ class Casework:
         """Classify, place and check the urgency of a message once; the speaker's home is the last resort."""
         return assess(self._runtime, text, lon=lon, lat=lat, home_area=self.speaker.home_area_code)
 
-    def small_talk(self, text: str) -> Courtesy | None:
-        """What a courtesy-only message (你好, 谢谢, 我要反映) asks of the bot; None when it may name a problem."""
-        return courtesy(text)
+    def intent_of(self, text: str) -> Intent | None:
+        """What a message that names no problem (你好, 谢谢, 满意, 处理了吗) asks for; None when it may name one."""
+        return intent_of(text)
+
+    def awaiting_rating(self) -> TicketView | None:
+        """The speaker's own ticket that waits for their rating (verified on site), the latest if several."""
+        ticket = self._session.scalars(
+            select(Ticket)
+            .where(Ticket.reporter_id == self.speaker.person_id, Ticket.status == TicketStatus.verified.value)
+            .order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+            .limit(1)
+        ).first()
+        return self._view(ticket) if ticket is not None else None
 
     def locate(
         self,

@@ -13,7 +13,7 @@ from backend.texts import error_text, t
 from backend.usecases.casework import Casework
 from backend.usecases.views import Speaker, StaffView
 from bot.messages import Button, Inbound, Outbound, OutboundKind
-from nlp.courtesy import Courtesy
+from nlp.intents import Intent
 
 
 @dataclass
@@ -40,10 +40,10 @@ class Conversation:
         return (self.inbound.text or "").strip()
 
     @cached_property
-    def small_talk(self) -> Courtesy | None:
-        """What the message asks if it is courtesy only (你好, 谢谢, 我要反映, 处理了吗); None when it may name a
-        problem. Read once per message, however many steps ask."""
-        return self.casework.small_talk(self.text)
+    def intent(self) -> Intent | None:
+        """What the message asks for if it names no problem (你好, 谢谢, 满意, 处理了吗); None when it may name
+        one. Read once per message, however many steps ask."""
+        return self.casework.intent_of(self.text)
 
     def t(self, key: str, **params: Any) -> str:
         """A catalogue text in this user's language."""

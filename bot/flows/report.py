@@ -86,7 +86,7 @@ def on_message(conv: Conversation) -> None:
         advance(conv)
         return
     if step == "triage":
-        if conv.text and conv.small_talk is None:
+        if conv.text and conv.intent is None:
             start(conv, conv.text)
         else:
             conv.say("report.describe")  # nothing said yet, or only 好的 / 你好
@@ -138,7 +138,7 @@ def _on_place(conv: Conversation) -> None:
     if inbound.kind is InboundKind.button and inbound.data == "place:type":
         conv.say("report.type_place")
         return
-    if conv.text and conv.small_talk is None:  # 好的 or 谢谢 names no place
+    if conv.text and conv.intent is None:  # 好的 or 谢谢 names no place
         conv.data["location_text"] = conv.text[:300]
         if conv.data.get("lon") is None:
             _place_at(conv, conv.casework.locate(text=conv.text[:300]))
@@ -154,7 +154,7 @@ def _on_urgent_place(conv: Conversation) -> None:
     lat: float | None = None
     if inbound.kind is InboundKind.location and inbound.lon is not None and inbound.lat is not None:
         lon, lat, label = inbound.lon, inbound.lat, inbound.label or None
-    elif conv.text and conv.small_talk is None:
+    elif conv.text and conv.intent is None:
         label = conv.text[:300]
     else:
         conv.ask_location(conv.t("report.urgent_no_place"))

@@ -12,7 +12,7 @@ from bot.flows.common import find_number
 from bot.flows.conversation import Conversation
 from bot.flows.media import answer_wordless
 from bot.messages import InboundKind
-from nlp.courtesy import Courtesy
+from nlp.intents import RATINGS, Intent
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def _fresh(conv: Conversation) -> None:
         if not conv.text:
             conv.say("voice.empty" if inbound.kind is InboundKind.voice else "empty")
             return
-        if not _small_talk(conv):
+        if not _no_problem_named(conv):
             report.start(conv, conv.text)
     elif inbound.kind is InboundKind.image:
         if not conv.text and _photo_for_recent_report(conv):
@@ -83,17 +83,30 @@ def _fresh(conv: Conversation) -> None:
         conv.say("help.short")
 
 
-def _small_talk(conv: Conversation) -> bool:
-    """Answer a message of courtesy only (你好, 谢谢, 我要反映) without starting a report; False for any other.
-    (A question about progress, 处理了吗, is a command: see _command.)"""
-    kind = conv.small_talk
-    if kind is None:
+def _no_problem_named(conv: Conversation) -> bool:
+    """Answer a message that names no problem (你好, 谢谢, 满意, 我要反映) without starting a report; False for
+    any other. (A question about progress, 处理了吗, is a command: see _command.)"""
+    intent = conv.intent
+    if intent is None:
         return False
-    if kind is Courtesy.intent:
+    if intent in RATINGS:
+        _typed_rating(conv, intent)
+    elif intent is Intent.report:
         run_command(conv, "report")  # asks what happened
     else:
-        conv.say(f"smalltalk.{kind.value}")
+        conv.say(f"smalltalk.{intent.value}")
     return True
+
+
+def _typed_rating(conv: Conversation, score: Intent) -> None:
+    """满意 or 没解决 typed rather than pressed: the rating of the ticket waiting for one."""
+    waiting = conv.casework.awaiting_rating()
+    if waiting is not None:
+        followup.begin_rating(conv, waiting.number, score.value)
+    elif score is Intent.dissatisfied:
+        followup.my_tickets(conv)  # 还没修好 with nothing to rate: where their reports stand
+    else:
+        conv.say("smalltalk.ack")
 
 
 def _photo_for_recent_report(conv: Conversation) -> bool:
@@ -142,7 +155,7 @@ def _command(conv: Conversation, text: str) -> bool:
         run_command(conv, name)
     elif try_bind(conv, text) or privacy.try_command(conv, text) or public_report.try_command(conv, text):
         pass
-    elif conv.small_talk is Courtesy.status:
+    elif conv.intent is Intent.status:
         # 查一下我的工单, 处理了吗: the latest tickets, as the command shows them, but a report half told stays
         # where it was (the next message still answers its question).
         followup.my_tickets(conv)
