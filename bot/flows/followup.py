@@ -70,6 +70,10 @@ def on_details(conv: Conversation) -> None:
     if not conv.text:
         conv.say("details.ask", number=number)
         return
+    if conv.intent is not None:  # 好的, 不用了, 谢谢: nothing to add, and the next message is not an addition
+        conv.reset()
+        conv.say("details.nothing_added", number=number)
+        return
     try:
         conv.casework.comment(number, conv.text)
     except DomainError as exc:
