@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import platform
 import re
+import statistics
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,7 +65,7 @@ def write_section(
         "",
         f"Run `{command or f'python -m bench.{name}'}` on {stamp}, {platform.python_implementation()} "
         f"{platform.python_version()}, {_cpu_count()} cores, 1-minute load average at the end "
-        f"{_load():.1f}.",
+        f"{_load():.1f}, speed reference {_reference_ms():.0f} ms.",
         "",
         "| figure | value | target |",
         "|---|---|---|",
@@ -95,3 +97,14 @@ def _cpu_count() -> int:
     import os
 
     return os.cpu_count() or 1
+
+
+def _reference_ms() -> float:
+    """CPU ms of a fixed pure-Python loop (median of 5). The same code runs slower on a slower or busier machine
+    (the sessions' machines differ by half as much again): figures of two runs compare only beside this."""
+    times = []
+    for _ in range(5):
+        started = time.process_time()
+        sum(i * i for i in range(1_000_000))
+        times.append((time.process_time() - started) * 1000)
+    return statistics.median(times)
