@@ -316,6 +316,16 @@ def train(
     include_corrections: Annotated[
         bool, typer.Option("--include-corrections", help="add dispatchers' category corrections from the database")
     ] = False,
+    seed_prior_map: Annotated[
+        Path | None,
+        typer.Option(
+            "--seed-prior", exists=True, help="label map onto the data's labels: the seed corpus joins as a prior"
+        ),
+    ] = None,
+    lexicon_file: Annotated[
+        Path | None,
+        typer.Option("--lexicon", exists=True, help="the city's category tree (group, then its terms) as features"),
+    ] = None,
 ) -> None:
     """Train the classifier (see `nlp train`); optionally with staff corrections from the database."""
     from nlp.cli import train as nlp_train
@@ -339,6 +349,8 @@ def train(
             out=out,
             metrics_out=metrics_out,
             extra_data=extra or None,
+            seed_prior_map=seed_prior_map,
+            lexicon_file=lexicon_file,
             config_dir=settings.config_dir,
             model_root=settings.model_dir,
         )

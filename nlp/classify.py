@@ -17,7 +17,9 @@ same 5 folds as ``cross_validate`` (macro-F1, ECE of out-of-fold top-1 probabili
 plain LinearSVC: taidi2020c dev 0.826 vs 0.793 (ECE 0.068 vs 0.079), with the seed corpus as prior
 0.855 vs 0.845 (ECE 0.029 vs 0.038), COCC 0.885 vs 0.885 (ECE 0.046 vs 0.040). The shipped model (seed
 corpus, 71 labels) keeps the plain LinearSVC: with NB-SVM its cold start on taidi fell (department
-accuracy 0.849 vs 0.854, ECE 0.084 vs 0.060) and it trained twice as slowly.
+accuracy 0.849 vs 0.854, ECE 0.084 vs 0.060) and it trained twice as slowly. ``gridbot train --lexicon``
+adds a deployment's category tree as one feature per group (:mod:`nlp.lexicon`, measurements there);
+NB-SVM leaves those columns unscaled, and serving computes them from the words it already has.
 
 Serving does not go through sklearn's Pipeline: :class:`_FastModel` applies the fitted vocabularies,
 idf and linear weights itself (one message: no sparse matrix, a binary search for character n-grams,
@@ -38,12 +40,12 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import csr_matrix, diags
+from scipy.sparse import csr_matrix, diags, hstack
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
@@ -53,6 +55,7 @@ from sklearn.preprocessing import FunctionTransformer, normalize
 from sklearn.svm import LinearSVC
 
 from nlp.dataio import LabelInfo
+from nlp.lexicon import LEXICON_SCALE, Lexicon, LexiconGroups
 from nlp.normalize import normalize_many, normalize_text
 from nlp.tokenize import Tokenizer
 
@@ -79,7 +82,9 @@ class Prediction:
 
 
 class TextFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
-    """TF-IDF over word n-grams (from :class:`Tokenizer`) and character n-grams of normalised text.
+    """TF-IDF over word n-grams (from :class:`Tokenizer`) and character n-grams of normalised text,
+    then, with a lexicon (:mod:`nlp.lexicon`), one column per group: ``lexicon_scale * log(1 + the
+    number of distinct terms of the group among the text's words)``, outside the l2 normalisation.
 
     Same weighting as sklearn's TfidfVectorizer (smooth idf, sublinear tf, l2-normalised rows), but
     character n-grams are packed into integers (21 bits per code point) and looked up with numpy for
@@ -94,12 +99,16 @@ class TextFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         char_ngrams: tuple[int, int] = (1, 3),
         word_min_df: int = 2,
         char_min_df: int = 2,
+        lexicon: LexiconGroups = (),
+        lexicon_scale: float = LEXICON_SCALE,
     ) -> None:
         self.user_words = user_words
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
         self.word_min_df = word_min_df
         self.char_min_df = char_min_df
+        self.lexicon = lexicon
+        self.lexicon_scale = lexicon_scale
 
     def _words(self, text: str) -> list[str]:
         tokens = self.tokenizer_(text)
@@ -161,7 +170,15 @@ class TextFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def fit(self, texts: Sequence[str], y: Any = None) -> TextFeatures:
         """Learn the vocabularies (terms reaching min_df, in sorted order) and the idf weights."""
         texts = list(texts)
-        self.tokenizer_ = Tokenizer(self.user_words)
+        terms = sorted({t for _, group in self.lexicon for t in group})
+        self.tokenizer_ = Tokenizer((*self.user_words, *terms))
+        # term → row of the (terms × groups) membership matrix; the block's columns follow the text's.
+        self.term_index_ = {t: i for i, t in enumerate(terms)}
+        members = [(self.term_index_[t], g) for g, (_, group) in enumerate(self.lexicon) for t in group]
+        self.term_groups_ = csr_matrix(
+            (np.ones(len(members), dtype=np.float32), ([m[0] for m in members], [m[1] for m in members])),
+            shape=(len(terms), len(self.lexicon)),
+        )
         word_df: Counter[str] = Counter()
         for text in texts:
             word_df.update(set(self._words(text)))
@@ -175,35 +192,61 @@ class TextFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         kept = char_df >= self.char_min_df
         self.word_vocab_ = {t: i for i, t in enumerate(words)}
         self.char_keys_ = char_keys[kept]
-        self.n_features_ = len(words) + len(self.char_keys_)
+        self.n_text_features_ = len(words) + len(self.char_keys_)
+        self.n_features_ = self.n_text_features_ + len(self.lexicon)
         df = np.concatenate([np.array([word_df[t] for t in words], dtype=np.float64), char_df[kept]])
         self.idf_ = (np.log((1 + len(texts)) / (1 + df)) + 1).astype(np.float32)
         return self
 
     def transform(self, texts: Sequence[str]) -> csr_matrix:
-        """Rows of l2-normalised sublinear TF-IDF weights."""
+        """Rows of l2-normalised sublinear TF-IDF weights (then the lexicon block, if any)."""
+        tfidf, block = self.transform_parts(texts)
+        return tfidf if block is None else csr_matrix(hstack([tfidf, block], format="csr", dtype=np.float32))
+
+    def transform_parts(self, texts: Sequence[str]) -> tuple[csr_matrix, csr_matrix | None]:
+        """The TF-IDF rows and the lexicon block (None without a lexicon), not yet side by side."""
         texts = list(texts)
-        w_rows, w_cols = self._word_columns(texts)
+        term_hits: list[np.ndarray[Any, Any]] = []
+        w_rows, w_cols = self._word_columns(texts, term_hits)
         c_rows, c_cols = self._char_columns(texts)
         counts = _count_matrix(
-            np.concatenate([w_rows, c_rows]), np.concatenate([w_cols, c_cols]), (len(texts), self.n_features_)
+            np.concatenate([w_rows, c_rows]), np.concatenate([w_cols, c_cols]), (len(texts), self.n_text_features_)
         )
         counts.data = (np.log(counts.data) + 1) * self.idf_[counts.indices]
-        return normalize(counts, copy=False)
+        tfidf = normalize(counts, copy=False)
+        if not self.lexicon:
+            return tfidf, None
+        hits = _count_matrix(term_hits[0], term_hits[1], (len(texts), len(self.term_index_)))
+        hits.data[:] = 1  # distinct terms
+        block = csr_matrix(hits @ self.term_groups_)
+        block.data = (np.log1p(block.data) * np.float32(self.lexicon_scale)).astype(np.float32)
+        return tfidf, block
 
-    def _word_columns(self, texts: list[str]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """(document index, column) of every word in the vocabulary, as int32."""
+    def _word_columns(
+        self, texts: list[str], term_hits: list[np.ndarray[Any, Any]]
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """(document index, column) of every word in the vocabulary, as int32; with a lexicon, appends
+        (document index, term index) of every lexicon term among the words to term_hits."""
         get = self.word_vocab_.get
         # Unigrams need no filtering here: stop words and punctuation never entered the vocabulary.
         words = self.tokenizer_.cut if self.word_ngrams < 2 else self._words
         word_ids: list[int] = []
         lengths = []
+        term_get = self.term_index_.get if self.lexicon else None
+        term_ids: list[int] = []
         for text in texts:
             before = len(word_ids)
-            word_ids += map(get, words(text), repeat(-1))
+            tokens = words(text)
+            word_ids += map(get, tokens, repeat(-1))
             lengths.append(len(word_ids) - before)
+            if term_get is not None:
+                term_ids += map(term_get, tokens, repeat(-1))
         cols = np.asarray(word_ids, dtype=np.int32)
         rows = np.repeat(np.arange(len(texts), dtype=np.int32), lengths)
+        if term_get is not None:
+            terms = np.asarray(term_ids, dtype=np.int32)
+            found = terms >= 0
+            term_hits += [rows[found], terms[found]]
         known = cols >= 0
         return rows[known], cols[known]
 
@@ -218,6 +261,18 @@ class TextFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
         state = dict(super().__getstate__())
         state.pop("_lookup", None)
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Models pickled before lexicons existed have none.
+        if "char_keys_" in state and "n_text_features_" not in state:
+            state.update(
+                lexicon=(),
+                lexicon_scale=LEXICON_SCALE,
+                n_text_features_=state["n_features_"],
+                term_index_={},
+                term_groups_=csr_matrix((0, 0), dtype=np.float32),
+            )
+        super().__setstate__(state)
 
 
 def _count_matrix(rows: np.ndarray[Any, Any], cols: np.ndarray[Any, Any], shape: tuple[int, int]) -> csr_matrix:
@@ -244,26 +299,31 @@ class NBSVM(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     binary LinearSVC is fitted on the scaled features. The scaling folds into the weights
     (``coef_[c] = w_c * r_c``), so the fitted model is a plain linear model like LinearSVC's:
     ``coef_``/``intercept_``/``decision_function`` have the same shapes (one row for two classes).
+    The last ``plain_tail`` features (a lexicon block: counts, not term presence) are not scaled.
     """
 
-    def __init__(self, C: float = 1.0, alpha: float = 1.0) -> None:
+    def __init__(self, C: float = 1.0, alpha: float = 1.0, plain_tail: int = 0) -> None:
         self.C = C
         self.alpha = alpha
+        self.plain_tail = plain_tail
 
     def fit(self, X: csr_matrix, y: Any, sample_weight: Any = None) -> NBSVM:
         """One binary LinearSVC per class (one for the second class when there are two)."""
         labels = np.asarray(y)
         self.classes_ = np.unique(labels)
         weights = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        present = csr_matrix(X, dtype=np.float64, copy=True)
+        present = csr_matrix(
+            X[:, : X.shape[1] - self.plain_tail] if self.plain_tail else X, dtype=np.float64, copy=True
+        )
         present.data[:] = 1.0
+        unscaled = np.ones(self.plain_tail)
         targets = self.classes_[1:] if len(self.classes_) == 2 else self.classes_
         coefs, intercepts = [], []
         for target in targets:
             positive = labels == target
             p = self.alpha + np.asarray(present.T @ (weights * positive)).ravel()
             q = self.alpha + np.asarray(present.T @ (weights * ~positive)).ravel()
-            ratio = np.log(p / p.sum()) - np.log(q / q.sum())
+            ratio = np.concatenate([np.log(p / p.sum()) - np.log(q / q.sum()), unscaled])
             svm = LinearSVC(C=self.C, random_state=RANDOM_STATE)
             svm.fit(X @ diags(ratio), positive.astype(np.int64), sample_weight=sample_weight)
             coefs.append(svm.coef_.ravel() * ratio)
@@ -291,18 +351,23 @@ def build_pipeline(
     min_class_count: int = CALIBRATION_FOLDS,
     svm_c: float = 0.5,
     linear: LinearModel = "nbsvm",
+    lexicon: Lexicon | None = None,
 ) -> Pipeline:
     """An unfitted pipeline; calibration folds shrink when a class has fewer examples than folds.
 
     ``linear`` is the model under the calibration: NB-SVM (what ``gridbot train`` fits on a
     deployment's own labelled data) or a plain LinearSVC (the shipped model and its retraining).
+    ``lexicon``: a category tree whose terms count per group as features (:mod:`nlp.lexicon`).
     """
     folds = min(CALIBRATION_FOLDS, min_class_count)
     if folds < 2:
         raise ValueError("every label needs at least 2 training examples for probability calibration")
     if linear not in ("nbsvm", "linearsvc"):
         raise ValueError(f"unknown linear model {linear!r}")
-    model = NBSVM(C=svm_c) if linear == "nbsvm" else LinearSVC(C=svm_c, random_state=RANDOM_STATE)
+    groups = lexicon.groups if lexicon is not None else ()
+    model = (
+        NBSVM(C=svm_c, plain_tail=len(groups)) if linear == "nbsvm" else LinearSVC(C=svm_c, random_state=RANDOM_STATE)
+    )
     calibrated = CalibratedClassifierCV(
         model,
         method="sigmoid",
@@ -312,7 +377,7 @@ def build_pipeline(
     return Pipeline(
         [
             ("normalize", FunctionTransformer(normalize_many)),
-            ("features", TextFeatures(tuple(sorted(set(user_words))))),
+            ("features", TextFeatures(tuple(sorted(set(user_words))), lexicon=groups)),
             ("clf", calibrated),
         ]
     )
@@ -378,8 +443,7 @@ class ComplaintClassifier:
         """
         if len(texts) == 1:
             return self._calibrate(self._fast().decision_one(normalize_text(texts[0]))[None, :])
-        features = self.pipeline.named_steps["features"].transform(normalize_many(texts))
-        return self._calibrate(self._fast().decision_many(features))
+        return self._calibrate(self._fast().decision_many(normalize_many(texts)))
 
     def predict(self, text: str) -> Prediction:
         """Subcategory, category, department, confidence and top 3 for one text."""
@@ -470,24 +534,51 @@ class _FastModel:
         coef = np.asarray(svm.coef_)
         self.coef_t = np.ascontiguousarray(coef.T)  # (features, classes)
         self.intercept = np.asarray(svm.intercept_, dtype=coef.dtype)
+        # Lexicon term → its groups' columns (after the text's columns).
+        membership, offset = features.term_groups_, features.n_text_features_
+        self.term_columns: dict[str, list[int]] = {
+            term: (membership.indices[membership.indptr[i] : membership.indptr[i + 1]] + offset).tolist()
+            for term, i in features.term_index_.items()
+        }
+        self.lexicon_scale = np.float32(features.lexicon_scale)
 
     def decision_one(self, text: str) -> np.ndarray[Any, Any]:
         """Decision values (one per class, or one for a binary model) for one normalised text."""
         f = self.features
         words = f.tokenizer_.cut if f.word_ngrams < 2 else f._words
-        cols = [c for c in map(f.word_vocab_.get, words(text)) if c is not None]
+        tokens = words(text)
+        cols = [c for c in map(f.word_vocab_.get, tokens) if c is not None]
         _, keys = f._chars([text])
         chars = self.char_keys
         at = np.searchsorted(chars, keys)
         at[at == len(chars)] = 0
         found = at[chars[at] == keys] + self.n_words
-        if not cols and not len(found):
-            return self.intercept.copy()
-        ids, counts = np.unique(np.concatenate([np.asarray(cols, dtype=np.int64), found]), return_counts=True)
-        weights = (np.log(counts.astype(np.float32)) + np.float32(1)) * self.idf[ids]
-        weights /= np.sqrt(np.dot(weights, weights))
-        return np.asarray(weights @ self.coef_t[ids] + self.intercept)
+        decision = self.intercept.copy()
+        if cols or len(found):
+            ids, counts = np.unique(np.concatenate([np.asarray(cols, dtype=np.int64), found]), return_counts=True)
+            weights = (np.log(counts.astype(np.float32)) + np.float32(1)) * self.idf[ids]
+            weights /= np.sqrt(np.dot(weights, weights))
+            decision += weights @ self.coef_t[ids]
+        if self.term_columns:
+            decision += self._lexicon_decision(tokens)
+        return decision
 
-    def decision_many(self, features: csr_matrix) -> np.ndarray[Any, Any]:
-        """Decision values for rows of features (texts × classes, one column for a binary model)."""
-        return np.asarray(np.asarray(features @ self.coef_t) + self.intercept)
+    def _lexicon_decision(self, tokens: list[str]) -> np.ndarray[Any, Any] | float:
+        """The lexicon block's share of the decision values: log1p(distinct terms) per group."""
+        hits = Counter(chain.from_iterable(map(self.term_columns.get, set(tokens), repeat(()))))
+        if not hits:
+            return 0.0
+        columns = list(hits)
+        values = np.log1p(np.asarray([hits[c] for c in columns], dtype=np.float32)) * self.lexicon_scale
+        return np.asarray(values @ self.coef_t[columns])
+
+    def decision_many(self, texts: list[str]) -> np.ndarray[Any, Any]:
+        """Decision values for normalised texts (texts × classes, one column for a binary model): the
+        TF-IDF rows and the lexicon block meet their own rows of the weights, so the batch's feature
+        matrix is never copied to put the block beside it."""
+        tfidf, block = self.features.transform_parts(texts)
+        n_text = tfidf.shape[1]
+        decision = np.asarray(tfidf @ self.coef_t[:n_text]) + self.intercept
+        if block is not None:
+            decision += np.asarray(block @ self.coef_t[n_text:])
+        return np.asarray(decision)

@@ -22,6 +22,7 @@ from nlp.classify import PIPELINE_VERSION
 from nlp.dataio import Dataset, concat, files_sha256, load_label_info, parse_cols, read_dataset
 from nlp.evaluate import evaluate_model, plot_confusion, print_metrics
 from nlp.labelmap import read_label_map
+from nlp.lexicon import LEXICON_SCALE, read_lexicon
 from nlp.modelfile import ModelLoadError, load_model, read_meta, save_model, version_mismatches
 from nlp.tokenize import STOPWORDS_FILE, words_from_config
 from nlp.train import PRIOR_WEIGHT, seed_prior, train_model
@@ -67,6 +68,16 @@ def train(
             f" at weight {PRIOR_WEIGHT} per message",
         ),
     ] = None,
+    lexicon_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--lexicon",
+            exists=True,
+            help="the city's category tree (CSV/XLSX, header row; first column a group such as a first-level"
+            f" domain, further columns its terms): per group, {LEXICON_SCALE} x log(1 + distinct terms in the"
+            " message) becomes a feature",
+        ),
+    ] = None,
     config_dir: ConfigDirOpt = DEFAULT_CONFIG_DIR,
     model_root: ModelRootOpt = DEFAULT_MODEL_ROOT,
 ) -> None:
@@ -82,6 +93,9 @@ def train(
             label_map = read_label_map(seed_prior_map)
             prior = seed_prior(config_dir / SEED_CORPUS, info, label_map, dataset.labels or [])
             console.print(f"with {len(prior.texts)} seed-corpus messages as prior (weight {prior.weight})")
+        lexicon = read_lexicon(lexicon_file) if lexicon_file else None
+        if lexicon is not None:
+            console.print(f"with a lexicon of {len(lexicon)} groups, {len(lexicon.terms)} terms")
         console.print(f"training on {len(dataset)} messages from {dataset.source}")
         with _progress_bar() as progress:
             model, metrics = train_model(
@@ -92,6 +106,7 @@ def train(
                 cv=cv,
                 progress=progress,
                 prior=prior,
+                lexicon=lexicon,
             )
     except ValueError as exc:  # bad columns, too few examples per label for --cv, ...
         console.print(f"[red]cannot train:[/red] {exc}")
@@ -104,6 +119,7 @@ def train(
         metadata={
             "built_from": "custom",
             "data_sources": [d.source for d in datasets],
+            "lexicon_source": str(lexicon_file) if lexicon_file else None,
             "text_cols": cols,
             "label_col": label_col,
             "training_data_sha256": metrics["training_data_sha256"],
@@ -234,7 +250,7 @@ def _read_extra(path: Path, cols: Sequence[str], label_col: str) -> Dataset:
 
 
 def _brief(metrics: dict[str, Any]) -> dict[str, Any]:
-    keep = ("accuracy", "macro_f1", "cv", "evaluated_on", "n_samples", "n_labels", "train_seconds", "prior")
+    keep = ("accuracy", "macro_f1", "cv", "evaluated_on", "n_samples", "n_labels", "train_seconds", "prior", "lexicon")
     return {k: metrics[k] for k in keep if k in metrics}
 
 

@@ -23,6 +23,7 @@ from nlp.classify import RANDOM_STATE, ComplaintClassifier, LinearModel, build_p
 from nlp.dataio import LabelInfo, data_sha256, label_info_for, read_dataset
 from nlp.evaluate import calibration_metrics, classification_metrics
 from nlp.labelmap import LabelMap
+from nlp.lexicon import Lexicon
 
 logger = logging.getLogger(__name__)
 
@@ -74,13 +75,15 @@ def train_model(
     progress: Progress | None = None,
     prior: Prior | None = None,
     linear: LinearModel = "nbsvm",
+    lexicon: Lexicon | None = None,
 ) -> tuple[ComplaintClassifier, dict[str, Any]]:
     """Fit on all data (after k-fold CV when cv is given) and return the model and its metrics.
 
     With cv, ``accuracy``/``macro_f1``/``per_class`` are measured on the pooled out-of-fold
     predictions and ``cv`` holds the per-fold figures with their mean and standard deviation;
     without cv they are measured on the training data itself (optimistic, marked as such). A prior
-    joins every fit; metrics are measured on the data's own messages only. ``linear``: see
+    joins every fit; metrics are measured on the data's own messages only. ``linear`` and
+    ``lexicon`` (a category tree whose term counts per group are features): see
     :func:`nlp.classify.build_pipeline`.
     """
     texts, labels = list(texts), list(labels)
@@ -111,10 +114,11 @@ def train_model(
             total=total,
             prior=prior,
             linear=linear,
+            lexicon=lexicon,
         )
 
     report("fitting on all data", total - 1, total)
-    pipeline = build_pipeline(user_words, min_class_count=min(counts.values()), linear=linear)
+    pipeline = build_pipeline(user_words, min_class_count=min(counts.values()), linear=linear, lexicon=lexicon)
     pipeline = _fit(pipeline, texts, labels, prior)
     shrink_weights(pipeline)
     model = ComplaintClassifier(pipeline, info)
@@ -134,6 +138,8 @@ def train_model(
     )
     if prior is not None:
         metrics["prior"] = {"messages": len(prior.texts), "weight": prior.weight}
+    if lexicon is not None:
+        metrics["lexicon"] = {"groups": len(lexicon), "terms": len(lexicon.terms)}
     return model, metrics
 
 
@@ -148,6 +154,7 @@ def cross_validate(
     total: int | None = None,
     prior: Prior | None = None,
     linear: LinearModel = "nbsvm",
+    lexicon: Lexicon | None = None,
 ) -> dict[str, Any]:
     """Stratified k-fold CV: pooled out-of-fold metrics (with the ECE of their top-1 probabilities)
     plus per-fold mean and std."""
@@ -161,7 +168,9 @@ def cross_validate(
         progress(f"cross-validation fold {i + 1}/{folds}", i, total)
         fold_train = [texts[j] for j in train_idx]
         fold_labels = y[train_idx].tolist()
-        pipeline = build_pipeline(user_words, min_class_count=min(Counter(fold_labels).values()), linear=linear)
+        pipeline = build_pipeline(
+            user_words, min_class_count=min(Counter(fold_labels).values()), linear=linear, lexicon=lexicon
+        )
         _fit(pipeline, fold_train, fold_labels, prior)
         proba = pipeline.predict_proba([texts[j] for j in test_idx])
         predicted = pipeline.classes_[np.argmax(proba, axis=1)]  # what predict() returns, without a second pass

@@ -93,3 +93,24 @@ def test_a_settled_heap_holds_the_parsed_text_catalogue() -> None:
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert result.stdout.split() == ["0", "1"]
+
+
+def test_train_hands_the_seed_prior_and_lexicon_options_on(env, monkeypatch):
+    models = env / "models"
+    monkeypatch.setenv("GRIDBOT_MODEL_DIR", str(models))
+    get_settings.cache_clear()
+    tree = env / "tree.csv"
+    tree.write_text("level1,level2\n城乡建设,路灯照明\n劳动和社会保障,工资福利\n", encoding="utf-8")
+    data = env / "data.csv"
+    rows = [("城乡建设", f"{place}的路灯坏了好几天") for place in ("幸福里", "建设路", "和谐家园", "天伦小区")]
+    rows += [("劳动和社会保障", f"{firm}拖欠工资三个月") for firm in ("某公司", "工地老板", "饭店", "物流公司")]
+    data.write_text("label,text\n" + "".join(f"{label},{text}\n" for label, text in rows), encoding="utf-8")
+    label_map = PROJECT_ROOT / "config" / "label_maps" / "taidi2020c.yaml"
+    code, out = run(
+        "train", "--data", str(data), "--lexicon", str(tree), "--seed-prior", str(label_map), "--out", str(models / "m")
+    )
+    flat = out.replace("\n", " ")
+    assert code == 0, out
+    assert "lexicon of 2 groups" in flat and "seed-corpus messages as prior" in flat
+    meta = json.loads((models / "m" / "meta.json").read_text(encoding="utf-8"))
+    assert meta["lexicon_source"] == str(tree)
