@@ -206,27 +206,26 @@ class TextFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
     def transform_parts(self, texts: Sequence[str]) -> tuple[csr_matrix, csr_matrix | None]:
         """The TF-IDF rows and the lexicon block (None without a lexicon), not yet side by side."""
         texts = list(texts)
-        term_hits: list[np.ndarray[Any, Any]] = []
-        w_rows, w_cols = self._word_columns(texts, term_hits)
+        w_rows, w_cols, term_hits = self._word_columns(texts)
         c_rows, c_cols = self._char_columns(texts)
         counts = _count_matrix(
             np.concatenate([w_rows, c_rows]), np.concatenate([w_cols, c_cols]), (len(texts), self.n_text_features_)
         )
         counts.data = (np.log(counts.data) + 1) * self.idf_[counts.indices]
         tfidf = normalize(counts, copy=False)
-        if not self.lexicon:
+        if term_hits is None:
             return tfidf, None
-        hits = _count_matrix(term_hits[0], term_hits[1], (len(texts), len(self.term_index_)))
+        hits = _count_matrix(*term_hits, (len(texts), len(self.term_index_)))
         hits.data[:] = 1  # distinct terms
         block = csr_matrix(hits @ self.term_groups_)
         block.data = (np.log1p(block.data) * np.float32(self.lexicon_scale)).astype(np.float32)
         return tfidf, block
 
     def _word_columns(
-        self, texts: list[str], term_hits: list[np.ndarray[Any, Any]]
-    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """(document index, column) of every word in the vocabulary, as int32; with a lexicon, appends
-        (document index, term index) of every lexicon term among the words to term_hits."""
+        self, texts: list[str]
+    ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None]:
+        """(document index, column) of every word in the vocabulary, as int32; and with a lexicon,
+        (document index, term index) of every lexicon term among the words (None without one)."""
         get = self.word_vocab_.get
         # Unigrams need no filtering here: stop words and punctuation never entered the vocabulary.
         words = self.tokenizer_.cut if self.word_ngrams < 2 else self._words
@@ -243,12 +242,13 @@ class TextFeatures(TransformerMixin, BaseEstimator):  # type: ignore[misc]
                 term_ids += map(term_get, tokens, repeat(-1))
         cols = np.asarray(word_ids, dtype=np.int32)
         rows = np.repeat(np.arange(len(texts), dtype=np.int32), lengths)
+        term_hits = None
         if term_get is not None:
             terms = np.asarray(term_ids, dtype=np.int32)
             found = terms >= 0
-            term_hits += [rows[found], terms[found]]
+            term_hits = (rows[found], terms[found])
         known = cols >= 0
-        return rows[known], cols[known]
+        return rows[known], cols[known], term_hits
 
     def _char_lookup(self) -> pd.Index:
         # A hash index (4x faster than searchsorted here), built on first use and never pickled.

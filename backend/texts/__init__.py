@@ -67,15 +67,15 @@ def error_text(error: Refusal, lang: str = DEFAULT_LANG) -> str:
     return t(error.code, lang, **error.params)
 
 
+# Around a command word, not part of it ("?" alone is a word of cmd.help, so the message as sent is tried first).
+_EDGE_PUNCTUATION = " 。.,，!！?？~～…、;；:：\"“”'‘’"
+
+
 def matches(key: str, text: str) -> bool:
     """True when a user's text is one of a key's words in any language (commands like 我的工单), with or
     without the punctuation a chat message ends with (是的。 我的工单？)."""
     words, plain = _command_words(key), text.strip().lower()
     return plain in words or plain.strip(_EDGE_PUNCTUATION) in words
-
-
-# Around a command word, not part of it ("?" alone is a word of cmd.help, so the message as sent is tried first).
-_EDGE_PUNCTUATION = " 。.,，!！?？~～…、;；:：\"“”'‘’"
 
 
 @lru_cache(maxsize=256)
