@@ -150,7 +150,7 @@ def inbox_replies(
         elsewhere = TurnsElsewhere(reply_signals(session_factory), session_factory, executor=executor)
     return InboxReplies(
         InboxWriter(session_factory, executor).store,
-        gauge=BacklogGauge(session_factory, executor=executor),
+        gauge=BacklogGauge(session_factory, up_to=settings.inbox_backlog_bound, executor=executor),
         bound=settings.inbox_backlog_bound,
         wait=settings.inbox_reply_wait_seconds if local or elsewhere is not None else 0.0,
         waiters=WAITERS if local else None,

@@ -23,6 +23,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from backend.db.types import UTCDateTime, utcnow
 
+# Inbox messages waiting for their turn, leased or not.
+INBOX_WAITING_PREDICATE = "status = 'pending'"
 # Tickets that stand resolved (resolved, verified or closed), as the statistics count them.
 DONE_PREDICATE = "resolved_at IS NOT NULL AND status IN ('resolved', 'verified', 'closed')"
 
@@ -355,6 +357,13 @@ class InboxMessage(Base):
         UniqueConstraint("channel", "message_id"),
         Index("ix_inbox_messages_claim", "status", "id"),
         Index("ix_inbox_messages_sender", "channel", "sender", "status", "id"),
+        # The waiting queue alone, in arrival order (backend/usecases/inbox.py reads it with this literal).
+        Index(
+            "ix_inbox_messages_waiting",
+            "id",
+            postgresql_where=text(INBOX_WAITING_PREDICATE),
+            sqlite_where=text(INBOX_WAITING_PREDICATE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,13 +10,18 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Select, create_engine, event, func
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 import backend.db.rollups  # noqa: F401  (registers the listener that keeps the statistics rollups current)
 
+# How long a PostgreSQL connection keeps the plans it has cached (see _replan_aged_connections).
+PLAN_MAX_AGE_SECONDS = 60.0
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine with the right per-backend options (SQLite: WAL, FKs, busy timeout)."""
+
+def make_engine(url: str, *, plan_max_age: float = PLAN_MAX_AGE_SECONDS, **kwargs: Any) -> Engine:
+    """Create an engine with the right per-backend options (SQLite: WAL, FKs, busy timeout; PostgreSQL: no JIT,
+    cached plans renewed every `plan_max_age` seconds)."""
     if url.startswith("sqlite"):
         if ":///" in url and not url.endswith(":memory:"):
             Path(url.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
@@ -28,7 +34,31 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
     # JIT compilation costs more than it saves on our short OLTP and dashboard queries.
-    return create_engine(url, connect_args={"options": "-c jit=off"}, **kwargs)
+    engine = create_engine(url, connect_args={"options": "-c jit=off"}, **kwargs)
+    _replan_aged_connections(engine, plan_max_age)
+    return engine
+
+
+def _replan_aged_connections(engine: Engine, max_age: float) -> None:
+    """DISCARD PLANS on a pooled connection whose cached plans are older than max_age, as it is checked out.
+
+    A connection keeps the plans of its prepared statements (psycopg prepares a statement on its fifth use) and
+    of its foreign-key checks until the tables' statistics change. A table that grew since, with no ANALYZE in
+    between (a new city's first busy hour; a server whose autovacuum is off or not yet round), went on being
+    read as when it was small: under a burst the turns' identity lookup, a claim's lease and each new
+    resident's foreign-key check read whole tables, ever longer. Plans made again see the tables' sizes now."""
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        now = time.monotonic()
+        planned = record.info.setdefault("plans_since", now)
+        if now - planned > max_age:
+            try:
+                dbapi_conn.execute("DISCARD PLANS")
+                dbapi_conn.commit()
+            except Exception as error:  # a dead connection: the pool replaces it and checks out again
+                raise DisconnectionError(str(error)) from error
+            record.info["plans_since"] = now
 
 
 def _configure_sqlite(engine: Engine) -> None:

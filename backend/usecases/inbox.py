@@ -18,11 +18,11 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, func, select, update
+from sqlalchemy import Executable, bindparam, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import InboxMessage
-from backend.db.session import among_locked, dialect_insert, transaction
+from backend.db.models import INBOX_WAITING_PREDICATE, InboxMessage
+from backend.db.session import dialect_insert, transaction
 from backend.db.types import utcnow
 from backend.usecases.channels import NonceReplayed, NonceUse, record_nonces
 
@@ -144,10 +144,14 @@ def _store_statement(dialect: str) -> Executable:
     return statement
 
 
-def backlog(session_factory: sessionmaker[Session]) -> int:
-    """How many stored messages wait for their turn (pending, leased or not)."""
+def backlog(session_factory: sessionmaker[Session], *, up_to: int | None = None) -> int:
+    """How many stored messages wait for their turn (pending, leased or not); with `up_to`, counted no further
+    than that, so the cost stays bounded however long the queue has grown."""
+    waiting = select(InboxMessage.id).where(WAITING)
+    if up_to is not None:
+        waiting = waiting.limit(up_to)
     with session_factory() as session:
-        return int(session.scalar(select(func.count()).where(InboxMessage.status == "pending")) or 0)
+        return int(session.scalar(select(func.count()).select_from(waiting.subquery())) or 0)
 
 
 def status_of(session_factory: sessionmaker[Session], channel: str, message_id: str) -> str | None:
@@ -160,13 +164,19 @@ def status_of(session_factory: sessionmaker[Session], channel: str, message_id: 
         )
 
 
-# A page of the waiting queue in arrival order: one index range scan, whatever the planner believes of the
-# table. (A single query that also asks "has this sender an older pending message?" let PostgreSQL, told by
-# its statistics that pending rows are rare, compare every candidate with every pending row: a claim took
-# minutes once a burst had queued 20,000 reports; tests/inbox/test_inbox_claim_plan.py.)
+# Waiting messages, written as the literal of the partial index ix_inbox_messages_waiting: a bound value would
+# keep a prepared statement's generic plan from using it.
+WAITING = text(INBOX_WAITING_PREDICATE)
+
+# A page of the waiting queue in arrival order: a range scan of the waiting rows' own index, whatever the
+# planner believes of the table. (A single query that also asked "has this sender an older pending message?"
+# let PostgreSQL, told by its statistics that pending rows are rare, compare every candidate with every pending
+# row: a claim took minutes once a burst had queued 20,000 reports. With the waiting rows among the finished
+# ones in one index, stale statistics had it walk every finished row or sort every waiting one; both costs grew
+# with the queue a burst leaves. tests/inbox/test_inbox_claim_plan.py.)
 PENDING_PAGE = (
     select(InboxMessage.id, InboxMessage.channel, InboxMessage.sender, InboxMessage.lease_until)
-    .where(InboxMessage.status == "pending", InboxMessage.id > bindparam("after"))
+    .where(WAITING, InboxMessage.id > bindparam("after"))
     .order_by(InboxMessage.id)
     .limit(bindparam("page"))
 )
@@ -192,7 +202,7 @@ def claim(
             for row_id, channel, sender, lease_until in page:
                 if (channel, sender) not in met:
                     met.add((channel, sender))
-                    if lease_until is None or lease_until < now:
+                    if _free(lease_until, now):
                         heads.append(row_id)
             if heads:
                 leased += _lease(session, heads, batch_size - len(leased), worker_id, now, lease_seconds)
@@ -203,24 +213,31 @@ def claim(
     return leased
 
 
+def _free(lease_until: datetime | None, now: datetime) -> bool:
+    """Whether no processor holds a row: never leased, or its lease has run out."""
+    return lease_until is None or lease_until < now
+
+
 def _lease(
     session: Session, heads: list[int], limit: int, worker_id: str, now: datetime, lease_seconds: float
 ) -> list[InboxItem]:
-    """Lease up to limit of these rows that are still pending and free, skipping rows other processors lock."""
-    free = (
-        select(InboxMessage.id)
-        .where(
-            InboxMessage.id.in_(heads),
-            InboxMessage.status == "pending",
-            (InboxMessage.lease_until.is_(None)) | (InboxMessage.lease_until < now),
-        )
+    """Lease up to limit of these rows that are still pending and free, skipping rows other processors lock.
+
+    Both statements find their rows by primary key, so neither depends on what the planner believes of the
+    queue. Whether a row is still pending and free is read from it once locked: another processor may have
+    finished or leased it since the page was read."""
+    locked = session.execute(
+        select(InboxMessage.id, InboxMessage.status, InboxMessage.lease_until)
+        .where(InboxMessage.id.in_(heads))
         .order_by(InboxMessage.id)
-        .limit(limit)
         .with_for_update(skip_locked=True)
-    )
+    ).all()
+    free = [row_id for row_id, status, lease_until in locked if status == "pending" and _free(lease_until, now)]
+    if not free:
+        return []
     rows = session.execute(
         update(InboxMessage)
-        .where(among_locked(session, InboxMessage.id, free))
+        .where(InboxMessage.id.in_(free[:limit]))
         .values(
             lease_owner=worker_id,
             lease_until=now + timedelta(seconds=lease_seconds),

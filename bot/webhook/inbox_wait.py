@@ -117,10 +117,14 @@ WAITERS = ReplyWaiters()
 
 
 class BacklogGauge:
-    """How many inbox messages wait for their turn, counted at most every REFRESH_SECONDS."""
+    """How many inbox messages wait for their turn, up to `up_to`, counted at most every REFRESH_SECONDS.
 
-    def __init__(self, session_factory: sessionmaker[Session], *, executor: Executor | None) -> None:
+    Counting stops at `up_to` (the backlog bound): past it only "busy" matters, and a full count under an
+    overload scans every waiting row, its cost growing with the queue the processors are working off."""
+
+    def __init__(self, session_factory: sessionmaker[Session], *, up_to: int, executor: Executor | None) -> None:
         self.session_factory = session_factory
+        self.up_to = up_to
         self.executor = executor
         self._count = 0
         self._counted_at = float("-inf")
@@ -132,7 +136,7 @@ class BacklogGauge:
             self._refreshing = True
             try:
                 self._count = await asyncio.get_running_loop().run_in_executor(
-                    self.executor, inbox.backlog, self.session_factory
+                    self.executor, partial(inbox.backlog, self.session_factory, up_to=self.up_to)
                 )
                 self._counted_at = time.monotonic()
             finally:

@@ -24,6 +24,16 @@ def test_a_replayed_message_id_is_stored_once(session_factory: sessionmaker[Sess
     assert inbox.status_of(session_factory, "telegram", "2") is None
 
 
+def test_the_backlog_counts_waiting_messages_up_to_a_limit(session_factory: sessionmaker[Session]) -> None:
+    for i in range(5):
+        put(session_factory, str(i), f"sender{i}")
+    with session_factory.begin() as session:
+        inbox.finish(session, [claim(session_factory, n=1)[0].id])
+    assert inbox.backlog(session_factory) == 4
+    assert inbox.backlog(session_factory, up_to=3) == 3
+    assert inbox.backlog(session_factory, up_to=10) == 4
+
+
 def test_a_claim_takes_only_each_senders_oldest_message(session_factory: sessionmaker[Session]) -> None:
     for i, sender in enumerate(["alice", "alice", "bob", "alice", "carol"]):
         put(session_factory, str(i), sender)
