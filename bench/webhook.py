@@ -55,10 +55,10 @@ def make_app():  # type: ignore[no-untyped-def]
     return serve_app()
 
 
-def wechat_request(i: int) -> tuple[dict[str, str], bytes]:
-    """A signed plain-mode text report from resident i."""
+def wechat_request(i: int, token: str = TOKEN) -> tuple[dict[str, str], bytes]:
+    """A plain-mode text report from resident i, signed with the account's token."""
     ts, nonce = str(int(time.time())), str(100000 + i)
-    signature = hashlib.sha1("".join(sorted((TOKEN, ts, nonce))).encode()).hexdigest()
+    signature = hashlib.sha1("".join(sorted((token, ts, nonce))).encode()).hexdigest()
     text = REPORTS[i % len(REPORTS)]
     xml = (
         f"<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[obench{i}]]></FromUserName>"
@@ -93,13 +93,24 @@ class Run:
     error_kinds: Counter[str] = field(default_factory=Counter)  # HTTP status or exception name → count
     replied: int = 0  # WeChat requests answered with a passive reply
     deferred: int = 0  # WeChat requests answered "success" (reply later through the outbox)
+    # Each acknowledged message: (user id as the platform API sees it, scheduled send, passive reply's arrival or
+    # None), on time.monotonic(), the clock of the fake platforms' records (bench/_loadgen.py Delivered.at).
+    sent: list[tuple[str, float, float | None]] = field(default_factory=list)
 
     def all(self) -> list[float]:
         return self.latencies["wechat"] + self.latencies["telegram"]
 
 
 async def load(
-    base: str, total: int, concurrency: int, telegram_share: float, offset: int, rate: float | None = None
+    base: str,
+    total: int,
+    concurrency: int,
+    telegram_share: float,
+    offset: int,
+    rate: float | None = None,
+    *,
+    token: str = TOKEN,
+    telegram_secret: str = TG_SECRET,
 ) -> Run:
     """Post `total` reports with `concurrency` simulated residents at once: each sends its next report as soon
     as the last is answered or, with `rate`, report n at n / rate seconds after the start (an open schedule,
@@ -111,33 +122,36 @@ async def load(
     run = Run()
     counter = iter(range(total))
     every = max(1, round(1 / telegram_share)) if telegram_share else 0
-    telegram_headers = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET, "Content-Type": "application/json"}
+    telegram_headers = {"X-Telegram-Bot-Api-Secret-Token": telegram_secret, "Content-Type": "application/json"}
 
     async def resident(client: aiohttp.ClientSession) -> None:
         for n in counter:
             i = offset + n
             channel = "telegram" if every and n % every == 0 else "wechat"
-            started = time.perf_counter()
+            started = time.monotonic()
             if rate:
                 started = begun + n / rate
-                await asyncio.sleep(max(0.0, started - time.perf_counter()))
+                await asyncio.sleep(max(0.0, started - time.monotonic()))
             try:
                 if channel == "telegram":
                     update = json.dumps(telegram_update(i))
                     async with client.post("/telegram/webhook", data=update, headers=telegram_headers) as r:
                         await r.read()
                         ok, kind = r.status == 200, str(r.status)
+                    user, passive = str(500000 + i), None
                 else:
-                    params, body = wechat_request(i)
+                    params, body = wechat_request(i, token)
                     async with client.post("/wechat", params=params, data=body) as r:
                         text = await r.text()
                         ok, kind = r.status == 200, str(r.status)
                     run.replied += int(ok and "<Content>" in text)
                     run.deferred += int(ok and text == "success")
+                    user, passive = f"obench{i}", (time.monotonic() if "<Content>" in text else None)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 ok, kind = False, type(exc).__name__
             if ok:
-                run.latencies[channel].append(time.perf_counter() - started)
+                run.latencies[channel].append(time.monotonic() - started)
+                run.sent.append((user, started, passive))
             else:
                 run.errors += 1
                 run.error_kinds[f"{channel} {kind}"] += 1
@@ -145,9 +159,9 @@ async def load(
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(base, connector=connector, timeout=timeout) as client:
-        begun = time.perf_counter()
+        begun = time.monotonic()
         await asyncio.gather(*(resident(client) for _ in range(concurrency)))
-        run.wall = time.perf_counter() - begun
+        run.wall = time.monotonic() - begun
     return run
 
 
@@ -206,10 +220,17 @@ def engine_turn_ms(url: str, workdir: Path, turns: int) -> float:
 
 
 def start_server(
-    url: str, workdir: Path, telegram_base: str, workers: int, *, inbox: bool = False, nice: int = 0
+    url: str,
+    workdir: Path,
+    telegram_base: str,
+    workers: int,
+    *,
+    inbox: bool = False,
+    nice: int = 0,
+    extra_env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """uvicorn with the app factory in a child process (under `nice -n` when nice > 0); returns it once /health
-    answers."""
+    answers. `extra_env` adds or overrides settings."""
     import socket
 
     with socket.socket() as s:
@@ -234,6 +255,7 @@ def start_server(
         # Acknowledgements are what these runs measure: WeChat answers at once instead of waiting, through the
         # database, for the separate processor's passive reply (backend/usecases/passive_replies.py).
         "GRIDBOT_INBOX_REPLY_WAIT_SECONDS": "0" if inbox else "4",
+        **(extra_env or {}),
     }
     proc = subprocess.Popen(
         (["nice", "-n", str(nice)] if nice > 0 else [])
@@ -270,8 +292,23 @@ def start_server(
     raise RuntimeError("uvicorn did not come up")
 
 
-def start_processor(url: str, workdir: Path, telegram_base: str) -> subprocess.Popen[bytes]:
+def start_processor(
+    url: str, workdir: Path, telegram_base: str, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """One `gridbot process` (the inbox processor) with the server's environment."""
+    return _gridbot("process", url, workdir, telegram_base, extra_env)
+
+
+def start_worker(
+    url: str, workdir: Path, telegram_base: str, extra_env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """One `gridbot worker` (the outbox) with the server's environment."""
+    return _gridbot("worker", url, workdir, telegram_base, extra_env)
+
+
+def _gridbot(
+    command: str, url: str, workdir: Path, telegram_base: str, extra_env: dict[str, str] | None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "GRIDBOT_DATABASE_URL": url,
@@ -282,8 +319,9 @@ def start_processor(url: str, workdir: Path, telegram_base: str) -> subprocess.P
         "GRIDBOT_LOG_LEVEL": "WARNING",
         "GRIDBOT_ENV": "development",
         "GRIDBOT_INBOX_ENABLED": "true",
+        **(extra_env or {}),
     }
-    return subprocess.Popen([sys.executable, "-m", "bot.main", "process", "--worker-id", "bench-p1"], env=env)
+    return subprocess.Popen([sys.executable, "-m", "bot.main", command, "--worker-id", f"bench-{command}-1"], env=env)
 
 
 def pct(values: list[float], q: float) -> float:

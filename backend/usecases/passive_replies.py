@@ -7,10 +7,11 @@ where the two agree, so that every reply goes out exactly once — passively or 
 - the webhook stores the message with `reply_until` (how long it will wait);
 - the processor, inside its batch transaction and before the turns, `take`s the passive answer of the rows
   still awaited (`passive_reply` "" — a row lock held until the batch commits), routes those turns' texts
-  to the row instead of the outbox, writes them with `give`, and NOTIFYs REPLY_CHANNEL (sent on commit);
-- the webhook, woken by that signal, reads the text (`read`); or, at the end of its wait, `stop_awaiting`
-  clears `reply_until` unless a processor took the answer first. That UPDATE waits for a batch holding the
-  row, so it never overtakes a turn that is committing a passive reply;
+  to the row instead of the outbox, writes them with `give`, and NOTIFYs REPLY_CHANNEL (sent on commit) with
+  the texts that fit in a signal;
+- the webhook, woken by that signal, answers with the text it carries, or reads it (`read`); or, at the end
+  of its wait, `stop_awaiting` clears `reply_until` unless a processor took the answer first. That UPDATE
+  waits for a batch holding the row, so it never overtakes a turn that is committing a passive reply;
 - the platform's redelivery of a message whose webhook never answered (its process died) `adopt`s the wait
   while it is still on the row, and otherwise reads what the turn left.
 
@@ -45,6 +46,7 @@ INBOX = cast(Table, InboxMessage.__table__)  # Core: an executemany by id, not t
 NOTIFY_PAYLOAD_BYTES = 7000  # PostgreSQL refuses a payload of 8,000 bytes or more
 
 Key = tuple[str, str]  # (channel, platform message id)
+Signalled = Callable[[str | None], None]  # called with the passive text, or None when it must be read
 
 
 def take(session: Session, ids: Sequence[int]) -> set[int]:
@@ -75,21 +77,26 @@ def give(session: Session, texts: Mapping[int, str], keys: Mapping[int, Key]) ->
         [{"row_id": row_id, "text": text} for row_id, text in texts.items()],
     )
     if session.get_bind().dialect.name == "postgresql":
-        for payload in _payloads(keys[row_id] for row_id in texts):
+        for payload in _payloads((*keys[row_id], text) for row_id, text in texts.items()):
             session.execute(select(func.pg_notify(REPLY_CHANNEL, payload)))
 
 
-def _payloads(keys: Iterable[Key]) -> Iterable[str]:
-    """JSON lists of keys, each small enough for one NOTIFY."""
-    batch: list[Key] = []
+def _payloads(items: Iterable[tuple[str, str, str]]) -> Iterable[str]:
+    """JSON lists of [channel, message id, text], each small enough for one NOTIFY; a text too long to fit
+    alone is left out (null), and its webhook reads it from the row."""
+    batch: list[list[str | None]] = []
     size = 2
-    for key in keys:
-        item = len(json.dumps(key, ensure_ascii=False).encode()) + 1
-        if batch and size + item > NOTIFY_PAYLOAD_BYTES:
+    for channel, message_id, text in items:
+        entry: list[str | None] = [channel, message_id, text]
+        encoded = len(json.dumps(entry, ensure_ascii=False).encode()) + 1
+        if encoded + 2 > NOTIFY_PAYLOAD_BYTES:
+            entry[2] = None
+            encoded = len(json.dumps(entry, ensure_ascii=False).encode()) + 1
+        if batch and size + encoded > NOTIFY_PAYLOAD_BYTES:
             yield json.dumps(batch, ensure_ascii=False)
             batch, size = [], 2
-        batch.append(key)
-        size += item
+        batch.append(entry)
+        size += encoded
     if batch:
         yield json.dumps(batch, ensure_ascii=False)
 
@@ -147,16 +154,16 @@ class ReplySignals:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._conninfo = pg_conninfo(session_factory.kw["bind"])
         self._lock = threading.Lock()
-        self._callbacks: dict[Key, list[Callable[[], None]]] = {}  # a redelivery may wait beside its first request
+        self._callbacks: dict[Key, list[Signalled]] = {}  # a redelivery may wait beside its first request
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def expect(self, key: Key, callback: Callable[[], None]) -> None:
+    def expect(self, key: Key, callback: Signalled) -> None:
         """Call callback (from the listening thread) when key is signalled; register before storing."""
         with self._lock:
             self._callbacks.setdefault((key[0], key[1][:MESSAGE_ID_LENGTH]), []).append(callback)
 
-    def forget(self, key: Key, callback: Callable[[], None]) -> None:
+    def forget(self, key: Key, callback: Signalled) -> None:
         """No longer call callback for key."""
         key = (key[0], key[1][:MESSAGE_ID_LENGTH])
         with self._lock:
@@ -193,11 +200,14 @@ class ReplySignals:
 
     def _signalled(self, payload: str) -> None:
         try:
-            keys = [(str(channel), str(message_id)) for channel, message_id in json.loads(payload)]
-        except (ValueError, TypeError):
+            # [channel, message id] from a processor of an earlier version: no text, the webhook reads it.
+            entries = [(str(e[0]), str(e[1]), e[2] if len(e) > 2 else None) for e in json.loads(payload)]
+            if any(text is not None and not isinstance(text, str) for _, _, text in entries):
+                raise TypeError("text")
+        except (ValueError, TypeError, IndexError, KeyError):
             logger.warning("passive-reply signal with a payload that does not parse")
             return
         with self._lock:
-            callbacks = [callback for key in keys for callback in self._callbacks.pop(key, [])]
-        for callback in callbacks:
-            callback()
+            calls = [(callback, text) for c, m, text in entries for callback in self._callbacks.pop((c, m), [])]
+        for callback, text in calls:
+            callback(text)

@@ -166,12 +166,12 @@ class TurnsElsewhere:
         a redelivered message: while that wait is still on the row (its process may have died), the redelivery
         adopts it; otherwise it gets the passive answer the turn left, if any."""
         loop = asyncio.get_running_loop()
-        signalled: asyncio.Future[None] = loop.create_future()
+        signalled: asyncio.Future[str | None] = loop.create_future()  # the text, if the signal carries it
         key = (inbound.channel, inbound.message_id)
         run = partial(loop.run_in_executor, self.executor)
 
-        def wake() -> None:
-            settle_from_thread(loop, signalled, lambda f: f.set_result(None))
+        def wake(text: str | None) -> None:
+            settle_from_thread(loop, signalled, lambda f: f.set_result(text))
 
         self.signals.expect(key, wake)
         try:
@@ -185,7 +185,11 @@ class TurnsElsewhere:
             await asyncio.wait({signalled}, timeout=max(until - time.monotonic(), 0.0))
         finally:
             self.signals.forget(key, wake)
-        answer = await run(partial(passive_replies.read, self.session_factory, *key)) if signalled.done() else None
+        answer = None
+        if signalled.done():
+            answer = signalled.result()
+            if answer is None:
+                answer = await run(partial(passive_replies.read, self.session_factory, *key))
         if answer is None:  # no signal in time (or lost): stop waiting, unless a turn took the answer
             answer = await run(partial(passive_replies.stop_awaiting, self.session_factory, *key))
         return None if answer is None else _replies(answer)
