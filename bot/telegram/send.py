@@ -1,4 +1,5 @@
-"""The Telegram outbox sender: a PTB Bot on its own event loop thread, PTB errors mapped to channel errors."""
+"""The Telegram outbox sender: a PTB Bot (over aiohttp) on its own event loop thread, PTB errors mapped to channel
+errors."""
 
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
-from telegram.request import HTTPXRequest
 
 from backend.workers.channels import BlockedError, Delivery, PermanentChannelError, TransientChannelError
 from bot.outbound import delivery_messages
+from bot.telegram.aiohttp_request import AiohttpRequest
 from bot.telegram.batch_sender import send_in_chat_order
 from bot.telegram.convert import send_outbound
 from bot.telegram.route import file_base_url
@@ -56,7 +57,7 @@ class TelegramSender:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="telegram-sender", daemon=True)
         self._thread.start()
-        request = HTTPXRequest(connection_pool_size=pool_size, pool_timeout=10.0)
+        request = AiohttpRequest(connection_pool_size=pool_size)
         self.bot = Bot(token, base_url=api_base, base_file_url=file_base_url(api_base), request=request)
         # getMe waits for the first send, so a worker starts (and retries) while the Bot API is unreachable.
         self._ready = False
