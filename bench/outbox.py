@@ -2,11 +2,12 @@
 
 PostgreSQL (GRIDBOT_TEST_POSTGRES_URL, default postgresql://postgres@127.0.0.1:5432/test) in a database
 of its own, `gridbot_bench`; rate limits off. Workers are started and idle first; the clock starts when
-the notifications are committed and stops when the last one is delivered. Three modes: `batch` hands each
-claimed batch to the event-loop batch sender (bot/telegram/batch_sender.py: kept-alive connections, httptools),
-`http` sends one message per send thread through the httpcore sender, both to a fast fake Bot API (its own
-process); `null` uses a sender that does nothing, which measures the outbox machinery alone (claim, lease,
-record).
+the notifications are committed and stops when the last one is delivered. Four modes: `ptb` is the sender
+`gridbot worker` runs (bot/telegram/send.py: each claimed batch through PTB's Bot over aiohttp, the messages
+rendered from the catalogue, with buttons); `batch` hands each claimed batch to a bare event-loop batch
+sender (bot/telegram/batch_sender.py: kept-alive connections, httptools, a plain text), `http` sends one
+message per send thread through the httpcore sender, all to a fast fake Bot API (its own process); `null`
+uses a sender that does nothing, which measures the outbox machinery alone (claim, lease, record).
 """
 
 from __future__ import annotations
@@ -74,11 +75,14 @@ def _worker(
     from backend.workers.outbox import OutboxConfig, run_worker
     from bot.telegram.batch_sender import TelegramBatchSender
     from bot.telegram.http_sender import TelegramHttpSender
+    from bot.telegram.send import TelegramSender
 
     logging.basicConfig(level=logging.WARNING)
     engine = make_engine(db_url, pool_size=2)
-    sender: TelegramHttpSender | TelegramBatchSender | None = None
-    if api_base and mode == "batch":
+    sender: TelegramHttpSender | TelegramBatchSender | TelegramSender | None = None
+    if api_base and mode == "ptb":
+        sender = TelegramSender("BENCH:TOKEN", api_base=api_base)
+    elif api_base and mode == "batch":
         sender = TelegramBatchSender(api_base, "BENCH:TOKEN", timeout=10.0)
     elif api_base:
         sender = TelegramHttpSender(api_base, "BENCH:TOKEN", timeout=10.0)
@@ -119,7 +123,7 @@ def run_once(
         conn.execute(text("TRUNCATE notification_attempts, notifications, job_leases, rate_slots RESTART IDENTITY"))
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
-    fake = FastFakeProcess().start() if mode in ("http", "batch") else None
+    fake = FastFakeProcess().start() if mode != "null" else None
     api_base = fake.base_url if fake else None
     ready = [ctx.Event() for _ in range(workers)]
     cpu = ctx.Queue()
@@ -196,14 +200,14 @@ def arrival_figures(arrivals: list[tuple[str, float]]) -> dict[str, Any]:
 
 
 def limited_runs(db_url: str, args: argparse.Namespace, figures: dict[str, Any]) -> list[tuple[str, Any, str]]:
-    """The batch sender with the shared rate limits on: what the booking costs, and whether the limits hold."""
+    """The worker's sender with the shared rate limits on: what the booking costs, and whether the limits hold."""
     n = args.limited_workers
     per_chat = Rate(1.0, 1.0)
     # Generous channel limit, every message to its own chat: only the booking's own cost shows.
     roomy = RateLimits({"telegram": ChannelLimits(Rate(1_000_000.0, 1000.0), per_chat)})
-    cost = run_once(db_url, n, args.count, args.batch, args.threads, "batch", roomy, chats=args.count)
+    cost = run_once(db_url, n, args.count, args.batch, args.threads, "ptb", roomy, chats=args.count)
     figures["limited_roomy"] = cost
-    shared = f"batch, {n} workers, shared limits on (each chat 1/s)"
+    shared = f"ptb, {n} workers, shared limits on (each chat 1/s)"
     rows: list[tuple[str, Any, str]] = [
         (f"{shared}: notifications/s", cost["per_second"], f"≥ {TARGET:,.0f}"),
         (f"{shared}: worker CPU ms per notification", cost["worker_cpu_ms_per_notification"], ""),
@@ -213,7 +217,7 @@ def limited_runs(db_url: str, args: argparse.Namespace, figures: dict[str, Any])
         channel = Rate(rate, rate / 10 if rate > 300 else rate)
         count = int(rate * 10)
         tight = RateLimits({"telegram": ChannelLimits(channel, per_chat)})
-        held = run_once(db_url, n, count, args.batch, args.threads, "batch", tight, chats=count - count // 6)
+        held = run_once(db_url, n, count, args.batch, args.threads, "ptb", tight, chats=count - count // 6)
         figures[f"limited_{rate:.0f}"] = held
         name = f"limits {rate:,.0f}/s (burst {channel.burst:,.0f}) and 1/s per chat, {n} workers"
         allowed = channel.max_in_window(1.0)
@@ -235,8 +239,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4, help="send threads per worker")
     parser.add_argument(
         "--modes",
-        default="batch,http,null",
-        help="batch (event-loop batch sender to the fake API), http (a send thread per message), null (no I/O)",
+        default="ptb,batch,http,null",
+        help="ptb (the worker's sender), batch (a bare event-loop batch sender), http (a send thread per message), "
+        "null (no I/O)",
     )
     parser.add_argument("--repeat", type=int, default=2, help="runs per configuration; the best is reported")
     parser.add_argument(
@@ -261,12 +266,12 @@ def main() -> None:
             runs = [run_once(db_url, n, args.count, args.batch, args.threads, mode) for _ in range(args.repeat)]
             best = max(runs, key=lambda r: r["per_second"])
             best["all_per_second"] = [r["per_second"] for r in runs]
-            target = f"≥ {TARGET:,.0f} (best worker count)" if mode == "batch" else ""
+            target = f"≥ {TARGET:,.0f} (best worker count)" if mode == "ptb" else ""
             rows.append((f"{mode}, {n} worker(s): notifications/s", best["per_second"], target))
             rows.append(
                 (f"{mode}, {n} worker(s): worker CPU ms per notification", best["worker_cpu_ms_per_notification"], "")
             )
-            if mode in ("http", "batch"):
+            if mode != "null":
                 rows.append(
                     (
                         f"{mode}, {n} worker(s): delivered / duplicates (worst run)",
@@ -282,11 +287,12 @@ def main() -> None:
     notes = (
         f"PostgreSQL database `gridbot_bench`, rate limits off except in the 'limits' rows, batch {args.batch}, "
         f"{args.threads} send threads per worker, {args.count} notifications per run, best of {args.repeat} runs. "
-        "`batch`: each claimed batch handed whole to the batch sender (one event loop, up to 32 kept-alive "
-        "connections, httptools; chats in parallel, each chat in order); `http`: the httpcore sender, one "
-        "message per send thread; both to a fake Bot API (uvloop + httptools, in its own process); `null`: a sender "
-        "without I/O, i.e. the outbox machinery alone (claim, lease, record). The fake, PostgreSQL and "
-        f"the workers share this machine's {os.cpu_count()} cores (1-minute load average "
+        "`ptb`: the sender `gridbot worker` runs (PTB's Bot over aiohttp, each claimed batch at once, chats in "
+        "parallel and each chat in order; a task card rendered from the catalogue, with its buttons); `batch`: a "
+        "bare batch sender (one event loop, up to 32 kept-alive connections, httptools, a plain text); `http`: "
+        "the httpcore sender, one message per send thread; all to a fake Bot API (uvloop + httptools, in its own "
+        "process); `null`: a sender without I/O, i.e. the outbox machinery alone (claim, lease, record). The "
+        f"fake, PostgreSQL and the workers share this machine's {os.cpu_count()} cores (1-minute load average "
         f"{load[0]:.1f} before, {load[1]:.1f} after: other jobs were running). 'limits on': the shared limits "
         "(backend/workers/sharedlimits.py, booked in the database per claimed batch); first with a channel limit "
         "far above the workers' pace and each message to its own chat (the cost of booking), then for each "

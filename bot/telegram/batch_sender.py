@@ -205,9 +205,9 @@ class TelegramBatchSender:
 async def send_in_chat_order(
     items: Sequence[tuple[Delivery, float]], send_one: Callable[[Delivery, float], Awaitable[None]]
 ) -> list[BaseException | None]:
-    """Run send_one over a batch: chats concurrently, each chat's items in order, each at its delay from now;
-    after flood control (a TransientChannelError with retry_after) that chat's remaining items are answered
-    HeldBackError."""
+    """Run send_one over a batch: chats concurrently, each chat's items in order, each at its delay from now
+    and never closer to the chat's previous one than their delays are apart; after flood control (a
+    TransientChannelError with retry_after) that chat's remaining items are answered HeldBackError."""
     by_chat: dict[str, list[int]] = {}
     for index, (delivery, _) in enumerate(items):
         by_chat.setdefault(delivery.recipient, []).append(index)
@@ -217,18 +217,25 @@ async def send_in_chat_order(
 
     async def chat(indexes: list[int]) -> None:
         held: float | None = None
+        previous: tuple[float, float] | None = None  # the chat's last item: its delay, when its send ended
         for index in indexes:
             delivery, delay = items[index]
             if held is not None:
                 results[index] = HeldBackError("held back: flood control on this chat", retry_after=held)
                 continue
+            # The delays are booked from the batch's start: the wait for the chat's earlier items counts. A send
+            # that ended late does not bring the next one nearer to it than booked: the platform counts a chat's
+            # messages as they arrive.
+            at = started + delay
+            if previous is not None:
+                at = max(at, previous[1] + delay - previous[0])
             try:
-                # The delays are booked from the batch's start: the wait for the chat's earlier items counts.
-                await send_one(delivery, max(0.0, started + delay - loop.time()))
+                await send_one(delivery, max(0.0, at - loop.time()))
             except Exception as exc:  # every error goes back to the worker, which classifies it
                 results[index] = exc
                 if isinstance(exc, TransientChannelError) and exc.retry_after:
                     held = exc.retry_after
+            previous = (delay, loop.time())
 
     await asyncio.gather(*(chat(indexes) for indexes in by_chat.values()))
     return results

@@ -1,6 +1,7 @@
 """A fast fake Bot API for the benchmark: asyncio (uvloop) + httptools in a process of its own.
 
-It answers sendMessage like FakeTelegram but keeps no scripts: it only counts deliveries and keeps the
+It answers sendMessage (a JSON body, or form fields as PTB sends them) and getMe like FakeTelegram but keeps
+no scripts: it only counts deliveries and keeps the
 texts and each message's chat and arrival time (time.monotonic(), one clock for every process on the
 machine), so the benchmark measures the outbox rather than Python's http.server. Use `FastFakeProcess`.
 """
@@ -11,6 +12,7 @@ import asyncio
 import json
 import multiprocessing as mp
 import time
+import urllib.parse
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -26,6 +28,8 @@ class _Protocol(asyncio.Protocol):
         self.parser = httptools.HttpRequestParser(self)
         self.transport: asyncio.Transport | None = None
         self.body: list[bytes] = []
+        self.url = b""
+        self.form = False
         self.next_id = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -39,13 +43,24 @@ class _Protocol(asyncio.Protocol):
             self.transport.close()
 
     def on_message_begin(self) -> None:
-        self.body = []
+        self.body, self.url, self.form = [], b"", False
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"content-type":
+            self.form = value.startswith(b"application/x-www-form-urlencoded")
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
 
     def on_message_complete(self) -> None:
-        params = json.loads(b"".join(self.body) or b"{}")
+        if self.url.endswith(b"/getMe"):
+            self._answer({"id": 1, "is_bot": True, "first_name": "bench", "username": "bench_bot"})
+            return
+        raw = b"".join(self.body)
+        params = dict(urllib.parse.parse_qsl(raw.decode())) if self.form else json.loads(raw or b"{}")
         text = params.get("text", "")
         self.texts.append(text)
         self.arrivals.append((str(params.get("chat_id")), time.monotonic()))
@@ -53,7 +68,9 @@ class _Protocol(asyncio.Protocol):
             self.counter.value += 1
         self.next_id += 1
         chat = {"id": params.get("chat_id"), "type": "private"}
-        result = {"message_id": self.next_id, "date": int(time.time()), "chat": chat, "text": text}
+        self._answer({"message_id": self.next_id, "date": int(time.time()), "chat": chat, "text": text})
+
+    def _answer(self, result: dict[str, Any]) -> None:
         payload = json.dumps({"ok": True, "result": result}).encode()
         head = (
             b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "

@@ -1,0 +1,55 @@
+"""A batch's messages to one chat keep their booked spacing even when a send is slow (send_in_chat_order)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from backend.workers.channels import Delivery, HeldBackError, TransientChannelError
+from bot.telegram.batch_sender import send_in_chat_order
+
+
+def run(delays: list[tuple[str, float]], slow: dict[int, float]) -> dict[int, tuple[float, float]]:
+    """Send items (chat, booked delay); item i's send takes slow[i] s. Each item's (start, end) after the batch's."""
+    items = [(Delivery(i, "telegram", chat, "notice", {"i": i}), delay) for i, (chat, delay) in enumerate(delays)]
+    spans: dict[int, tuple[float, float]] = {}
+
+    async def go() -> list[BaseException | None]:
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+
+        async def send_one(delivery: Delivery, wait: float) -> None:
+            await asyncio.sleep(wait)
+            i = int(delivery.payload["i"])
+            start = loop.time() - began
+            await asyncio.sleep(slow.get(i, 0.0))
+            spans[i] = (start, loop.time() - began)
+
+        return await send_in_chat_order(items, send_one)
+
+    asyncio.run(go())
+    return spans
+
+
+def test_a_slow_send_does_not_bring_the_chats_next_message_nearer_than_booked() -> None:
+    spans = run([("a", 0.0), ("a", 0.2), ("a", 0.4), ("b", 0.0)], slow={0: 0.3})
+    assert spans[1][0] - spans[0][1] >= 0.2 - 0.01  # booked 0.2 s after the first; the first ended at 0.3 s
+    assert spans[2][0] - spans[1][1] >= 0.2 - 0.01
+    assert spans[3][0] < 0.1  # another chat does not wait for this one
+
+
+def test_sends_on_time_keep_their_booked_slots() -> None:
+    spans = run([("a", 0.0), ("a", 0.2), ("a", 0.4)], slow={})
+    for i, booked in enumerate((0.0, 0.2, 0.4)):
+        assert booked - 0.01 <= spans[i][0] < booked + 0.1
+
+
+def test_after_flood_control_the_chats_remaining_messages_are_held_back() -> None:
+    items = [(Delivery(i, "telegram", "a", "notice", {"i": i}), 0.0) for i in range(3)]
+
+    async def send_one(delivery: Delivery, wait: float) -> None:
+        if delivery.payload["i"] == 1:
+            raise TransientChannelError("flood", retry_after=5.0)
+
+    results = asyncio.run(send_in_chat_order(items, send_one))
+    assert results[0] is None and isinstance(results[1], TransientChannelError)
+    assert isinstance(results[2], HeldBackError) and results[2].retry_after == 5.0
