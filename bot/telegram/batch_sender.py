@@ -206,14 +206,24 @@ async def send_in_chat_order(
     items: Sequence[tuple[Delivery, float]], send_one: Callable[[Delivery, float], Awaitable[None]]
 ) -> list[BaseException | None]:
     """Run send_one over a batch: chats concurrently, each chat's items in order, each at its delay from now
-    and never closer to the chat's previous one than their delays are apart; after flood control (a
-    TransientChannelError with retry_after) that chat's remaining items are answered HeldBackError."""
+    and never closer to the chat's previous one, nor to the batch's item that went late, than their delays are
+    apart; after flood control (a TransientChannelError with retry_after) that chat's remaining items are
+    answered HeldBackError."""
     by_chat: dict[str, list[int]] = {}
     for index, (delivery, _) in enumerate(items):
         by_chat.setdefault(delivery.recipient, []).append(index)
     results: list[BaseException | None] = [None] * len(items)
     loop = asyncio.get_running_loop()
     started = loop.time()
+    behind = 0.0  # how late the batch's sends have started: the later slots move back as far
+
+    async def wait_for(at: float) -> None:
+        # A slot that comes round while the loop is busy (a burst's sends) is taken late; the slots after it
+        # keep their spacing instead of going out together, so the channel-wide rate holds.
+        nonlocal behind
+        while (left := at + behind - loop.time()) > 0:
+            await asyncio.sleep(left)
+        behind = max(behind, loop.time() - at)
 
     async def chat(indexes: list[int]) -> None:
         held: float | None = None
@@ -229,8 +239,9 @@ async def send_in_chat_order(
             at = started + delay
             if previous is not None:
                 at = max(at, previous[1] + delay - previous[0])
+            await wait_for(at)
             try:
-                await send_one(delivery, max(0.0, at - loop.time()))
+                await send_one(delivery, 0.0)
             except Exception as exc:  # every error goes back to the worker, which classifies it
                 results[index] = exc
                 if isinstance(exc, TransientChannelError) and exc.retry_after:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
@@ -99,6 +100,7 @@ class TelegramSender:
 
         if not items:
             return []
+        called = time.monotonic()
         try:
             with telegram_errors():
                 if not self._ready:
@@ -106,9 +108,14 @@ class TelegramSender:
                     self._ready = True
         except TransientChannelError as exc:
             return [exc] * len(items)
-        results: list[BaseException | None] = asyncio.run_coroutine_threadsafe(
-            send_in_chat_order(items, one), self._loop
-        ).result()
+
+        async def batch() -> list[BaseException | None]:
+            # The delays count from this call: the bot's start-up and the hop to its loop are part of the wait,
+            # or a batch would go out late onto the slots booked for the next one (the channel-wide limit).
+            late = time.monotonic() - called
+            return await send_in_chat_order([(d, max(0.0, delay - late)) for d, delay in items], one)
+
+        results: list[BaseException | None] = asyncio.run_coroutine_threadsafe(batch(), self._loop).result()
         return results
 
     def close(self) -> None:

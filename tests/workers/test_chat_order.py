@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from backend.workers.channels import Delivery, HeldBackError, TransientChannelError
 from bot.telegram.batch_sender import send_in_chat_order
 
 
-def run(delays: list[tuple[str, float]], slow: dict[int, float]) -> dict[int, tuple[float, float]]:
-    """Send items (chat, booked delay); item i's send takes slow[i] s. Each item's (start, end) after the batch's."""
+def run(
+    delays: list[tuple[str, float]], slow: dict[int, float], stall: dict[int, float] | None = None
+) -> dict[int, tuple[float, float]]:
+    """Send items (chat, booked delay); item i's send takes slow[i] s, or holds the event loop for stall[i] s.
+    Each item's (start, end) after the batch's."""
     items = [(Delivery(i, "telegram", chat, "notice", {"i": i}), delay) for i, (chat, delay) in enumerate(delays)]
     spans: dict[int, tuple[float, float]] = {}
 
@@ -21,6 +25,7 @@ def run(delays: list[tuple[str, float]], slow: dict[int, float]) -> dict[int, tu
             await asyncio.sleep(wait)
             i = int(delivery.payload["i"])
             start = loop.time() - began
+            time.sleep((stall or {}).get(i, 0.0))  # the loop is busy: every other slot waits
             await asyncio.sleep(slow.get(i, 0.0))
             spans[i] = (start, loop.time() - began)
 
@@ -35,6 +40,13 @@ def test_a_slow_send_does_not_bring_the_chats_next_message_nearer_than_booked() 
     assert spans[1][0] - spans[0][1] >= 0.2 - 0.01  # booked 0.2 s after the first; the first ended at 0.3 s
     assert spans[2][0] - spans[1][1] >= 0.2 - 0.01
     assert spans[3][0] < 0.1  # another chat does not wait for this one
+
+
+def test_slots_after_a_busy_loop_keep_their_spacing_across_chats() -> None:
+    spans = run([("a", 0.0), ("b", 0.1), ("c", 0.2), ("d", 0.3)], slow={}, stall={0: 0.25})
+    starts = [spans[i][0] for i in range(4)]
+    assert starts[1] >= 0.25  # its slot came round while the loop was held
+    assert starts[2] - starts[1] >= 0.1 - 0.01 and starts[3] - starts[2] >= 0.1 - 0.01  # not all at once
 
 
 def test_sends_on_time_keep_their_booked_slots() -> None:
