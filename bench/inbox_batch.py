@@ -30,6 +30,7 @@ from backend.services.reference import sync_reference, sync_staff
 from backend.settings import Settings
 from bench._report import report
 from bench.webhook import REPORTS
+from bot.app import settle_heap
 from bot.chatbot import Chatbot, ReplyRoute
 from bot.inbox import InboxProcessor, ProcessorConfig, store_inbound
 from bot.messages import Inbound, InboundKind, Outbound
@@ -80,6 +81,7 @@ def run(url: str, runtime: Runtime, batch: int, rounds: int) -> dict[str, float]
         sync_staff(session, runtime.city, demo_password=None)
         session.commit()
     chat = Chatbot(runtime, factory)
+    settle_heap()  # as `gridbot process` does once it has loaded the model and the city
     out: dict[str, float] = {}
     serial = 0
     for mode, engine in (("batched", chat), ("one_by_one", OneByOne(chat))):
