@@ -41,8 +41,10 @@ class SharedRateLimiter(RateLimiter):
         }
         if not limited:
             return [answer or GO for answer in answers]
+        channels, recipients = self._load(session, limited, wanted)
+        # Read after the channels' locks: a booking that waited for another worker's would otherwise count
+        # its delays from before the wait, and its messages would go out that much after their slots.
         now = database_clock(session)
-        channels, recipients = self._load(session, limited, wanted, now)
         for index, (channel, recipient) in enumerate(wanted):
             if answers[index] is None and channel in limited:
                 answers[index] = book(recipients.get((channel, recipient)), channels.get(channel), now, max_wait)
@@ -51,7 +53,7 @@ class SharedRateLimiter(RateLimiter):
         return [answer or GO for answer in answers]
 
     def _load(
-        self, session: Session, limited: dict[str, ChannelLimits], wanted: Sequence[tuple[str, str]], now: float
+        self, session: Session, limited: dict[str, ChannelLimits], wanted: Sequence[tuple[str, str]]
     ) -> tuple[dict[str, Schedule], dict[tuple[str, str], Schedule]]:
         """Lock the channels' rows (in name order, so two workers never wait on each other) and read the
         schedules this batch needs; a missing row is a full bucket."""
