@@ -18,7 +18,14 @@ from telegram.request import BaseRequest, RequestData
 class AiohttpRequest(BaseRequest):
     """A BaseRequest over one aiohttp ClientSession, made on the loop that initializes it."""
 
-    __slots__ = ("_connect_timeout", "_media_write_timeout", "_pool_size", "_read_timeout", "_session")
+    __slots__ = (
+        "_connect_timeout",
+        "_media_write_timeout",
+        "_pool_size",
+        "_pool_timeout",
+        "_read_timeout",
+        "_session",
+    )
 
     def __init__(
         self,
@@ -26,9 +33,11 @@ class AiohttpRequest(BaseRequest):
         connection_pool_size: int = 64,
         read_timeout: float = 5.0,
         connect_timeout: float = 5.0,
+        pool_timeout: float = 10.0,
         media_write_timeout: float = 20.0,
     ) -> None:
         self._pool_size = connection_pool_size
+        self._pool_timeout = pool_timeout
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout
         self._media_write_timeout = media_write_timeout
@@ -67,7 +76,10 @@ class AiohttpRequest(BaseRequest):
         if files and isinstance(write_timeout, DefaultValue):
             read = max(read or 0.0, self._media_write_timeout)  # aiohttp has no write timeout: the upload counts
         connect = self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
-        timeout = aiohttp.ClientTimeout(total=None, connect=connect, sock_read=read)
+        pool = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
+        # aiohttp's `connect` covers the wait for a free pooled connection and the opening of a new one.
+        whole_connect = None if pool is None or connect is None else pool + connect
+        timeout = aiohttp.ClientTimeout(total=None, connect=whole_connect, sock_connect=connect, sock_read=read)
         fields = request_data.json_parameters if request_data else None
         data: aiohttp.FormData | dict[str, str] | None = fields
         if files:
