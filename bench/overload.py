@@ -69,16 +69,15 @@ def server_autovacuum(engine: Engine) -> bool:
 
 
 def wait_drained(engine: Engine, timeout: float) -> float:
-    """Seconds until no inbox row is pending (or the timeout). It asks only whether one is left: `counts`
-    reads both whole tables, and asked every moment it took PostgreSQL CPU from the processor it measures."""
-    from backend.db.models import InboxMessage
+    """Seconds until no inbox row is pending (or the timeout). It asks only whether one is left (`inbox.backlog`
+    up to 1): `counts` reads both whole tables, and asked every moment it took PostgreSQL CPU from the processor
+    it measures."""
+    from backend.db.session import make_session_factory
+    from backend.usecases import inbox
 
-    anything_pending = select(InboxMessage.id).where(InboxMessage.status == "pending").limit(1)
+    factory = make_session_factory(engine)
     started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        with engine.connect() as conn:
-            if conn.scalar(anything_pending) is None:
-                break
+    while time.monotonic() - started < timeout and inbox.backlog(factory, up_to=1):
         time.sleep(0.05)
     return time.monotonic() - started
 
