@@ -70,14 +70,18 @@ class Sender(Protocol):
 class BatchSender(Protocol):
     """A sender that also takes a whole claimed batch at once (one call, its own concurrency).
 
-    Each item is (delivery, delay): the sender waits `delay` seconds (booked by the rate limiter) before
-    sending that item. The answer has one entry per item, in order: None when sent, else the error (a
-    ChannelError, or anything else, which the worker treats as transient).
+    Each item is (delivery, delay): the sender waits `delay` seconds (booked by the rate limiter; negative: the
+    slot passed that long ago) before sending that item. `late_after`, per item: an item whose send would
+    start more than that many seconds after its slot is not sent but answered HeldBackError, and so are the
+    later items to its recipient (None: sent however late). The answer has one entry per item, in order: None
+    when sent, else the error (a ChannelError, or anything else, which the worker treats as transient).
     """
 
     def send(self, delivery: Delivery) -> None: ...
 
-    def send_many(self, items: Sequence[tuple[Delivery, float]]) -> list[BaseException | None]: ...
+    def send_many(
+        self, items: Sequence[tuple[Delivery, float]], *, late_after: Sequence[float | None] | None = None
+    ) -> list[BaseException | None]: ...
 
 
 # The recipient's external id on another channel (None if they have no account there).

@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
 
+# A sender that falls behind (its process short of CPU) gives a message that waited for its slot back to be
+# booked again once it is more than its channel's allowance (`Rate.late_allowance`) past that slot, rather than
+# send it onto the slots booked since, other workers' too. A channel's schedule is booked so that sends up to
+# that late still keep its limit as the platform counts it.
+MAX_LATENESS = 0.1
+MIN_LATENESS = 0.02
+
+
 @dataclass(frozen=True)
 class Rate:
     """A token bucket: `per_second` tokens flow in, at most `burst` are stored."""
@@ -31,6 +39,14 @@ class Rate:
     def max_in_window(self, seconds: float) -> float:
         """The most messages this bucket lets through in any window of the given length."""
         return self.burst + self.per_second * seconds
+
+    def late_allowance(self) -> float | None:
+        """How late after its slot a message of a channel with this limit may still go out: up to
+        MAX_LATENESS, paid for with at most half the burst (`Schedule`). None when half the burst is less than
+        MIN_LATENESS's worth of messages: too little to pay for any lateness a busy sender has, so the channel's
+        messages go as booked however late (a limit far above what the workers can send, or a burst of one)."""
+        allowance = min(MAX_LATENESS, (self.burst - 1.0) / (2.0 * self.per_second))
+        return allowance if allowance >= MIN_LATENESS else None
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,12 @@ class RateLimits:
         """The limits of one channel, or None when it has none (or every limit is switched off)."""
         return self.per_channel.get(channel) if self.enabled else None
 
+    def late_allowance(self, channel: str) -> float | None:
+        """How late after its slot a message of this channel that waited for it may still go out; None: any
+        time (no channel-wide limit to keep)."""
+        limits = self.of(channel)
+        return limits.channel.late_allowance() if limits is not None and limits.channel is not None else None
+
 
 def _rate(where: str, value: Sequence[float] | None) -> Rate | None:
     if value is None:
@@ -99,13 +121,16 @@ def _rate(where: str, value: Sequence[float] | None) -> Rate | None:
 
 
 class Schedule:
-    """GCRA: the theoretical arrival time of the next conforming message (a token bucket in one float)."""
+    """GCRA: the theoretical arrival time of the next conforming message (a token bucket in one float).
+
+    A channel's schedule pays for the lateness a send may have with its burst: its slots are booked as if the
+    burst were `lateness` seconds' worth of messages smaller, so that sends up to that late still conform."""
 
     __slots__ = ("interval", "tolerance", "tat")
 
-    def __init__(self, rate: Rate, tat: float = 0.0) -> None:
+    def __init__(self, rate: Rate, tat: float = 0.0, *, lateness: float = 0.0) -> None:
         self.interval = 1.0 / rate.per_second
-        self.tolerance = (max(rate.burst, 1.0) - 1.0) * self.interval
+        self.tolerance = max(0.0, (max(rate.burst, 1.0) - 1.0) * self.interval - lateness)
         self.tat = tat
 
     def earliest(self, at: float) -> float:
@@ -173,7 +198,7 @@ class RateLimiter:
             now = self._clock()
             self._prune(now)
             rec = self._schedule(self._recipients, (channel, recipient), lim.recipient)
-            chan = self._schedule(self._channels, channel, lim.channel)
+            chan = self._schedule(self._channels, channel, lim.channel, self.limits.late_allowance(channel) or 0.0)
             return book(rec, chan, now, max_wait)
 
     def reserve_many(
@@ -192,12 +217,12 @@ class RateLimiter:
         return Reservation(False, held) if held > 0 else None
 
     @staticmethod
-    def _schedule(table: dict[Any, Schedule], key: object, rate: Rate | None) -> Schedule | None:
+    def _schedule(table: dict[Any, Schedule], key: object, rate: Rate | None, lateness: float = 0.0) -> Schedule | None:
         if rate is None:
             return None
         sched = table.get(key)
         if sched is None:
-            sched = table[key] = Schedule(rate)
+            sched = table[key] = Schedule(rate, lateness=lateness)
         return sched
 
     def _prune(self, now: float) -> None:

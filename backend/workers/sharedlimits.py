@@ -74,7 +74,7 @@ class SharedRateLimiter(RateLimiter):
         for name, tat in locked:
             rate = limited[name].channel
             if rate is not None:
-                channels[name] = Schedule(rate, tat)
+                channels[name] = Schedule(rate, tat, lateness=rate.late_allowance() or 0.0)
         keys = sorted({(c, r) for c, r in wanted if c in limited and limited[c].recipient is not None})
         stored = dict(_recipient_tats(session, keys))
         recipients: dict[tuple[str, str], Schedule] = {}

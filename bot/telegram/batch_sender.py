@@ -15,6 +15,7 @@ import json
 import logging
 import ssl
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
@@ -133,17 +134,26 @@ class TelegramBatchSender:
         if error is not None:
             raise error
 
-    def send_many(self, items: Sequence[tuple[Delivery, float]]) -> list[BaseException | None]:
-        """Send (delivery, delay in seconds) items concurrently; per item None (sent) or the error it raised."""
+    def send_many(
+        self, items: Sequence[tuple[Delivery, float]], *, late_after: Sequence[float | None] | None = None
+    ) -> list[BaseException | None]:
+        """Send (delivery, delay in seconds) items concurrently (BatchSender); per item None (sent) or the error
+        it raised."""
         if not items:
             return []
-        future: Future[list[BaseException | None]] = asyncio.run_coroutine_threadsafe(self._send_all(items), self._loop)
+        called = time.monotonic()
+        future: Future[list[BaseException | None]] = asyncio.run_coroutine_threadsafe(
+            self._send_all(items, called, late_after), self._loop
+        )
         return future.result()
 
-    async def _send_all(self, items: Sequence[tuple[Delivery, float]]) -> list[BaseException | None]:
+    async def _send_all(
+        self, items: Sequence[tuple[Delivery, float]], called: float, late_after: Sequence[float | None] | None
+    ) -> list[BaseException | None]:
         if self._slot is None:
             self._slot = asyncio.Condition()
-        return await send_in_chat_order(items, self._send_one)
+        started = since_loop_time(called)
+        return await send_in_chat_order(items, self._send_one, late_after=late_after, started=started)
 
     async def _send_one(self, delivery: Delivery, delay: float) -> None:
         if delay > 0:
@@ -203,53 +213,59 @@ class TelegramBatchSender:
 
 
 async def send_in_chat_order(
-    items: Sequence[tuple[Delivery, float]], send_one: Callable[[Delivery, float], Awaitable[None]]
+    items: Sequence[tuple[Delivery, float]],
+    send_one: Callable[[Delivery, float], Awaitable[None]],
+    *,
+    late_after: Sequence[float | None] | None = None,
+    started: float | None = None,
 ) -> list[BaseException | None]:
-    """Run send_one over a batch: chats concurrently, each chat's items in order, each at its delay from now
-    and never closer to the chat's previous one, nor to the batch's item that went late, than their delays are
-    apart; after flood control (a TransientChannelError with retry_after) that chat's remaining items are
-    answered HeldBackError."""
+    """Run send_one over a batch: chats concurrently, each chat's items in order, each at its delay from
+    `started` (the loop's time; now by default) and never closer to the chat's previous one than their delays
+    are apart. An item that cannot start within its `late_after` of that time (the loop was busy) is answered
+    HeldBackError unsent, and so are its chat's later items: sent later it would land on slots booked since.
+    After flood control (a TransientChannelError with retry_after) the chat's remaining items are held back."""
     by_chat: dict[str, list[int]] = {}
     for index, (delivery, _) in enumerate(items):
         by_chat.setdefault(delivery.recipient, []).append(index)
     results: list[BaseException | None] = [None] * len(items)
     loop = asyncio.get_running_loop()
-    started = loop.time()
-    behind = 0.0  # how late the batch's sends have started: the later slots move back as far
-
-    async def wait_for(at: float) -> None:
-        # A slot that comes round while the loop is busy (a burst's sends) is taken late; the slots after it
-        # keep their spacing instead of going out together, so the channel-wide rate holds.
-        nonlocal behind
-        while (left := at + behind - loop.time()) > 0:
-            await asyncio.sleep(left)
-        behind = max(behind, loop.time() - at)
+    start = loop.time() if started is None else started
 
     async def chat(indexes: list[int]) -> None:
-        held: float | None = None
+        held: HeldBackError | None = None
         previous: tuple[float, float] | None = None  # the chat's last item: its delay, when its send ended
         for index in indexes:
             delivery, delay = items[index]
             if held is not None:
-                results[index] = HeldBackError("held back: flood control on this chat", retry_after=held)
+                results[index] = held
                 continue
-            # The delays are booked from the batch's start: the wait for the chat's earlier items counts. A send
-            # that ended late does not bring the next one nearer to it than booked: the platform counts a chat's
-            # messages as they arrive.
-            at = started + delay
-            if previous is not None:
-                at = max(at, previous[1] + delay - previous[0])
-            await wait_for(at)
+            # A send that ended late does not bring the chat's next one nearer to it than booked: the platform
+            # counts a chat's messages as they arrive.
+            slot = start + delay
+            at = slot if previous is None else max(slot, previous[1] + delay - previous[0])
+            while (left := at - loop.time()) > 0:
+                await asyncio.sleep(left)
+            # Late by the loop, not by the chat's own pace (a slow send before it, which keeps the chat's gap).
+            allowed = late_after[index] if late_after is not None else None
+            if allowed is not None and loop.time() - at > allowed:
+                results[index] = held = HeldBackError("held back: too late for its rate-limit slot", retry_after=0.0)
+                continue
             try:
                 await send_one(delivery, 0.0)
             except Exception as exc:  # every error goes back to the worker, which classifies it
                 results[index] = exc
                 if isinstance(exc, TransientChannelError) and exc.retry_after:
-                    held = exc.retry_after
+                    held = HeldBackError("held back: flood control on this chat", retry_after=exc.retry_after)
             previous = (delay, loop.time())
 
     await asyncio.gather(*(chat(indexes) for indexes in by_chat.values()))
     return results
+
+
+def since_loop_time(monotonic: float) -> float:
+    """A time.monotonic() instant on the running loop's clock: the delays count from the call, so the hop to
+    the loop is part of the wait, not added to it."""
+    return asyncio.get_running_loop().time() - (time.monotonic() - monotonic)
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

@@ -18,7 +18,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from backend.workers.channels import BlockedError, Delivery, PermanentChannelError, TransientChannelError
 from bot.outbound import delivery_messages
 from bot.telegram.aiohttp_request import AiohttpRequest
-from bot.telegram.batch_sender import send_in_chat_order
+from bot.telegram.batch_sender import send_in_chat_order, since_loop_time
 from bot.telegram.convert import send_outbound
 from bot.telegram.route import file_base_url
 
@@ -86,7 +86,9 @@ class TelegramSender:
                 self._ready = True
             self._run(go())
 
-    def send_many(self, items: Sequence[tuple[Delivery, float]]) -> list[BaseException | None]:
+    def send_many(
+        self, items: Sequence[tuple[Delivery, float]], *, late_after: Sequence[float | None] | None = None
+    ) -> list[BaseException | None]:
         """Send a claimed batch concurrently on the bot's loop (BatchSender): chats in parallel, each chat's
         messages in order, each after its rate-limit delay; per item None or the channel error."""
 
@@ -112,8 +114,7 @@ class TelegramSender:
         async def batch() -> list[BaseException | None]:
             # The delays count from this call: the bot's start-up and the hop to its loop are part of the wait,
             # or a batch would go out late onto the slots booked for the next one (the channel-wide limit).
-            late = time.monotonic() - called
-            return await send_in_chat_order([(d, max(0.0, delay - late)) for d, delay in items], one)
+            return await send_in_chat_order(items, one, late_after=late_after, started=since_loop_time(called))
 
         results: list[BaseException | None] = asyncio.run_coroutine_threadsafe(batch(), self._loop).result()
         return results

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import Notification, NotificationAttempt
 from backend.db.session import transaction
 from backend.domain.notifications import NoticeKind
+from backend.workers.channels import Delivery
 from backend.workers.outbox import OutboxConfig, OutboxWorker
 from backend.workers.ratelimit import ChannelLimits, Rate, RateLimits
 from bot.telegram.batch_sender import TelegramBatchSender
@@ -176,3 +177,36 @@ def test_a_busy_chats_batch_goes_out_at_its_booked_slots_not_later(
     # Each slot counts from the batch's start, not from the chat's previous message: the last one goes out
     # after 1 s, where waiting each delay after the previous send took 0.25 + 0.5 + 0.75 + 1 = 2.5 s.
     assert len(times) == 5 and 1.0 <= times[-1] - started < 1.0 + 2 * JITTER
+
+
+class OneAtATime:
+    """A channel whose sends take `seconds` each (the Sender protocol), noting when each began."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.began: list[tuple[float, str]] = []
+
+    def send(self, delivery: Delivery) -> None:
+        self.began.append((time.monotonic(), delivery.recipient))
+        time.sleep(self.seconds)
+
+
+def test_a_row_too_late_for_its_slot_goes_back_unsent_and_is_sent_once_later(factory: sessionmaker[Session]) -> None:
+    # Ten a second with a burst of five, less the 0.1 s a send may be late: four go at once, the next four wait
+    # for slots 0.1 to 0.4 s. One send thread whose sends take 0.4 s: those slots pass while it is busy.
+    add_notifications(factory, 8, channel="wechat", prefix="late")
+    sender = OneAtATime(0.4)
+    limits = RateLimits({"wechat": ChannelLimits(Rate(10.0, 5.0), None)})
+    config = replace(CONFIG, send_threads=1, max_rate_wait=2.0, limits=limits)
+    with OutboxWorker(factory, {"wechat": sender}, worker_id="w", config=config) as worker:
+        first = worker.drain_once()
+        # Booked for at once, the first four go however late; the four that waited for a slot go back.
+        assert (first.sent, first.deferred, first.retried) == (4, 4, 0)
+        with factory() as session:
+            back = session.scalars(select(Notification).where(Notification.status == "pending")).all()
+            assert len(back) == 4 and all(row.attempts == 0 for row in back)  # not counted as attempts
+        drain_until_sent(factory, worker)
+    recipients = [recipient for _, recipient in sender.began]
+    assert len(recipients) == 8 and len(set(recipients)) == 8  # each sent once
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(NotificationAttempt)) == 8

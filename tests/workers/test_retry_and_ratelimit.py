@@ -12,7 +12,14 @@ from backend.workers.channels import (
     TransientChannelError,
     WindowClosedError,
 )
-from backend.workers.ratelimit import ChannelLimits, Rate, RateLimiter, RateLimits, Reservation
+from backend.workers.ratelimit import (
+    MIN_LATENESS,
+    ChannelLimits,
+    Rate,
+    RateLimiter,
+    RateLimits,
+    Reservation,
+)
 from backend.workers.retry import Outcome, RetryPolicy, decide
 
 
@@ -80,10 +87,52 @@ def test_one_chat_gets_one_message_per_second() -> None:
 
 def test_channel_burst_then_steady_rate() -> None:
     clock = Clock()
-    lim = limiter(Rate(30.0, 30.0), None, clock)
+    rate = Rate(30.0, 30.0)
+    lim = limiter(rate, None, clock)
     delays = [lim.reserve("telegram", str(i), max_wait=10).delay for i in range(60)]
-    assert delays[:30] == [0.0] * 30
-    assert delays[30:] == pytest.approx([(i + 1) / 30 for i in range(30)])
+    # The burst pays for the lateness a send may have (0.1 s: 3 messages at 30/s): 27 at once, then one
+    # every 1/30 s.
+    assert rate.late_allowance() == 0.1
+    assert delays[:27] == [0.0] * 27
+    assert delays[27:] == pytest.approx([27 / 30 - (29 / 30 - 0.1) + i / 30 for i in range(33)])
+
+
+def most_in_a_second(times: list[float]) -> int:
+    times = sorted(times)
+    return max(sum(1 for u in times[i:] if u < t + 1.0) for i, t in enumerate(times))
+
+
+@pytest.mark.parametrize("seed", [None, 1, 2, 3])
+def test_sends_up_to_the_allowance_late_still_keep_the_channel_limit(seed: int | None) -> None:
+    """A worker short of CPU sends after its slots, by up to the allowance: the platform must still count no
+    more than burst + rate in any second. Without the allowance taken from the burst, the burst sent late and
+    the slots a second later sent on time (seed None) come to 129 in one second, over the 120 allowed."""
+    clock = Clock()
+    rate = Rate(100.0, 20.0)
+    lim = limiter(rate, None, clock)
+    start, rng = clock.t, random.Random(seed)
+    sends = []
+    for i in range(400):
+        clock.t = start + i * 0.004  # asked for faster than the rate: the limiter spaces them out
+        slot = clock.t + lim.reserve("telegram", str(i), max_wait=100).delay - start
+        allowance = rate.late_allowance()
+        assert allowance is not None
+        late = (allowance if slot < 0.5 else 0.0) if seed is None else rng.uniform(0, allowance)
+        sends.append(slot + late)
+    assert most_in_a_second(sends) <= rate.max_in_window(1.0)
+
+
+def test_the_allowance_follows_the_channels_limit() -> None:
+    assert RateLimits({"telegram": ChannelLimits(Rate(30.0, 30.0), None)}).late_allowance("telegram") == 0.1
+    assert RateLimits({"telegram": ChannelLimits(Rate(1000.0, 100.0), None)}).late_allowance(
+        "telegram"
+    ) == pytest.approx(99 / 2000)  # never more than half the burst
+    # Half the burst too small to pay for MIN_LATENESS: sent as booked, however late.
+    assert RateLimits({"telegram": ChannelLimits(Rate(20.0, 1.0), None)}).late_allowance("telegram") is None
+    assert Rate(1_000_000.0, 1000.0).late_allowance() is None
+    assert Rate(1000.0, 2 + 2000 * MIN_LATENESS).late_allowance() == pytest.approx(MIN_LATENESS + 1 / 2000)
+    assert RateLimits({"telegram": ChannelLimits(None, Rate(1.0, 1.0))}).late_allowance("telegram") is None
+    assert RateLimits(enabled=False).late_allowance("telegram") is None
 
 
 def test_reservation_beyond_max_wait_is_refused_and_books_nothing() -> None:
