@@ -15,7 +15,9 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 
 def pairs_in(
-    channel: InstrumentedAttribute[str], key: InstrumentedAttribute[str], pairs: Iterable[tuple[str, str]]
+    channel: InstrumentedAttribute[str] | InstrumentedAttribute[str | None],
+    key: InstrumentedAttribute[str] | InstrumentedAttribute[str | None],
+    pairs: Iterable[tuple[str, str]],
 ) -> ColumnElement[bool]:
     """The rows whose (channel, key) is one of the pairs."""
     by_channel: defaultdict[str, list[str]] = defaultdict(list)

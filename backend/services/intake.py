@@ -9,20 +9,19 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from backend.db.fixed_sets import in_fixed
 from backend.db.models import Category, Person, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed, NotFound
 from backend.domain.roles import Role, Tier
-from backend.domain.tickets import OPEN_STATUSES, Action
+from backend.domain.tickets import Action
 from backend.domain.triage import DeskReason, Route, gate
 from backend.runtime import Runtime
 from backend.services.actors import SYSTEM, ActorContext
 from backend.services.alarms import raise_alarm
 from backend.services.desk import put_on_desk
 from backend.services.numbering import next_ticket_number
+from backend.services.open_tickets import open_tickets
 from backend.services.workflow import apply_action
 
 logger = logging.getLogger(__name__)
@@ -105,35 +104,73 @@ class ReportIn:
     details: dict[str, Any] = field(default_factory=dict)  # added to the submit event's data
 
 
-# Predictions made for a whole batch of messages in one classifier call (the inbox processor's), by text, with
-# the classifier that made them; `assess` in this thread takes a message's from here instead of predicting again.
-_PREDICTED: ContextVar[tuple[object, Mapping[str, Any]] | None] = ContextVar("predicted", default=None)
+@dataclass(frozen=True)
+class _Batch:
+    """A batch of messages analysed at once (the inbox processor's), by text: the classifier's predictions,
+    made in one call, and the place each text names; with the (grid, category) each text points to."""
+
+    classifier: object
+    predictions: Mapping[str, Any]
+    places: Mapping[str, Any]
+    pairs: frozenset[tuple[str, str]]
+
+
+# The batch being turned in this thread: `assess` of any of its texts takes what was found here instead of
+# analysing the text again, and its duplicate checks read the open tickets of all its texts at once.
+_BATCH: ContextVar[_Batch | None] = ContextVar("analysed_batch", default=None)
 
 
 @contextmanager
 def predicted(runtime: Runtime, texts: Sequence[str]) -> Iterator[None]:
-    """Classify texts in one vectorised call; within the block, `assess` of any of them uses that prediction."""
+    """Classify texts in one vectorised call and find their places; within the block, `assess` of any of them
+    uses what was found."""
     classifier = runtime.current_classifier()
     wanted = list(dict.fromkeys(text for text in texts if text.strip()))
-    predictions: list[Any] = []
+    predictions: dict[str, Any] = {}
     if classifier is not None and wanted:
         many = getattr(classifier, "predict_many", None)
         try:
-            predictions = many(wanted) if many is not None else [classifier.predict(text) for text in wanted]
+            found = many(wanted) if many is not None else [classifier.predict(text) for text in wanted]
+            predictions = dict(zip(wanted, found, strict=True))
         except Exception:  # each turn then predicts on its own (and fails on its own, retried then parked)
             logger.exception("batch classification failed")
-    token = _PREDICTED.set((classifier, dict(zip(wanted, predictions, strict=False))))
+    places = {text: runtime.places.best(text) for text in wanted} if runtime.places is not None else {}
+    pairs = frozenset(
+        (grid, str(prediction.subcategory))
+        for text, prediction in predictions.items()
+        if prediction.subcategory and (grid := _grid_named(runtime, places.get(text))) is not None
+    )
+    token = _BATCH.set(_Batch(classifier, predictions, places, pairs))
     try:
         yield
     finally:
-        _PREDICTED.reset(token)
+        _BATCH.reset(token)
 
 
 def _prediction(classifier: Any, text: str) -> Any:
-    batch = _PREDICTED.get()
-    if batch is not None and batch[0] is classifier and text in batch[1]:
-        return batch[1][text]
+    batch = _BATCH.get()
+    if batch is not None and batch.classifier is classifier and text in batch.predictions:
+        return batch.predictions[text]
     return classifier.predict(text)
+
+
+def _named(runtime: Runtime, text: str) -> Any:
+    """The place a text names that is trusted to route it, or None."""
+    batch = _BATCH.get()
+    if batch is not None and text in batch.places:
+        named = batch.places[text]
+    else:
+        named = runtime.places.best(text) if runtime.places is not None and text else None
+    return _trusted(named)
+
+
+def _trusted(named: Any) -> Any:
+    return named if named is not None and named.confidence >= PLACE_CONFIDENCE else None
+
+
+def _grid_named(runtime: Runtime, named: Any) -> str | None:
+    trusted = _trusted(named)
+    return runtime.grid_of(trusted.area_code) if trusted is not None else None
 
 
 def assess(
@@ -161,8 +198,7 @@ def assess(
         version = getattr(classifier, "version", None)  # a model from the store knows its version
         model_version = version if isinstance(version, str) else "unversioned"
     urgency = detect(text)
-    named = runtime.places.best(text) if runtime.places is not None and text else None
-    trusted = named if named is not None and named.confidence >= PLACE_CONFIDENCE else None
+    trusted = _named(runtime, text)
     place = _place_from(runtime, lon=lon, lat=lat, area_code=area_code, named=trusted, home_area=home_area)
     return Assessment(
         text=text,
@@ -188,8 +224,7 @@ def locate(
     home_area: str | None = None,
 ) -> Placement:
     """A pin first, then an area the reporter picked, then place words in the text, then their home."""
-    named = runtime.places.best(text) if text and runtime.places is not None else None
-    trusted = named if named is not None and named.confidence >= PLACE_CONFIDENCE else None
+    trusted = _named(runtime, text) if text else None
     return _place_from(runtime, lon=lon, lat=lat, area_code=area_code, named=trusted, home_area=home_area)
 
 
@@ -365,22 +400,6 @@ class Duplicate:
     text: str
 
 
-# Built once (asked for nearly every report): plain rows, not tickets, as a busy grid has up to 200 candidates;
-# only those opened inside the detector's window (an overdue ticket still open is never a candidate).
-_OPEN_IN_GRID_AND_CATEGORY = (
-    select(Ticket.id, Ticket.number, Ticket.text, Ticket.created_at)
-    .where(
-        Ticket.grid_code == bindparam("grid_code"),
-        Ticket.category_code == bindparam("category_code"),
-        Ticket.id != bindparam("exclude_id"),
-        in_fixed(Ticket.status, OPEN_STATUSES),
-        Ticket.created_at >= bindparam("since"),
-    )
-    .order_by(Ticket.id.desc())
-    .limit(200)
-)
-
-
 def likely_duplicate(
     session: Session,
     runtime: Runtime,
@@ -396,22 +415,17 @@ def likely_duplicate(
     if not grid_code or not category_code:
         return None
     now = runtime.clock.now()
-    rows = session.execute(
-        _OPEN_IN_GRID_AND_CATEGORY,
-        {
-            "grid_code": grid_code,
-            "category_code": category_code,
-            "exclude_id": exclude_id,
-            "since": now - runtime.duplicates.window,
-        },
-    ).all()
+    batch = _BATCH.get()
+    rows = open_tickets(
+        session, runtime, grid_code, category_code, exclude_id=exclude_id, batch_pairs=batch.pairs if batch else ()
+    )
     candidates = [
-        Candidate(id=str(row_id), text=body, grid_code=grid_code, category=category_code, created_at=created_at)
-        for row_id, _, body, created_at in rows
+        Candidate(id=str(row.id), text=row.text, grid_code=grid_code, category=category_code, created_at=row.created_at)
+        for row in rows
     ]
     new = Candidate(id=str(exclude_id), text=text, grid_code=grid_code, category=category_code, created_at=now)
     matches = runtime.duplicates.find(new, candidates, now)
     if not matches:
         return None
-    number, body = next((n, b) for i, n, b, _ in rows if str(i) == matches[0][0])
-    return Duplicate(number, body)
+    found = next(row for row in rows if str(row.id) == matches[0][0])
+    return Duplicate(found.number, found.text)
