@@ -74,7 +74,7 @@ def open_tickets(
 
 
 def _kept(session: Session) -> _Kept:
-    """What this session's transaction read (nothing once it has ended: a rolled-back turn's rows go with it)."""
+    """What this session's transaction read (nothing once it has ended)."""
     session.connection()  # begins the transaction if none has begun
     transaction = session.get_transaction()
     assert transaction is not None
@@ -144,3 +144,9 @@ def _forget_written(session: Session, _flush_context: object, _instances: object
             categories = {ticket.category_code, *attrs.category_code.history.deleted}
             for pair in product(grids, categories):
                 kept.rows.pop(pair, None)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, _previous: SessionTransaction) -> None:
+    """A savepoint rolled back (a failed turn of a batch) takes back its tickets: what was read goes too."""
+    session.info.pop(_KEPT, None)

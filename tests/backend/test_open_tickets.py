@@ -79,6 +79,18 @@ def test_what_a_transaction_read_goes_with_it(session: Session, runtime: Runtime
     assert numbers(open_tickets(session, runtime, GRID, GARBAGE)) == [first.number]
 
 
+def test_what_a_rolled_back_savepoint_read_goes_with_it(session: Session, runtime: Runtime, report, resident) -> None:
+    first, reporter = report(), resident("o_9")
+    with pytest.raises(RuntimeError), session.begin_nested():  # a turn of a batch, each in a savepoint
+        report_in = ReportIn(
+            text="垃圾又堆起来了", channel="wechat", reporter_id=reporter.id, category_code=GARBAGE, area_code=GRID
+        )
+        create_ticket(session, runtime, report_in)
+        assert len(open_tickets(session, runtime, GRID, GARBAGE)) == 2
+        raise RuntimeError("the turn failed")
+    assert numbers(open_tickets(session, runtime, GRID, GARBAGE)) == [first.number]
+
+
 def test_a_candidate_outside_the_window_or_the_ticket_itself_is_left_out(
     session: Session, runtime: Runtime, report, clock
 ) -> None:
