@@ -222,7 +222,7 @@ class OutboxWorker:
             else:
                 slot = booked_at + booking.delay
                 futures.append(
-                    self._pool.submit_at(slot, self._deliver, row, delivery, self._latest(row, booking, slot))
+                    self._pool.submit_at(slot, self._deliver, row, delivery, slot, self._allowance(row, booking))
                 )
         for channel, items in batched.items():
             futures.extend(self._deliver_batch(self._batch_senders[channel], items, booked_at))
@@ -233,36 +233,31 @@ class OutboxWorker:
     ) -> list[Future[_Result]]:
         """Hand a channel's booked rows to its batch sender in one call, each with the wait left to its slot."""
         going = [(row, delivery, booked_at + booking.delay, Future[_Result]()) for row, delivery, booking in items]
-        latest = [
-            self._latest(row, booking, slot) for (row, _, booking), (_, _, slot, _) in zip(items, going, strict=True)
-        ]
-        self._pool.submit(self._send_batch, sender, going, latest)
+        allowances = [self._allowance(row, booking) for row, _, booking in items]
+        self._pool.submit(self._send_batch, sender, going, allowances)
         return [future for *_, future in going]
 
-    def _latest(self, row: Notification, booking: Reservation, slot: float) -> float | None:
-        """The latest a row may go out (time.monotonic()) if it waited for its slot; None: any time. A row booked
-        for at once could not have gone earlier; one that waited, sent later than this, would land on the slots
+    def _allowance(self, row: Notification, booking: Reservation) -> float | None:
+        """How late after its slot a row that waited for it may still go out; None: any time. A row booked for
+        at once could not have gone earlier; one that waited, sent later than this, would land on the slots
         booked since (ratelimit.MAX_LATENESS)."""
-        allowance = self.limiter.limits.late_allowance(row.channel)
-        return slot + allowance if allowance is not None and booking.delay > 0 else None
+        return self.limiter.limits.late_allowance(row.channel) if booking.delay > 0 else None
 
     def _send_batch(
         self,
         sender: BatchSender,
         going: Sequence[tuple[Notification, Delivery, float, Future[_Result]]],
-        latest: Sequence[float | None],
+        allowances: Sequence[float | None],
     ) -> None:
-        """Send booked rows (each with its slot and latest time on time.monotonic()) in one call and settle
-        their futures."""
+        """Send booked rows (each with its slot on time.monotonic() and how late it may go) in one call and
+        settle their futures."""
         at = self.clock()
         start = time.perf_counter()
         delays = [slot - time.monotonic() for _, _, slot, _ in going]  # negative: the slot has passed
         try:
             errors = sender.send_many(
                 [(delivery, delay) for (_, delivery, _, _), delay in zip(going, delays, strict=True)],
-                late_after=[
-                    None if last is None else last - slot for (_, _, slot, _), last in zip(going, latest, strict=True)
-                ],
+                late_after=allowances,
             )
         except Exception as exc:  # a sender bug: every row of the batch gets the error and is retried
             logger.warning("batch sender raised an unexpected %s", type(exc).__name__, exc_info=True)
@@ -297,13 +292,13 @@ class OutboxWorker:
             last_seen.update(((channel, external_id), at) for external_id, at in found)
         return [delivery_of(row, last_seen.get((row.channel, row.external_id))) for row in rows]
 
-    def _deliver(self, row: Notification, delivery: Delivery, latest: float | None) -> _Result:
+    def _deliver(self, row: Notification, delivery: Delivery, slot: float, allowance: float | None) -> _Result:
         """Send one row (the pool starts it at its booked slot); one too late for its slot goes back unsent."""
         sender = self.senders[row.channel]
         held = self.limiter.held_back(row.channel, row.external_id)  # the platform's flood wait since booking
         if held:
             return _Result(row, delivery, self.clock(), deferred_for=held.delay)
-        if latest is not None and time.monotonic() > latest:  # booked again, at once
+        if allowance is not None and time.monotonic() - slot > allowance:  # booked again, at once
             return _Result(row, delivery, self.clock(), deferred_for=0.0)
         at = self.clock()
         start = time.perf_counter()
