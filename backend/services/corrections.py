@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Category, CategoryCorrection
+from backend.db.models import CategoryCorrection
 from backend.domain.errors import NotFound, PermissionDenied
 from backend.domain.roles import Role
 from backend.domain.tickets import TRANSITIONS, Action, TicketStatus
@@ -23,6 +23,7 @@ from backend.runtime import Runtime
 from backend.services.access import check_may_touch
 from backend.services.actors import ActorContext
 from backend.services.audit import record_event
+from backend.services.categories import subcategory
 from backend.services.workflow import apply_action, load_ticket
 
 CORRECTORS = (Role.community_dispatcher, Role.street_dispatcher, Role.supervisor, Role.admin)
@@ -37,15 +38,15 @@ def correct_category(
         raise PermissionDenied("error.correct_category_not_allowed")
     ticket = load_ticket(session, number, lock=True)
     check_may_touch(actor, ticket)
-    category = session.get(Category, category_code)
-    if category is None or category.parent_code is None:
+    category = subcategory(session, runtime, category_code)
+    if category is None:
         raise NotFound("error.unknown_subcategory", category=category_code)
     old, old_department, old_tier = ticket.category_code, ticket.department_code, ticket.tier
     reroutes = TicketStatus(ticket.status) in REROUTABLE
     ticket.category_code = category.code
     ticket.category_confidence = 1.0
-    ticket.department_code = category.department_code
-    if ticket.status in ("submitted", "returned", *REROUTABLE) and category.tier:
+    ticket.department_code = category.department
+    if ticket.status in ("submitted", "returned", *REROUTABLE):
         ticket.tier = category.tier
     correction = CategoryCorrection(
         ticket_id=ticket.id,

@@ -8,10 +8,10 @@ from datetime import timedelta
 from sqlalchemy import ColumnElement, and_, false, select, true
 from sqlalchemy.orm import Session
 
-from backend.db.models import Category, CategoryCorrection, Staff, Ticket, TicketEvent
+from backend.db.models import CategoryCorrection, Staff, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
 from backend.domain.notifications import NoticeKind
-from backend.domain.roles import Role, Tier
+from backend.domain.roles import Role
 from backend.domain.tickets import Action, TicketStatus
 from backend.domain.triage import DeskReason, desk_level
 from backend.runtime import Runtime
@@ -19,6 +19,7 @@ from backend.services import notify
 from backend.services.access import check_may_touch
 from backend.services.actors import SYSTEM, ActorContext
 from backend.services.audit import place_in_grid, record_event
+from backend.services.categories import subcategory
 from backend.services.workflow import apply_action, load_ticket
 
 WAITING = (TicketStatus.submitted.value, TicketStatus.returned.value)
@@ -122,8 +123,8 @@ def decide(session: Session, runtime: Runtime, number: str, actor: ActorContext,
         raise GuardFailed("error.not_on_desk", number=ticket.number)
     if not _at_desk_of(actor, ticket):
         raise PermissionDenied("error.not_your_desk", number=ticket.number)
-    category = session.get(Category, decision.category_code)
-    if category is None or category.parent_code is None:
+    category = subcategory(session, runtime, decision.category_code)
+    if category is None:
         raise NotFound("error.unknown_subcategory", category=decision.category_code)
     if runtime.grid_of(decision.grid_code) != decision.grid_code:
         raise NotFound("error.unknown_grid", grid=decision.grid_code)
@@ -131,7 +132,7 @@ def decide(session: Session, runtime: Runtime, number: str, actor: ActorContext,
         raise PermissionDenied("error.grid_outside_desk", grid=decision.grid_code)
     old_category, now = ticket.category_code, runtime.clock.now()
     ticket.category_code, ticket.category_confidence = category.code, 1.0
-    ticket.department_code, ticket.tier = category.department_code, category.tier or Tier.grid.value
+    ticket.department_code, ticket.tier = category.department, category.tier
     same_grid = runtime.grid_of(ticket.area_code) == decision.grid_code
     place_in_grid(runtime, ticket, grid_code=decision.grid_code, area_code=ticket.area_code if same_grid else None)
     session.add(
@@ -155,7 +156,7 @@ def decide(session: Session, runtime: Runtime, number: str, actor: ActorContext,
             "reason": ticket.desk_reason,
             "from_category": old_category,
             "category": category.code,
-            "department": category.department_code,
+            "department": category.department,
             "grid": decision.grid_code,
             "waited_s": round((now - ticket.desk_since).total_seconds()),
         },

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import Category, Person, Ticket, TicketEvent
+from backend.db.models import Person, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed, NotFound
 from backend.domain.roles import Role, Tier
 from backend.domain.tickets import Action
@@ -19,6 +19,7 @@ from backend.domain.triage import DeskReason, Route, gate
 from backend.runtime import Runtime
 from backend.services.actors import SYSTEM, ActorContext
 from backend.services.alarms import raise_alarm
+from backend.services.categories import subcategory
 from backend.services.desk import put_on_desk
 from backend.services.numbering import next_ticket_number
 from backend.services.open_tickets import open_tickets
@@ -277,8 +278,8 @@ def create_ticket(
         assessment = _assess_report(session, runtime, report, text)
     if report.category_code:
         assessment = assessment.with_category(report.category_code)
-    category = session.get(Category, assessment.category_code) if assessment.category_code else None
-    if report.category_code and (category is None or category.parent_code is None):
+    category = subcategory(session, runtime, assessment.category_code)
+    if report.category_code and category is None:
         raise NotFound("error.unknown_category", category=report.category_code)
     place = assessment.place
     urgent = assessment.urgent if report.urgent is None else report.urgent
@@ -301,8 +302,8 @@ def create_ticket(
         grid_code=place.grid_code,
         community_code=runtime.ancestor_at(place.grid_code, "community"),
         street_code=runtime.ancestor_at(place.grid_code, "street"),
-        department_code=category.department_code if category else None,
-        tier=(category.tier if category and category.tier else Tier.grid.value),
+        department_code=category.department if category else None,
+        tier=category.tier if category else Tier.grid.value,
         status="submitted",
         light="green",
         reopen_count=0,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from backend.db.models import Category, Ticket
+from backend.db.models import Ticket
 from backend.domain.errors import GuardFailed, PermissionDenied
 from backend.domain.tickets import TicketStatus
 from backend.runtime import Runtime
 from backend.services.actors import ActorContext
 from backend.services.audit import place_in_grid, record_event
+from backend.services.categories import subcategory
 from backend.services.intake import MAX_TEXT, assess
 from backend.services.workflow import load_ticket
 
@@ -32,11 +33,11 @@ def revise_report(session: Session, runtime: Runtime, number: str, text: str, *,
     assessment = assess(runtime, words, lon=ticket.lon, lat=ticket.lat)
     before = ticket.text
     ticket.text = words
-    category = session.get(Category, assessment.category_code) if assessment.category_code else None
-    if category is not None and category.parent_code is not None:
+    category = subcategory(session, runtime, assessment.category_code)
+    if category is not None:
         ticket.category_code, ticket.category_confidence = category.code, assessment.confidence
-        ticket.department_code = category.department_code
-        ticket.tier = category.tier or ticket.tier
+        ticket.department_code = category.department
+        ticket.tier = category.tier
     place = assessment.place
     if ticket.grid_code is None and place.grid_code is not None:
         place_in_grid(runtime, ticket, grid_code=place.grid_code, area_code=place.area_code)

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.db.models import Category, Person, Staff, Ticket, TicketEvent
+from backend.cityconfig import Subcategory
+from backend.db.models import Person, Staff, Ticket, TicketEvent
 from backend.domain.errors import GuardFailed, NotFound, PermissionDenied
 from backend.domain.notifications import NoticeKind
 from backend.domain.permissions import Acting, TicketFacts, actions_for, check_may
@@ -22,6 +23,7 @@ from backend.services.access import can_see, check_may_touch
 from backend.services.actors import SYSTEM, ActorContext
 from backend.services.assignment import choose_assignee, choose_verifier, dispatchers_for, supervisors_for
 from backend.services.audit import record_event
+from backend.services.categories import subcategory
 from backend.services.staff_directory import check_assignee
 
 logger = logging.getLogger(__name__)
@@ -64,14 +66,14 @@ def followers_of(ticket: Ticket) -> set[int]:
     return {person.id for person in ticket.followers}
 
 
-def category_of(session: Session, ticket: Ticket) -> Category | None:
-    """The ticket's subcategory row."""
-    return session.get(Category, ticket.category_code) if ticket.category_code else None
+def category_of(session: Session, runtime: Runtime, ticket: Ticket) -> Subcategory | None:
+    """The ticket's subcategory."""
+    return subcategory(session, runtime, ticket.category_code)
 
 
 def snapshot(session: Session, runtime: Runtime, ticket: Ticket) -> TicketSnapshot:
     """The pure-domain view of a ticket."""
-    category = category_of(session, ticket)
+    category = category_of(session, runtime, ticket)
     return TicketSnapshot(
         status=TicketStatus(ticket.status),
         tier=Tier(ticket.tier),
@@ -253,11 +255,11 @@ def _start_clock(
     session: Session, runtime: Runtime, ticket: Ticket, now: datetime, *, hours: float | None = None
 ) -> None:
     """Restart the SLA clock: the category's time limit, or `hours` working hours when given (重办)."""
-    category = category_of(session, ticket)
-    if hours is None and (category is None or category.hours_normal is None):
+    category = category_of(session, runtime, ticket)
+    if hours is None and category is None:
         return
     urgent = ticket.priority == "urgent"
-    if hours is None and category is not None and category.hours_normal is not None:
+    if hours is None and category is not None:
         hours = category.hours_urgent if urgent and category.hours_urgent else category.hours_normal
     assert hours is not None
     ticket.clock_started_at = now
