@@ -221,9 +221,7 @@ class OutboxWorker:
                 batched[row.channel].append((row, delivery, booking))
             else:
                 slot = booked_at + booking.delay
-                futures.append(
-                    self._pool.submit_at(slot, self._deliver, row, delivery, slot, self._allowance(row, booking))
-                )
+                futures.append(self._pool.submit_at(slot, self._deliver, row, delivery, slot, self._allowance(row)))
         for channel, items in batched.items():
             futures.extend(self._deliver_batch(self._batch_senders[channel], items, booked_at))
         return futures
@@ -233,15 +231,14 @@ class OutboxWorker:
     ) -> list[Future[_Result]]:
         """Hand a channel's booked rows to its batch sender in one call, each with the wait left to its slot."""
         going = [(row, delivery, booked_at + booking.delay, Future[_Result]()) for row, delivery, booking in items]
-        allowances = [self._allowance(row, booking) for row, _, booking in items]
+        allowances = [self._allowance(row) for row, _, _ in items]
         self._pool.submit(self._send_batch, sender, going, allowances)
         return [future for *_, future in going]
 
-    def _allowance(self, row: Notification, booking: Reservation) -> float | None:
-        """How late after its slot a row that waited for it may still go out; None: any time. A row booked for
-        at once could not have gone earlier; one that waited, sent later than this, would land on the slots
-        booked since (ratelimit.MAX_LATENESS)."""
-        return self.limiter.limits.late_allowance(row.channel) if booking.delay > 0 else None
+    def _allowance(self, row: Notification) -> float | None:
+        """How late after its slot a row may still go out; None: any time. Sent later, it would land on the
+        slots booked since (ratelimit.MAX_LATENESS), also when its slot was the booking's own moment."""
+        return self.limiter.limits.late_allowance(row.channel)
 
     def _send_batch(
         self,

@@ -44,12 +44,21 @@ class SharedRateLimiter(RateLimiter):
         channels, recipients = self._load(session, limited, wanted)
         # Read after the channels' locks: a booking that waited for another worker's would otherwise count
         # its delays from before the wait, and its messages would go out that much after their slots.
-        now = database_clock(session)
-        for index, (channel, recipient) in enumerate(wanted):
-            if answers[index] is None and channel in limited:
-                answers[index] = book(recipients.get((channel, recipient)), channels.get(channel), now, max_wait)
+        now, read_at = database_clock(session), time.monotonic()
+        booked = [index for index, (channel, _) in enumerate(wanted) if answers[index] is None and channel in limited]
+        for index in booked:
+            channel, recipient = wanted[index]
+            answers[index] = book(recipients.get((channel, recipient)), channels.get(channel), now, max_wait)
         self._store(session, channels, recipients)
         self._prune_rows(session, limited, now)
+        # The delays count from the clock's reading, and the caller counts them from now: the statements since
+        # are part of the wait. Counted from now, a worker held up here would send every slot that much late,
+        # onto the slots other workers booked since, and no lateness check would see it.
+        spent = time.monotonic() - read_at
+        for index in booked:
+            answer = answers[index]
+            assert answer is not None
+            answers[index] = Reservation(answer.granted, answer.delay - spent)
         return [answer or GO for answer in answers]
 
     def _load(

@@ -200,11 +200,14 @@ def test_a_row_too_late_for_its_slot_goes_back_unsent_and_is_sent_once_later(fac
     config = replace(CONFIG, send_threads=1, max_rate_wait=2.0, limits=limits)
     with OutboxWorker(factory, {"wechat": sender}, worker_id="w", config=config) as worker:
         first = worker.drain_once()
-        # Booked for at once, the first four go however late; the four that waited for a slot go back.
-        assert (first.sent, first.deferred, first.retried) == (4, 4, 0)
+        # The first goes at once. The thread is free again at 0.4 s: the three other rows booked for at once
+        # and those for 0.1 and 0.2 s are too late by then (sent, they would land on slots booked since) and go
+        # back; at most the last two are still within 0.1 s of their slots.
+        assert first.retried == 0 and first.sent + first.deferred == 8
+        assert 1 <= first.sent <= 3 and first.deferred >= 5
         with factory() as session:
             back = session.scalars(select(Notification).where(Notification.status == "pending")).all()
-            assert len(back) == 4 and all(row.attempts == 0 for row in back)  # not counted as attempts
+            assert len(back) == first.deferred and all(row.attempts == 0 for row in back)  # not attempts
         drain_until_sent(factory, worker)
     recipients = [recipient for _, recipient in sender.began]
     assert len(recipients) == 8 and len(set(recipients)) == 8  # each sent once
