@@ -73,6 +73,7 @@ def _worker(
 
     from backend.db.session import make_session_factory
     from backend.workers.outbox import OutboxConfig, run_worker
+    from bot.app import settle_heap
     from bot.telegram.batch_sender import TelegramBatchSender
     from bot.telegram.http_sender import TelegramHttpSender
     from bot.telegram.send import TelegramSender
@@ -87,6 +88,7 @@ def _worker(
     elif api_base:
         sender = TelegramHttpSender(api_base, "BENCH:TOKEN", timeout=10.0)
     config = OutboxConfig(batch_size=batch, lease_seconds=30.0, send_threads=threads, idle_sleep=0.02, limits=limits)
+    settle_heap()  # as `gridbot worker` starts: the text catalogue parsed, start-up objects out of the collector's way
     with engine.connect():
         pass  # connected: ready to go
     ready.set()

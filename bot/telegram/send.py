@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Coroutine, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -60,7 +61,11 @@ class TelegramSender:
         self._thread.start()
         request = AiohttpRequest(connection_pool_size=pool_size)
         self.bot = Bot(token, base_url=api_base, base_file_url=file_base_url(api_base), request=request)
-        # getMe waits for the first send, so a worker starts (and retries) while the Bot API is unreachable.
+        # getMe starts now, in the background: a worker's first batch, booked before it answered, would otherwise
+        # start after its rate-limit slots and go back unsent. A worker still starts while the Bot API is
+        # unreachable: the first send tries again.
+        self._starting: Future[Any] | None = asyncio.run_coroutine_threadsafe(self.bot.initialize(), self._loop)
+        self._starting_lock = threading.Lock()
         self._ready = False
 
     @classmethod
@@ -81,10 +86,20 @@ class TelegramSender:
                 await send_outbound(self.bot, delivery.recipient, message, lang)
 
         with telegram_errors():
-            if not self._ready:
-                self._run(self.bot.initialize())
-                self._ready = True
+            self._ensure_ready()
             self._run(go())
+
+    def _ensure_ready(self) -> None:
+        """Wait for getMe's answer (asking again if the first try failed); PTB errors propagate."""
+        if self._ready:
+            return
+        with self._starting_lock:  # the worker's send threads meet here on the first sends
+            if self._ready:
+                return
+            starting, self._starting = self._starting, None
+            if starting is None or starting.exception(timeout=SEND_TIMEOUT) is not None:
+                self._run(self.bot.initialize())
+            self._ready = True
 
     def send_many(
         self, items: Sequence[tuple[Delivery, float]], *, late_after: Sequence[float | None] | None = None
@@ -105,9 +120,7 @@ class TelegramSender:
         called = time.monotonic()
         try:
             with telegram_errors():
-                if not self._ready:
-                    self._run(self.bot.initialize())
-                    self._ready = True
+                self._ensure_ready()
         except TransientChannelError as exc:
             return [exc] * len(items)
 
@@ -122,8 +135,10 @@ class TelegramSender:
     def close(self) -> None:
         """Shut the bot down and stop the loop thread."""
         try:
-            if self._ready:
-                self._run(self.bot.shutdown())
+            if self._starting is not None:
+                self._starting.cancel()
+            if self._ready or (self._starting is not None and self._starting.done() and not self._starting.cancelled()):
+                self._run(self.bot.shutdown())  # a no-op unless getMe answered
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)

@@ -123,6 +123,7 @@ class FakeTelegram:
         self._scripts: dict[str, deque[Failure]] = defaultdict(deque)
         self._next_id = 5000
         self._delivered = 0
+        self.get_me_seconds = 0.0  # how late getMe is answered (a far or busy Bot API)
 
     @property
     def base_url(self) -> str:
@@ -181,7 +182,7 @@ class FakeTelegram:
     def answer(self, method: str, params: dict[str, Any]) -> tuple[int, dict[str, Any], float]:
         """The status and body of a call, and how many seconds late they go out."""
         if method == "getMe":
-            return 200, {"ok": True, "result": BOT_USER}, 0.0
+            return 200, {"ok": True, "result": BOT_USER}, self.get_me_seconds
         if method != "sendMessage":
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}, 0.0
         chat = str(params.get("chat_id", ""))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import Notification, NotificationAttempt
 from backend.db.session import transaction
 from backend.domain.notifications import NoticeKind
+from backend.texts import catalogue
 from backend.workers.channels import Delivery
 from backend.workers.outbox import OutboxConfig, OutboxWorker
 from backend.workers.ratelimit import ChannelLimits, Rate, RateLimits
@@ -177,6 +178,24 @@ def test_a_busy_chats_batch_goes_out_at_its_booked_slots_not_later(
     # Each slot counts from the batch's start, not from the chat's previous message: the last one goes out
     # after 1 s, where waiting each delay after the previous send took 0.25 + 0.5 + 0.75 + 1 = 2.5 s.
     assert len(times) == 5 and 1.0 <= times[-1] - started < 1.0 + 2 * JITTER
+
+
+def test_the_first_batch_after_start_goes_at_its_slots_although_getme_is_slow(
+    factory: sessionmaker[Session], fake_tg: FakeTelegram
+) -> None:
+    fake_tg.get_me_seconds = 0.3
+    # getMe is asked when the sender starts (as a worker starts), not when the first batch is sent: that batch,
+    # booked for at once under a channel limit, would wait for it past the 0.1 s a send may be late.
+    sender = TelegramSender("TEST:TOKEN", api_base=fake_tg.base_url)
+    catalogue()  # parsed at a worker's start (bot.app.settle_heap), not in its first batch
+    time.sleep(0.5)  # the rest of the worker's start-up
+    add_notifications(factory, 5)
+    config = replace(CONFIG, limits=RateLimits({"telegram": ChannelLimits(Rate(30.0, 30.0), None)}))
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
+        first = worker.drain_once()
+    sender.close()
+    assert (first.sent, first.deferred) == (5, 0)
+    assert len(fake_tg.delivered()) == 5
 
 
 class OneAtATime:
