@@ -136,9 +136,8 @@ class TelegramSender:
         """Shut the bot down and stop the loop thread."""
         try:
             if self._starting is not None:
-                self._starting.cancel()
-            if self._ready or (self._starting is not None and self._starting.done() and not self._starting.cancelled()):
-                self._run(self.bot.shutdown())  # a no-op unless getMe answered
+                self._starting.cancel()  # a getMe still on its way
+            self._run(self.bot.shutdown())  # a no-op unless getMe answered
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
