@@ -143,6 +143,8 @@ class Ticket(Base):
     __table_args__ = (
         Index("ix_tickets_status_light", "status", "light"),
         Index("ix_tickets_grid_status", "grid_code", "status"),
+        # A report's duplicate candidates: the newest tickets of its grid and category, read backwards.
+        Index("ix_tickets_grid_category_id", "grid_code", "category_code", "id"),
         Index("ix_tickets_department_status", "department_code", "status"),
         Index("ix_tickets_department_light_status", "department_code", "light", "status"),
         Index("ix_tickets_created_at", "created_at"),

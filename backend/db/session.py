@@ -15,8 +15,11 @@ from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 import backend.db.rollups  # noqa: F401  (registers the listener that keeps the statistics rollups current)
 
-# How long a PostgreSQL connection keeps the plans it has cached (see _replan_aged_connections).
-PLAN_MAX_AGE_SECONDS = 60.0
+# How long a PostgreSQL connection keeps the plans it has cached (see _replan_aged_connections). A minute was
+# too long for a burst on a new city: a batch's identity lookup planned when the residents' table was small
+# still read it whole (48 ms a batch) most of that minute. Making the plans again costs well under a millisecond
+# a statement.
+PLAN_MAX_AGE_SECONDS = 15.0
 
 
 def make_engine(url: str, *, plan_max_age: float = PLAN_MAX_AGE_SECONDS, **kwargs: Any) -> Engine:

@@ -14,27 +14,33 @@ from backend.domain.tickets import OPEN_STATUSES, TicketStatus
 from backend.runtime import Runtime
 from backend.services.people import REACHABLE
 
-_OPEN_LOAD = (
-    select(func.count(Ticket.id))
-    .where(Ticket.assignee_id == Staff.id, in_fixed(Ticket.status, OPEN_STATUSES))
-    .correlate(Staff)
-    .scalar_subquery()
-)
-# Built once: building it took longer than running it. Least-loaded first, so two handlers of one department
-# share the work.
-_LEAST_LOADED = (
+# Built once: building them took longer than running them.
+_CANDIDATES = (
     select(Staff)
     .where(Staff.role == bindparam("role"), Staff.scope_code == bindparam("scope"), Staff.active.is_(True))
-    .order_by(_OPEN_LOAD, Staff.id)
-    .limit(1)
+    .order_by(Staff.id)
     .options(REACHABLE)
+)
+_OPEN_LOADS = (
+    select(Ticket.assignee_id, func.count())
+    .where(Ticket.assignee_id.in_(bindparam("ids", expanding=True)), in_fixed(Ticket.status, OPEN_STATUSES))
+    .group_by(Ticket.assignee_id)
 )
 
 
 def _first(session: Session, role: Role, scope: str | None) -> Staff | None:
+    """The least-loaded of the role's active staff in scope, so two handlers of one department share the work.
+
+    Open tickets are counted only when there is a choice: most scopes (a grid and its one gridworker) have a
+    single candidate, and counting the open tickets of a gridworker whose grid has a burst of reports
+    (thousands) is what made each urgent report of the burst slower than the last."""
     if scope is None:
         return None
-    return session.scalars(_LEAST_LOADED, {"role": role.value, "scope": scope}).unique().first()
+    candidates = session.scalars(_CANDIDATES, {"role": role.value, "scope": scope}).unique().all()
+    if len(candidates) < 2:
+        return candidates[0] if candidates else None
+    loads: dict[int, int] = dict(session.execute(_OPEN_LOADS, {"ids": [staff.id for staff in candidates]}).all())
+    return min(candidates, key=lambda staff: (loads.get(staff.id, 0), staff.id))
 
 
 def choose_assignee(

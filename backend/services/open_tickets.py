@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain, product
 
-from sqlalchemy import bindparam, event, func, inspect, select
+from sqlalchemy import bindparam, event, inspect, select, union_all
 from sqlalchemy.orm import Session, SessionTransaction
 
 from backend.db.fixed_sets import in_fixed
 from backend.db.models import Ticket
-from backend.db.pairs import pairs_in
 from backend.domain.tickets import OPEN_STATUSES
 from backend.runtime import Runtime
 
@@ -106,28 +105,30 @@ def _read(session: Session, runtime: Runtime, pairs: Iterable[Pair]) -> dict[Pai
         ((grid_code, category_code),) = wanted
         rows = session.execute(_ONE_PAIR, {"grid_code": grid_code, "category_code": category_code, "since": since})
         return {wanted[0]: [OpenTicket(*row) for row in rows]}
-    newest = (
-        select(
-            Ticket.id,
-            Ticket.number,
-            Ticket.text,
-            Ticket.created_at,
-            Ticket.grid_code,
-            Ticket.category_code,
-            func.row_number()
-            .over(partition_by=(Ticket.grid_code, Ticket.category_code), order_by=Ticket.id.desc())
-            .label("n"),
+    # One limited read per pair, in one statement: each walks its pair's index backwards and stops at the
+    # limit, where one read of all pairs (numbered per pair, then cut) gathered and sorted every open ticket.
+    newest = union_all(
+        *(
+            select(
+                select(Ticket.id, Ticket.number, Ticket.text, Ticket.created_at, Ticket.grid_code, Ticket.category_code)
+                .where(
+                    Ticket.grid_code == grid_code,
+                    Ticket.category_code == category_code,
+                    in_fixed(Ticket.status, OPEN_STATUSES),
+                    Ticket.created_at >= since,
+                )
+                .order_by(Ticket.id.desc())
+                .limit(CANDIDATES_PER_PAIR)
+                .subquery()
+            )
+            for grid_code, category_code in wanted
         )
-        .where(
-            pairs_in(Ticket.grid_code, Ticket.category_code, wanted),
-            in_fixed(Ticket.status, OPEN_STATUSES),
-            Ticket.created_at >= since,
-        )
-        .subquery()
     )
     found: dict[Pair, list[OpenTicket]] = {pair: [] for pair in wanted}
-    for row in session.execute(select(newest).where(newest.c.n <= CANDIDATES_PER_PAIR).order_by(newest.c.id.desc())):
+    for row in session.execute(newest):
         found[row.grid_code, row.category_code].append(OpenTicket(row.id, row.number, row.text, row.created_at))
+    for candidates in found.values():
+        candidates.sort(key=lambda candidate: candidate.id, reverse=True)
     return found
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import Ticket
 from backend.runtime import Runtime
 from backend.services.intake import ReportIn, create_ticket
-from backend.services.open_tickets import open_tickets
+from backend.services.open_tickets import CANDIDATES_PER_PAIR, open_tickets
 from tests.backend.conftest import GRID
 
 OTHER_GRID = "LC010102"
@@ -51,6 +51,33 @@ def test_a_batch_reads_the_candidates_of_all_its_pairs_in_one_query(
     # A pair the batch did not name is read on its own.
     assert open_tickets(session, runtime, GRID, FIRE, batch_pairs=batch) == []
     assert len(ticket_reads) == 2
+
+
+def test_each_pair_of_a_batch_gives_its_newest_candidates_however_many_are_open(
+    session: Session, runtime: Runtime, report, resident
+) -> None:
+    reporter = resident("o_many")
+    made = [
+        create_ticket(
+            session,
+            runtime,
+            ReportIn(
+                text=f"垃圾堆了第{n}天",
+                channel="wechat",
+                reporter_id=reporter.id,
+                category_code=GARBAGE,
+                area_code=GRID,
+            ),
+        )
+        for n in range(CANDIDATES_PER_PAIR + 5)
+    ]
+    made[-1].status = "closed"
+    fire = report("楼道里堆满了杂物", category=FIRE, openid="o_2", lon=None, lat=None, area_code=OTHER_GRID)
+    session.commit()
+    batch = {(GRID, GARBAGE), (OTHER_GRID, FIRE)}
+    newest_open = [ticket.number for ticket in reversed(made[:-1])][:CANDIDATES_PER_PAIR]
+    assert numbers(open_tickets(session, runtime, GRID, GARBAGE, batch_pairs=batch)) == newest_open
+    assert numbers(open_tickets(session, runtime, OTHER_GRID, FIRE, batch_pairs=batch)) == [fire.number]
 
 
 def test_a_ticket_written_in_the_transaction_is_seen_by_the_next_check(
