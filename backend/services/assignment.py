@@ -39,7 +39,8 @@ def _first(session: Session, role: Role, scope: str | None) -> Staff | None:
     candidates = session.scalars(_CANDIDATES, {"role": role.value, "scope": scope}).unique().all()
     if len(candidates) < 2:
         return candidates[0] if candidates else None
-    loads: dict[int, int] = dict(session.execute(_OPEN_LOADS, {"ids": [staff.id for staff in candidates]}).all())
+    rows = session.execute(_OPEN_LOADS, {"ids": [staff.id for staff in candidates]})
+    loads = {assignee: count for assignee, count in rows}
     return min(candidates, key=lambda staff: (loads.get(staff.id, 0), staff.id))
 
 
