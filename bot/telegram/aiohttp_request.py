@@ -8,11 +8,34 @@ AiohttpRequest (not on PyPI): Bot API calls go as form fields, files as multipar
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
+
+from bot.telegram.send_by import SlotMissed, take_deadline
+
+
+class _SlotKeepingConnector(aiohttp.TCPConnector):
+    """A connector that gives a rate-limited send back (SlotMissed) when its connection came too late for its
+    slot: a wait for a pooled connection, or a new one opened while the loop served the rest of the batch. The
+    connection goes back to the pool, kept alive for the send's next try: dropping it would have every try after
+    a quiet spell open a connection again, and over a real network that takes longer than a slot may wait."""
+
+    async def connect(
+        self, req: aiohttp.ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
+    ) -> Connection:
+        connection = await super().connect(req, traces, timeout)
+        deadline = take_deadline()  # the send's first request only: its later messages follow that one
+        if deadline is not None and asyncio.get_running_loop().time() > deadline:
+            connection.release()
+            raise SlotMissed
+        return connection
 
 
 class AiohttpRequest(BaseRequest):
@@ -50,7 +73,7 @@ class AiohttpRequest(BaseRequest):
     async def initialize(self) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._pool_size),
+                connector=_SlotKeepingConnector(limit=self._pool_size),
                 headers={"User-Agent": self.USER_AGENT},
             )
 

@@ -26,6 +26,7 @@ import httptools
 
 from backend.workers.channels import Delivery, HeldBackError, TransientChannelError
 from bot.telegram.http_sender import plain_text, raise_for_telegram
+from bot.telegram.send_by import sending_by
 
 logger = logging.getLogger(__name__)
 
@@ -251,7 +252,11 @@ async def send_in_chat_order(
                 results[index] = held = HeldBackError("held back: too late for its rate-limit slot", retry_after=0.0)
                 continue
             try:
-                await send_one(delivery, 0.0)
+                with sending_by(None if allowed is None else at + allowed):
+                    await send_one(delivery, 0.0)
+            except HeldBackError as exc:  # it could not start in time after all (SlotMissed)
+                results[index] = held = exc
+                continue
             except Exception as exc:  # every error goes back to the worker, which classifies it
                 results[index] = exc
                 if isinstance(exc, TransientChannelError) and exc.retry_after:

@@ -16,12 +16,19 @@ from typing import TYPE_CHECKING, Any
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
-from backend.workers.channels import BlockedError, Delivery, PermanentChannelError, TransientChannelError
+from backend.workers.channels import (
+    BlockedError,
+    Delivery,
+    HeldBackError,
+    PermanentChannelError,
+    TransientChannelError,
+)
 from bot.outbound import delivery_messages
 from bot.telegram.aiohttp_request import AiohttpRequest
 from bot.telegram.batch_sender import send_in_chat_order, since_loop_time
 from bot.telegram.convert import send_outbound
 from bot.telegram.route import file_base_url
+from bot.telegram.send_by import SlotMissed
 
 if TYPE_CHECKING:
     from backend.settings import Settings
@@ -36,6 +43,8 @@ def telegram_errors() -> Iterator[None]:
     """Translate PTB exceptions into ChannelErrors."""
     try:
         yield
+    except SlotMissed as exc:  # not sent: booked again, not an attempt
+        raise HeldBackError(exc.message, retry_after=0.0) from exc
     except RetryAfter as exc:
         wait = exc.retry_after  # a timedelta under PTB_TIMEDELTA (see bot/telegram/__init__.py)
         delay = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)

@@ -104,6 +104,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    connections = 0  # accepted so far
+
+    def get_request(self) -> tuple[Any, Any]:
+        request = super().get_request()
+        self.connections += 1  # only the serving thread accepts
+        return request
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A killed worker resets its connections; that is the test working, not a server error.
@@ -156,6 +162,11 @@ class FakeTelegram:
             self._calls.append(call)
             if call.method == "sendMessage" and call.status == 200:
                 self._delivered += 1
+
+    @property
+    def connections(self) -> int:
+        """How many connections clients have opened to the fake."""
+        return self.httpd.connections
 
     @property
     def delivered_count(self) -> int:

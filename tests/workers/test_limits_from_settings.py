@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.settings import Settings
+from backend.texts import catalogue
 from backend.usecases.operations import open_backend, run_outbox_worker
 from bot.adapters import build_senders, close_senders
 from tests.workers.conftest import add_notifications
@@ -29,6 +30,7 @@ def arrival_times(
     add_notifications(factory, MESSAGES, chats=1)
     backend = open_backend(settings, load_classifier=False)
     senders = build_senders(settings)
+    catalogue()  # as `gridbot worker` starts (bot.app.settle_heap): parsed before the first batch, not in it
     stop = threading.Event()
     worker = threading.Thread(
         target=run_outbox_worker,

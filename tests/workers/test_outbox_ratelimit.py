@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import defaultdict
@@ -18,11 +19,13 @@ from backend.texts import catalogue
 from backend.workers.channels import Delivery
 from backend.workers.outbox import OutboxConfig, OutboxWorker
 from backend.workers.ratelimit import ChannelLimits, Rate, RateLimits
+from bot.telegram.aiohttp_request import AiohttpRequest
 from bot.telegram.batch_sender import TelegramBatchSender
 from bot.telegram.http_sender import TelegramHttpSender
 from bot.telegram.send import TelegramSender
+from bot.telegram.send_by import SlotMissed, sending_by
 from tests.workers.conftest import add_notifications
-from tests.workers.fake_telegram import FakeTelegram
+from tests.workers.fake_telegram import Failure, FakeTelegram
 
 CHANNEL = Rate(20.0, 5.0)
 RECIPIENT = Rate(2.0, 1.0)
@@ -196,6 +199,52 @@ def test_the_first_batch_after_start_goes_at_its_slots_although_getme_is_slow(
     sender.close()
     assert (first.sent, first.deferred) == (5, 0)
     assert len(fake_tg.delivered()) == 5
+
+
+def test_a_send_that_waits_past_its_slot_for_a_connection_goes_back_unsent(
+    factory: sessionmaker[Session], fake_tg: FakeTelegram
+) -> None:
+    # One pooled connection. Both messages are booked for at once and pass the lateness check as their sends
+    # start; the first chat's answer then takes 0.3 s, and the second waits for the connection that long. Sent
+    # then, it would land on the slots booked since: it goes back instead, and goes out once later.
+    fake_tg.script(1000, Failure(504, delay=0.3))
+    add_notifications(factory, 2)
+    sender = TelegramSender("TEST:TOKEN", api_base=fake_tg.base_url, pool_size=1)
+    config = replace(CONFIG, limits=RateLimits({"telegram": ChannelLimits(Rate(30.0, 30.0), None)}))
+    try:
+        with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
+            first = worker.drain_once()
+            # (On a machine busy enough, the first chat's message may be given back too.)
+            assert first.sent == 0 and first.deferred >= 1
+            with factory() as session:
+                held = session.scalars(select(Notification).where(Notification.external_id == "1001")).one()
+                assert held.status == "pending" and held.attempts == 0  # not an attempt
+            assert "1001" not in [c.params["chat_id"] for c in fake_tg.sent()]
+            drain_until_sent(factory, worker)
+    finally:
+        sender.close()
+    assert sorted(c.params["chat_id"] for c in fake_tg.delivered()) == ["1000", "1001"]
+
+
+def test_a_connection_that_came_too_late_for_its_slot_is_kept_for_the_next_try(fake_tg: FakeTelegram) -> None:
+    # Over a real network a new connection can take longer than a slot may wait: dropped, every try after a quiet
+    # spell would open one again and miss again.
+    request = AiohttpRequest()
+    url = f"{fake_tg.base_url}TEST:TOKEN/getMe"
+
+    async def two_tries() -> None:
+        await request.initialize()
+        try:
+            with sending_by(asyncio.get_running_loop().time() - 0.001), pytest.raises(SlotMissed):
+                await request.post(url)
+            assert fake_tg.calls == []  # nothing was sent
+            await request.post(url)  # the next try, on the connection the first one opened
+        finally:
+            await request.shutdown()
+
+    asyncio.run(two_tries())
+    assert [c.method for c in fake_tg.calls] == ["getMe"]
+    assert fake_tg.connections == 1
 
 
 class OneAtATime:
