@@ -180,7 +180,7 @@ def main() -> None:
         ("peak: turns and seconds it was measured over", f"{r['peak_turns']} / {r['peak_seconds']:.1f}", ""),
         (f"arrival rate in the overload window ({args.factor:g}× peak, open schedule)", r["overload_rate_per_s"], ""),
         ("goodput during the overload: turns committed per second", r["goodput_turns_per_s"], ""),
-        ("goodput under overload / peak", f"{r['goodput_share_of_peak']:.0%}", "≥ 90 %"),
+        ("goodput under overload / peak", f"{r['goodput_share_of_peak']:.1%}", "≥ 90 %"),
         (
             "overload: reports sent / acknowledged / refused or failed",
             f"{r['overload_sent']} / {r['overload_acknowledged']} / {errors}",
