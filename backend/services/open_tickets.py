@@ -14,8 +14,9 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import chain, product
+from typing import Any
 
-from sqlalchemy import bindparam, event, inspect, select, union_all
+from sqlalchemy import Select, bindparam, event, inspect, select, union_all
 from sqlalchemy.orm import Session, SessionTransaction
 
 from backend.db.fixed_sets import in_fixed
@@ -83,19 +84,27 @@ def _kept(session: Session) -> _Kept:
     return kept
 
 
+def _newest_open(
+    grid_code: Any, category_code: Any, since: Any
+) -> Select[int, str, str, datetime, str | None, str | None]:
+    """A pair's newest open tickets inside the window (values or bind parameters), newest first, up to the limit:
+    a walk of ix_tickets_grid_category_id backwards that stops there."""
+    return (
+        select(Ticket.id, Ticket.number, Ticket.text, Ticket.created_at, Ticket.grid_code, Ticket.category_code)
+        .where(
+            Ticket.grid_code == grid_code,
+            Ticket.category_code == category_code,
+            in_fixed(Ticket.status, OPEN_STATUSES),
+            Ticket.created_at >= since,
+        )
+        .order_by(Ticket.id.desc())
+        .limit(CANDIDATES_PER_PAIR)
+    )
+
+
 # Built once: one pair is what most calls outside a batch read, and building the statement took longer than
 # running it.
-_ONE_PAIR = (
-    select(Ticket.id, Ticket.number, Ticket.text, Ticket.created_at)
-    .where(
-        Ticket.grid_code == bindparam("grid_code"),
-        Ticket.category_code == bindparam("category_code"),
-        in_fixed(Ticket.status, OPEN_STATUSES),
-        Ticket.created_at >= bindparam("since"),
-    )
-    .order_by(Ticket.id.desc())
-    .limit(CANDIDATES_PER_PAIR)
-)
+_ONE_PAIR = _newest_open(bindparam("grid_code"), bindparam("category_code"), bindparam("since"))
 
 
 def _read(session: Session, runtime: Runtime, pairs: Iterable[Pair]) -> dict[Pair, list[OpenTicket]]:
@@ -104,26 +113,10 @@ def _read(session: Session, runtime: Runtime, pairs: Iterable[Pair]) -> dict[Pai
     if len(wanted) == 1:
         ((grid_code, category_code),) = wanted
         rows = session.execute(_ONE_PAIR, {"grid_code": grid_code, "category_code": category_code, "since": since})
-        return {wanted[0]: [OpenTicket(*row) for row in rows]}
-    # One limited read per pair, in one statement: each walks its pair's index backwards and stops at the
-    # limit, where one read of all pairs (numbered per pair, then cut) gathered and sorted every open ticket.
-    newest = union_all(
-        *(
-            select(
-                select(Ticket.id, Ticket.number, Ticket.text, Ticket.created_at, Ticket.grid_code, Ticket.category_code)
-                .where(
-                    Ticket.grid_code == grid_code,
-                    Ticket.category_code == category_code,
-                    in_fixed(Ticket.status, OPEN_STATUSES),
-                    Ticket.created_at >= since,
-                )
-                .order_by(Ticket.id.desc())
-                .limit(CANDIDATES_PER_PAIR)
-                .subquery()
-            )
-            for grid_code, category_code in wanted
-        )
-    )
+        return {wanted[0]: [OpenTicket(*row[:4]) for row in rows]}
+    # One limited read per pair, in one statement, where one read of all pairs (numbered per pair, then cut)
+    # gathered and sorted every open ticket of them.
+    newest = union_all(*(select(_newest_open(grid, category, since).subquery()) for grid, category in wanted))
     found: dict[Pair, list[OpenTicket]] = {pair: [] for pair in wanted}
     for row in session.execute(newest):
         found[row.grid_code, row.category_code].append(OpenTicket(row.id, row.number, row.text, row.created_at))
