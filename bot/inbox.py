@@ -26,7 +26,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import Executor
 from contextlib import AbstractContextManager, asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
@@ -51,7 +51,8 @@ logger = logging.getLogger(__name__)
 
 def inbound_to_json(inbound: Inbound) -> dict[str, Any]:
     """An Inbound as the inbox stores it (JSON: photo bytes in base64, the time in ISO 8601)."""
-    data = asdict(inbound)
+    # Shallow, field by field: asdict deep-copies every value (24 µs against 2 of an acknowledgement's ~450).
+    data = {field.name: getattr(inbound, field.name) for field in fields(inbound)}
     data["kind"] = inbound.kind.value
     data["image"] = base64.b64encode(inbound.image).decode() if inbound.image is not None else None
     data["received_at"] = inbound.received_at.isoformat() if inbound.received_at is not None else None
