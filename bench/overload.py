@@ -175,7 +175,9 @@ def run(args: argparse.Namespace, url: str, telegram_base: str) -> dict[str, Any
 def main() -> None:
     """Run and report."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of the overload window")
+    parser.add_argument(
+        "--seconds", type=float, default=20.0, help="length of each open-schedule window (1× and overload)"
+    )
     parser.add_argument(
         "--factor", type=float, default=5.0, help="overload arrival rate as a multiple of the processor alone"
     )
@@ -188,7 +190,9 @@ def main() -> None:
         help="niceness of the API processes, so the turns go first on shared cores (docs/DEPLOYMENT.md); 0 for none",
     )
     parser.add_argument("--warmup", type=int, default=100)
-    parser.add_argument("--burst", type=int, default=5000, help="reports of the peak phase's burst")
+    parser.add_argument(
+        "--burst", type=int, default=5000, help="reports of the burst the processor alone is measured on"
+    )
     parser.add_argument("--telegram-share", type=float, default=0.25)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
