@@ -22,6 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -51,6 +52,10 @@ from backend.workers.timed import TimedPool
 from backend.workers.wakeup import OutboxWakeup
 
 logger = logging.getLogger(__name__)
+
+# How long a worker waits for its oldest batch in flight before it records the sends that are done and looks
+# for new rows: other channels' messages never wait longer behind rows booked for later slots.
+BUSY_POLL_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -152,6 +157,38 @@ def claim(
     return rows
 
 
+def claim_within(
+    session: Session,
+    *,
+    worker_id: str,
+    room: Mapping[str, int | None],
+    batch_size: int,
+    lease_seconds: float,
+    now: datetime,
+) -> list[Notification]:
+    """Lease up to batch_size due rows, of each channel no more than its `room` (None: any number).
+
+    A channel at its rate limit gets only the rows it can send soon, so its backlog never fills a batch
+    that other channels' messages (a gridworker's new task behind a flood of resident replies) wait behind."""
+    capped = sorted((channel, n) for channel, n in room.items() if n is not None and n < batch_size)
+    free = [channel for channel in room if channel not in dict(capped)]
+    rows: list[Notification] = []
+    groups = [([channel], n) for channel, n in capped if n > 0] + ([(free, batch_size)] if free else [])
+    for channels, most in groups:
+        want = min(most, batch_size - len(rows))
+        if want > 0:
+            rows += claim(
+                session,
+                worker_id=worker_id,
+                channels=channels,
+                batch_size=want,
+                lease_seconds=lease_seconds,
+                now=now,
+            )
+    rows.sort(key=lambda r: (r.next_attempt_at, r.id))
+    return rows
+
+
 class OutboxWorker:
     """One worker's state: its senders, rate limiter and send threads. Call drain_once() repeatedly."""
 
@@ -197,12 +234,15 @@ class OutboxWorker:
         """Claim one batch and start sending it on the send threads; record the results with record()."""
         if not self.senders:
             return []
+        room = {channel: self.limiter.room(channel, self.config.max_rate_wait) for channel in self.senders}
+        if all(n == 0 for n in room.values()):
+            return []  # every channel's limit is booked up for the next max_rate_wait
         now = self.clock()
         with transaction(self.session_factory) as session:
-            rows = claim(
+            rows = claim_within(
                 session,
                 worker_id=self.worker_id,
-                channels=self.senders.keys(),
+                room=room,
                 batch_size=self.config.batch_size,
                 lease_seconds=self.config.lease_seconds,
                 now=now,
@@ -507,30 +547,41 @@ def run_worker(
     logger.info("worker %s started: channels %s, %d jobs", worker_id, sorted(senders), len(jobs))
     worker = OutboxWorker(session_factory, senders, worker_id=worker_id, config=config, fallback=fallback)
     with worker, OutboxWakeup(session_factory.kw["bind"]) as wakeup:
-        # Pipelined: while one batch is on the wire, the previous one is recorded and the next one claimed,
-        # so at most two batches per worker are claimed but unrecorded (the bound on repeats after a crash).
-        sending: list[Future[_Result]] = []
+        # Pipelined: a batch is claimed while the one before is on the wire. Each send is recorded once it is
+        # done rather than with its whole batch, whose last rows may wait up to max_rate_wait for their slots:
+        # the worker waits for the oldest batch at most BUSY_POLL_SECONDS, then records what is done and claims
+        # again. It claims only with at most one batch's rows in flight, so at most two batches per worker are
+        # claimed but unrecorded (the bound on repeats after a crash).
+        batches: list[list[Future[_Result]]] = []
         while not stop_event.is_set():
             db_error = False
+            claimed: list[Future[_Result]] = []
+            if sum(map(len, batches)) <= config.batch_size:
+                try:
+                    claimed = worker.claim_and_send()
+                except DBAPIError:
+                    logger.exception("worker %s: database error while claiming, pausing", worker_id)
+                    db_error = True
+            if batches:
+                wait_futures(batches[0], timeout=0 if claimed else BUSY_POLL_SECONDS)
+            done = [future for batch in batches for future in batch if future.done()]
+            recorded = set(done)  # a send finishing after this line waits for the next round
             try:
-                claimed = worker.claim_and_send()
-            except DBAPIError:
-                logger.exception("worker %s: database error while claiming, pausing", worker_id)
-                claimed, db_error = [], True
-            try:
-                total.add(worker.record(sending))
+                total.add(worker.record(done))
             except DBAPIError:
                 # Those rows stay leased and come back when the lease expires: possible repeats,
                 # which repeat_report counts.
                 logger.exception("worker %s: could not record a batch", worker_id)
                 db_error = True
-            sending = claimed
+            batches = [left for batch in batches if (left := [future for future in batch if future not in recorded])]
+            if claimed:
+                batches.append(claimed)
             if db_error:
                 stop_event.wait(max(config.idle_sleep, 1.0))
-            elif not sending:
+            elif not batches:
                 wakeup.wait(stop_event, config.idle_sleep)
         try:
-            total.add(worker.record(sending))
+            total.add(worker.record([future for batch in batches for future in batch]))
         except DBAPIError:
             logger.exception("worker %s: could not record its last batch", worker_id)
     if job_thread is not None:

@@ -141,6 +141,12 @@ class Schedule:
         """Account for a message sent at `at` (which must conform)."""
         self.tat = max(self.tat, at) + self.interval
 
+    def room(self, at: float, horizon: float) -> int:
+        """How many more messages conform between `at` and `at + horizon`, booked one after another."""
+        if self.earliest(at) > at + horizon:
+            return 0
+        return int((at + horizon + self.tolerance - max(self.tat, at)) // self.interval) + 1
+
 
 @dataclass(frozen=True)
 class Reservation:
@@ -176,6 +182,8 @@ class RateLimiter:
         self._clock = clock
         self._lock = threading.Lock()
         self._channels: dict[str, Schedule] = {}
+        # A schedule kept on another clock (the database's: SharedRateLimiter): its time minus this clock's.
+        self._clock_offsets: dict[str, float] = {}
         self._recipients: dict[tuple[str, str], Schedule] = {}
         self._held_until: dict[tuple[str, str], float] = {}
         self._last_prune = clock()
@@ -200,6 +208,19 @@ class RateLimiter:
             rec = self._schedule(self._recipients, (channel, recipient), lim.recipient)
             chan = self._schedule(self._channels, channel, lim.channel, self.limits.late_allowance(channel) or 0.0)
             return book(rec, chan, now, max_wait)
+
+    def room(self, channel: str, horizon: float) -> int | None:
+        """How many more messages the channel-wide limit lets out within `horizon` seconds from now, as this
+        limiter last saw the channel's schedule; None when the channel has no such limit."""
+        lim = self.limits.of(channel)
+        if lim is None or lim.channel is None:
+            return None
+        with self._lock:
+            seen = self._channels.get(channel)
+            now = self._clock() + self._clock_offsets.get(channel, 0.0)
+        if seen is None:  # never booked: a full bucket
+            seen = Schedule(lim.channel, lateness=self.limits.late_allowance(channel) or 0.0)
+        return seen.room(now, horizon)
 
     def reserve_many(
         self, session: Session, wanted: Sequence[tuple[str, str]], *, max_wait: float

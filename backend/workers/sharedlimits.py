@@ -50,6 +50,9 @@ class SharedRateLimiter(RateLimiter):
             channel, recipient = wanted[index]
             answers[index] = book(recipients.get((channel, recipient)), channels.get(channel), now, max_wait)
         self._store(session, channels, recipients)
+        with self._lock:  # what `room` answers from until the next booking
+            self._channels.update(channels)
+            self._clock_offsets.update(dict.fromkeys(channels, now - read_at))
         self._prune_rows(session, limited, now)
         # The delays count from the clock's reading, and the caller counts them from now: the statements since
         # are part of the wait. Counted from now, a worker held up here would send every slot that much late,

@@ -17,7 +17,7 @@ from backend.db.session import transaction
 from backend.domain.notifications import NoticeKind
 from backend.texts import catalogue
 from backend.workers.channels import Delivery
-from backend.workers.outbox import OutboxConfig, OutboxWorker
+from backend.workers.outbox import OutboxConfig, OutboxWorker, run_worker
 from backend.workers.ratelimit import ChannelLimits, Rate, RateLimits
 from bot.telegram.aiohttp_request import AiohttpRequest
 from bot.telegram.batch_sender import TelegramBatchSender
@@ -159,6 +159,43 @@ def test_messages_waiting_for_their_slot_hold_no_send_thread(
     # the unlimited channel's messages, claimed after them, went out before the second of them.
     assert len(slow) == 3 and min(b - a for a, b in zip(slow, slow[1:], strict=False)) >= 1.0 - JITTER
     assert len(fast) == 4 and max(fast) < slow[1]
+
+
+def test_a_channel_at_its_limit_does_not_hold_back_another_channels_messages(
+    factory: sessionmaker[Session], fake_tg: FakeTelegram
+) -> None:
+    # 400 resident replies on a channel held to 20 a second (20 s of sends, here through the Bot API too) are
+    # queued before a gridworker's new tasks on another channel.
+    add_notifications(factory, 400, channel="wechat", prefix="resident")
+    limits = RateLimits({"wechat": ChannelLimits(Rate(20.0, 5.0), None)})
+    config = replace(CONFIG, max_rate_wait=2.0, limits=limits)
+    senders = {
+        channel: TelegramHttpSender(fake_tg.base_url, "TEST:TOKEN", timeout=2.0) for channel in ("wechat", "wecom")
+    }
+    stop, totals = threading.Event(), []
+    worker = threading.Thread(
+        target=lambda: totals.append(run_worker(factory, senders, worker_id="w", stop_event=stop, config=config))
+    )
+    worker.start()
+    try:
+        time.sleep(1.0)  # the backlog is being worked off
+        queued = time.monotonic()
+        add_notifications(factory, 5, channel="wecom", prefix="gridworker")
+        while time.monotonic() - queued < 10 and sum("gridworker" in c.params["text"] for c in fake_tg.delivered()) < 5:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        worker.join()
+    for sender in senders.values():
+        sender.close()
+    tasks = [c.at for c in fake_tg.delivered() if "gridworker" in c.params["text"]]
+    # Claimed behind the backlog, they waited for batch after batch of replies, each waiting for its last slot
+    # up to max_rate_wait ahead: 7 s here, and longer the longer the backlog.
+    assert len(tasks) == 5 and max(tasks) - queued < 0.5
+    # The limited channel was claimed only as far as its limit let rows out: none put back unsent.
+    assert totals[0].deferred == 0
+    replies = [c.at for c in fake_tg.delivered() if "resident" in c.params["text"]]
+    assert max_in_window(replies, 1.0 - JITTER) <= Rate(20.0, 5.0).max_in_window(1.0)
 
 
 @pytest.mark.parametrize("sender_class", [TelegramSender, TelegramBatchSender])

@@ -13,6 +13,7 @@ from backend.workers.channels import (
     WindowClosedError,
 )
 from backend.workers.ratelimit import (
+    MAX_LATENESS,
     MIN_LATENESS,
     ChannelLimits,
     Rate,
@@ -152,6 +153,22 @@ def test_message_held_for_its_chat_books_its_channel_slot_at_send_time() -> None
     assert lim.reserve("telegram", "a", max_wait=5).delay == pytest.approx(2.0)
     # The channel's next slot is after the one booked at t+2 s, not squeezed in before it.
     assert lim.reserve("telegram", "b", max_wait=5).delay == pytest.approx(2.5)
+
+
+@pytest.mark.parametrize("rate", [Rate(10.0, 5.0), Rate(20.0, 20.0), Rate(2.0, 1.0)])
+def test_room_is_what_the_channel_would_grant_within_the_horizon(rate: Rate) -> None:
+    clock = Clock()
+    lim = limiter(rate, None, clock)
+    room = lim.room("telegram", 1.0)
+    assert room is not None and room >= rate.burst - rate.per_second * MAX_LATENESS
+    granted = [lim.reserve("telegram", str(i), max_wait=1.0).granted for i in range(room + 5)]
+    assert granted == [True] * room + [False] * 5
+    assert lim.room("telegram", 1.0) == 0
+    clock.t += 0.5  # half a second on: the slots that came within the horizon meanwhile
+    room = lim.room("telegram", 1.0)
+    assert room is not None
+    assert sum(lim.reserve("telegram", f"later{i}", max_wait=1.0).granted for i in range(room + 5)) == room > 0
+    assert lim.room("console", 1.0) is None  # no limit of its own: no cap
 
 
 def test_switched_off_limits_never_delay() -> None:
