@@ -43,6 +43,11 @@ class NoticeKind(StrEnum):
     chat_reply = "chat_reply"
 
 
+# Notices a person must see now. The outbox claims them before any other due row, so each takes its recipient's
+# next free slot under the rate limits (WeCom: 30 a minute per member), not the one after a backlog of routine
+# cards to the same dispatcher.
+URGENT_KINDS = frozenset({NoticeKind.urgent_alarm})
+
 RESIDENT_KINDS = (
     NoticeKind.dispatched,
     NoticeKind.accepted,

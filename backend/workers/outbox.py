@@ -19,12 +19,13 @@ import logging
 import random
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import Table, case, func, insert, or_, select, update
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import ChannelIdentity, Notification, NotificationAttempt
 from backend.db.session import among_locked, transaction
 from backend.db.types import utcnow
+from backend.domain.notifications import URGENT_KINDS
 from backend.workers.channels import (
     BatchSender,
     ChannelError,
@@ -126,9 +128,16 @@ def _done(result: _Result) -> Future[_Result]:
 
 
 def claim(
-    session: Session, *, worker_id: str, channels: Iterable[str], batch_size: int, lease_seconds: float, now: datetime
+    session: Session,
+    *,
+    worker_id: str,
+    channels: Iterable[str],
+    batch_size: int,
+    lease_seconds: float,
+    now: datetime,
+    kinds: Iterable[str] | None = None,
 ) -> list[Notification]:
-    """Lease up to batch_size due rows (pending, due, lease free or expired) of the given channels."""
+    """Lease up to batch_size due rows (pending, due, lease free or expired) of the given channels (and kinds)."""
     due = (
         select(Notification.id)
         .where(
@@ -136,6 +145,7 @@ def claim(
             Notification.next_attempt_at <= now,
             Notification.channel.in_(list(channels)),
             or_(Notification.lease_until.is_(None), Notification.lease_until < now),
+            *([Notification.kind.in_(sorted(kinds))] if kinds is not None else []),
         )
         .order_by(Notification.next_attempt_at, Notification.id)
         .limit(batch_size)
@@ -166,26 +176,21 @@ def claim_within(
     lease_seconds: float,
     now: datetime,
 ) -> list[Notification]:
-    """Lease up to batch_size due rows, of each channel no more than its `room` (None: any number).
+    """Lease up to batch_size due rows, of each channel no more than its `room` (None: any number), urgent
+    notices (URGENT_KINDS) first, so they book their recipients' next slots ahead of routine rows.
 
     A channel at its rate limit gets only the rows it can send soon, so its backlog never fills a batch
     that other channels' messages (a gridworker's new task behind a flood of resident replies) wait behind."""
-    capped = sorted((channel, n) for channel, n in room.items() if n is not None and n < batch_size)
+    lease = partial(claim, session, worker_id=worker_id, lease_seconds=lease_seconds, now=now)
+    rows = lease(channels=[channel for channel, n in room.items() if n != 0], batch_size=batch_size, kinds=URGENT_KINDS)
+    urgent = Counter(row.channel for row in rows)
+    capped = sorted((channel, n - urgent[channel]) for channel, n in room.items() if n is not None and n < batch_size)
     free = [channel for channel in room if channel not in dict(capped)]
-    rows: list[Notification] = []
     groups = [([channel], n) for channel, n in capped if n > 0] + ([(free, batch_size)] if free else [])
     for channels, most in groups:
         want = min(most, batch_size - len(rows))
         if want > 0:
-            rows += claim(
-                session,
-                worker_id=worker_id,
-                channels=channels,
-                batch_size=want,
-                lease_seconds=lease_seconds,
-                now=now,
-            )
-    rows.sort(key=lambda r: (r.next_attempt_at, r.id))
+            rows += lease(channels=channels, batch_size=want)
     return rows
 
 

@@ -198,6 +198,34 @@ def test_a_channel_at_its_limit_does_not_hold_back_another_channels_messages(
     assert max_in_window(replies, 1.0 - JITTER) <= Rate(20.0, 5.0).max_in_window(1.0)
 
 
+def test_an_urgent_alarm_overtakes_the_routine_cards_queued_for_its_dispatcher(
+    factory: sessionmaker[Session], fake_tg: FakeTelegram
+) -> None:
+    # Eight routine cards wait for one dispatcher, who may get one message a second, when an alarm comes.
+    add_notifications(factory, 8, chats=1, prefix="routine")
+    with transaction(factory) as session:
+        session.add(
+            Notification(
+                key="alarm",
+                channel="telegram",
+                external_id="1000",
+                kind=NoticeKind.urgent_alarm,
+                payload={"number": "URGENT1", "category": "燃气泄漏", "level": "community"},
+            )
+        )
+    config = replace(CONFIG, max_rate_wait=2.0, limits=RateLimits({"telegram": ChannelLimits(None, Rate(1.0, 1.0))}))
+    sender = TelegramHttpSender(fake_tg.base_url, "TEST:TOKEN", timeout=2.0)
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
+        started = time.monotonic()
+        while not any("URGENT1" in c.params["text"] for c in fake_tg.delivered()) and time.monotonic() - started < 15:
+            if worker.drain_once().claimed == 0:
+                time.sleep(0.05)
+    sender.close()
+    arrived = sorted(fake_tg.delivered(), key=lambda c: c.at)
+    # First in the dispatcher's queue, not ninth: behind the cards it would have waited 8 s.
+    assert "URGENT1" in arrived[0].params["text"] and arrived[0].at - started < 0.5
+
+
 @pytest.mark.parametrize("sender_class", [TelegramSender, TelegramBatchSender])
 def test_a_busy_chats_batch_goes_out_at_its_booked_slots_not_later(
     factory: sessionmaker[Session], fake_tg: FakeTelegram, sender_class: type[TelegramSender | TelegramBatchSender]
