@@ -55,8 +55,7 @@ from backend.workers.wakeup import OutboxWakeup
 
 logger = logging.getLogger(__name__)
 
-# How long a worker waits for its oldest batch in flight before it records the sends that are done and looks
-# for new rows: other channels' messages never wait longer behind rows booked for later slots.
+# How often a worker with sends in flight records those that are done and hears of new rows.
 BUSY_POLL_SECONDS = 0.05
 
 
@@ -553,22 +552,24 @@ def run_worker(
     worker = OutboxWorker(session_factory, senders, worker_id=worker_id, config=config, fallback=fallback)
     with worker, OutboxWakeup(session_factory.kw["bind"]) as wakeup:
         # Pipelined: a batch is claimed while the one before is on the wire. Each send is recorded once it is
-        # done rather than with its whole batch, whose last rows may wait up to max_rate_wait for their slots:
-        # the worker waits for the oldest batch at most BUSY_POLL_SECONDS, then records what is done and claims
-        # again. It claims only with at most one batch's rows in flight, so at most two batches per worker are
-        # claimed but unrecorded (the bound on repeats after a crash).
+        # done rather than with its whole batch, whose last rows may wait up to max_rate_wait for their slots,
+        # so other channels' rows are claimed meanwhile. A claim needs at most one batch in flight, so at most
+        # two batches per worker are claimed but unrecorded (the bound on repeats after a crash). The worker
+        # claims again at once after a full batch, when rows are queued (NOTIFY), and otherwise every
+        # idle_sleep (rows that became due: retries, deferrals, a rate limit's next slots).
         batches: list[list[Future[_Result]]] = []
+        more_due, last_claim = True, 0.0
         while not stop_event.is_set():
             db_error = False
             claimed: list[Future[_Result]] = []
-            if sum(map(len, batches)) <= config.batch_size:
+            in_flight = sum(map(len, batches))
+            if in_flight <= config.batch_size and (more_due or time.monotonic() - last_claim >= config.idle_sleep):
                 try:
                     claimed = worker.claim_and_send()
+                    more_due, last_claim = len(claimed) >= config.batch_size, time.monotonic()
                 except DBAPIError:
                     logger.exception("worker %s: database error while claiming, pausing", worker_id)
                     db_error = True
-            if batches:
-                wait_futures(batches[0], timeout=0 if claimed else BUSY_POLL_SECONDS)
             done = [future for batch in batches for future in batch if future.done()]
             recorded = set(done)  # a send finishing after this line waits for the next round
             try:
@@ -583,8 +584,10 @@ def run_worker(
                 batches.append(claimed)
             if db_error:
                 stop_event.wait(max(config.idle_sleep, 1.0))
-            elif not batches:
-                wakeup.wait(stop_event, config.idle_sleep)
+            elif more_due and sum(map(len, batches)) > config.batch_size:
+                wait_futures(batches[0], timeout=BUSY_POLL_SECONDS)  # the oldest batch makes room for a claim
+            elif not more_due:
+                more_due = wakeup.wait(stop_event, BUSY_POLL_SECONDS if batches else config.idle_sleep)
         try:
             total.add(worker.record([future for batch in batches for future in batch]))
         except DBAPIError:

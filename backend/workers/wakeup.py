@@ -50,19 +50,20 @@ class OutboxWakeup:
         self._listener: psycopg.Connection[TupleRow] | None = None
         self._retry_at = 0.0
 
-    def wait(self, stop_event: threading.Event, timeout: float) -> None:
-        """Return when notifications were queued, stop_event is set (noticed within timeout) or timeout passed."""
+    def wait(self, stop_event: threading.Event, timeout: float) -> bool:
+        """Return when notifications were queued (True), stop_event is set (noticed within timeout) or timeout
+        passed (False)."""
         listener = self._connect()
         if listener is None:
             stop_event.wait(timeout)
-            return
+            return False
         try:
-            for _ in listener.notifies(timeout=timeout, stop_after=1):
-                pass
+            return any(True for _ in listener.notifies(timeout=timeout, stop_after=1))
         except psycopg.Error as exc:
             logger.warning("outbox wake-up connection lost (%s); polling until it is back", type(exc).__name__)
             self._drop()
             stop_event.wait(timeout)
+            return False
 
     def close(self) -> None:
         """Close the LISTEN connection."""
