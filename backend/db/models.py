@@ -327,10 +327,7 @@ class Notification(Base):
     """An outbox row: written in the same transaction as the change it announces."""
 
     __tablename__ = "notifications"
-    __table_args__ = (
-        Index("ix_notifications_claim", "status", "next_attempt_at"),
-        Index("ix_notifications_kind_claim", "kind", "status", "next_attempt_at"),  # urgent kinds first
-    )
+    __table_args__ = (Index("ix_notifications_claim", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -43,10 +44,11 @@ class NoticeKind(StrEnum):
     chat_reply = "chat_reply"
 
 
-# Notices a person must see now. The outbox claims them before any other due row, so each takes its recipient's
-# next free slot under the rate limits (WeCom: 30 a minute per member), not the one after a backlog of routine
-# cards to the same dispatcher.
+# Notices a person must see now. They are due from URGENT_DUE, long before any other row, and the outbox claims
+# in due order: so each takes its recipient's next free slot under the rate limits (WeCom: 30 a minute per
+# member), not the one after a backlog of routine cards to the same dispatcher.
 URGENT_KINDS = frozenset({NoticeKind.urgent_alarm})
+URGENT_DUE = datetime(2000, 1, 1, tzinfo=UTC)
 
 RESIDENT_KINDS = (
     NoticeKind.dispatched,

@@ -13,7 +13,7 @@ from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Mapper, Session
 
 from backend.db.models import Notification, Person, Staff, Ticket, TicketEvent
-from backend.domain.notifications import NoticeKind
+from backend.domain.notifications import URGENT_DUE, URGENT_KINDS, NoticeKind
 from backend.logging_setup import mask_pii
 from backend.services.people import preferred_identity
 
@@ -64,6 +64,8 @@ def notify_person(
         kind=kind.value,
         payload=payload,
     )
+    if kind in URGENT_KINDS:
+        row.next_attempt_at = URGENT_DUE
     session.add(row)
     return row
 

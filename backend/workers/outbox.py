@@ -19,7 +19,7 @@ import logging
 import random
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import ChannelIdentity, Notification, NotificationAttempt
 from backend.db.session import among_locked, transaction
 from backend.db.types import utcnow
-from backend.domain.notifications import URGENT_KINDS
 from backend.workers.channels import (
     BatchSender,
     ChannelError,
@@ -55,7 +54,8 @@ from backend.workers.wakeup import OutboxWakeup
 
 logger = logging.getLogger(__name__)
 
-# How often a worker with sends in flight records those that are done and hears of new rows.
+# How long a worker with sends in flight waits for its oldest batch before it records the sends that are done
+# and looks for queued rows.
 BUSY_POLL_SECONDS = 0.05
 
 
@@ -134,9 +134,9 @@ def claim(
     batch_size: int,
     lease_seconds: float,
     now: datetime,
-    kinds: Iterable[str] | None = None,
 ) -> list[Notification]:
-    """Lease up to batch_size due rows (pending, due, lease free or expired) of the given channels (and kinds)."""
+    """Lease up to batch_size due rows (pending, due, lease free or expired) of the given channels, in
+    next_attempt_at order (urgent notices are due first: URGENT_DUE)."""
     due = (
         select(Notification.id)
         .where(
@@ -144,7 +144,6 @@ def claim(
             Notification.next_attempt_at <= now,
             Notification.channel.in_(list(channels)),
             or_(Notification.lease_until.is_(None), Notification.lease_until < now),
-            *([Notification.kind.in_(sorted(kinds))] if kinds is not None else []),
         )
         .order_by(Notification.next_attempt_at, Notification.id)
         .limit(batch_size)
@@ -175,16 +174,14 @@ def claim_within(
     lease_seconds: float,
     now: datetime,
 ) -> list[Notification]:
-    """Lease up to batch_size due rows, of each channel no more than its `room` (None: any number), urgent
-    notices (URGENT_KINDS) first, so they book their recipients' next slots ahead of routine rows.
+    """Lease up to batch_size due rows, of each channel no more than its `room` (None: any number).
 
     A channel at its rate limit gets only the rows it can send soon, so its backlog never fills a batch
     that other channels' messages (a gridworker's new task behind a flood of resident replies) wait behind."""
     lease = partial(claim, session, worker_id=worker_id, lease_seconds=lease_seconds, now=now)
-    rows = lease(channels=[channel for channel, n in room.items() if n != 0], batch_size=batch_size, kinds=URGENT_KINDS)
-    urgent = Counter(row.channel for row in rows)
-    capped = sorted((channel, n - urgent[channel]) for channel, n in room.items() if n is not None and n < batch_size)
+    capped = sorted((channel, n) for channel, n in room.items() if n is not None and n < batch_size)
     free = [channel for channel in room if channel not in dict(capped)]
+    rows: list[Notification] = []
     groups = [([channel], n) for channel, n in capped if n > 0] + ([(free, batch_size)] if free else [])
     for channels, most in groups:
         want = min(most, batch_size - len(rows))
@@ -551,25 +548,27 @@ def run_worker(
     logger.info("worker %s started: channels %s, %d jobs", worker_id, sorted(senders), len(jobs))
     worker = OutboxWorker(session_factory, senders, worker_id=worker_id, config=config, fallback=fallback)
     with worker, OutboxWakeup(session_factory.kw["bind"]) as wakeup:
-        # Pipelined: a batch is claimed while the one before is on the wire. Each send is recorded once it is
-        # done rather than with its whole batch, whose last rows may wait up to max_rate_wait for their slots,
-        # so other channels' rows are claimed meanwhile. A claim needs at most one batch in flight, so at most
-        # two batches per worker are claimed but unrecorded (the bound on repeats after a crash). The worker
-        # claims again at once after a full batch, when rows are queued (NOTIFY), and otherwise every
-        # idle_sleep (rows that became due: retries, deferrals, a rate limit's next slots).
+        # Pipelined: a batch is claimed while the one before is on the wire, and claimed again when the oldest
+        # batch is done, after a full batch, or when rows are queued (NOTIFY); and every idle_sleep for rows
+        # that became due (retries, deferrals, a rate limit's next slots). Each send is recorded once it is done,
+        # not with its whole batch, whose last rows may wait up to max_rate_wait for their slots: other
+        # channels' rows are claimed meanwhile. A claim needs at most one batch in flight, so at most two
+        # batches per worker are claimed but unrecorded (the bound on repeats after a crash).
         batches: list[list[Future[_Result]]] = []
-        more_due, last_claim = True, 0.0
+        look, last_claim = True, 0.0  # look: a reason to claim now
         while not stop_event.is_set():
             db_error = False
             claimed: list[Future[_Result]] = []
-            in_flight = sum(map(len, batches))
-            if in_flight <= config.batch_size and (more_due or time.monotonic() - last_claim >= config.idle_sleep):
+            if sum(map(len, batches)) <= config.batch_size and (
+                look or time.monotonic() - last_claim >= config.idle_sleep
+            ):
                 try:
                     claimed = worker.claim_and_send()
-                    more_due, last_claim = len(claimed) >= config.batch_size, time.monotonic()
+                    last_claim = time.monotonic()
                 except DBAPIError:
                     logger.exception("worker %s: database error while claiming, pausing", worker_id)
                     db_error = True
+            full = len(claimed) >= config.batch_size
             done = [future for batch in batches for future in batch if future.done()]
             recorded = set(done)  # a send finishing after this line waits for the next round
             try:
@@ -584,10 +583,14 @@ def run_worker(
                 batches.append(claimed)
             if db_error:
                 stop_event.wait(max(config.idle_sleep, 1.0))
-            elif more_due and sum(map(len, batches)) > config.batch_size:
-                wait_futures(batches[0], timeout=BUSY_POLL_SECONDS)  # the oldest batch makes room for a claim
-            elif not more_due:
-                more_due = wakeup.wait(stop_event, BUSY_POLL_SECONDS if batches else config.idle_sleep)
+                look = True
+            elif full and sum(map(len, batches)) <= config.batch_size:
+                look = True
+            elif batches:
+                oldest_done = not wait_futures(batches[0], timeout=BUSY_POLL_SECONDS).not_done
+                look = full or oldest_done or wakeup.wait(stop_event, 0)
+            else:
+                look = wakeup.wait(stop_event, config.idle_sleep)
         try:
             total.add(worker.record([future for batch in batches for future in batch]))
         except DBAPIError:

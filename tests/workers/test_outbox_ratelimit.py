@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import Notification, NotificationAttempt
+from backend.db.models import ChannelIdentity, Notification, NotificationAttempt, Person
 from backend.db.session import transaction
 from backend.domain.notifications import NoticeKind
+from backend.services.notify import notify_person
 from backend.texts import catalogue
 from backend.workers.channels import Delivery
 from backend.workers.outbox import OutboxConfig, OutboxWorker, run_worker
@@ -201,18 +202,14 @@ def test_a_channel_at_its_limit_does_not_hold_back_another_channels_messages(
 def test_an_urgent_alarm_overtakes_the_routine_cards_queued_for_its_dispatcher(
     factory: sessionmaker[Session], fake_tg: FakeTelegram
 ) -> None:
-    # Eight routine cards wait for one dispatcher, who may get one message a second, when an alarm comes.
+    # Eight routine cards wait for one dispatcher, who may get one message a second, when an alarm is raised.
     add_notifications(factory, 8, chats=1, prefix="routine")
     with transaction(factory) as session:
-        session.add(
-            Notification(
-                key="alarm",
-                channel="telegram",
-                external_id="1000",
-                kind=NoticeKind.urgent_alarm,
-                payload={"number": "URGENT1", "category": "燃气泄漏", "level": "community"},
-            )
-        )
+        dispatcher = Person(kind="staff", name="社区值班调度员")
+        session.add(ChannelIdentity(person=dispatcher, channel="telegram", external_id="1000"))
+        session.flush()
+        alarm = {"number": "URGENT1", "category": "燃气泄漏", "level": "community"}
+        notify_person(session, person=dispatcher, kind=NoticeKind.urgent_alarm, key="a", ticket=None, payload=alarm)
     config = replace(CONFIG, max_rate_wait=2.0, limits=RateLimits({"telegram": ChannelLimits(None, Rate(1.0, 1.0))}))
     sender = TelegramHttpSender(fake_tg.base_url, "TEST:TOKEN", timeout=2.0)
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
