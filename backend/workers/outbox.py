@@ -127,13 +127,7 @@ def _done(result: _Result) -> Future[_Result]:
 
 
 def claim(
-    session: Session,
-    *,
-    worker_id: str,
-    channels: Iterable[str],
-    batch_size: int,
-    lease_seconds: float,
-    now: datetime,
+    session: Session, *, worker_id: str, channels: Iterable[str], batch_size: int, lease_seconds: float, now: datetime
 ) -> list[Notification]:
     """Lease up to batch_size due rows (pending, due, lease free or expired) of the given channels, in
     next_attempt_at order (urgent notices are due first: URGENT_DUE)."""
@@ -179,10 +173,10 @@ def claim_within(
     A channel at its rate limit gets only the rows it can send soon, so its backlog never fills a batch
     that other channels' messages (a gridworker's new task behind a flood of resident replies) wait behind."""
     lease = partial(claim, session, worker_id=worker_id, lease_seconds=lease_seconds, now=now)
-    capped = sorted((channel, n) for channel, n in room.items() if n is not None and n < batch_size)
-    free = [channel for channel in room if channel not in dict(capped)]
+    capped = {channel: n for channel, n in sorted(room.items()) if n is not None and n < batch_size}
+    free = [channel for channel in room if channel not in capped]
     rows: list[Notification] = []
-    groups = [([channel], n) for channel, n in capped if n > 0] + ([(free, batch_size)] if free else [])
+    groups = [([channel], n) for channel, n in capped.items() if n > 0] + ([(free, batch_size)] if free else [])
     for channels, most in groups:
         want = min(most, batch_size - len(rows))
         if want > 0:

@@ -182,8 +182,6 @@ class RateLimiter:
         self._clock = clock
         self._lock = threading.Lock()
         self._channels: dict[str, Schedule] = {}
-        # A schedule kept on another clock (the database's: SharedRateLimiter): its time minus this clock's.
-        self._clock_offsets: dict[str, float] = {}
         self._recipients: dict[tuple[str, str], Schedule] = {}
         self._held_until: dict[tuple[str, str], float] = {}
         self._last_prune = clock()
@@ -216,11 +214,15 @@ class RateLimiter:
         if lim is None or lim.channel is None:
             return None
         with self._lock:
-            seen = self._channels.get(channel)
-            now = self._clock() + self._clock_offsets.get(channel, 0.0)
+            seen, offset = self._last_seen(channel)
+            now = self._clock() + offset
         if seen is None:  # never booked: a full bucket
             seen = Schedule(lim.channel, lateness=self.limits.late_allowance(channel) or 0.0)
         return seen.room(now, horizon)
+
+    def _last_seen(self, channel: str) -> tuple[Schedule | None, float]:
+        """The channel's schedule as last booked, and the time of its clock minus this limiter's clock."""
+        return self._channels.get(channel), 0.0
 
     def reserve_many(
         self, session: Session, wanted: Sequence[tuple[str, str]], *, max_wait: float

@@ -10,7 +10,7 @@ different clocks still share one timeline. Flood-control holds from the platform
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from backend.db.models import RateSlot
 from backend.db.pairs import pairs_in
 from backend.db.session import upsert_insert
-from backend.workers.ratelimit import GO, ChannelLimits, RateLimiter, Reservation, Schedule, book
+from backend.workers.ratelimit import GO, ChannelLimits, RateLimiter, RateLimits, Reservation, Schedule, book
 
 CHANNEL_ROW = ""  # the recipient of a channel's own row
 PRUNE_SECONDS = 60.0
@@ -28,6 +28,12 @@ class SharedRateLimiter(RateLimiter):
     """The limits of a RateLimits configuration, exact across any number of worker processes."""
 
     _last_db_prune = 0.0
+
+    def __init__(self, limits: RateLimits | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(limits, clock=clock)
+        # Each channel's schedule as this worker last booked it, on the database's clock, and that clock's time
+        # minus ours: what `room` answers from.
+        self._booked: dict[str, tuple[Schedule, float]] = {}
 
     def reserve_many(
         self, session: Session, wanted: Sequence[tuple[str, str]], *, max_wait: float
@@ -50,9 +56,8 @@ class SharedRateLimiter(RateLimiter):
             channel, recipient = wanted[index]
             answers[index] = book(recipients.get((channel, recipient)), channels.get(channel), now, max_wait)
         self._store(session, channels, recipients)
-        with self._lock:  # what `room` answers from until the next booking
-            self._channels.update(channels)
-            self._clock_offsets.update(dict.fromkeys(channels, now - read_at))
+        with self._lock:
+            self._booked.update({name: (schedule, now - read_at) for name, schedule in channels.items()})
         self._prune_rows(session, limited, now)
         # The delays count from the clock's reading, and the caller counts them from now: the statements since
         # are part of the wait. Counted from now, a worker held up here would send every slot that much late,
@@ -63,6 +68,9 @@ class SharedRateLimiter(RateLimiter):
             assert answer is not None
             answers[index] = Reservation(answer.granted, answer.delay - spent)
         return [answer or GO for answer in answers]
+
+    def _last_seen(self, channel: str) -> tuple[Schedule | None, float]:
+        return self._booked.get(channel, (None, 0.0))
 
     def _load(
         self, session: Session, limited: dict[str, ChannelLimits], wanted: Sequence[tuple[str, str]]
