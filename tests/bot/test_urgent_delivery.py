@@ -1,5 +1,5 @@
-"""Issue 14, on a fake clock: an urgent report reaches a dispatcher's chat within 5 s, and the unowned-report
-sweep leaves 0 reports without an owner.
+"""Issue 14, on a fake clock: an urgent report reaches a dispatcher's chat within 5 s, ahead of the routine
+cards already waiting for them, and the unowned-report sweep leaves 0 reports without an owner.
 
 The report goes in through the real Telegram webhook; the alarm goes out through the real outbox worker and
 sender to the fake Telegram server. Every time compared is the fake clock's: the ticket and its alarm are
@@ -23,6 +23,7 @@ from backend.domain.notifications import NoticeKind
 from backend.ports import FrozenClock
 from backend.runtime import Runtime
 from backend.services.intake import ReportIn, create_ticket
+from backend.services.notify import notify_person, ticket_payload
 from backend.services.people import resident_for
 from backend.usecases import Backend
 from backend.usecases.operations import sweep_unowned
@@ -119,3 +120,37 @@ def test_after_the_sweep_no_report_is_without_an_owner(
     ).all()
     assert unowned == []
     assert session.scalar(select(Ticket).where(Ticket.text == "井盖不见了")).desk_reason == "unowned"
+
+
+def test_the_alarm_is_the_first_message_of_a_dispatcher_with_routine_cards_queued(
+    telegram: TelegramDriver, fake_clock: FrozenClock, session_factory: sessionmaker[Session], session: Session
+) -> None:
+    # Eight routine reminders already wait for the dispatcher, whom Telegram lets get one message a second.
+    dispatcher_chat = telegram.external_id(DISPATCHER)
+    cd01 = session.scalars(select(Staff).where(Staff.code == "CD01")).one()
+    person = resident_for(session, channel="telegram", external_id="earlier")
+    routine = create_ticket(
+        session, telegram.runtime, ReportIn(text="井盖松动", channel="telegram", reporter_id=person.id), dispatch=False
+    )
+    for n in range(8):
+        notify_person(
+            session,
+            person=cd01.person,
+            kind=NoticeKind.task_reminder,
+            key=f"reminder{n}",
+            ticket=routine,
+            payload=ticket_payload(routine),
+            channel="telegram",
+        )
+    session.commit()
+    telegram.send(RESIDENT, Inbound("", "", InboundKind.location, lon=113.5895, lat=34.73925, label="建设路1号"))
+    telegram.send(RESIDENT, Inbound("", "", InboundKind.text, text="楼道里闻到很浓的煤气味，好像漏气了"))
+    urgent = session.scalars(select(Ticket).where(Ticket.priority == "urgent")).one()
+    telegram.new_calls()
+
+    # One claim under the platform's limits (the defaults): the dispatcher's slots of the next 2 s.
+    with OutboxWorker(session_factory, {"telegram": telegram.sender}, worker_id="w1", clock=fake_clock.now) as worker:
+        worker.drain_once()
+
+    shown = _sent_to(telegram, dispatcher_chat)
+    assert shown and urgent.number in shown[0] and "紧急" in shown[0], shown
