@@ -60,12 +60,14 @@ class ChannelLimits:
 # Telegram Bot API FAQ: about 30 messages per second overall, no more than one per second to one chat.
 # WeChat Official Account customer-service messages: the documented quota is 500,000 calls a day per account
 # (~5.8/s on average; bursts allowed) and the API answers errcode 45047 when one user gets too many in a row;
-# we allow 20/s per account with bursts of 20 and 1/s per user. WeCom application messages: 30/min per member.
+# we allow 20/s per account with bursts of 20 and 1/s per user. WeCom application messages: at most 30 a minute
+# to one member, and WeCom drops the rest without an error, so a member's bucket lets at most 2 + 0.45·60 = 29
+# through in any minute (one to spare for a send that goes out after its slot).
 DEFAULT_LIMITS: dict[str, ChannelLimits] = {
     "telegram": ChannelLimits(channel=Rate(30.0, 30.0), recipient=Rate(1.0, 1.0)),
     "wechat": ChannelLimits(channel=Rate(20.0, 20.0), recipient=Rate(1.0, 1.0)),
     "wechat_template": ChannelLimits(channel=Rate(20.0, 20.0), recipient=Rate(1.0, 3.0)),
-    "wecom": ChannelLimits(channel=Rate(20.0, 20.0), recipient=Rate(0.5, 3.0)),
+    "wecom": ChannelLimits(channel=Rate(20.0, 20.0), recipient=Rate(0.45, 2.0)),
 }
 
 

@@ -171,6 +171,15 @@ def test_room_is_what_the_channel_would_grant_within_the_horizon(rate: Rate) -> 
     assert lim.room("console", 1.0) is None  # no limit of its own: no cap
 
 
+def test_a_wecom_member_never_gets_more_than_30_messages_in_a_minute_by_default() -> None:
+    # WeCom drops an application's messages to one member past 30 a minute, without an error.
+    clock = Clock()
+    lim = RateLimiter(RateLimits(), clock=clock)
+    slots = [clock.t + lim.reserve("wecom", "gridworker", max_wait=1e6).delay for _ in range(200)]
+    assert max(sum(1 for u in slots[i:] if u <= t + 60.0) for i, t in enumerate(slots)) <= 30
+    assert slots[-1] - slots[0] <= 200 / 27 * 60  # and not much slower: 27 a minute kept up
+
+
 def test_switched_off_limits_never_delay() -> None:
     clock = Clock()
     lim = limiter(Rate(1.0, 1.0), Rate(1.0, 1.0), clock, enabled=False)
