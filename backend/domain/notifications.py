@@ -50,6 +50,12 @@ class NoticeKind(StrEnum):
 URGENT_KINDS = frozenset({NoticeKind.urgent_alarm})
 URGENT_DUE = datetime(2000, 1, 1, tzinfo=UTC)
 
+
+def first_due(kind: str, now: datetime) -> datetime:
+    """When a newly queued notice of this kind (or its fallback on another channel) is due."""
+    return URGENT_DUE if kind in URGENT_KINDS else now
+
+
 RESIDENT_KINDS = (
     NoticeKind.dispatched,
     NoticeKind.accepted,

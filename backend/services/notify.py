@@ -13,7 +13,8 @@ from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Mapper, Session
 
 from backend.db.models import Notification, Person, Staff, Ticket, TicketEvent
-from backend.domain.notifications import URGENT_DUE, URGENT_KINDS, NoticeKind
+from backend.db.types import utcnow
+from backend.domain.notifications import NoticeKind, first_due
 from backend.logging_setup import mask_pii
 from backend.services.people import preferred_identity
 
@@ -63,9 +64,8 @@ def notify_person(
         external_id=ident.external_id,
         kind=kind.value,
         payload=payload,
+        next_attempt_at=first_due(kind, utcnow()),
     )
-    if kind in URGENT_KINDS:
-        row.next_attempt_at = URGENT_DUE
     session.add(row)
     return row
 

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import ChannelIdentity, Notification, NotificationAttempt
 from backend.db.session import among_locked, transaction
 from backend.db.types import utcnow
+from backend.domain.notifications import first_due
 from backend.workers.channels import (
     BatchSender,
     ChannelError,
@@ -468,6 +469,7 @@ class OutboxWorker:
                     external_id=other.recipient,
                     kind=other.kind,
                     payload=dict(other.payload),
+                    next_attempt_at=first_due(row.kind, utcnow()),  # an alarm's fallback goes first too
                 )
                 session.add(alt)
                 session.flush()
