@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -327,8 +328,6 @@ class Notification(Base):
     """An outbox row: written in the same transaction as the change it announces."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_claim", "status", "next_attempt_at"),)
-
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -341,6 +340,8 @@ class Notification(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Claimed before any lower priority row that is due (backend.domain.notifications.priority_of).
+    priority: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(Text)
@@ -349,6 +350,10 @@ class Notification(Base):
 
     ticket: Mapped[Ticket | None] = relationship()
     event: Mapped[TicketEvent | None] = relationship()
+
+
+# The claim's order: due rows of the highest priority first, then by due time (backend/workers/outbox.py).
+Index("ix_notifications_claim", Notification.status, Notification.priority.desc(), Notification.next_attempt_at)
 
 
 class InboxMessage(Base):

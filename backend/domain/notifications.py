@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
 
 
@@ -44,16 +43,16 @@ class NoticeKind(StrEnum):
     chat_reply = "chat_reply"
 
 
-# Notices a person must see now. They are due from URGENT_DUE, long before any other row, and the outbox claims
-# in due order: so each takes its recipient's next free slot under the rate limits (WeCom: 30 a minute per
-# member), not the one after a backlog of routine cards to the same dispatcher.
+# Notices a person must see now. The outbox claims by priority before due time, so each takes its recipient's
+# next free slot under the rate limits (WeCom: 30 a minute per member), also when it is retried or put back by
+# a limit: not the slot after a backlog of routine messages queued earlier.
 URGENT_KINDS = frozenset({NoticeKind.urgent_alarm})
-URGENT_DUE = datetime(2000, 1, 1, tzinfo=UTC)
+URGENT, ROUTINE = 1, 0
 
 
-def first_due(kind: str, now: datetime) -> datetime:
-    """When a newly queued notice of this kind (or its fallback on another channel) is due."""
-    return URGENT_DUE if kind in URGENT_KINDS else now
+def priority_of(kind: str) -> int:
+    """The outbox priority of a notice of this kind (higher goes first), kept by its retries and fallbacks."""
+    return URGENT if kind in URGENT_KINDS else ROUTINE
 
 
 RESIDENT_KINDS = (

@@ -13,8 +13,7 @@ from sqlalchemy.event import listens_for
 from sqlalchemy.orm import Mapper, Session
 
 from backend.db.models import Notification, Person, Staff, Ticket, TicketEvent
-from backend.db.types import utcnow
-from backend.domain.notifications import NoticeKind, first_due
+from backend.domain.notifications import NoticeKind, priority_of
 from backend.logging_setup import mask_pii
 from backend.services.people import preferred_identity
 
@@ -64,7 +63,7 @@ def notify_person(
         external_id=ident.external_id,
         kind=kind.value,
         payload=payload,
-        next_attempt_at=first_due(kind, utcnow()),
+        priority=priority_of(kind),
     )
     session.add(row)
     return row

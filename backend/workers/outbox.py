@@ -35,7 +35,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import ChannelIdentity, Notification, NotificationAttempt
 from backend.db.session import among_locked, transaction
 from backend.db.types import utcnow
-from backend.domain.notifications import first_due
 from backend.workers.channels import (
     BatchSender,
     ChannelError,
@@ -130,8 +129,8 @@ def _done(result: _Result) -> Future[_Result]:
 def claim(
     session: Session, *, worker_id: str, channels: Iterable[str], batch_size: int, lease_seconds: float, now: datetime
 ) -> list[Notification]:
-    """Lease up to batch_size due rows (pending, due, lease free or expired) of the given channels, in
-    next_attempt_at order (urgent notices are due first: URGENT_DUE)."""
+    """Lease up to batch_size due rows (pending, due, lease free or expired) of the given channels: the highest
+    priority first (urgent alarms, also when retried), then in next_attempt_at order."""
     due = (
         select(Notification.id)
         .where(
@@ -140,7 +139,7 @@ def claim(
             Notification.channel.in_(list(channels)),
             or_(Notification.lease_until.is_(None), Notification.lease_until < now),
         )
-        .order_by(Notification.next_attempt_at, Notification.id)
+        .order_by(Notification.priority.desc(), Notification.next_attempt_at, Notification.id)
         .limit(batch_size)
         .with_for_update(skip_locked=True)
     )
@@ -156,7 +155,7 @@ def claim(
         .execution_options(synchronize_session=False)
     )
     rows = list(session.scalars(stmt).all())
-    rows.sort(key=lambda r: (r.next_attempt_at, r.id))
+    rows.sort(key=lambda r: (-r.priority, r.next_attempt_at, r.id))
     return rows
 
 
@@ -469,7 +468,7 @@ class OutboxWorker:
                     external_id=other.recipient,
                     kind=other.kind,
                     payload=dict(other.payload),
-                    next_attempt_at=first_due(row.kind, utcnow()),  # an alarm's fallback goes first too
+                    priority=row.priority,  # an alarm's fallback goes first too
                 )
                 session.add(alt)
                 session.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import ChannelIdentity, Notification, NotificationAttempt, Person
 from backend.db.session import transaction
 from backend.db.types import utcnow
-from backend.domain.notifications import URGENT_DUE, NoticeKind
+from backend.domain.notifications import URGENT, NoticeKind
 from backend.workers.channels import AddressBook, Delivery, PermanentChannelError
 from backend.workers.outbox import OutboxConfig, OutboxWorker, dead_letters, requeue_dead
 from backend.workers.ratelimit import RateLimits
@@ -187,13 +187,13 @@ def test_blocked_user_gets_the_fallback_template_message_queued(
     assert [o for o, _ in attempt_log(factory)] == ["fallback"]
 
 
-def test_an_urgent_alarms_fallback_is_due_before_every_routine_row(
+def test_an_urgent_alarms_fallback_keeps_its_priority(
     factory: sessionmaker[Session], fake_tg: FakeTelegram, sender: TelegramHttpSender | TelegramBatchSender
 ) -> None:
     (alarm_id,) = add_notifications(factory, 1)
     with transaction(factory) as session:
         alarm = session.get_one(Notification, alarm_id)
-        alarm.kind, alarm.next_attempt_at = NoticeKind.urgent_alarm.value, URGENT_DUE
+        alarm.kind, alarm.priority = NoticeKind.urgent_alarm.value, URGENT
     fake_tg.script(CHAT, Failure.blocked())
     with OutboxWorker(
         factory, {"telegram": sender}, worker_id="w", config=CONFIG, fallback=template_fallback
@@ -201,7 +201,7 @@ def test_an_urgent_alarms_fallback_is_due_before_every_routine_row(
         assert worker.drain_once().fallback == 1
     with factory() as session:
         alt = session.scalars(select(Notification).where(Notification.key == "n0:template")).one()
-    assert alt.next_attempt_at.replace(tzinfo=UTC) == URGENT_DUE
+    assert alt.priority == URGENT
 
 
 def test_fallback_hook_declining_sends_the_row_to_dead_letters(

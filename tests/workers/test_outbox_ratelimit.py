@@ -20,6 +20,7 @@ from backend.texts import catalogue
 from backend.workers.channels import Delivery
 from backend.workers.outbox import OutboxConfig, OutboxWorker, run_worker
 from backend.workers.ratelimit import ChannelLimits, Rate, RateLimits
+from backend.workers.retry import RetryPolicy
 from bot.telegram.aiohttp_request import AiohttpRequest
 from bot.telegram.batch_sender import TelegramBatchSender
 from bot.telegram.http_sender import TelegramHttpSender
@@ -221,6 +222,37 @@ def test_an_urgent_alarm_overtakes_the_routine_cards_queued_for_its_dispatcher(
     arrived = sorted(fake_tg.delivered(), key=lambda c: c.at)
     # First in the dispatcher's queue, not ninth: behind the cards it would have waited 8 s.
     assert "URGENT1" in arrived[0].params["text"] and arrived[0].at - started < 0.5
+
+
+def test_an_alarm_that_failed_once_goes_before_the_backlog_when_retried(
+    factory: sessionmaker[Session], fake_tg: FakeTelegram
+) -> None:
+    # 200 resident replies wait on a channel that sends 20 a second (10 s of backlog) when an alarm is raised.
+    # Its first send fails; the retry, due a second or two later, must not queue behind the backlog.
+    add_notifications(factory, 200, prefix="reply")
+    fake_tg.script("9000", Failure.server_error())
+    with transaction(factory) as session:
+        dispatcher = Person(kind="staff", name="社区值班调度员")
+        session.add(ChannelIdentity(person=dispatcher, channel="telegram", external_id="9000"))
+        session.flush()
+        alarm = {"number": "URGENT1", "category": "燃气泄漏", "level": "community"}
+        notify_person(session, person=dispatcher, kind=NoticeKind.urgent_alarm, key="a", ticket=None, payload=alarm)
+    config = replace(
+        CONFIG,
+        max_rate_wait=0.5,
+        retry=RetryPolicy(base_seconds=2.0),
+        limits=RateLimits({"telegram": ChannelLimits(Rate(20.0, 20.0), None)}),
+    )
+    sender = TelegramHttpSender(fake_tg.base_url, "TEST:TOKEN", timeout=2.0)
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
+        started = time.monotonic()
+        while not any("URGENT1" in c.params["text"] for c in fake_tg.delivered()) and time.monotonic() - started < 15:
+            if worker.drain_once().claimed == 0:
+                time.sleep(0.02)
+    sender.close()
+    arrived = [c.at - started for c in fake_tg.delivered() if "URGENT1" in c.params["text"]]
+    # The retry is due 1–2 s after the failure and takes the channel's next slot; behind the backlog it took 10 s.
+    assert arrived and arrived[0] < 3.0, arrived
 
 
 @pytest.mark.parametrize("sender_class", [TelegramSender, TelegramBatchSender])
