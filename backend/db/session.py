@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, Select, create_engine, event, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 import backend.db.rollups  # noqa: F401  (registers the listener that keeps the statistics rollups current)
 
@@ -103,10 +103,10 @@ def dialect_insert(dialect: str) -> Callable[..., Any]:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
-def among_locked(session: Session, id_column: InstrumentedAttribute[int], locking: Select[int]) -> ColumnElement[bool]:
+def among_locked(dialect: str, id_column: ColumnElement[int], locking: Select[Any]) -> ColumnElement[bool]:
     """The rows whose id the locking subquery (SELECT id … FOR UPDATE SKIP LOCKED) picks: for an UPDATE that
     leases them. On PostgreSQL `= ANY(ARRAY(subquery))` runs the subquery once and updates through the primary
     key; `IN (subquery)` lets the planner hash-join against a scan of the whole table."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         return id_column == func.any(func.array(locking.scalar_subquery()))
     return id_column.in_(locking.scalar_subquery())

@@ -84,6 +84,10 @@ class BatchSender(Protocol):
     ) -> list[BaseException | None]: ...
 
 
+# Channels that take a message only for a while after the recipient's last one (WeChat customer-service
+# messages: 48 hours); their deliveries carry Delivery.last_inbound_at, the others' do not need it.
+WINDOWED_CHANNELS = frozenset({"wechat"})
+
 # The recipient's external id on another channel (None if they have no account there).
 AddressBook = Callable[[str], "str | None"]
 

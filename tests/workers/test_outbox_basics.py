@@ -104,8 +104,10 @@ def test_live_lease_blocks_a_claim_and_expired_lease_allows_it(factory: sessionm
         )
     with transaction(factory) as session:
         rows = claim(session, worker_id="w2", channels=["telegram"], batch_size=10, lease_seconds=10, now=now)
-    assert [(r.id, r.lease_owner, r.attempts) for r in rows] == [(ids[1], "w2", 2)]
+    assert [(r.id, r.attempts) for r in rows] == [(ids[1], 2)]
     with factory() as session:
+        leased = session.get_one(Notification, ids[1])
+        assert (leased.lease_owner, leased.lease_until) == ("w2", now + timedelta(seconds=10))
         # The dead worker's claim has no outcome: one possible repeat; the live lease is in flight, not lost.
         assert repeat_report(session, now=now).possible_repeats == 1
 
