@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import Notification, NotificationAttempt
 from backend.db.session import transaction
 from backend.db.types import utcnow
+from backend.domain.notifications import URGENT, NoticeKind
 from backend.settings import Settings
 from backend.workers.outbox import (
     OutboxConfig,
@@ -86,6 +87,22 @@ def test_worker_claims_only_channels_it_has_a_sender_for(
         )
     assert by_channel == {"telegram": "sent", "wechat": "pending"}
     assert len(fake_tg.delivered()) == 2
+
+
+def test_a_claim_takes_a_due_urgent_row_before_routine_rows_due_long_before_it(
+    factory: sessionmaker[Session],
+) -> None:
+    # An alarm retried or put back by a rate limit is due later than the routine rows queued before it.
+    ids = add_notifications(factory, 6, chats=1)
+    now = utcnow()
+    with transaction(factory) as session:
+        for minutes_ago, row_id in zip((10, 9, 8, 7, 6), ids[:5], strict=True):
+            session.get_one(Notification, row_id).next_attempt_at = now - timedelta(minutes=minutes_ago)
+        alarm = session.get_one(Notification, ids[5])
+        alarm.kind, alarm.priority, alarm.next_attempt_at = NoticeKind.urgent_alarm, URGENT, now - timedelta(seconds=1)
+    with transaction(factory) as session:
+        rows = claim(session, worker_id="w", channels=["telegram"], batch_size=3, lease_seconds=10, now=now)
+    assert [r.id for r in rows] == [ids[5], ids[0], ids[1]]
 
 
 def test_live_lease_blocks_a_claim_and_expired_lease_allows_it(factory: sessionmaker[Session]) -> None:
