@@ -187,12 +187,16 @@ def _delete_unused_files(session: Session, cutoff: datetime, *, upload_dir: Path
     return gone
 
 
+# Outbox rows the worker is done with: sent, given up, or refused for good and replaced by a fallback row.
+_FINISHED_MESSAGES = ("sent", "dead", "fallback")
+
+
 def _delete_transcripts(session: Session, cutoff: datetime) -> dict[str, int]:
     """Dialogue states idle since the cut-off, messages sent (or given up) before it, stored replies, and
     inbox rows whose turn has run."""
     states = session.execute(delete(ConversationState).where(ConversationState.updated_at < cutoff))
     sent = _delete_notifications(
-        session, and_(Notification.status.in_(("sent", "dead")), Notification.created_at < cutoff)
+        session, and_(Notification.status.in_(_FINISHED_MESSAGES), Notification.created_at < cutoff)
     )
     replies = session.execute(
         update(InboundMessage)

@@ -125,6 +125,20 @@ def test_chat_transcripts_go_after_their_period(session, runtime, clock, report,
     assert session.scalars(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id)).all()  # the ticket stays
 
 
+def test_messages_a_channel_refused_go_with_the_transcripts(session, runtime, clock, report):
+    # A reply the resident's channel refused for good (blocked, WeChat's 48 hours over) is kept as status
+    # "fallback" beside the message that replaced it: its words are a transcript like any sent message's.
+    ticket = report("路灯坏了", openid="o_g")
+    rows = session.scalars(select(Notification).where(Notification.ticket_id == ticket.id)).all()
+    for row, status in zip(rows, ("fallback", "pending"), strict=False):
+        row.status, row.created_at = status, clock.now()
+    session.commit()
+    clock.advance(days=8)
+    run_retention(session, POLICY, clock.now(), upload_dir=runtime.settings.upload_dir)
+    left = session.scalars(select(Notification.status).where(Notification.ticket_id == ticket.id)).all()
+    assert "fallback" not in left and len(left) == len(rows) - 1
+
+
 def test_photos_of_reports_never_made_go_with_the_transcripts(session, runtime, clock, report):
     ticket = report("路灯坏了", openid="o_f")
     kept = store_photo(
