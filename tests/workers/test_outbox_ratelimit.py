@@ -200,24 +200,35 @@ def test_a_channel_at_its_limit_does_not_hold_back_another_channels_messages(
     assert max_in_window(replies, 1.0 - JITTER) <= Rate(20.0, 5.0).max_in_window(1.0)
 
 
+def raise_alarm(factory: sessionmaker[Session], chat_id: str) -> None:
+    """Queue an urgent alarm (URGENT1) to a dispatcher on that Telegram chat, as the workflow does."""
+    with transaction(factory) as session:
+        dispatcher = Person(kind="staff", name="社区值班调度员")
+        session.add(ChannelIdentity(person=dispatcher, channel="telegram", external_id=chat_id))
+        session.flush()
+        alarm = {"number": "URGENT1", "category": "燃气泄漏", "level": "community"}
+        notify_person(session, person=dispatcher, kind=NoticeKind.urgent_alarm, key="a", ticket=None, payload=alarm)
+
+
+def drain_until_the_alarm_is_out(worker: OutboxWorker, fake_tg: FakeTelegram, seconds: float = 15) -> float:
+    """Drain until URGENT1 arrives at the fake (or `seconds` pass); returns when draining started."""
+    started = time.monotonic()
+    while not any("URGENT1" in c.params["text"] for c in fake_tg.delivered()) and time.monotonic() - started < seconds:
+        if worker.drain_once().claimed == 0:
+            time.sleep(0.02)
+    return started
+
+
 def test_an_urgent_alarm_overtakes_the_routine_cards_queued_for_its_dispatcher(
     factory: sessionmaker[Session], fake_tg: FakeTelegram
 ) -> None:
     # Eight routine cards wait for one dispatcher, who may get one message a second, when an alarm is raised.
     add_notifications(factory, 8, chats=1, prefix="routine")
-    with transaction(factory) as session:
-        dispatcher = Person(kind="staff", name="社区值班调度员")
-        session.add(ChannelIdentity(person=dispatcher, channel="telegram", external_id="1000"))
-        session.flush()
-        alarm = {"number": "URGENT1", "category": "燃气泄漏", "level": "community"}
-        notify_person(session, person=dispatcher, kind=NoticeKind.urgent_alarm, key="a", ticket=None, payload=alarm)
+    raise_alarm(factory, "1000")
     config = replace(CONFIG, max_rate_wait=2.0, limits=RateLimits({"telegram": ChannelLimits(None, Rate(1.0, 1.0))}))
     sender = TelegramHttpSender(fake_tg.base_url, "TEST:TOKEN", timeout=2.0)
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
-        started = time.monotonic()
-        while not any("URGENT1" in c.params["text"] for c in fake_tg.delivered()) and time.monotonic() - started < 15:
-            if worker.drain_once().claimed == 0:
-                time.sleep(0.05)
+        started = drain_until_the_alarm_is_out(worker, fake_tg)
     sender.close()
     arrived = sorted(fake_tg.delivered(), key=lambda c: c.at)
     # First in the dispatcher's queue, not ninth: behind the cards it would have waited 8 s.
@@ -231,12 +242,7 @@ def test_an_alarm_that_failed_once_goes_before_the_backlog_when_retried(
     # Its first send fails; the retry, due a second or two later, must not queue behind the backlog.
     add_notifications(factory, 200, prefix="reply")
     fake_tg.script("9000", Failure.server_error())
-    with transaction(factory) as session:
-        dispatcher = Person(kind="staff", name="社区值班调度员")
-        session.add(ChannelIdentity(person=dispatcher, channel="telegram", external_id="9000"))
-        session.flush()
-        alarm = {"number": "URGENT1", "category": "燃气泄漏", "level": "community"}
-        notify_person(session, person=dispatcher, kind=NoticeKind.urgent_alarm, key="a", ticket=None, payload=alarm)
+    raise_alarm(factory, "9000")
     config = replace(
         CONFIG,
         max_rate_wait=0.5,
@@ -245,10 +251,7 @@ def test_an_alarm_that_failed_once_goes_before_the_backlog_when_retried(
     )
     sender = TelegramHttpSender(fake_tg.base_url, "TEST:TOKEN", timeout=2.0)
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
-        started = time.monotonic()
-        while not any("URGENT1" in c.params["text"] for c in fake_tg.delivered()) and time.monotonic() - started < 15:
-            if worker.drain_once().claimed == 0:
-                time.sleep(0.02)
+        started = drain_until_the_alarm_is_out(worker, fake_tg)
     sender.close()
     arrived = [c.at - started for c in fake_tg.delivered() if "URGENT1" in c.params["text"]]
     # The retry is due 1–2 s after the failure and takes the channel's next slot; behind the backlog it took 10 s.
