@@ -90,6 +90,23 @@ def _notice_kind(kind: str) -> NoticeKind | None:
         return None
 
 
+# Buttons on a task_batch message, one per task: the first of its tasks (the rest are in "my tasks").
+BATCH_BUTTONS = 10
+
+
+def _task_batch(payload: dict[str, Any], lang: str) -> Outbound:
+    """New tasks folded into one message (a task list like "my tasks"); a plain task payload is a list of one."""
+    tasks = [params_of(item, lang) for item in payload.get("items") or [payload]]
+    lines = [t("notice.task_batch.line", lang, **p) for p in tasks]
+    buttons = tuple(Button(p["number"], f"task:view:{p['number']}") for p in tasks[:BATCH_BUTTONS])
+    return Outbound(
+        OutboundKind.card,
+        title=t("notice.title.task_batch", lang, count=len(tasks)),
+        text="\n".join([*lines, t("notice.task_batch.hint", lang)]),
+        buttons=buttons,
+    )
+
+
 def render_notification(kind: NoticeKind | str, payload: dict[str, Any], lang: str) -> list[Outbound]:
     """The messages for one outbox row, in the recipient's language (payload["lang"] wins if set)."""
     lang = lang_of(payload.get("lang") or lang)
@@ -109,6 +126,8 @@ def render_notification(kind: NoticeKind | str, payload: dict[str, Any], lang: s
         from bot.public_report import report_messages
 
         return report_messages(payload, lang, _category)
+    if notice is NoticeKind.task_batch:
+        return [_task_batch(payload, lang)]
     if notice is NoticeKind.desk_new:
         p["reason"] = t(f"desk.reason.{payload.get('reason', 'unsure')}", lang)
     if notice is NoticeKind.urgent_alarm:

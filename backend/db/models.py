@@ -337,7 +337,7 @@ class Notification(Base):
     external_id: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(48))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|dead|fallback
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|sent|dead|fallback|folded
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     # Claimed before any lower priority row that is due (backend.domain.notifications.priority_of).

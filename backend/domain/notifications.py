@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
+from typing import Any
 
 
 class NoticeKind(StrEnum):
@@ -22,6 +24,7 @@ class NoticeKind(StrEnum):
     registered = "registered"  # the resident left a question unanswered: the report is stored anyway
     # To staff.
     task_new = "task_new"
+    task_batch = "task_batch"  # several new tasks in one message: their cards would wait for the recipient's quota
     desk_new = "desk_new"  # a report waits at the dispatcher's triage desk (分拨台)
     urgent_alarm = "urgent_alarm"  # an urgent report: a person must acknowledge it now
     task_reminder = "task_reminder"
@@ -55,6 +58,23 @@ def priority_of(kind: str) -> int:
     return URGENT if kind in URGENT_KINDS else ROUTINE
 
 
+# New-task notices that wait for one recipient's quota (WeCom: 30 messages a minute per member) go out together:
+# the worker folds those it claims but may not send within its wait into one task_batch message, which takes
+# the recipient's next slot. A gridworker swamped by a storm's reports gets a list, not minutes of cards.
+FOLDABLE_KINDS = frozenset({NoticeKind.task_new, NoticeKind.task_batch})
+# What a task_batch lists of each task (no report text or place: the list is a pointer to "my tasks").
+BATCH_ITEM_FIELDS = ("number", "category", "priority", "due_at")
+
+
+def folded_payload(payloads: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One task_batch payload listing the tasks of these task_new and task_batch payloads, in order."""
+    items: list[dict[str, Any]] = []
+    for payload in payloads:
+        for task in payload.get("items") or [payload]:
+            items.append({field: task.get(field) for field in BATCH_ITEM_FIELDS})
+    return {"items": items, "lang": payloads[0].get("lang")}
+
+
 RESIDENT_KINDS = (
     NoticeKind.dispatched,
     NoticeKind.accepted,
@@ -70,6 +90,7 @@ RESIDENT_KINDS = (
 )
 STAFF_KINDS = (
     NoticeKind.task_new,
+    NoticeKind.task_batch,
     NoticeKind.desk_new,
     NoticeKind.urgent_alarm,
     NoticeKind.task_reminder,

@@ -187,8 +187,9 @@ def _delete_unused_files(session: Session, cutoff: datetime, *, upload_dir: Path
     return gone
 
 
-# Outbox rows the worker is done with: sent, given up, or refused for good and replaced by a fallback row.
-_FINISHED_MESSAGES = ("sent", "dead", "fallback")
+# Outbox rows the worker is done with: sent, given up, refused for good and replaced by a fallback row, or
+# folded into another row's message (backend/workers/outbox.py fold_new_tasks).
+_FINISHED_MESSAGES = ("sent", "dead", "fallback", "folded")
 
 
 def _delete_transcripts(session: Session, cutoff: datetime) -> dict[str, int]:

@@ -18,7 +18,7 @@ from backend.domain.notifications import NoticeKind
 from backend.services.notify import notify_person
 from backend.texts import catalogue
 from backend.workers.channels import Delivery
-from backend.workers.outbox import OutboxConfig, OutboxWorker, run_worker
+from backend.workers.outbox import OutboxConfig, OutboxWorker, repeat_report, run_worker
 from backend.workers.ratelimit import ChannelLimits, Rate, RateLimits
 from backend.workers.retry import RetryPolicy
 from bot.telegram.aiohttp_request import AiohttpRequest
@@ -45,7 +45,8 @@ def max_in_window(times: list[float], window: float) -> int:
 
 
 def queue_busy_and_single_chats(factory: sessionmaker[Session]) -> None:
-    """30 chats with one message each and three busy chats with five messages each."""
+    """30 chats with one message each and three busy chats with five reminders each (new tasks held back by a
+    chat's limit would be folded into one message)."""
     add_notifications(factory, 30, prefix="single")
     with transaction(factory) as session:
         session.add_all(
@@ -54,7 +55,7 @@ def queue_busy_and_single_chats(factory: sessionmaker[Session]) -> None:
                     key=f"busy{c}-{i}",
                     channel="telegram",
                     external_id=f"busy{c}",
-                    kind=NoticeKind.task_new,
+                    kind=NoticeKind.task_reminder,
                     payload={"number": f"busy{c}-{i}"},
                 )
                 for c in range(3)
@@ -256,6 +257,68 @@ def test_an_alarm_that_failed_once_goes_before_the_backlog_when_retried(
     arrived = [c.at - started for c in fake_tg.delivered() if "URGENT1" in c.params["text"]]
     # The retry is due 1–2 s after the failure and takes the channel's next slot; behind the backlog it took 10 s.
     assert arrived and arrived[0] < 3.0, arrived
+
+
+def test_new_tasks_held_back_by_a_members_quota_go_out_together_in_the_next_slot(
+    factory: sessionmaker[Session], fake_tg: FakeTelegram
+) -> None:
+    # Ten new tasks for one gridworker whose channel allows two messages at once, then one per 2.2 s (WeCom's
+    # default per member): as cards, the last would arrive after 18 s.
+    add_notifications(factory, 10, chats=1, prefix="GB")
+    with transaction(factory) as session:
+        session.add(Notification(key="r", channel="telegram", external_id="1000", kind=NoticeKind.task_reminder))
+    config = replace(CONFIG, max_rate_wait=2.0, limits=RateLimits({"telegram": ChannelLimits(None, Rate(0.45, 2.0))}))
+    sender = TelegramSender("TEST:TOKEN", api_base=fake_tg.base_url)  # renders the list from the catalogue
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
+        started = time.monotonic()
+        worker.drain_once()
+    sender.close()
+    calls = sorted(fake_tg.delivered(), key=lambda c: c.at)
+    # A card, then one list of the other nine tasks in the second slot; the reminder waits its turn.
+    assert len(calls) == 2 and calls[-1].at - started < 1.0
+    assert "GB0" in calls[0].params["text"] and "GB1" not in calls[0].params["text"]
+    assert all(f"GB{i}" in calls[1].params["text"] for i in range(1, 10))
+    with factory() as session:
+        statuses = {key: status for key, status in session.execute(select(Notification.key, Notification.status))}
+        assert statuses == {"GB0": "sent", "GB1": "sent", "r": "pending"} | {f"GB{i}": "folded" for i in range(2, 10)}
+        assert repeat_report(session).possible_repeats == 0  # a folded row is no attempt
+
+
+def test_a_held_back_list_takes_in_the_tasks_queued_since_and_goes_in_the_next_slot(
+    factory: sessionmaker[Session], fake_tg: FakeTelegram
+) -> None:
+    def queue(*numbers: int) -> None:
+        with transaction(factory) as session:
+            session.add_all(
+                Notification(
+                    key=f"GB{n}",
+                    channel="telegram",
+                    external_id="1000",
+                    kind=NoticeKind.task_new,
+                    payload={"number": f"GB{n}"},
+                )
+                for n in numbers
+            )
+
+    config = replace(CONFIG, max_rate_wait=0.5, limits=RateLimits({"telegram": ChannelLimits(None, Rate(0.45, 2.0))}))
+    sender = TelegramSender("TEST:TOKEN", api_base=fake_tg.base_url)
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
+        queue(0, 1)
+        worker.drain_once()  # the member's burst: two cards
+        queue(2, 3, 4)
+        worker.drain_once()  # no slot within 0.5 s: one list of three, put back for the slot 2.2 s on
+        queue(5, 6)  # newer tasks, due before the list's slot
+        started = time.monotonic()
+        while len(fake_tg.delivered()) < 3 and time.monotonic() - started < 8:
+            if worker.drain_once().claimed == 0:
+                time.sleep(0.05)
+    sender.close()
+    calls = sorted(fake_tg.delivered(), key=lambda c: c.at)
+    # The third message is the list of all five, at the member's next slot; no card went before it.
+    assert len(calls) == 3 and all(f"GB{i}" in calls[2].params["text"] for i in range(2, 7))
+    assert calls[2].at - calls[0].at < 2.22 + 0.5
+    with factory() as session:
+        assert session.scalar(select(func.count()).where(Notification.status == "pending")) == 0
 
 
 @pytest.mark.parametrize("sender_class", [TelegramSender, TelegramBatchSender])
