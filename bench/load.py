@@ -349,11 +349,18 @@ def wait_breakdown(url: str) -> dict[str, dict[str, float]]:
             "FROM inbox_messages WHERE done_at IS NOT NULL) t"
         ).fetchone()
         # The send's own time (its 'sent' attempt), not sent_at: a batch is recorded once its last booked slot
-        # has gone out, so sent_at runs up to max_rate_wait behind the send.
+        # has gone out, so sent_at runs up to max_rate_wait behind the send. A row folded into another's message
+        # (status 'folded', last_error 'folded into <key>', perhaps again and again) waits until that one's send.
         outbox = conn.execute(
-            f"SELECT channel, count(*), {quantiles} FROM (SELECT n.channel, "
-            "extract(epoch FROM min(a.at) - n.created_at) AS w FROM notifications n JOIN notification_attempts a "
-            "ON a.notification_id = n.id AND a.outcome = 'sent' GROUP BY n.id) t GROUP BY channel ORDER BY channel"
+            "WITH RECURSIVE hop(origin, channel, created_at, at_id, at_status, at_note) AS ("
+            " SELECT id, channel, created_at, id, status, last_error FROM notifications"
+            " UNION ALL SELECT h.origin, h.channel, h.created_at, c.id, c.status, c.last_error FROM hop h"
+            " JOIN notifications c ON c.key = substring(h.at_note FROM '^folded into (.*)$')"
+            " WHERE h.at_status = 'folded')"
+            f" SELECT channel, count(*), {quantiles} FROM (SELECT h.channel,"
+            " extract(epoch FROM min(a.at) - h.created_at) AS w FROM hop h JOIN notification_attempts a"
+            " ON a.notification_id = h.at_id AND a.outcome = 'sent' GROUP BY h.origin, h.channel, h.created_at) t"
+            " GROUP BY channel ORDER BY channel"
         ).fetchall()
     waits = {"inbox": row(*inbox)} if inbox and inbox[0] else {}
     waits.update({f"outbox {channel}": row(n, p50, p99) for channel, n, p50, p99 in outbox})
