@@ -145,7 +145,9 @@ def run_once(
             "key": f"b{i}",
             "channel": "telegram",
             "external_id": str(10_000 + i % chats),
-            "kind": NoticeKind.task_new.value,
+            # Reminder cards, not new tasks: new tasks that the limits hold back are folded into one message
+            # (backend/workers/outbox.py fold_new_tasks), and each row here is counted as it arrives.
+            "kind": NoticeKind.task_reminder.value,
             "payload": {"number": f"b{i}"},
         }
         for i in range(count)
