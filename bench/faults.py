@@ -355,9 +355,10 @@ def summarise(
         ("first bot message after a resident's message p50 / p99 / max (s)", _quantiles(book), ""),
         ("200s without a recorded effect", len(result["acked_without_effect"]), "0"),
         (
-            "notifications sent / fallback / dead / stuck pending",
-            f"{result['notifications'].get('sent', 0)} / {result['notifications'].get('fallback', 0)} / "
-            f"{result['notifications'].get('dead', 0)} / {len(result['stuck'])}",
+            "notifications sent / folded into another's message / fallback / dead / stuck pending",
+            f"{result['notifications'].get('sent', 0)} / {result['notifications'].get('folded', 0)} / "
+            f"{result['notifications'].get('fallback', 0)} / {result['notifications'].get('dead', 0)} / "
+            f"{len(result['stuck'])}",
             "stuck 0",
         ),
         ("dead-lettered without a reason", len(result["dead_without_reason"]), "0"),
