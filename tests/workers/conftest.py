@@ -105,8 +105,12 @@ def add_notifications(
     chats: int | None = None,
     channel: str = "telegram",
     prefix: str = "n",
+    kind: NoticeKind = NoticeKind.task_reminder,
 ) -> list[int]:
-    """Queue `count` telegram notifications (text 'task_new <prefix><i>'), round-robin over `chats` chats."""
+    """Queue `count` telegram notifications (text '<kind> <prefix><i>'), round-robin over `chats` chats.
+
+    Reminders by default: new tasks that a limit or a flood wait holds back are folded into one message
+    (backend/workers/outbox.py fold_new_tasks), which tests of delivery itself must not depend on."""
     chats = chats or count
     with transaction(factory) as session:
         rows = [
@@ -114,7 +118,7 @@ def add_notifications(
                 key=f"{prefix}{i}",
                 channel=channel,
                 external_id=str(1000 + i % chats),
-                kind=NoticeKind.task_new,
+                kind=kind,
                 payload={"number": f"{prefix}{i}"},
             )
             for i in range(count)

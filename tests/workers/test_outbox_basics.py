@@ -51,7 +51,7 @@ def test_every_queued_notification_is_sent_once_and_logged(
     with OutboxWorker(factory, {"telegram": sender}, worker_id="w1", config=FAST) as worker:
         total = drain_until_idle(worker)
     texts = sorted(c.params["text"] for c in fake_tg.delivered())
-    assert texts == sorted(f"task_new n{i}" for i in range(75))
+    assert texts == sorted(f"task_reminder n{i}" for i in range(75))
     assert total.sent == 75 and total.claimed == 75
     with factory() as session:
         assert session.scalar(select(func.count()).where(Notification.status == "sent")) == 75
@@ -69,7 +69,7 @@ def test_message_goes_to_the_rows_chat_with_the_rendered_text(
     result = drain_once(factory, {"telegram": sender}, worker_id="w1", config=FAST)
     assert (result.claimed, result.sent) == (3, 3)
     got = {(c.params["chat_id"], c.params["text"]) for c in fake_tg.delivered()}
-    assert got == {("1000", "task_new GB-0"), ("1001", "task_new GB-1"), ("1002", "task_new GB-2")}
+    assert got == {("1000", "task_reminder GB-0"), ("1001", "task_reminder GB-1"), ("1002", "task_reminder GB-2")}
 
 
 def test_worker_claims_only_channels_it_has_a_sender_for(

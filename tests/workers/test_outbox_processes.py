@@ -96,7 +96,7 @@ def test_worker_killed_mid_run_loses_nothing_and_repeats_are_bounded(
     stop(second)
 
     delivered = Counter(c.params["text"] for c in fake_tg.delivered())
-    assert set(delivered) == {f"task_new n{i}" for i in range(TOTAL)}
+    assert set(delivered) == {f"task_reminder n{i}" for i in range(TOTAL)}
     repeats = sum(n - 1 for n in delivered.values())
     with factory() as session:
         report = repeat_report(session)
@@ -180,5 +180,5 @@ def test_worker_survives_its_database_connections_being_cut(pg_only_url: str, fa
     engine.dispose()
     delivered = Counter(c.params["text"] for c in fake_tg.delivered())
     assert cut and cut >= 1
-    assert set(delivered) == {f"task_new n{i}" for i in range(600)}
+    assert set(delivered) == {f"task_reminder n{i}" for i in range(600)}
     assert sum(n - 1 for n in delivered.values()) <= report.possible_repeats
