@@ -146,7 +146,7 @@ def run_once(
             "channel": "telegram",
             "external_id": str(10_000 + i % chats),
             # Reminder cards, not new tasks: new tasks that the limits hold back are folded into one message
-            # (backend/workers/outbox.py fold_new_tasks), and each row here is counted as it arrives.
+            # (backend/workers/outbox.py fold_held_back), and each row here is counted as it arrives.
             "kind": NoticeKind.task_reminder.value,
             "payload": {"number": f"b{i}"},
         }

@@ -90,21 +90,33 @@ def _notice_kind(kind: str) -> NoticeKind | None:
         return None
 
 
-# Buttons on a task_batch message, one per task: the first of its tasks (the rest are in "my tasks").
+# Buttons on a list message (task_batch, desk_batch), one per ticket: the first of them (the rest are in "my
+# tasks" or on the desk).
 BATCH_BUTTONS = 10
+# Each list kind: the verb of its buttons (task:view opens the task to accept; task:desk triages in chat).
+_BATCH_VERBS = {NoticeKind.task_batch: "view", NoticeKind.desk_batch: "desk"}
 
 
-def _task_batch(payload: dict[str, Any], lang: str) -> Outbound:
-    """New tasks folded into one message (a task list like "my tasks"); a plain task payload is a list of one."""
-    tasks = [params_of(item, lang) for item in payload.get("items") or [payload]]
-    lines = [t("notice.task_batch.line", lang, **p) for p in tasks]
-    buttons = tuple(Button(p["number"], f"task:view:{p['number']}") for p in tasks[:BATCH_BUTTONS])
+def _batch(notice: NoticeKind, payload: dict[str, Any], lang: str) -> Outbound:
+    """Notices folded into one message (a task list like "my tasks", a desk list); a plain payload is a list of one."""
+    items = payload.get("items") or [payload]
+    tickets = [params_of(item, lang) for item in items]
+    if notice is NoticeKind.desk_batch:
+        for params, item in zip(tickets, items, strict=True):
+            params["reason"] = _desk_reason(item, lang)
+    lines = [t(f"notice.{notice}.line", lang, **p) for p in tickets]
+    verb = _BATCH_VERBS[notice]
+    buttons = tuple(Button(p["number"], f"task:{verb}:{p['number']}") for p in tickets[:BATCH_BUTTONS])
     return Outbound(
         OutboundKind.card,
-        title=t("notice.title.task_batch", lang, count=len(tasks)),
-        text="\n".join([*lines, t("notice.task_batch.hint", lang)]),
+        title=t(f"notice.title.{notice}", lang, count=len(tickets)),
+        text="\n".join([*lines, t(f"notice.{notice}.hint", lang)]),
         buttons=buttons,
     )
+
+
+def _desk_reason(payload: dict[str, Any], lang: str) -> str:
+    return t(f"desk.reason.{payload.get('reason') or 'unsure'}", lang)
 
 
 def render_notification(kind: NoticeKind | str, payload: dict[str, Any], lang: str) -> list[Outbound]:
@@ -126,10 +138,10 @@ def render_notification(kind: NoticeKind | str, payload: dict[str, Any], lang: s
         from bot.public_report import report_messages
 
         return report_messages(payload, lang, _category)
-    if notice is NoticeKind.task_batch:
-        return [_task_batch(payload, lang)]
+    if notice is not None and notice in _BATCH_VERBS:
+        return [_batch(notice, payload, lang)]
     if notice is NoticeKind.desk_new:
-        p["reason"] = t(f"desk.reason.{payload.get('reason', 'unsure')}", lang)
+        p["reason"] = _desk_reason(payload, lang)
     if notice is NoticeKind.urgent_alarm:
         p["level"] = t(f"alarm.level.{payload.get('level', 'district')}", lang)
     if notice in CARD_VERBS:

@@ -26,6 +26,7 @@ class NoticeKind(StrEnum):
     task_new = "task_new"
     task_batch = "task_batch"  # several new tasks in one message: their cards would wait for the recipient's quota
     desk_new = "desk_new"  # a report waits at the dispatcher's triage desk (分拨台)
+    desk_batch = "desk_batch"  # several reports waiting at the desk in one message (as task_batch)
     urgent_alarm = "urgent_alarm"  # an urgent report: a person must acknowledge it now
     task_reminder = "task_reminder"
     task_escalated = "task_escalated"
@@ -58,21 +59,34 @@ def priority_of(kind: str) -> int:
     return URGENT if kind in URGENT_KINDS else ROUTINE
 
 
-# New-task notices that wait for one recipient's quota (WeCom: 30 messages a minute per member) go out together:
-# the worker folds those it claims but may not send within its wait into one task_batch message, which takes
-# the recipient's next slot. A gridworker swamped by a storm's reports gets a list, not minutes of cards.
-FOLDABLE_KINDS = frozenset({NoticeKind.task_new, NoticeKind.task_batch})
-# What a task_batch lists of each task (no report text or place: the list is a pointer to "my tasks").
-BATCH_ITEM_FIELDS = ("number", "category", "priority", "due_at")
+# New-task and desk notices that wait for one recipient's quota (WeCom: 30 messages a minute per member) go out
+# together: the worker folds those it claims but may not send within its wait into one list message of their
+# kind, which takes the recipient's next slot. A gridworker swamped by a storm's reports gets a list of tasks, a
+# dispatcher a list of reports to triage, not minutes of cards.
+FOLDS_INTO: Mapping[NoticeKind, NoticeKind] = {
+    NoticeKind.task_new: NoticeKind.task_batch,
+    NoticeKind.task_batch: NoticeKind.task_batch,
+    NoticeKind.desk_new: NoticeKind.desk_batch,
+    NoticeKind.desk_batch: NoticeKind.desk_batch,
+}
+FOLDABLE_KINDS = frozenset(FOLDS_INTO)
+
+# What a list message gives of each ticket (no report text or place: the list points to "my tasks" or the desk).
+BATCH_ITEM_FIELDS = ("number", "category", "priority", "due_at", "reason")
 
 
 def folded_payload(payloads: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """One task_batch payload listing the tasks of these task_new and task_batch payloads, in order."""
+    """One list payload (task_batch, desk_batch) of the tickets of these single and list payloads, in order."""
     items: list[dict[str, Any]] = []
     for payload in payloads:
         for task in payload.get("items") or [payload]:
             items.append({field: task.get(field) for field in BATCH_ITEM_FIELDS})
     return {"items": items, "lang": payloads[0].get("lang")}
+
+
+def folds_into(kind: str) -> NoticeKind | None:
+    """The list kind a held-back notice of this kind is folded into, None for a kind never folded."""
+    return FOLDS_INTO[NoticeKind(kind)] if kind in FOLDABLE_KINDS else None
 
 
 RESIDENT_KINDS = (
@@ -92,6 +106,7 @@ STAFF_KINDS = (
     NoticeKind.task_new,
     NoticeKind.task_batch,
     NoticeKind.desk_new,
+    NoticeKind.desk_batch,
     NoticeKind.urgent_alarm,
     NoticeKind.task_reminder,
     NoticeKind.task_escalated,

@@ -188,7 +188,7 @@ def _delete_unused_files(session: Session, cutoff: datetime, *, upload_dir: Path
 
 
 # Outbox rows the worker is done with: sent, given up, refused for good and replaced by a fallback row, or
-# folded into another row's message (backend/workers/outbox.py fold_new_tasks).
+# folded into another row's message (backend/workers/outbox.py fold_held_back).
 _FINISHED_MESSAGES = ("sent", "dead", "fallback", "folded")
 
 

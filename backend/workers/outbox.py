@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.db.models import ChannelIdentity, Notification, NotificationAttempt
 from backend.db.session import among_locked, transaction
 from backend.db.types import utcnow
-from backend.domain.notifications import FOLDABLE_KINDS, ROUTINE, NoticeKind, folded_payload
+from backend.domain.notifications import ROUTINE, NoticeKind, folded_payload, folds_into
 from backend.workers.channels import (
     WINDOWED_CHANNELS,
     BatchSender,
@@ -118,7 +118,7 @@ _SENT = (
 _FOLD_INTO = (
     update(_NOTIFICATIONS)
     .where(_NOTIFICATIONS.c.id == bindparam("carrier"))
-    .values(kind=NoticeKind.task_batch.value, payload=bindparam("payload"))
+    .values(kind=bindparam("kind"), payload=bindparam("payload"))
 )
 _FOLDED = (
     update(_NOTIFICATIONS)
@@ -210,22 +210,23 @@ def _claim_statement(dialect: str) -> Update:
     )
 
 
-def fold_new_tasks(
+def fold_held_back(
     session: Session, rows: Sequence[ClaimedRow], deliveries: Sequence[Delivery], bookings: Sequence[Reservation]
 ) -> tuple[list[ClaimedRow], list[Delivery], list[Reservation]]:
-    """Fold each recipient's routine new-task rows that the limits hold back into one task_batch message
-    (FOLDABLE_KINDS): it takes the last slot booked for them, or, with none, goes back as the rows would.
+    """Fold each recipient's routine new-task (or desk) rows that the limits hold back into one task_batch (or
+    desk_batch) message (FOLDS_INTO): it takes the last slot booked for them, or, with none, goes back as the
+    rows would.
 
-    Written in the claim's transaction, so a crash leaves the batch message to be sent, never the folded tasks
+    Written in the claim's transaction, so a crash leaves the list message to be sent, never the folded rows
     unannounced; the folded rows get status "folded" and no attempt. Every claim folds the recipient's held-back
-    rows again into the slot it gets, the batch row of the claim before included: no row waits behind newer ones.
+    rows again into the slot it gets, the list row of the claim before included: no row waits behind newer ones.
     """
-    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    groups: dict[tuple[str, str, NoticeKind], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
-        if row.kind in FOLDABLE_KINDS and row.priority == ROUTINE:
-            groups[row.channel, row.external_id].append(i)
+        if (into := folds_into(row.kind)) is not None and row.priority == ROUTINE:
+            groups[row.channel, row.external_id, into].append(i)
     rows, deliveries, folded = list(rows), list(deliveries), set[int]()
-    for members in groups.values():
+    for (_, _, into), members in groups.items():
         held = [i for i in members if not bookings[i].granted]
         if len(members) < 2 or not held:
             continue
@@ -234,10 +235,10 @@ def fold_new_tasks(
         riders = [carrier, *held] if booked else held
         payload = folded_payload([rows[i].payload for i in sorted(riders, key=lambda i: rows[i].id)])
         others = [rows[i].id for i in riders if i != carrier]
-        session.execute(_FOLD_INTO, {"carrier": rows[carrier].id, "payload": payload})
+        session.execute(_FOLD_INTO, {"carrier": rows[carrier].id, "kind": into.value, "payload": payload})
         session.execute(_FOLDED, {"ids": others, "note": f"folded into {rows[carrier].key}"})
-        rows[carrier] = replace(rows[carrier], kind=NoticeKind.task_batch.value, payload=payload)
-        deliveries[carrier] = replace(deliveries[carrier], kind=NoticeKind.task_batch.value, payload=dict(payload))
+        rows[carrier] = replace(rows[carrier], kind=into.value, payload=payload)
+        deliveries[carrier] = replace(deliveries[carrier], kind=into.value, payload=dict(payload))
         folded.update(i for i in riders if i != carrier)
     keep = [i for i in range(len(rows)) if i not in folded]
     return [rows[i] for i in keep], [deliveries[i] for i in keep], [bookings[i] for i in keep]
@@ -329,7 +330,7 @@ class OutboxWorker:
             deliveries = self._deliveries(session, rows)
             wanted = [(row.channel, row.external_id) for row in rows]
             bookings = self.limiter.reserve_many(session, wanted, max_wait=self.config.max_rate_wait)
-            rows, deliveries, bookings = fold_new_tasks(session, rows, deliveries, bookings)
+            rows, deliveries, bookings = fold_held_back(session, rows, deliveries, bookings)
             # Before the commit: the slots count from the booking, so waiting for the commit is part of the wait.
             booked_at = time.monotonic()
         batched: dict[str, list[tuple[ClaimedRow, Delivery, Reservation]]] = defaultdict(list)

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from backend.db.models import Notification
-from backend.domain.notifications import RESIDENT_KINDS, STAFF_KINDS, NoticeKind
+from backend.domain.notifications import RESIDENT_KINDS, STAFF_KINDS, NoticeKind, folded_payload
 from backend.texts import t
 from backend.workers.outbox import delivery_of
 from bot.messages import Outbound, OutboundKind, outbound_to_json
@@ -52,6 +52,26 @@ def test_a_new_task_is_a_card_with_accept_return_escalate_and_extension() -> Non
     assert [b.label for b in card.buttons] == ["接单", "退回", "吹哨", "申请延期"]
     assert card.buttons[0].data == "task:accept:GB20261123-0007"
     assert "垃圾堆放与清运" in card.text and "紧急" in card.text and "11-24 10:30" in card.text
+
+
+def test_reports_folded_for_a_dispatcher_are_one_desk_list_with_a_triage_button_each() -> None:
+    reasons = ("no_place", "unsure", None)
+    items = [dict(PAYLOAD, number=f"GB-{i:02}", reason=reasons[i % 3]) for i in range(12)]
+    (card,) = render_notification(NoticeKind.desk_batch, folded_payload(items), "zh")
+    assert card.kind is OutboundKind.card and card.title == "待分拨 12 件"
+    lines = card.text.splitlines()
+    assert all(f"GB-{i:02}" in lines[i] for i in range(12))
+    assert "（地点不明）" in lines[0] and "（分类把握不足）" in lines[1] and "（分类把握不足）" in lines[2]
+    assert "垃圾堆放与清运" in lines[0] and "怡和花园" not in card.text  # a pointer: no report text or place
+    assert [b.data for b in card.buttons] == [f"task:desk:GB-{i:02}" for i in range(10)]
+
+
+def test_folded_new_tasks_are_one_task_list_whose_buttons_open_each_task() -> None:
+    items = [dict(PAYLOAD, number=f"GB-{i}", priority="urgent" if i == 1 else "normal") for i in range(3)]
+    (card,) = render_notification(NoticeKind.task_batch, folded_payload(items), "en")
+    assert card.title == "3 new tasks" and "due 11-24 10:30" in card.text
+    assert [b.data for b in card.buttons] == [f"task:view:GB-{i}" for i in range(3)]
+    assert "[URGENT]" in card.text.splitlines()[1] and "[URGENT]" not in card.text.splitlines()[0]
 
 
 def test_verify_request_offers_verify() -> None:

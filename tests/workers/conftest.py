@@ -110,7 +110,7 @@ def add_notifications(
     """Queue `count` telegram notifications (text '<kind> <prefix><i>'), round-robin over `chats` chats.
 
     Reminders by default: new tasks that a limit or a flood wait holds back are folded into one message
-    (backend/workers/outbox.py fold_new_tasks), which tests of delivery itself must not depend on."""
+    (backend/workers/outbox.py fold_held_back), which tests of delivery itself must not depend on."""
     chats = chats or count
     with transaction(factory) as session:
         rows = [

@@ -285,6 +285,37 @@ def test_new_tasks_held_back_by_a_members_quota_go_out_together_in_the_next_slot
         assert repeat_report(session).possible_repeats == 0  # a folded row is no attempt
 
 
+def test_a_dispatchers_held_back_desk_reports_and_new_tasks_go_as_one_list_of_each(
+    factory: sessionmaker[Session], fake_tg: FakeTelegram
+) -> None:
+    # A storm's unsure reports reach a dispatcher who also handles tasks, at WeCom's default member limit (two
+    # at once, then one per 2.2 s): 8 reports to triage and 4 new tasks, as cards the last after 22 s.
+    kinds = [NoticeKind.desk_new, NoticeKind.task_new] * 2 + [NoticeKind.desk_new] * 6 + [NoticeKind.task_new] * 2
+    with transaction(factory) as session:
+        for i, kind in enumerate(kinds):
+            number = f"{'D' if kind is NoticeKind.desk_new else 'T'}{i:02}"
+            payload = {"number": number, "reason": "no_place"}
+            session.add(Notification(key=number, channel="telegram", external_id="1000", kind=kind, payload=payload))
+    config = replace(CONFIG, max_rate_wait=2.0, limits=RateLimits({"telegram": ChannelLimits(None, Rate(0.45, 2.0))}))
+    sender = TelegramSender("TEST:TOKEN", api_base=fake_tg.base_url)
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
+        started = time.monotonic()
+        worker.drain_once()
+    sender.close()
+    texts = sorted(c.params["text"] for c in fake_tg.delivered() if c.at - started < 1.0)
+    desk = [n for n, kind in enumerate(kinds) if kind is NoticeKind.desk_new]
+    tasks = [n for n in range(len(kinds)) if n not in desk]
+    # Both burst slots carry a list: every report to triage in one, every new task in the other, never mixed.
+    assert len(texts) == 2 and len(fake_tg.delivered()) == 2
+    (desk_list,) = [text for text in texts if "待分拨 8 件" in text]
+    (task_list,) = [text for text in texts if "新任务 4 件" in text]
+    assert all(f"D{n:02}" in desk_list for n in desk) and not any(f"T{n:02}" in desk_list for n in tasks)
+    assert all(f"T{n:02}" in task_list for n in tasks) and "地点不明" in desk_list
+    with factory() as session:
+        statuses = [status for (status,) in session.execute(select(Notification.status))]
+        assert statuses.count("sent") == 2 and statuses.count("folded") == 10
+
+
 def test_a_held_back_list_takes_in_the_tasks_queued_since_and_goes_in_the_next_slot(
     factory: sessionmaker[Session], fake_tg: FakeTelegram
 ) -> None:
