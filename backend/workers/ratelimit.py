@@ -125,14 +125,18 @@ def _rate(where: str, value: Sequence[float] | None) -> Rate | None:
 class Schedule:
     """GCRA: the theoretical arrival time of the next conforming message (a token bucket in one float).
 
-    A channel's schedule pays for the lateness a send may have with its burst: its slots are booked as if the
-    burst were `lateness` seconds' worth of messages smaller, so that sends up to that late still conform."""
+    A schedule pays for the lateness a send may have with its burst: its slots are booked as if the burst were
+    `lateness` seconds' worth of messages smaller, so that sends up to that late still conform. What a small
+    burst cannot pay (a chat's one message a second) it pays with spacing: each slot that much further from the
+    last, so two messages to one chat are never closer than the limit, the first late and the second not."""
 
     __slots__ = ("interval", "tolerance", "tat")
 
     def __init__(self, rate: Rate, tat: float = 0.0, *, lateness: float = 0.0) -> None:
-        self.interval = 1.0 / rate.per_second
-        self.tolerance = max(0.0, (max(rate.burst, 1.0) - 1.0) * self.interval - lateness)
+        interval = 1.0 / rate.per_second
+        burst_time = (max(rate.burst, 1.0) - 1.0) * interval
+        self.interval = interval + max(0.0, lateness - burst_time)
+        self.tolerance = max(0.0, burst_time - lateness)
         self.tat = tat
 
     def earliest(self, at: float) -> float:
@@ -205,8 +209,9 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             self._prune(now)
-            rec = self._schedule(self._recipients, (channel, recipient), lim.recipient)
-            chan = self._schedule(self._channels, channel, lim.channel, self.limits.late_allowance(channel) or 0.0)
+            lateness = self.limits.late_allowance(channel) or 0.0
+            rec = self._schedule(self._recipients, (channel, recipient), lim.recipient, lateness)
+            chan = self._schedule(self._channels, channel, lim.channel, lateness)
             return book(rec, chan, now, max_wait)
 
     def room(self, channel: str, horizon: float) -> int | None:

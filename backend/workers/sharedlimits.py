@@ -101,7 +101,8 @@ class SharedRateLimiter(RateLimiter):
         for channel, recipient in keys:
             rate = limited[channel].recipient
             assert rate is not None
-            recipients[channel, recipient] = Schedule(rate, stored.get((channel, recipient), 0.0))
+            lateness = self.limits.late_allowance(channel) or 0.0
+            recipients[channel, recipient] = Schedule(rate, stored.get((channel, recipient), 0.0), lateness=lateness)
         return channels, recipients
 
     @staticmethod

@@ -1,11 +1,13 @@
-"""Backoff arithmetic, error classification and the token buckets, on a fake clock."""
+"""Backoff arithmetic, error classification and the token buckets, on a fake clock (and one shared booking)."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
 
+from backend.db.session import transaction
 from backend.workers.channels import (
     BlockedError,
     PermanentChannelError,
@@ -22,6 +24,7 @@ from backend.workers.ratelimit import (
     Reservation,
 )
 from backend.workers.retry import Outcome, RetryPolicy, decide
+from backend.workers.sharedlimits import SharedRateLimiter
 
 
 class Clock:
@@ -121,6 +124,28 @@ def test_sends_up_to_the_allowance_late_still_keep_the_channel_limit(seed: int |
         late = (allowance if slot < 0.5 else 0.0) if seed is None else rng.uniform(0, allowance)
         sends.append(slot + late)
     assert most_in_a_second(sends) <= rate.max_in_window(1.0)
+
+
+TELEGRAM_LIMITS = RateLimits({"telegram": ChannelLimits(Rate(30.0, 30.0), Rate(1.0, 1.0))})
+
+
+def test_a_chats_messages_sent_up_to_the_allowance_late_are_never_closer_than_its_limit() -> None:
+    """The platform counts a chat's messages as they arrive: one sent as late as the channel allows (0.1 s)
+    and the next on time must still be a second apart. Booked a second apart, they came 0.9 s apart."""
+    clock = Clock()
+    lim = RateLimiter(TELEGRAM_LIMITS, clock=clock)
+    allowance = TELEGRAM_LIMITS.late_allowance("telegram")
+    assert allowance == 0.1
+    slots = [lim.reserve("telegram", "42", max_wait=10).delay for _ in range(4)]
+    sends = [slot + (allowance if i % 2 == 0 else 0.0) for i, slot in enumerate(slots)]
+    assert min(b - a for a, b in zip(sends, sends[1:], strict=False)) >= 1.0 - 1e-9
+    assert slots == pytest.approx([0.0, 1.1, 2.2, 3.3])  # the allowance and no more
+
+
+def test_shared_bookings_space_a_chats_messages_for_the_allowance_too(factory: sessionmaker[Session]) -> None:
+    with transaction(factory) as session:
+        slots = SharedRateLimiter(TELEGRAM_LIMITS).reserve_many(session, [("telegram", "42")] * 4, max_wait=10.0)
+    assert [b.delay - a.delay for a, b in zip(slots, slots[1:], strict=False)] == pytest.approx([1.1] * 3)
 
 
 def test_the_allowance_follows_the_channels_limit() -> None:
