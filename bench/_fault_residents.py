@@ -24,7 +24,7 @@ from backend.texts import t
 from bench._fault_env import FaultyTelegram, FaultyWeChat, Said
 from bench.webhook import REPORTS, TG_SECRET, TOKEN
 from tests.fakes.telegram import callback_update, text_update
-from tests.fakes.wechat import message_xml, sha1_sign, xml_fields
+from tests.fakes.wechat import message_xml, read_menu_links, sha1_sign, xml_fields
 
 WECHAT_RETRIES = 3
 WECHAT_TIMEOUT = 5.0
@@ -282,8 +282,9 @@ class Load:
                 sent.acked = True
                 self.book.acked["wechat"] += 1
                 content = xml_fields(resp.text).get("Content") if resp.text not in ("", "success") else None
-                if content:
-                    self.deliver(Said("wechat", r.user, content, via="passive"))
+                if content:  # a question's buttons come as links in it
+                    text, links = read_menu_links(content)
+                    self.deliver(Said("wechat", r.user, text, tuple(links), via="passive"))
                 return
             self.book.errors[f"wechat: HTTP {resp.status_code}"] += 1
             if resp.status_code < 500:

@@ -36,7 +36,7 @@ if importlib.util.find_spec("sniffio") is None:
 
 from tests.fakes.server import Answer, Call
 from tests.fakes.telegram import FakeTelegramAPI, callback_update, location_update, text_update
-from tests.fakes.wechat import FakeWeChatAPI, WeChatPlatform, message_xml
+from tests.fakes.wechat import FakeWeChatAPI, WeChatPlatform, message_xml, read_menu_links
 
 TICKET_NUMBER = re.compile(r"[A-Z]{1,8}\d{8}-\d{3,}")
 # What residents say: a spot near them and a problem, mostly ones a gridworker handles (garbage, ads, shared
@@ -430,6 +430,12 @@ class WeChatResident(Resident):
     """A resident on the Official Account (plain mode): passive replies, menus through the outbox."""
 
     channel, stream = "wechat", "WeChat residents (webhook)"
+    passive: tuple[Delivered, ...] = ()  # the passive answer to the last message
+
+    async def button(self, prefix: str) -> str | None:
+        """From the passive answer's links, else from the menus pushed since the last message."""
+        found = next((d for i in self.passive for _, d in i.buttons if d.startswith(prefix)), None)
+        return found or await super().button(prefix)
 
     async def post(self, text: str | None, location: tuple[float, float] | None, button: str | None) -> list[Delivered]:
         w = self.world
@@ -456,7 +462,10 @@ class WeChatResident(Resident):
             return []
         reply = w.wechat.open_reply(response.text)
         if reply.get("Content"):
-            return [Delivered(time.monotonic(), reply["Content"])]
+            text, links = read_menu_links(reply["Content"])  # a question's buttons come as links in it
+            self.passive = (Delivered(time.monotonic(), text, tuple(links)),)
+            return list(self.passive)
+        self.passive = ()
         # Answered "success": the engine missed the passive-reply budget and the reply comes through the outbox.
         w.counts["WeChat replies too late for the passive answer"] += 1
         return await w.wait_inbox(self.user, self.mark, self.expect, self.sent_at, "WeChat late reply")

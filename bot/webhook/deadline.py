@@ -19,6 +19,7 @@ from fastapi import HTTPException, Response
 from bot.chatbot import TurnUnavailable
 from bot.messages import Inbound, Outbound, OutboundKind
 from bot.webhook.claims import FirstDelivery
+from bot.wechat.links import MAX_TEXT_BYTES, with_links
 
 logger = logging.getLogger(__name__)
 
@@ -165,11 +166,14 @@ Split = Callable[[list[Outbound]], tuple[str, list[Outbound]]]
 def passive_split(inbound: Inbound) -> Split:
     """How a turn's replies divide between the passive answer and the outbox, by channel and message.
 
-    WeChat's passive text carries the text of button messages too (their buttons follow as a msgmenu). WeCom
-    sends cards through the outbox; a press on a card is answered by relabelling its button, so every reply
-    of that turn goes through the outbox."""
+    WeChat's passive text carries button messages whole, their buttons as links (bot/wechat/links.py), or,
+    where they cannot be links, their text, the buttons following as a msgmenu. WeCom sends cards through the
+    outbox; a press on a card is answered by relabelling its button, so every reply of that turn goes through
+    the outbox."""
     if inbound.channel == "wecom":
         return all_to_outbox if inbound.card_press else functools.partial(split_passive, keep_button_text=False)
+    if inbound.channel == "wechat":
+        return functools.partial(split_passive, keep_button_text=True, inline=with_links)
     return functools.partial(split_passive, keep_button_text=True)
 
 
@@ -178,22 +182,33 @@ def all_to_outbox(out: list[Outbound]) -> tuple[str, list[Outbound]]:
     return "", [m for m in out if m.kind is not OutboundKind.card_label]
 
 
-def split_passive(messages: list[Outbound], *, keep_button_text: bool) -> tuple[str, list[Outbound]]:
+def split_passive(
+    messages: list[Outbound], *, keep_button_text: bool, inline: Callable[[Outbound], str | None] | None = None
+) -> tuple[str, list[Outbound]]:
     """The text a passive reply can carry, and the messages with buttons, which need the outbox.
 
     With keep_button_text the passive text includes the button messages' text too, and the queued
     copies carry only the buttons (WeChat's msgmenu); otherwise they keep their text (WeCom's cards).
+    `inline` writes a button message whole into the passive text instead, where it can and the text stays
+    within MAX_TEXT_BYTES; such a message is not queued.
     """
     texts: list[str] = []
     later: list[Outbound] = []
+    size = 0
     for m in messages:
         text = "\n".join(part for part in (m.title, m.text) if part)
         if m.kind is OutboundKind.image and m.image_url:
             text = "\n".join(part for part in (text, m.image_url) if part)
         if m.buttons:
+            whole = inline(m) if inline is not None else None
+            if whole is not None and size + len(whole.encode()) + 2 <= MAX_TEXT_BYTES:
+                texts.append(whole)
+                size += len(whole.encode()) + 2
+                continue
             later.append(dataclasses.replace(m, title="", text="") if keep_button_text else m)
             if not keep_button_text:
                 continue
         if text:
             texts.append(text)
+            size += len(text.encode()) + 2
     return "\n\n".join(texts), later

@@ -34,7 +34,6 @@ from bot.webhook.deadline import (
     chat_turn_pool,
     database_checks,
     passive_split,
-    split_passive,
 )
 from bot.webhook.replay import ReplayGuard
 from bot.wechat.media import photo_bytes
@@ -155,7 +154,7 @@ def wechat_router(
             out = await deadline.replies(inbound, choice, arrived)
         if out is None:
             return Response(content=NO_REPLY, media_type="text/plain")
-        text, _queued = split_passive(out, keep_button_text=True)
+        text, _queued = passive_split(inbound)(out)
         if not text:
             return Response(content=NO_REPLY, media_type="text/plain")
         xml = TextReply(content=text, message=message).render()

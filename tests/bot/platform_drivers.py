@@ -38,7 +38,7 @@ from tests.fakes.channels import (
 )
 from tests.fakes.server import Answer, Call
 from tests.fakes.telegram import BOT_USER, FakeTelegramAPI, callback_update, location_update, photo_update, user
-from tests.fakes.wechat import FakeWeChatAPI, WeChatPlatform, message_xml
+from tests.fakes.wechat import FakeWeChatAPI, WeChatPlatform, message_xml, read_menu_links
 
 logger = logging.getLogger(__name__)
 
@@ -230,7 +230,7 @@ class WeChatDriver(_PlatformDriver):
         response = self.client.post("/wechat", params=signed.params, content=signed.body)
         assert response.status_code == 200, response.text
         reply = self.platform.open_reply(response.text)
-        out = [Outbound.say(reply["Content"])] if reply.get("Content") else []
+        out = [passive_message(reply["Content"])] if reply.get("Content") else []
         self.new_calls()
         self.deliver_pending(ext, replies_only=True)
         return out + self.read_calls(ext, self.new_calls())
@@ -255,6 +255,12 @@ class WeChatDriver(_PlatformDriver):
             elif "template_id" in body:
                 out.append(Outbound.say(body["data"]["first"]["value"]))
         return out
+
+
+def passive_message(content: str) -> Outbound:
+    """A passive text reply as the resident sees it: its text, and its menu links as buttons."""
+    text, links = read_menu_links(content)
+    return Outbound.choose(text, *(Button(label, data) for label, data in links)) if links else Outbound.say(content)
 
 
 class WeComDriver(_PlatformDriver):
@@ -327,7 +333,7 @@ class WeComDriver(_PlatformDriver):
         response = self.client.post("/wecom", params=signed.params, content=signed.body)
         assert response.status_code == 200, response.text
         reply = self.platform.open_reply(response.text)
-        out = [Outbound.say(reply["Content"])] if reply.get("Content") else []
+        out = [passive_message(reply["Content"])] if reply.get("Content") else []
         if reply.get("MsgType") == "update_button":  # the pressed card button, relabelled
             label = re.search(r"<ReplaceName><!\[CDATA\[(.*?)\]\]></ReplaceName>", reply.get("Button", ""))
             out.append(Outbound(OutboundKind.card_label, text=label.group(1) if label else ""))

@@ -22,6 +22,7 @@ from bot.messages import Inbound, InboundKind, Outbound
 from bot.wechat.parse import to_inbound
 from bot.wechat.send import WeChatSender, make_wechat_client
 from bot.wechat.xmlsafe import safe_fields
+from tests.bot.platform_drivers import passive_message
 from tests.fakes.channels import (  # noqa: F401  (fixtures)
     chat_runtime,
     client,
@@ -130,27 +131,38 @@ def test_image_is_fetched_from_picurl(client: TestClient, wechat: WeChatPlatform
     assert reply["Content"] == t("report.photo_first", "zh")
 
 
-def test_buttons_go_out_as_a_customer_service_menu(
-    client: TestClient,
-    wechat: WeChatPlatform,
-    wechat_api: FakeWeChatAPI,
-    chat_runtime: Runtime,
-    session_factory: sessionmaker[Session],
+def test_a_questions_buttons_come_in_the_passive_reply_as_menu_links_and_a_tap_answers_it(
+    client: TestClient, wechat: WeChatPlatform, wechat_api: FakeWeChatAPI, session_factory: sessionmaker[Session]
 ) -> None:
     reply = post(
         client, wechat, message_xml("text", {"Content": "门口的路灯坏了好几天了"}, from_user=OPENID, msg_id="7005")
     )
-    assert reply["Content"]  # the question itself comes in the passive reply
-    with session_factory() as session:
-        rows = session.scalars(select(Notification).where(Notification.kind == NoticeKind.chat_reply)).all()
-        assert [r.key for r in rows] == ["wechat:reply:7005"]
+    question = passive_message(reply["Content"])  # as the WeChat client shows it
+    assert question.buttons and question.text and "<a" not in question.text
+    assert _reply_rows(session_factory) == [] and not wechat_api.sent("message/custom/send")  # nothing to push
+    first = question.buttons[0]
+    tap = message_xml("text", {"Content": first.label, "bizmsgmenuid": first.data}, from_user=OPENID, msg_id="7006")
+    estates = passive_message(post(client, wechat, tap)["Content"])
+    assert estates.text.startswith(t("report.pick_estate", "zh", community=first.label))  # the tap was understood
+
+
+def test_buttons_of_a_reply_past_the_passive_answer_go_out_as_a_customer_service_menu(
+    chat_runtime: Runtime, own_database: sessionmaker[Session], wechat: WeChatPlatform, wechat_api: FakeWeChatAPI
+) -> None:
+    client, _ = _slow_app(chat_runtime, own_database, 0.6, reply_budget=0.1, ack_deadline=30.0)
+    with client as c:
+        signed = wechat.sign(
+            message_xml("text", {"Content": "门口的路灯坏了好几天了"}, from_user=OPENID, msg_id="7005")
+        )
+        assert c.post("/wechat", params=signed.params, content=signed.body).text == "success"
+    assert [r.key for r in _reply_rows(own_database)] == ["wechat:reply:7005"]
     sender = WeChatSender(make_wechat_client(chat_runtime.settings))
-    result = drain_once(session_factory, {"wechat": sender}, worker_id="w")  # the resident just wrote: window open
+    result = drain_once(own_database, {"wechat": sender}, worker_id="w")  # the resident just wrote: window open
     sender.close()
     assert result.sent == 1
-    sent = wechat_api.sent("message/custom/send")
-    assert len(sent) == 1 and sent[0]["touser"] == OPENID and sent[0]["msgtype"] == "msgmenu"
-    items = sent[0]["msgmenu"]["list"]
+    (menu,) = [m for m in wechat_api.sent("message/custom/send") if m["msgtype"] == "msgmenu"]
+    assert menu["touser"] == OPENID and menu["msgmenu"]["head_content"]  # the question with its choices
+    items = menu["msgmenu"]["list"]
     assert items and all(i["id"] and i["content"] for i in items)
     assert wechat_api.calls_to("/cgi-bin/token"), "the token must come from the configured API base"
 

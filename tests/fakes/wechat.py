@@ -95,6 +95,19 @@ def xml_fields(xml: str) -> dict[str, str]:
     return out
 
 
+# A text link the WeChat client shows as a tap target: the tap sends msgmenucontent as the user's message, with
+# msgmenuid as bizmsgmenuid (bot/wechat/links.py writes them).
+MENU_LINK = re.compile(r'<a href="weixin://bizmsgmenu\?msgmenucontent=([^&"]*)&msgmenuid=([^&"]*)">([^<]*)</a>')
+
+
+def read_menu_links(content: str) -> tuple[str, list[tuple[str, str]]]:
+    """A text message as the client shows it: its text without the link lines, and each link's (label, id)."""
+    links = MENU_LINK.findall(content)
+    assert all(sent == shown for sent, _, shown in links)  # a tap sends what the link shows
+    text = "\n".join(line for line in content.split("\n") if not MENU_LINK.fullmatch(line)).strip("\n")
+    return text, [(label, data) for label, data, _ in links]
+
+
 @dataclass
 class Signed:
     """A request ready to post to our webhook."""
