@@ -189,8 +189,8 @@ def split_passive(
 
     With keep_button_text the passive text includes the button messages' text too, and the queued
     copies carry only the buttons (WeChat's msgmenu); otherwise they keep their text (WeCom's cards).
-    `inline` writes a button message whole into the passive text instead, where it can and the text stays
-    within MAX_TEXT_BYTES; such a message is not queued.
+    `inline` writes a button message whole into the passive text instead, where it can, the text stays within
+    MAX_TEXT_BYTES and no button message before it was queued; such a message is not queued.
     """
     texts: list[str] = []
     later: list[Outbound] = []
@@ -200,7 +200,8 @@ def split_passive(
         if m.kind is OutboundKind.image and m.image_url:
             text = "\n".join(part for part in (text, m.image_url) if part)
         if m.buttons:
-            whole = inline(m) if inline is not None else None
+            # Not after a menu already queued: the resident would see the later question's links before it.
+            whole = inline(m) if inline is not None and not later else None
             if whole is not None and size + len(whole.encode()) + 2 <= MAX_TEXT_BYTES:
                 texts.append(whole)
                 size += len(whole.encode()) + 2

@@ -35,6 +35,12 @@ def test_buttons_a_link_would_garble_go_as_a_menu_with_the_text_passive() -> Non
         assert text == "请选择：" and [m.buttons for m in queued] == [(button,)] and queued[0].text == ""
 
 
+def test_a_question_after_a_menu_goes_as_a_menu_too_so_the_order_holds() -> None:
+    menu_only = Outbound.choose("Pick one:", Button("Not sure", "cat:unsure"))
+    text, queued = passive_split(WECHAT)([menu_only, QUESTION])
+    assert "weixin://" not in text and [m.buttons for m in queued] == [menu_only.buttons, QUESTION.buttons]
+
+
 def test_links_beyond_the_text_limit_go_as_a_menu() -> None:
     many = Outbound.choose("请选择小区：", *(Button(f"第{i}小区名称很长很长", f"estate:LC0101:{i}") for i in range(30)))
     text, queued = passive_split(WECHAT)([many])
