@@ -69,8 +69,6 @@ FOLDS_INTO: Mapping[NoticeKind, NoticeKind] = {
     NoticeKind.desk_new: NoticeKind.desk_batch,
     NoticeKind.desk_batch: NoticeKind.desk_batch,
 }
-FOLDABLE_KINDS = frozenset(FOLDS_INTO)
-
 # What a list message gives of each ticket (no report text or place: the list points to "my tasks" or the desk).
 BATCH_ITEM_FIELDS = ("number", "category", "priority", "due_at", "reason")
 
@@ -86,7 +84,7 @@ def folded_payload(payloads: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 def folds_into(kind: str) -> NoticeKind | None:
     """The list kind a held-back notice of this kind is folded into, None for a kind never folded."""
-    return FOLDS_INTO[NoticeKind(kind)] if kind in FOLDABLE_KINDS else None
+    return FOLDS_INTO[NoticeKind(kind)] if kind in FOLDS_INTO else None
 
 
 RESIDENT_KINDS = (

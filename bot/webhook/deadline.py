@@ -202,9 +202,9 @@ def split_passive(
         if m.buttons:
             # Not after a menu already queued: the resident would see the later question's links before it.
             whole = inline(m) if inline is not None and not later else None
-            if whole is not None and size + len(whole.encode()) + 2 <= MAX_TEXT_BYTES:
+            if whole is not None and (grown := size + len(whole.encode()) + 2) <= MAX_TEXT_BYTES:
                 texts.append(whole)
-                size += len(whole.encode()) + 2
+                size = grown
                 continue
             later.append(dataclasses.replace(m, title="", text="") if keep_button_text else m)
             if not keep_button_text:

@@ -333,7 +333,7 @@ class WeComDriver(_PlatformDriver):
         response = self.client.post("/wecom", params=signed.params, content=signed.body)
         assert response.status_code == 200, response.text
         reply = self.platform.open_reply(response.text)
-        out = [passive_message(reply["Content"])] if reply.get("Content") else []
+        out = [Outbound.say(reply["Content"])] if reply.get("Content") else []
         if reply.get("MsgType") == "update_button":  # the pressed card button, relabelled
             label = re.search(r"<ReplaceName><!\[CDATA\[(.*?)\]\]></ReplaceName>", reply.get("Button", ""))
             out.append(Outbound(OutboundKind.card_label, text=label.group(1) if label else ""))
