@@ -51,12 +51,23 @@ class NoticeKind(StrEnum):
 # next free slot under the rate limits (WeCom: 30 a minute per member), also when it is retried or put back by
 # a limit: not the slot after a backlog of routine messages queued earlier.
 URGENT_KINDS = frozenset({NoticeKind.urgent_alarm})
-URGENT, ROUTINE = 1, 0
+URGENT, REPLY, ROUTINE = 2, 1, 0
 
 
 def priority_of(kind: str) -> int:
     """The outbox priority of a notice of this kind (higher goes first), kept by its retries and fallbacks."""
     return URGENT if kind in URGENT_KINDS else ROUTINE
+
+
+def reply_priority(*, to_staff: bool) -> int:
+    """The outbox priority of a chat reply that could not go as the passive answer.
+
+    A staff member's reply goes before their routine notices: a gridworker who pressed 查看 on site waits for
+    that card, not behind a minute of task cards at WeCom's 30 a minute. Their replies are as many as their own
+    messages, so they cannot crowd out the notices. A resident's reply keeps its place among the routine
+    notices: residents' replies are as many as residents write, and ahead of everything they would hold back
+    gridworkers' tasks for as long as an overload lasts."""
+    return REPLY if to_staff else ROUTINE
 
 
 # New-task and desk notices that wait for one recipient's quota (WeCom: 30 messages a minute per member) go out

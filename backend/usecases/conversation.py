@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, joinedload
 from backend.db.models import ChannelIdentity, ConversationState, InboundMessage, Notification, Person
 from backend.db.pairs import pairs_in
 from backend.db.session import upsert_insert
-from backend.domain.notifications import NoticeKind
+from backend.domain.notifications import NoticeKind, reply_priority
 from backend.services.people import Newcomer, identity_of, new_resident, new_residents
 from backend.usecases import Backend
 from backend.usecases.casework import Casework
@@ -356,6 +356,7 @@ class ConversationStore:
                         "channel": message.channel,
                         "external_id": message.user_id,
                         "kind": NoticeKind.chat_reply.value,
+                        "priority": reply_priority(to_staff=speaker.staff is not None),
                         "payload": result.queued,
                     }
                 )

@@ -1,0 +1,95 @@
+"""A chat reply that goes through the outbox: a staff member's goes before their routine notices, a
+resident's waits its turn (backend.domain.notifications.reply_priority).
+
+The message goes in through the real Telegram webhook; the outbox worker and sender deliver to the fake
+Telegram server at one message a second per chat, so one drain sends one message to each chat: the first
+in that chat's queue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.db.models import Notification
+from backend.domain.notifications import NoticeKind
+from backend.runtime import Runtime
+from backend.workers.outbox import OutboxConfig, OutboxWorker
+from backend.workers.ratelimit import ChannelLimits, Rate, RateLimits
+from bot.messages import Inbound, InboundKind
+from tests.bot.platform_drivers import TelegramDriver, Who
+from tests.fakes.channels import TELEGRAM_SECRET
+
+GRIDWORKER: Who = ("staff", "GW001")
+RESIDENT: Who = ("resident", "rosa")
+ONE_A_SECOND = OutboxConfig(
+    max_rate_wait=0.5, limits=RateLimits({"telegram": ChannelLimits(channel=None, recipient=Rate(1.0, 1.0))})
+)
+
+
+@pytest.fixture
+def telegram(runtime: Runtime, session_factory: sessionmaker[Session]) -> Iterator[TelegramDriver]:
+    driver = TelegramDriver(runtime, session_factory)
+    yield driver
+    driver.close()
+
+
+def queue_routine_notices(session_factory: sessionmaker[Session], chat: str, count: int) -> None:
+    """Task reminders waiting for a chat, as a busy morning leaves them."""
+    with session_factory() as session:
+        session.add_all(
+            Notification(
+                key=f"reminder{i}:{chat}",
+                channel="telegram",
+                external_id=chat,
+                kind=NoticeKind.task_reminder,
+                payload={"number": f"GB20261207-000{i}", "lang": "zh"},
+            )
+            for i in range(count)
+        )
+        session.commit()
+
+
+def write(telegram: TelegramDriver, who: Who, text: str) -> None:
+    """Post a message to the webhook and leave its reply in the outbox (the driver's send would deliver it)."""
+    update = telegram.update(telegram.external_id(who), Inbound("", "", InboundKind.text, text=text))
+    response = telegram.client.post(
+        "/telegram/webhook", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
+    )
+    assert response.status_code == 200, response.text
+
+
+def drain_once(telegram: TelegramDriver, session_factory: sessionmaker[Session]) -> dict[str, str]:
+    """One claim of the worker; the status of each of the chat's rows by kind and key."""
+    with OutboxWorker(session_factory, {"telegram": telegram.sender}, worker_id="w", config=ONE_A_SECOND) as worker:
+        worker.drain_once()
+    with session_factory() as session:
+        rows = session.scalars(select(Notification).where(Notification.channel == "telegram")).all()
+        return {f"{row.kind}:{row.key}": row.status for row in rows}
+
+
+def test_a_gridworkers_reply_goes_before_the_reminders_queued_for_them(
+    telegram: TelegramDriver, session_factory: sessionmaker[Session]
+) -> None:
+    chat = telegram.external_id(GRIDWORKER)
+    queue_routine_notices(session_factory, chat, 3)
+    write(telegram, GRIDWORKER, "我的任务")
+    statuses = drain_once(telegram, session_factory)
+    replies = [status for key, status in statuses.items() if key.startswith(NoticeKind.chat_reply)]
+    reminders = [status for key, status in statuses.items() if key.startswith(NoticeKind.task_reminder)]
+    # The one message the chat's limit lets through now is the answer to what they just asked.
+    assert replies == ["sent"] and reminders == ["pending"] * 3
+
+
+def test_a_residents_reply_waits_behind_the_notices_queued_before_it(
+    telegram: TelegramDriver, session_factory: sessionmaker[Session]
+) -> None:
+    chat = telegram.external_id(RESIDENT)
+    queue_routine_notices(session_factory, chat, 2)
+    write(telegram, RESIDENT, "你好")
+    statuses = drain_once(telegram, session_factory)
+    replies = [status for key, status in statuses.items() if key.startswith(NoticeKind.chat_reply)]
+    assert replies == ["pending"] and statuses[f"{NoticeKind.task_reminder}:reminder0:{chat}"] == "sent"
