@@ -1,5 +1,5 @@
-"""A chat reply that goes through the outbox: a staff member's goes before their routine notices, a
-resident's waits its turn (backend.domain.notifications.reply_priority).
+"""A chat reply that goes through the outbox: a staff member's goes before their routine notices (an alarm
+before it), a resident's waits its turn (backend.domain.notifications.reply_priority).
 
 The message goes in through the real Telegram webhook; the outbox worker and sender deliver to the fake
 Telegram server at one message a second per chat, so one drain sends one message to each chat: the first
@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import Notification
+from backend.db.models import Notification, Staff
 from backend.domain.notifications import NoticeKind
 from backend.runtime import Runtime
+from backend.services.notify import notify_person
 from backend.workers.outbox import OutboxConfig, OutboxWorker
 from backend.workers.ratelimit import ChannelLimits, Rate, RateLimits
 from bot.messages import Inbound, InboundKind
@@ -95,4 +96,23 @@ def test_a_residents_reply_waits_behind_the_notices_queued_before_it(
     assert statuses_after_one_claim(telegram, session_factory) == {
         NoticeKind.task_reminder: ["sent", "pending"],
         NoticeKind.chat_reply: ["pending"],
+    }
+
+
+def test_an_alarm_raised_after_a_gridworkers_reply_still_goes_first(
+    telegram: TelegramDriver, session_factory: sessionmaker[Session]
+) -> None:
+    queue_routine_notices(session_factory, telegram.external_id(GRIDWORKER), 2)
+    write(telegram, GRIDWORKER, "我的任务")
+    with session_factory() as session:
+        gridworker = session.scalars(select(Staff).where(Staff.code == GRIDWORKER[1])).one()
+        alarm = {"number": "GB20261207-0099", "category": "燃气泄漏", "level": "grid"}
+        notify_person(
+            session, person=gridworker.person, kind=NoticeKind.urgent_alarm, key="alarm", ticket=None, payload=alarm
+        )
+        session.commit()
+    assert statuses_after_one_claim(telegram, session_factory) == {
+        NoticeKind.task_reminder: ["pending"] * 2,
+        NoticeKind.chat_reply: ["pending"],
+        NoticeKind.urgent_alarm: ["sent"],
     }
