@@ -26,6 +26,8 @@ from backend.db.types import UTCDateTime, utcnow
 
 # Inbox messages waiting for their turn, leased or not.
 INBOX_WAITING_PREDICATE = "status = 'pending'"
+# Notifications still to send, leased or not.
+NOTIFICATION_PENDING_PREDICATE = "status = 'pending'"
 # Tickets that stand resolved (resolved, verified or closed), as the statistics count them.
 DONE_PREDICATE = "resolved_at IS NOT NULL AND status IN ('resolved', 'verified', 'closed')"
 
@@ -354,6 +356,14 @@ class Notification(Base):
 
 # The claim's order: due rows of the highest priority first, then by due time (backend/workers/outbox.py).
 Index("ix_notifications_claim", Notification.status, Notification.priority.desc(), Notification.next_attempt_at)
+# A recipient's queued rows: a claim folds every new task waiting for a member into the one slot it gets.
+Index(
+    "ix_notifications_pending_recipient",
+    Notification.channel,
+    Notification.external_id,
+    postgresql_where=text(NOTIFICATION_PENDING_PREDICATE),
+    sqlite_where=text(NOTIFICATION_PENDING_PREDICATE),
+)
 
 
 class InboxMessage(Base):

@@ -28,14 +28,14 @@ from datetime import datetime, timedelta
 from functools import cache, partial
 from typing import Any, cast
 
-from sqlalchemy import Table, Update, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import Table, Update, bindparam, case, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.db.models import ChannelIdentity, Notification, NotificationAttempt
+from backend.db.models import NOTIFICATION_PENDING_PREDICATE, ChannelIdentity, Notification, NotificationAttempt
 from backend.db.session import among_locked, transaction
 from backend.db.types import utcnow
-from backend.domain.notifications import ROUTINE, NoticeKind, folded_payload, folds_into
+from backend.domain.notifications import FOLDS_INTO, ROUTINE, NoticeKind, folded_payload, folds_into
 from backend.workers.channels import (
     WINDOWED_CHANNELS,
     BatchSender,
@@ -125,7 +125,7 @@ _FOLDED = (
     .where(_NOTIFICATIONS.c.id.in_(bindparam("ids", expanding=True)))
     .values(
         status="folded",
-        attempts=_NOTIFICATIONS.c.attempts - 1,
+        attempts=_NOTIFICATIONS.c.attempts - bindparam("claims"),  # 1: undo the claim's count
         lease_owner=None,
         lease_until=None,
         last_error=bindparam("note"),
@@ -210,36 +210,103 @@ def _claim_statement(dialect: str) -> Update:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class WaitingRow:
+    """A queued row of a recipient that the claim did not take (not due yet, or past the batch)."""
+
+    id: int
+    key: str
+    channel: str
+    external_id: str
+    kind: str
+    payload: dict[str, Any]
+    next_attempt_at: datetime
+
+
+def waiting_for(
+    session: Session, recipients: Iterable[tuple[str, str]], claimed: Iterable[int], now: datetime
+) -> dict[tuple[str, str, NoticeKind], list[WaitingRow]]:
+    """The recipients' other queued routine rows that fold (FOLDS_INTO), unless another worker holds them, by
+    recipient and list kind, oldest first. Locked (SKIP LOCKED) until the claim's transaction ends."""
+    c = _NOTIFICATIONS.c
+    found = session.execute(
+        select(c.id, c.key, c.channel, c.external_id, c.kind, c.payload, c.next_attempt_at)
+        .where(
+            text(NOTIFICATION_PENDING_PREDICATE),  # the literal, so the partial index applies
+            tuple_(c.channel, c.external_id).in_(list(recipients)),
+            c.priority == ROUTINE,
+            c.kind.in_([kind.value for kind in FOLDS_INTO]),
+            c.id.not_in(list(claimed)),
+            or_(c.lease_until.is_(None), c.lease_until < now),
+        )
+        .order_by(c.id)
+        .with_for_update(skip_locked=True)
+    )
+    waiting: dict[tuple[str, str, NoticeKind], list[WaitingRow]] = defaultdict(list)
+    for row in found:
+        waiting[row.channel, row.external_id, FOLDS_INTO[NoticeKind(row.kind)]].append(WaitingRow(*row))
+    return waiting
+
+
+def _soonest(
+    rows: Sequence[ClaimedRow],
+    bookings: Sequence[Reservation],
+    held: Sequence[int],
+    queued: Sequence[WaitingRow],
+    now: datetime,
+) -> ClaimedRow | WaitingRow:
+    """Of held rows (back after their booking's delay) and queued ones, the row that is due first."""
+    due: list[tuple[datetime, int, ClaimedRow | WaitingRow]]
+    due = [(now + timedelta(seconds=bookings[i].delay), rows[i].id, rows[i]) for i in held[:1]]
+    due += [(w.next_attempt_at, w.id, w) for w in queued]
+    return min(due, key=lambda d: d[:2])[2]
+
+
 def fold_held_back(
-    session: Session, rows: Sequence[ClaimedRow], deliveries: Sequence[Delivery], bookings: Sequence[Reservation]
+    session: Session,
+    rows: Sequence[ClaimedRow],
+    deliveries: Sequence[Delivery],
+    bookings: Sequence[Reservation],
+    now: datetime,
 ) -> tuple[list[ClaimedRow], list[Delivery], list[Reservation]]:
-    """Fold each recipient's routine new-task (or desk) rows that the limits hold back into one task_batch (or
-    desk_batch) message (FOLDS_INTO): it takes the last slot booked for them, or, with none, goes back as the
-    rows would.
+    """Fold each recipient's routine new-task (or desk) rows that the limits hold back, and those still queued
+    for them (waiting_for), into one task_batch (or desk_batch) message (FOLDS_INTO). It takes the last slot
+    booked for them; with none, the list already waiting for them keeps its due time, or the held rows go back
+    as one list. So no task waits behind newer ones, and a member has at most one list queued.
 
     Written in the claim's transaction, so a crash leaves the list message to be sent, never the folded rows
-    unannounced; the folded rows get status "folded" and no attempt. Every claim folds the recipient's held-back
-    rows again into the slot it gets, the list row of the claim before included: no row waits behind newer ones.
+    unannounced; the folded rows get status "folded" and no attempt.
     """
     groups: dict[tuple[str, str, NoticeKind], list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
         if (into := folds_into(row.kind)) is not None and row.priority == ROUTINE:
             groups[row.channel, row.external_id, into].append(i)
     rows, deliveries, folded = list(rows), list(deliveries), set[int]()
-    for (_, _, into), members in groups.items():
+    if not groups:
+        return rows, deliveries, list(bookings)
+    waiting = waiting_for(session, {(channel, to) for channel, to, _ in groups}, [row.id for row in rows], now)
+    for group, members in groups.items():
         held = [i for i in members if not bookings[i].granted]
-        if len(members) < 2 or not held:
-            continue
         booked = [i for i in members if bookings[i].granted]
-        carrier = booked[-1] if booked else held[0]
-        riders = [carrier, *held] if booked else held
-        payload = folded_payload([rows[i].payload for i in sorted(riders, key=lambda i: rows[i].id)])
-        others = [rows[i].id for i in riders if i != carrier]
-        session.execute(_FOLD_INTO, {"carrier": rows[carrier].id, "kind": into.value, "payload": payload})
-        session.execute(_FOLDED, {"ids": others, "note": f"folded into {rows[carrier].key}"})
-        rows[carrier] = replace(rows[carrier], kind=into.value, payload=payload)
-        deliveries[carrier] = replace(deliveries[carrier], kind=into.value, payload=dict(payload))
-        folded.update(i for i in riders if i != carrier)
+        queued = waiting.get(group, [])
+        if len(members) + len(queued) < 2 or not (held or queued):
+            continue
+        riders = [booked[-1], *held] if booked else held
+        carrier = rows[riders[0]] if booked else _soonest(rows, bookings, held, queued, now)
+        parts = {rows[i].id: rows[i].payload for i in riders} | {w.id: w.payload for w in queued}
+        payload = folded_payload([parts[id_] for id_ in sorted(parts)])
+        session.execute(_FOLD_INTO, {"carrier": carrier.id, "kind": group[2].value, "payload": payload})
+        note = f"folded into {carrier.key}"
+        if others := [rows[i].id for i in riders if rows[i].id != carrier.id]:
+            session.execute(_FOLDED, {"ids": others, "note": note, "claims": 1})
+        if others := [w.id for w in queued if w.id != carrier.id]:
+            session.execute(_FOLDED, {"ids": others, "note": note, "claims": 0})
+        for i in riders:
+            if rows[i].id == carrier.id:
+                rows[i] = replace(rows[i], kind=group[2].value, payload=payload)
+                deliveries[i] = replace(deliveries[i], kind=group[2].value, payload=dict(payload))
+            else:
+                folded.add(i)
     keep = [i for i in range(len(rows)) if i not in folded]
     return [rows[i] for i in keep], [deliveries[i] for i in keep], [bookings[i] for i in keep]
 
@@ -330,7 +397,7 @@ class OutboxWorker:
             deliveries = self._deliveries(session, rows)
             wanted = [(row.channel, row.external_id) for row in rows]
             bookings = self.limiter.reserve_many(session, wanted, max_wait=self.config.max_rate_wait)
-            rows, deliveries, bookings = fold_held_back(session, rows, deliveries, bookings)
+            rows, deliveries, bookings = fold_held_back(session, rows, deliveries, bookings, now)
             # Before the commit: the slots count from the booking, so waiting for the commit is part of the wait.
             booked_at = time.monotonic()
         batched: dict[str, list[tuple[ClaimedRow, Delivery, Reservation]]] = defaultdict(list)

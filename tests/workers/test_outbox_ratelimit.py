@@ -7,6 +7,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.models import ChannelIdentity, Notification, NotificationAttempt, Person
 from backend.db.session import transaction
+from backend.db.types import utcnow
 from backend.domain.notifications import NoticeKind
 from backend.services.notify import notify_person
 from backend.texts import catalogue
@@ -316,30 +318,55 @@ def test_a_dispatchers_held_back_desk_reports_and_new_tasks_go_as_one_list_of_ea
         assert statuses.count("sent") == 2 and statuses.count("folded") == 10
 
 
+MEMBER_QUOTA = replace(CONFIG, max_rate_wait=0.5, limits=RateLimits({"telegram": ChannelLimits(None, Rate(0.45, 2.0))}))
+
+
+def queue_tasks(
+    factory: sessionmaker[Session], *numbers: int, due_in: float = 0.0, leased_by: str | None = None
+) -> None:
+    """New-task notices GB<n> for the gridworker of chat 1000, due in `due_in` seconds (a flood wait or a
+    retry's back-off), or leased by another worker for a minute."""
+    now = utcnow()
+    with transaction(factory) as session:
+        session.add_all(
+            Notification(
+                key=f"GB{n}",
+                channel="telegram",
+                external_id="1000",
+                kind=NoticeKind.task_new,
+                payload={"number": f"GB{n}"},
+                next_attempt_at=now + timedelta(seconds=due_in),
+                lease_owner=leased_by,
+                lease_until=now + timedelta(minutes=1) if leased_by else None,
+            )
+            for n in numbers
+        )
+
+
+def queued_for_the_member(factory: sessionmaker[Session]) -> list[tuple[str, list[str], datetime]]:
+    """The pending rows: key, the ticket numbers in the message, due time."""
+    with factory() as session:
+        pending = session.scalars(select(Notification).where(Notification.status == "pending").order_by("id"))
+        return [
+            (row.key, [item["number"] for item in row.payload.get("items") or [row.payload]], row.next_attempt_at)
+            for row in pending
+        ]
+
+
 def test_a_held_back_list_takes_in_the_tasks_queued_since_and_goes_in_the_next_slot(
     factory: sessionmaker[Session], fake_tg: FakeTelegram
 ) -> None:
-    def queue(*numbers: int) -> None:
-        with transaction(factory) as session:
-            session.add_all(
-                Notification(
-                    key=f"GB{n}",
-                    channel="telegram",
-                    external_id="1000",
-                    kind=NoticeKind.task_new,
-                    payload={"number": f"GB{n}"},
-                )
-                for n in numbers
-            )
-
-    config = replace(CONFIG, max_rate_wait=0.5, limits=RateLimits({"telegram": ChannelLimits(None, Rate(0.45, 2.0))}))
     sender = TelegramSender("TEST:TOKEN", api_base=fake_tg.base_url)
-    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=config) as worker:
-        queue(0, 1)
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=MEMBER_QUOTA) as worker:
+        queue_tasks(factory, 0, 1)
         worker.drain_once()  # the member's burst: two cards
-        queue(2, 3, 4)
+        queue_tasks(factory, 2, 3, 4)
         worker.drain_once()  # no slot within 0.5 s: one list of three, put back for the slot 2.2 s on
-        queue(5, 6)  # newer tasks, due before the list's slot
+        queue_tasks(factory, 5, 6)  # newer tasks, held back too
+        worker.drain_once()
+        # One list waits for the member, of all five: never two lists racing for the next slot.
+        ((_, numbers, _),) = queued_for_the_member(factory)
+        assert numbers == [f"GB{i}" for i in range(2, 7)]
         started = time.monotonic()
         while len(fake_tg.delivered()) < 3 and time.monotonic() - started < 8:
             if worker.drain_once().claimed == 0:
@@ -349,8 +376,52 @@ def test_a_held_back_list_takes_in_the_tasks_queued_since_and_goes_in_the_next_s
     # The third message is the list of all five, at the member's next slot; no card went before it.
     assert len(calls) == 3 and all(f"GB{i}" in calls[2].params["text"] for i in range(2, 7))
     assert calls[2].at - calls[0].at < 2.22 + 0.5
+    assert queued_for_the_member(factory) == []
+
+
+def test_a_new_task_sent_at_once_takes_in_the_tasks_still_queued_for_the_member(
+    factory: sessionmaker[Session], fake_tg: FakeTelegram
+) -> None:
+    queue_tasks(factory, 0, due_in=60)  # put back a minute by the platform's flood wait
+    queue_tasks(factory, 1)
+    sender = TelegramSender("TEST:TOKEN", api_base=fake_tg.base_url)
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG) as worker:
+        worker.drain_once()
+    sender.close()
+    # The slot the new task gets carries the older one too, which would otherwise come a minute after it.
+    (call,) = fake_tg.delivered()
+    assert "GB0" in call.params["text"] and "GB1" in call.params["text"]
+    assert queued_for_the_member(factory) == []
     with factory() as session:
-        assert session.scalar(select(func.count()).where(Notification.status == "pending")) == 0
+        assert repeat_report(session).possible_repeats == 0  # the row folded unclaimed counts no attempt
+
+
+def test_a_list_held_back_goes_at_its_own_slot_not_with_a_task_waiting_longer(
+    factory: sessionmaker[Session], fake_tg: FakeTelegram
+) -> None:
+    sender = TelegramSender("TEST:TOKEN", api_base=fake_tg.base_url)
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=MEMBER_QUOTA) as worker:
+        queue_tasks(factory, 0, 1)
+        worker.drain_once()  # the member's burst
+        queue_tasks(factory, 9, due_in=300)  # a task in a retry's five-minute back-off
+        queue_tasks(factory, 2, 3)
+        worker.drain_once()
+    sender.close()
+    # One list of the three, due at the member's next slot (2.2 s), not in five minutes.
+    ((_, numbers, due),) = queued_for_the_member(factory)
+    assert sorted(numbers) == ["GB2", "GB3", "GB9"] and due < utcnow() + timedelta(seconds=10)
+
+
+def test_a_task_another_worker_is_sending_is_not_folded(factory: sessionmaker[Session], fake_tg: FakeTelegram) -> None:
+    queue_tasks(factory, 0, leased_by="other")
+    queue_tasks(factory, 1)
+    sender = TelegramSender("TEST:TOKEN", api_base=fake_tg.base_url)
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG) as worker:
+        worker.drain_once()
+    sender.close()
+    (call,) = fake_tg.delivered()
+    assert "GB1" in call.params["text"] and "GB0" not in call.params["text"]
+    assert [key for key, *_ in queued_for_the_member(factory)] == ["GB0"]
 
 
 @pytest.mark.parametrize("sender_class", [TelegramSender, TelegramBatchSender])
