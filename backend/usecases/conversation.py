@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from backend.db.models import ChannelIdentity, ConversationState, InboundMessage, Notification, Person
 from backend.db.pairs import pairs_in
@@ -119,7 +119,10 @@ class Prefetched:
         identities = session.scalars(
             select(ChannelIdentity)
             .where(pairs_in(ChannelIdentity.channel, ChannelIdentity.external_id, senders))
-            .options(joinedload(ChannelIdentity.person).joinedload(Person.staff))
+            # The person's identities: a report's notices pick the channel to reach its reporter on.
+            .options(
+                joinedload(ChannelIdentity.person).options(joinedload(Person.staff), selectinload(Person.identities))
+            )
         ).unique()
         states = session.scalars(
             select(ConversationState)

@@ -237,3 +237,36 @@ def test_a_redelivered_message_in_a_batch_gets_its_stored_reply_and_stores_nothi
     assert replies[1] and replies[1] != answered
     with own_database() as session:
         assert session.scalar(select(func.count()).select_from(InboundMessage)) == 2
+
+
+def test_a_batch_reads_its_reporters_identities_once_not_once_a_report(
+    runtime: Runtime,
+    own_database: sessionmaker[Session],  # noqa: F811
+) -> None:
+    chat = Chatbot(runtime, own_database)
+    senders = [f"oREADS{i}" for i in range(len(REPORTS))]
+    for sender in senders:
+        pin = Inbound(channel="wechat", user_id=sender, kind=InboundKind.location, lon=PIN[0], lat=PIN[1])
+        store_inbound(own_database, dataclasses.replace(pin, message_id=f"{sender}-pin"))
+    processor = InboxProcessor(own_database, chat, worker_id="p1")
+    while processor.process_once():
+        pass
+    for sender, text in zip(senders, REPORTS, strict=True):
+        report = Inbound(channel="wechat", user_id=sender, kind=InboundKind.text, text=text)
+        store_inbound(own_database, dataclasses.replace(report, message_id=f"{sender}-text"))
+    reads: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM channel_identities" in statement:
+            reads.append(statement)
+
+    engine = own_database.kw["bind"]
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        while processor.process_once():
+            pass
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(tickets(own_database)) == len(REPORTS)
+    # The senders' identities, then their people's (to reach each reporter on the ticket's notices).
+    assert len(reads) == 2, reads
