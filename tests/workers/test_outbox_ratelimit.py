@@ -29,7 +29,7 @@ from bot.telegram.http_sender import TelegramHttpSender
 from bot.telegram.send import TelegramSender
 from bot.telegram.send_by import SlotMissed, sending_by
 from tests.workers.conftest import add_notifications
-from tests.workers.fake_telegram import Failure, FakeTelegram
+from tests.workers.fake_telegram import Call, Failure, FakeTelegram
 
 CHANNEL = Rate(20.0, 5.0)
 RECIPIENT = Rate(2.0, 1.0)
@@ -353,6 +353,15 @@ def queued_for_the_member(factory: sessionmaker[Session]) -> list[tuple[str, lis
         ]
 
 
+def one_claim(factory: sessionmaker[Session], fake_tg: FakeTelegram) -> list[Call]:
+    """What the fake Bot API received from one claim of a worker with no limits."""
+    sender = TelegramSender("TEST:TOKEN", api_base=fake_tg.base_url)
+    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG) as worker:
+        worker.drain_once()
+    sender.close()
+    return fake_tg.delivered()
+
+
 def test_a_held_back_list_takes_in_the_tasks_queued_since_and_goes_in_the_next_slot(
     factory: sessionmaker[Session], fake_tg: FakeTelegram
 ) -> None:
@@ -384,12 +393,8 @@ def test_a_new_task_sent_at_once_takes_in_the_tasks_still_queued_for_the_member(
 ) -> None:
     queue_tasks(factory, 0, due_in=60)  # put back a minute by the platform's flood wait
     queue_tasks(factory, 1)
-    sender = TelegramSender("TEST:TOKEN", api_base=fake_tg.base_url)
-    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG) as worker:
-        worker.drain_once()
-    sender.close()
     # The slot the new task gets carries the older one too, which would otherwise come a minute after it.
-    (call,) = fake_tg.delivered()
+    (call,) = one_claim(factory, fake_tg)
     assert "GB0" in call.params["text"] and "GB1" in call.params["text"]
     assert queued_for_the_member(factory) == []
     with factory() as session:
@@ -415,11 +420,7 @@ def test_a_list_held_back_goes_at_its_own_slot_not_with_a_task_waiting_longer(
 def test_a_task_another_worker_is_sending_is_not_folded(factory: sessionmaker[Session], fake_tg: FakeTelegram) -> None:
     queue_tasks(factory, 0, leased_by="other")
     queue_tasks(factory, 1)
-    sender = TelegramSender("TEST:TOKEN", api_base=fake_tg.base_url)
-    with OutboxWorker(factory, {"telegram": sender}, worker_id="w", config=CONFIG) as worker:
-        worker.drain_once()
-    sender.close()
-    (call,) = fake_tg.delivered()
+    (call,) = one_claim(factory, fake_tg)
     assert "GB1" in call.params["text"] and "GB0" not in call.params["text"]
     assert [key for key, *_ in queued_for_the_member(factory)] == ["GB0"]
 
