@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from itertools import islice
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from backend.db.fixed_sets import in_fixed
 from backend.db.models import Staff, Ticket
@@ -28,6 +31,40 @@ _OPEN_LOADS = (
 )
 
 
+# Within `candidates_remembered`: a role's staff in a scope, as read by an open transaction (the key holds it).
+_REMEMBERED: ContextVar[dict[tuple[SessionTransaction, str, str], Sequence[Staff]] | None] = ContextVar(
+    "staff_candidates", default=None
+)
+
+
+@contextmanager
+def candidates_remembered() -> Iterator[None]:
+    """Within the block, a transaction reads a role's staff in a scope once, not once a ticket: an inbox batch
+    dispatches its reports to the same few gridworkers, and chat turns never change who is on staff."""
+    token = _REMEMBERED.set({})
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
+
+
+def _candidates(session: Session, role: Role, scope: str) -> Sequence[Staff]:
+    memo = _REMEMBERED.get()
+    if memo is None:
+        return _read_candidates(session, role, scope)
+    session.connection()  # begins the transaction that the key names, if none is open yet
+    transaction = session.get_transaction()
+    assert transaction is not None
+    key = (transaction, role.value, scope)
+    if key not in memo:
+        memo[key] = _read_candidates(session, role, scope)
+    return memo[key]
+
+
+def _read_candidates(session: Session, role: Role, scope: str) -> Sequence[Staff]:
+    return session.scalars(_CANDIDATES, {"role": role.value, "scope": scope}).unique().all()
+
+
 def _first(session: Session, role: Role, scope: str | None) -> Staff | None:
     """The least-loaded of the role's active staff in scope, so two handlers of one department share the work.
 
@@ -36,7 +73,7 @@ def _first(session: Session, role: Role, scope: str | None) -> Staff | None:
     (thousands) is what made each urgent report of the burst slower than the last."""
     if scope is None:
         return None
-    candidates = session.scalars(_CANDIDATES, {"role": role.value, "scope": scope}).unique().all()
+    candidates = _candidates(session, role, scope)
     if len(candidates) < 2:
         return candidates[0] if candidates else None
     rows = session.execute(_OPEN_LOADS, {"ids": [staff.id for staff in candidates]})

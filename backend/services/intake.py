@@ -19,6 +19,7 @@ from backend.domain.triage import DeskReason, Route, gate
 from backend.runtime import Runtime
 from backend.services.actors import SYSTEM, ActorContext
 from backend.services.alarms import raise_alarm
+from backend.services.assignment import candidates_remembered
 from backend.services.categories import subcategory
 from backend.services.desk import put_on_desk
 from backend.services.numbering import next_ticket_number
@@ -124,7 +125,7 @@ _BATCH: ContextVar[_Batch | None] = ContextVar("analysed_batch", default=None)
 @contextmanager
 def predicted(runtime: Runtime, texts: Sequence[str]) -> Iterator[None]:
     """Classify texts in one vectorised call and find their places; within the block, `assess` of any of them
-    uses what was found."""
+    uses what was found, and each transaction reads the staff it dispatches to once."""
     classifier = runtime.current_classifier()
     wanted = list(dict.fromkeys(text for text in texts if text.strip()))
     predictions: dict[str, Any] = {}
@@ -143,7 +144,8 @@ def predicted(runtime: Runtime, texts: Sequence[str]) -> Iterator[None]:
     )
     token = _BATCH.set(_Batch(classifier, predictions, places, pairs))
     try:
-        yield
+        with candidates_remembered():
+            yield
     finally:
         _BATCH.reset(token)
 

@@ -12,7 +12,7 @@ from backend.db.models import Staff, Ticket
 from backend.domain.roles import Tier
 from backend.domain.tickets import TicketStatus
 from backend.runtime import Runtime
-from backend.services.assignment import choose_assignee
+from backend.services.assignment import candidates_remembered, choose_assignee
 from tests.backend.conftest import GRID
 
 
@@ -87,3 +87,15 @@ def test_a_grid_without_an_active_gridworker_goes_up_the_ladder(session: Session
     session.commit()
     chosen = choose_assignee(session, runtime, grid_code=GRID, tier=Tier.grid, department_code=None)
     assert chosen is not None and chosen.code == "GL01"
+
+
+def test_staff_remembered_in_a_batch_still_share_the_load_and_are_read_again_by_the_next_transaction(
+    session: Session, runtime: Runtime, report: Callable[..., Ticket]
+) -> None:
+    with candidates_remembered():
+        assert housing_handler(session, runtime) == "DH01"
+        give(session, [report(openid="o_f0")], "DH01", TicketStatus.dispatched)
+        assert housing_handler(session, runtime) == "DH02"  # the open tickets are counted at every choice
+        session.scalars(select(Staff).where(Staff.code == "DH02")).one().active = False
+        session.commit()
+        assert housing_handler(session, runtime) == "DH01"

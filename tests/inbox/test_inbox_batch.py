@@ -239,34 +239,51 @@ def test_a_redelivered_message_in_a_batch_gets_its_stored_reply_and_stores_nothi
         assert session.scalar(select(func.count()).select_from(InboundMessage)) == 2
 
 
-def test_a_batch_reads_its_reporters_identities_once_not_once_a_report(
-    runtime: Runtime,
-    own_database: sessionmaker[Session],  # noqa: F811
-) -> None:
-    chat = Chatbot(runtime, own_database)
+def _selects_of_a_batch_of_reports(runtime: Runtime, factory: sessionmaker[Session]) -> list[str]:
+    """The SELECTs run while one batch turns the reports of three residents who shared the same pin before."""
+    chat = Chatbot(runtime, factory)
     senders = [f"oREADS{i}" for i in range(len(REPORTS))]
     for sender in senders:
         pin = Inbound(channel="wechat", user_id=sender, kind=InboundKind.location, lon=PIN[0], lat=PIN[1])
-        store_inbound(own_database, dataclasses.replace(pin, message_id=f"{sender}-pin"))
-    processor = InboxProcessor(own_database, chat, worker_id="p1")
+        store_inbound(factory, dataclasses.replace(pin, message_id=f"{sender}-pin"))
+    processor = InboxProcessor(factory, chat, worker_id="p1")
     while processor.process_once():
         pass
     for sender, text in zip(senders, REPORTS, strict=True):
         report = Inbound(channel="wechat", user_id=sender, kind=InboundKind.text, text=text)
-        store_inbound(own_database, dataclasses.replace(report, message_id=f"{sender}-text"))
-    reads: list[str] = []
+        store_inbound(factory, dataclasses.replace(report, message_id=f"{sender}-text"))
+    selects: list[str] = []
 
-    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT") and "FROM channel_identities" in statement:
-            reads.append(statement)
+    def collect(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            selects.append(statement)
 
-    engine = own_database.kw["bind"]
-    event.listen(engine, "before_cursor_execute", count)
+    engine = factory.kw["bind"]
+    event.listen(engine, "before_cursor_execute", collect)
     try:
-        while processor.process_once():
-            pass
+        assert processor.process_once() == len(REPORTS)
     finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert len(tickets(own_database)) == len(REPORTS)
+        event.remove(engine, "before_cursor_execute", collect)
+    assert len(tickets(factory)) == len(REPORTS)
+    return selects
+
+
+def test_a_batch_reads_its_reporters_identities_once_not_once_a_report(
+    runtime: Runtime,
+    own_database: sessionmaker[Session],  # noqa: F811
+) -> None:
+    reads = [s for s in _selects_of_a_batch_of_reports(runtime, own_database) if "FROM channel_identities" in s]
     # The senders' identities, then their people's (to reach each reporter on the ticket's notices).
     assert len(reads) == 2, reads
+
+
+def test_a_batch_reads_the_staff_it_dispatches_to_once_not_once_a_report(
+    runtime: Runtime,
+    own_database: sessionmaker[Session],  # noqa: F811
+) -> None:
+    selects = _selects_of_a_batch_of_reports(runtime, own_database)
+    with own_database() as session:
+        handlers = list(session.scalars(select(Ticket.assignee_id)))
+    assert None not in handlers and len(set(handlers)) < len(handlers)  # one handler got two of the reports
+    reads = [s for s in selects if "FROM staff" in s and "staff.scope_code =" in s]
+    assert len(reads) == len(set(handlers)), reads
