@@ -324,7 +324,11 @@ def train(
     ] = None,
     lexicon_file: Annotated[
         Path | None,
-        typer.Option("--lexicon", exists=True, help="the city's category tree (group, then its terms) as features"),
+        typer.Option(
+            "--lexicon",
+            exists=True,
+            help="the city's category tree (a path from the first-level domain per row) as features",
+        ),
     ] = None,
 ) -> None:
     """Train the classifier (see `nlp train`); optionally with staff corrections from the database."""

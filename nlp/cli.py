@@ -73,9 +73,9 @@ def train(
         typer.Option(
             "--lexicon",
             exists=True,
-            help="the city's category tree (CSV/XLSX, header row; first column a group such as a first-level"
-            f" domain, further columns its terms): per group, {LEXICON_SCALE} x log(1 + distinct terms in the"
-            " message) becomes a feature",
+            help="the city's category tree (CSV/XLSX, header row; a path per row: first column the first-level"
+            " domain, further columns the categories under it): per node with children, a group of its terms,"
+            f" {LEXICON_SCALE} x log(1 + distinct terms in the message) becomes a feature",
         ),
     ] = None,
     config_dir: ConfigDirOpt = DEFAULT_CONFIG_DIR,

@@ -42,15 +42,31 @@ LABELS = (["city"] * 4 + ["labour"] * 4) * 2
 
 def test_tree_rows_become_groups_of_terms_split_at_connectors() -> None:
     groups = dict(LEXICON.groups)
-    assert list(groups) == ["劳动和社会保障", "城乡建设"]
+    # Every node with children is a group; "城乡建设 › 其他" has only a catch-all below it, so no terms.
+    assert list(groups) == [
+        "劳动和社会保障",
+        "劳动和社会保障 › 劳动关系",
+        "劳动和社会保障 › 社会保险",
+        "城乡建设",
+        "城乡建设 › 市政设施",
+    ]
     # The group's own name is split too: 劳动和社会保障 → 劳动, 社会保障.
     assert {"拖欠工资", "养老保险", "医疗保险", "劳动合同", "劳动关系", "劳动", "社会保障"} <= set(
         groups["劳动和社会保障"]
     )
     assert {"路灯", "井盖", "下水道", "市政设施"} <= set(groups["城乡建设"])
+    # A level-2 group holds its own name and the terms below it, not its siblings' nor its domain's.
+    assert groups["劳动和社会保障 › 劳动关系"] == ("劳动关系", "劳动合同", "拖欠工资")
+    assert groups["劳动和社会保障 › 社会保险"] == ("养老保险", "医疗保险", "社会保险")
     assert "其他" not in LEXICON.terms  # a catch-all names no topic
     assert split_terms("垃圾堆放与清运") == ["垃圾堆放", "清运"]
     assert split_terms("Ａ") == []  # too short
+
+
+def test_a_two_column_tree_gives_one_group_per_first_level_domain() -> None:
+    two_levels = lexicon_from_rows([[domain, leaf, ""] for domain, _, leaf in TREE])
+    assert [name for name, _ in two_levels.groups] == ["劳动和社会保障", "城乡建设"]
+    assert "劳动合同" in dict(two_levels.groups)["劳动和社会保障"]
 
 
 def test_read_lexicon_takes_the_first_column_as_the_group(tmp_path: Path) -> None:
@@ -67,18 +83,21 @@ def test_each_group_column_is_the_scaled_log_count_of_its_distinct_terms() -> No
     features = TextFeatures(lexicon=LEXICON.groups).fit(TEXTS)
     texts = ["拖欠工资还不交养老保险，拖欠工资", "路灯坏了", "今天天气不错"]
     x = features.transform(texts).toarray()
-    assert x.shape[1] == features.n_features_ == features.n_text_features_ + 2
-    block = x[:, -2:]  # groups in sorted order: 劳动和社会保障, 城乡建设
-    expected = LEXICON_SCALE * np.log1p([[2, 0], [0, 1], [0, 0]])  # distinct terms: a repeat counts once
+    assert x.shape[1] == features.n_features_ == features.n_text_features_ + 5
+    block = x[:, -5:]  # groups in sorted order: 劳动和社会保障, its 劳动关系, its 社会保险, 城乡建设, its 市政设施
+    # Distinct terms: a repeat counts once.
+    expected = LEXICON_SCALE * np.log1p([[2, 1, 1, 0, 0], [0, 0, 0, 1, 1], [0, 0, 0, 0, 0]])
     np.testing.assert_allclose(block, expected, rtol=1e-6)
-    np.testing.assert_allclose(np.linalg.norm(x[:, :-2], axis=1), 1.0, rtol=1e-6)  # text part still l2-normalised
+    np.testing.assert_allclose(np.linalg.norm(x[:, :-5], axis=1), 1.0, rtol=1e-6)  # text part still l2-normalised
 
 
 def test_a_term_the_training_messages_never_used_still_counts_for_its_group() -> None:
     model, _ = train_model(TEXTS, LABELS, label_info={}, lexicon=LEXICON)
     plain, _ = train_model(TEXTS, LABELS, label_info={})
-    # Binary model: one weight row for the second label, labour; groups sorted: 劳动和社会保障, 城乡建设.
-    labour_group, city_group = model._svm.coef_[0, -2:]
+    # Binary model: one weight row for the second label, labour; the group columns come last, in sorted order.
+    names = [name for name, _ in LEXICON.groups]
+    group_weights = dict(zip(names, model._svm.coef_[0, -len(names) :], strict=True))
+    labour_group, city_group = group_weights["劳动和社会保障"], group_weights["城乡建设"]
     assert labour_group > 0 > city_group
     for text in ("单位不签劳动合同", "医疗保险"):  # 劳动合同 and 医疗保险 occur in no training message
         assert model.predict_proba([text])[0, 1] > plain.predict_proba([text])[0, 1] + 0.05
@@ -132,10 +151,10 @@ def test_train_cli_takes_a_lexicon_file(tmp_path: Path) -> None:
         ["train", "--data", str(data), "--lexicon", str(tree), "--model-root", str(models), "--out", str(models / "m")],
     )
     assert result.exit_code == 0, result.output
-    assert "lexicon of 2 groups" in result.output
+    assert f"lexicon of {len(LEXICON)} groups" in result.output
     meta = json.loads((models / "m" / META_FILE).read_text(encoding="utf-8"))
     assert meta["lexicon_source"] == str(tree)
-    assert meta["metrics"]["lexicon"] == {"groups": 2, "terms": len(LEXICON.terms)}
+    assert meta["metrics"]["lexicon"] == {"groups": len(LEXICON), "terms": len(LEXICON.terms)}
     loaded = load_model(models / "m", allowed_root=models)
     assert loaded.pipeline.named_steps["features"].lexicon == LEXICON.groups
     assert loaded.predict("单位不签劳动合同").subcategory == "labour"
