@@ -828,6 +828,11 @@ def main() -> None:
         default="default",
         help="outbox send limits: default (the platforms' quotas), off, or the JSON of GRIDBOT_WORKER_RATE_LIMITS",
     )
+    parser.add_argument(
+        "--section",
+        help="the section of BENCHMARKS.md and RELIABILITY.md to write, to keep this run beside the usual one"
+        " (default: load, load_inbox, with _limits_changed when --rate-limits is not default)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -843,9 +848,12 @@ def main() -> None:
     )
     command = "python -m bench.load " + " ".join(sys.argv[1:])
     notes = notes_for(args, results)
-    section = ("load_inbox" if args.inbox else "load") + ("" if args.rate_limits == "default" else "_limits_changed")
+    section = args.section or (
+        ("load_inbox" if args.inbox else "load") + ("" if args.rate_limits == "default" else "_limits_changed")
+    )
     if args.rate_limits != "default":
         title += f", outbox rate limits {args.rate_limits}"
+    title += f", {args.residents} residents ({args.residents / args.interval:.0f} messages/s offered)"
     report(
         section,
         title,
