@@ -89,7 +89,9 @@ class Service:
     """The processes of one deployment: the API (uvicorn workers under one parent), the outbox workers and
     (durable inbox) the inbox processors."""
 
-    def __init__(self, env: dict[str, str], workdir: Path, api_procs: int, workers: int, processors: int = 0) -> None:
+    def __init__(
+        self, env: dict[str, str], workdir: Path, api_procs: int, workers: int, processors: int = 0, nice: int = 0
+    ) -> None:
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.procs: list[tuple[str, subprocess.Popen[bytes], Path]] = []
@@ -99,17 +101,24 @@ class Service:
         for i in range(1, processors + 1):  # with the inbox on in env: these run the turns, the API stores
             self._start(f"process-{i}", ["process", "--worker-id", f"load-p{i}"], env, workdir)
         self._start(
-            "api", ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(api_procs)], env, workdir
+            "api",
+            ["serve", "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(api_procs)],
+            env,
+            workdir,
+            nice=nice,
         )
 
-    def _start(self, name: str, args: list[str], env: dict[str, str], workdir: Path) -> None:
+    def _start(self, name: str, args: list[str], env: dict[str, str], workdir: Path, *, nice: int = 0) -> None:
         gridbot = Path(sys.executable).with_name("gridbot")
         cli = [str(gridbot)] if gridbot.exists() else [sys.executable, "-m", "bot.main"]
+        niced = ["nice", "-n", str(nice)] if nice > 0 else []
         log = workdir / f"{name}.log"
         with log.open("wb") as out:
-            proc = subprocess.Popen([*cli, *args], env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                [*niced, *cli, *args], env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT
+            )
         self.procs.append((name, proc, log))
-        self.commands.append(" ".join(["gridbot", *args]))
+        self.commands.append(" ".join([*niced, "gridbot", *args]))
 
     def wait_healthy(self, timeout: float = 180.0) -> None:
         """Return once /health answers 200 and every process is still running."""
@@ -519,7 +528,7 @@ def run_config(args: argparse.Namespace, api_procs: int, workers: int) -> dict[s
         if args.inbox:
             env = {**env, "GRIDBOT_INBOX_ENABLED": "true", "GRIDBOT_INBOX_SERVE_PROCESSORS": "0"}
         env.update(rate_limits_env(args.rate_limits))
-        service = Service(env, workdir, api_procs, workers, processors=args.inbox)
+        service = Service(env, workdir, api_procs, workers, processors=args.inbox, nice=args.serve_nice)
         service.wait_healthy()
         cpu_before, own_before = service.cpu_seconds(), _own_cpu()
         started = time.monotonic()
@@ -827,6 +836,12 @@ def main() -> None:
         "--rate-limits",
         default="default",
         help="outbox send limits: default (the platforms' quotas), off, or the JSON of GRIDBOT_WORKER_RATE_LIMITS",
+    )
+    parser.add_argument(
+        "--serve-nice",
+        type=int,
+        default=0,
+        help="niceness of the API processes, so that the turns go first on shared cores (docs/DEPLOYMENT.md)",
     )
     parser.add_argument(
         "--section",
