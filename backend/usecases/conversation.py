@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.db.models import ChannelIdentity, ConversationState, InboundMessage, Notification, Person
 from backend.db.pairs import pairs_in
@@ -90,8 +91,9 @@ T = TypeVar("T")
 
 @dataclass
 class Prefetched:
-    """A batch's senders (residents created for the new ones) and their locked dialogues, read in two queries
-    before its turns; a turn that fails later keeps its sender's new resident record.
+    """A batch's senders (residents created for the new ones, the others' arrival stamped in one statement) and
+    their locked dialogues, read in two queries before its turns; a turn that fails later keeps its sender's new
+    resident record and arrival (the platform did deliver the message).
 
     An entry serves the first turn of its sender only: a later turn of the same sender, or a turn tried again,
     reads afresh (the turn before may have created or changed the rows)."""
@@ -99,23 +101,26 @@ class Prefetched:
     identities: dict[Sender, ChannelIdentity | None] = field(default_factory=dict)
     states: dict[Sender, ConversationState | None] = field(default_factory=dict)
     created: set[Sender] = field(default_factory=set)  # residents created just now, their arrival stamped
+    stamped: set[Sender] = field(default_factory=set)  # known senders whose arrival was stamped just now
     deliveries: dict[tuple[str, str], int | None] = field(default_factory=dict)  # (channel, key): row id or None
 
     @classmethod
     def read(
-        cls, session: Session, messages: Sequence[ChatMessage], *, deliveries_at: datetime | None = None
+        cls, session: Session, messages: Sequence[ChatMessage], *, now: datetime, record_deliveries: bool = False
     ) -> Prefetched:
-        """The identities and dialogue rows (locked) of the senders of these messages; with `deliveries_at`,
-        also every message's delivery record, inserted in one statement (only where the whole batch rolls
-        back together: a failed turn's record must not outlive it)."""
+        """The identities and dialogue rows (locked) of the senders of these messages, their arrival stamped
+        `now`; with `record_deliveries`, also every message's delivery record, inserted in one statement (only
+        where the whole batch rolls back together: a failed turn's record must not outlive it)."""
         senders = sorted({(m.channel, m.user_id) for m in messages if not m.unfollow})
-        known = cls() if not senders else cls._senders(session, messages, senders)
-        if deliveries_at is not None:
-            known.deliveries = _record_deliveries(session, messages, deliveries_at)
+        known = cls() if not senders else cls._senders(session, messages, senders, now)
+        if record_deliveries:
+            known.deliveries = _record_deliveries(session, messages, now)
         return known
 
     @classmethod
-    def _senders(cls, session: Session, messages: Sequence[ChatMessage], senders: list[Sender]) -> Prefetched:
+    def _senders(
+        cls, session: Session, messages: Sequence[ChatMessage], senders: list[Sender], now: datetime
+    ) -> Prefetched:
         identities = session.scalars(
             select(ChannelIdentity)
             .where(pairs_in(ChannelIdentity.channel, ChannelIdentity.external_id, senders))
@@ -133,6 +138,8 @@ class Prefetched:
         known = cls(identities=dict.fromkeys(senders), states=dict.fromkeys(senders))
         known.identities.update(((i.channel, i.external_id), i) for i in identities)
         known.states.update(((s.channel, s.external_id), s) for s in states)
+        _stamp_arrivals(session, [i for i in known.identities.values() if i is not None], now)
+        known.stamped = {key for key, identity in known.identities.items() if identity is not None}
         first = {(m.channel, m.user_id): m for m in reversed(messages) if not m.unfollow}
         newcomers = [
             Newcomer(m.channel, m.user_id, m.display_name, m.language)
@@ -268,7 +275,7 @@ class ConversationStore:
             before_turns(session)
         now = self.backend.runtime.clock.now()
         messages = [message for message, _ in turns]
-        known, tail = Prefetched.read(session, messages, deliveries_at=now if straight else None), Tail()
+        known, tail = Prefetched.read(session, messages, now=now, record_deliveries=straight), Tail()
         outcomes = []
         for message, answer in turns:
             if tail.keeps_state_of(message):
@@ -430,6 +437,21 @@ def _record_deliveries(
     return recorded
 
 
+def _stamp_arrivals(session: Session, identities: list[ChannelIdentity], now: datetime) -> None:
+    """Stamp the senders' latest message (a channel's reply window runs from it) in one statement, not a turn's
+    UPDATE each; the loaded rows are told, and stay clean."""
+    if not identities:
+        return
+    session.execute(
+        update(ChannelIdentity)
+        .where(ChannelIdentity.id.in_([i.id for i in identities]))
+        .values(last_inbound_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    for identity in identities:
+        set_committed_value(identity, "last_inbound_at", now)
+
+
 def _sender(session: Session, message: ChatMessage, known: Prefetched, now: datetime) -> Person:
     """The person behind the chat identity, created as a resident on first contact."""
     key = (message.channel, message.user_id)
@@ -447,7 +469,10 @@ def _sender(session: Session, message: ChatMessage, known: Prefetched, now: date
     if key in known.created:
         known.created.discard(key)
         return identity.person  # created for this very turn, its arrival stamped
-    identity.last_inbound_at = now
+    if key in known.stamped:
+        known.stamped.discard(key)  # stamped with the rest of its batch
+    else:
+        identity.last_inbound_at = now
     if message.language_given and identity.language != message.language:
         identity.language = message.language
     return identity.person

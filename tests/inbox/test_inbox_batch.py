@@ -239,8 +239,9 @@ def test_a_redelivered_message_in_a_batch_gets_its_stored_reply_and_stores_nothi
         assert session.scalar(select(func.count()).select_from(InboundMessage)) == 2
 
 
-def _selects_of_a_batch_of_reports(runtime: Runtime, factory: sessionmaker[Session]) -> list[str]:
-    """The SELECTs run while one batch turns the reports of three residents who shared the same pin before."""
+def _statements_of_a_batch_of_reports(runtime: Runtime, factory: sessionmaker[Session]) -> list[str]:
+    """The statements run while one batch turns the reports of three residents who shared the same pin five
+    minutes before."""
     chat = Chatbot(runtime, factory)
     senders = [f"oREADS{i}" for i in range(len(REPORTS))]
     for sender in senders:
@@ -249,14 +250,14 @@ def _selects_of_a_batch_of_reports(runtime: Runtime, factory: sessionmaker[Sessi
     processor = InboxProcessor(factory, chat, worker_id="p1")
     while processor.process_once():
         pass
+    runtime.clock.advance(minutes=5)  # type: ignore[attr-defined]
     for sender, text in zip(senders, REPORTS, strict=True):
         report = Inbound(channel="wechat", user_id=sender, kind=InboundKind.text, text=text)
         store_inbound(factory, dataclasses.replace(report, message_id=f"{sender}-text"))
-    selects: list[str] = []
+    statements: list[str] = []
 
     def collect(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("SELECT"):
-            selects.append(statement)
+        statements.append(statement.lstrip())
 
     engine = factory.kw["bind"]
     event.listen(engine, "before_cursor_execute", collect)
@@ -265,7 +266,26 @@ def _selects_of_a_batch_of_reports(runtime: Runtime, factory: sessionmaker[Sessi
     finally:
         event.remove(engine, "before_cursor_execute", collect)
     assert len(tickets(factory)) == len(REPORTS)
-    return selects
+    return statements
+
+
+def _selects_of_a_batch_of_reports(runtime: Runtime, factory: sessionmaker[Session]) -> list[str]:
+    return [s for s in _statements_of_a_batch_of_reports(runtime, factory) if s.upper().startswith("SELECT")]
+
+
+def test_a_batch_stamps_its_senders_arrival_in_one_statement_not_one_a_turn(
+    runtime: Runtime,
+    own_database: sessionmaker[Session],  # noqa: F811
+) -> None:
+    statements = _statements_of_a_batch_of_reports(runtime, own_database)
+    stamps = [s for s in statements if s.upper().startswith("UPDATE CHANNEL_IDENTITIES")]
+    assert len(stamps) == 1, stamps
+    with own_database() as session:
+        arrivals = list(
+            session.scalars(select(ChannelIdentity.last_inbound_at).where(ChannelIdentity.external_id.like("oREADS%")))
+        )
+    # The reports' arrival, five minutes after the pins': a channel's reply window runs from it.
+    assert arrivals == [runtime.clock.now()] * len(REPORTS)
 
 
 def test_a_batch_reads_its_reporters_identities_once_not_once_a_report(
