@@ -72,14 +72,19 @@ def lexicon_from_rows(rows: list[list[str]]) -> Lexicon:
     path (first-level domain, then "domain › category", ...), whose terms are its own name and all below it.
 
     A two-column tree thus gives one group per first-level domain, a three-column tree those and one per
-    level-2 category under them; the leaves are terms only."""
+    level-2 category under them; the leaves are terms only. Blank leading cells repeat the row above (a
+    spreadsheet's merged parent cells export so)."""
     groups: dict[str, set[str]] = {}
+    above: list[str] = []
     for row in rows:
         cells = [str(c).strip() for c in row]
         while cells and not cells[-1]:
             cells.pop()
-        if not cells or not cells[0]:
-            continue
+        blank = next((i for i, cell in enumerate(cells) if cell), len(cells))
+        if blank > len(above) or not cells:
+            continue  # an empty row, or blanks with nothing above to repeat
+        cells = above[:blank] + cells[blank:]
+        above = cells
         for depth in range(max(len(cells) - 1, 1)):
             terms = groups.setdefault(PATH_SEPARATOR.join(cells[: depth + 1]), set())
             for cell in cells[depth:]:

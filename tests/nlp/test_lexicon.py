@@ -69,6 +69,19 @@ def test_a_two_column_tree_gives_one_group_per_first_level_domain() -> None:
     assert "劳动合同" in dict(two_levels.groups)["劳动和社会保障"]
 
 
+def test_blank_leading_cells_repeat_the_row_above_as_merged_cells_export() -> None:
+    merged = [
+        ["劳动和社会保障", "劳动关系", "拖欠工资"],
+        ["", "", "劳动合同"],
+        ["", "社会保险", "养老保险、医疗保险"],
+        ["城乡建设", "市政设施", "路灯与井盖"],
+        ["", "", "下水道"],
+        ["", "其他", "其他"],
+    ]
+    assert lexicon_from_rows(merged) == LEXICON
+    assert lexicon_from_rows([["", "", "路灯"], *merged]) == LEXICON  # nothing above the first row to repeat
+
+
 def test_read_lexicon_takes_the_first_column_as_the_group(tmp_path: Path) -> None:
     path = tmp_path / "tree.csv"
     pd.DataFrame(TREE, columns=["level1", "level2", "level3"]).to_csv(path, index=False)
