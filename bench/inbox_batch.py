@@ -161,9 +161,10 @@ def main() -> None:
         figures=figures,
         notes=f"One processor, one `process_once` over {args.batch} stored first reports of new WeChat residents "
         "(each a full turn: resident record, assessment, duplicate check, dialogue state, replies to the outbox; "
-        "an urgent report becomes a ticket at once, with its routing, alarm, audit and notices, in a savepoint; the "
-        "others get a question back). 'Batch' is what `gridbot process` does: the texts classified in one call "
-        "and the turns in one transaction (the inbox rows marked done in the same commit); 'one by one' "
+        "an urgent report becomes a ticket at once, with its routing, alarm, audit and notices; the others get a "
+        "question back, most of them whether to follow the open ticket their words repeat). 'Batch' is what "
+        "`gridbot process` does: the texts classified in one call and the turns in one transaction (the inbox rows "
+        "marked done in the same commit); 'one by one' "
         "classifies each text in its turn and commits each turn on its own, as the processor does when a batch "
         "cannot run whole. The one-by-one rounds run after the batched ones, on a larger database. "
         f"Median of {args.rounds} rounds after a warm-up round. CPU is the processor process's only "

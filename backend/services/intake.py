@@ -267,6 +267,7 @@ def create_ticket(
     A caller that has assessed the message already (a chat dialogue) passes its assessment and nothing is
     analysed again; otherwise the report is assessed here. A category in the report is one a person chose.
     `dispatch=False` leaves the ticket submitted (e.g. when it is about to be merged into another).
+    Refuses (DomainError) only before its first write, so a refusal leaves the caller nothing to take back.
     Does not commit: the caller owns the transaction.
     """
     text = (report.text or "").strip()

@@ -9,10 +9,18 @@ from dataclasses import asdict
 import pytest
 from sqlalchemy import func, select
 
-from backend.db.models import Notification, Staff, Ticket, TicketEvent
-from backend.domain.errors import GuardFailed
+from backend.db.models import Notification, Staff, Ticket, TicketCounter, TicketEvent
+from backend.domain.errors import DomainError
 from backend.domain.notifications import NoticeKind
-from backend.services.intake import Assessment, Placement, ReportIn, assess, create_ticket, likely_duplicate
+from backend.services.intake import (
+    MAX_TEXT,
+    Assessment,
+    Placement,
+    ReportIn,
+    assess,
+    create_ticket,
+    likely_duplicate,
+)
 from tests.backend.conftest import GRID
 
 
@@ -64,12 +72,26 @@ def test_classifier_picks_category_when_none_given(session, report):
     assert ticket.category_confidence is not None and 0 < ticket.category_confidence <= 1
 
 
-def test_empty_report_is_refused_and_stores_nothing(session, runtime, resident):
-    person = resident("o_empty")
-    before = session.scalar(select(func.count(Ticket.id)))
-    with pytest.raises(GuardFailed):
-        create_ticket(session, runtime, ReportIn(text="   ", channel="wechat", reporter_id=person.id))
-    assert session.scalar(select(func.count(Ticket.id))) == before
+@pytest.mark.parametrize(
+    ("text", "reporter", "category"),
+    [
+        ("   ", "known", None),
+        ("长" * (MAX_TEXT + 1), "known", None),
+        ("路灯坏了", "unknown", None),
+        ("路灯坏了", "known", "no_such_category"),
+    ],
+    ids=["empty", "too long", "unknown reporter", "unknown category"],
+)
+def test_a_refused_report_has_written_nothing_not_even_its_number(session, runtime, resident, text, reporter, category):
+    # A chat turn adds its report without a savepoint: it relies on every refusal coming before the first write.
+    person_id = resident("o_refused").id if reporter == "known" else 999_999
+    counters = session.scalar(select(func.sum(TicketCounter.last)))
+    report = ReportIn(text=text, channel="wechat", reporter_id=person_id, category_code=category)
+    with pytest.raises(DomainError):
+        create_ticket(session, runtime, report)
+    assert not session.new and not session.dirty
+    assert session.scalar(select(func.sum(TicketCounter.last))) == counters
+    assert session.scalar(select(func.count(Ticket.id)).where(Ticket.reporter_id == person_id)) == 0
 
 
 def test_microgrid_pin_keeps_the_area_and_routes_to_the_parent_grid(session, report, runtime):

@@ -288,6 +288,14 @@ def test_a_batch_stamps_its_senders_arrival_in_one_statement_not_one_a_turn(
     assert arrivals == [runtime.clock.now()] * len(REPORTS)
 
 
+def test_a_batch_adds_its_reports_without_a_savepoint_each(
+    runtime: Runtime,
+    own_database: sessionmaker[Session],  # noqa: F811
+) -> None:
+    statements = _statements_of_a_batch_of_reports(runtime, own_database)
+    assert not [s for s in statements if "SAVEPOINT" in s.upper()]
+
+
 def test_a_batch_reads_its_reporters_identities_once_not_once_a_report(
     runtime: Runtime,
     own_database: sessionmaker[Session],  # noqa: F811
