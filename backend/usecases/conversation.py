@@ -138,8 +138,9 @@ class Prefetched:
         known = cls(identities=dict.fromkeys(senders), states=dict.fromkeys(senders))
         known.identities.update(((i.channel, i.external_id), i) for i in identities)
         known.states.update(((s.channel, s.external_id), s) for s in states)
-        _stamp_arrivals(session, [i for i in known.identities.values() if i is not None], now)
-        known.stamped = {key for key, identity in known.identities.items() if identity is not None}
+        returning = {key: identity for key, identity in known.identities.items() if identity is not None}
+        _stamp_arrivals(session, list(returning.values()), now)
+        known.stamped = set(returning)
         first = {(m.channel, m.user_id): m for m in reversed(messages) if not m.unfollow}
         newcomers = [
             Newcomer(m.channel, m.user_id, m.display_name, m.language)
