@@ -21,10 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from backend.db.migrate import upgrade
+from backend.db.models import Ticket
 from backend.db.session import make_engine, make_session_factory
+from backend.domain.tickets import OPEN_STATUSES
 from backend.runtime import Runtime, build_runtime
 from backend.services.reference import sync_reference, sync_staff
 from backend.settings import Settings
@@ -37,6 +40,19 @@ from bot.messages import Inbound, InboundKind, Outbound
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 BENCH_DB = "gridbot_bench_inbox"
+# Problems told without their place: each is reported in ten grids, so a batch of 100 repeats no open ticket.
+PROBLEMS = [
+    "门口的垃圾好几天没人清运了，臭得不行",
+    "3号楼楼道的灯坏了一个星期了",
+    "旁边路上有个井盖丢了，晚上很危险",
+    "小区里有人私搭乱建，占了消防通道",
+    "门口有人占道经营，堵得走不动",
+    "的下水道堵了，污水漫到路上",
+    "楼下的路灯不亮了",
+    "小区里有辆僵尸车停了半年了",
+    "门口的人行道砖松动了好几块",
+    "楼顶的广告牌摇摇欲坠",
+]
 
 
 class OneByOne:
@@ -73,7 +89,8 @@ def _postgres_url(base: str) -> str:
 
 
 def run(url: str, runtime: Runtime, batch: int, rounds: int) -> dict[str, float]:
-    """Median CPU and wall ms per report, batched and one by one, on one database."""
+    """Median CPU and wall ms per report, batched and one by one, on one database; and batched again with
+    reports of new problems (most become tickets), with the median number of tickets a batch made."""
     upgrade(url)
     factory = make_session_factory(make_engine(url))
     with factory() as session:
@@ -84,9 +101,18 @@ def run(url: str, runtime: Runtime, batch: int, rounds: int) -> dict[str, float]
     settle_heap()  # as `gridbot process` does once it has loaded the model and the city
     out: dict[str, float] = {}
     serial = 0
-    for mode, engine in (("batched", chat), ("one_by_one", OneByOne(chat))):
-        cpu, wall = [], []
+    new_problems = _new_problems(runtime, batch)
+    modes: list[tuple[str, Any, list[str]]] = [
+        ("batched", chat, REPORTS),
+        ("one_by_one", OneByOne(chat), REPORTS),
+        ("new_problems", chat, new_problems),
+    ]
+    for mode, engine, texts in modes:
+        cpu, wall, made = [], [], []
         for _ in range(rounds + 1):  # the first round warms caches up and is not counted
+            if mode == "new_problems":
+                _close_open_tickets(factory)  # last round's tickets would be repeats
+            tickets_before = _count_tickets(factory)
             for _n in range(batch):
                 serial += 1
                 store_inbound(
@@ -95,7 +121,7 @@ def run(url: str, runtime: Runtime, batch: int, rounds: int) -> dict[str, float]
                         channel="wechat",
                         user_id=f"obatch{serial}",
                         kind=InboundKind.text,
-                        text=REPORTS[serial % len(REPORTS)],
+                        text=texts[serial % len(texts)],
                         message_id=f"m{serial}",
                     ),
                 )
@@ -104,9 +130,30 @@ def run(url: str, runtime: Runtime, batch: int, rounds: int) -> dict[str, float]
             assert processor.process_once() == batch
             cpu.append((time.process_time() - c0) * 1000 / batch)
             wall.append((time.perf_counter() - w0) * 1000 / batch)
+            made.append(_count_tickets(factory) - tickets_before)
         out[f"{mode}_cpu_ms"] = statistics.median(cpu[1:])
         out[f"{mode}_wall_ms"] = statistics.median(wall[1:])
+        out[f"{mode}_tickets"] = statistics.median(made[1:])
     return out
+
+
+def _new_problems(runtime: Runtime, batch: int) -> list[str]:
+    """`batch` reports, each problem in a grid of its own (named by the grid's first place name)."""
+    grids = [area for area in runtime.city.areas.values() if area.level == "grid" and area.aliases]
+    places = [grid.aliases[0].name for grid in grids[: -(-batch // len(PROBLEMS))]]
+    return [place + problem for place in places for problem in PROBLEMS][:batch]
+
+
+def _close_open_tickets(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        still_open = Ticket.status.in_([status.value for status in OPEN_STATUSES])
+        session.execute(update(Ticket).where(still_open).values(status="closed"))
+        session.commit()
+
+
+def _count_tickets(factory: sessionmaker[Session]) -> int:
+    with factory() as session:
+        return session.scalar(select(func.count(Ticket.id))) or 0
 
 
 def classifier_only(runtime: Runtime, batch: int) -> dict[str, float]:
@@ -142,7 +189,7 @@ def main() -> None:
             for key, value in run(url, runtime, args.batch, args.rounds).items():
                 figures[f"{label}_{key}"] = value
     target = "≤ 1 ms CPU"
-    rows = [
+    rows: list[tuple[str, Any, str]] = [
         ("classifier alone, one text per call (CPU ms/text)", figures["classify_single_cpu_ms"], ""),
         (f"classifier alone, {args.batch} texts per call (CPU ms/text)", figures["classify_batch_cpu_ms"], ""),
     ]
@@ -152,6 +199,12 @@ def main() -> None:
             (f"{label}: engine CPU ms/report, one by one", figures[f"{label}_one_by_one_cpu_ms"], target),
             (f"{label}: wall ms/report, batch (one transaction)", figures[f"{label}_batched_wall_ms"], ""),
             (f"{label}: wall ms/report, one by one", figures[f"{label}_one_by_one_wall_ms"], ""),
+            (
+                f"{label}: engine CPU / wall ms/report, batch of new problems (tickets made of {args.batch})",
+                f"{figures[f'{label}_new_problems_cpu_ms']:.3f} / {figures[f'{label}_new_problems_wall_ms']:.3f} "
+                f"({figures[f'{label}_new_problems_tickets']:.0f})",
+                target,
+            ),
         ]
     report(
         "inbox_batch",
@@ -166,7 +219,11 @@ def main() -> None:
         "`gridbot process` does: the texts classified in one call and the turns in one transaction (the inbox rows "
         "marked done in the same commit); 'one by one' "
         "classifies each text in its turn and commits each turn on its own, as the processor does when a batch "
-        "cannot run whole. The one-by-one rounds run after the batched ones, on a larger database. "
+        "cannot run whole. The one-by-one rounds run after the batched ones, on a larger database. 'New "
+        "problems' batches again, last, with reports that repeat no open ticket (ten problems, each in ten grids "
+        "named by place; the tickets of the round before are closed first, untimed): a report the router is sure "
+        "of becomes a ticket at once, in the turn (number, routing, audit, notices), the others ask their "
+        "category. "
         f"Median of {args.rounds} rounds after a warm-up round. CPU is the processor process's only "
         "(time.process_time), not the PostgreSQL server's.",
         command="python -m bench.inbox_batch",
