@@ -1,7 +1,7 @@
 """Engine cost per report in an inbox batch: one processor turns a claimed batch of 100 stored WeChat reports,
 its texts classified in one call (Chatbot.analysing) or report by report, on SQLite and PostgreSQL.
 
-    python -m bench.inbox_batch [--batch 100] [--rounds 3] [--json] [--postgres-url URL]
+    python -m bench.inbox_batch [--batch 100] [--rounds 9] [--json] [--postgres-url URL]
 
 CPU is this process's (time.process_time: the engine, SQLAlchemy, the driver); PostgreSQL's own server CPU
 is not in it. Each round stores `batch` first reports of new residents (a place named in the text) and runs
@@ -175,7 +175,7 @@ def classifier_only(runtime: Runtime, batch: int) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--postgres-url", default=os.environ.get("GRIDBOT_TEST_POSTGRES_URL", DEFAULT_PG))
     args = parser.parse_args()
